@@ -1,0 +1,9 @@
+//! # kazasu — the tester's side
+//!
+//! Host flows, transports and transcripts that drive kazasu's simulated cards the way
+//! eligibility-check software drives real ones. The `kazasu` binary is the command-line face.
+#![warn(missing_docs)]
+
+pub mod flows;
+pub mod transcript;
+pub mod transport;

@@ -1,0 +1,107 @@
+//! The APDU transcript of a run: every command and response with its simulated time, with
+//! secrets redacted (VERIFY and CHANGE REFERENCE DATA data never appear).
+
+use kazasu_sim::{SimDuration, StatusWord, hex_spaced};
+use std::fmt;
+
+/// One command/response exchange as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    /// The command, hex, with secret data replaced by `**`.
+    pub command: String,
+    /// The response data length.
+    pub response_len: usize,
+    /// The response data, hex, shortened when long.
+    pub response: String,
+    /// The status word.
+    pub sw: String,
+    /// What the status word means.
+    pub meaning: String,
+    /// Simulated time the exchange took.
+    pub duration_ns: u64,
+}
+
+/// `true` for commands whose data is a secret (VERIFY, CHANGE REFERENCE DATA).
+pub fn carries_secret(apdu: &[u8]) -> bool {
+    apdu.len() > 5 && matches!(apdu[1], 0x20 | 0x21 | 0x24 | 0x25)
+}
+
+/// The command as hex, with the data of VERIFY / CHANGE REFERENCE DATA replaced by `**`.
+pub fn redact_command(apdu: &[u8]) -> String {
+    if carries_secret(apdu) {
+        // Keep the header and Lc; hide every data byte.
+        let header = hex_spaced(&apdu[..5.min(apdu.len())]);
+        let hidden = vec!["**"; apdu.len() - 5].join(" ");
+        format!("{header} {hidden}")
+    } else if apdu.len() > 64 {
+        format!("{} … ({} bytes)", hex_spaced(&apdu[..32]), apdu.len())
+    } else {
+        hex_spaced(apdu)
+    }
+}
+
+fn shorten(data: &[u8]) -> String {
+    const KEEP: usize = 16;
+    if data.len() <= KEEP {
+        hex_spaced(data)
+    } else {
+        format!("{} … ({} bytes)", hex_spaced(&data[..KEEP]), data.len())
+    }
+}
+
+/// The transcript of a session with a card.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Transcript {
+    /// Exchanges in order.
+    pub entries: Vec<Entry>,
+}
+
+impl Transcript {
+    /// Records an exchange.
+    pub fn record(&mut self, command: &[u8], data: &[u8], sw: StatusWord, took: SimDuration) {
+        self.entries.push(Entry {
+            command: redact_command(command),
+            response_len: data.len(),
+            response: shorten(data),
+            sw: sw.to_string(),
+            meaning: sw.name().to_string(),
+            duration_ns: took.as_nanos(),
+        });
+    }
+
+    /// Total simulated time.
+    pub fn total(&self) -> SimDuration {
+        SimDuration::from_nanos(self.entries.iter().map(|e| e.duration_ns).sum())
+    }
+}
+
+impl fmt::Display for Transcript {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.entries {
+            writeln!(f, "> {}", e.command)?;
+            if e.response_len > 0 {
+                writeln!(f, "< {} {} ({}) [{}]", e.response, e.sw, e.meaning, SimDuration::from_nanos(e.duration_ns))?;
+            } else {
+                writeln!(f, "< {} ({}) [{}]", e.sw, e.meaning, SimDuration::from_nanos(e.duration_ns))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_data_is_redacted() {
+        let verify = [0x00, 0x20, 0x00, 0x80, 0x04, b'1', b'2', b'3', b'4'];
+        let shown = redact_command(&verify);
+        assert_eq!(shown, "00 20 00 80 04 ** ** ** **");
+        assert!(!shown.contains("31 32"));
+        let read = [0x00, 0xB0, 0x00, 0x00, 0x04];
+        assert_eq!(redact_command(&read), "00 B0 00 00 04");
+        // The counter query carries no secret.
+        assert_eq!(redact_command(&[0x00, 0x20, 0x00, 0x80]), "00 20 00 80");
+    }
+}

@@ -1,0 +1,322 @@
+//! A virtual card or phone: a profile's applications on the card OS, with power, persistent
+//! memory, the phone's approval state and a seeded RNG. Bytes and a time in; a response and
+//! the card's processing time out.
+
+use crate::apdu::{Command, Response};
+use crate::identity::Subject;
+use crate::nvm::{Nvm, PowerLost};
+use crate::os::{Approval, Ctx, IsoApp, Outcome, Persistent, Session, SideChannel, Work};
+use crate::profile::{AppletName, CardProfile, ProfileError, ReadertestParams, UidBehaviour};
+use crate::status::StatusWord as Sw;
+use crate::time::{SimDuration, SimTime};
+use crate::{athena, card_info, jpki, readertest};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use std::sync::Arc;
+
+enum Applet {
+    Iso(IsoApp),
+    Readertest(ReadertestParams),
+    Athena,
+}
+
+impl Applet {
+    fn aids(&self) -> Vec<&[u8]> {
+        match self {
+            Applet::Iso(app) => vec![&app.aid],
+            Applet::Readertest(_) => vec![&readertest::APPLET_AID, &readertest::COMBI_AID],
+            Applet::Athena => vec![],
+        }
+    }
+}
+
+/// The card's answer to one command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The response APDU.
+    pub response: Response,
+    /// What the command cost.
+    pub work: Work,
+    /// The card's processing time for it, from the profile.
+    pub processing: SimDuration,
+}
+
+/// What happened to a command sent to the card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CardReply {
+    /// The card answered.
+    Answered(Answer),
+    /// The card lost power while processing; it answers nothing and is now unpowered.
+    PowerLost,
+    /// The card is not powered (not in the field).
+    Unpowered,
+}
+
+impl CardReply {
+    /// The answer, if the card gave one.
+    pub fn answer(self) -> Option<Answer> {
+        match self {
+            CardReply::Answered(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// A virtual card or phone.
+pub struct Card {
+    profile: Arc<CardProfile>,
+    subject: Arc<Subject>,
+    applets: Vec<Applet>,
+    default_applet: Option<usize>,
+    nvm: Nvm<Persistent>,
+    session: Option<Session>,
+    approval: Option<Approval>,
+    side: SideChannel,
+    rng: ChaCha8Rng,
+    uid: Vec<u8>,
+    atr: Vec<u8>,
+}
+
+impl std::fmt::Debug for Card {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Card")
+            .field("profile", &self.profile.name)
+            .field("identity", &self.subject.identity.id)
+            .field("powered", &self.session.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Card {
+    /// A card of `profile` for `subject`; `seed` drives every random choice (UIDs).
+    /// The card starts unpowered. Fails when the profile is inconsistent.
+    pub fn new(profile: Arc<CardProfile>, subject: Arc<Subject>, seed: u64) -> Result<Card, ProfileError> {
+        profile.check(&format!("profile {}", profile.name))?;
+        let mut persistent = Persistent::default();
+        let mut applets = Vec::new();
+        for name in &profile.applets {
+            let applet = match name {
+                AppletName::Jpki => {
+                    let params = profile.jpki.as_ref().expect("checked above");
+                    Applet::Iso(jpki::build(params, &subject, &mut persistent.pins))
+                }
+                AppletName::CardInfo => {
+                    let params = profile.card_info.as_ref().expect("checked above");
+                    Applet::Iso(card_info::build(params, &subject, &mut persistent.pins))
+                }
+                AppletName::Readertest => Applet::Readertest(
+                    profile.readertest.clone().expect("checked above"),
+                ),
+                AppletName::Athena => Applet::Athena,
+            };
+            applets.push(applet);
+        }
+        let default_applet = applets.iter().position(|a| matches!(a, Applet::Athena));
+        let atr = profile.atr();
+        let uid = profile.contactless.uid_bytes.value.0.clone();
+        Ok(Card {
+            profile,
+            subject,
+            applets,
+            default_applet,
+            nvm: Nvm::new(persistent),
+            session: None,
+            approval: None,
+            side: SideChannel::default(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            uid,
+            atr,
+        })
+    }
+
+    /// The card's profile.
+    pub fn profile(&self) -> &CardProfile {
+        &self.profile
+    }
+    /// The person on the card.
+    pub fn subject(&self) -> &Subject {
+        &self.subject
+    }
+    /// The ATR the host sees.
+    pub fn atr(&self) -> &[u8] {
+        &self.atr
+    }
+    /// The UID (Type A) or PUPI (Type B) of the current or last tap.
+    pub fn uid(&self) -> &[u8] {
+        &self.uid
+    }
+    /// Whether the card is powered (in the field).
+    pub fn is_powered(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// Powers the card up (it enters the field): a fresh security state, and a new random UID
+    /// when the profile says so.
+    pub fn power_on(&mut self) {
+        if self.profile.contactless.uid.value == UidBehaviour::RandomPerTap {
+            let template = &self.profile.contactless.uid_bytes.value.0;
+            let mut uid = template.clone();
+            self.rng.fill_bytes(&mut uid[1..]);
+            self.uid = uid;
+        }
+        self.session = Some(Session { selected: self.default_applet, ..Session::default() });
+    }
+
+    /// Powers the card down (it leaves the field): the security state is lost; the persistent
+    /// memory keeps what was committed.
+    pub fn power_off(&mut self) {
+        self.session = None;
+        self.nvm.disarm();
+    }
+
+    /// Approves on the phone (Face ID / Touch ID stand-in) at `now`. Returns `false` when the
+    /// profile has no approval (not an iPhone).
+    pub fn approve(&mut self, now: SimTime) -> bool {
+        let Some(params) = &self.profile.approval else {
+            return false;
+        };
+        self.approval = Some(Approval {
+            until: now + params.window.value.0,
+            signatures_left: params.signatures.value,
+        });
+        true
+    }
+
+    /// The current phone approval, if any (it may have lapsed).
+    pub fn approval(&self) -> Option<Approval> {
+        self.approval
+    }
+
+    /// Arms a power loss before the persistent commit after `commits` more successful ones
+    /// (tearing); the command in progress then gets no answer.
+    pub fn arm_power_loss(&mut self, commits: u32) {
+        self.nvm.arm_power_loss(commits);
+    }
+
+    /// Whether an armed power loss has not struck yet.
+    pub fn power_loss_pending(&self) -> bool {
+        self.nvm.is_armed()
+    }
+
+    /// Persistent commits made so far.
+    pub fn commits(&self) -> u64 {
+        self.nvm.commits()
+    }
+
+    /// What an observer could learn from side channels.
+    pub fn side_channel(&self) -> SideChannel {
+        self.side
+    }
+
+    /// Tries left of the PIN `fid` in the application `aid`, as committed.
+    pub fn tries_left(&self, aid: &[u8], fid: u16) -> Option<u8> {
+        self.applets.iter().find_map(|a| match a {
+            Applet::Iso(app) if app.aid == aid => app.files.iter().find_map(|f| match &f.body {
+                crate::os::EfBody::Pin { slot, .. } if f.fid == fid => {
+                    Some(self.nvm.get().pins[*slot].tries_left)
+                }
+                _ => None,
+            }),
+            _ => None,
+        })
+    }
+
+    /// The card's processing time for a piece of work, from the profile.
+    pub fn processing_time(&self, work: Work) -> SimDuration {
+        let p = &self.profile.processing;
+        match work {
+            Work::Select => p.select.value.0,
+            Work::Read(n) => p.read.value.0 + p.read_per_kib.value.0.mul_f64(n as f64 / 1024.0),
+            Work::Verify => p.verify.value.0,
+            Work::ChangePin => p.change_pin.value.0,
+            Work::Sign => p.sign.value.0,
+            Work::Other => p.other.value.0,
+            Work::Timed(ns) => p.other.value.0 + SimDuration::from_nanos(ns),
+        }
+    }
+
+    /// Processes one command APDU at `now`.
+    pub fn process(&mut self, apdu: &[u8], now: SimTime) -> CardReply {
+        if self.session.is_none() {
+            return CardReply::Unpowered;
+        }
+        let outcome = match Command::parse(apdu) {
+            Ok(cmd) => self.dispatch(&cmd, now),
+            Err(_) => Ok((Response::status(Sw::WRONG_LENGTH), Work::Other)),
+        };
+        match outcome {
+            Ok((response, work)) => {
+                let processing = self.processing_time(work);
+                CardReply::Answered(Answer { response, work, processing })
+            }
+            Err(PowerLost) => {
+                self.power_off();
+                CardReply::PowerLost
+            }
+        }
+    }
+
+    fn dispatch(&mut self, cmd: &Command<'_>, now: SimTime) -> Outcome {
+        let refuse = |sw| Ok((Response::status(sw), Work::Other));
+        match cmd.logical_channel() {
+            None => return refuse(Sw::CLA_NOT_SUPPORTED),
+            Some(0) => {}
+            Some(_) => return refuse(Sw::LOGICAL_CHANNEL_NOT_SUPPORTED),
+        }
+        let session = self.session.as_mut().expect("dispatch needs power");
+        if cmd.cla == 0x00 && cmd.ins == 0xA4 && cmd.p1 == 0x04 {
+            return Self::select_application(&self.applets, cmd, session);
+        }
+        let Some(index) = session.selected else {
+            return Self::no_application(cmd);
+        };
+        if cmd.extended && !self.profile.extended_apdus.value {
+            return refuse(Sw::WRONG_LENGTH);
+        }
+        let mut ctx = Ctx {
+            app_index: index,
+            nvm: &mut self.nvm,
+            session,
+            approval: &mut self.approval,
+            side: &mut self.side,
+            now,
+        };
+        match &self.applets[index] {
+            Applet::Iso(app) => app.process(cmd, &mut ctx),
+            Applet::Readertest(params) => readertest::process(params, cmd, &mut ctx),
+            Applet::Athena => athena::process(cmd, &mut ctx),
+        }
+    }
+
+    fn select_application(applets: &[Applet], cmd: &Command<'_>, session: &mut Session) -> Outcome {
+        let answer = |sw| Ok((Response::status(sw), Work::Select));
+        if !matches!(cmd.p2, 0x00 | 0x0C) {
+            return answer(Sw::WRONG_P1P2);
+        }
+        if cmd.data.is_empty() || cmd.data.len() > 16 {
+            return answer(Sw::WRONG_LENGTH);
+        }
+        // A DF name may be given in part (the readertest package AID selects its applet).
+        let found = applets
+            .iter()
+            .position(|a| a.aids().iter().any(|aid| aid.starts_with(cmd.data)));
+        match found {
+            Some(index) => {
+                // Selecting an application starts its security state afresh.
+                *session = Session { selected: Some(index), ..Session::default() };
+                answer(Sw::OK)
+            }
+            None => answer(Sw::FILE_NOT_FOUND),
+        }
+    }
+
+    fn no_application(cmd: &Command<'_>) -> Outcome {
+        let sw = match (cmd.cla, cmd.ins) {
+            (0x00 | 0x80, 0xA4) if cmd.p1 == 0x00 => Sw::WRONG_P1P2,
+            (0x00, 0xA4 | 0xB0 | 0x20 | 0x24) | (0x80, 0x2A) => Sw::FILE_NOT_FOUND,
+            (0x00 | 0x80, _) => Sw::INS_NOT_SUPPORTED,
+            _ => Sw::CLA_NOT_SUPPORTED,
+        };
+        Ok((Response::status(sw), Work::Other))
+    }
+}

@@ -1,0 +1,293 @@
+//! Test identities: synthetic people with My Numbers, PINs and JPKI keys and certificates.
+//!
+//! The committed fixtures under `scenarios/fixtures/` are embedded in the binary;
+//! [`Fixtures::from_files`] loads another set from files a caller has read.
+
+use crate::my_number;
+use crate::secret::Secret;
+use openssl::pkey::Private;
+use openssl::rsa::Rsa;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+/// Sex as the card's basic four facts record it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sex {
+    /// 1
+    Male,
+    /// 2
+    Female,
+    /// 9 (not applicable)
+    Other,
+}
+
+impl Sex {
+    /// The ISO/IEC 5218 digit the card stores.
+    pub fn code(self) -> &'static str {
+        match self {
+            Sex::Male => "1",
+            Sex::Female => "2",
+            Sex::Other => "9",
+        }
+    }
+}
+
+/// The PINs of an identity.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pins {
+    /// 利用者証明用 PIN: 4 digits.
+    pub auth: Secret<String>,
+    /// 署名用 PIN: 6–16 upper-case letters and digits.
+    pub sign: Secret<String>,
+    /// 券面事項入力補助用 PIN: 4 digits.
+    pub card_info: Secret<String>,
+}
+
+/// A synthetic person.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identity {
+    /// A short id used in scenarios (`yamada-taro`).
+    pub id: String,
+    /// Name as on the card.
+    pub name: String,
+    /// Birth date `YYYY-MM-DD`.
+    pub birth_date: String,
+    /// Sex.
+    pub sex: Sex,
+    /// Address as on the card.
+    pub address: String,
+    /// The 12-digit My Number (passes the check digit).
+    pub my_number: Secret<String>,
+    /// The year the card expires (part of 照合番号B).
+    pub card_expiry_year: u16,
+    /// The 4-digit security code (part of 照合番号B).
+    pub security_code: Secret<String>,
+    /// PINs.
+    pub pins: Pins,
+}
+
+impl Identity {
+    /// Birth date as `YYYYMMDD`.
+    pub fn birth_yyyymmdd(&self) -> String {
+        self.birth_date.replace('-', "")
+    }
+
+    /// 照合番号B: birth date `YYMMDD` + expiry year `YYYY` + security code.
+    pub fn check_code_b(&self) -> Secret<String> {
+        let b = self.birth_yyyymmdd();
+        Secret::new(format!("{}{}{}", &b[2..], self.card_expiry_year, self.security_code.expose()))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let id = &self.id;
+        if !my_number::is_valid(self.my_number.expose()) {
+            return Err(format!("identity {id}: my_number fails the check digit"));
+        }
+        let b = self.birth_yyyymmdd();
+        if b.len() != 8 || !b.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(format!("identity {id}: birth_date must be YYYY-MM-DD"));
+        }
+        let pins = &self.pins;
+        let four_digits = |p: &str| p.len() == 4 && p.bytes().all(|c| c.is_ascii_digit());
+        if !four_digits(pins.auth.expose()) || !four_digits(pins.card_info.expose()) {
+            return Err(format!("identity {id}: the auth and card-info PINs are 4 digits"));
+        }
+        let s = pins.sign.expose();
+        if !(6..=16).contains(&s.len()) || !s.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+            return Err(format!("identity {id}: the signature PIN is 6-16 upper-case letters and digits"));
+        }
+        if !four_digits(self.security_code.expose()) {
+            return Err(format!("identity {id}: security_code is 4 digits"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdentityFile {
+    identities: Vec<Identity>,
+}
+
+/// An RSA-2048 private key. Prints as `***`.
+#[derive(Clone)]
+pub struct PrivateKey(pub(crate) Rsa<Private>);
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PrivateKey(***)")
+    }
+}
+
+impl PrivateKey {
+    /// Parses a PEM private key (PKCS#1 or PKCS#8).
+    pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+        Rsa::private_key_from_pem(pem).map(PrivateKey).map_err(|e| format!("not an RSA private key: {e}"))
+    }
+    /// The RSA private-key operation with PKCS#1 v1.5 type 1 padding — what the card does for
+    /// COMPUTE DIGITAL SIGNATURE with P1 = 00. `input` is at most modulus length − 11 bytes.
+    pub fn sign_pkcs1(&self, input: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = vec![0u8; self.0.size() as usize];
+        let n = self
+            .0
+            .private_encrypt(input, &mut out, openssl::rsa::Padding::PKCS1)
+            .map_err(|e| format!("RSA private-key operation failed: {e}"))?;
+        out.truncate(n);
+        Ok(out)
+    }
+    /// Modulus length in bytes.
+    pub fn size(&self) -> usize {
+        self.0.size() as usize
+    }
+}
+
+/// Keys and certificates of one identity.
+#[derive(Debug)]
+pub struct IdentityKeys {
+    /// 利用者証明用 key (EF 0017).
+    pub auth_key: PrivateKey,
+    /// 利用者証明用 certificate, DER (EF 000A).
+    pub auth_cert: Vec<u8>,
+    /// 署名用 key (EF 001A).
+    pub sign_key: PrivateKey,
+    /// 署名用 certificate, DER (EF 0001).
+    pub sign_cert: Vec<u8>,
+}
+
+/// One person with their key material and the CA certificates their card carries.
+#[derive(Debug)]
+pub struct Subject {
+    /// Who.
+    pub identity: Identity,
+    /// Their keys and certificates.
+    pub keys: IdentityKeys,
+    /// 利用者証明用 CA certificate, DER (EF 000B).
+    pub auth_ca_cert: Vec<u8>,
+    /// 署名用 CA certificate, DER (EF 0002).
+    pub sign_ca_cert: Vec<u8>,
+}
+
+/// A set of test identities with their keys: the committed fixtures or files given by path.
+#[derive(Debug)]
+pub struct Fixtures {
+    subjects: BTreeMap<String, Arc<Subject>>,
+    order: Vec<String>,
+}
+
+/// Reads the text of a fixture file by its path relative to the fixtures folder.
+pub type FixtureReader<'a> = dyn Fn(&str) -> Result<Vec<u8>, String> + 'a;
+
+macro_rules! embedded_fixtures {
+    ($($path:literal),* $(,)?) => {
+        /// The committed fixture files, by path relative to `scenarios/fixtures/`.
+        pub const EMBEDDED_FIXTURES: &[(&str, &[u8])] = &[
+            $(($path, include_bytes!(concat!("../../scenarios/fixtures/", $path)))),*
+        ];
+    };
+}
+
+embedded_fixtures!(
+    "identities.yaml",
+    "pki/auth-ca.pem",
+    "pki/sign-ca.pem",
+    "pki/yamada-taro/auth.pem",
+    "pki/yamada-taro/auth.key.pem",
+    "pki/yamada-taro/sign.pem",
+    "pki/yamada-taro/sign.key.pem",
+    "pki/suzuki-hanako/auth.pem",
+    "pki/suzuki-hanako/auth.key.pem",
+    "pki/suzuki-hanako/sign.pem",
+    "pki/suzuki-hanako/sign.key.pem",
+    "pki/tanaka-ichiro/auth.pem",
+    "pki/tanaka-ichiro/auth.key.pem",
+    "pki/tanaka-ichiro/sign.pem",
+    "pki/tanaka-ichiro/sign.key.pem",
+);
+
+fn pem_cert_to_der(pem: &[u8], path: &str) -> Result<Vec<u8>, String> {
+    openssl::x509::X509::from_pem(pem)
+        .and_then(|c| c.to_der())
+        .map_err(|e| format!("{path}: not a PEM certificate: {e}"))
+}
+
+impl Fixtures {
+    /// The committed fixtures, parsed once per process.
+    pub fn embedded() -> &'static Fixtures {
+        static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
+        FIXTURES.get_or_init(|| {
+            let read = |path: &str| {
+                EMBEDDED_FIXTURES
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map(|(_, b)| b.to_vec())
+                    .ok_or_else(|| format!("{path} is not among the embedded fixtures"))
+            };
+            Fixtures::from_files(&read).unwrap_or_else(|e| panic!("the committed fixtures are broken: {e}"))
+        })
+    }
+
+    /// Parses `identities.yaml` and each identity's `pki/<id>/…` files through `read`.
+    pub fn from_files(read: &FixtureReader<'_>) -> Result<Fixtures, String> {
+        let text = read("identities.yaml")?;
+        let text = String::from_utf8(text).map_err(|_| "identities.yaml is not UTF-8".to_string())?;
+        let file: IdentityFile =
+            serde_saphyr::from_str(&text).map_err(|e| format!("identities.yaml: {e}"))?;
+        let auth_ca_cert = pem_cert_to_der(&read("pki/auth-ca.pem")?, "pki/auth-ca.pem")?;
+        let sign_ca_cert = pem_cert_to_der(&read("pki/sign-ca.pem")?, "pki/sign-ca.pem")?;
+        let mut subjects = BTreeMap::new();
+        let mut order = Vec::new();
+        for identity in file.identities {
+            identity.validate()?;
+            let id = identity.id.clone();
+            let file = |name: &str| read(&format!("pki/{id}/{name}"));
+            let key = |name: &str| {
+                PrivateKey::from_pem(&file(name)?).map_err(|e| format!("pki/{id}/{name}: {e}"))
+            };
+            let keys = IdentityKeys {
+                auth_key: key("auth.key.pem")?,
+                auth_cert: pem_cert_to_der(&file("auth.pem")?, &format!("pki/{id}/auth.pem"))?,
+                sign_key: key("sign.key.pem")?,
+                sign_cert: pem_cert_to_der(&file("sign.pem")?, &format!("pki/{id}/sign.pem"))?,
+            };
+            if subjects.contains_key(&id) {
+                return Err(format!("identities.yaml: identity {id} appears twice"));
+            }
+            order.push(id.clone());
+            subjects.insert(
+                id,
+                Arc::new(Subject {
+                    identity,
+                    keys,
+                    auth_ca_cert: auth_ca_cert.clone(),
+                    sign_ca_cert: sign_ca_cert.clone(),
+                }),
+            );
+        }
+        if order.is_empty() {
+            return Err("identities.yaml lists no identity".into());
+        }
+        Ok(Fixtures { subjects, order })
+    }
+
+    /// An identity by id.
+    pub fn subject(&self, id: &str) -> Result<Arc<Subject>, String> {
+        self.subjects.get(id).cloned().ok_or_else(|| {
+            format!("no test identity `{id}`; known identities: {}", self.order.join(", "))
+        })
+    }
+
+    /// The first identity: the default person on a virtual card.
+    pub fn default_subject(&self) -> Arc<Subject> {
+        self.subjects[&self.order[0]].clone()
+    }
+
+    /// Identity ids in file order.
+    pub fn ids(&self) -> &[String] {
+        &self.order
+    }
+}

@@ -1,0 +1,59 @@
+//! # kazasu-sim — the other side: simulated cards, phones and (later) readers and services
+//!
+//! This crate is fully deterministic. It contains no networking code, starts no threads and
+//! never reads the operating system's clock: time is passed in as [`SimTime`] and models hand
+//! back durations; every random choice comes from a seed. Thin IO shells elsewhere (the vpcd
+//! link, the harness) drive it.
+//!
+//! - [`apdu`] and [`status`]: the APDU codec and named status words.
+//! - [`Card`]: a virtual My Number card, Android or iPhone JPKI, or reader-test card, built from
+//!   a [`CardProfile`] and a test [`Subject`] of the committed [`Fixtures`].
+//! - [`jpki`], [`card_info`]: the applications' AIDs, files and formats.
+//! - [`pki`]: the test PKI generator behind `kazasu gen-test-pki`.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod apdu;
+pub mod atr;
+mod athena;
+mod card;
+pub mod card_info;
+pub mod identity;
+pub mod jpki;
+pub mod my_number;
+mod nvm;
+mod os;
+pub mod pki;
+pub mod profile;
+pub mod readertest;
+pub mod secret;
+pub mod status;
+pub mod time;
+
+pub use apdu::{ApduError, Command, Response};
+pub use card::{Answer, Card, CardReply};
+pub use identity::{Fixtures, Identity, Subject};
+pub use nvm::PowerLost;
+pub use os::{Approval, SideChannel, Work};
+pub use profile::{CardProfile, ProfileError};
+pub use secret::Secret;
+pub use status::StatusWord;
+pub use time::{SimDuration, SimTime};
+
+/// Hex with a space between bytes, upper case: `00 A4 04 0C`.
+pub fn hex_spaced(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(&format!("{b:02X}"));
+    }
+    s
+}
+
+/// Parses hex that may contain spaces, colons or newlines between bytes.
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
+    hex::decode(&compact).map_err(|e| format!("`{text}` is not hex bytes ({e})"))
+}

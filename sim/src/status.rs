@@ -1,0 +1,128 @@
+//! Status words (SW1 SW2) with the names that `jpki.md` and ISO/IEC 7816-4 give them.
+
+use std::fmt;
+
+/// A status word: SW1 in the high byte, SW2 in the low byte.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatusWord(pub u16);
+
+impl StatusWord {
+    /// 90 00: success.
+    pub const OK: StatusWord = StatusWord(0x9000);
+    /// 67 00: wrong length (Lc or Le).
+    pub const WRONG_LENGTH: StatusWord = StatusWord(0x6700);
+    /// 68 81: logical channel not supported (only the basic channel 0 exists).
+    pub const LOGICAL_CHANNEL_NOT_SUPPORTED: StatusWord = StatusWord(0x6881);
+    /// 69 82: security status not satisfied (PIN not verified, no approval).
+    pub const SECURITY_STATUS_NOT_SATISFIED: StatusWord = StatusWord(0x6982);
+    /// 69 84: reference data not usable — the PIN is blocked.
+    pub const PIN_BLOCKED: StatusWord = StatusWord(0x6984);
+    /// 6A 80: incorrect data in the command data field (e.g. a new PIN of the wrong form).
+    pub const WRONG_DATA: StatusWord = StatusWord(0x6A80);
+    /// 6A 82: file or application not found.
+    pub const FILE_NOT_FOUND: StatusWord = StatusWord(0x6A82);
+    /// 6A 86: incorrect P1-P2.
+    pub const WRONG_P1P2: StatusWord = StatusWord(0x6A86);
+    /// 6B 00: offset beyond the end of the file.
+    pub const OFFSET_BEYOND_END: StatusWord = StatusWord(0x6B00);
+    /// 6D 00: instruction not supported.
+    pub const INS_NOT_SUPPORTED: StatusWord = StatusWord(0x6D00);
+    /// 6E 00: class not supported.
+    pub const CLA_NOT_SUPPORTED: StatusWord = StatusWord(0x6E00);
+
+    /// 63 Cx: wrong PIN, `tries_left` tries left (x is capped at 15).
+    pub const fn verify_failed(tries_left: u8) -> StatusWord {
+        let x = if tries_left > 0x0F { 0x0F } else { tries_left };
+        StatusWord(0x63C0 | x as u16)
+    }
+    /// 61 xx: `xx` more bytes waiting for GET RESPONSE (T=0 style).
+    pub const fn bytes_remaining(xx: u8) -> StatusWord {
+        StatusWord(0x6100 | xx as u16)
+    }
+    /// 6A xx as the readertest applet uses it: `xx` is the index of the first wrong byte.
+    pub const fn readertest_wrong_byte(index: u8) -> StatusWord {
+        StatusWord(0x6A00 | index as u16)
+    }
+
+    /// SW1.
+    pub const fn sw1(self) -> u8 {
+        (self.0 >> 8) as u8
+    }
+    /// SW2.
+    pub const fn sw2(self) -> u8 {
+        self.0 as u8
+    }
+    /// The two bytes as sent on the wire.
+    pub const fn to_bytes(self) -> [u8; 2] {
+        self.0.to_be_bytes()
+    }
+    /// From the two bytes on the wire.
+    pub const fn from_bytes(sw1: u8, sw2: u8) -> StatusWord {
+        StatusWord(((sw1 as u16) << 8) | sw2 as u16)
+    }
+    /// `true` for 90 00.
+    pub const fn is_ok(self) -> bool {
+        self.0 == 0x9000
+    }
+    /// The tries left when this is a 63 Cx answer.
+    pub const fn tries_left(self) -> Option<u8> {
+        if self.0 & 0xFFF0 == 0x63C0 {
+            Some((self.0 & 0x0F) as u8)
+        } else {
+            None
+        }
+    }
+
+    /// A short English name, for transcripts and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusWord::OK => "success",
+            StatusWord::WRONG_LENGTH => "wrong length",
+            StatusWord::LOGICAL_CHANNEL_NOT_SUPPORTED => "logical channel not supported",
+            StatusWord::SECURITY_STATUS_NOT_SATISFIED => "security status not satisfied",
+            StatusWord::PIN_BLOCKED => "PIN blocked",
+            StatusWord::WRONG_DATA => "wrong data",
+            StatusWord::FILE_NOT_FOUND => "file not found",
+            StatusWord::WRONG_P1P2 => "wrong P1-P2",
+            StatusWord::OFFSET_BEYOND_END => "offset beyond end of file",
+            StatusWord::INS_NOT_SUPPORTED => "INS not supported",
+            StatusWord::CLA_NOT_SUPPORTED => "CLA not supported",
+            sw if sw.tries_left().is_some() => "wrong PIN",
+            sw if sw.sw1() == 0x61 => "bytes remaining",
+            sw if sw.sw1() == 0x6A => "wrong data (readertest: index of first wrong byte)",
+            _ => "unnamed status",
+        }
+    }
+}
+
+impl fmt::Display for StatusWord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04X}", self.0)
+    }
+}
+
+impl fmt::Debug for StatusWord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04X} ({})", self.0, self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_failed_encodes_tries() {
+        assert_eq!(StatusWord::verify_failed(2).0, 0x63C2);
+        assert_eq!(StatusWord::verify_failed(0).0, 0x63C0);
+        assert_eq!(StatusWord(0x63C4).tries_left(), Some(4));
+        assert_eq!(StatusWord::OK.tries_left(), None);
+    }
+
+    #[test]
+    fn names_and_display() {
+        assert_eq!(StatusWord::FILE_NOT_FOUND.to_string(), "6A82");
+        assert_eq!(format!("{:?}", StatusWord::PIN_BLOCKED), "6984 (PIN blocked)");
+        assert_eq!(StatusWord::from_bytes(0x90, 0x00), StatusWord::OK);
+    }
+}
