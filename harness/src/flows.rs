@@ -63,8 +63,13 @@ pub fn der_total_length(header: &[u8]) -> Result<usize, String> {
         [_, len @ 0..=0x7F, ..] => Ok(2 + usize::from(*len)),
         [_, 0x81, l, ..] => Ok(3 + usize::from(*l)),
         [_, 0x82, h, l, ..] => Ok(4 + usize::from(u16::from_be_bytes([*h, *l]))),
-        [_, 0x83, a, b, c, ..] => Ok(5 + (usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c))),
-        _ => Err(format!("no DER length in header {}", kazasu_sim::hex_spaced(header))),
+        [_, 0x83, a, b, c, ..] => {
+            Ok(5 + (usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c)))
+        }
+        _ => Err(format!(
+            "no DER length in header {}",
+            kazasu_sim::hex_spaced(header)
+        )),
     }
 }
 
@@ -78,7 +83,10 @@ pub struct Host<'t, T: Transport> {
 impl<'t, T: Transport> Host<'t, T> {
     /// A host on `transport`.
     pub fn new(transport: &'t mut T) -> Self {
-        Host { transport, transcript: Transcript::default() }
+        Host {
+            transport,
+            transcript: Transcript::default(),
+        }
     }
 
     /// The transport, e.g. to approve on a phone between steps.
@@ -91,29 +99,42 @@ impl<'t, T: Transport> Host<'t, T> {
         let ex = self
             .transport
             .transmit(apdu)
-            .map_err(|source| FlowError::Transport { step: step.to_string(), source })?;
-        let r = Response::parse(&ex.response)
-            .map_err(|e| FlowError::Malformed { step: step.to_string(), message: e.to_string() })?;
+            .map_err(|source| FlowError::Transport {
+                step: step.to_string(),
+                source,
+            })?;
+        let r = Response::parse(&ex.response).map_err(|e| FlowError::Malformed {
+            step: step.to_string(),
+            message: e.to_string(),
+        })?;
         self.transcript.record(apdu, &r.data, r.sw, ex.took);
         Ok(r)
     }
 
     /// Sends a command and requires 90 00.
     pub fn send_ok(&mut self, step: &str, cmd: Command<'_>) -> Result<Vec<u8>, FlowError> {
-        let bytes = cmd
-            .to_vec()
-            .map_err(|e| FlowError::Malformed { step: step.to_string(), message: e.to_string() })?;
+        let bytes = cmd.to_vec().map_err(|e| FlowError::Malformed {
+            step: step.to_string(),
+            message: e.to_string(),
+        })?;
         let r = self.send(step, &bytes)?;
         if r.sw.is_ok() {
             Ok(r.data)
         } else {
-            Err(FlowError::Status { step: step.to_string(), sw: r.sw })
+            Err(FlowError::Status {
+                step: step.to_string(),
+                sw: r.sw,
+            })
         }
     }
 
     /// SELECT an application by AID (`00 A4 04 0C`).
     pub fn select_aid(&mut self, aid: &[u8]) -> Result<(), FlowError> {
-        self.send_ok("select application", Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid)).map(drop)
+        self.send_ok(
+            "select application",
+            Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid),
+        )
+        .map(drop)
     }
 
     /// SELECT the JPKI AP.
@@ -124,30 +145,45 @@ impl<'t, T: Transport> Host<'t, T> {
     /// SELECT an elementary file (`00 A4 02 0C 02 FID`).
     pub fn select_ef(&mut self, fid: u16) -> Result<(), FlowError> {
         let f = fid.to_be_bytes();
-        self.send_ok(&format!("select EF {fid:04X}"), Command::new(0x00, 0xA4, 0x02, 0x0C).with_data(&f))
-            .map(drop)
+        self.send_ok(
+            &format!("select EF {fid:04X}"),
+            Command::new(0x00, 0xA4, 0x02, 0x0C).with_data(&f),
+        )
+        .map(drop)
     }
 
     /// SELECT the PIN EF and VERIFY it.
     pub fn verify(&mut self, pin_fid: u16, pin: &Secret<String>) -> Result<(), FlowError> {
         self.select_ef(pin_fid)?;
         let data = pin.expose().as_bytes();
-        self.send_ok(&format!("verify PIN {pin_fid:04X}"), Command::new(0x00, 0x20, 0x00, 0x80).with_data(data))
-            .map(drop)
+        self.send_ok(
+            &format!("verify PIN {pin_fid:04X}"),
+            Command::new(0x00, 0x20, 0x00, 0x80).with_data(data),
+        )
+        .map(drop)
     }
 
     /// Reads the whole current EF, sized by its DER header.
     pub fn read_current_der(&mut self, mode: ReadMode) -> Result<Vec<u8>, FlowError> {
-        let mut data = self.send_ok("read header", Command::new(0x00, 0xB0, 0x00, 0x00).with_le(4))?;
-        let total = der_total_length(&data)
-            .map_err(|message| FlowError::Malformed { step: "read header".into(), message })?;
+        let mut data = self.send_ok(
+            "read header",
+            Command::new(0x00, 0xB0, 0x00, 0x00).with_le(4),
+        )?;
+        let total = der_total_length(&data).map_err(|message| FlowError::Malformed {
+            step: "read header".into(),
+            message,
+        })?;
         while data.len() < total {
             let offset = data.len();
             let remaining = total - offset;
             let [hi, lo] = (offset as u16).to_be_bytes();
             let cmd = match mode {
-                ReadMode::Chunked => Command::new(0x00, 0xB0, hi, lo).with_le(remaining.min(256) as u32),
-                ReadMode::Extended => Command::new(0x00, 0xB0, hi, lo).with_le(remaining as u32).extended(),
+                ReadMode::Chunked => {
+                    Command::new(0x00, 0xB0, hi, lo).with_le(remaining.min(256) as u32)
+                }
+                ReadMode::Extended => Command::new(0x00, 0xB0, hi, lo)
+                    .with_le(remaining as u32)
+                    .extended(),
             };
             let chunk = self.send_ok(&format!("read at {offset}"), cmd)?;
             if chunk.is_empty() {
@@ -165,7 +201,12 @@ impl<'t, T: Transport> Host<'t, T> {
     /// SELECT the key EF and COMPUTE DIGITAL SIGNATURE over `digest_info`.
     pub fn sign(&mut self, key_fid: u16, digest_info: &[u8]) -> Result<Vec<u8>, FlowError> {
         self.select_ef(key_fid)?;
-        self.send_ok("compute digital signature", Command::new(0x80, 0x2A, 0x00, 0x80).with_data(digest_info).with_le(256))
+        self.send_ok(
+            "compute digital signature",
+            Command::new(0x80, 0x2A, 0x00, 0x80)
+                .with_data(digest_info)
+                .with_le(256),
+        )
     }
 }
 
@@ -211,7 +252,14 @@ pub fn jpki_auth_flow<T: Transport>(
     };
     let signature = host.sign(jpki::ef::AUTH_KEY, &digest_info)?;
     if device == Device::Iphone {
-        host.send_ok("last-command indicator", Command::new(0x80, 0xFC, 0x00, 0x00))?;
+        host.send_ok(
+            "last-command indicator",
+            Command::new(0x80, 0xFC, 0x00, 0x00),
+        )?;
     }
-    Ok(AuthFlowOutput { certificate, digest_info, signature })
+    Ok(AuthFlowOutput {
+        certificate,
+        digest_info,
+        signature,
+    })
 }

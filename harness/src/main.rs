@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "kazasu", version, about = "Virtual My Number card and smartphone JPKI simulator and conformance harness")]
+#[command(
+    name = "kazasu",
+    version,
+    about = "Virtual My Number card and smartphone JPKI simulator and conformance harness"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -60,7 +64,12 @@ fn main() -> ExitCode {
 
 fn real_main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
-        Cmd::Run { cards, identity, seed, quiet } => run(&cards, &identity, seed, quiet),
+        Cmd::Run {
+            cards,
+            identity,
+            seed,
+            quiet,
+        } => run(&cards, &identity, seed, quiet),
         Cmd::Profiles { name } => profiles(name.as_deref()),
         Cmd::GenTestPki { fixtures } => gen_test_pki(&fixtures).map(|()| ExitCode::SUCCESS),
     }
@@ -68,7 +77,8 @@ fn real_main() -> anyhow::Result<ExitCode> {
 
 fn load_profile(spec: &str) -> anyhow::Result<CardProfile> {
     if spec.ends_with(".yaml") || spec.ends_with(".yml") || spec.contains('/') {
-        let text = std::fs::read_to_string(spec).with_context(|| format!("cannot read card profile {spec}"))?;
+        let text = std::fs::read_to_string(spec)
+            .with_context(|| format!("cannot read card profile {spec}"))?;
         Ok(CardProfile::from_yaml(&text, spec)?)
     } else {
         Ok(CardProfile::builtin(spec)?)
@@ -81,14 +91,21 @@ fn profiles(name: Option<&str>) -> anyhow::Result<ExitCode> {
             let (_, text) = BUILTIN_CARD_PROFILES
                 .iter()
                 .find(|(n, _)| *n == name)
-                .with_context(|| format!("no built-in card profile `{name}`; run `kazasu profiles` for the list"))?;
+                .with_context(|| {
+                    format!("no built-in card profile `{name}`; run `kazasu profiles` for the list")
+                })?;
             print!("{text}");
         }
         None => {
             println!("{:<22} {:<10} description", "card profile", "device");
             for (name, _) in BUILTIN_CARD_PROFILES {
                 let p = CardProfile::builtin(name)?;
-                println!("{:<22} {:<10} {}", p.name, format!("{:?}", p.device).to_lowercase(), p.description);
+                println!(
+                    "{:<22} {:<10} {}",
+                    p.name,
+                    format!("{:?}", p.device).to_lowercase(),
+                    p.description
+                );
             }
         }
     }
@@ -97,18 +114,21 @@ fn profiles(name: Option<&str>) -> anyhow::Result<ExitCode> {
 
 fn gen_test_pki(dir: &Path) -> anyhow::Result<()> {
     let ids_path = dir.join("identities.yaml");
-    let text = std::fs::read(&ids_path).with_context(|| format!("cannot read {}", ids_path.display()))?;
+    let text =
+        std::fs::read(&ids_path).with_context(|| format!("cannot read {}", ids_path.display()))?;
     // Parse the identities through the same loader the cards use, minus the key files.
     #[derive(serde::Deserialize)]
     struct File {
         identities: Vec<kazasu_sim::Identity>,
     }
-    let file: File = serde_saphyr::from_slice(&text).with_context(|| format!("{} does not parse", ids_path.display()))?;
+    let file: File = serde_saphyr::from_slice(&text)
+        .with_context(|| format!("{} does not parse", ids_path.display()))?;
     let files = kazasu_sim::pki::generate(&file.identities).context("generating the test PKI")?;
     for f in &files {
         let path = dir.join(&f.path);
         std::fs::create_dir_all(path.parent().expect("files live in folders"))?;
-        std::fs::write(&path, &f.contents).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, &f.contents)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     println!("{} files; rebuild kazasu to embed them.", files.len());
@@ -117,11 +137,16 @@ fn gen_test_pki(dir: &Path) -> anyhow::Result<()> {
 
 fn run(cards: &[String], identity: &str, seed: u64, quiet: bool) -> anyhow::Result<ExitCode> {
     let specs: Vec<String> = if cards.is_empty() {
-        BUILTIN_CARD_PROFILES.iter().map(|(n, _)| n.to_string()).collect()
+        BUILTIN_CARD_PROFILES
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect()
     } else {
         cards.to_vec()
     };
-    let subject = Fixtures::embedded().subject(identity).map_err(anyhow::Error::msg)?;
+    let subject = Fixtures::embedded()
+        .subject(identity)
+        .map_err(anyhow::Error::msg)?;
     let (mut passed, mut failed) = (0, 0);
     for spec in &specs {
         let profile = Arc::new(load_profile(spec)?);
@@ -147,7 +172,11 @@ fn run(cards: &[String], identity: &str, seed: u64, quiet: bool) -> anyhow::Resu
         }
     }
     println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 type FlowResult = anyhow::Result<(String, kazasu::transcript::Transcript)>;
@@ -161,7 +190,8 @@ fn jpki_flow(direct: &mut DirectCard, profile: &CardProfile, seed: u64) -> FlowR
     let nonce = seed.to_be_bytes();
     let mut host = Host::new(direct);
     let out = flows::jpki_auth_flow(&mut host, profile.device, &pin, &nonce, ReadMode::Chunked)?;
-    let cert = openssl::x509::X509::from_der(&out.certificate).context("the certificate read from the card")?;
+    let cert = openssl::x509::X509::from_der(&out.certificate)
+        .context("the certificate read from the card")?;
     let key = cert.public_key()?;
     let mut verifier = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)?;
     verifier.update(&nonce)?;
@@ -187,15 +217,42 @@ fn test_card_flow(direct: &mut DirectCard, profile: &CardProfile) -> FlowResult 
         host.select_aid(&readertest::PACKAGE_AID)?;
         host.send_ok("case 1", Command::new(0x80, 0x30, 0x00, 0x00))?;
         let data = host.send_ok("case 2", Command::new(0x80, 0x34, 0x00, 0x10).with_le(16))?;
-        anyhow::ensure!(data == readertest::pattern(16), "case 2 returned the wrong bytes");
-        host.send_ok("case 3", Command::new(0x80, 0x32, 0x00, 0x00).with_data(&readertest::pattern(32)))?;
-        host.send_ok("case 4", Command::new(0x80, 0x36, 0x00, 0x08).with_data(&readertest::pattern(8)).with_le(8))?;
+        anyhow::ensure!(
+            data == readertest::pattern(16),
+            "case 2 returned the wrong bytes"
+        );
+        host.send_ok(
+            "case 3",
+            Command::new(0x80, 0x32, 0x00, 0x00).with_data(&readertest::pattern(32)),
+        )?;
+        host.send_ok(
+            "case 4",
+            Command::new(0x80, 0x36, 0x00, 0x08)
+                .with_data(&readertest::pattern(8))
+                .with_le(8),
+        )?;
     } else {
-        let data = host.send_ok("extended case 2", Command::new(0x80, 0x00, 0x04, 0x5A).with_le(1000).extended())?;
-        anyhow::ensure!(data.len() == 1000 && data.iter().all(|b| *b == 0x5A), "extended case 2 returned the wrong bytes");
+        let data = host.send_ok(
+            "extended case 2",
+            Command::new(0x80, 0x00, 0x04, 0x5A)
+                .with_le(1000)
+                .extended(),
+        )?;
+        anyhow::ensure!(
+            data.len() == 1000 && data.iter().all(|b| *b == 0x5A),
+            "extended case 2 returned the wrong bytes"
+        );
         let payload = vec![0xA5u8; 2000];
-        host.send_ok("extended case 3", Command::new(0x80, 0x12, 0x01, 0x80).with_data(&payload).extended())?;
+        host.send_ok(
+            "extended case 3",
+            Command::new(0x80, 0x12, 0x01, 0x80)
+                .with_data(&payload)
+                .extended(),
+        )?;
     }
     let transcript = host.transcript.clone();
-    Ok((format!("test-card commands: {} APDUs", transcript.entries.len()), transcript))
+    Ok((
+        format!("test-card commands: {} APDUs", transcript.entries.len()),
+        transcript,
+    ))
 }

@@ -80,9 +80,22 @@ impl fmt::Display for Transcript {
         for e in &self.entries {
             writeln!(f, "> {}", e.command)?;
             if e.response_len > 0 {
-                writeln!(f, "< {} {} ({}) [{}]", e.response, e.sw, e.meaning, SimDuration::from_nanos(e.duration_ns))?;
+                writeln!(
+                    f,
+                    "< {} {} ({}) [{}]",
+                    e.response,
+                    e.sw,
+                    e.meaning,
+                    SimDuration::from_nanos(e.duration_ns)
+                )?;
             } else {
-                writeln!(f, "< {} ({}) [{}]", e.sw, e.meaning, SimDuration::from_nanos(e.duration_ns))?;
+                writeln!(
+                    f,
+                    "< {} ({}) [{}]",
+                    e.sw,
+                    e.meaning,
+                    SimDuration::from_nanos(e.duration_ns)
+                )?;
             }
         }
         Ok(())

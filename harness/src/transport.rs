@@ -43,7 +43,10 @@ pub struct DirectCard {
 impl DirectCard {
     /// Wraps a card; it is not in the field until [`DirectCard::tap`].
     pub fn new(card: Card) -> Self {
-        DirectCard { card, now: SimTime::START }
+        DirectCard {
+            card,
+            now: SimTime::START,
+        }
     }
     /// Brings the card into the field.
     pub fn tap(&mut self) {
@@ -68,7 +71,10 @@ impl Transport for DirectCard {
         match self.card.process(apdu, self.now) {
             CardReply::Answered(a) => {
                 self.now += a.processing;
-                Ok(Exchange { response: a.response.to_vec(), took: a.processing })
+                Ok(Exchange {
+                    response: a.response.to_vec(),
+                    took: a.processing,
+                })
             }
             CardReply::PowerLost => Err(TransportError::CardRemoved),
             CardReply::Unpowered => Err(TransportError::NoCard),

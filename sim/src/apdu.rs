@@ -60,7 +60,15 @@ pub struct Command<'a> {
 impl<'a> Command<'a> {
     /// A case 1 command; add data and Le with the `with_*` methods.
     pub const fn new(cla: u8, ins: u8, p1: u8, p2: u8) -> Self {
-        Command { cla, ins, p1, p2, data: &[], le: None, extended: false }
+        Command {
+            cla,
+            ins,
+            p1,
+            p2,
+            data: &[],
+            le: None,
+            extended: false,
+        }
     }
     /// The same command with data.
     pub const fn with_data(mut self, data: &'a [u8]) -> Self {
@@ -123,20 +131,26 @@ impl<'a> Command<'a> {
                 let lc = usize::from(body[0]);
                 match body.len() - 1 {
                     n if n == lc => Ok(head.with_data(&body[1..])),
-                    n if n == lc + 1 => {
-                        Ok(head.with_data(&body[1..1 + lc]).with_le(short_le(body[1 + lc])))
-                    }
+                    n if n == lc + 1 => Ok(head
+                        .with_data(&body[1..1 + lc])
+                        .with_le(short_le(body[1 + lc]))),
                     n if n < lc => Err(ApduError::BadBody("Lc announces more data than present")),
-                    _ => Err(ApduError::BadBody("more bytes after the data than one Le byte")),
+                    _ => Err(ApduError::BadBody(
+                        "more bytes after the data than one Le byte",
+                    )),
                 }
             }
             // body[0] == 0 from here on: extended, or a short case 2/3 ambiguity.
-            2 => Err(ApduError::BadBody("an extended length needs two bytes after the 00")),
+            2 => Err(ApduError::BadBody(
+                "an extended length needs two bytes after the 00",
+            )),
             3 => Ok(head.with_le(ext_le(body[1], body[2])).extended()),
             _ => {
                 let lc = usize::from(u16::from_be_bytes([body[1], body[2]]));
                 if lc == 0 {
-                    return Err(ApduError::BadBody("extended Lc of 0 followed by more bytes"));
+                    return Err(ApduError::BadBody(
+                        "extended Lc of 0 followed by more bytes",
+                    ));
                 }
                 let rest = &body[3..];
                 match rest.len() {
@@ -145,8 +159,12 @@ impl<'a> Command<'a> {
                         .with_data(&rest[..lc])
                         .with_le(ext_le(rest[lc], rest[lc + 1]))
                         .extended()),
-                    n if n < lc => Err(ApduError::BadBody("extended Lc announces more data than present")),
-                    _ => Err(ApduError::BadBody("bytes after the data are not a two-byte extended Le")),
+                    n if n < lc => Err(ApduError::BadBody(
+                        "extended Lc announces more data than present",
+                    )),
+                    _ => Err(ApduError::BadBody(
+                        "bytes after the data are not a two-byte extended Le",
+                    )),
                 }
             }
         }
@@ -172,13 +190,17 @@ impl<'a> Command<'a> {
     pub fn emit(&self, out: &mut Vec<u8>) -> Result<(), ApduError> {
         let max_data = if self.extended { 65535 } else { 255 };
         if self.data.len() > max_data {
-            return Err(ApduError::Unencodable("too much data for the length encoding"));
+            return Err(ApduError::Unencodable(
+                "too much data for the length encoding",
+            ));
         }
         let max_le = if self.extended { 65536 } else { 256 };
         if let Some(le) = self.le
             && (le == 0 || le > max_le)
         {
-            return Err(ApduError::Unencodable("Le out of range for the length encoding"));
+            return Err(ApduError::Unencodable(
+                "Le out of range for the length encoding",
+            ));
         }
         out.reserve(self.encoded_len());
         out.extend_from_slice(&[self.cla, self.ins, self.p1, self.p2]);
@@ -215,9 +237,18 @@ impl<'a> Command<'a> {
 
 impl fmt::Debug for Command<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02X} {:02X} {:02X} {:02X}", self.cla, self.ins, self.p1, self.p2)?;
+        write!(
+            f,
+            "{:02X} {:02X} {:02X} {:02X}",
+            self.cla, self.ins, self.p1, self.p2
+        )?;
         if !self.data.is_empty() {
-            write!(f, " Lc={} [{}]", self.data.len(), crate::hex_spaced(self.data))?;
+            write!(
+                f,
+                " Lc={} [{}]",
+                self.data.len(),
+                crate::hex_spaced(self.data)
+            )?;
         }
         if let Some(le) = self.le {
             write!(f, " Le={le}")?;
@@ -241,11 +272,17 @@ pub struct Response {
 impl Response {
     /// A response with no data.
     pub fn status(sw: StatusWord) -> Self {
-        Response { data: Vec::new(), sw }
+        Response {
+            data: Vec::new(),
+            sw,
+        }
     }
     /// `data` followed by 90 00.
     pub fn ok(data: Vec<u8>) -> Self {
-        Response { data, sw: StatusWord::OK }
+        Response {
+            data,
+            sw: StatusWord::OK,
+        }
     }
     /// Parses `data ‖ SW1 SW2`.
     pub fn parse(bytes: &[u8]) -> Result<Response, ApduError> {
@@ -306,32 +343,64 @@ mod tests {
 
         let ext = hex("00 B0 8A 04 00 06 7C");
         let c = Command::parse(&ext).unwrap();
-        assert_eq!((c.case(), c.le, c.extended), (Case::Case2, Some(0x067C), true));
+        assert_eq!(
+            (c.case(), c.le, c.extended),
+            (Case::Case2, Some(0x067C), true)
+        );
 
         let sign = hex("80 2A 00 80 03 01 02 03 00");
         let c = Command::parse(&sign).unwrap();
-        assert_eq!((c.case(), c.data, c.le), (Case::Case4, &[1u8, 2, 3][..], Some(256)));
+        assert_eq!(
+            (c.case(), c.data, c.le),
+            (Case::Case4, &[1u8, 2, 3][..], Some(256))
+        );
 
         let ext4 = hex("80 2A 00 80 00 00 02 AA BB 00 00");
         let c = Command::parse(&ext4).unwrap();
-        assert_eq!((c.case(), c.data, c.le, c.extended), (Case::Case4, &[0xAAu8, 0xBB][..], Some(65536), true));
+        assert_eq!(
+            (c.case(), c.data, c.le, c.extended),
+            (Case::Case4, &[0xAAu8, 0xBB][..], Some(65536), true)
+        );
     }
 
     #[test]
     fn malformed_bytes_are_errors() {
         assert_eq!(Command::parse(&[0x00, 0xA4]), Err(ApduError::TooShort(2)));
-        assert!(matches!(Command::parse(&hex("00 A4 04 0C 05 01 02")), Err(ApduError::BadBody(_))));
-        assert!(matches!(Command::parse(&hex("00 A4 04 0C 01 01 02 03")), Err(ApduError::BadBody(_))));
-        assert!(matches!(Command::parse(&hex("00 B0 00 00 00 01")), Err(ApduError::BadBody(_))));
-        assert!(matches!(Command::parse(&hex("00 B0 00 00 00 00 00 01")), Err(ApduError::BadBody(_))));
+        assert!(matches!(
+            Command::parse(&hex("00 A4 04 0C 05 01 02")),
+            Err(ApduError::BadBody(_))
+        ));
+        assert!(matches!(
+            Command::parse(&hex("00 A4 04 0C 01 01 02 03")),
+            Err(ApduError::BadBody(_))
+        ));
+        assert!(matches!(
+            Command::parse(&hex("00 B0 00 00 00 01")),
+            Err(ApduError::BadBody(_))
+        ));
+        assert!(matches!(
+            Command::parse(&hex("00 B0 00 00 00 00 00 01")),
+            Err(ApduError::BadBody(_))
+        ));
         assert!(Response::parse(&[0x90]).is_err());
     }
 
     #[test]
     fn emit_rejects_what_cannot_be_encoded() {
         let data = vec![0u8; 256];
-        assert!(Command::new(0, 0xD6, 0, 0).with_data(&data).to_vec().is_err());
-        assert!(Command::new(0, 0xD6, 0, 0).with_data(&data).extended().to_vec().is_ok());
+        assert!(
+            Command::new(0, 0xD6, 0, 0)
+                .with_data(&data)
+                .to_vec()
+                .is_err()
+        );
+        assert!(
+            Command::new(0, 0xD6, 0, 0)
+                .with_data(&data)
+                .extended()
+                .to_vec()
+                .is_ok()
+        );
         assert!(Command::new(0, 0xB0, 0, 0).with_le(257).to_vec().is_err());
         assert!(Command::new(0, 0xB0, 0, 0).with_le(0).to_vec().is_err());
     }

@@ -29,7 +29,11 @@ pub(crate) fn process(cmd: &Command<'_>, _ctx: &mut Ctx<'_>) -> Outcome {
             if (cmd.p1, cmd.p2) != (0x01, 0x80) {
                 return Ok((Response::status(Sw::WRONG_P1P2), Work::Other));
             }
-            let sw = if cmd.data.is_empty() { Sw::WRONG_LENGTH } else { Sw::OK };
+            let sw = if cmd.data.is_empty() {
+                Sw::WRONG_LENGTH
+            } else {
+                Sw::OK
+            };
             Ok((Response::status(sw), Work::Other))
         }
         _ => Ok((Response::status(Sw::INS_NOT_SUPPORTED), Work::Other)),

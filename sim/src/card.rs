@@ -90,7 +90,11 @@ impl std::fmt::Debug for Card {
 impl Card {
     /// A card of `profile` for `subject`; `seed` drives every random choice (UIDs).
     /// The card starts unpowered. Fails when the profile is inconsistent.
-    pub fn new(profile: Arc<CardProfile>, subject: Arc<Subject>, seed: u64) -> Result<Card, ProfileError> {
+    pub fn new(
+        profile: Arc<CardProfile>,
+        subject: Arc<Subject>,
+        seed: u64,
+    ) -> Result<Card, ProfileError> {
         profile.check(&format!("profile {}", profile.name))?;
         let mut persistent = Persistent::default();
         let mut applets = Vec::new();
@@ -104,9 +108,9 @@ impl Card {
                     let params = profile.card_info.as_ref().expect("checked above");
                     Applet::Iso(card_info::build(params, &subject, &mut persistent.pins))
                 }
-                AppletName::Readertest => Applet::Readertest(
-                    profile.readertest.clone().expect("checked above"),
-                ),
+                AppletName::Readertest => {
+                    Applet::Readertest(profile.readertest.clone().expect("checked above"))
+                }
                 AppletName::Athena => Applet::Athena,
             };
             applets.push(applet);
@@ -159,7 +163,10 @@ impl Card {
             self.rng.fill_bytes(&mut uid[1..]);
             self.uid = uid;
         }
-        self.session = Some(Session { selected: self.default_applet, ..Session::default() });
+        self.session = Some(Session {
+            selected: self.default_applet,
+            ..Session::default()
+        });
     }
 
     /// Powers the card down (it leaves the field): the security state is lost; the persistent
@@ -247,7 +254,11 @@ impl Card {
         match outcome {
             Ok((response, work)) => {
                 let processing = self.processing_time(work);
-                CardReply::Answered(Answer { response, work, processing })
+                CardReply::Answered(Answer {
+                    response,
+                    work,
+                    processing,
+                })
             }
             Err(PowerLost) => {
                 self.power_off();
@@ -303,7 +314,10 @@ impl Card {
         match found {
             Some(index) => {
                 // Selecting an application starts its security state afresh.
-                *session = Session { selected: Some(index), ..Session::default() };
+                *session = Session {
+                    selected: Some(index),
+                    ..Session::default()
+                };
                 answer(Sw::OK)
             }
             None => answer(Sw::FILE_NOT_FOUND),

@@ -74,10 +74,17 @@ fn digests_file(my_number: &[u8], basic_four: &[u8]) -> Vec<u8> {
 }
 
 /// Builds the card-info AP for `subject`; its PINs take persistent slots from `pins`.
-pub(crate) fn build(params: &CardInfoParams, subject: &Subject, pins: &mut Vec<PinRecord>) -> IsoApp {
+pub(crate) fn build(
+    params: &CardInfoParams,
+    subject: &Subject,
+    pins: &mut Vec<PinRecord>,
+) -> IsoApp {
     let id = &subject.identity;
     let mut slot = |value: &str, tries: u8| {
-        pins.push(PinRecord { value: Secret::new(value.as_bytes().to_vec()), tries_left: tries });
+        pins.push(PinRecord {
+            value: Secret::new(value.as_bytes().to_vec()),
+            tries_left: tries,
+        });
         pins.len() - 1
     };
     let pin_tries = params.pin_tries.value;
@@ -91,18 +98,50 @@ pub(crate) fn build(params: &CardInfoParams, subject: &Subject, pins: &mut Vec<P
     let protected = || Access::AnyPin(vec![ef::PIN, ef::CHECK_CODE_A, ef::CHECK_CODE_B]);
     let pin = |slot, len, tries| EfBody::Pin {
         slot,
-        spec: PinSpec { min_len: len, max_len: len, charset: Charset::Digits, max_tries: tries },
+        spec: PinSpec {
+            min_len: len,
+            max_len: len,
+            charset: Charset::Digits,
+            max_tries: tries,
+        },
     };
     let b_len = id.check_code_b().expose().len();
     IsoApp {
         aid: AID.to_vec(),
         files: vec![
-            Ef { fid: ef::MY_NUMBER, body: EfBody::Binary { data: Arc::from(my_number), read: protected() } },
-            Ef { fid: ef::BASIC_FOUR, body: EfBody::Binary { data: Arc::from(basic_four), read: protected() } },
-            Ef { fid: ef::DIGESTS, body: EfBody::Binary { data: Arc::from(digests), read: Access::Always } },
-            Ef { fid: ef::PIN, body: pin(pin_slot, 4, pin_tries) },
-            Ef { fid: ef::CHECK_CODE_A, body: pin(a_slot, 12, code_tries) },
-            Ef { fid: ef::CHECK_CODE_B, body: pin(b_slot, b_len, code_tries) },
+            Ef {
+                fid: ef::MY_NUMBER,
+                body: EfBody::Binary {
+                    data: Arc::from(my_number),
+                    read: protected(),
+                },
+            },
+            Ef {
+                fid: ef::BASIC_FOUR,
+                body: EfBody::Binary {
+                    data: Arc::from(basic_four),
+                    read: protected(),
+                },
+            },
+            Ef {
+                fid: ef::DIGESTS,
+                body: EfBody::Binary {
+                    data: Arc::from(digests),
+                    read: Access::Always,
+                },
+            },
+            Ef {
+                fid: ef::PIN,
+                body: pin(pin_slot, 4, pin_tries),
+            },
+            Ef {
+                fid: ef::CHECK_CODE_A,
+                body: pin(a_slot, 12, code_tries),
+            },
+            Ef {
+                fid: ef::CHECK_CODE_B,
+                body: pin(b_slot, b_len, code_tries),
+            },
         ],
         select_mf_ok: true,
         last_command: None,

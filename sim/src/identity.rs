@@ -80,7 +80,12 @@ impl Identity {
     /// 照合番号B: birth date `YYMMDD` + expiry year `YYYY` + security code.
     pub fn check_code_b(&self) -> Secret<String> {
         let b = self.birth_yyyymmdd();
-        Secret::new(format!("{}{}{}", &b[2..], self.card_expiry_year, self.security_code.expose()))
+        Secret::new(format!(
+            "{}{}{}",
+            &b[2..],
+            self.card_expiry_year,
+            self.security_code.expose()
+        ))
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -95,11 +100,19 @@ impl Identity {
         let pins = &self.pins;
         let four_digits = |p: &str| p.len() == 4 && p.bytes().all(|c| c.is_ascii_digit());
         if !four_digits(pins.auth.expose()) || !four_digits(pins.card_info.expose()) {
-            return Err(format!("identity {id}: the auth and card-info PINs are 4 digits"));
+            return Err(format!(
+                "identity {id}: the auth and card-info PINs are 4 digits"
+            ));
         }
         let s = pins.sign.expose();
-        if !(6..=16).contains(&s.len()) || !s.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
-            return Err(format!("identity {id}: the signature PIN is 6-16 upper-case letters and digits"));
+        if !(6..=16).contains(&s.len())
+            || !s
+                .bytes()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            return Err(format!(
+                "identity {id}: the signature PIN is 6-16 upper-case letters and digits"
+            ));
         }
         if !four_digits(self.security_code.expose()) {
             return Err(format!("identity {id}: security_code is 4 digits"));
@@ -127,7 +140,9 @@ impl fmt::Debug for PrivateKey {
 impl PrivateKey {
     /// Parses a PEM private key (PKCS#1 or PKCS#8).
     pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
-        Rsa::private_key_from_pem(pem).map(PrivateKey).map_err(|e| format!("not an RSA private key: {e}"))
+        Rsa::private_key_from_pem(pem)
+            .map(PrivateKey)
+            .map_err(|e| format!("not an RSA private key: {e}"))
     }
     /// The RSA private-key operation with PKCS#1 v1.5 type 1 padding — what the card does for
     /// COMPUTE DIGITAL SIGNATURE with P1 = 00. `input` is at most modulus length − 11 bytes.
@@ -227,14 +242,16 @@ impl Fixtures {
                     .map(|(_, b)| b.to_vec())
                     .ok_or_else(|| format!("{path} is not among the embedded fixtures"))
             };
-            Fixtures::from_files(&read).unwrap_or_else(|e| panic!("the committed fixtures are broken: {e}"))
+            Fixtures::from_files(&read)
+                .unwrap_or_else(|e| panic!("the committed fixtures are broken: {e}"))
         })
     }
 
     /// Parses `identities.yaml` and each identity's `pki/<id>/…` files through `read`.
     pub fn from_files(read: &FixtureReader<'_>) -> Result<Fixtures, String> {
         let text = read("identities.yaml")?;
-        let text = String::from_utf8(text).map_err(|_| "identities.yaml is not UTF-8".to_string())?;
+        let text =
+            String::from_utf8(text).map_err(|_| "identities.yaml is not UTF-8".to_string())?;
         let file: IdentityFile =
             serde_saphyr::from_str(&text).map_err(|e| format!("identities.yaml: {e}"))?;
         let auth_ca_cert = pem_cert_to_der(&read("pki/auth-ca.pem")?, "pki/auth-ca.pem")?;
@@ -277,7 +294,10 @@ impl Fixtures {
     /// An identity by id.
     pub fn subject(&self, id: &str) -> Result<Arc<Subject>, String> {
         self.subjects.get(id).cloned().ok_or_else(|| {
-            format!("no test identity `{id}`; known identities: {}", self.order.join(", "))
+            format!(
+                "no test identity `{id}`; known identities: {}",
+                self.order.join(", ")
+            )
         })
     }
 

@@ -46,14 +46,20 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
     let keys = &subject.keys;
     let id = &subject.identity;
     let mut slot = |pin: &Secret<String>, tries: u8| {
-        pins.push(PinRecord { value: Secret::new(pin.expose().as_bytes().to_vec()), tries_left: tries });
+        pins.push(PinRecord {
+            value: Secret::new(pin.expose().as_bytes().to_vec()),
+            tries_left: tries,
+        });
         pins.len() - 1
     };
     let auth_tries = params.auth_pin_tries.value;
     let sign_tries = params.sign_pin_tries.value;
     let auth_slot = slot(&id.pins.auth, auth_tries);
     let sign_slot = slot(&id.pins.sign, sign_tries);
-    let binary = |data: &[u8], read: Access| EfBody::Binary { data: Arc::from(data), read };
+    let binary = |data: &[u8], read: Access| EfBody::Binary {
+        data: Arc::from(data),
+        read,
+    };
     let auth_cert_read = if params.auth_cert_needs_pin.value {
         Access::AnyPin(vec![ef::AUTH_PIN])
     } else {
@@ -65,32 +71,66 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
         Access::AnyPin(vec![ef::AUTH_PIN])
     };
     let files = vec![
-        Ef { fid: ef::SIGN_CERT, body: binary(&keys.sign_cert, Access::AnyPin(vec![ef::SIGN_PIN])) },
-        Ef { fid: ef::SIGN_CA_CERT, body: binary(&subject.sign_ca_cert, Access::Always) },
-        Ef { fid: ef::TOKEN_INFO, body: binary(&token_info(&params.token.value), Access::Always) },
-        Ef { fid: ef::CERT_FLAGS, body: binary(&[0x8F, 0x8F, 0x00], Access::Always) },
-        Ef { fid: ef::AUTH_CERT, body: binary(&keys.auth_cert, auth_cert_read) },
-        Ef { fid: ef::AUTH_CA_CERT, body: binary(&subject.auth_ca_cert, Access::Always) },
+        Ef {
+            fid: ef::SIGN_CERT,
+            body: binary(&keys.sign_cert, Access::AnyPin(vec![ef::SIGN_PIN])),
+        },
+        Ef {
+            fid: ef::SIGN_CA_CERT,
+            body: binary(&subject.sign_ca_cert, Access::Always),
+        },
+        Ef {
+            fid: ef::TOKEN_INFO,
+            body: binary(&token_info(&params.token.value), Access::Always),
+        },
+        Ef {
+            fid: ef::CERT_FLAGS,
+            body: binary(&[0x8F, 0x8F, 0x00], Access::Always),
+        },
+        Ef {
+            fid: ef::AUTH_CERT,
+            body: binary(&keys.auth_cert, auth_cert_read),
+        },
+        Ef {
+            fid: ef::AUTH_CA_CERT,
+            body: binary(&subject.auth_ca_cert, Access::Always),
+        },
         Ef {
             fid: ef::AUTH_KEY,
-            body: EfBody::Key { key: Arc::new(keys.auth_key.clone()), usage: auth_key_usage },
+            body: EfBody::Key {
+                key: Arc::new(keys.auth_key.clone()),
+                usage: auth_key_usage,
+            },
         },
         Ef {
             fid: ef::AUTH_PIN,
             body: EfBody::Pin {
                 slot: auth_slot,
-                spec: PinSpec { min_len: 4, max_len: 4, charset: Charset::Digits, max_tries: auth_tries },
+                spec: PinSpec {
+                    min_len: 4,
+                    max_len: 4,
+                    charset: Charset::Digits,
+                    max_tries: auth_tries,
+                },
             },
         },
         Ef {
             fid: ef::SIGN_KEY,
-            body: EfBody::Key { key: Arc::new(keys.sign_key.clone()), usage: Access::AnyPin(vec![ef::SIGN_PIN]) },
+            body: EfBody::Key {
+                key: Arc::new(keys.sign_key.clone()),
+                usage: Access::AnyPin(vec![ef::SIGN_PIN]),
+            },
         },
         Ef {
             fid: ef::SIGN_PIN,
             body: EfBody::Pin {
                 slot: sign_slot,
-                spec: PinSpec { min_len: 6, max_len: 16, charset: Charset::UpperAlnum, max_tries: sign_tries },
+                spec: PinSpec {
+                    min_len: 6,
+                    max_len: 16,
+                    charset: Charset::UpperAlnum,
+                    max_tries: sign_tries,
+                },
             },
         },
     ];

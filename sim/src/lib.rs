@@ -14,8 +14,8 @@
 #![forbid(unsafe_code)]
 
 pub mod apdu;
-pub mod atr;
 mod athena;
+pub mod atr;
 mod card;
 pub mod card_info;
 pub mod identity;
@@ -54,6 +54,9 @@ pub fn hex_spaced(bytes: &[u8]) -> String {
 
 /// Parses hex that may contain spaces, colons or newlines between bytes.
 pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    let compact: String = text.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
+    let compact: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect();
     hex::decode(&compact).map_err(|e| format!("`{text}` is not hex bytes ({e})"))
 }

@@ -19,7 +19,11 @@ pub struct Nvm<S> {
 impl<S> Nvm<S> {
     /// Memory holding `state`.
     pub fn new(state: S) -> Self {
-        Nvm { state, commits: 0, power_loss_after: None }
+        Nvm {
+            state,
+            commits: 0,
+            power_loss_after: None,
+        }
     }
     /// The committed state.
     pub fn get(&self) -> &S {

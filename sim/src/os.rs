@@ -208,7 +208,9 @@ impl IsoApp {
             (0xA4 | 0xB0 | 0x20 | 0x24, false) | (0x2A, true) => {
                 status(Sw::CLA_NOT_SUPPORTED, Work::Other)
             }
-            (0xFC, true) if self.last_command.is_some() => status(Sw::CLA_NOT_SUPPORTED, Work::Other),
+            (0xFC, true) if self.last_command.is_some() => {
+                status(Sw::CLA_NOT_SUPPORTED, Work::Other)
+            }
             _ => status(Sw::INS_NOT_SUPPORTED, Work::Other),
         }
     }
@@ -217,7 +219,11 @@ impl IsoApp {
         match cmd.p1 {
             // Select MF / by FID from the MF: no effect with an application selected.
             0x00 => {
-                let sw = if self.select_mf_ok { Sw::OK } else { Sw::WRONG_P1P2 };
+                let sw = if self.select_mf_ok {
+                    Sw::OK
+                } else {
+                    Sw::WRONG_P1P2
+                };
                 status(sw, Work::Select)
             }
             // Select EF under the current DF.
@@ -279,7 +285,9 @@ impl IsoApp {
     fn allowed(&self, access: &Access, ctx: &Ctx<'_>) -> bool {
         match access {
             Access::Always => true,
-            Access::AnyPin(fids) => fids.iter().any(|f| ctx.session.is_verified(ctx.app_index, *f)),
+            Access::AnyPin(fids) => fids
+                .iter()
+                .any(|f| ctx.session.is_verified(ctx.app_index, *f)),
             Access::Approval => ctx
                 .approval
                 .is_some_and(|a| ctx.now < a.until && a.signatures_left > 0),
@@ -325,7 +333,8 @@ impl IsoApp {
         }
         // Decrement and commit before comparing: a power loss from here on cannot give a free
         // guess, because the try is already spent when the comparison happens.
-        ctx.nvm.commit(|p| p.pins[slot].tries_left = tries_left - 1)?;
+        ctx.nvm
+            .commit(|p| p.pins[slot].tries_left = tries_left - 1)?;
         ctx.side.pin_comparisons += 1;
         let matches = constant_time_eq(ctx.nvm.get().pins[slot].value.expose(), cmd.data);
         if matches {

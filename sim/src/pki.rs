@@ -62,15 +62,27 @@ fn make_ca(common_name: &str, serial_no: u32) -> Result<Ca, ErrorStack> {
     b.set_subject_name(&subject)?;
     b.set_issuer_name(&subject)?;
     b.set_pubkey(&key)?;
-    let (from, to) = (Asn1Time::from_str(CA_VALIDITY.0)?, Asn1Time::from_str(CA_VALIDITY.1)?);
+    let (from, to) = (
+        Asn1Time::from_str(CA_VALIDITY.0)?,
+        Asn1Time::from_str(CA_VALIDITY.1)?,
+    );
     b.set_not_before(&from)?;
     b.set_not_after(&to)?;
     b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-    b.append_extension(KeyUsage::new().critical().key_cert_sign().crl_sign().build()?)?;
+    b.append_extension(
+        KeyUsage::new()
+            .critical()
+            .key_cert_sign()
+            .crl_sign()
+            .build()?,
+    )?;
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
     b.append_extension(ski)?;
     b.sign(&key, MessageDigest::sha256())?;
-    Ok(Ca { key, cert: b.build() })
+    Ok(Ca {
+        key,
+        cert: b.build(),
+    })
 }
 
 fn make_end_entity(
@@ -87,7 +99,10 @@ fn make_end_entity(
     b.set_subject_name(subject)?;
     b.set_issuer_name(ca.cert.subject_name())?;
     b.set_pubkey(key)?;
-    let (from, to) = (Asn1Time::from_str(EE_VALIDITY.0)?, Asn1Time::from_str(EE_VALIDITY.1)?);
+    let (from, to) = (
+        Asn1Time::from_str(EE_VALIDITY.0)?,
+        Asn1Time::from_str(EE_VALIDITY.1)?,
+    );
     b.set_not_before(&from)?;
     b.set_not_after(&to)?;
     let mut usage = KeyUsage::new();
@@ -98,7 +113,9 @@ fn make_end_entity(
     b.append_extension(usage.build()?)?;
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(Some(&ca.cert), None))?;
     b.append_extension(ski)?;
-    let aki = AuthorityKeyIdentifier::new().keyid(true).build(&b.x509v3_context(Some(&ca.cert), None))?;
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&b.x509v3_context(Some(&ca.cert), None))?;
     b.append_extension(aki)?;
     b.sign(&ca.key, MessageDigest::sha256())?;
     Ok(b.build())
@@ -119,10 +136,22 @@ pub fn generate(identities: &[Identity]) -> Result<Vec<GeneratedFile>, ErrorStac
     let auth_ca = make_ca("kazasu TEST JPKI User Authentication CA", 1)?;
     let sign_ca = make_ca("kazasu TEST JPKI Digital Signature CA", 2)?;
     let mut files = vec![
-        GeneratedFile { path: "pki/auth-ca.pem".into(), contents: auth_ca.cert.to_pem()? },
-        GeneratedFile { path: "pki/auth-ca.key.pem".into(), contents: auth_ca.key.private_key_to_pem_pkcs8()? },
-        GeneratedFile { path: "pki/sign-ca.pem".into(), contents: sign_ca.cert.to_pem()? },
-        GeneratedFile { path: "pki/sign-ca.key.pem".into(), contents: sign_ca.key.private_key_to_pem_pkcs8()? },
+        GeneratedFile {
+            path: "pki/auth-ca.pem".into(),
+            contents: auth_ca.cert.to_pem()?,
+        },
+        GeneratedFile {
+            path: "pki/auth-ca.key.pem".into(),
+            contents: auth_ca.key.private_key_to_pem_pkcs8()?,
+        },
+        GeneratedFile {
+            path: "pki/sign-ca.pem".into(),
+            contents: sign_ca.cert.to_pem()?,
+        },
+        GeneratedFile {
+            path: "pki/sign-ca.key.pem".into(),
+            contents: sign_ca.key.private_key_to_pem_pkcs8()?,
+        },
     ];
     for (i, identity) in identities.iter().enumerate() {
         let id = &identity.id;
@@ -146,7 +175,10 @@ pub fn generate(identities: &[Identity]) -> Result<Vec<GeneratedFile>, ErrorStac
             ("sign.pem", sign_cert.to_pem()?),
             ("sign.key.pem", sign_key.private_key_to_pem_pkcs8()?),
         ] {
-            files.push(GeneratedFile { path: format!("pki/{id}/{file}"), contents });
+            files.push(GeneratedFile {
+                path: format!("pki/{id}/{file}"),
+                contents,
+            });
         }
     }
     Ok(files)

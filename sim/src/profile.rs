@@ -57,7 +57,9 @@ impl Serialize for HexBytes {
 impl<'de> Deserialize<'de> for HexBytes {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        crate::parse_hex(&text).map(HexBytes).map_err(serde::de::Error::custom)
+        crate::parse_hex(&text)
+            .map(HexBytes)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -148,7 +150,11 @@ pub struct Contactless {
 }
 
 fn default_options() -> Sourced<u8> {
-    Sourced { value: 0, sure: Sureness::Modelled, note: None }
+    Sourced {
+        value: 0,
+        sure: Sureness::Modelled,
+        note: None,
+    }
 }
 
 /// Processing times of the card per command class.
@@ -319,22 +325,28 @@ builtin_card_profiles!(
 impl CardProfile {
     /// Parses a profile from YAML; `origin` names the source in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<CardProfile, ProfileError> {
-        let profile: CardProfile = serde_saphyr::from_str(text).map_err(|e| ProfileError::Syntax {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })?;
+        let profile: CardProfile =
+            serde_saphyr::from_str(text).map_err(|e| ProfileError::Syntax {
+                origin: origin.to_string(),
+                message: e.to_string(),
+            })?;
         profile.check(origin)?;
         Ok(profile)
     }
 
     /// A built-in profile by name.
     pub fn builtin(name: &str) -> Result<CardProfile, ProfileError> {
-        let (_, text) = BUILTIN_CARD_PROFILES.iter().find(|(n, _)| *n == name).ok_or_else(|| {
-            ProfileError::Unknown {
+        let (_, text) = BUILTIN_CARD_PROFILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| ProfileError::Unknown {
                 name: name.to_string(),
-                known: BUILTIN_CARD_PROFILES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
-            }
-        })?;
+                known: BUILTIN_CARD_PROFILES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
         CardProfile::from_yaml(text, &format!("builtin:{name}"))
     }
 
@@ -347,57 +359,100 @@ impl CardProfile {
         };
         let c = &self.contactless;
         if c.fsci.value > 12 {
-            return Err(invalid(format!("contactless.fsci is {}", c.fsci.value), "FSCI is 0..=12 (8 = 256 bytes)"));
+            return Err(invalid(
+                format!("contactless.fsci is {}", c.fsci.value),
+                "FSCI is 0..=12 (8 = 256 bytes)",
+            ));
         }
         if c.fwi.value > 14 {
-            return Err(invalid(format!("contactless.fwi is {}", c.fwi.value), "FWI is 0..=14"));
+            return Err(invalid(
+                format!("contactless.fwi is {}", c.fwi.value),
+                "FWI is 0..=14",
+            ));
         }
         if c.sfgi.value > 14 {
-            return Err(invalid(format!("contactless.sfgi is {}", c.sfgi.value), "SFGI is 0..=14"));
+            return Err(invalid(
+                format!("contactless.sfgi is {}", c.sfgi.value),
+                "SFGI is 0..=14",
+            ));
         }
-        if let Some(bad) = c.bit_rates.value.iter().find(|r| ![106, 212, 424, 848].contains(*r)) {
-            return Err(invalid(format!("contactless.bit_rates has {bad}"), "bit rates are 106, 212, 424 or 848 kbit/s"));
+        if let Some(bad) = c
+            .bit_rates
+            .value
+            .iter()
+            .find(|r| ![106, 212, 424, 848].contains(*r))
+        {
+            return Err(invalid(
+                format!("contactless.bit_rates has {bad}"),
+                "bit rates are 106, 212, 424 or 848 kbit/s",
+            ));
         }
         if !c.bit_rates.value.contains(&106) {
-            return Err(invalid("contactless.bit_rates lacks 106".into(), "every ISO 14443 card supports 106 kbit/s"));
+            return Err(invalid(
+                "contactless.bit_rates lacks 106".into(),
+                "every ISO 14443 card supports 106 kbit/s",
+            ));
         }
         if c.nfc_type.value == NfcType::B && c.historical_bytes.value.0.len() != 4 {
             return Err(invalid(
-                "contactless.historical_bytes must be the 4 ATQB application-data bytes for Type B".into(),
+                "contactless.historical_bytes must be the 4 ATQB application-data bytes for Type B"
+                    .into(),
                 "write 4 bytes, e.g. \"00 00 05 E0\"",
             ));
         }
         if c.historical_bytes.value.0.len() > 15 {
-            return Err(invalid("contactless.historical_bytes is longer than 15 bytes".into(), "an ATR carries at most 15 historical bytes"));
+            return Err(invalid(
+                "contactless.historical_bytes is longer than 15 bytes".into(),
+                "an ATR carries at most 15 historical bytes",
+            ));
         }
         if !matches!(c.uid_bytes.value.0.len(), 4 | 7 | 10) {
-            return Err(invalid("contactless.uid_bytes must be 4, 7 or 10 bytes".into(), "Type B PUPIs are 4 bytes; Type A UIDs 4, 7 or 10"));
+            return Err(invalid(
+                "contactless.uid_bytes must be 4, 7 or 10 bytes".into(),
+                "Type B PUPIs are 4 bytes; Type A UIDs 4, 7 or 10",
+            ));
         }
         if let Some(atr) = &self.atr
             && !(2..=33).contains(&atr.value.0.len())
         {
-            return Err(invalid("atr must be 2..=33 bytes".into(), "an ATR fits 33 bytes"));
+            return Err(invalid(
+                "atr must be 2..=33 bytes".into(),
+                "an ATR fits 33 bytes",
+            ));
         }
         let needs = |applet: AppletName, present: bool, section: &str| {
             if self.applets.contains(&applet) && !present {
-                Err(invalid(format!("applets lists {applet:?} but the `{section}` section is missing"), "add the section or remove the applet"))
+                Err(invalid(
+                    format!("applets lists {applet:?} but the `{section}` section is missing"),
+                    "add the section or remove the applet",
+                ))
             } else {
                 Ok(())
             }
         };
         needs(AppletName::Jpki, self.jpki.is_some(), "jpki")?;
         needs(AppletName::CardInfo, self.card_info.is_some(), "card_info")?;
-        needs(AppletName::Readertest, self.readertest.is_some(), "readertest")?;
+        needs(
+            AppletName::Readertest,
+            self.readertest.is_some(),
+            "readertest",
+        )?;
         if let Some(j) = &self.jpki
             && j.auth_key_needs_approval.value
             && self.approval.is_none()
         {
-            return Err(invalid("jpki.auth_key_needs_approval is true but `approval` is missing".into(), "add approval: { window, signatures }"));
+            return Err(invalid(
+                "jpki.auth_key_needs_approval is true but `approval` is missing".into(),
+                "add approval: { window, signatures }",
+            ));
         }
         if let Some(j) = &self.jpki
             && (j.token.value.len() > 32 || !j.token.value.is_ascii())
         {
-            return Err(invalid("jpki.token must be at most 32 ASCII characters".into(), "EF 0006 holds a 32-byte space-padded name"));
+            return Err(invalid(
+                "jpki.token must be at most 32 ASCII characters".into(),
+                "EF 0006 holds a 32-byte space-padded name",
+            ));
         }
         Ok(())
     }

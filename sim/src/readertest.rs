@@ -32,7 +32,11 @@ pub struct Store {
 
 impl Default for Store {
     fn default() -> Self {
-        Store { tries_left: MAX_TRIES, memory: vec![0x42; MEMORY_SIZE], stored_len: 0 }
+        Store {
+            tries_left: MAX_TRIES,
+            memory: vec![0x42; MEMORY_SIZE],
+            stored_len: 0,
+        }
     }
 }
 
@@ -43,7 +47,9 @@ pub fn pattern(n: usize) -> Vec<u8> {
 
 /// Index of the first byte of `data` that breaks the pattern `start, start+1, …`.
 fn first_wrong(data: &[u8], start: u8) -> Option<usize> {
-    data.iter().enumerate().position(|(i, b)| *b != start.wrapping_add(i as u8))
+    data.iter()
+        .enumerate()
+        .position(|(i, b)| *b != start.wrapping_add(i as u8))
 }
 
 fn p1p2(cmd: &Command<'_>) -> usize {
@@ -69,11 +75,13 @@ pub(crate) fn process(params: &ReadertestParams, cmd: &Command<'_>, ctx: &mut Ct
     let tpdu = params.mode.value == ReadertestMode::Tpdu;
     match cmd.ins {
         // Case 1.
-        0x30 => reply(if cmd.data.is_empty() { Sw::OK } else { Sw::WRONG_LENGTH }),
+        0x30 => reply(if cmd.data.is_empty() {
+            Sw::OK
+        } else {
+            Sw::WRONG_LENGTH
+        }),
         // Case 3 with data 00 01 02 …
-        0x32 | 0x21 | 0x3A => {
-            reply(data_check(cmd, cmd.ins != 0x3A).unwrap_or(Sw::OK))
-        }
+        0x32 | 0x21 | 0x3A => reply(data_check(cmd, cmd.ins != 0x3A).unwrap_or(Sw::OK)),
         // Case 2: P1P2 bytes; Le must equal P1P2 (0x3C: whatever Le says).
         0x34 | 0x22 | 0x3C => {
             let n = p1p2(cmd);
@@ -110,7 +118,12 @@ pub(crate) fn process(params: &ReadertestParams, cmd: &Command<'_>, ctx: &mut Ct
         },
         // Time request: the card works for P2 time units (a T=CL card sends S(WTX) meanwhile).
         0x38 => {
-            let ns = params.time_unit.value.0.as_nanos().saturating_mul(u64::from(cmd.p2));
+            let ns = params
+                .time_unit
+                .value
+                .0
+                .as_nanos()
+                .saturating_mul(u64::from(cmd.p2));
             Ok((Response::status(Sw::OK), Work::Timed(ns)))
         }
         // VERIFY / MODIFY with data 31 32 33 …
@@ -153,6 +166,9 @@ fn verify(cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
             ctx.nvm.commit(|p| p.readertest.tries_left = MAX_TRIES)?;
             Ok((Response::status(Sw::OK), Work::Verify))
         }
-        Some(i) => Ok((Response::status(Sw::readertest_wrong_byte(i as u8)), Work::Verify)),
+        Some(i) => Ok((
+            Response::status(Sw::readertest_wrong_byte(i as u8)),
+            Work::Verify,
+        )),
     }
 }

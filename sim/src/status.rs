@@ -122,7 +122,10 @@ mod tests {
     #[test]
     fn names_and_display() {
         assert_eq!(StatusWord::FILE_NOT_FOUND.to_string(), "6A82");
-        assert_eq!(format!("{:?}", StatusWord::PIN_BLOCKED), "6984 (PIN blocked)");
+        assert_eq!(
+            format!("{:?}", StatusWord::PIN_BLOCKED),
+            "6984 (PIN blocked)"
+        );
         assert_eq!(StatusWord::from_bytes(0x90, 0x00), StatusWord::OK);
     }
 }

@@ -158,7 +158,9 @@ pub(crate) mod human {
         humantime::parse_duration(t)
             .map(SimDuration::from)
             .map_err(|e| {
-                format!("`{text}` is not a duration ({e}); write e.g. \"350ms\", \"1.5s\" or \"800us\"")
+                format!(
+                    "`{text}` is not a duration ({e}); write e.g. \"350ms\", \"1.5s\" or \"800us\""
+                )
             })
     }
 }
@@ -177,8 +179,14 @@ mod tests {
 
     #[test]
     fn human_durations_parse() {
-        assert_eq!(human::parse("350ms").unwrap(), SimDuration::from_millis(350));
-        assert_eq!(human::parse("800us").unwrap(), SimDuration::from_micros(800));
+        assert_eq!(
+            human::parse("350ms").unwrap(),
+            SimDuration::from_millis(350)
+        );
+        assert_eq!(
+            human::parse("800us").unwrap(),
+            SimDuration::from_micros(800)
+        );
         assert_eq!(human::parse("0").unwrap(), SimDuration::ZERO);
         let err = human::parse("fast").unwrap_err();
         assert!(err.contains("\"350ms\""), "{err}");

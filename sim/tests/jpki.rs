@@ -1,0 +1,711 @@
+//! The JPKI AP, command by command, as `shared/reference/jpki.md` lists them.
+
+mod common;
+#[path = "common/verify.rs"]
+mod verify;
+
+use common::*;
+use kazasu_sim::{SimDuration, SimTime, jpki};
+use verify::PublicKeyParts;
+
+fn read_whole(card: &mut kazasu_sim::Card, fid: u16) -> Vec<u8> {
+    assert_eq!(
+        sw(
+            card,
+            &format!("00 A4 02 0C 02 {:02X} {:02X}", fid >> 8, fid & 0xFF)
+        ),
+        "9000"
+    );
+    let (head, s) = tx(card, "00 B0 00 00 04");
+    assert_eq!(s.to_string(), "9000");
+    assert_eq!(head[..2], [0x30, 0x82], "certificates start 30 82");
+    let total = usize::from(u16::from_be_bytes([head[2], head[3]])) + 4;
+    let mut data = head;
+    while data.len() < total {
+        let off = data.len();
+        let le = (total - off).min(256);
+        let (chunk, s) = tx(
+            card,
+            &format!(
+                "00 B0 {:02X} {:02X} {:02X}",
+                off >> 8,
+                off & 0xFF,
+                le & 0xFF
+            ),
+        );
+        assert_eq!(s.to_string(), "9000");
+        data.extend(chunk);
+    }
+    data
+}
+
+#[test]
+fn select_forms() {
+    let mut c = card("mynumber-card");
+    // 00 A4 00 00 (select MF) after a cold reset: 6A86.
+    assert_eq!(sw(&mut c, "00 A4 00 00"), "6A86");
+    assert_eq!(sw(&mut c, SELECT_JPKI), "9000");
+    // With the AP selected it answers 9000 and changes nothing.
+    assert_eq!(sw(&mut c, "00 A4 00 00"), "9000");
+    for fid in [
+        "00 01", "00 02", "00 06", "00 08", "00 0A", "00 0B", "00 17", "00 18", "00 1A", "00 1B",
+    ] {
+        assert_eq!(
+            sw(&mut c, &format!("00 A4 02 0C 02 {fid}")),
+            "9000",
+            "EF {fid}"
+        );
+    }
+    assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 0C"), "6A82", "no EF 000C");
+    assert_eq!(sw(&mut c, "00 A4 02 0C 01 00"), "6700", "an FID is 2 bytes");
+    assert_eq!(sw(&mut c, "00 A4 02 05 02 00 0A"), "6A86", "P2 05");
+    assert_eq!(
+        sw(&mut c, "00 A4 08 0C 02 00 0A"),
+        "6A86",
+        "select by path is not supported"
+    );
+    assert_eq!(
+        sw(&mut c, "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 02"),
+        "6A82",
+        "unknown AID"
+    );
+    assert_eq!(
+        sw(&mut c, "00 A4 04 04 0A D3 92 F0 00 26 01 00 00 00 01"),
+        "6A86"
+    );
+    assert_eq!(
+        sw(&mut c, "00 A4 04 0C"),
+        "6700",
+        "select by name needs a name"
+    );
+    // The physical card also carries the card-info AP.
+    assert_eq!(sw(&mut c, SELECT_CARD_INFO), "9000");
+    // Android and iPhone carry the JPKI AP only.
+    for profile in ["android-jpki", "iphone-jpki"] {
+        let mut p = card(profile);
+        assert_eq!(sw(&mut p, SELECT_CARD_INFO), "6A82", "{profile}");
+        assert_eq!(sw(&mut p, SELECT_JPKI), "9000", "{profile}");
+    }
+}
+
+#[test]
+fn files_need_a_selected_application() {
+    let mut c = card("mynumber-card");
+    assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 0A"), "6A82");
+    assert_eq!(sw(&mut c, "00 B0 8A 00 04"), "6A82");
+    assert_eq!(sw(&mut c, "00 B0 00 00 04"), "6A82");
+    assert_eq!(sw(&mut c, &verify_apdu("1234")), "6A82");
+    assert_eq!(sw(&mut c, &sign_apdu(b"x")), "6A82");
+}
+
+#[test]
+fn token_info_and_certificate_flags() {
+    for (profile, token) in [
+        ("mynumber-card", "JPKIAPICCTOKEN2"),
+        ("android-jpki", "JPKIAPGPSETOKEN"),
+        ("iphone-jpki", "JPKIAPIOSTOKEN"),
+    ] {
+        let mut c = card(profile);
+        tx(&mut c, SELECT_JPKI);
+        assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 06"), "9000");
+        let (data, s) = tx(&mut c, "00 B0 00 00 20");
+        assert_eq!(s.to_string(), "9000");
+        assert_eq!(data.len(), 32);
+        assert_eq!(
+            String::from_utf8(data).unwrap().trim_end(),
+            token,
+            "{profile}"
+        );
+        // Reading past the 32 bytes: offset beyond end.
+        assert_eq!(sw(&mut c, "00 B0 00 20 01"), "6B00");
+        assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 08"), "9000");
+        assert_eq!(
+            tx(&mut c, "00 B0 00 00 00").0,
+            vec![0x8F, 0x8F, 0x00],
+            "Le 00 = up to 256 bytes"
+        );
+    }
+}
+
+#[test]
+fn read_binary_offsets_short_ef_id_and_extended_le() {
+    let mut c = card("mynumber-card");
+    tx(&mut c, SELECT_JPKI);
+    // Short EF id: reads 000A without SELECT EF.
+    let (head, s) = tx(&mut c, "00 B0 8A 00 04");
+    assert_eq!(s.to_string(), "9000");
+    let total = usize::from(u16::from_be_bytes([head[2], head[3]])) + 4;
+    // Extended Le reads the rest of the certificate in one command, as real clients do.
+    let (rest, s) = tx(
+        &mut c,
+        &format!(
+            "00 B0 8A 04 00 {:02X} {:02X}",
+            (total - 4) >> 8,
+            (total - 4) & 0xFF
+        ),
+    );
+    assert_eq!(s.to_string(), "9000");
+    let mut cert = head.clone();
+    cert.extend(rest);
+    assert_eq!(cert.len(), total);
+    let subject = kazasu_sim::Fixtures::embedded()
+        .subject("yamada-taro")
+        .unwrap();
+    assert_eq!(
+        cert, subject.keys.auth_cert,
+        "the card holds the identity's auth certificate"
+    );
+    // The whole file read in 256-byte chunks with 15-bit offsets gives the same bytes.
+    assert_eq!(read_whole(&mut c, 0x000A), cert);
+    // Extended Le 00 00 (65536) is "everything there is".
+    let (all, s) = tx(&mut c, "00 B0 00 00 00 00 00");
+    assert_eq!((all.len(), s.to_string()), (total, "9000".into()));
+    // Offsets.
+    let (byte, _) = tx(
+        &mut c,
+        &format!(
+            "00 B0 {:02X} {:02X} 01",
+            (total - 1) >> 8,
+            (total - 1) & 0xFF
+        ),
+    );
+    assert_eq!(byte, vec![cert[total - 1]]);
+    assert_eq!(
+        sw(
+            &mut c,
+            &format!("00 B0 {:02X} {:02X} 01", total >> 8, total & 0xFF)
+        ),
+        "6B00"
+    );
+    assert_eq!(
+        sw(&mut c, "00 B0 7F FF 01"),
+        "6B00",
+        "largest 15-bit offset"
+    );
+    // A short read near the end returns what is there.
+    let (tail, s) = tx(
+        &mut c,
+        &format!(
+            "00 B0 {:02X} {:02X} 00",
+            (total - 10) >> 8,
+            (total - 10) & 0xFF
+        ),
+    );
+    assert_eq!((tail.len(), s.to_string()), (10, "9000".into()));
+    // The CA certificates are free to read, by SFI too.
+    assert_eq!(sw(&mut c, "00 B0 8B 00 04"), "9000");
+    assert_eq!(sw(&mut c, "00 B0 82 00 04"), "9000");
+    // Malformed READ BINARY forms.
+    assert_eq!(sw(&mut c, "00 B0 00 00"), "6700", "no Le");
+    assert_eq!(sw(&mut c, "00 B0 00 00 01 00"), "6700", "data in a READ");
+    assert_eq!(
+        sw(&mut c, "00 B0 AA 00 04"),
+        "6A86",
+        "SFI with bits 6-5 set"
+    );
+    assert_eq!(sw(&mut c, "00 B0 80 00 04"), "6A86", "SFI 0");
+    assert_eq!(sw(&mut c, "00 B0 8C 00 04"), "6A82", "no EF with SFI 0C");
+    // PIN and key files are never read.
+    assert_eq!(sw(&mut c, "00 B0 98 00 04"), "6982");
+    assert_eq!(sw(&mut c, "00 B0 97 00 04"), "6982");
+}
+
+#[test]
+fn certificates_have_the_structure_of_real_ones() {
+    let mut c = card("mynumber-card");
+    tx(&mut c, SELECT_JPKI);
+    let auth = read_whole(&mut c, jpki::ef::AUTH_CERT);
+    let auth_ca = read_whole(&mut c, jpki::ef::AUTH_CA_CERT);
+    let sign_ca = read_whole(&mut c, jpki::ef::SIGN_CA_CERT);
+    assert!(
+        verify::issued_by(&auth, &auth_ca),
+        "000A is issued by the CA in 000B"
+    );
+    assert!(
+        verify::issued_by(&auth_ca, &auth_ca),
+        "000B is a self-signed root"
+    );
+    let (_, cert) = x509_parser::parse_x509_certificate(&auth).unwrap();
+    assert_eq!(cert.version().0, 2, "X.509 v3");
+    assert_eq!(
+        cert.signature_algorithm.algorithm.to_id_string(),
+        "1.2.840.113549.1.1.11",
+        "sha256WithRSAEncryption"
+    );
+    assert_eq!(verify::public_key(&auth).size(), 256, "RSA-2048");
+    let ku = cert.key_usage().unwrap().expect("key usage present");
+    assert!(ku.critical && ku.value.digital_signature());
+    let (_, ca) = x509_parser::parse_x509_certificate(&auth_ca).unwrap();
+    assert!(ca.is_ca());
+    assert!(
+        ca.subject().to_string().contains("NOT A REAL JPKI CA"),
+        "{}",
+        ca.subject()
+    );
+    assert!(
+        cert.validity().is_valid(),
+        "the test certificates are valid today"
+    );
+    // The signature certificate needs the signature PIN, then chains to 0002.
+    assert_eq!(sw(&mut c, "00 B0 81 00 04"), "6982");
+    tx(&mut c, "00 A4 02 0C 02 00 1B");
+    assert_eq!(sw(&mut c, &verify_apdu("YAMADA2026")), "9000");
+    let sign = read_whole(&mut c, jpki::ef::SIGN_CERT);
+    assert!(verify::issued_by(&sign, &sign_ca));
+    let (_, s) = x509_parser::parse_x509_certificate(&sign).unwrap();
+    assert!(s.key_usage().unwrap().unwrap().value.non_repudiation());
+}
+
+#[test]
+fn verify_counts_blocks_and_reports() {
+    let mut c = card("mynumber-card");
+    tx(&mut c, SELECT_JPKI);
+    tx(&mut c, "00 A4 02 0C 02 00 18");
+    assert_eq!(
+        sw(&mut c, "00 20 00 80"),
+        "63C3",
+        "counter query uses no try"
+    );
+    assert_eq!(sw(&mut c, "00 20 00 80"), "63C3");
+    assert_eq!(sw(&mut c, &verify_apdu("9999")), "63C2");
+    assert_eq!(sw(&mut c, "00 20 00 80"), "63C2");
+    assert_eq!(
+        sw(&mut c, &verify_apdu("1234")),
+        "9000",
+        "right PIN resets the counter"
+    );
+    assert_eq!(sw(&mut c, "00 20 00 80"), "9000", "already verified");
+    // SFI forms address the PIN without selecting it.
+    tx(&mut c, "00 A4 02 0C 02 00 0A");
+    assert_eq!(sw(&mut c, "00 20 00 98"), "9000");
+    assert_eq!(sw(&mut c, "00 20 00 9B"), "63C5");
+    // A wrong PIN clears the verified state.
+    assert_eq!(sw(&mut c, "00 20 00 98 04 30 30 30 30"), "63C2");
+    assert_eq!(sw(&mut c, "00 20 00 98"), "63C2");
+    // Wrong forms use no try.
+    assert_eq!(
+        sw(&mut c, "00 20 00 98 03 31 32 33"),
+        "6700",
+        "auth PIN is 4 digits"
+    );
+    assert_eq!(sw(&mut c, "00 20 01 98"), "6A86");
+    assert_eq!(sw(&mut c, "00 20 00 00"), "6A86");
+    assert_eq!(sw(&mut c, "00 20 00 99"), "6A82", "no PIN with SFI 19");
+    tx(&mut c, "00 A4 02 0C 02 00 0A");
+    assert_eq!(
+        sw(&mut c, "00 20 00 80 04 31 32 33 34"),
+        "6A82",
+        "the current EF is not a PIN"
+    );
+    assert_eq!(sw(&mut c, "00 20 00 98"), "63C2");
+}
+
+#[test]
+fn auth_pin_blocks_after_three_and_sign_pin_after_five_across_power_cycles() {
+    let mut c = card("mynumber-card");
+    tx(&mut c, SELECT_JPKI);
+    tx(&mut c, "00 A4 02 0C 02 00 18");
+    assert_eq!(sw(&mut c, &verify_apdu("0000")), "63C2");
+    assert_eq!(sw(&mut c, &verify_apdu("0000")), "63C1");
+    // A power cycle (the card leaves the field) does not restore tries.
+    c.power_off();
+    c.power_on();
+    tx(&mut c, SELECT_JPKI);
+    assert_eq!(sw(&mut c, "00 20 00 98"), "63C1");
+    assert_eq!(
+        sw(&mut c, "00 20 00 98 04 30 30 30 30"),
+        "63C0",
+        "the try that blocks"
+    );
+    assert_eq!(
+        sw(&mut c, "00 20 00 98 04 31 32 33 34"),
+        "6984",
+        "even the right PIN"
+    );
+    assert_eq!(sw(&mut c, "00 20 00 98"), "6984");
+    c.power_off();
+    c.power_on();
+    tx(&mut c, SELECT_JPKI);
+    assert_eq!(
+        sw(&mut c, "00 20 00 98 04 31 32 33 34"),
+        "6984",
+        "blocked stays blocked"
+    );
+    assert_eq!(c.tries_left(&jpki::AID, jpki::ef::AUTH_PIN), Some(0));
+    // The signature PIN has its own 5 tries.
+    for left in (0..5).rev() {
+        assert_eq!(
+            sw(&mut c, "00 20 00 9B 06 41 41 41 41 41 41"),
+            format!("63C{left}")
+        );
+    }
+    assert_eq!(
+        sw(&mut c, "00 20 00 9B 0A 59 41 4D 41 44 41 32 30 32 36"),
+        "6984"
+    );
+    // Blocked PINs cannot be changed either.
+    assert_eq!(sw(&mut c, "00 24 01 98 04 31 31 31 31"), "6984");
+}
+
+#[test]
+fn change_reference_data() {
+    let mut c = card("mynumber-card");
+    tx(&mut c, SELECT_JPKI);
+    tx(&mut c, "00 A4 02 0C 02 00 18");
+    assert_eq!(
+        sw(&mut c, "00 24 01 80 04 34 33 32 31"),
+        "6982",
+        "needs the PIN verified first"
+    );
+    assert_eq!(sw(&mut c, &verify_apdu("1234")), "9000");
+    assert_eq!(
+        sw(&mut c, "00 24 01 80 03 34 33 32"),
+        "6700",
+        "auth PIN is 4 digits"
+    );
+    assert_eq!(
+        sw(&mut c, "00 24 01 80 04 34 33 32 41"),
+        "6A80",
+        "digits only"
+    );
+    assert_eq!(
+        sw(&mut c, "00 24 00 80 08 31 32 33 34 34 33 32 31"),
+        "6A86",
+        "only P1 = 01"
+    );
+    assert_eq!(sw(&mut c, "00 24 01 80 04 34 33 32 31"), "9000");
+    c.power_off();
+    c.power_on();
+    tx(&mut c, SELECT_JPKI);
+    assert_eq!(
+        sw(&mut c, "00 20 00 98 04 31 32 33 34"),
+        "63C2",
+        "old PIN no longer works"
+    );
+    assert_eq!(
+        sw(&mut c, "00 20 00 98 04 34 33 32 31"),
+        "9000",
+        "new PIN survives a power cycle"
+    );
+    // Signature PIN: 6-16 upper-case letters and digits.
+    assert_eq!(
+        sw(&mut c, "00 20 00 9B 0A 59 41 4D 41 44 41 32 30 32 36"),
+        "9000"
+    );
+    assert_eq!(
+        sw(&mut c, "00 24 01 9B 06 61 62 63 64 65 66"),
+        "6A80",
+        "lower case refused"
+    );
+    assert_eq!(
+        sw(&mut c, "00 24 01 9B 05 41 42 43 44 45"),
+        "6700",
+        "too short"
+    );
+    assert_eq!(sw(&mut c, "00 24 01 9B 06 41 42 43 31 32 33"), "9000");
+}
+
+#[test]
+fn signatures_verify_independently_and_need_the_pin() {
+    let mut c = card("mynumber-card");
+    tx(&mut c, SELECT_JPKI);
+    let cert = read_whole(&mut c, jpki::ef::AUTH_CERT);
+    tx(&mut c, "00 A4 02 0C 02 00 17");
+    assert_eq!(
+        sw(&mut c, &sign_apdu(b"challenge")),
+        "6982",
+        "sign without VERIFY"
+    );
+    assert_eq!(sw(&mut c, "00 20 00 98 04 31 32 33 34"), "9000");
+    let (sig, s) = tx(&mut c, &sign_apdu(b"challenge"));
+    assert_eq!(s.to_string(), "9000");
+    assert_eq!(sig.len(), 256);
+    assert!(verify::signature_verifies(&cert, b"challenge", &sig));
+    assert!(!verify::signature_verifies(&cert, b"challengf", &sig));
+    // SFI form: P2 = 97 addresses the auth key without SELECT.
+    tx(&mut c, "00 A4 02 0C 02 00 0A");
+    let (sig2, s) = tx(
+        &mut c,
+        &format!("80 2A 00 97 33 {} 00", digest_info_hex(b"other")),
+    );
+    assert_eq!(s.to_string(), "9000");
+    assert!(verify::signature_verifies(&cert, b"other", &sig2));
+    // Without Le the card answers the signature too; with a Le too short for it: 6700.
+    let (sig3, _) = tx(
+        &mut c,
+        &format!("80 2A 00 97 33 {}", digest_info_hex(b"other")),
+    );
+    assert_eq!(sig3, sig2, "PKCS#1 v1.5 is deterministic");
+    assert_eq!(
+        sw(
+            &mut c,
+            &format!("80 2A 00 97 33 {} 10", digest_info_hex(b"x"))
+        ),
+        "6700"
+    );
+    // Input bounds: 1..=245 bytes.
+    let max = "AB ".repeat(245);
+    assert_eq!(sw(&mut c, &format!("80 2A 00 97 F5 {max} 00")), "9000");
+    let over = "AB ".repeat(246);
+    assert_eq!(sw(&mut c, &format!("80 2A 00 97 F6 {over} 00")), "6700");
+    assert_eq!(sw(&mut c, "80 2A 00 97 00"), "6700", "no input");
+    // Unknown P1 (card-side hashing, PSS) → 6A86; unknown P2 → 6A86.
+    for p1 in ["01", "02", "05", "FF"] {
+        assert_eq!(
+            sw(
+                &mut c,
+                &format!("80 2A {p1} 97 33 {} 00", digest_info_hex(b"x"))
+            ),
+            "6A86"
+        );
+    }
+    assert_eq!(
+        sw(
+            &mut c,
+            &format!("80 2A 00 20 33 {} 00", digest_info_hex(b"x"))
+        ),
+        "6A86"
+    );
+    assert_eq!(
+        sw(
+            &mut c,
+            &format!("80 2A 00 98 33 {} 00", digest_info_hex(b"x"))
+        ),
+        "6A82",
+        "0018 is a PIN, not a key"
+    );
+    // The signature key needs the signature PIN.
+    assert_eq!(
+        sw(
+            &mut c,
+            &format!("80 2A 00 9A 33 {} 00", digest_info_hex(b"x"))
+        ),
+        "6982"
+    );
+    assert_eq!(
+        sw(&mut c, "00 20 00 9B 0A 59 41 4D 41 44 41 32 30 32 36"),
+        "9000"
+    );
+    let (ssig, s) = tx(
+        &mut c,
+        &format!("80 2A 00 9A 33 {} 00", digest_info_hex(b"contract")),
+    );
+    assert_eq!(s.to_string(), "9000");
+    let subject = kazasu_sim::Fixtures::embedded()
+        .subject("yamada-taro")
+        .unwrap();
+    assert!(verify::signature_verifies(
+        &subject.keys.sign_cert,
+        b"contract",
+        &ssig
+    ));
+}
+
+#[test]
+fn security_state_is_lost_on_power_off_and_on_reselect() {
+    let mut c = card("mynumber-card");
+    tx(&mut c, SELECT_JPKI);
+    assert_eq!(sw(&mut c, "00 20 00 98 04 31 32 33 34"), "9000");
+    c.power_off();
+    c.power_on();
+    tx(&mut c, SELECT_JPKI);
+    assert_eq!(
+        sw(&mut c, "00 20 00 98"),
+        "63C3",
+        "not verified after a power cycle"
+    );
+    assert_eq!(
+        sw(
+            &mut c,
+            &format!("80 2A 00 97 33 {} 00", digest_info_hex(b"x"))
+        ),
+        "6982"
+    );
+    assert_eq!(sw(&mut c, "00 20 00 98 04 31 32 33 34"), "9000");
+    tx(&mut c, SELECT_CARD_INFO);
+    tx(&mut c, SELECT_JPKI);
+    assert_eq!(
+        sw(&mut c, "00 20 00 98"),
+        "63C3",
+        "selecting an application starts afresh"
+    );
+}
+
+#[test]
+fn wrong_commands_get_the_reference_status_words() {
+    let mut c = card("mynumber-card");
+    tx(&mut c, SELECT_JPKI);
+    assert_eq!(
+        sw(&mut c, "00 84 00 00 08"),
+        "6D00",
+        "GET CHALLENGE is not supported"
+    );
+    assert_eq!(sw(&mut c, "00 CA 01 00 00"), "6D00");
+    assert_eq!(
+        sw(&mut c, "80 A4 02 0C 02 00 0A"),
+        "6E00",
+        "SELECT with a proprietary class"
+    );
+    assert_eq!(
+        sw(&mut c, "00 2A 00 97 01 00 00"),
+        "6E00",
+        "signature with the ISO class"
+    );
+    assert_eq!(
+        sw(&mut c, "0C B0 00 00 04"),
+        "6E00",
+        "secure messaging is not supported"
+    );
+    assert_eq!(
+        sw(&mut c, "10 B0 00 00 04"),
+        "6E00",
+        "command chaining is not supported"
+    );
+    assert_eq!(sw(&mut c, "FF B0 00 00 04"), "6E00", "CLA FF is invalid");
+    assert_eq!(sw(&mut c, "20 B0 00 00 04"), "6E00", "RFU class");
+    assert_eq!(sw(&mut c, "01 B0 00 00 04"), "6881", "logical channel 1");
+    assert_eq!(
+        sw(&mut c, "03 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"),
+        "6881"
+    );
+    assert_eq!(
+        sw(&mut c, "41 B0 00 00 04"),
+        "6881",
+        "further interindustry channel 5"
+    );
+    assert_eq!(sw(&mut c, "81 2A 00 97 01 00 00"), "6881");
+    assert_eq!(sw(&mut c, "00 B0 00"), "6700", "3 bytes are not an APDU");
+    assert_eq!(sw(&mut c, ""), "6700", "nor are 0 bytes");
+    assert_eq!(
+        sw(&mut c, "00 A4 02 0C 05 00 0A"),
+        "6700",
+        "Lc larger than the data"
+    );
+    // The card is still usable after all of that.
+    assert_eq!(sw(&mut c, "00 B0 8A 00 04"), "9000");
+}
+
+#[test]
+fn last_command_indicator_differs_by_device() {
+    let mut card_ = card("mynumber-card");
+    tx(&mut card_, SELECT_JPKI);
+    assert_eq!(
+        sw(&mut card_, "80 FC 00 00"),
+        "6700",
+        "physical cards refuse it"
+    );
+    let mut iphone = card("iphone-jpki");
+    tx(&mut iphone, SELECT_JPKI);
+    assert_eq!(sw(&mut iphone, "80 FC 00 00"), "9000");
+    assert_eq!(sw(&mut iphone, "00 FC 00 00"), "6E00");
+}
+
+#[test]
+fn android_needs_the_pin_before_the_auth_certificate() {
+    let mut c = card("android-jpki");
+    tx(&mut c, SELECT_JPKI);
+    assert_eq!(
+        sw(&mut c, "00 B0 8A 00 04"),
+        "6982",
+        "auth cert before the PIN"
+    );
+    tx(&mut c, "00 A4 02 0C 02 00 0A");
+    assert_eq!(sw(&mut c, "00 B0 00 00 04"), "6982");
+    assert_eq!(
+        sw(&mut c, "00 B0 8B 00 04"),
+        "9000",
+        "the CA certificate stays free"
+    );
+    assert_eq!(sw(&mut c, "00 20 00 98 04 31 32 33 34"), "9000");
+    assert_eq!(sw(&mut c, "00 B0 8A 00 04"), "9000");
+    // Phones take no extended APDUs (profile parameter).
+    assert_eq!(sw(&mut c, "00 B0 8A 04 00 01 00"), "6700");
+}
+
+#[test]
+fn iphone_signs_only_within_a_fresh_approval() {
+    let mut c = card("iphone-jpki");
+    tx(&mut c, SELECT_JPKI);
+    let cert = read_whole(&mut c, jpki::ef::AUTH_CERT);
+    let sign = format!("80 2A 00 97 33 {} 00", digest_info_hex(b"nonce"));
+    assert_eq!(sw(&mut c, &sign), "6982", "no approval yet");
+    // A VERIFY does not stand in for the approval.
+    assert_eq!(sw(&mut c, "00 20 00 98 04 31 32 33 34"), "9000");
+    assert_eq!(sw(&mut c, &sign), "6982");
+    let t0 = SimTime::START;
+    assert!(c.approve(t0));
+    let (sig, s) = c
+        .process(&kazasu_sim::parse_hex(&sign).unwrap(), t0)
+        .answer()
+        .map(|a| (a.response.data, a.response.sw))
+        .unwrap();
+    assert_eq!(s.to_string(), "9000");
+    assert!(verify::signature_verifies(&cert, b"nonce", &sig));
+    assert_eq!(sw(&mut c, &sign), "6982", "one signature per approval");
+    // The approval lapses after its window.
+    assert!(c.approve(t0));
+    let late = t0 + SimDuration::from_secs(31);
+    let s = c
+        .process(&kazasu_sim::parse_hex(&sign).unwrap(), late)
+        .answer()
+        .unwrap()
+        .response
+        .sw;
+    assert_eq!(s.to_string(), "6982", "after the approval window");
+    // The approval is the phone's, not the field's: it survives the phone leaving the field.
+    assert!(c.approve(late));
+    c.power_off();
+    c.power_on();
+    tx(&mut c, SELECT_JPKI);
+    let s = c
+        .process(&kazasu_sim::parse_hex(&sign).unwrap(), late)
+        .answer()
+        .unwrap()
+        .response
+        .sw;
+    assert_eq!(s.to_string(), "9000");
+    // Cards without approval refuse the event.
+    let mut android = card("android-jpki");
+    assert!(!android.approve(t0));
+}
+
+#[test]
+fn unpowered_cards_answer_nothing() {
+    let mut c = card("mynumber-card");
+    c.power_off();
+    assert_eq!(
+        c.process(&[0x00, 0xA4, 0x00, 0x00], SimTime::START),
+        kazasu_sim::CardReply::Unpowered
+    );
+}
+
+#[test]
+fn phones_get_a_new_uid_every_tap_and_cards_keep_theirs() {
+    let mut phone = card("android-jpki");
+    let first = phone.uid().to_vec();
+    phone.power_off();
+    phone.power_on();
+    assert_ne!(phone.uid(), first.as_slice());
+    assert_eq!(phone.uid()[0], 0x08, "random UIDs start with 08");
+    let mut c = card("mynumber-card");
+    let fixed = c.uid().to_vec();
+    c.power_off();
+    c.power_on();
+    assert_eq!(c.uid(), fixed.as_slice());
+    // The same seed gives the same UIDs.
+    let again = card("android-jpki");
+    assert_eq!(again.uid(), first.as_slice());
+}
+
+#[test]
+fn every_identity_has_its_own_keys() {
+    let mut seen = Vec::new();
+    for id in kazasu_sim::Fixtures::embedded().ids() {
+        let mut c = card_for("mynumber-card", id);
+        tx(&mut c, SELECT_JPKI);
+        let cert = read_whole(&mut c, jpki::ef::AUTH_CERT);
+        assert!(!seen.contains(&cert), "{id} shares a certificate");
+        seen.push(cert);
+    }
+    assert!(seen.len() >= 3);
+}
