@@ -107,7 +107,8 @@ impl<'t, T: Transport> Host<'t, T> {
             step: step.to_string(),
             message: e.to_string(),
         })?;
-        self.transcript.record(apdu, &r.data, r.sw, ex.took);
+        self.transcript
+            .record(apdu, &r.data, r.sw, ex.took, self.transport.last_frames());
         Ok(r)
     }
 

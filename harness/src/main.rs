@@ -3,9 +3,12 @@
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use kazasu::flows::{self, Host, ReadMode};
-use kazasu::transport::DirectCard;
 use kazasu_sim::profile::{AppletName, BUILTIN_CARD_PROFILES};
-use kazasu_sim::{Card, CardProfile, Command, Fixtures, readertest};
+use kazasu_sim::reader_profile::BUILTIN_READER_PROFILES;
+use kazasu_sim::{
+    Card, CardProfile, Command, FaultPlan, Fixtures, Reader, ReaderProfile, readertest,
+};
+use rand_core::SeedableRng;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,6 +31,9 @@ enum Cmd {
         /// Only these profiles (names or YAML paths); default: every built-in profile.
         #[arg(long = "card")]
         cards: Vec<String>,
+        /// The reader (name or YAML path).
+        #[arg(long, default_value = "typical-424k")]
+        reader: String,
         /// The test identity on the cards.
         #[arg(long, default_value = "yamada-taro")]
         identity: String,
@@ -37,6 +43,9 @@ enum Cmd {
         /// Print only the summary lines, not the transcripts.
         #[arg(long, short)]
         quiet: bool,
+        /// Print every frame on the air under each APDU.
+        #[arg(long)]
+        frames: bool,
     },
     /// List the built-in card profiles, or print one as YAML.
     Profiles {
@@ -66,17 +75,30 @@ fn real_main() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Cmd::Run {
             cards,
+            reader,
             identity,
             seed,
             quiet,
-        } => run(&cards, &identity, seed, quiet),
+            frames,
+        } => run(&RunArgs {
+            cards,
+            reader,
+            identity,
+            seed,
+            quiet,
+            frames,
+        }),
         Cmd::Profiles { name } => profiles(name.as_deref()),
         Cmd::GenTestPki { fixtures } => gen_test_pki(&fixtures).map(|()| ExitCode::SUCCESS),
     }
 }
 
+fn is_path(spec: &str) -> bool {
+    spec.ends_with(".yaml") || spec.ends_with(".yml") || spec.contains('/')
+}
+
 fn load_profile(spec: &str) -> anyhow::Result<CardProfile> {
-    if spec.ends_with(".yaml") || spec.ends_with(".yml") || spec.contains('/') {
+    if is_path(spec) {
         let text = std::fs::read_to_string(spec)
             .with_context(|| format!("cannot read card profile {spec}"))?;
         Ok(CardProfile::from_yaml(&text, spec)?)
@@ -85,14 +107,25 @@ fn load_profile(spec: &str) -> anyhow::Result<CardProfile> {
     }
 }
 
+fn load_reader_profile(spec: &str) -> anyhow::Result<ReaderProfile> {
+    if is_path(spec) {
+        let text = std::fs::read_to_string(spec)
+            .with_context(|| format!("cannot read reader profile {spec}"))?;
+        Ok(ReaderProfile::from_yaml(&text, spec)?)
+    } else {
+        Ok(ReaderProfile::builtin(spec)?)
+    }
+}
+
 fn profiles(name: Option<&str>) -> anyhow::Result<ExitCode> {
     match name {
         Some(name) => {
             let (_, text) = BUILTIN_CARD_PROFILES
                 .iter()
+                .chain(BUILTIN_READER_PROFILES)
                 .find(|(n, _)| *n == name)
                 .with_context(|| {
-                    format!("no built-in card profile `{name}`; run `kazasu profiles` for the list")
+                    format!("no built-in profile `{name}`; run `kazasu profiles` for the list")
                 })?;
             print!("{text}");
         }
@@ -106,6 +139,11 @@ fn profiles(name: Option<&str>) -> anyhow::Result<ExitCode> {
                     format!("{:?}", p.device).to_lowercase(),
                     p.description
                 );
+            }
+            println!("\n{:<22} description", "reader profile");
+            for (name, _) in BUILTIN_READER_PROFILES {
+                let p = ReaderProfile::builtin(name)?;
+                println!("{:<22} {}", p.name, p.description);
             }
         }
     }
@@ -135,33 +173,49 @@ fn gen_test_pki(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(cards: &[String], identity: &str, seed: u64, quiet: bool) -> anyhow::Result<ExitCode> {
-    let specs: Vec<String> = if cards.is_empty() {
+struct RunArgs {
+    cards: Vec<String>,
+    reader: String,
+    identity: String,
+    seed: u64,
+    quiet: bool,
+    frames: bool,
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let specs: Vec<String> = if args.cards.is_empty() {
         BUILTIN_CARD_PROFILES
             .iter()
             .map(|(n, _)| n.to_string())
             .collect()
     } else {
-        cards.to_vec()
+        args.cards.clone()
     };
+    let reader_profile = Arc::new(load_reader_profile(&args.reader)?);
     let subject = Fixtures::embedded()
-        .subject(identity)
+        .subject(&args.identity)
         .map_err(anyhow::Error::msg)?;
     let (mut passed, mut failed) = (0, 0);
     for spec in &specs {
         let profile = Arc::new(load_profile(spec)?);
-        let card = Card::new(profile.clone(), subject.clone(), seed)?;
-        let mut direct = DirectCard::new(card);
+        let card = Card::new(profile.clone(), subject.clone(), args.seed)?;
+        let faults = FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(args.seed));
+        let mut reader = Reader::new(reader_profile.clone(), card, faults);
         let outcome = if profile.applets.contains(&AppletName::Jpki) {
-            jpki_flow(&mut direct, &profile, seed)
+            jpki_flow(&mut reader, &profile, args.seed)
         } else {
-            test_card_flow(&mut direct, &profile)
+            test_card_flow(&mut reader, &profile)
         };
         match outcome {
             Ok((summary, transcript)) => {
                 passed += 1;
-                if !quiet {
-                    println!("── {} ──\n{transcript}", profile.name);
+                if !args.quiet {
+                    println!("── {} on {} ──", profile.name, reader_profile.name);
+                    if args.frames {
+                        println!("{transcript:#}");
+                    } else {
+                        println!("{transcript}");
+                    }
                 }
                 println!("PASS {:<22} {summary}", profile.name);
             }
@@ -181,14 +235,18 @@ fn run(cards: &[String], identity: &str, seed: u64, quiet: bool) -> anyhow::Resu
 
 type FlowResult = anyhow::Result<(String, kazasu::transcript::Transcript)>;
 
-fn jpki_flow(direct: &mut DirectCard, profile: &CardProfile, seed: u64) -> FlowResult {
+fn tap(reader: &mut Reader) -> anyhow::Result<()> {
+    reader.tap().map_err(|e| anyhow::anyhow!("tap: {e}"))
+}
+
+fn jpki_flow(reader: &mut Reader, profile: &CardProfile, seed: u64) -> FlowResult {
     if profile.approval.is_some() {
-        direct.approve();
+        reader.approve();
     }
-    direct.tap();
-    let pin = direct.card.subject().identity.pins.auth.clone();
+    tap(reader)?;
+    let pin = reader.card().subject().identity.pins.auth.clone();
     let nonce = seed.to_be_bytes();
-    let mut host = Host::new(direct);
+    let mut host = Host::new(reader);
     let out = flows::jpki_auth_flow(&mut host, profile.device, &pin, &nonce, ReadMode::Chunked)?;
     let cert = openssl::x509::X509::from_der(&out.certificate)
         .context("the certificate read from the card")?;
@@ -199,20 +257,22 @@ fn jpki_flow(direct: &mut DirectCard, profile: &CardProfile, seed: u64) -> FlowR
         bail!("the signature does not verify with the certificate read from the card");
     }
     let transcript = host.transcript.clone();
+    let total = reader.now().since(kazasu_sim::SimTime::START);
     Ok((
         format!(
-            "auth flow: {} APDUs, certificate {} bytes, signature verified, card time {}",
+            "auth flow: {} APDUs, certificate {} bytes, signature verified, {} from tap ({} in APDUs)",
             transcript.entries.len(),
             out.certificate.len(),
+            total,
             transcript.total()
         ),
         transcript,
     ))
 }
 
-fn test_card_flow(direct: &mut DirectCard, profile: &CardProfile) -> FlowResult {
-    direct.tap();
-    let mut host = Host::new(direct);
+fn test_card_flow(reader: &mut Reader, profile: &CardProfile) -> FlowResult {
+    tap(reader)?;
+    let mut host = Host::new(reader);
     if profile.applets.contains(&AppletName::Readertest) {
         host.select_aid(&readertest::PACKAGE_AID)?;
         host.send_ok("case 1", Command::new(0x80, 0x30, 0x00, 0x00))?;

@@ -1,6 +1,7 @@
 //! The APDU transcript of a run: every command and response with its simulated time, with
 //! secrets redacted (VERIFY and CHANGE REFERENCE DATA data never appear).
 
+use kazasu_sim::reader::FrameRecord;
 use kazasu_sim::{SimDuration, StatusWord, hex_spaced};
 use std::fmt;
 
@@ -19,6 +20,8 @@ pub struct Entry {
     pub meaning: String,
     /// Simulated time the exchange took.
     pub duration_ns: u64,
+    /// The frames on the air, where the transport models them.
+    pub frames: Vec<FrameRecord>,
 }
 
 /// `true` for commands whose data is a secret (VERIFY, CHANGE REFERENCE DATA).
@@ -58,7 +61,14 @@ pub struct Transcript {
 
 impl Transcript {
     /// Records an exchange.
-    pub fn record(&mut self, command: &[u8], data: &[u8], sw: StatusWord, took: SimDuration) {
+    pub fn record(
+        &mut self,
+        command: &[u8],
+        data: &[u8],
+        sw: StatusWord,
+        took: SimDuration,
+        frames: &[FrameRecord],
+    ) {
         self.entries.push(Entry {
             command: redact_command(command),
             response_len: data.len(),
@@ -66,6 +76,7 @@ impl Transcript {
             sw: sw.to_string(),
             meaning: sw.name().to_string(),
             duration_ns: took.as_nanos(),
+            frames: frames.to_vec(),
         });
     }
 
@@ -75,8 +86,10 @@ impl Transcript {
     }
 }
 
+/// The transcript with every exchange's frames under it: `{:#}` of a [`Transcript`].
 impl fmt::Display for Transcript {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let with_frames = f.alternate();
         for e in &self.entries {
             writeln!(f, "> {}", e.command)?;
             if e.response_len > 0 {
@@ -96,6 +109,11 @@ impl fmt::Display for Transcript {
                     e.meaning,
                     SimDuration::from_nanos(e.duration_ns)
                 )?;
+            }
+            if with_frames {
+                for frame in &e.frames {
+                    writeln!(f, "    {frame}")?;
+                }
             }
         }
         Ok(())

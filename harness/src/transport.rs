@@ -1,18 +1,11 @@
 //! How the tester's side reaches a card: one small trait, so flows and scenarios run the same
-//! over the in-process path and (later) the reader model and the real PC/SC stack.
+//! through the in-process reader model, straight to a card, and (later) the real PC/SC stack.
 
-use kazasu_sim::{Card, CardReply, SimDuration, SimTime};
+use kazasu_sim::reader::FrameRecord;
+use kazasu_sim::{Card, CardReply, LinkError, Reader, SimDuration, SimTime};
 
 /// A command could not be carried to the card and back.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TransportError {
-    /// No card is in the field.
-    #[error("no card in the field")]
-    NoCard,
-    /// The card left the field or lost power during the exchange.
-    #[error("the card was removed or lost power during the exchange")]
-    CardRemoved,
-}
+pub type TransportError = LinkError;
 
 /// One command/response exchange.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,10 +22,14 @@ pub trait Transport {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Exchange, TransportError>;
     /// The current simulated time.
     fn now(&self) -> SimTime;
+    /// The frames of the last exchange, where the transport models them.
+    fn last_frames(&self) -> &[FrameRecord] {
+        &[]
+    }
 }
 
 /// A card reached directly, with no reader in between: each exchange costs only the card's
-/// processing time. The reader model adds air time and protocol on top of this.
+/// processing time.
 #[derive(Debug)]
 pub struct DirectCard {
     /// The card.
@@ -76,11 +73,26 @@ impl Transport for DirectCard {
                     took: a.processing,
                 })
             }
-            CardReply::PowerLost => Err(TransportError::CardRemoved),
-            CardReply::Unpowered => Err(TransportError::NoCard),
+            CardReply::PowerLost => Err(LinkError::CardRemoved),
+            CardReply::Unpowered => Err(LinkError::NoCard),
         }
     }
     fn now(&self) -> SimTime {
         self.now
+    }
+}
+
+impl Transport for Reader {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Exchange, TransportError> {
+        Reader::transmit(self, apdu).map(|t| Exchange {
+            response: t.response,
+            took: t.duration,
+        })
+    }
+    fn now(&self) -> SimTime {
+        Reader::now(self)
+    }
+    fn last_frames(&self) -> &[FrameRecord] {
+        Reader::last_frames(self)
     }
 }

@@ -167,3 +167,87 @@ fn android_refuses_the_certificate_without_the_pin() {
         .to_string();
     assert!(err.contains("6982"), "{err}");
 }
+
+fn reader_flow(
+    card: &str,
+    reader: &str,
+) -> (
+    flows::AuthFlowOutput,
+    kazasu::transcript::Transcript,
+    kazasu_sim::Reader,
+) {
+    use rand_core::SeedableRng;
+    let profile = Arc::new(CardProfile::builtin(card).unwrap());
+    let c = Card::new(profile.clone(), Fixtures::embedded().default_subject(), 42).unwrap();
+    let mut r = kazasu_sim::Reader::new(
+        Arc::new(kazasu_sim::ReaderProfile::builtin(reader).unwrap()),
+        c,
+        kazasu_sim::FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(42)),
+    );
+    if profile.approval.is_some() {
+        r.approve();
+    }
+    r.tap().unwrap();
+    let pin = r.card().subject().identity.pins.auth.clone();
+    let mut host = Host::new(&mut r);
+    let out = flows::jpki_auth_flow(
+        &mut host,
+        profile.device,
+        &pin,
+        b"server challenge 0001",
+        ReadMode::Chunked,
+    )
+    .unwrap();
+    let transcript = host.transcript;
+    (out, transcript, r)
+}
+
+#[test]
+fn auth_flow_through_every_reader_profile() {
+    for card in ["mynumber-card", "android-jpki", "iphone-jpki"] {
+        for reader in ["basic-106k", "typical-424k", "fast-848k"] {
+            let (out, transcript, _) = reader_flow(card, reader);
+            assert!(
+                independent_verify(&out.certificate, b"server challenge 0001", &out.signature),
+                "{card} on {reader}"
+            );
+            assert!(
+                transcript.entries.iter().all(|e| !e.frames.is_empty()),
+                "{card} on {reader}: frames logged"
+            );
+        }
+    }
+    // Faster readers finish sooner.
+    let total = |reader| reader_flow("mynumber-card", reader).1.total();
+    assert!(total("basic-106k") > total("typical-424k"));
+    assert!(total("typical-424k") > total("fast-848k"));
+}
+
+#[test]
+fn android_flow_at_typical_424k_is_traceable_frame_by_frame() {
+    let (_, transcript, r) = reader_flow("android-jpki", "typical-424k");
+    let overhead = r.profile().host_overhead.value.0.as_nanos();
+    for e in &transcript.entries {
+        let first = e.frames.first().unwrap().start;
+        let last = e.frames.last().unwrap().end;
+        // Every nanosecond of an exchange is the host overhead or the span of its frames.
+        assert_eq!(
+            e.duration_ns,
+            overhead + last.since(first).as_nanos(),
+            "{}",
+            e.command
+        );
+        for w in e.frames.windows(2) {
+            assert!(
+                w[0].end <= w[1].start,
+                "frames do not overlap: {} then {}",
+                w[0],
+                w[1]
+            );
+        }
+    }
+    insta::assert_snapshot!(
+        "android_auth_flow_frames_typical_424k",
+        format!("{transcript:#}")
+    );
+}

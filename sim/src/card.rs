@@ -158,15 +158,20 @@ impl Card {
     /// when the profile says so.
     pub fn power_on(&mut self) {
         if self.profile.contactless.uid.value == UidBehaviour::RandomPerTap {
-            let template = &self.profile.contactless.uid_bytes.value.0;
-            let mut uid = template.clone();
-            self.rng.fill_bytes(&mut uid[1..]);
-            self.uid = uid;
+            self.randomize_uid();
         }
         self.session = Some(Session {
             selected: self.default_applet,
             ..Session::default()
         });
+    }
+
+    /// Draws a new random UID from the seeded RNG (the first byte stays the profile's: 08 marks
+    /// a random Type A UID).
+    pub fn randomize_uid(&mut self) {
+        let mut uid = self.profile.contactless.uid_bytes.value.0.clone();
+        self.rng.fill_bytes(&mut uid[1..]);
+        self.uid = uid;
     }
 
     /// Powers the card down (it leaves the field): the security state is lost; the persistent

@@ -18,36 +18,48 @@ mod athena;
 pub mod atr;
 mod card;
 pub mod card_info;
+pub mod fault;
+pub mod frame;
 pub mod identity;
 pub mod jpki;
 pub mod my_number;
 mod nvm;
 mod os;
+pub mod pcd;
+pub mod picc;
 pub mod pki;
 pub mod profile;
+pub mod reader;
+pub mod reader_profile;
 pub mod readertest;
 pub mod secret;
 pub mod status;
 pub mod time;
+pub mod timing;
 
 pub use apdu::{ApduError, Command, Response};
 pub use card::{Answer, Card, CardReply};
+pub use fault::{Fault, FaultPlan};
 pub use identity::{Fixtures, Identity, Subject};
 pub use nvm::PowerLost;
 pub use os::{Approval, SideChannel, Work};
 pub use profile::{CardProfile, ProfileError};
+pub use reader::{FrameRecord, LinkError, Reader, Transmitted};
+pub use reader_profile::ReaderProfile;
 pub use secret::Secret;
 pub use status::StatusWord;
 pub use time::{SimDuration, SimTime};
 
 /// Hex with a space between bytes, upper case: `00 A4 04 0C`.
 pub fn hex_spaced(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut s = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {
             s.push(' ');
         }
-        s.push_str(&format!("{b:02X}"));
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0F)]));
     }
     s
 }

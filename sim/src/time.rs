@@ -6,7 +6,8 @@ use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
 
 /// A length of simulated time, in nanoseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct SimDuration(u64);
 
 impl SimDuration {
@@ -88,7 +89,8 @@ impl fmt::Display for SimDuration {
 }
 
 /// An instant of simulated time: nanoseconds since the simulated world began.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct SimTime(u64);
 
 impl SimTime {

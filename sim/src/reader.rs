@@ -1,0 +1,754 @@
+//! The virtual reader: a PC/SC-like face over the PCD and the card's PICC — tap (field on,
+//! anticollision, activation), remove, connect (the PC/SC part 3 ATR), transmit (the response,
+//! the simulated time it took and a per-frame log), disconnect (DESELECT), presence events —
+//! with the reader profile's timing and the fault plan applied frame by frame.
+//!
+//! The reader owns the medium between the two protocol machines: it moves frames, charges
+//! their air time and the waiting times to the clock, and never sleeps.
+
+use crate::apdu::Command;
+use crate::card::Card;
+use crate::fault::{Action, FaultPlan, FrameFault};
+use crate::frame::{Block, BlockKind, append_crc};
+use crate::pcd::{Pcd, PcdAction, PcdError};
+use crate::picc::{Phase, Picc};
+use crate::profile::NfcType;
+use crate::reader_profile::{CollisionHandling, ExtendedApdus, ReaderProfile};
+use crate::status::StatusWord;
+use crate::time::{SimDuration, SimTime};
+use crate::timing;
+use serde::Serialize;
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a reader operation failed, as the host would see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkError {
+    /// No card is in the field.
+    #[error("no card in the field")]
+    NoCard,
+    /// The card left the field (or the field dropped) during the operation.
+    #[error("the card was removed during the exchange")]
+    CardRemoved,
+    /// The card stayed in the field but gave no valid answer after the reader's retries.
+    #[error("the card did not answer after the reader's retries")]
+    NoAnswer,
+    /// The card asked for more waiting-time extensions than the reader grants.
+    #[error("the card asked for more waiting-time extensions than the reader grants")]
+    TooManyWtx,
+    /// Two cards in the field and a reader that refuses them.
+    #[error("more than one card in the field")]
+    Collision,
+    /// The reader does not carry extended-length APDUs.
+    #[error("the reader does not support extended-length APDUs")]
+    ExtendedApduUnsupported,
+}
+
+/// Which way a frame goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Reader to card.
+    ToCard,
+    /// Card to reader.
+    ToReader,
+}
+
+/// What a frame is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameWhat {
+    /// REQA (Type A short frame).
+    Reqa,
+    /// ATQA.
+    Atqa,
+    /// Anticollision at a cascade level.
+    Anticollision(u8),
+    /// UID bytes of a cascade level.
+    Uid(u8),
+    /// SELECT at a cascade level.
+    Select(u8),
+    /// SAK.
+    Sak,
+    /// RATS.
+    Rats,
+    /// ATS.
+    Ats,
+    /// PPS request.
+    Pps,
+    /// PPS response.
+    PpsResponse,
+    /// REQB.
+    Reqb,
+    /// ATQB.
+    Atqb,
+    /// ATTRIB.
+    Attrib,
+    /// Answer to ATTRIB.
+    AttribAnswer,
+    /// An ISO 14443-4 block.
+    Block {
+        /// Kind.
+        kind: BlockKind,
+        /// Block number.
+        number: bool,
+    },
+    /// Bytes that are not a valid block.
+    Invalid,
+    /// The reader waited and nothing (valid) came.
+    Timeout,
+}
+
+impl fmt::Display for FrameWhat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            FrameWhat::Block { kind, number } => {
+                let n = u8::from(number);
+                match kind {
+                    BlockKind::I { chaining: true } => write!(f, "I({n})+"),
+                    BlockKind::I { chaining: false } => write!(f, "I({n})"),
+                    BlockKind::RAck => write!(f, "R(ACK,{n})"),
+                    BlockKind::RNak => write!(f, "R(NAK,{n})"),
+                    BlockKind::Deselect => write!(f, "S(DESELECT)"),
+                    BlockKind::Wtx { wtxm } => write!(f, "S(WTX {wtxm})"),
+                }
+            }
+            FrameWhat::Anticollision(l) => write!(f, "ANTICOLLISION CL{l}"),
+            FrameWhat::Uid(l) => write!(f, "UID CL{l}"),
+            FrameWhat::Select(l) => write!(f, "SELECT CL{l}"),
+            FrameWhat::Reqa => write!(f, "REQA"),
+            FrameWhat::Atqa => write!(f, "ATQA"),
+            FrameWhat::Sak => write!(f, "SAK"),
+            FrameWhat::Rats => write!(f, "RATS"),
+            FrameWhat::Ats => write!(f, "ATS"),
+            FrameWhat::Pps => write!(f, "PPS"),
+            FrameWhat::PpsResponse => write!(f, "PPS response"),
+            FrameWhat::Reqb => write!(f, "REQB"),
+            FrameWhat::Atqb => write!(f, "ATQB"),
+            FrameWhat::Attrib => write!(f, "ATTRIB"),
+            FrameWhat::AttribAnswer => write!(f, "ATTRIB answer"),
+            FrameWhat::Invalid => write!(f, "(invalid)"),
+            FrameWhat::Timeout => write!(f, "(no answer)"),
+        }
+    }
+}
+
+/// What happened to a frame on the air.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fate {
+    /// Arrived intact.
+    Delivered,
+    /// Never arrived.
+    Lost,
+    /// Arrived with a CRC error.
+    Corrupted,
+    /// The field dropped during it.
+    FieldOff,
+}
+
+/// One frame (or time-out) in the log. Holds no frame bytes, so no secret can leak through it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct FrameRecord {
+    /// Start on the air.
+    pub start: SimTime,
+    /// End on the air.
+    pub end: SimTime,
+    /// Direction.
+    pub dir: Direction,
+    /// What the frame is.
+    pub what: FrameWhat,
+    /// Bytes on the air, CRC included.
+    pub len: u16,
+    /// Bit rate, kbit/s.
+    pub kbps: u16,
+    /// What happened to it.
+    pub fate: Fate,
+}
+
+impl fmt::Display for FrameRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let arrow = match self.dir {
+            Direction::ToCard => "PCD→PICC",
+            Direction::ToReader => "PICC→PCD",
+        };
+        let fate = match self.fate {
+            Fate::Delivered => "",
+            Fate::Lost => " LOST",
+            Fate::Corrupted => " CRC ERROR",
+            Fate::FieldOff => " FIELD OFF",
+        };
+        write!(
+            f,
+            "{:>12.3} ms {:>9.3} ms  {arrow}  {:<16} {:>4} B @{}k{fate}",
+            self.start.as_nanos() as f64 / 1e6,
+            self.end.since(self.start).as_nanos() as f64 / 1e6,
+            self.what.to_string(),
+            self.len,
+            self.kbps
+        )
+    }
+}
+
+/// A presence change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// When.
+    pub at: SimTime,
+    /// What.
+    pub kind: EventKind,
+}
+
+/// Card presence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A card entered the field and was activated.
+    CardPresent,
+    /// The card left the field.
+    CardRemoved,
+}
+
+/// A completed transmit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmitted {
+    /// The response APDU (data ‖ SW1 SW2).
+    pub response: Vec<u8>,
+    /// Simulated time from the host's command to the host receiving the answer.
+    pub duration: SimDuration,
+}
+
+/// A virtual PC/SC contactless reader with one card that can be tapped and removed.
+pub struct Reader {
+    profile: Arc<ReaderProfile>,
+    card: Card,
+    picc: Picc,
+    pcd: Option<Pcd>,
+    in_field: bool,
+    nfc: NfcType,
+    kbps: u32,
+    max_kbps: Option<u32>,
+    now: SimTime,
+    faults: FaultPlan,
+    exchanges: u32,
+    taps: u32,
+    frames: Vec<FrameRecord>,
+    events: Vec<Event>,
+}
+
+impl Reader {
+    /// A reader of `profile` with `card` out of the field.
+    pub fn new(profile: Arc<ReaderProfile>, card: Card, faults: FaultPlan) -> Reader {
+        let picc = Picc::new(&card);
+        let nfc = card.profile().contactless.nfc_type.value;
+        Reader {
+            profile,
+            card,
+            picc,
+            pcd: None,
+            in_field: false,
+            nfc,
+            kbps: 106,
+            max_kbps: None,
+            now: SimTime::START,
+            faults,
+            exchanges: 0,
+            taps: 0,
+            frames: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// The reader's profile.
+    pub fn profile(&self) -> &ReaderProfile {
+        &self.profile
+    }
+    /// The card (in or out of the field).
+    pub fn card(&self) -> &Card {
+        &self.card
+    }
+    /// The card, to inspect or change its state between operations.
+    pub fn card_mut(&mut self) -> &mut Card {
+        &mut self.card
+    }
+    /// Simulated now.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    /// Lets simulated time pass.
+    pub fn wait(&mut self, d: SimDuration) {
+        self.now += d;
+    }
+    /// Caps the bit rate negotiated at the next activation (a matrix dimension of scenarios).
+    pub fn set_max_bit_rate(&mut self, kbps: Option<u32>) {
+        self.max_kbps = kbps;
+    }
+    /// The bit rate in use.
+    pub fn bit_rate(&self) -> u32 {
+        self.kbps
+    }
+    /// Whether the card is in the field and activated.
+    pub fn is_present(&self) -> bool {
+        self.in_field
+    }
+    /// Exchanges (transmits) so far.
+    pub fn exchanges(&self) -> u32 {
+        self.exchanges
+    }
+    /// The frames of the last tap, transmit or disconnect.
+    pub fn last_frames(&self) -> &[FrameRecord] {
+        &self.frames
+    }
+    /// Presence changes since the last call.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+    /// The ATR a PC/SC part 3 reader reports for the card in the field.
+    pub fn atr(&self) -> Option<Vec<u8>> {
+        self.in_field.then(|| self.card.atr().to_vec())
+    }
+    /// Approves on the phone (iPhone) now.
+    pub fn approve(&mut self) -> bool {
+        self.card.approve(self.now)
+    }
+
+    fn log(
+        &mut self,
+        start: SimTime,
+        dir: Direction,
+        what: FrameWhat,
+        len: usize,
+        fate: Fate,
+    ) -> SimTime {
+        let air = timing::frame_air_time(self.nfc, self.kbps, len);
+        self.frames.push(FrameRecord {
+            start,
+            end: start + air,
+            dir,
+            what,
+            len: len as u16,
+            kbps: self.kbps as u16,
+            fate,
+        });
+        start + air
+    }
+
+    /// Logs a reader frame then the card's answer, advancing the clock.
+    fn activation_step(
+        &mut self,
+        cmd: (FrameWhat, usize),
+        answer: Option<(FrameWhat, usize)>,
+    ) -> bool {
+        let end = self.log(self.now, Direction::ToCard, cmd.0, cmd.1, Fate::Delivered);
+        self.now = end;
+        match answer {
+            Some((what, len)) => {
+                let start = self.now + timing::picc_min_delay(self.nfc);
+                self.now = self.log(start, Direction::ToReader, what, len, Fate::Delivered)
+                    + timing::pcd_min_delay();
+                true
+            }
+            None => {
+                let wait = timing::fwt(4);
+                self.frames.push(FrameRecord {
+                    start: self.now,
+                    end: self.now + wait,
+                    dir: Direction::ToReader,
+                    what: FrameWhat::Timeout,
+                    len: 0,
+                    kbps: self.kbps as u16,
+                    fate: Fate::Lost,
+                });
+                self.now += wait;
+                false
+            }
+        }
+    }
+
+    /// The card enters the field: the reader notices it at its next poll, switches it on,
+    /// runs anticollision and activation, and negotiates the bit rate.
+    pub fn tap(&mut self) -> Result<(), LinkError> {
+        if self.in_field {
+            return Ok(());
+        }
+        self.frames.clear();
+        self.taps += 1;
+        let actions = self.faults.at_tap(self.taps);
+        self.now += self.profile.card_detect.value.0;
+        let result = self.activate(&actions);
+        match result {
+            Ok(()) => {
+                self.in_field = true;
+                self.events.push(Event {
+                    at: self.now,
+                    kind: EventKind::CardPresent,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                self.picc.field_off(&mut self.card);
+                Err(e)
+            }
+        }
+    }
+
+    fn activate(&mut self, actions: &[Action]) -> Result<(), LinkError> {
+        self.kbps = 106;
+        self.pcd = None;
+        self.picc.field_on(&mut self.card);
+        if actions.contains(&Action::NewUid) {
+            self.card.randomize_uid();
+        }
+        self.now += timing::field_on_guard();
+        if actions.contains(&Action::FieldOff) {
+            self.picc.field_off(&mut self.card);
+            self.activation_step((FrameWhat::Reqa, 1), None);
+            return Err(LinkError::CardRemoved);
+        }
+        let collision = actions.contains(&Action::Collision);
+        let fsdi = self.profile.fsdi.value;
+        let c = self.card.profile().contactless.clone();
+        let common: Vec<u32> = c
+            .bit_rates
+            .value
+            .iter()
+            .copied()
+            .filter(|r| {
+                self.profile.bit_rates.value.contains(r) && self.max_kbps.is_none_or(|m| *r <= m)
+            })
+            .collect();
+        let target = common.into_iter().max().unwrap_or(106);
+        match self.nfc {
+            NfcType::A => {
+                // REQA is a 7-bit short frame; log it as one byte.
+                let atqa = self.picc.reqa(&self.card).is_some();
+                self.activation_step((FrameWhat::Reqa, 1), atqa.then_some((FrameWhat::Atqa, 2)));
+                let levels = match self.card.uid().len() {
+                    4 => 1,
+                    7 => 2,
+                    _ => 3,
+                };
+                for level in 1..=levels {
+                    self.activation_step(
+                        (FrameWhat::Anticollision(level), 2),
+                        Some((FrameWhat::Uid(level), 5)),
+                    );
+                    if collision && level == 1 {
+                        if self.profile.collision.value == CollisionHandling::Refuse {
+                            return Err(LinkError::Collision);
+                        }
+                        // Another round with more known bits singles our card out.
+                        self.activation_step(
+                            (FrameWhat::Anticollision(level), 4),
+                            Some((FrameWhat::Uid(level), 3)),
+                        );
+                    }
+                    self.picc.select(&self.card, level);
+                    self.activation_step((FrameWhat::Select(level), 9), Some((FrameWhat::Sak, 3)));
+                }
+                let ats = self.picc.rats(&self.card, fsdi).unwrap_or_default();
+                self.activation_step((FrameWhat::Rats, 4), Some((FrameWhat::Ats, ats.len() + 2)));
+                self.now += timing::sfgt(c.sfgi.value);
+                if target > 106 {
+                    self.activation_step((FrameWhat::Pps, 5), Some((FrameWhat::PpsResponse, 3)));
+                }
+            }
+            NfcType::B => {
+                if collision && self.profile.collision.value == CollisionHandling::Refuse {
+                    self.activation_step((FrameWhat::Reqb, 5), Some((FrameWhat::Atqb, 14)));
+                    return Err(LinkError::Collision);
+                }
+                let atqb = self.picc.reqb(&self.card).unwrap_or_default();
+                self.activation_step(
+                    (FrameWhat::Reqb, 5),
+                    Some((FrameWhat::Atqb, atqb.len() + 2)),
+                );
+                if collision {
+                    // Slot-MARKER round of the Type B anticollision.
+                    self.activation_step(
+                        (FrameWhat::Reqb, 5),
+                        Some((FrameWhat::Atqb, atqb.len() + 2)),
+                    );
+                }
+                self.picc.attrib(fsdi);
+                self.activation_step((FrameWhat::Attrib, 11), Some((FrameWhat::AttribAnswer, 3)));
+                self.now += timing::sfgt(c.sfgi.value);
+            }
+        }
+        self.kbps = target;
+        self.pcd = Some(Pcd::new(
+            self.nfc,
+            crate::atr::frame_size(c.fsci.value),
+            c.fwi.value,
+            self.profile.retries.value,
+            self.profile.max_wtx.as_ref().map(|m| m.value),
+        ));
+        Ok(())
+    }
+
+    /// The card leaves the field.
+    pub fn remove(&mut self) {
+        if self.in_field {
+            self.picc.field_off(&mut self.card);
+            self.in_field = false;
+            self.pcd = None;
+            self.events.push(Event {
+                at: self.now,
+                kind: EventKind::CardRemoved,
+            });
+        }
+    }
+
+    /// PC/SC connect: the ATR of the card in the field (re-activating it after a DESELECT).
+    pub fn connect(&mut self) -> Result<Vec<u8>, LinkError> {
+        if !self.in_field {
+            return Err(LinkError::NoCard);
+        }
+        if self.pcd.is_none() || self.picc.phase() == Phase::Halted {
+            self.frames.clear();
+            self.activate(&[])?;
+        }
+        Ok(self.card.atr().to_vec())
+    }
+
+    /// PC/SC disconnect: S(DESELECT), retried by the reader's policy.
+    pub fn disconnect(&mut self) -> Result<(), LinkError> {
+        self.frames.clear();
+        let Some(pcd) = self.pcd.as_mut() else {
+            return Ok(());
+        };
+        let first = pcd.deselect();
+        let result = self.run_exchange(first).map(drop);
+        self.pcd = None;
+        result
+    }
+
+    /// Sends a command APDU to the card and returns its response.
+    pub fn transmit(&mut self, apdu: &[u8]) -> Result<Transmitted, LinkError> {
+        self.frames.clear();
+        if !self.in_field {
+            return Err(LinkError::NoCard);
+        }
+        if self.pcd.is_none() {
+            self.connect()?;
+        }
+        self.exchanges += 1;
+        let started = self.now;
+        let overhead = self.profile.host_overhead.value.0;
+        if Command::parse(apdu).is_ok_and(|c| c.extended) {
+            match self.profile.extended_apdus.value {
+                ExtendedApdus::Supported => {}
+                ExtendedApdus::WrongLength => {
+                    self.now += overhead;
+                    return Ok(Transmitted {
+                        response: StatusWord::WRONG_LENGTH.to_bytes().to_vec(),
+                        duration: self.now.since(started),
+                    });
+                }
+                ExtendedApdus::TransportError => {
+                    self.now += overhead;
+                    return Err(LinkError::ExtendedApduUnsupported);
+                }
+            }
+        }
+        for action in self.faults.at_exchange(self.exchanges) {
+            match action {
+                Action::SlowCard(f) => self.picc.slow_factor = f,
+                Action::WtxStorm(n) => self.picc.wtx_storm = n,
+                _ => {}
+            }
+        }
+        self.now += overhead.mul_f64(0.5);
+        let first = self.pcd.as_mut().expect("connected above").start(apdu);
+        let result = self.run_exchange(first);
+        self.now += overhead.mul_f64(0.5);
+        match result {
+            Ok(response) => Ok(Transmitted {
+                response,
+                duration: self.now.since(started),
+            }),
+            Err(e) => {
+                self.recover_after_failure();
+                Err(e)
+            }
+        }
+    }
+
+    /// After a failed exchange a reader resets the field; the card, if still there, starts
+    /// afresh (its security state is gone) and is activated again.
+    fn recover_after_failure(&mut self) {
+        self.picc.field_off(&mut self.card);
+        self.pcd = None;
+        if self.in_field {
+            let keep = std::mem::take(&mut self.frames);
+            if self.activate(&[]).is_err() {
+                self.in_field = false;
+                self.events.push(Event {
+                    at: self.now,
+                    kind: EventKind::CardRemoved,
+                });
+            }
+            let mut frames = keep;
+            frames.append(&mut self.frames);
+            self.frames = frames;
+        }
+    }
+
+    fn classify(frame: &[u8], nfc: NfcType) -> FrameWhat {
+        match crate::frame::check_crc(nfc, frame)
+            .ok()
+            .and_then(|b| Block::parse(b).ok())
+        {
+            Some(b) => FrameWhat::Block {
+                kind: b.kind,
+                number: b.number,
+            },
+            None => FrameWhat::Invalid,
+        }
+    }
+
+    fn card_leaves(&mut self) {
+        self.picc.field_off(&mut self.card);
+        if self.in_field {
+            self.in_field = false;
+            self.events.push(Event {
+                at: self.now,
+                kind: EventKind::CardRemoved,
+            });
+        }
+    }
+
+    /// Moves frames between the PCD and the PICC until the PCD is done or gives up.
+    fn run_exchange(&mut self, first: PcdAction) -> Result<Vec<u8>, LinkError> {
+        let mut action = first;
+        let mut frame_no = 0u32;
+        let mut first_send = true;
+        loop {
+            let (frame, wait) = match action {
+                PcdAction::Done(response) => return Ok(response),
+                PcdAction::Fail(e) => {
+                    return Err(match e {
+                        _ if !self.in_field => LinkError::CardRemoved,
+                        PcdError::TooManyWtx(_) => LinkError::TooManyWtx,
+                        PcdError::RetriesExhausted(_) => LinkError::NoAnswer,
+                    });
+                }
+                PcdAction::Send { frame, wait } => (frame, wait),
+            };
+            if !first_send {
+                self.now += timing::pcd_min_delay();
+            }
+            first_send = false;
+            frame_no += 1;
+            let what = Self::classify(&frame, self.nfc);
+            let fault = self.faults.at_frame(self.exchanges, frame_no, frame.len());
+            let (delivered, fate) = match fault {
+                None => (Some(frame), Fate::Delivered),
+                Some(FrameFault::Lost) => (None, Fate::Lost),
+                Some(FrameFault::Corrupt(i)) => {
+                    let mut f = frame;
+                    f[i] ^= 0x5A;
+                    (Some(f), Fate::Corrupted)
+                }
+                Some(FrameFault::FieldOff(_)) => (None, Fate::FieldOff),
+            };
+            let len = delivered.as_ref().map_or(0, Vec::len).max(1);
+            let end = self.log(self.now, Direction::ToCard, what, len, fate);
+            if fate == Fate::FieldOff {
+                self.card_leaves();
+            }
+            self.now = end;
+            let reply = match delivered {
+                Some(f) if self.in_field => self.picc.on_frame(&mut self.card, &f, end).0,
+                _ => None,
+            };
+            match reply {
+                Some(r) if r.delay <= wait => {
+                    frame_no += 1;
+                    let start = end + r.delay;
+                    let what = Self::classify(&r.frame, self.nfc);
+                    match self
+                        .faults
+                        .at_frame(self.exchanges, frame_no, r.frame.len())
+                    {
+                        None => {
+                            self.now = self.log(
+                                start,
+                                Direction::ToReader,
+                                what,
+                                r.frame.len(),
+                                Fate::Delivered,
+                            );
+                            action = self.pcd.as_mut().expect("activated").on_frame(&r.frame);
+                        }
+                        Some(FrameFault::Corrupt(i)) => {
+                            let mut f = r.frame;
+                            f[i] ^= 0x5A;
+                            self.now = self.log(
+                                start,
+                                Direction::ToReader,
+                                what,
+                                f.len(),
+                                Fate::Corrupted,
+                            );
+                            action = self.pcd.as_mut().expect("activated").on_frame(&f);
+                        }
+                        Some(FrameFault::FieldOff(b)) if b > 0 => {
+                            // The card leaves mid-frame: the reader gets a truncated, broken frame.
+                            self.now = start;
+                            self.now =
+                                self.log(start, Direction::ToReader, what, b, Fate::FieldOff);
+                            self.card_leaves();
+                            let truncated = &r.frame[..b.min(r.frame.len())];
+                            action = self.pcd.as_mut().expect("activated").on_frame(truncated);
+                        }
+                        Some(fault) => {
+                            self.log(
+                                start,
+                                Direction::ToReader,
+                                what,
+                                r.frame.len(),
+                                if fault == FrameFault::Lost {
+                                    Fate::Lost
+                                } else {
+                                    Fate::FieldOff
+                                },
+                            );
+                            if matches!(fault, FrameFault::FieldOff(_)) {
+                                self.card_leaves();
+                            }
+                            self.timeout(end, wait);
+                            action = self.pcd.as_mut().expect("activated").on_error();
+                        }
+                    }
+                }
+                _ => {
+                    self.timeout(end, wait);
+                    action = self.pcd.as_mut().expect("activated").on_error();
+                }
+            }
+        }
+    }
+
+    fn timeout(&mut self, from: SimTime, wait: SimDuration) {
+        self.frames.push(FrameRecord {
+            start: from,
+            end: from + wait,
+            dir: Direction::ToReader,
+            what: FrameWhat::Timeout,
+            len: 0,
+            kbps: self.kbps as u16,
+            fate: Fate::Lost,
+        });
+        self.now = from + wait;
+    }
+}
+
+/// Builds a frame with CRC for tests and tools: `block` on `nfc`.
+pub fn frame_with_crc(nfc: NfcType, block: &Block<'_>) -> Vec<u8> {
+    let mut f = Vec::new();
+    block.emit(&mut f);
+    append_crc(nfc, &mut f);
+    f
+}

@@ -1,0 +1,132 @@
+//! Reader profiles: what distinguishes one PC/SC contactless reader from another — bit rates,
+//! frame size, extended-APDU support, the host-side (USB/CCID) cost of an exchange, its retry
+//! policy — as data under `scenarios/profiles/readers/`, each value with its sureness.
+
+use crate::profile::{Millis, ProfileError, Sourced};
+use serde::{Deserialize, Serialize};
+
+/// How a reader treats an extended-length APDU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExtendedApdus {
+    /// Passed to the card.
+    Supported,
+    /// Answered by the reader itself with 67 00.
+    WrongLength,
+    /// The transmit fails (PC/SC: SCARD_E_NOT_TRANSACTED).
+    TransportError,
+}
+
+/// What the reader does with two cards in the field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CollisionHandling {
+    /// Anticollision picks one card (costs another round).
+    Resolve,
+    /// The reader reports no usable card.
+    Refuse,
+}
+
+/// A reader profile.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReaderProfile {
+    /// Its name (`typical-424k`).
+    pub name: String,
+    /// What it models.
+    pub description: String,
+    /// Bit rates the reader supports, kbit/s.
+    pub bit_rates: Sourced<Vec<u32>>,
+    /// The reader's frame size index FSDI (8 = 256 bytes).
+    pub fsdi: Sourced<u8>,
+    /// Extended-length APDUs.
+    pub extended_apdus: Sourced<ExtendedApdus>,
+    /// Host-side cost of one exchange: USB/CCID command and answer, driver.
+    pub host_overhead: Sourced<Millis>,
+    /// From the card entering the field to the start of activation (polling period).
+    pub card_detect: Sourced<Millis>,
+    /// Retransmissions / R-blocks per block before the reader gives up.
+    pub retries: Sourced<u8>,
+    /// Waiting-time extensions granted per exchange; none = unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wtx: Option<Sourced<u32>>,
+    /// Two cards in the field.
+    pub collision: Sourced<CollisionHandling>,
+}
+
+macro_rules! builtin_reader_profiles {
+    ($($name:literal),* $(,)?) => {
+        /// Names and YAML text of the built-in reader profiles.
+        pub const BUILTIN_READER_PROFILES: &[(&str, &str)] = &[
+            $(($name, include_str!(concat!("../../scenarios/profiles/readers/", $name, ".yaml")))),*
+        ];
+    };
+}
+
+builtin_reader_profiles!("basic-106k", "typical-424k", "fast-848k");
+
+impl ReaderProfile {
+    /// Parses a reader profile; `origin` names the source in errors.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<ReaderProfile, ProfileError> {
+        let p: ReaderProfile = serde_saphyr::from_str(text).map_err(|e| ProfileError::Syntax {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        p.check(origin)?;
+        Ok(p)
+    }
+
+    /// A built-in reader profile by name.
+    pub fn builtin(name: &str) -> Result<ReaderProfile, ProfileError> {
+        let (_, text) = BUILTIN_READER_PROFILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| ProfileError::Unknown {
+                name: name.to_string(),
+                known: BUILTIN_READER_PROFILES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        ReaderProfile::from_yaml(text, &format!("builtin:{name}"))
+    }
+
+    /// Checks that values are in range.
+    pub fn check(&self, origin: &str) -> Result<(), ProfileError> {
+        let invalid = |message: String, hint: &str| ProfileError::Invalid {
+            origin: origin.to_string(),
+            message,
+            hint: hint.to_string(),
+        };
+        if let Some(bad) = self
+            .bit_rates
+            .value
+            .iter()
+            .find(|r| ![106, 212, 424, 848].contains(*r))
+        {
+            return Err(invalid(
+                format!("bit_rates has {bad}"),
+                "bit rates are 106, 212, 424 or 848 kbit/s",
+            ));
+        }
+        if !self.bit_rates.value.contains(&106) {
+            return Err(invalid(
+                "bit_rates lacks 106".into(),
+                "every ISO 14443 reader supports 106 kbit/s",
+            ));
+        }
+        if self.fsdi.value > 12 {
+            return Err(invalid(
+                format!("fsdi is {}", self.fsdi.value),
+                "FSDI is 0..=12 (8 = 256 bytes)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The reader's frame size in bytes.
+    pub fn frame_size(&self) -> usize {
+        crate::atr::frame_size(self.fsdi.value)
+    }
+}

@@ -1,0 +1,120 @@
+//! A card pulled away at any frame of a chained READ BINARY or of a signature: the host sees a
+//! transport error — never a wrong response — and after the next tap both sides are in a
+//! defined state: the card starts afresh, its persistent state is what it had committed.
+
+#[path = "common/reader.rs"]
+mod common;
+
+use common::*;
+use kazasu_sim::reader::{EventKind, Fate};
+use kazasu_sim::{Fixtures, LinkError, jpki};
+
+const SELECT_JPKI: &str = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01";
+
+/// Frames of a 256-byte READ through basic-106k (FSD 64): 1 command + 5 answers + 4 R(ACK).
+const READ_FRAMES: u32 = 10;
+
+#[test]
+fn removal_at_every_frame_of_a_chained_read() {
+    let cert = &Fixtures::embedded().default_subject().keys.auth_cert;
+    for frame in 1..=READ_FRAMES + 1 {
+        for byte in [None, Some(1), Some(2)] {
+            let at = byte.map_or(String::new(), |b| format!(", byte: {b}"));
+            let yaml =
+                format!("- {{ when: {{ exchange: 3, frame: {frame}{at} }}, do: field_off }}");
+            let mut r = reader("basic-106k", "mynumber-card", &yaml);
+            r.tap().unwrap();
+            send(&mut r, SELECT_JPKI).unwrap();
+            send(&mut r, "00 20 00 98 04 31 32 33 34").unwrap();
+            let result = send(&mut r, "00 B0 8A 00 00");
+            let what = format!("field off at frame {frame} byte {byte:?}");
+            if frame > READ_FRAMES {
+                let (data, sw) = result.unwrap();
+                assert_eq!(
+                    (data.as_slice(), sw.as_str()),
+                    (&cert[..256], "9000"),
+                    "{what}: after the last frame"
+                );
+                continue;
+            }
+            assert_eq!(result.unwrap_err(), LinkError::CardRemoved, "{what}");
+            assert!(!r.is_present(), "{what}");
+            assert!(
+                r.last_frames().iter().any(|f| f.fate == Fate::FieldOff),
+                "{what}"
+            );
+            assert!(
+                r.take_events()
+                    .iter()
+                    .any(|e| e.kind == EventKind::CardRemoved),
+                "{what}"
+            );
+            assert_eq!(
+                r.transmit(&[0x00, 0xB0, 0x8A, 0x00, 0x04]).unwrap_err(),
+                LinkError::NoCard,
+                "{what}"
+            );
+            // Tap again: a fresh card session; the same bytes come back.
+            r.tap().unwrap();
+            assert_eq!(
+                send(&mut r, "00 B0 8A 00 04").unwrap().1,
+                "6A82",
+                "{what}: no application selected"
+            );
+            send(&mut r, SELECT_JPKI).unwrap();
+            assert_eq!(
+                send(&mut r, "00 20 00 98").unwrap().1,
+                "63C3",
+                "{what}: not verified, no try lost"
+            );
+            let (data, sw) = send(&mut r, "00 B0 8A 00 00").unwrap();
+            assert_eq!(
+                (data.as_slice(), sw.as_str()),
+                (&cert[..256], "9000"),
+                "{what}"
+            );
+        }
+    }
+}
+
+#[test]
+fn removal_during_a_signature() {
+    let cert = Fixtures::embedded()
+        .default_subject()
+        .keys
+        .auth_cert
+        .clone();
+    // Android: sign takes 180 ms against FWT 77 ms: frames are I, S(WTX), S(WTX), I+, R(ACK), I.
+    for frame in 1..=6 {
+        let yaml = format!("- {{ when: {{ exchange: 5, frame: {frame} }}, do: field_off }}");
+        let mut r = reader("typical-424k", "android-jpki", &yaml);
+        r.tap().unwrap();
+        send(&mut r, SELECT_JPKI).unwrap();
+        send(&mut r, "00 A4 02 0C 02 00 18").unwrap();
+        send(&mut r, "00 20 00 80 04 31 32 33 34").unwrap();
+        send(&mut r, "00 A4 02 0C 02 00 17").unwrap();
+        let sign = "80 2A 00 80 05 01 02 03 04 05 00";
+        assert_eq!(
+            send(&mut r, sign).unwrap_err(),
+            LinkError::CardRemoved,
+            "frame {frame}"
+        );
+        assert_eq!(
+            r.card().tries_left(&jpki::AID, jpki::ef::AUTH_PIN),
+            Some(3),
+            "frame {frame}"
+        );
+        r.tap().unwrap();
+        send(&mut r, SELECT_JPKI).unwrap();
+        send(&mut r, "00 A4 02 0C 02 00 17").unwrap();
+        assert_eq!(
+            send(&mut r, sign).unwrap().1,
+            "6982",
+            "frame {frame}: the PIN must be entered again"
+        );
+        send(&mut r, "00 20 00 98 04 31 32 33 34").unwrap();
+        let (sig, sw) = send(&mut r, sign).unwrap();
+        assert_eq!((sig.len(), sw.as_str()), (256, "9000"));
+        let _ = &cert;
+    }
+}
