@@ -5,5 +5,10 @@
 #![warn(missing_docs)]
 
 pub mod flows;
+pub mod html;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod suite;
 pub mod transcript;
 pub mod transport;

@@ -1,53 +1,107 @@
-//! `kazasu`: the command-line face of kazasu.
+//! `kazasu`: the command-line face of kazasu — run suites, list and validate scenarios, print
+//! the scenario schema and the profiles, renew the test PKI.
 
-use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
-use kazasu::flows::{self, Host, ReadMode};
-use kazasu_sim::profile::{AppletName, BUILTIN_CARD_PROFILES};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use kazasu::report::{self, Summary};
+use kazasu::runner::{self, RunOptions, Status};
+use kazasu::suite::{self, Partition, Selection};
+use kazasu::{html, scenario};
+use kazasu_sim::profile::BUILTIN_CARD_PROFILES;
 use kazasu_sim::reader_profile::BUILTIN_READER_PROFILES;
-use kazasu_sim::{
-    Card, CardProfile, Command, FaultPlan, Fixtures, Reader, ReaderProfile, readertest,
-};
-use rand_core::SeedableRng;
+use kazasu_sim::{CardProfile, ReaderProfile};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::time::Instant;
 
 #[derive(Parser)]
 #[command(
     name = "kazasu",
     version,
-    about = "Virtual My Number card and smartphone JPKI simulator and conformance harness"
+    about = "Virtual My Number card and smartphone JPKI simulator and conformance harness",
+    after_help = "Exit codes: 0 all passed, 1 some failed, 2 bad input or environment."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Backend {
+    /// The simulator in this process (virtual time; no setup).
+    Inproc,
+}
+
+#[derive(clap::Args, Clone)]
+struct Select {
+    /// Scenario files or folders; default: the bundled conformance suite.
+    paths: Vec<PathBuf>,
+    /// Only cases whose name contains this (repeatable: any matches).
+    #[arg(long = "filter", short = 'f')]
+    filters: Vec<String>,
+    /// Only cases with this tag (repeatable: any matches).
+    #[arg(long = "tag", short = 't')]
+    tags: Vec<String>,
+    /// A deterministic shard: count:K/N or hash:K/N (e.g. for a CI matrix of N machines).
+    #[arg(long)]
+    partition: Option<Partition>,
+    /// Run every case with this card profile (name or YAML path) instead of its own.
+    #[arg(long)]
+    card: Option<String>,
+    /// Run every case with this reader profile (name or YAML path) — a manufacturer's reader.
+    #[arg(long)]
+    reader: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the built-in flows of every card profile in-process and print their transcripts.
+    /// Run scenarios (default: the bundled conformance suite) and report.
     Run {
-        /// Only these profiles (names or YAML paths); default: every built-in profile.
-        #[arg(long = "card")]
-        cards: Vec<String>,
-        /// The reader (name or YAML path).
-        #[arg(long, default_value = "typical-424k")]
-        reader: String,
-        /// The test identity on the cards.
-        #[arg(long, default_value = "yamada-taro")]
-        identity: String,
-        /// Seed for every random choice (UIDs, nonces).
+        #[command(flatten)]
+        select: Select,
+        /// Seed for every random choice; the report records it.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Print only the summary lines, not the transcripts.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Print every frame on the air under each APDU.
+        /// Cases run in parallel (default: the number of cores).
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// Stop starting new cases after the first failure.
         #[arg(long)]
-        frames: bool,
+        fail_fast: bool,
+        /// Write JUnit XML here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Write the JSON report here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Write the HTML report here.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Where the cards live.
+        #[arg(long, value_enum, default_value = "inproc")]
+        backend: Backend,
+        /// Print a line for every case, not only for failures.
+        #[arg(long, short)]
+        verbose: bool,
+        /// With --verbose, print each case's APDU transcript and frames too.
+        #[arg(long)]
+        transcripts: bool,
     },
-    /// List the built-in card profiles, or print one as YAML.
+    /// List the cases a run would run.
+    List {
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Check scenario files without running them.
+    Validate {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of scenario files (for editors).
+    Schema,
+    /// List the built-in card and reader profiles, or print one as YAML.
     Profiles {
         /// A profile to print in full.
         name: Option<String>,
@@ -61,60 +115,215 @@ enum Cmd {
     },
 }
 
+/// Bad input or environment: exit code 2.
+struct InputFailure(String);
+
 fn main() -> ExitCode {
-    match real_main() {
+    let result = match Cli::parse().command {
+        Cmd::Run {
+            select,
+            seed,
+            jobs,
+            fail_fast,
+            junit,
+            json,
+            html,
+            backend,
+            verbose,
+            transcripts,
+        } => run(RunArgs {
+            select,
+            seed,
+            jobs,
+            fail_fast,
+            junit,
+            json,
+            html,
+            backend,
+            verbose,
+            transcripts,
+        }),
+        Cmd::List { select } => list(&select),
+        Cmd::Validate { paths } => validate(&paths),
+        Cmd::Schema => {
+            print!("{}", scenario::json_schema());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Profiles { name } => {
+            profiles(name.as_deref()).map_err(|e| InputFailure(format!("{e:#}")))
+        }
+        Cmd::GenTestPki { fixtures } => gen_test_pki(&fixtures)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| InputFailure(format!("{e:#}"))),
+    };
+    match result {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
+        Err(InputFailure(message)) => {
+            eprintln!("error: {message}");
             ExitCode::from(2)
         }
     }
 }
 
-fn real_main() -> anyhow::Result<ExitCode> {
-    match Cli::parse().command {
-        Cmd::Run {
-            cards,
-            reader,
-            identity,
-            seed,
-            quiet,
-            frames,
-        } => run(&RunArgs {
-            cards,
-            reader,
-            identity,
-            seed,
-            quiet,
-            frames,
-        }),
-        Cmd::Profiles { name } => profiles(name.as_deref()),
-        Cmd::GenTestPki { fixtures } => gen_test_pki(&fixtures).map(|()| ExitCode::SUCCESS),
+struct RunArgs {
+    select: Select,
+    seed: u64,
+    jobs: Option<usize>,
+    fail_fast: bool,
+    junit: Option<PathBuf>,
+    json: Option<PathBuf>,
+    html: Option<PathBuf>,
+    backend: Backend,
+    verbose: bool,
+    transcripts: bool,
+}
+
+fn cases(select: &Select) -> Result<Vec<suite::Case>, InputFailure> {
+    let files = suite::load(&select.paths).map_err(|e| InputFailure(e.to_string()))?;
+    let mut all = Vec::new();
+    for (file, scenarios) in &files {
+        all.extend(suite::expand(
+            scenarios,
+            file,
+            select.card.as_deref(),
+            select.reader.as_deref(),
+        ));
     }
+    let mut seen = std::collections::HashSet::new();
+    for c in &all {
+        if !seen.insert(c.name.clone()) {
+            return Err(InputFailure(format!(
+                "{}: two cases are named `{}`; scenario names must be unique in a run",
+                c.file, c.name
+            )));
+        }
+    }
+    let selection = Selection {
+        filters: select.filters.clone(),
+        tags: select.tags.clone(),
+        partition: select.partition,
+    };
+    Ok(selection.apply(all))
 }
 
-fn is_path(spec: &str) -> bool {
-    spec.ends_with(".yaml") || spec.ends_with(".yml") || spec.contains('/')
+fn write_file(path: &Path, text: &str) -> Result<(), InputFailure> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| InputFailure(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(path, text)
+        .map_err(|e| InputFailure(format!("cannot write {}: {e}", path.display())))
 }
 
-fn load_profile(spec: &str) -> anyhow::Result<CardProfile> {
-    if is_path(spec) {
-        let text = std::fs::read_to_string(spec)
-            .with_context(|| format!("cannot read card profile {spec}"))?;
-        Ok(CardProfile::from_yaml(&text, spec)?)
+fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
+    let cases = cases(&a.select)?;
+    if cases.is_empty() {
+        return Err(InputFailure(
+            "no case matches the selection; `kazasu list` shows what there is".into(),
+        ));
+    }
+    let backend = match a.backend {
+        Backend::Inproc => "inproc",
+    };
+    let opts = RunOptions {
+        seed: a.seed,
+        jobs: a.jobs.unwrap_or(RunOptions::default().jobs),
+        fail_fast: a.fail_fast,
+    };
+    let bar = if std::io::stderr().is_terminal() && cases.len() > 20 && !a.verbose {
+        let b = indicatif::ProgressBar::new(cases.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
     } else {
-        Ok(CardProfile::builtin(spec)?)
+        None
+    };
+    let verbose = a.verbose;
+    let transcripts = a.transcripts;
+    let print_lock = std::sync::Mutex::new(());
+    let started = Instant::now();
+    let results = runner::run(&cases, &opts, &|r| {
+        let _guard = print_lock.lock();
+        let failed = matches!(r.status, Status::Failed | Status::Error);
+        let mut text = String::new();
+        if verbose || failed {
+            text.push_str(&report::case_line(r));
+            text.push('\n');
+        }
+        if failed {
+            text.push_str(&report::failure_text(r));
+        }
+        if verbose && transcripts {
+            text.push_str(&format!("{:#}", r.transcript));
+        }
+        match &bar {
+            Some(b) => {
+                if !text.is_empty() {
+                    b.println(text.trim_end());
+                }
+                b.inc(1);
+            }
+            None => print!("{text}"),
+        }
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
     }
+    let summary = Summary::of(&results, started.elapsed());
+    print!("{}", report::console_summary(&results, &summary));
+    if let Some(p) = &a.junit {
+        write_file(p, &report::junit(&results, summary, a.seed))?;
+    }
+    if let Some(p) = &a.json {
+        write_file(p, &report::json(&results, summary, a.seed, backend))?;
+    }
+    if let Some(p) = &a.html {
+        write_file(p, &html::render(&results, &summary, a.seed, backend))?;
+    }
+    Ok(if summary.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-fn load_reader_profile(spec: &str) -> anyhow::Result<ReaderProfile> {
-    if is_path(spec) {
-        let text = std::fs::read_to_string(spec)
-            .with_context(|| format!("cannot read reader profile {spec}"))?;
-        Ok(ReaderProfile::from_yaml(&text, spec)?)
-    } else {
-        Ok(ReaderProfile::builtin(spec)?)
+fn list(select: &Select) -> Result<ExitCode, InputFailure> {
+    let cases = cases(select)?;
+    for c in &cases {
+        println!(
+            "{:<70} {:<14} {:<13} {}",
+            c.name, c.scenario.card, c.scenario.reader, c.file
+        );
     }
+    println!("{} cases", cases.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(paths: &[PathBuf]) -> Result<ExitCode, InputFailure> {
+    let mut bad = 0;
+    for p in paths {
+        match suite::load(std::slice::from_ref(p)) {
+            Ok(files) => {
+                for (file, scenarios) in files {
+                    let n = suite::expand(&scenarios, &file, None, None).len();
+                    println!("ok {file}: {} scenarios, {n} cases", scenarios.len());
+                }
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(InputFailure(format!(
+            "{bad} of {} paths did not validate",
+            paths.len()
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn profiles(name: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -154,7 +363,6 @@ fn gen_test_pki(dir: &Path) -> anyhow::Result<()> {
     let ids_path = dir.join("identities.yaml");
     let text =
         std::fs::read(&ids_path).with_context(|| format!("cannot read {}", ids_path.display()))?;
-    // Parse the identities through the same loader the cards use, minus the key files.
     #[derive(serde::Deserialize)]
     struct File {
         identities: Vec<kazasu_sim::Identity>,
@@ -171,148 +379,4 @@ fn gen_test_pki(dir: &Path) -> anyhow::Result<()> {
     }
     println!("{} files; rebuild kazasu to embed them.", files.len());
     Ok(())
-}
-
-struct RunArgs {
-    cards: Vec<String>,
-    reader: String,
-    identity: String,
-    seed: u64,
-    quiet: bool,
-    frames: bool,
-}
-
-fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let specs: Vec<String> = if args.cards.is_empty() {
-        BUILTIN_CARD_PROFILES
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect()
-    } else {
-        args.cards.clone()
-    };
-    let reader_profile = Arc::new(load_reader_profile(&args.reader)?);
-    let subject = Fixtures::embedded()
-        .subject(&args.identity)
-        .map_err(anyhow::Error::msg)?;
-    let (mut passed, mut failed) = (0, 0);
-    for spec in &specs {
-        let profile = Arc::new(load_profile(spec)?);
-        let card = Card::new(profile.clone(), subject.clone(), args.seed)?;
-        let faults = FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(args.seed));
-        let mut reader = Reader::new(reader_profile.clone(), card, faults);
-        let outcome = if profile.applets.contains(&AppletName::Jpki) {
-            jpki_flow(&mut reader, &profile, args.seed)
-        } else {
-            test_card_flow(&mut reader, &profile)
-        };
-        match outcome {
-            Ok((summary, transcript)) => {
-                passed += 1;
-                if !args.quiet {
-                    println!("── {} on {} ──", profile.name, reader_profile.name);
-                    if args.frames {
-                        println!("{transcript:#}");
-                    } else {
-                        println!("{transcript}");
-                    }
-                }
-                println!("PASS {:<22} {summary}", profile.name);
-            }
-            Err(e) => {
-                failed += 1;
-                println!("FAIL {:<22} {e:#}", profile.name);
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-type FlowResult = anyhow::Result<(String, kazasu::transcript::Transcript)>;
-
-fn tap(reader: &mut Reader) -> anyhow::Result<()> {
-    reader.tap().map_err(|e| anyhow::anyhow!("tap: {e}"))
-}
-
-fn jpki_flow(reader: &mut Reader, profile: &CardProfile, seed: u64) -> FlowResult {
-    if profile.approval.is_some() {
-        reader.approve();
-    }
-    tap(reader)?;
-    let pin = reader.card().subject().identity.pins.auth.clone();
-    let nonce = seed.to_be_bytes();
-    let mut host = Host::new(reader);
-    let out = flows::jpki_auth_flow(&mut host, profile.device, &pin, &nonce, ReadMode::Chunked)?;
-    let cert = openssl::x509::X509::from_der(&out.certificate)
-        .context("the certificate read from the card")?;
-    let key = cert.public_key()?;
-    let mut verifier = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)?;
-    verifier.update(&nonce)?;
-    if !verifier.verify(&out.signature)? {
-        bail!("the signature does not verify with the certificate read from the card");
-    }
-    let transcript = host.transcript.clone();
-    let total = reader.now().since(kazasu_sim::SimTime::START);
-    Ok((
-        format!(
-            "auth flow: {} APDUs, certificate {} bytes, signature verified, {} from tap ({} in APDUs)",
-            transcript.entries.len(),
-            out.certificate.len(),
-            total,
-            transcript.total()
-        ),
-        transcript,
-    ))
-}
-
-fn test_card_flow(reader: &mut Reader, profile: &CardProfile) -> FlowResult {
-    tap(reader)?;
-    let mut host = Host::new(reader);
-    if profile.applets.contains(&AppletName::Readertest) {
-        host.select_aid(&readertest::PACKAGE_AID)?;
-        host.send_ok("case 1", Command::new(0x80, 0x30, 0x00, 0x00))?;
-        let data = host.send_ok("case 2", Command::new(0x80, 0x34, 0x00, 0x10).with_le(16))?;
-        anyhow::ensure!(
-            data == readertest::pattern(16),
-            "case 2 returned the wrong bytes"
-        );
-        host.send_ok(
-            "case 3",
-            Command::new(0x80, 0x32, 0x00, 0x00).with_data(&readertest::pattern(32)),
-        )?;
-        host.send_ok(
-            "case 4",
-            Command::new(0x80, 0x36, 0x00, 0x08)
-                .with_data(&readertest::pattern(8))
-                .with_le(8),
-        )?;
-    } else {
-        let data = host.send_ok(
-            "extended case 2",
-            Command::new(0x80, 0x00, 0x04, 0x5A)
-                .with_le(1000)
-                .extended(),
-        )?;
-        anyhow::ensure!(
-            data.len() == 1000 && data.iter().all(|b| *b == 0x5A),
-            "extended case 2 returned the wrong bytes"
-        );
-        let payload = vec![0xA5u8; 2000];
-        host.send_ok(
-            "extended case 3",
-            Command::new(0x80, 0x12, 0x01, 0x80)
-                .with_data(&payload)
-                .extended(),
-        )?;
-    }
-    let transcript = host.transcript.clone();
-    Ok((
-        format!("test-card commands: {} APDUs", transcript.entries.len()),
-        transcript,
-    ))
 }

@@ -22,6 +22,9 @@ pub struct Entry {
     pub duration_ns: u64,
     /// The frames on the air, where the transport models them.
     pub frames: Vec<FrameRecord>,
+    /// The transport error, when the exchange failed (then `sw` is empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// `true` for commands whose data is a secret (VERIFY, CHANGE REFERENCE DATA).
@@ -31,7 +34,12 @@ pub fn carries_secret(apdu: &[u8]) -> bool {
 
 /// The command as hex, with the data of VERIFY / CHANGE REFERENCE DATA replaced by `**`.
 pub fn redact_command(apdu: &[u8]) -> String {
-    if carries_secret(apdu) {
+    redact(apdu, carries_secret(apdu))
+}
+
+/// The command as hex; with `secret`, every byte after the 5-byte header is shown as `**`.
+pub fn redact(apdu: &[u8], secret: bool) -> String {
+    if secret && apdu.len() > 5 {
         // Keep the header and Lc; hide every data byte.
         let header = hex_spaced(&apdu[..5.min(apdu.len())]);
         let hidden = vec!["**"; apdu.len() - 5].join(" ");
@@ -69,15 +77,55 @@ impl Transcript {
         took: SimDuration,
         frames: &[FrameRecord],
     ) {
+        self.record_with(command, carries_secret(command), data, sw, took, frames);
+    }
+
+    /// Records an exchange; with `secret` every data byte of the command is hidden.
+    pub fn record_with(
+        &mut self,
+        command: &[u8],
+        secret: bool,
+        data: &[u8],
+        sw: StatusWord,
+        took: SimDuration,
+        frames: &[FrameRecord],
+    ) {
         self.entries.push(Entry {
-            command: redact_command(command),
+            command: redact(command, secret || carries_secret(command)),
             response_len: data.len(),
             response: shorten(data),
             sw: sw.to_string(),
             meaning: sw.name().to_string(),
             duration_ns: took.as_nanos(),
             frames: frames.to_vec(),
+            error: None,
         });
+    }
+
+    /// Records an exchange that failed in transport.
+    pub fn record_error(
+        &mut self,
+        command: &[u8],
+        secret: bool,
+        error: &kazasu_sim::LinkError,
+        took: SimDuration,
+        frames: &[FrameRecord],
+    ) {
+        self.entries.push(Entry {
+            command: redact(command, secret || carries_secret(command)),
+            response_len: 0,
+            response: String::new(),
+            sw: String::new(),
+            meaning: String::new(),
+            duration_ns: took.as_nanos(),
+            frames: frames.to_vec(),
+            error: Some(error.to_string()),
+        });
+    }
+
+    /// Appends another transcript's entries.
+    pub fn extend(&mut self, other: Transcript) {
+        self.entries.extend(other.entries);
     }
 
     /// Total simulated time.
@@ -92,7 +140,13 @@ impl fmt::Display for Transcript {
         let with_frames = f.alternate();
         for e in &self.entries {
             writeln!(f, "> {}", e.command)?;
-            if e.response_len > 0 {
+            if let Some(err) = &e.error {
+                writeln!(
+                    f,
+                    "< transport error: {err} [{}]",
+                    SimDuration::from_nanos(e.duration_ns)
+                )?;
+            } else if e.response_len > 0 {
                 writeln!(
                     f,
                     "< {} {} ({}) [{}]",

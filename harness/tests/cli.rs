@@ -1,5 +1,6 @@
 //! The `kazasu` binary as a user runs it.
 
+use std::path::PathBuf;
 use std::process::Command;
 
 fn kazasu(args: &[&str]) -> (i32, String, String) {
@@ -14,54 +15,278 @@ fn kazasu(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-#[test]
-fn run_passes_every_builtin_profile() {
-    let (code, out, err) = kazasu(&["run", "--quiet"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("7 passed, 0 failed"), "{out}");
-    for p in [
-        "mynumber-card",
-        "android-jpki",
-        "iphone-jpki",
-        "readertest",
-        "athena-ext-case3",
-    ] {
-        assert!(out.contains(&format!("PASS {p}")), "{out}");
-    }
-    assert!(out.contains("signature verified"), "{out}");
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kazasu-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn closing_counts(out: &str) -> (usize, usize) {
+    let line = out
+        .lines()
+        .rev()
+        .find(|l| l.contains(" passed, "))
+        .expect("a closing line");
+    let nums: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    (nums[0], nums[1])
 }
 
 #[test]
-fn run_prints_transcripts_without_secrets() {
-    let (code, out, _) = kazasu(&[
+fn run_passes_the_bundled_suite_and_writes_every_report() {
+    let dir = temp("reports");
+    let (junit, json, html) = (dir.join("r.xml"), dir.join("r.json"), dir.join("r.html"));
+    let (code, out, err) = kazasu(&[
         "run",
-        "--card",
-        "android-jpki",
-        "--identity",
-        "suzuki-hanako",
+        "--seed",
+        "7",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
     ]);
-    assert_eq!(code, 0);
-    assert!(out.contains("> 00 20 00 80 04 ** ** ** **"), "{out}");
+    assert_eq!(code, 0, "{out}{err}");
+    let (passed, failed) = closing_counts(&out);
+    assert!(passed >= 60, "at least 60 cases: {out}");
+    assert_eq!(failed, 0);
+    // JSON: the documented fields.
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(j["seed"], 7);
+    assert_eq!(j["summary"]["passed"].as_u64().unwrap() as usize, passed);
+    let cases = j["scenarios"].as_array().unwrap();
+    assert_eq!(cases.len(), passed);
+    for c in cases {
+        for field in [
+            "name",
+            "file",
+            "status",
+            "sim_time_ns",
+            "wall_time_ns",
+            "steps",
+            "card",
+            "reader",
+        ] {
+            assert!(!c[field].is_null(), "{field} in {c}");
+        }
+        assert_eq!(c["status"], "passed");
+        assert!(
+            c["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["sim_time_ns"].is_u64())
+        );
+    }
+    // JUnit and HTML.
+    let x = std::fs::read_to_string(&junit).unwrap();
     assert!(
-        !out.contains("35 36 37 38"),
-        "the PIN 5678 must not appear: {out}"
+        x.contains("<testsuites")
+            && x.contains("<testcase")
+            && x.contains(&format!("tests=\"{passed}\"")),
+        "{}",
+        &x[..300]
     );
+    let h = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        h.starts_with("<!DOCTYPE html>")
+            && h.contains("<svg class=\"waterfall\"")
+            && h.contains("Latency per profile")
+    );
+    // No secret anywhere: the identity's PINs never appear, in ASCII or as VERIFY data.
+    for text in [&out, &x, &h, &std::fs::read_to_string(&json).unwrap()] {
+        assert!(!text.contains("YAMADA2026"), "the signature PIN leaked");
+        assert!(
+            !text.contains("59 41 4D 41 44 41 32 30 32 36"),
+            "the signature PIN leaked as hex"
+        );
+        assert!(
+            !text.contains("00 20 00 80 04 31 32 33 34"),
+            "the auth PIN leaked in a VERIFY"
+        );
+    }
+    assert!(h.contains("00 20 00 80 04 ** ** ** **") || x.contains("00 20 00 80 04 ** ** ** **"));
 }
 
 #[test]
-fn unknown_profiles_and_identities_are_input_errors() {
-    let (code, _, err) = kazasu(&["run", "--card", "nokia-3310"]);
+fn a_broken_scenario_fails_with_a_readable_diff() {
+    let dir = temp("broken");
+    let file = dir.join("broken.yaml");
+    std::fs::write(
+        &file,
+        "name: expects the wrong status\ncard: android-jpki\nsteps:\n  - tap\n  - select: jpki\n  - apdu: 00 A4 02 0C 02 00 0A\n    expect: { sw: \"6A82\" }\n",
+    )
+    .unwrap();
+    let (code, out, _) = kazasu(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL") && out.contains("expects the wrong status"),
+        "{out}"
+    );
+    assert!(out.contains("at step 3 (apdu)"), "{out}");
+    assert!(out.contains("expected: SW 6A82"), "{out}");
+    assert!(out.contains("actual: SW 9000 (success)"), "{out}");
+    assert!(
+        out.contains("> 00 A4 02 0C 02 00 0A"),
+        "shows the exchange: {out}"
+    );
+    assert!(out.contains("reproduce: kazasu run"), "{out}");
+    assert_eq!(closing_counts(&out), (0, 1));
+}
+
+#[test]
+fn malformed_yaml_exits_2_with_file_line_column() {
+    let dir = temp("malformed");
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, "name: x\nsteps:\n  - tap\n  - apdu: [unclosed\n").unwrap();
+    let (code, _, err) = kazasu(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    let prefix = format!("{}:", file.display());
+    assert!(err.contains(&prefix), "{err}");
+    let after = &err[err.find(&prefix).unwrap() + prefix.len()..];
+    let mut parts = after.split(':');
+    assert!(parts.next().unwrap().parse::<u32>().is_ok(), "line: {err}");
+    assert!(
+        parts.next().unwrap().parse::<u32>().is_ok(),
+        "column: {err}"
+    );
+    assert!(err.contains("hint:"), "{err}");
+    // An unknown field names the field and the place.
+    std::fs::write(
+        &file,
+        "name: x\nsteps:\n  - tap\n  - verify_pin: { ef: \"0018\", pni: \"1234\" }\n",
+    )
+    .unwrap();
+    let (code, _, err) = kazasu(&["validate", file.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains(":4:") && err.contains("pni"), "{err}");
+    // A profile that does not exist.
+    std::fs::write(&file, "name: x\ncard: nokia-3310\nsteps: [tap]\n").unwrap();
+    let (code, _, err) = kazasu(&["run", file.to_str().unwrap()]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("no card profile named `nokia-3310`") && err.contains("android-jpki"),
+        err.contains("nokia-3310") && err.contains("android-jpki") && err.contains("hint:"),
         "{err}"
     );
-    let (code, _, err) = kazasu(&["run", "--identity", "nobody"]);
+}
+
+#[test]
+fn validate_reports_the_bundled_suite_as_valid() {
+    let suite = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/conformance");
+    let (code, out, err) = kazasu(&["validate", suite]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.lines().all(|l| l.starts_with("ok ")), "{out}");
+}
+
+#[test]
+fn partitions_split_the_suite_exactly() {
+    let names = |args: &[&str]| -> Vec<String> {
+        let (code, out, _) = kazasu(args);
+        assert_eq!(code, 0);
+        let mut v: Vec<String> = out
+            .lines()
+            .filter(|l| !l.ends_with(" cases"))
+            .map(|l| l.split("  ").next().unwrap().trim().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let all = names(&["list"]);
+    for kind in ["count", "hash"] {
+        let mut union = Vec::new();
+        for k in 1..=3 {
+            let part = names(&["list", "--partition", &format!("{kind}:{k}/3")]);
+            assert!(!part.is_empty(), "{kind}:{k}/3 is empty");
+            for n in &part {
+                assert!(!union.contains(n), "{n} in two shards");
+            }
+            union.extend(part);
+        }
+        union.sort();
+        assert_eq!(union, all, "{kind} shards cover the suite");
+    }
+    assert_eq!(
+        names(&["list", "--partition", "hash:2/3"]),
+        names(&["list", "--partition", "hash:2/3"]),
+        "deterministic"
+    );
+    let (code, _, err) = kazasu(&["list", "--partition", "4/3"]);
     assert_eq!(code, 2);
-    assert!(err.contains("yamada-taro"), "lists known identities: {err}");
-    let (code, _, err) = kazasu(&["run", "--card", "/nonexistent/profile.yaml"]);
-    assert_eq!(code, 2);
-    assert!(err.contains("/nonexistent/profile.yaml"), "{err}");
+    assert!(err.contains("count:K/N"), "{err}");
+}
+
+#[test]
+fn filters_tags_and_a_manufacturers_reader() {
+    let (code, out, _) = kazasu(&[
+        "run",
+        "--tag",
+        "smoke",
+        "--reader",
+        "basic-106k",
+        "--verbose",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.lines()
+            .filter(|l| l.contains("PASS"))
+            .all(|l| l.contains("reader=basic-106k")),
+        "{out}"
+    );
+    let (code, out, _) = kazasu(&["run", "--filter", "no such case"]);
+    assert_eq!(code, 2, "{out}");
+}
+
+#[test]
+fn fail_fast_stops_starting_cases() {
+    let dir = temp("failfast");
+    let file = dir.join("ff.yaml");
+    let mut yaml = String::from(
+        "- name: fails first\n  steps: [tap, {apdu: 00 A4 00 00, expect: {sw: \"9000\"}}]\n",
+    );
+    for i in 0..30 {
+        yaml.push_str(&format!("- name: later {i}\n  steps: [tap]\n"));
+    }
+    std::fs::write(&file, yaml).unwrap();
+    let (code, out, _) = kazasu(&["run", "--jobs", "1", "--fail-fast", file.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("30 skipped"), "{out}");
+}
+
+#[test]
+fn the_committed_schema_is_current() {
+    let (code, out, _) = kazasu(&["schema"]);
+    assert_eq!(code, 0);
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/schema.json"
+    ))
+    .unwrap();
+    assert_eq!(
+        out, committed,
+        "run `cargo run -- schema > scenarios/schema.json`"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v.to_string().contains("jpki_auth_flow"));
+}
+
+#[test]
+fn every_conformance_file_is_bundled() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/conformance");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".yaml") {
+            let path = format!("conformance/{name}");
+            assert!(
+                kazasu::suite::BUNDLED.iter().any(|(p, _)| *p == path),
+                "{path} is not in suite.rs's bundled list"
+            );
+        }
+    }
 }
 
 #[test]
@@ -69,7 +294,7 @@ fn profiles_lists_and_shows() {
     let (code, out, _) = kazasu(&["profiles"]);
     assert_eq!(code, 0);
     assert!(
-        out.contains("iphone-jpki") && out.contains("iphone"),
+        out.contains("iphone-jpki") && out.contains("typical-424k"),
         "{out}"
     );
     let (code, out, _) = kazasu(&["profiles", "mynumber-card"]);

@@ -1,0 +1,262 @@
+//! Reports of a run: the console summary a person reads at a glance, JUnit XML that CI systems
+//! render (each case's transcript attached), and a JSON document with a stable schema.
+
+use crate::runner::{CaseResult, Status, sim_time};
+use kazasu_sim::SimDuration;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Counts of a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Cases run or skipped.
+    pub total: usize,
+    /// Passed.
+    pub passed: usize,
+    /// Failed an expectation.
+    pub failed: usize,
+    /// Could not run.
+    pub error: usize,
+    /// Not run (fail-fast).
+    pub skipped: usize,
+    /// Simulated time of all cases, nanoseconds.
+    pub sim_time_ns: u64,
+    /// Wall time of the run, nanoseconds.
+    pub wall_time_ns: u64,
+}
+
+impl Summary {
+    /// Counts `results`; `wall` is the run's wall time.
+    pub fn of(results: &[CaseResult], wall: std::time::Duration) -> Summary {
+        let mut s = Summary {
+            total: results.len(),
+            wall_time_ns: wall.as_nanos() as u64,
+            ..Summary::default()
+        };
+        for r in results {
+            match r.status {
+                Status::Passed => s.passed += 1,
+                Status::Failed => s.failed += 1,
+                Status::Error => s.error += 1,
+                Status::Skipped => s.skipped += 1,
+            }
+            s.sim_time_ns += r.sim_time_ns;
+        }
+        s
+    }
+    /// Whether everything that ran passed.
+    pub fn ok(&self) -> bool {
+        self.failed == 0 && self.error == 0
+    }
+}
+
+/// The JSON report (schema documented in README.md; fields are only ever added).
+#[derive(Serialize)]
+pub struct JsonReport<'a> {
+    /// Format version of this document.
+    pub schema_version: u32,
+    /// kazasu's version.
+    pub kazasu_version: &'static str,
+    /// The run's seed (`--seed` reproduces the run).
+    pub seed: u64,
+    /// `inproc` or `pcsc`.
+    pub backend: &'a str,
+    /// Counts and times.
+    pub summary: Summary,
+    /// Every case.
+    pub scenarios: &'a [CaseResult],
+}
+
+/// The JSON report as text.
+pub fn json(results: &[CaseResult], summary: Summary, seed: u64, backend: &str) -> String {
+    let report = JsonReport {
+        schema_version: 1,
+        kazasu_version: env!("CARGO_PKG_VERSION"),
+        seed,
+        backend,
+        summary,
+        scenarios: results,
+    };
+    serde_json::to_string_pretty(&report).expect("reports serialise") + "\n"
+}
+
+/// JUnit XML: a test suite per scenario file, a test case per case, transcripts as system-out.
+pub fn junit(results: &[CaseResult], summary: Summary, seed: u64) -> String {
+    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("kazasu");
+    report.set_time(std::time::Duration::from_nanos(summary.wall_time_ns));
+    let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
+    for r in results {
+        let suite = suites.entry(r.file.as_str()).or_insert_with(|| {
+            let mut s = TestSuite::new(r.file.clone());
+            s.add_property(Property::new("seed", seed.to_string()));
+            s
+        });
+        let status = match r.status {
+            Status::Passed => TestCaseStatus::success(),
+            Status::Skipped => TestCaseStatus::skipped(),
+            Status::Failed | Status::Error => {
+                let kind = if r.status == Status::Failed {
+                    NonSuccessKind::Failure
+                } else {
+                    NonSuccessKind::Error
+                };
+                let mut st = TestCaseStatus::non_success(kind);
+                if let Some(f) = &r.failure {
+                    st.set_message(format!(
+                        "step {} {}: expected {}, got {}",
+                        f.step, f.label, f.expected, f.actual
+                    ));
+                    st.set_type(if r.status == Status::Failed {
+                        "expectation"
+                    } else {
+                        "error"
+                    });
+                    st.set_description(failure_text(r));
+                }
+                st
+            }
+        };
+        let mut case = TestCase::new(r.name.clone(), status);
+        case.set_classname(r.file.trim_end_matches(".yaml").replace('/', "."));
+        case.set_time(std::time::Duration::from_nanos(r.wall_time_ns));
+        case.add_property(Property::new("card", r.card.clone()));
+        case.add_property(Property::new("reader", r.reader.clone()));
+        case.add_property(Property::new("sim_time_ns", r.sim_time_ns.to_string()));
+        case.add_property(Property::new("seed", r.seed.to_string()));
+        case.set_system_out(format!("{:#}", r.transcript));
+        suite.add_test_case(case);
+    }
+    for (_, s) in suites {
+        report.add_test_suite(s);
+    }
+    report.to_string().unwrap_or_default()
+}
+
+/// A failure as a person reads it: the step, expected and actual, and the exchanges before it.
+pub fn failure_text(r: &CaseResult) -> String {
+    let Some(f) = &r.failure else {
+        return String::new();
+    };
+    let mut s = String::new();
+    let where_ = if f.step == 0 {
+        f.label.clone()
+    } else {
+        format!("step {} ({})", f.step, f.label)
+    };
+    let _ = writeln!(s, "  at {where_}   [{}]", r.file);
+    let _ = writeln!(s, "  expected: {}", f.expected);
+    let _ = writeln!(s, "    actual: {}", f.actual);
+    if !f.context.is_empty() {
+        let _ = writeln!(s, "  last exchanges:");
+        for line in f.context.lines() {
+            let _ = writeln!(s, "    {line}");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "  reproduce: kazasu run {} --filter '{}' --seed {}",
+        r.file, r.name, r.run_seed
+    );
+    s
+}
+
+/// The status word a person reads in the console.
+pub fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Passed => "PASS",
+        Status::Failed => "FAIL",
+        Status::Error => "ERROR",
+        Status::Skipped => "SKIP",
+    }
+}
+
+/// Percentile (nearest rank) of sorted values.
+pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Simulated-time latency per (card, reader) profile pair of the cases that passed.
+pub fn latency_by_profile(results: &[CaseResult]) -> Vec<(String, String, Vec<u64>)> {
+    let mut m: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.status == Status::Passed) {
+        m.entry((r.card.clone(), r.reader.clone()))
+            .or_default()
+            .push(r.sim_time_ns);
+    }
+    m.into_iter()
+        .map(|((c, rd), mut v)| {
+            v.sort_unstable();
+            (c, rd, v)
+        })
+        .collect()
+}
+
+/// The summary table and the closing line.
+pub fn console_summary(results: &[CaseResult], summary: &Summary) -> String {
+    let mut s = String::new();
+    let rows = latency_by_profile(results);
+    if !rows.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n{:<16} {:<14} {:>5} {:>11} {:>11} {:>11}",
+            "card", "reader", "cases", "p50 sim", "p90 sim", "max sim"
+        );
+        for (card, reader, v) in &rows {
+            let ms = |ns: u64| format!("{:.1} ms", ns as f64 / 1e6);
+            let _ = writeln!(
+                s,
+                "{card:<16} {reader:<14} {:>5} {:>11} {:>11} {:>11}",
+                v.len(),
+                ms(percentile(v, 50.0)),
+                ms(percentile(v, 90.0)),
+                ms(*v.last().unwrap_or(&0))
+            );
+        }
+    }
+    let failed: Vec<&CaseResult> = results
+        .iter()
+        .filter(|r| matches!(r.status, Status::Failed | Status::Error))
+        .collect();
+    if !failed.is_empty() {
+        let _ = writeln!(s, "\nfailed:");
+        for r in failed {
+            let _ = writeln!(s, "  {} {}", status_word(r.status), r.name);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n{} cases in {:.2} s wall, {} simulated; {} errors",
+        summary.total,
+        summary.wall_time_ns as f64 / 1e9,
+        SimDuration::from_nanos(summary.sim_time_ns),
+        summary.error
+    );
+    let skipped = if summary.skipped > 0 {
+        format!(", {} skipped", summary.skipped)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        s,
+        "{} passed, {} failed{skipped}",
+        summary.passed,
+        summary.failed + summary.error
+    );
+    s
+}
+
+/// The line printed per case.
+pub fn case_line(r: &CaseResult) -> String {
+    format!(
+        "{:>5} [{:>10.3} ms sim] {}",
+        status_word(r.status),
+        sim_time(r).as_millis_f64(),
+        r.name
+    )
+}

@@ -1,0 +1,875 @@
+//! The runner: each case in its own deterministic virtual world (a reader with a card), steps
+//! executed against the backend, expectations checked, results with per-step simulated time,
+//! the APDU/frame transcript and — on failure — the step, what was expected, what happened and
+//! the exchanges around it. Cases run in parallel; no retries: a flaky scenario is a bug.
+
+use crate::flows::{self, Host, ReadMode};
+use crate::scenario::{Action, Expect, ReadHow, SelectTarget, Step, TransportErrorKind};
+use crate::suite::{Case, profiles_of, stable_hash};
+use crate::transcript::Transcript;
+use kazasu_sim::profile::Device;
+use kazasu_sim::{
+    Card, Command, FaultPlan, Fixtures, LinkError, Reader, Response, Secret, SimDuration,
+    StatusWord, hex_spaced,
+};
+use rand_core::{RngCore, SeedableRng};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How a case ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every expectation held.
+    Passed,
+    /// An expectation did not hold.
+    Failed,
+    /// The case could not run (bad profile, unknown saved value, …).
+    Error,
+    /// Not run (fail-fast stopped the run).
+    Skipped,
+}
+
+/// One step's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepResult {
+    /// 1-based index.
+    pub index: usize,
+    /// The step's keyword and name.
+    pub label: String,
+    /// How it ended.
+    pub status: Status,
+    /// Simulated time it took, nanoseconds.
+    pub sim_time_ns: u64,
+    /// Transcript entries (APDUs) it produced, as a range of indexes.
+    pub apdus: (usize, usize),
+}
+
+/// Why a case failed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    /// 1-based step index (0: the case as a whole, e.g. its budget).
+    pub step: usize,
+    /// The step's keyword and name.
+    pub label: String,
+    /// What was expected.
+    pub expected: String,
+    /// What happened.
+    pub actual: String,
+    /// The exchanges up to the failure, with their frames.
+    pub context: String,
+}
+
+/// A case's result.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaseResult {
+    /// Case name.
+    pub name: String,
+    /// Scenario file.
+    pub file: String,
+    /// Card profile.
+    pub card: String,
+    /// Reader profile.
+    pub reader: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// How it ended.
+    pub status: Status,
+    /// The case's seed (derived from the run's seed and the case name unless the scenario fixes it).
+    pub seed: u64,
+    /// The run's seed: `--seed` with it reproduces the case.
+    pub run_seed: u64,
+    /// Simulated time of the whole case, nanoseconds.
+    pub sim_time_ns: u64,
+    /// Wall time, nanoseconds.
+    pub wall_time_ns: u64,
+    /// Steps.
+    pub steps: Vec<StepResult>,
+    /// The failure, if any.
+    pub failure: Option<Failure>,
+    /// Every exchange, secrets redacted.
+    pub transcript: Transcript,
+}
+
+/// Options of a run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The run's seed; each case derives its own from it and its name.
+    pub seed: u64,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Stop starting cases after the first failure.
+    pub fail_fast: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: 1,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            fail_fast: false,
+        }
+    }
+}
+
+/// Runs cases in parallel; `progress` is called after each case finishes.
+pub fn run(
+    cases: &[Case],
+    opts: &RunOptions,
+    progress: &(dyn Fn(&CaseResult) + Sync),
+) -> Vec<CaseResult> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Vec<std::sync::Mutex<Option<CaseResult>>> =
+        cases.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1).min(cases.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= cases.len() {
+                        break;
+                    }
+                    let result = if stop.load(Ordering::SeqCst) {
+                        skipped(&cases[i], opts.seed)
+                    } else {
+                        run_case(&cases[i], opts.seed)
+                    };
+                    if opts.fail_fast && matches!(result.status, Status::Failed | Status::Error) {
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    progress(&result);
+                    *results[i]
+                        .lock()
+                        .expect("no worker panics while holding it") = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .expect("not poisoned")
+                .expect("every case ran")
+        })
+        .collect()
+}
+
+fn case_seed(case: &Case, run_seed: u64) -> u64 {
+    case.scenario
+        .seed
+        .unwrap_or_else(|| stable_hash(&case.name) ^ run_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+fn blank(case: &Case, seed: u64, run_seed: u64, status: Status) -> CaseResult {
+    CaseResult {
+        name: case.name.clone(),
+        file: case.file.clone(),
+        card: case.scenario.card.clone(),
+        reader: case.scenario.reader.clone(),
+        tags: case.scenario.tags.clone(),
+        status,
+        seed,
+        run_seed,
+        sim_time_ns: 0,
+        wall_time_ns: 0,
+        steps: Vec::new(),
+        failure: None,
+        transcript: Transcript::default(),
+    }
+}
+
+fn skipped(case: &Case, run_seed: u64) -> CaseResult {
+    blank(case, case_seed(case, run_seed), run_seed, Status::Skipped)
+}
+
+/// What a step produced.
+#[derive(Default)]
+struct Outcome {
+    sw: Option<StatusWord>,
+    data: Vec<u8>,
+    error: Option<LinkError>,
+    /// A check the step makes itself (a signature that does not verify, a UID that did not change).
+    own_check: Option<(String, String)>,
+}
+
+impl Outcome {
+    fn response(r: Response) -> Self {
+        Outcome {
+            sw: Some(r.sw),
+            data: r.data,
+            ..Outcome::default()
+        }
+    }
+}
+
+struct World {
+    reader: Reader,
+    device: Device,
+    secrets: BTreeMap<String, Secret<String>>,
+    saved: HashMap<String, Vec<u8>>,
+    uids: HashMap<String, Vec<u8>>,
+    transcript: Transcript,
+    rng: rand_chacha::ChaCha8Rng,
+}
+
+/// Runs one case.
+pub fn run_case(case: &Case, run_seed: u64) -> CaseResult {
+    let started = Instant::now();
+    let seed = case_seed(case, run_seed);
+    let mut result = blank(case, seed, run_seed, Status::Passed);
+    let error = |mut r: CaseResult, message: String| {
+        r.status = Status::Error;
+        r.failure = Some(Failure {
+            step: 0,
+            label: "set-up".into(),
+            expected: "a runnable case".into(),
+            actual: message,
+            context: String::new(),
+        });
+        r
+    };
+    let profiles = match profiles_of(case) {
+        Ok(p) => p,
+        Err(e) => return error(result, e),
+    };
+    let fixtures = Fixtures::embedded();
+    let subject = match case.scenario.identity.as_deref() {
+        Some(id) => match fixtures.subject(id) {
+            Ok(s) => s,
+            Err(e) => return error(result, e),
+        },
+        None => fixtures.default_subject(),
+    };
+    let device = profiles.card.device;
+    let card = match Card::new(Arc::new(profiles.card), subject.clone(), seed) {
+        Ok(c) => c,
+        Err(e) => return error(result, e.to_string()),
+    };
+    let faults = FaultPlan::new(
+        case.scenario.faults.clone(),
+        rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xFA17),
+    );
+    let mut reader = Reader::new(Arc::new(profiles.reader), card, faults);
+    reader.set_max_bit_rate(case.scenario.bit_rate);
+    let mut secrets = BTreeMap::new();
+    let pins = &subject.identity.pins;
+    secrets.insert("auth_pin".to_string(), pins.auth.clone());
+    secrets.insert("sign_pin".to_string(), pins.sign.clone());
+    secrets.insert("card_info_pin".to_string(), pins.card_info.clone());
+    secrets.extend(case.scenario.secrets.clone());
+    let mut world = World {
+        reader,
+        device,
+        secrets,
+        saved: HashMap::new(),
+        uids: HashMap::new(),
+        transcript: Transcript::default(),
+        rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x0A0CE),
+    };
+    let start = world.reader.now();
+    for (i, step) in case.scenario.steps.iter().enumerate() {
+        let label = match &step.name {
+            Some(n) => format!("{} ({n})", step.action.keyword()),
+            None => step.action.keyword().to_string(),
+        };
+        let t0 = world.reader.now();
+        let first_apdu = world.transcript.entries.len();
+        let outcome = world.execute(step);
+        let took = world.reader.now().since(t0);
+        let apdus = (first_apdu, world.transcript.entries.len());
+        let verdict = match outcome {
+            Ok(o) => {
+                let save = match &step.action {
+                    Action::ReadFile(r) => r.save.as_ref().or(step.save.as_ref()),
+                    _ => step.save.as_ref(),
+                };
+                if let (Some(name), true) =
+                    (save, o.error.is_none() && o.sw.is_some_and(|sw| sw.is_ok()))
+                {
+                    world.saved.insert(name.clone(), o.data.clone());
+                }
+                check(step, &o, took, &world).map_err(|(e, a)| (Status::Failed, e, a))
+            }
+            Err(message) => Err((Status::Error, "a step that can run".to_string(), message)),
+        };
+        let status = if verdict.is_ok() {
+            Status::Passed
+        } else {
+            verdict.as_ref().err().map_or(Status::Failed, |v| v.0)
+        };
+        result.steps.push(StepResult {
+            index: i + 1,
+            label: label.clone(),
+            status,
+            sim_time_ns: took.as_nanos(),
+            apdus,
+        });
+        if let Err((status, expected, actual)) = verdict {
+            result.status = status;
+            result.failure = Some(Failure {
+                step: i + 1,
+                label,
+                expected,
+                actual,
+                context: context(&world.transcript, apdus.1),
+            });
+            break;
+        }
+    }
+    let total = world.reader.now().since(start);
+    if result.status == Status::Passed
+        && let Some(b) = &case.scenario.budget
+        && total > b.total.0
+    {
+        result.status = Status::Failed;
+        result.failure = Some(Failure {
+            step: 0,
+            label: "budget".into(),
+            expected: format!("the case within {} of simulated time", b.total.0),
+            actual: format!("it took {total}"),
+            context: String::new(),
+        });
+    }
+    result.sim_time_ns = total.as_nanos();
+    result.wall_time_ns = started.elapsed().as_nanos() as u64;
+    result.transcript = world.transcript;
+    result
+}
+
+/// The last few exchanges before `end`, with their frames.
+fn context(t: &Transcript, end: usize) -> String {
+    let from = end.saturating_sub(4);
+    let slice = Transcript {
+        entries: t.entries[from..end].to_vec(),
+    };
+    format!("{slice:#}")
+}
+
+fn parse_fid(f: &str) -> [u8; 2] {
+    let v = u16::from_str_radix(f, 16).unwrap_or(0);
+    v.to_be_bytes()
+}
+
+impl World {
+    /// Substitutes `${secrets.X}` (ASCII bytes) and `${saved.X}` into hex; tells whether a
+    /// secret went in.
+    fn expand(&self, template: &str) -> Result<(Vec<u8>, bool), String> {
+        let mut out = String::new();
+        let mut secret = false;
+        let mut s = template;
+        while let Some(i) = s.find("${") {
+            out.push_str(&s[..i]);
+            let j = s[i..]
+                .find('}')
+                .ok_or_else(|| format!("`{template}`: unclosed ${{"))?;
+            let var = &s[i + 2..i + j];
+            if let Some(name) = var.strip_prefix("secrets.") {
+                let v = self.secrets.get(name).ok_or_else(|| {
+                    format!(
+                        "no secret `{name}`; known: {}",
+                        self.secrets.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                })?;
+                out.push_str(&hex::encode(v.expose().as_bytes()));
+                secret = true;
+            } else if let Some(name) = var.strip_prefix("saved.") {
+                let v = self
+                    .saved
+                    .get(name)
+                    .ok_or_else(|| format!("nothing was saved as `{name}` before this step"))?;
+                out.push_str(&hex::encode(v));
+            }
+            s = &s[i + j + 1..];
+        }
+        out.push_str(s);
+        kazasu_sim::parse_hex(&out).map(|b| (b, secret))
+    }
+
+    /// A PIN given as text, possibly `${secrets.X}`.
+    fn text_secret(&self, text: &str) -> Result<Secret<String>, String> {
+        match text
+            .strip_prefix("${secrets.")
+            .and_then(|t| t.strip_suffix('}'))
+        {
+            Some(name) => self
+                .secrets
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("no secret `{name}`")),
+            None => Ok(Secret::new(text.to_string())),
+        }
+    }
+
+    fn send(&mut self, apdu: &[u8], secret: bool) -> Result<Response, LinkError> {
+        match self.reader.transmit(apdu) {
+            Ok(t) => {
+                let r = Response::parse(&t.response)
+                    .unwrap_or_else(|_| Response::status(StatusWord(0)));
+                self.transcript.record_with(
+                    apdu,
+                    secret,
+                    &r.data,
+                    r.sw,
+                    t.duration,
+                    self.reader.last_frames(),
+                );
+                Ok(r)
+            }
+            Err(e) => {
+                let took = self
+                    .reader
+                    .last_frames()
+                    .last()
+                    .map_or(SimDuration::ZERO, |f| {
+                        f.end.since(self.reader.last_frames()[0].start)
+                    });
+                self.transcript
+                    .record_error(apdu, secret, &e, took, self.reader.last_frames());
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends, and stops the step at a transport error or a status other than 90 00.
+    fn send_step(&mut self, apdu: &[u8], secret: bool) -> Result<Response, Outcome> {
+        match self.send(apdu, secret) {
+            Ok(r) if r.sw.is_ok() => Ok(r),
+            Ok(r) => Err(Outcome::response(r)),
+            Err(e) => Err(Outcome {
+                error: Some(e),
+                ..Outcome::default()
+            }),
+        }
+    }
+
+    fn link(&mut self, r: Result<(), LinkError>) -> Outcome {
+        match r {
+            Ok(()) => Outcome::default(),
+            Err(e) => Outcome {
+                error: Some(e),
+                ..Outcome::default()
+            },
+        }
+    }
+
+    fn execute(&mut self, step: &Step) -> Result<Outcome, String> {
+        Ok(match &step.action {
+            Action::Tap => {
+                let r = self.reader.tap();
+                self.link(r)
+            }
+            Action::Remove => {
+                self.reader.remove();
+                Outcome::default()
+            }
+            Action::Approve => {
+                if !self.reader.approve() {
+                    return Err(format!(
+                        "`approve`: the card profile `{}` has no phone approval",
+                        self.reader.card().profile().name
+                    ));
+                }
+                Outcome::default()
+            }
+            Action::Deselect => {
+                let r = self.reader.disconnect();
+                self.link(r)
+            }
+            Action::Wait(d) => {
+                self.reader.wait(d.0);
+                Outcome::default()
+            }
+            Action::Apdu(t) => {
+                let (bytes, secret) = self.expand(t)?;
+                match self.send(&bytes, secret) {
+                    Ok(r) => Outcome::response(r),
+                    Err(e) => Outcome {
+                        error: Some(e),
+                        ..Outcome::default()
+                    },
+                }
+            }
+            Action::Select(target) => {
+                let (aid, p2) = match target {
+                    SelectTarget::Jpki => (kazasu_sim::jpki::AID.to_vec(), 0x0C),
+                    SelectTarget::CardInfo => (kazasu_sim::card_info::AID.to_vec(), 0x0C),
+                    SelectTarget::Readertest => {
+                        (kazasu_sim::readertest::PACKAGE_AID.to_vec(), 0x00)
+                    }
+                    SelectTarget::Aid(hex) => (self.expand(hex)?.0, 0x0C),
+                };
+                let cmd = Command::new(0x00, 0xA4, 0x04, p2)
+                    .with_data(&aid)
+                    .to_vec()
+                    .map_err(|e| e.to_string())?;
+                self.apdu_outcome(&cmd, false)
+            }
+            Action::SelectEf(fid) => {
+                let cmd = Command::new(0x00, 0xA4, 0x02, 0x0C)
+                    .with_data(&parse_fid(fid))
+                    .to_vec()
+                    .map_err(|e| e.to_string())?;
+                self.apdu_outcome(&cmd, false)
+            }
+            Action::ReadFile(r) => self.read_file(&r.ef, r.how),
+            Action::VerifyPin(v) => {
+                let select = Command::new(0x00, 0xA4, 0x02, 0x0C)
+                    .with_data(&parse_fid(&v.ef))
+                    .to_vec()
+                    .map_err(|e| e.to_string())?;
+                if let Err(o) = self.send_step(&select, false) {
+                    return Ok(o);
+                }
+                match &v.pin {
+                    Some(pin) => {
+                        let pin = self.text_secret(pin)?;
+                        let cmd = Command::new(0x00, 0x20, 0x00, 0x80)
+                            .with_data(pin.expose().as_bytes())
+                            .to_vec()
+                            .map_err(|e| e.to_string())?;
+                        self.apdu_outcome(&cmd, true)
+                    }
+                    None => self.apdu_outcome(&[0x00, 0x20, 0x00, 0x80], false),
+                }
+            }
+            Action::Sign(g) => {
+                let select = Command::new(0x00, 0xA4, 0x02, 0x0C)
+                    .with_data(&parse_fid(&g.key))
+                    .to_vec()
+                    .map_err(|e| e.to_string())?;
+                if let Err(o) = self.send_step(&select, false) {
+                    return Ok(o);
+                }
+                let message = if g.digest_of == "nonce" {
+                    let mut n = vec![0u8; 32];
+                    self.rng.fill_bytes(&mut n);
+                    n
+                } else {
+                    self.expand(&g.digest_of)?.0
+                };
+                let di = flows::digest_info_sha256(&message);
+                let cmd = Command::new(0x80, 0x2A, 0x00, 0x80)
+                    .with_data(&di)
+                    .with_le(256)
+                    .to_vec()
+                    .map_err(|e| e.to_string())?;
+                let mut o = self.apdu_outcome(&cmd, false);
+                if let (Some(cert), Some(sw)) = (&g.verify_with, o.sw)
+                    && sw.is_ok()
+                {
+                    let der = self
+                        .saved
+                        .get(cert)
+                        .ok_or_else(|| format!("nothing was saved as `{cert}` to verify with"))?;
+                    if !signature_verifies(der, &message, &o.data)? {
+                        o.own_check = Some((
+                            format!("a signature that verifies with `{cert}`"),
+                            "a signature that does not verify".into(),
+                        ));
+                    }
+                }
+                o
+            }
+            Action::JpkiAuthFlow(a) => {
+                if self.device == Device::Iphone && a.approve != Some(false) {
+                    self.reader.approve();
+                }
+                let pin = self.text_secret(a.pin.as_deref().unwrap_or("${secrets.auth_pin}"))?;
+                let mut nonce = vec![0u8; 32];
+                self.rng.fill_bytes(&mut nonce);
+                let mode = match a.how {
+                    ReadHow::Extended => ReadMode::Extended,
+                    _ => ReadMode::Chunked,
+                };
+                let device = self.device;
+                let mut host = Host::new(&mut self.reader);
+                let result = flows::jpki_auth_flow(&mut host, device, &pin, &nonce, mode);
+                let t = std::mem::take(&mut host.transcript);
+                self.transcript.extend(t);
+                match result {
+                    Ok(out) => {
+                        let mut o = Outcome {
+                            sw: Some(StatusWord::OK),
+                            data: out.signature.clone(),
+                            ..Outcome::default()
+                        };
+                        if !signature_verifies(&out.certificate, &nonce, &out.signature)? {
+                            o.own_check = Some((
+                                "a signature that verifies with the certificate read".into(),
+                                "one that does not".into(),
+                            ));
+                        }
+                        o
+                    }
+                    Err(flows::FlowError::Status { sw, .. }) => Outcome {
+                        sw: Some(sw),
+                        ..Outcome::default()
+                    },
+                    Err(flows::FlowError::Transport { source, .. }) => Outcome {
+                        error: Some(source),
+                        ..Outcome::default()
+                    },
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            Action::Uid(u) => {
+                let uid = self.reader.card().uid().to_vec();
+                let mut o = Outcome {
+                    data: uid.clone(),
+                    ..Outcome::default()
+                };
+                if let Some(name) = &u.differs_from {
+                    let old = self
+                        .uids
+                        .get(name)
+                        .ok_or_else(|| format!("no UID remembered as `{name}`"))?;
+                    if *old == uid {
+                        o.own_check = Some((
+                            format!("a UID other than `{name}` ({})", hex_spaced(old)),
+                            format!("the same UID {}", hex_spaced(&uid)),
+                        ));
+                    }
+                }
+                if let Some(name) = &u.same_as {
+                    let old = self
+                        .uids
+                        .get(name)
+                        .ok_or_else(|| format!("no UID remembered as `{name}`"))?;
+                    if *old != uid {
+                        o.own_check = Some((
+                            format!("the UID `{name}` ({})", hex_spaced(old)),
+                            format!("UID {}", hex_spaced(&uid)),
+                        ));
+                    }
+                }
+                if let Some(name) = &u.save {
+                    self.uids.insert(name.clone(), uid);
+                }
+                o
+            }
+        })
+    }
+
+    fn apdu_outcome(&mut self, cmd: &[u8], secret: bool) -> Outcome {
+        match self.send(cmd, secret) {
+            Ok(r) => Outcome::response(r),
+            Err(e) => Outcome {
+                error: Some(e),
+                ..Outcome::default()
+            },
+        }
+    }
+
+    fn read_file(&mut self, ef: &str, how: ReadHow) -> Outcome {
+        let fid = parse_fid(ef);
+        let header = if how == ReadHow::Sfi {
+            vec![0x00, 0xB0, 0x80 | (fid[1] & 0x1F), 0x00, 0x04]
+        } else {
+            let select = [0x00, 0xA4, 0x02, 0x0C, 0x02, fid[0], fid[1]];
+            if let Err(o) = self.send_step(&select, false) {
+                return o;
+            }
+            vec![0x00, 0xB0, 0x00, 0x00, 0x04]
+        };
+        let mut data = match self.send_step(&header, false) {
+            Ok(r) => r.data,
+            Err(o) => return o,
+        };
+        let total = match flows::der_total_length(&data) {
+            Ok(t) => t,
+            Err(m) => {
+                return Outcome {
+                    sw: Some(StatusWord::OK),
+                    data,
+                    own_check: Some(("a DER header".into(), m)),
+                    ..Outcome::default()
+                };
+            }
+        };
+        while data.len() < total {
+            let off = data.len();
+            let rest = total - off;
+            let [hi, lo] = (off as u16).to_be_bytes();
+            let cmd = match how {
+                ReadHow::Extended => Command::new(0x00, 0xB0, hi, lo)
+                    .with_le(rest as u32)
+                    .extended(),
+                _ => Command::new(0x00, 0xB0, hi, lo).with_le(rest.min(256) as u32),
+            };
+            let bytes = cmd.to_vec().unwrap_or_default();
+            match self.send_step(&bytes, false) {
+                Ok(r) if r.data.is_empty() => {
+                    return Outcome {
+                        sw: Some(r.sw),
+                        data,
+                        own_check: Some(("the rest of the file".into(), "an empty answer".into())),
+                        ..Outcome::default()
+                    };
+                }
+                Ok(r) => data.extend_from_slice(&r.data),
+                Err(o) => return o,
+            }
+        }
+        data.truncate(total);
+        Outcome {
+            sw: Some(StatusWord::OK),
+            data,
+            ..Outcome::default()
+        }
+    }
+}
+
+fn signature_verifies(cert_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, String> {
+    let cert = openssl::x509::X509::from_der(cert_der)
+        .map_err(|e| format!("the saved certificate is not X.509: {e}"))?;
+    let key = cert.public_key().map_err(|e| e.to_string())?;
+    let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)
+        .map_err(|e| e.to_string())?;
+    v.update(message).map_err(|e| e.to_string())?;
+    Ok(v.verify(signature).unwrap_or(false))
+}
+
+fn kind_matches(kind: TransportErrorKind, e: LinkError) -> bool {
+    matches!(
+        (kind, e),
+        (TransportErrorKind::Any, _)
+            | (TransportErrorKind::CardRemoved, LinkError::CardRemoved)
+            | (TransportErrorKind::NoAnswer, LinkError::NoAnswer)
+            | (TransportErrorKind::NoCard, LinkError::NoCard)
+            | (TransportErrorKind::TooManyWtx, LinkError::TooManyWtx)
+            | (TransportErrorKind::Collision, LinkError::Collision)
+            | (
+                TransportErrorKind::ExtendedApduUnsupported,
+                LinkError::ExtendedApduUnsupported
+            )
+    )
+}
+
+fn describe(o: &Outcome) -> String {
+    match (&o.error, o.sw) {
+        (Some(e), _) => format!("transport error: {e}"),
+        (None, Some(sw)) if o.data.is_empty() => format!("SW {sw} ({})", sw.name()),
+        (None, Some(sw)) => format!(
+            "SW {sw} ({}) with {} bytes {}",
+            sw.name(),
+            o.data.len(),
+            short_hex(&o.data)
+        ),
+        (None, None) => "no response (not an APDU step)".into(),
+    }
+}
+
+fn short_hex(d: &[u8]) -> String {
+    if d.len() <= 24 {
+        hex_spaced(d)
+    } else {
+        format!("{} …", hex_spaced(&d[..24]))
+    }
+}
+
+/// High-level steps must end in 90 00 unless their expectation says otherwise.
+fn wants_ok(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Select(_)
+            | Action::SelectEf(_)
+            | Action::ReadFile(_)
+            | Action::VerifyPin(_)
+            | Action::Sign(_)
+            | Action::JpkiAuthFlow(_)
+    )
+}
+
+fn check(step: &Step, o: &Outcome, took: SimDuration, w: &World) -> Result<(), (String, String)> {
+    let default = Expect::default();
+    let e = step.expect.as_ref().unwrap_or(&default);
+    if let Some(kind) = e.transport_error {
+        return match o.error {
+            Some(err) if kind_matches(kind, err) => within(e, took),
+            _ => Err((format!("a transport error ({kind:?})"), describe(o))),
+        };
+    }
+    if let Some(err) = o.error {
+        let wanted = match &e.sw {
+            Some(sw) => format!(
+                "SW {}",
+                sw.0.iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            None => "the step to complete".into(),
+        };
+        return Err((wanted, format!("transport error: {err}")));
+    }
+    if let Some((expected, actual)) = &o.own_check {
+        return Err((expected.clone(), actual.clone()));
+    }
+    let patterns = match &e.sw {
+        Some(sw) => Some(sw.0.clone()),
+        None if wants_ok(&step.action) => Some(vec![
+            crate::scenario::SwPattern::parse("9000").expect("valid"),
+        ]),
+        None => None,
+    };
+    if let (Some(patterns), Some(sw)) = (&patterns, o.sw)
+        && !patterns.iter().any(|p| p.matches(sw))
+    {
+        let wanted = patterns
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(" or ");
+        return Err((format!("SW {wanted}"), describe(o)));
+    }
+    let expand = |t: &str| w.expand(t).map(|(b, _)| b).map_err(|m| (t.to_string(), m));
+    if let Some(d) = &e.data {
+        let want = expand(d)?;
+        if want != o.data {
+            return Err((format!("data {}", short_hex(&want)), describe(o)));
+        }
+    }
+    if let Some(d) = &e.data_prefix {
+        let want = expand(d)?;
+        if !o.data.starts_with(&want) {
+            return Err((format!("data starting {}", short_hex(&want)), describe(o)));
+        }
+    }
+    if let Some(r) = &e.data_regex {
+        let re = regex::Regex::new(r).map_err(|x| (r.clone(), x.to_string()))?;
+        if !re.is_match(&hex::encode_upper(&o.data)) {
+            return Err((format!("data matching /{r}/"), describe(o)));
+        }
+    }
+    if let Some(n) = e.data_len
+        && o.data.len() != n
+    {
+        return Err((format!("{n} bytes of data"), describe(o)));
+    }
+    within(e, took)
+}
+
+fn within(e: &Expect, took: SimDuration) -> Result<(), (String, String)> {
+    match e.within {
+        Some(limit) if took > limit.0 => Err((
+            format!("the step within {}", limit.0),
+            format!("it took {took}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Simulated time of a result as a duration.
+pub fn sim_time(r: &CaseResult) -> SimDuration {
+    SimDuration::from_nanos(r.sim_time_ns)
+}
+
+/// Wall time of a result as a duration.
+pub fn wall_time(r: &CaseResult) -> Duration {
+    Duration::from_nanos(r.wall_time_ns)
+}

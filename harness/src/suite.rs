@@ -1,0 +1,513 @@
+//! Suites: scenario files loaded from paths or from the bundled conformance suite, checked with
+//! errors that point at file:line:column and say how to fix them, expanded into cases, and
+//! selected with filters, tags and deterministic partitions.
+
+use crate::scenario::{Action, Scenario, SwPattern};
+use kazasu_sim::{CardProfile, ReaderProfile};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+macro_rules! bundled_suite {
+    ($($path:literal),* $(,)?) => {
+        /// The bundled conformance suite: (path under `scenarios/`, YAML text).
+        pub const BUNDLED: &[(&str, &str)] = &[
+            $(($path, include_str!(concat!("../../scenarios/", $path)))),*
+        ];
+    };
+}
+
+bundled_suite!(
+    "conformance/auth-flow.yaml",
+    "conformance/sign-flow.yaml",
+    "conformance/status-words.yaml",
+    "conformance/pin.yaml",
+    "conformance/smartphones.yaml",
+    "conformance/transport.yaml",
+    "conformance/faults.yaml",
+    "conformance/readertest.yaml",
+);
+
+/// A problem with scenario input, located as precisely as the input allows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputError {
+    /// File (or `bundled:PATH`).
+    pub file: String,
+    /// 1-based line and column, when known.
+    pub at: Option<(u64, u64)>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at {
+            Some((line, col)) => write!(f, "{}:{line}:{col}: {}", self.file, self.message)?,
+            None => write!(f, "{}: {}", self.file, self.message)?,
+        }
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// One runnable case: a scenario with its matrix values filled in.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// Display name: the scenario name plus the matrix values.
+    pub name: String,
+    /// The file it came from.
+    pub file: String,
+    /// The scenario, with `card`, `reader` and `bit_rate` set for this case.
+    pub scenario: Scenario,
+}
+
+/// Parses the text of a scenario file.
+pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, InputError> {
+    let first = text
+        .lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---");
+    let list = first.is_some_and(|l| l.starts_with('-') || l.starts_with('['));
+    let result = if list {
+        serde_saphyr::from_str::<Vec<Scenario>>(text)
+    } else {
+        serde_saphyr::from_str::<Scenario>(text).map(|s| vec![s])
+    };
+    result.map_err(|e| {
+        let at = e.location().map(|l| (l.line(), l.column()));
+        let message = e.to_string();
+        let mut message = message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_string();
+        // The location is shown as file:line:column already.
+        if let Some(rest) = message
+            .strip_prefix("line ")
+            .and_then(|r| r.split_once(": "))
+            .map(|(_, m)| m.to_string())
+        {
+            message = rest;
+        }
+        InputError {
+            file: file.to_string(),
+            at,
+            hint: hint_for(&message),
+            message,
+        }
+    })
+}
+
+fn hint_for(message: &str) -> Option<String> {
+    let h = if message.contains("unknown field") {
+        "check the spelling; `kazasu schema` prints every field an editor can complete"
+    } else if message.contains("missing field") {
+        "add the field; `kazasu schema` lists the required ones"
+    } else if message.contains("unknown variant") {
+        "use one of the listed words"
+    } else if message.contains("duration") {
+        "write durations like 350ms, 1.5s or 800us"
+    } else {
+        "see the scenario format in README.md, or validate in an editor with scenarios/schema.json"
+    };
+    Some(h.to_string())
+}
+
+/// Loads a profile by name or path, for checks.
+fn card_profile(spec: &str, base: Option<&Path>) -> Result<CardProfile, String> {
+    if is_path(spec) {
+        let path = resolve(spec, base);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read card profile {}: {e}", path.display()))?;
+        CardProfile::from_yaml(&text, &path.display().to_string()).map_err(|e| e.to_string())
+    } else {
+        CardProfile::builtin(spec).map_err(|e| e.to_string())
+    }
+}
+
+fn reader_profile(spec: &str, base: Option<&Path>) -> Result<ReaderProfile, String> {
+    if is_path(spec) {
+        let path = resolve(spec, base);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read reader profile {}: {e}", path.display()))?;
+        ReaderProfile::from_yaml(&text, &path.display().to_string()).map_err(|e| e.to_string())
+    } else {
+        ReaderProfile::builtin(spec).map_err(|e| e.to_string())
+    }
+}
+
+/// Whether a profile reference is a path rather than a built-in name.
+pub fn is_path(spec: &str) -> bool {
+    spec.ends_with(".yaml") || spec.ends_with(".yml") || spec.contains('/')
+}
+
+fn resolve(spec: &str, base: Option<&Path>) -> PathBuf {
+    match base {
+        Some(dir) if Path::new(spec).is_relative() && dir.join(spec).exists() => dir.join(spec),
+        _ => PathBuf::from(spec),
+    }
+}
+
+/// Resolved profiles of a case.
+pub struct Profiles {
+    /// Card.
+    pub card: CardProfile,
+    /// Reader.
+    pub reader: ReaderProfile,
+}
+
+/// Loads the profiles a case names (paths relative to its file's folder, or the working folder).
+pub fn profiles_of(case: &Case) -> Result<Profiles, String> {
+    let base = Path::new(&case.file).parent();
+    Ok(Profiles {
+        card: card_profile(&case.scenario.card, base)?,
+        reader: reader_profile(&case.scenario.reader, base)?,
+    })
+}
+
+fn check_hex_template(t: &str) -> Result<(), String> {
+    // Remove ${...} placeholders, then what is left must be hex.
+    let mut rest = String::new();
+    let mut s = t;
+    while let Some(i) = s.find("${") {
+        rest.push_str(&s[..i]);
+        let Some(j) = s[i..].find('}') else {
+            return Err(format!("`{t}`: `${{` without a closing `}}`"));
+        };
+        let var = &s[i + 2..i + j];
+        if !(var.starts_with("secrets.") || var.starts_with("saved.")) {
+            return Err(format!(
+                "`${{{var}}}`: variables are ${{secrets.NAME}} and ${{saved.NAME}}"
+            ));
+        }
+        s = &s[i + j + 1..];
+    }
+    rest.push_str(s);
+    let compact: String = rest.chars().filter(|c| !c.is_whitespace()).collect();
+    if !compact.len().is_multiple_of(2) || !compact.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!("`{t}` is not hex bytes"));
+    }
+    Ok(())
+}
+
+fn check_fid(f: &str) -> Result<(), String> {
+    if f.len() == 4 && f.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{f}` is not a file id: write 4 hex digits, e.g. \"000A\""
+        ))
+    }
+}
+
+/// Checks what parsing cannot: profiles exist, hex is hex, faults make sense, names unique.
+pub fn check(scenarios: &[Scenario], file: &str) -> Result<(), InputError> {
+    let base = Path::new(file).parent();
+    let err = |name: &str, message: String, hint: &str| InputError {
+        file: file.to_string(),
+        at: None,
+        message: format!("scenario `{name}`: {message}"),
+        hint: Some(hint.to_string()),
+    };
+    let mut names = std::collections::HashSet::new();
+    for s in scenarios {
+        if !names.insert(&s.name) {
+            return Err(err(
+                &s.name,
+                "the name is used twice in this file".into(),
+                "give each scenario its own name",
+            ));
+        }
+        let m = s.matrix.clone().unwrap_or_default();
+        let cards = if m.card.is_empty() {
+            vec![s.card.clone()]
+        } else {
+            m.card.clone()
+        };
+        let readers = if m.reader.is_empty() {
+            vec![s.reader.clone()]
+        } else {
+            m.reader.clone()
+        };
+        for c in &cards {
+            card_profile(c, base).map_err(|e| {
+                err(
+                    &s.name,
+                    e,
+                    "name a built-in card profile (`kazasu profiles`) or a YAML file",
+                )
+            })?;
+        }
+        for r in &readers {
+            reader_profile(r, base).map_err(|e| {
+                err(
+                    &s.name,
+                    e,
+                    "name a built-in reader profile (`kazasu profiles`) or a YAML file",
+                )
+            })?;
+        }
+        for rate in s.bit_rate.iter().chain(&m.bit_rate) {
+            if ![106, 212, 424, 848].contains(rate) {
+                return Err(err(
+                    &s.name,
+                    format!("bit rate {rate}"),
+                    "bit rates are 106, 212, 424 or 848",
+                ));
+            }
+        }
+        for f in &s.faults {
+            f.check().map_err(|e| {
+                err(
+                    &s.name,
+                    format!("fault: {e}"),
+                    "see the fault examples in README.md",
+                )
+            })?;
+        }
+        if s.steps.is_empty() {
+            return Err(err(&s.name, "no steps".into(), "add steps, e.g. `- tap`"));
+        }
+        for (i, step) in s.steps.iter().enumerate() {
+            let at = |m: String| {
+                err(
+                    &s.name,
+                    format!("step {} ({}): {m}", i + 1, step.action.keyword()),
+                    "fix the step",
+                )
+            };
+            match &step.action {
+                Action::Apdu(t) => check_hex_template(t).map_err(at)?,
+                Action::SelectEf(f) => check_fid(f).map_err(at)?,
+                Action::ReadFile(r) => check_fid(&r.ef).map_err(at)?,
+                Action::VerifyPin(v) => check_fid(&v.ef).map_err(at)?,
+                Action::Sign(g) => {
+                    check_fid(&g.key).map_err(at)?;
+                    if g.digest_of != "nonce" {
+                        check_hex_template(&g.digest_of).map_err(at)?;
+                    }
+                }
+                Action::Select(crate::scenario::SelectTarget::Aid(a)) => {
+                    check_hex_template(a).map_err(at)?
+                }
+                _ => {}
+            }
+            if let Some(e) = &step.expect {
+                for t in [&e.data, &e.data_prefix].into_iter().flatten() {
+                    check_hex_template(t).map_err(at)?;
+                }
+                if let Some(r) = &e.data_regex {
+                    regex::Regex::new(r).map_err(|x| at(format!("data_regex: {x}")))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Expands scenarios into cases (matrix combinations), with optional profile overrides.
+pub fn expand(
+    scenarios: &[Scenario],
+    file: &str,
+    card: Option<&str>,
+    reader: Option<&str>,
+) -> Vec<Case> {
+    let mut out = Vec::new();
+    for s in scenarios {
+        let m = s.matrix.clone().unwrap_or_default();
+        let cards: Vec<String> = match card {
+            Some(c) => vec![c.to_string()],
+            None if m.card.is_empty() => vec![s.card.clone()],
+            None => m.card.clone(),
+        };
+        let readers: Vec<String> = match reader {
+            Some(r) => vec![r.to_string()],
+            None if m.reader.is_empty() => vec![s.reader.clone()],
+            None => m.reader.clone(),
+        };
+        let rates: Vec<Option<u32>> = if m.bit_rate.is_empty() {
+            vec![s.bit_rate]
+        } else {
+            m.bit_rate.iter().map(|r| Some(*r)).collect()
+        };
+        for c in &cards {
+            for r in &readers {
+                for rate in &rates {
+                    let mut scenario = s.clone();
+                    scenario.card = c.clone();
+                    scenario.reader = r.clone();
+                    scenario.bit_rate = *rate;
+                    scenario.matrix = None;
+                    let mut dims = Vec::new();
+                    if cards.len() > 1 || card.is_some() {
+                        dims.push(format!("card={c}"));
+                    }
+                    if readers.len() > 1 || reader.is_some() {
+                        dims.push(format!("reader={r}"));
+                    }
+                    if rates.len() > 1 {
+                        dims.push(format!("bit_rate={}", rate.unwrap_or(0)));
+                    }
+                    let name = if dims.is_empty() {
+                        s.name.clone()
+                    } else {
+                        format!("{} [{}]", s.name, dims.join(", "))
+                    };
+                    out.push(Case {
+                        name,
+                        file: file.to_string(),
+                        scenario,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A deterministic shard of the suite: `count:K/N` (every N-th case from the K-th) or
+/// `hash:K/N` (by a stable hash of the case name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Partition {
+    /// By position.
+    Count(u32, u32),
+    /// By name hash.
+    Hash(u32, u32),
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{s}` is not a partition: write count:K/N or hash:K/N with 1 ≤ K ≤ N (e.g. hash:2/4)"
+            )
+        };
+        let (kind, rest) = s.split_once(':').unwrap_or(("count", s));
+        let (k, n) = rest.split_once('/').ok_or_else(bad)?;
+        let (k, n): (u32, u32) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if k == 0 || n == 0 || k > n {
+            return Err(bad());
+        }
+        match kind {
+            "count" => Ok(Partition::Count(k, n)),
+            "hash" => Ok(Partition::Hash(k, n)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// FNV-1a: stable across platforms and releases (unlike the std hasher).
+pub fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Selection of cases.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Substrings of the case name (any matches).
+    pub filters: Vec<String>,
+    /// Tags (any matches).
+    pub tags: Vec<String>,
+    /// A shard.
+    pub partition: Option<Partition>,
+}
+
+impl Selection {
+    /// The selected cases, in order.
+    pub fn apply(&self, cases: Vec<Case>) -> Vec<Case> {
+        let picked: Vec<Case> = cases
+            .into_iter()
+            .filter(|c| {
+                self.filters.is_empty() || self.filters.iter().any(|f| c.name.contains(f.as_str()))
+            })
+            .filter(|c| {
+                self.tags.is_empty() || c.scenario.tags.iter().any(|t| self.tags.contains(t))
+            })
+            .collect();
+        match self.partition {
+            None => picked,
+            Some(Partition::Count(k, n)) => picked
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| *i as u32 % n == k - 1)
+                .map(|(_, c)| c)
+                .collect(),
+            Some(Partition::Hash(k, n)) => picked
+                .into_iter()
+                .filter(|c| stable_hash(&c.name) % u64::from(n) == u64::from(k - 1))
+                .collect(),
+        }
+    }
+}
+
+/// Loads scenario files: the bundled suite when `paths` is empty; folders are searched for
+/// `*.yaml` files (sorted). Every file is parsed and checked; the first problem is returned.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<(String, Vec<Scenario>)>, InputError> {
+    let mut out = Vec::new();
+    if paths.is_empty() {
+        for (path, text) in BUNDLED {
+            let file = format!("scenarios/{path}");
+            let scenarios = parse(text, &file)?;
+            check(&scenarios, &file)?;
+            out.push((file, scenarios));
+        }
+        return Ok(out);
+    }
+    for p in paths {
+        let files = if p.is_dir() {
+            let mut v: Vec<PathBuf> = walk(p).map_err(|e| InputError {
+                file: p.display().to_string(),
+                at: None,
+                message: format!("cannot read the folder: {e}"),
+                hint: None,
+            })?;
+            v.sort();
+            v
+        } else {
+            vec![p.clone()]
+        };
+        for f in files {
+            let file = f.display().to_string();
+            let text = std::fs::read_to_string(&f).map_err(|e| InputError {
+                file: file.clone(),
+                at: None,
+                message: format!("cannot read: {e}"),
+                hint: Some("give a scenario file or a folder of them".into()),
+            })?;
+            let scenarios = parse(&text, &file)?;
+            check(&scenarios, &file)?;
+            out.push((file, scenarios));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(walk(&path)?);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+/// Status-word patterns parse (re-exported for tests).
+pub fn sw_pattern(text: &str) -> Result<SwPattern, String> {
+    SwPattern::parse(text)
+}
