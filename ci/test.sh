@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# kazasu's test command: installs what the tests need, then checks formatting and lints and runs
-# every unit, property, snapshot and end-to-end test. Run from anywhere: ci/test.sh
+# kazasu's test command: installs what the tests need, then checks formatting and lints, runs
+# every unit, property, snapshot and end-to-end test, runs the bundled suite from the release
+# binary, and opens its HTML report in a headless browser. Run from anywhere: ci/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,3 +13,8 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+echo "== the bundled suite, release build"
+cargo build --release --locked
+target/release/kazasu run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
+echo "== the HTML report in a browser"
+ci/html-check.sh target/release/kazasu

@@ -53,7 +53,7 @@ pub fn render(results: &[CaseResult], summary: &Summary, seed: u64, backend: &st
         summary.failed,
         summary.error,
         summary.skipped,
-        ms(summary.sim_time_ns),
+        kazasu_sim::SimDuration::from_nanos(summary.sim_time_ns),
         summary.wall_time_ns as f64 / 1e9
     );
     h.push_str("<h2>Latency per profile (simulated time of passed cases)</h2><table><tr><th>card</th><th>reader</th><th>cases</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>");
@@ -181,7 +181,8 @@ fn waterfall(h: &mut String, r: &CaseResult) {
         let w = (xe - xs).max(1.5);
         if *k != last_apdu {
             last_apdu = *k;
-            let cmd = &r.transcript.entries[*k].command;
+            let entry = &r.transcript.entries[*k];
+            let cmd = entry.event.as_deref().map_or(entry.command.as_str(), |e| e.split(':').next().unwrap_or(e));
             let short: String = cmd.chars().take(26).collect();
             let _ = write!(h, "<text x=\"0\" y=\"{}\">{}</text>", y + 10.0, esc(&short));
         }

@@ -15,6 +15,25 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// Writes to stdout; a closed pipe (`kazasu list | head`) ends the program quietly, not with a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        out!($($arg)*);
+        out!("\n");
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "kazasu",
@@ -146,7 +165,7 @@ fn main() -> ExitCode {
         Cmd::List { select } => list(&select),
         Cmd::Validate { paths } => validate(&paths),
         Cmd::Schema => {
-            print!("{}", scenario::json_schema());
+            out!("{}", scenario::json_schema());
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Profiles { name } => {
@@ -265,14 +284,14 @@ fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
                 }
                 b.inc(1);
             }
-            None => print!("{text}"),
+            None => out!("{text}"),
         }
     });
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     let summary = Summary::of(&results, started.elapsed());
-    print!("{}", report::console_summary(&results, &summary));
+    out!("{}", report::console_summary(&results, &summary));
     if let Some(p) = &a.junit {
         write_file(p, &report::junit(&results, summary, a.seed))?;
     }
@@ -292,12 +311,12 @@ fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
 fn list(select: &Select) -> Result<ExitCode, InputFailure> {
     let cases = cases(select)?;
     for c in &cases {
-        println!(
+        outln!(
             "{:<70} {:<14} {:<13} {}",
             c.name, c.scenario.card, c.scenario.reader, c.file
         );
     }
-    println!("{} cases", cases.len());
+    outln!("{} cases", cases.len());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -308,7 +327,7 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode, InputFailure> {
             Ok(files) => {
                 for (file, scenarios) in files {
                     let n = suite::expand(&scenarios, &file, None, None).len();
-                    println!("ok {file}: {} scenarios, {n} cases", scenarios.len());
+                    outln!("ok {file}: {} scenarios, {n} cases", scenarios.len());
                 }
             }
             Err(e) => {
@@ -336,23 +355,23 @@ fn profiles(name: Option<&str>) -> anyhow::Result<ExitCode> {
                 .with_context(|| {
                     format!("no built-in profile `{name}`; run `kazasu profiles` for the list")
                 })?;
-            print!("{text}");
+            out!("{text}");
         }
         None => {
-            println!("{:<22} {:<10} description", "card profile", "device");
+            outln!("{:<22} {:<10} description", "card profile", "device");
             for (name, _) in BUILTIN_CARD_PROFILES {
                 let p = CardProfile::builtin(name)?;
-                println!(
+                outln!(
                     "{:<22} {:<10} {}",
                     p.name,
                     format!("{:?}", p.device).to_lowercase(),
                     p.description
                 );
             }
-            println!("\n{:<22} description", "reader profile");
+            outln!("\n{:<22} description", "reader profile");
             for (name, _) in BUILTIN_READER_PROFILES {
                 let p = ReaderProfile::builtin(name)?;
-                println!("{:<22} {}", p.name, p.description);
+                outln!("{:<22} {}", p.name, p.description);
             }
         }
     }
@@ -375,8 +394,8 @@ fn gen_test_pki(dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(path.parent().expect("files live in folders"))?;
         std::fs::write(&path, &f.contents)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
-    println!("{} files; rebuild kazasu to embed them.", files.len());
+    outln!("{} files; rebuild kazasu to embed them.", files.len());
     Ok(())
 }

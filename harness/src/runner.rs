@@ -460,7 +460,14 @@ impl World {
     fn execute(&mut self, step: &Step) -> Result<Outcome, String> {
         Ok(match &step.action {
             Action::Tap => {
+                let t0 = self.reader.now();
                 let r = self.reader.tap();
+                let took = self.reader.now().since(t0);
+                let what = match &r {
+                    Ok(()) => format!("tap: card detected and activated at {} kbit/s", self.reader.bit_rate()),
+                    Err(e) => format!("tap failed: {e}"),
+                };
+                self.transcript.record_event(&what, took, self.reader.last_frames());
                 self.link(r)
             }
             Action::Remove => {
@@ -477,7 +484,10 @@ impl World {
                 Outcome::default()
             }
             Action::Deselect => {
+                let t0 = self.reader.now();
                 let r = self.reader.disconnect();
+                let took = self.reader.now().since(t0);
+                self.transcript.record_event("deselect", took, self.reader.last_frames());
                 self.link(r)
             }
             Action::Wait(d) => {

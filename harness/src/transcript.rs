@@ -25,6 +25,9 @@ pub struct Entry {
     /// The transport error, when the exchange failed (then `sw` is empty).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A reader event that is not an APDU (a tap's activation, a deselect): then `command` is empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
 }
 
 /// `true` for commands whose data is a secret (VERIFY, CHANGE REFERENCE DATA).
@@ -99,6 +102,22 @@ impl Transcript {
             duration_ns: took.as_nanos(),
             frames: frames.to_vec(),
             error: None,
+            event: None,
+        });
+    }
+
+    /// Records a reader event with its frames (a tap's anticollision and activation).
+    pub fn record_event(&mut self, event: &str, took: SimDuration, frames: &[FrameRecord]) {
+        self.entries.push(Entry {
+            command: String::new(),
+            response_len: 0,
+            response: String::new(),
+            sw: String::new(),
+            meaning: String::new(),
+            duration_ns: took.as_nanos(),
+            frames: frames.to_vec(),
+            error: None,
+            event: Some(event.to_string()),
         });
     }
 
@@ -120,6 +139,7 @@ impl Transcript {
             duration_ns: took.as_nanos(),
             frames: frames.to_vec(),
             error: Some(error.to_string()),
+            event: None,
         });
     }
 
@@ -139,6 +159,15 @@ impl fmt::Display for Transcript {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let with_frames = f.alternate();
         for e in &self.entries {
+            if let Some(event) = &e.event {
+                writeln!(f, "~ {event} [{}]", SimDuration::from_nanos(e.duration_ns))?;
+                if with_frames {
+                    for frame in &e.frames {
+                        writeln!(f, "    {frame}")?;
+                    }
+                }
+                continue;
+            }
             writeln!(f, "> {}", e.command)?;
             if let Some(err) = &e.error {
                 writeln!(
