@@ -182,7 +182,10 @@ fn waterfall(h: &mut String, r: &CaseResult) {
         if *k != last_apdu {
             last_apdu = *k;
             let entry = &r.transcript.entries[*k];
-            let cmd = entry.event.as_deref().map_or(entry.command.as_str(), |e| e.split(':').next().unwrap_or(e));
+            let cmd = entry
+                .event
+                .as_deref()
+                .map_or(entry.command.as_str(), |e| e.split(':').next().unwrap_or(e));
             let short: String = cmd.chars().take(26).collect();
             let _ = write!(h, "<text x=\"0\" y=\"{}\">{}</text>", y + 10.0, esc(&short));
         }

@@ -313,7 +313,10 @@ fn list(select: &Select) -> Result<ExitCode, InputFailure> {
     for c in &cases {
         outln!(
             "{:<70} {:<14} {:<13} {}",
-            c.name, c.scenario.card, c.scenario.reader, c.file
+            c.name,
+            c.scenario.card,
+            c.scenario.reader,
+            c.file
         );
     }
     outln!("{} cases", cases.len());

@@ -464,10 +464,14 @@ impl World {
                 let r = self.reader.tap();
                 let took = self.reader.now().since(t0);
                 let what = match &r {
-                    Ok(()) => format!("tap: card detected and activated at {} kbit/s", self.reader.bit_rate()),
+                    Ok(()) => format!(
+                        "tap: card detected and activated at {} kbit/s",
+                        self.reader.bit_rate()
+                    ),
                     Err(e) => format!("tap failed: {e}"),
                 };
-                self.transcript.record_event(&what, took, self.reader.last_frames());
+                self.transcript
+                    .record_event(&what, took, self.reader.last_frames());
                 self.link(r)
             }
             Action::Remove => {
@@ -487,7 +491,8 @@ impl World {
                 let t0 = self.reader.now();
                 let r = self.reader.disconnect();
                 let took = self.reader.now().since(t0);
-                self.transcript.record_event("deselect", took, self.reader.last_frames());
+                self.transcript
+                    .record_event("deselect", took, self.reader.last_frames());
                 self.link(r)
             }
             Action::Wait(d) => {
