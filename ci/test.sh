@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kazasu's test command: installs what the tests need, then checks formatting and lints, runs
 # every unit, property, snapshot and end-to-end test, runs the bundled suite from the release
-# binary, and opens its HTML report in a headless browser. Run from anywhere: ci/test.sh
+# binary, opens its HTML report in a headless browser, and checks interoperability with real
+# PC/SC clients through pcscd + vpcd (started here, stopped at the end). Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,3 +19,7 @@ cargo build --release --locked
 target/release/kazasu run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
 echo "== the HTML report in a browser"
 ci/html-check.sh target/release/kazasu
+echo "== the real stack: pcscd + vpcd, OpenSC and pcsc-tools"
+trap 'ci/pcscd.sh stop' EXIT
+ci/pcscd.sh start
+ci/interop.sh target/release/kazasu

@@ -9,6 +9,8 @@ pub mod html;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod serve;
 pub mod suite;
 pub mod transcript;
 pub mod transport;
+pub mod vpcd_link;

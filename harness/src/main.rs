@@ -118,6 +118,34 @@ enum Cmd {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Attach virtual cards to pcscd's vpcd slots for any PC/SC program (OpenSC, pcsc-tools,
+    /// your reading software); needs pcscd with vsmartcard-vpcd running (see ci/pcscd.sh).
+    Serve {
+        /// Cards, one per slot: PROFILE[:IDENTITY] (e.g. android-jpki:suzuki-hanako).
+        #[arg(long = "card", default_value = "mynumber-card")]
+        cards: Vec<kazasu::serve::CardSpec>,
+        /// The reader model between vpcd and the cards.
+        #[arg(long, default_value = "typical-424k")]
+        reader: String,
+        /// First vpcd slot (slot n is "Virtual PCD 00 0n", port 35963 + n).
+        #[arg(long, default_value_t = 0)]
+        slot: u16,
+        /// `fast`, or `realtime` to wait out the modelled durations.
+        #[arg(long, value_enum, default_value = "fast")]
+        pace: kazasu::vpcd_link::Pace,
+        /// Seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write every exchange and event as JSON lines here (secrets redacted).
+        #[arg(long, value_name = "FILE")]
+        transcript: Option<PathBuf>,
+        /// Stop after this long (e.g. 30s); default: until Ctrl-C.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// Take each card out of the field after it answered this many APDUs.
+        #[arg(long, value_name = "N")]
+        remove_after_apdus: Option<u64>,
+    },
     /// Print the JSON Schema of scenario files (for editors).
     Schema,
     /// List the built-in card and reader profiles, or print one as YAML.
@@ -164,6 +192,30 @@ fn main() -> ExitCode {
         }),
         Cmd::List { select } => list(&select),
         Cmd::Validate { paths } => validate(&paths),
+        Cmd::Serve {
+            cards,
+            reader,
+            slot,
+            pace,
+            seed,
+            transcript,
+            duration,
+            remove_after_apdus,
+        } => kazasu::serve::serve(kazasu::serve::ServeOptions {
+            cards,
+            reader,
+            first_slot: slot,
+            pace,
+            seed,
+            transcript,
+            duration,
+            remove_after_apdus,
+        })
+        .map(|counts| {
+            eprintln!("stopped; APDUs answered per slot: {counts:?}");
+            ExitCode::SUCCESS
+        })
+        .map_err(InputFailure),
         Cmd::Schema => {
             out!("{}", scenario::json_schema());
             Ok(ExitCode::SUCCESS)

@@ -36,6 +36,7 @@ pub mod secret;
 pub mod status;
 pub mod time;
 pub mod timing;
+pub mod vpcd;
 
 pub use apdu::{ApduError, Command, Response};
 pub use card::{Answer, Card, CardReply};

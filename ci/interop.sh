@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Interoperability through the real reading stack: pcscd + vpcd + kazasu's virtual cards, driven
+# by real clients — OpenSC reads the virtual My Number card with its JPKI driver, signs with the
+# auth key after a PIN login (the signature is checked with openssl), and scriptor from
+# pcsc-tools drives the readertest card. Needs pcscd started (ci/pcscd.sh start).
+# Usage: ci/interop.sh [KAZASU-BINARY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+kazasu=${1:-target/release/kazasu}
+work=$(mktemp -d)
+serve_pid=
+cleanup() {
+  [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "interop: FAIL: $*" >&2; exit 1; }
+
+"$kazasu" serve --card mynumber-card:yamada-taro --card readertest --transcript "$work/serve.jsonl" \
+  --duration 120s 2>"$work/serve.log" &
+serve_pid=$!
+for _ in $(seq 1 100); do
+  opensc-tool -l 2>/dev/null | grep -q "^1 *Yes" && break
+  sleep 0.1
+done
+opensc-tool -l | grep -q "^0 *Yes" || fail "the virtual cards did not appear in pcscd ($(cat "$work/serve.log"))"
+
+# 1. OpenSC's JPKI driver lists the four certificates.
+pkcs15-tool --reader 0 --list-certificates >"$work/certs.txt" 2>&1 || fail "pkcs15-tool: $(cat "$work/certs.txt")"
+for label in "User Authentication Certificate" "Digital Signature Certificate" \
+             "User Authentication Certificate CA" "Digital Signature Certificate CA"; do
+  grep -q "\[$label\]" "$work/certs.txt" || fail "pkcs15-tool did not list: $label"
+done
+echo "interop: pkcs15-tool lists the 4 JPKI certificates"
+
+# 2. PKCS#11: log in with the auth PIN, sign, check the signature with openssl.
+module=
+for m in /usr/lib/*/opensc-pkcs11.so /usr/lib/opensc-pkcs11.so; do if [ -e "$m" ]; then module=$m; break; fi; done
+[ -n "$module" ] || fail "OpenSC's PKCS#11 module is not installed (package opensc-pkcs11)"
+echo "eligibility check $(date +%s%N)" >"$work/msg"
+pkcs11-tool --module "$module" --slot-index 0 --login --pin 1234 --sign --id 01 -m SHA256-RSA-PKCS \
+  --input-file "$work/msg" --output-file "$work/msg.sig" >"$work/p11.log" 2>&1 || fail "pkcs11-tool: $(cat "$work/p11.log")"
+pkcs15-tool --reader 0 --read-certificate 01 >"$work/auth.pem" 2>/dev/null || fail "could not read the auth certificate"
+openssl x509 -in "$work/auth.pem" -pubkey -noout >"$work/auth.pub"
+openssl dgst -sha256 -verify "$work/auth.pub" -signature "$work/msg.sig" "$work/msg" >/dev/null \
+  || fail "the PKCS#11 signature does not verify with the certificate"
+echo "interop: pkcs11-tool login + RSA-2048 signature, verified by openssl"
+
+# 3. A wrong PIN is refused and counted.
+if pkcs11-tool --module "$module" --slot-index 0 --login --pin 9999 --sign --id 01 -m SHA256-RSA-PKCS \
+     --input-file "$work/msg" --output-file "$work/bad.sig" >"$work/p11bad.log" 2>&1; then
+  fail "a wrong PIN was accepted"
+fi
+grep -q "CKR_PIN_INCORRECT" "$work/p11bad.log" || fail "a wrong PIN gave: $(tail -2 "$work/p11bad.log")"
+echo "interop: a wrong PIN is refused (CKR_PIN_INCORRECT)"
+
+# 4. scriptor drives the readertest card.
+cat >"$work/rt.script" <<'SCRIPT'
+00 A4 04 00 06 A0 00 00 00 18 FF
+80 30 00 00
+80 34 00 10 10
+80 32 00 00 05 00 01 02 03 04
+80 36 00 04 02 00 01 04
+80 20 00 00 04 31 32 33 34
+80 40 00 00 00
+SCRIPT
+timeout 30 scriptor -r "Virtual PCD 00 01" "$work/rt.script" >"$work/scriptor.txt" 2>&1 || fail "scriptor: $(cat "$work/scriptor.txt")"
+[ "$(grep -c '90 00 : Normal processing' "$work/scriptor.txt")" -eq 7 ] || fail "scriptor: $(cat "$work/scriptor.txt")"
+grep -q "^< 00 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F" "$work/scriptor.txt" || fail "case 2 data wrong"
+grep -q "^< 80 20 00 00 04 31 32 33 34 90 00" "$work/scriptor.txt" || fail "dump did not return the VERIFY"
+echo "interop: scriptor ran the readertest script (7 APDUs, all 90 00)"
+
+# 5. The transcript has the exchanges and no PIN.
+grep -q '"event":"apdu"' "$work/serve.jsonl" || fail "the serve transcript has no APDU"
+grep -q '00 20 00 80 04 \*\* \*\* \*\* \*\*' "$work/serve.jsonl" || fail "the PKCS#11 VERIFY is not in the transcript"
+if grep '"slot":0' "$work/serve.jsonl" | grep -q '31 32 33 34'; then fail "the PIN leaked into the transcript"; fi
+echo "interop: the serve transcript records $(grep -c '"event":"apdu"' "$work/serve.jsonl") APDUs with the PIN redacted"
+echo "interop: 5 passed, 0 failed"

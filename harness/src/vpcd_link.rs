@@ -1,0 +1,229 @@
+//! The IO shell of a vpcd slot: a TCP connection to vsmartcard's vpcd driver inside pcscd,
+//! carrying the sans-IO [`kazasu_sim::vpcd`] protocol. Tap = connect, removal = close. The
+//! socket is tuned for the real stack (TCP_NODELAY, TCP_QUICKACK re-armed before every read,
+//! length and payload in one write — see "the 44 ms trap" in `shared/reference/vpcd.md`), every
+//! wait has a time-out, and the link reconnects with back-off when vpcd is not there yet or
+//! restarts.
+
+use kazasu_sim::vpcd::{Decoder, Reply, Request, Slot};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Whether the link waits out the modelled durations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pace {
+    /// Answer as fast as possible.
+    Fast,
+    /// Wait out each exchange's simulated duration, so host software sees real timing.
+    Realtime,
+}
+
+/// Where and how the link runs.
+#[derive(Clone, Debug)]
+pub struct LinkConfig {
+    /// vpcd's address (slot n: port 35963 + n).
+    pub addr: SocketAddr,
+    /// Pacing.
+    pub pace: Pace,
+    /// Longest wait for a read before the link checks whether it should stop.
+    pub poll: Duration,
+    /// A write that takes longer than this means a dead peer: the link closes.
+    pub write_timeout: Duration,
+    /// Longest pause between reconnection attempts.
+    pub max_backoff: Duration,
+}
+
+impl LinkConfig {
+    /// Defaults for slot `n` on this machine.
+    pub fn slot(n: u16) -> LinkConfig {
+        LinkConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], kazasu_sim::vpcd::BASE_PORT + n)),
+            pace: Pace::Fast,
+            poll: Duration::from_millis(100),
+            write_timeout: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Something the link saw, for transcripts.
+#[derive(Clone, Debug)]
+pub enum LinkEvent {
+    /// Connected to vpcd: the card is in the field.
+    Connected,
+    /// The connection closed: the card left the field.
+    Disconnected(String),
+    /// A request and the reply bytes (the reply without the length prefix; empty for none).
+    Exchange {
+        /// The request.
+        request: Request,
+        /// The reply payload.
+        reply: Vec<u8>,
+        /// Modelled duration of the exchange.
+        sim_ns: u64,
+    },
+}
+
+/// Control of a running link.
+#[derive(Clone)]
+pub struct LinkControl {
+    present: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    /// APDUs answered so far.
+    pub apdus: Arc<AtomicU64>,
+}
+
+impl LinkControl {
+    /// The card enters (`true`) or leaves (`false`) the field.
+    pub fn set_present(&self, present: bool) {
+        self.present.store(present, Ordering::SeqCst);
+    }
+    /// Ends the link thread.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn tune(stream: &TcpStream, cfg: &LinkConfig) -> std::io::Result<()> {
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(cfg.poll))?;
+    stream.set_write_timeout(Some(cfg.write_timeout))?;
+    socket2::SockRef::from(stream).set_tcp_quickack(true)?;
+    Ok(())
+}
+
+/// Runs a link for `slot` on the current thread until stopped; `on_event` sees what happens.
+pub fn run(
+    slot: Arc<Mutex<Slot>>,
+    cfg: LinkConfig,
+    control: LinkControl,
+    on_event: &(dyn Fn(LinkEvent) + Sync),
+) {
+    let mut backoff = Duration::from_millis(20);
+    while !control.stop.load(Ordering::SeqCst) {
+        if !control.present.load(Ordering::SeqCst) {
+            std::thread::sleep(cfg.poll);
+            continue;
+        }
+        let stream = match TcpStream::connect_timeout(&cfg.addr, Duration::from_secs(1)) {
+            Ok(s) => s,
+            Err(_) => {
+                // vpcd is not there (yet): try again, a little later each time.
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(cfg.max_backoff);
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(20);
+        if tune(&stream, &cfg).is_err() {
+            continue;
+        }
+        if slot.lock().expect("slot lock").connected().is_err() {
+            std::thread::sleep(cfg.poll);
+            continue;
+        }
+        on_event(LinkEvent::Connected);
+        let why = serve_connection(&stream, &slot, &cfg, &control, on_event);
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        slot.lock().expect("slot lock").disconnected();
+        on_event(LinkEvent::Disconnected(why));
+    }
+}
+
+fn serve_connection(
+    stream: &TcpStream,
+    slot: &Mutex<Slot>,
+    cfg: &LinkConfig,
+    control: &LinkControl,
+    on_event: &(dyn Fn(LinkEvent) + Sync),
+) -> String {
+    let mut decoder = Decoder::default();
+    let mut buf = vec![0u8; 70_000];
+    let mut reader = stream;
+    let mut writer = stream;
+    loop {
+        if control.stop.load(Ordering::SeqCst) {
+            return "stopped".into();
+        }
+        if !control.present.load(Ordering::SeqCst) {
+            return "card removed".into();
+        }
+        // Linux clears TCP_QUICKACK after use: re-arm it before every read.
+        let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return "vpcd closed the connection".into(),
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return format!("read failed: {e}"),
+        };
+        decoder.push(&buf[..n]);
+        while let Some(request) = decoder.next_request() {
+            let request = match request {
+                Ok(r) => r,
+                Err(e) => return format!("protocol error: {e}"),
+            };
+            let started = Instant::now();
+            let reply = slot.lock().expect("slot lock").handle(&request);
+            match reply {
+                Reply::Nothing => on_event(LinkEvent::Exchange {
+                    request,
+                    reply: Vec::new(),
+                    sim_ns: 0,
+                }),
+                Reply::Close => {
+                    on_event(LinkEvent::Exchange {
+                        request,
+                        reply: Vec::new(),
+                        sim_ns: 0,
+                    });
+                    return "the card left the field during the exchange".into();
+                }
+                Reply::Send { frame, pace } => {
+                    if cfg.pace == Pace::Realtime {
+                        let target: Duration = pace.into();
+                        if let Some(rest) = target.checked_sub(started.elapsed()) {
+                            std::thread::sleep(rest);
+                        }
+                    }
+                    if let Err(e) = writer.write_all(&frame) {
+                        return format!("write failed: {e}");
+                    }
+                    if matches!(request, Request::Apdu(_)) {
+                        control.apdus.fetch_add(1, Ordering::Relaxed);
+                    }
+                    on_event(LinkEvent::Exchange {
+                        request,
+                        reply: frame[2..].to_vec(),
+                        sim_ns: pace.as_nanos(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Starts a link on its own thread; the card starts in the field.
+pub fn spawn(
+    slot: Arc<Mutex<Slot>>,
+    cfg: LinkConfig,
+    on_event: Arc<dyn Fn(LinkEvent) + Send + Sync>,
+) -> (LinkControl, std::thread::JoinHandle<()>) {
+    let control = LinkControl {
+        present: Arc::new(AtomicBool::new(true)),
+        stop: Arc::new(AtomicBool::new(false)),
+        apdus: Arc::new(AtomicU64::new(0)),
+    };
+    let c = control.clone();
+    let handle = std::thread::spawn(move || run(slot, cfg, c, &*on_event));
+    (control, handle)
+}

@@ -1,0 +1,217 @@
+//! The card side of vsmartcard's vpcd protocol, sans-IO (`shared/reference/vpcd.md`).
+//!
+//! Both directions frame a payload as a 2-byte big-endian length and the bytes. A 1-byte
+//! payload is a control code (power off, power on, reset, get ATR); anything longer is a
+//! command APDU. [`Decoder`] turns a byte stream into requests, [`encode`] builds a reply as one
+//! buffer (so the IO shell writes length and payload in one write), and [`Slot`] answers the
+//! requests with a virtual reader and card — the same model as in-process runs.
+
+use crate::reader::Reader;
+use crate::time::SimDuration;
+
+/// Largest payload the framing carries.
+pub const MAX_PAYLOAD: usize = 0xFFFF;
+/// The first vpcd port; slot n listens on `BASE_PORT + n`.
+pub const BASE_PORT: u16 = 35963;
+
+/// A request from vpcd.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// `00`: power off.
+    PowerOff,
+    /// `01`: power on.
+    PowerOn,
+    /// `02`: reset.
+    Reset,
+    /// `04`: get the ATR (answered at any time, powered or not).
+    GetAtr,
+    /// A command APDU.
+    Apdu(Vec<u8>),
+}
+
+/// The peer broke the protocol.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VpcdError {
+    /// A 1-byte payload that is not a known control code.
+    #[error("unknown vpcd control code {0:02X}")]
+    UnknownControl(u8),
+    /// A zero-length frame (vpcd never sends one).
+    #[error("empty vpcd frame")]
+    Empty,
+    /// A reply too long for the 2-byte length.
+    #[error("reply of {0} bytes does not fit the vpcd framing (at most 65535)")]
+    TooLong(usize),
+}
+
+/// Reassembles frames from a byte stream.
+#[derive(Default, Debug)]
+pub struct Decoder {
+    buf: Vec<u8>,
+}
+
+impl Decoder {
+    /// Appends received bytes.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+    /// The next complete request, if one is buffered.
+    pub fn next_request(&mut self) -> Option<Result<Request, VpcdError>> {
+        if self.buf.len() < 2 {
+            return None;
+        }
+        let len = usize::from(u16::from_be_bytes([self.buf[0], self.buf[1]]));
+        if self.buf.len() < 2 + len {
+            return None;
+        }
+        let payload: Vec<u8> = self.buf.drain(..2 + len).skip(2).collect();
+        Some(parse(payload))
+    }
+    /// Bytes buffered but not yet a whole frame.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+}
+
+fn parse(payload: Vec<u8>) -> Result<Request, VpcdError> {
+    match payload.as_slice() {
+        [] => Err(VpcdError::Empty),
+        [0x00] => Ok(Request::PowerOff),
+        [0x01] => Ok(Request::PowerOn),
+        [0x02] => Ok(Request::Reset),
+        [0x04] => Ok(Request::GetAtr),
+        [c] => Err(VpcdError::UnknownControl(*c)),
+        _ => Ok(Request::Apdu(payload)),
+    }
+}
+
+/// A frame: the 2-byte length and the payload in one buffer.
+pub fn encode(payload: &[u8]) -> Result<Vec<u8>, VpcdError> {
+    if payload.len() > MAX_PAYLOAD {
+        return Err(VpcdError::TooLong(payload.len()));
+    }
+    let mut out = Vec::with_capacity(payload.len() + 2);
+    out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    out.extend_from_slice(payload);
+    Ok(out)
+}
+
+/// What the link does after a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// Send this frame (already encoded); `pace` is the modelled duration to wait out first
+    /// when pacing in real time.
+    Send {
+        /// The encoded frame.
+        frame: Vec<u8>,
+        /// Modelled duration of the exchange.
+        pace: SimDuration,
+    },
+    /// Nothing to send (power commands).
+    Nothing,
+    /// The card leaves: close the connection (pcscd sees a removal).
+    Close,
+}
+
+/// A vpcd slot holding a virtual reader and card: tap = the link connects, removal = it closes.
+pub struct Slot {
+    /// The reader model the APDUs go through.
+    pub reader: Reader,
+}
+
+impl Slot {
+    /// A slot around a reader (the card is tapped when the link connects).
+    pub fn new(reader: Reader) -> Slot {
+        Slot { reader }
+    }
+
+    /// The link connected to vpcd: the card enters the field.
+    pub fn connected(&mut self) -> Result<(), crate::reader::LinkError> {
+        self.reader.tap()
+    }
+
+    /// The link closed: the card left the field.
+    pub fn disconnected(&mut self) {
+        self.reader.remove();
+    }
+
+    /// Answers one request.
+    pub fn handle(&mut self, request: &Request) -> Reply {
+        match request {
+            Request::GetAtr => {
+                let atr = self.reader.card().atr().to_vec();
+                Reply::Send {
+                    frame: encode(&atr).expect("an ATR fits"),
+                    pace: SimDuration::ZERO,
+                }
+            }
+            Request::PowerOff => {
+                let _ = self.reader.disconnect();
+                Reply::Nothing
+            }
+            Request::PowerOn | Request::Reset => {
+                // The reader re-activates the card: a cold start of its session.
+                let _ = self.reader.disconnect();
+                match self.reader.connect() {
+                    Ok(_) => Reply::Nothing,
+                    Err(_) => Reply::Close,
+                }
+            }
+            Request::Apdu(apdu) => match self.reader.transmit(apdu) {
+                Ok(t) => match encode(&t.response) {
+                    Ok(frame) => Reply::Send {
+                        frame,
+                        pace: t.duration,
+                    },
+                    Err(_) => Reply::Close,
+                },
+                // The model lost the card (removal, no answer after the retries): to the real
+                // stack that is a card leaving mid-APDU.
+                Err(_) => Reply::Close,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_split_anywhere_reassemble() {
+        let stream = [
+            0x00, 0x01, 0x04, 0x00, 0x05, 0x00, 0xA4, 0x04, 0x00, 0x00, 0x00, 0x01, 0x00,
+        ];
+        for cut in 0..stream.len() {
+            let mut d = Decoder::default();
+            d.push(&stream[..cut]);
+            let mut got = Vec::new();
+            while let Some(r) = d.next_request() {
+                got.push(r.unwrap());
+            }
+            d.push(&stream[cut..]);
+            while let Some(r) = d.next_request() {
+                got.push(r.unwrap());
+            }
+            assert_eq!(
+                got,
+                [
+                    Request::GetAtr,
+                    Request::Apdu(vec![0x00, 0xA4, 0x04, 0x00, 0x00]),
+                    Request::PowerOff
+                ],
+                "cut {cut}"
+            );
+            assert_eq!(d.pending(), 0);
+        }
+    }
+
+    #[test]
+    fn control_codes_and_errors() {
+        let mut d = Decoder::default();
+        d.push(&[0x00, 0x01, 0x03, 0x00, 0x00]);
+        assert_eq!(d.next_request(), Some(Err(VpcdError::UnknownControl(3))));
+        assert_eq!(d.next_request(), Some(Err(VpcdError::Empty)));
+        assert_eq!(encode(&[0x90, 0x00]).unwrap(), [0x00, 0x02, 0x90, 0x00]);
+        assert_eq!(encode(&vec![0; 65536]), Err(VpcdError::TooLong(65536)));
+    }
+}
