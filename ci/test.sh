@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
-# kazasu's test command: installs what the tests need, then checks formatting and lints, runs
-# every unit, property, snapshot and end-to-end test, runs the bundled suite from the release
-# binary, opens its HTML report in a headless browser, and checks interoperability with real
-# PC/SC clients through pcscd + vpcd (started here, stopped at the end). Run from anywhere.
+# kazasu's test command: installs what the tests need (Debian packages), checks formatting and
+# lints, starts pcscd with vsmartcard's vpcd driver, runs every unit, property, snapshot,
+# end-to-end and real-stack test, runs the bundled suite in-process (with every report) and
+# through pcscd, opens the HTML report in a headless browser, and checks interoperability with
+# real PC/SC clients (OpenSC, pcsc-tools). pcscd is stopped at the end. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export KAZASU_PCSC=1   # real-stack tests must not skip here
 
-ci/install-deps.sh
+ci/install-deps.sh pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools opensc
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
-cargo test --workspace --locked
-echo "== the bundled suite, release build"
-cargo build --release --locked
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+echo "== pcscd + vpcd"
+trap 'ci/pcscd.sh stop' EXIT
+ci/pcscd.sh start
+echo "== cargo test (with the real-stack backend)"
+cargo test --workspace --features kazasu/pcsc --locked
+echo "== the bundled suite in-process, release build"
+cargo build --release --features pcsc --locked
 target/release/kazasu run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
 echo "== the HTML report in a browser"
 ci/html-check.sh target/release/kazasu
-echo "== the real stack: pcscd + vpcd, OpenSC and pcsc-tools"
-trap 'ci/pcscd.sh stop' EXIT
-ci/pcscd.sh start
+echo "== the bundled suite through the real stack (pcscd + vpcd)"
+target/release/kazasu run --backend pcsc --junit target/kazasu-pcsc-junit.xml
+echo "== interoperability: OpenSC and pcsc-tools against served cards"
 ci/interop.sh target/release/kazasu

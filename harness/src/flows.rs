@@ -74,13 +74,13 @@ pub fn der_total_length(header: &[u8]) -> Result<usize, String> {
 }
 
 /// A host talking to one card through a transport, keeping a redacted transcript.
-pub struct Host<'t, T: Transport> {
+pub struct Host<'t, T: Transport + ?Sized> {
     transport: &'t mut T,
     /// What was exchanged so far.
     pub transcript: Transcript,
 }
 
-impl<'t, T: Transport> Host<'t, T> {
+impl<'t, T: Transport + ?Sized> Host<'t, T> {
     /// A host on `transport`.
     pub fn new(transport: &'t mut T) -> Self {
         Host {
@@ -108,7 +108,7 @@ impl<'t, T: Transport> Host<'t, T> {
             message: e.to_string(),
         })?;
         self.transcript
-            .record(apdu, &r.data, r.sw, ex.took, self.transport.last_frames());
+            .record(apdu, &r.data, r.sw, ex.took, &self.transport.last_frames());
         Ok(r)
     }
 
@@ -225,7 +225,7 @@ pub struct AuthFlowOutput {
 /// The eligibility-check (オンライン資格確認) read, in the order the device needs:
 /// card: read the certificate, then verify; Android: PIN first; iPhone: the approval comes
 /// before the tap (the caller approves), no PIN, and the last-command indicator at the end.
-pub fn jpki_auth_flow<T: Transport>(
+pub fn jpki_auth_flow<T: Transport + ?Sized>(
     host: &mut Host<'_, T>,
     device: Device,
     auth_pin: &Secret<String>,

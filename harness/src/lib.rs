@@ -4,8 +4,11 @@
 //! eligibility-check software drives real ones. The `kazasu` binary is the command-line face.
 #![warn(missing_docs)]
 
+pub mod backend;
 pub mod flows;
 pub mod html;
+#[cfg(feature = "pcsc")]
+pub mod pcsc_backend;
 pub mod report;
 pub mod runner;
 pub mod scenario;

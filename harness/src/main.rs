@@ -50,6 +50,8 @@ struct Cli {
 enum Backend {
     /// The simulator in this process (virtual time; no setup).
     Inproc,
+    /// Through the real stack: pcscd + vsmartcard's vpcd (start it with ci/pcscd.sh start).
+    Pcsc,
 }
 
 #[derive(clap::Args, Clone)]
@@ -100,6 +102,12 @@ enum Cmd {
         /// Where the cards live.
         #[arg(long, value_enum, default_value = "inproc")]
         backend: Backend,
+        /// With --backend pcsc: `fast`, or `realtime` to make the link wait out modelled durations.
+        #[arg(long, value_enum, default_value = "fast")]
+        pace: kazasu::vpcd_link::Pace,
+        /// With --backend pcsc: the vpcd slots to use (one case per slot at a time).
+        #[arg(long, default_value_t = 2)]
+        slots: u16,
         /// Print a line for every case, not only for failures.
         #[arg(long, short)]
         verbose: bool,
@@ -176,6 +184,8 @@ fn main() -> ExitCode {
             json,
             html,
             backend,
+            pace,
+            slots,
             verbose,
             transcripts,
         } => run(RunArgs {
@@ -187,6 +197,8 @@ fn main() -> ExitCode {
             json,
             html,
             backend,
+            pace,
+            slots,
             verbose,
             transcripts,
         }),
@@ -245,6 +257,8 @@ struct RunArgs {
     json: Option<PathBuf>,
     html: Option<PathBuf>,
     backend: Backend,
+    pace: kazasu::vpcd_link::Pace,
+    slots: u16,
     verbose: bool,
     transcripts: bool,
 }
@@ -295,12 +309,14 @@ fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
     }
     let backend = match a.backend {
         Backend::Inproc => "inproc",
+        Backend::Pcsc => "pcsc",
     };
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         seed: a.seed,
         jobs: a.jobs.unwrap_or(RunOptions::default().jobs),
         fail_fast: a.fail_fast,
     };
+    let factory = backend_factory(a.backend, a.pace, a.slots, &mut opts)?;
     let bar = if std::io::stderr().is_terminal() && cases.len() > 20 && !a.verbose {
         let b = indicatif::ProgressBar::new(cases.len() as u64);
         b.set_style(
@@ -315,7 +331,7 @@ fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
     let transcripts = a.transcripts;
     let print_lock = std::sync::Mutex::new(());
     let started = Instant::now();
-    let results = runner::run(&cases, &opts, &|r| {
+    let results = runner::run_with(&cases, &opts, &*factory, &|r| {
         let _guard = print_lock.lock();
         let failed = matches!(r.status, Status::Failed | Status::Error);
         let mut text = String::new();
@@ -358,6 +374,63 @@ fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
     } else {
         ExitCode::from(1)
     })
+}
+
+type Factory = Box<runner::BackendFactory>;
+
+fn backend_factory(
+    backend: Backend,
+    pace: kazasu::vpcd_link::Pace,
+    slots: u16,
+    opts: &mut RunOptions,
+) -> Result<Factory, InputFailure> {
+    match backend {
+        Backend::Inproc => Ok(Box::new(runner::inproc)),
+        Backend::Pcsc => pcsc_factory(pace, slots, opts),
+    }
+}
+
+#[cfg(feature = "pcsc")]
+fn pcsc_factory(
+    pace: kazasu::vpcd_link::Pace,
+    slots: u16,
+    opts: &mut RunOptions,
+) -> Result<Factory, InputFailure> {
+    use kazasu::pcsc_backend::{PcscBackend, Timeouts};
+    if slots == 0 {
+        return Err(InputFailure("--slots must be at least 1".into()));
+    }
+    // One case per vpcd slot at a time.
+    opts.jobs = opts.jobs.min(usize::from(slots)).max(1);
+    // Fail early and clearly when pcscd or its vpcd readers are missing.
+    let probe = kazasu_sim::Reader::new(
+        std::sync::Arc::new(ReaderProfile::builtin("typical-424k").expect("built-in")),
+        kazasu_sim::Card::new(
+            std::sync::Arc::new(CardProfile::builtin("mynumber-card").expect("built-in")),
+            kazasu_sim::Fixtures::embedded().default_subject(),
+            1,
+        )
+        .expect("valid"),
+        kazasu_sim::FaultPlan::none(rand_core::SeedableRng::seed_from_u64(1)),
+    );
+    drop(PcscBackend::new(0, probe, pace, Timeouts::default()).map_err(InputFailure)?);
+    Ok(Box::new(move |worker, model| {
+        PcscBackend::new(worker as u16, model, pace, Timeouts::default())
+            .map(|b| Box::new(b) as Box<dyn kazasu::backend::Backend>)
+    }))
+}
+
+#[cfg(not(feature = "pcsc"))]
+fn pcsc_factory(
+    _: kazasu::vpcd_link::Pace,
+    _: u16,
+    _: &mut RunOptions,
+) -> Result<Factory, InputFailure> {
+    Err(InputFailure(
+        "this kazasu was built without the real-stack backend; build it with \
+         `cargo build --release --features pcsc` (needs Debian's libpcsclite-dev)"
+            .into(),
+    ))
 }
 
 fn list(select: &Select) -> Result<ExitCode, InputFailure> {

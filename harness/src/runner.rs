@@ -3,6 +3,7 @@
 //! the APDU/frame transcript and — on failure — the step, what was expected, what happened and
 //! the exchanges around it. Cases run in parallel; no retries: a flaky scenario is a bug.
 
+use crate::backend::Backend;
 use crate::flows::{self, Host, ReadMode};
 use crate::scenario::{Action, Expect, ReadHow, SelectTarget, Step, TransportErrorKind};
 use crate::suite::{Case, profiles_of, stable_hash};
@@ -115,10 +116,28 @@ impl Default for RunOptions {
     }
 }
 
-/// Runs cases in parallel; `progress` is called after each case finishes.
+/// Puts a case's reader model (with its card) behind a backend, for worker `worker`.
+pub type BackendFactory = dyn Fn(usize, Reader) -> Result<Box<dyn Backend>, String> + Sync;
+
+/// The in-process backend: the reader model itself.
+pub fn inproc(_worker: usize, reader: Reader) -> Result<Box<dyn Backend>, String> {
+    Ok(Box::new(reader))
+}
+
+/// Runs cases in parallel in-process; `progress` is called after each case finishes.
 pub fn run(
     cases: &[Case],
     opts: &RunOptions,
+    progress: &(dyn Fn(&CaseResult) + Sync),
+) -> Vec<CaseResult> {
+    run_with(cases, opts, &inproc, progress)
+}
+
+/// Runs cases in parallel on the backend `factory` makes; `progress` is called after each case.
+pub fn run_with(
+    cases: &[Case],
+    opts: &RunOptions,
+    factory: &BackendFactory,
     progress: &(dyn Fn(&CaseResult) + Sync),
 ) -> Vec<CaseResult> {
     let next = AtomicUsize::new(0);
@@ -126,8 +145,9 @@ pub fn run(
     let results: Vec<std::sync::Mutex<Option<CaseResult>>> =
         cases.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|s| {
-        for _ in 0..opts.jobs.max(1).min(cases.len().max(1)) {
-            s.spawn(|| {
+        for worker in 0..opts.jobs.max(1).min(cases.len().max(1)) {
+            let (next, stop, results) = (&next, &stop, &results);
+            s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     if i >= cases.len() {
@@ -136,7 +156,7 @@ pub fn run(
                     let result = if stop.load(Ordering::SeqCst) {
                         skipped(&cases[i], opts.seed)
                     } else {
-                        run_case(&cases[i], opts.seed)
+                        run_case_on(&cases[i], opts.seed, worker, factory)
                     };
                     if opts.fail_fast && matches!(result.status, Status::Failed | Status::Error) {
                         stop.store(true, Ordering::SeqCst);
@@ -208,7 +228,7 @@ impl Outcome {
 }
 
 struct World {
-    reader: Reader,
+    reader: Box<dyn Backend>,
     device: Device,
     secrets: BTreeMap<String, Secret<String>>,
     saved: HashMap<String, Vec<u8>>,
@@ -217,8 +237,18 @@ struct World {
     rng: rand_chacha::ChaCha8Rng,
 }
 
-/// Runs one case.
+/// Runs one case in-process.
 pub fn run_case(case: &Case, run_seed: u64) -> CaseResult {
+    run_case_on(case, run_seed, 0, &inproc)
+}
+
+/// Runs one case on a backend.
+pub fn run_case_on(
+    case: &Case,
+    run_seed: u64,
+    worker: usize,
+    factory: &BackendFactory,
+) -> CaseResult {
     let started = Instant::now();
     let seed = case_seed(case, run_seed);
     let mut result = blank(case, seed, run_seed, Status::Passed);
@@ -254,8 +284,12 @@ pub fn run_case(case: &Case, run_seed: u64) -> CaseResult {
         case.scenario.faults.clone(),
         rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xFA17),
     );
-    let mut reader = Reader::new(Arc::new(profiles.reader), card, faults);
-    reader.set_max_bit_rate(case.scenario.bit_rate);
+    let mut model = Reader::new(Arc::new(profiles.reader), card, faults);
+    model.set_max_bit_rate(case.scenario.bit_rate);
+    let reader = match factory(worker, model) {
+        Ok(b) => b,
+        Err(e) => return error(result, e),
+    };
     let mut secrets = BTreeMap::new();
     let pins = &subject.identity.pins;
     secrets.insert("auth_pin".to_string(), pins.auth.clone());
@@ -322,6 +356,21 @@ pub fn run_case(case: &Case, run_seed: u64) -> CaseResult {
         }
     }
     let total = world.reader.now().since(start);
+    let missed = world.reader.missed_faults();
+    world.reader.finish();
+    if result.status == Status::Passed && !missed.is_empty() {
+        result.status = Status::Error;
+        result.failure = Some(Failure {
+            step: 0,
+            label: "faults".into(),
+            expected: "every fault at a precise point to strike".into(),
+            actual: format!(
+                "never struck: {} — the case has fewer taps, exchanges or frames than the fault names",
+                missed.join("; ")
+            ),
+            context: String::new(),
+        });
+    }
     if result.status == Status::Passed
         && let Some(b) = &case.scenario.budget
         && total > b.total.0
@@ -416,20 +465,18 @@ impl World {
                     &r.data,
                     r.sw,
                     t.duration,
-                    self.reader.last_frames(),
+                    &self.reader.last_frames(),
                 );
                 Ok(r)
             }
             Err(e) => {
-                let took = self
-                    .reader
-                    .last_frames()
-                    .last()
-                    .map_or(SimDuration::ZERO, |f| {
-                        f.end.since(self.reader.last_frames()[0].start)
-                    });
+                let frames = self.reader.last_frames();
+                let took = match (frames.first(), frames.last()) {
+                    (Some(a), Some(b)) => b.end.since(a.start),
+                    _ => SimDuration::ZERO,
+                };
                 self.transcript
-                    .record_error(apdu, secret, &e, took, self.reader.last_frames());
+                    .record_error(apdu, secret, &e, took, &frames);
                 Err(e)
             }
         }
@@ -471,7 +518,7 @@ impl World {
                     Err(e) => format!("tap failed: {e}"),
                 };
                 self.transcript
-                    .record_event(&what, took, self.reader.last_frames());
+                    .record_event(&what, took, &self.reader.last_frames());
                 self.link(r)
             }
             Action::Remove => {
@@ -482,7 +529,7 @@ impl World {
                 if !self.reader.approve() {
                     return Err(format!(
                         "`approve`: the card profile `{}` has no phone approval",
-                        self.reader.card().profile().name
+                        self.reader.card_name()
                     ));
                 }
                 Outcome::default()
@@ -492,7 +539,7 @@ impl World {
                 let r = self.reader.disconnect();
                 let took = self.reader.now().since(t0);
                 self.transcript
-                    .record_event("deselect", took, self.reader.last_frames());
+                    .record_event("deselect", took, &self.reader.last_frames());
                 self.link(r)
             }
             Action::Wait(d) => {
@@ -602,7 +649,7 @@ impl World {
                     _ => ReadMode::Chunked,
                 };
                 let device = self.device;
-                let mut host = Host::new(&mut self.reader);
+                let mut host = Host::new(&mut *self.reader);
                 let result = flows::jpki_auth_flow(&mut host, device, &pin, &nonce, mode);
                 let t = std::mem::take(&mut host.transcript);
                 self.transcript.extend(t);
@@ -633,7 +680,7 @@ impl World {
                 }
             }
             Action::Uid(u) => {
-                let uid = self.reader.card().uid().to_vec();
+                let uid = self.reader.uid();
                 let mut o = Outcome {
                     data: uid.clone(),
                     ..Outcome::default()

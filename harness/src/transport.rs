@@ -23,8 +23,8 @@ pub trait Transport {
     /// The current simulated time.
     fn now(&self) -> SimTime;
     /// The frames of the last exchange, where the transport models them.
-    fn last_frames(&self) -> &[FrameRecord] {
-        &[]
+    fn last_frames(&self) -> Vec<FrameRecord> {
+        Vec::new()
     }
 }
 
@@ -92,7 +92,7 @@ impl Transport for Reader {
     fn now(&self) -> SimTime {
         Reader::now(self)
     }
-    fn last_frames(&self) -> &[FrameRecord] {
-        Reader::last_frames(self)
+    fn last_frames(&self) -> Vec<FrameRecord> {
+        Reader::last_frames(self).to_vec()
     }
 }

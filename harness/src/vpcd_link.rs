@@ -81,6 +81,10 @@ impl LinkControl {
     pub fn set_present(&self, present: bool) {
         self.present.store(present, Ordering::SeqCst);
     }
+    /// Whether the card should be in the field.
+    pub fn is_present(&self) -> bool {
+        self.present.load(Ordering::SeqCst)
+    }
     /// Ends the link thread.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -104,8 +108,9 @@ pub fn run(
 ) {
     let mut backoff = Duration::from_millis(20);
     while !control.stop.load(Ordering::SeqCst) {
-        if !control.present.load(Ordering::SeqCst) {
-            std::thread::sleep(cfg.poll);
+        // Out of the field: removed by the user, or lost during an exchange (until the next tap).
+        if !control.present.load(Ordering::SeqCst) || slot.lock().expect("slot lock").lost {
+            std::thread::sleep(cfg.poll.min(Duration::from_millis(20)));
             continue;
         }
         let stream = match TcpStream::connect_timeout(&cfg.addr, Duration::from_secs(1)) {
@@ -128,7 +133,9 @@ pub fn run(
         on_event(LinkEvent::Connected);
         let why = serve_connection(&stream, &slot, &cfg, &control, on_event);
         let _ = stream.shutdown(std::net::Shutdown::Both);
-        slot.lock().expect("slot lock").disconnected();
+        if !control.present.load(Ordering::SeqCst) {
+            slot.lock().expect("slot lock").disconnected();
+        }
         on_event(LinkEvent::Disconnected(why));
     }
 }
@@ -190,9 +197,20 @@ fn serve_connection(
                 }
                 Reply::Send { frame, pace } => {
                     if cfg.pace == Pace::Realtime {
+                        // Wait out the modelled duration, in steps, so that a removal (or the
+                        // host's watchdog) still ends a long exchange at once.
                         let target: Duration = pace.into();
-                        if let Some(rest) = target.checked_sub(started.elapsed()) {
-                            std::thread::sleep(rest);
+                        while let Some(rest) = target.checked_sub(started.elapsed()) {
+                            if rest.is_zero()
+                                || !control.present.load(Ordering::SeqCst)
+                                || control.stop.load(Ordering::SeqCst)
+                            {
+                                break;
+                            }
+                            std::thread::sleep(rest.min(Duration::from_millis(20)));
+                        }
+                        if !control.present.load(Ordering::SeqCst) {
+                            return "card removed during the exchange".into();
                         }
                     }
                     if let Err(e) = writer.write_all(&frame) {
@@ -218,8 +236,18 @@ pub fn spawn(
     cfg: LinkConfig,
     on_event: Arc<dyn Fn(LinkEvent) + Send + Sync>,
 ) -> (LinkControl, std::thread::JoinHandle<()>) {
+    spawn_with(slot, cfg, on_event, true)
+}
+
+/// Starts a link on its own thread, with the card in the field or not.
+pub fn spawn_with(
+    slot: Arc<Mutex<Slot>>,
+    cfg: LinkConfig,
+    on_event: Arc<dyn Fn(LinkEvent) + Send + Sync>,
+    present: bool,
+) -> (LinkControl, std::thread::JoinHandle<()>) {
     let control = LinkControl {
-        present: Arc::new(AtomicBool::new(true)),
+        present: Arc::new(AtomicBool::new(present)),
         stop: Arc::new(AtomicBool::new(false)),
         apdus: Arc::new(AtomicU64::new(0)),
     };

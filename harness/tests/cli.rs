@@ -301,3 +301,22 @@ fn profiles_lists_and_shows() {
     assert_eq!(code, 0);
     assert!(out.contains("JPKIAPICCTOKEN2"), "{out}");
 }
+
+#[test]
+fn a_fault_that_never_strikes_is_reported() {
+    let dir = temp("missed-fault");
+    let file = dir.join("missed.yaml");
+    std::fs::write(
+        &file,
+        "name: fault after the last exchange\nfaults:\n  - { when: { exchange: 9 }, do: { slow_card: 2.0 } }\nsteps:\n  - tap\n  - select: jpki\n",
+    )
+    .unwrap();
+    let (code, out, _) = kazasu(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("ERROR")
+            && out.contains("never struck")
+            && out.contains("SlowCard(2.0) at exchange 9"),
+        "{out}"
+    );
+}

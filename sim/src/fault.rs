@@ -35,6 +35,26 @@ pub struct When {
     pub probability: Option<f64>,
 }
 
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        for (name, v) in [
+            ("tap", self.tap),
+            ("exchange", self.exchange),
+            ("frame", self.frame),
+            ("byte", self.byte),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{name} {v}"));
+            }
+        }
+        if let Some(p) = self.probability {
+            parts.push(format!("probability {p}"));
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
 /// What the fault does.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -136,6 +156,7 @@ pub enum FrameFault {
 /// The faults of a run, with the seeded RNG for probabilistic ones.
 pub struct FaultPlan {
     faults: Vec<Fault>,
+    struck: Vec<bool>,
     rng: ChaCha8Rng,
 }
 
@@ -146,13 +167,19 @@ fn roll(rng: &mut ChaCha8Rng, p: f64) -> bool {
 impl FaultPlan {
     /// A plan; `rng` decides probabilistic faults.
     pub fn new(faults: Vec<Fault>, rng: ChaCha8Rng) -> Self {
-        FaultPlan { faults, rng }
+        let struck = vec![false; faults.len()];
+        FaultPlan {
+            faults,
+            struck,
+            rng,
+        }
     }
 
     /// No faults.
     pub fn none(rng: ChaCha8Rng) -> Self {
         FaultPlan {
             faults: Vec::new(),
+            struck: Vec::new(),
             rng,
         }
     }
@@ -165,12 +192,24 @@ impl FaultPlan {
     /// Adds a fault.
     pub fn push(&mut self, fault: Fault) {
         self.faults.push(fault);
+        self.struck.push(false);
+    }
+
+    /// Faults at a precise point (no probability) that never struck — a scenario whose fault
+    /// names an exchange, frame or tap that never happened tests nothing.
+    pub fn missed(&self) -> Vec<&Fault> {
+        self.faults
+            .iter()
+            .zip(&self.struck)
+            .filter(|(f, s)| !**s && f.when.probability.is_none())
+            .map(|(f, _)| f)
+            .collect()
     }
 
     /// Tap-level actions at tap `n`.
     pub fn at_tap(&mut self, n: u32) -> Vec<Action> {
         let mut out = Vec::new();
-        for f in &self.faults {
+        for (f, struck) in self.faults.iter().zip(self.struck.iter_mut()) {
             let w = &f.when;
             if !(f.action.is_tap_level() || (f.action == Action::FieldOff && w.tap.is_some())) {
                 continue;
@@ -182,6 +221,7 @@ impl FaultPlan {
                 continue;
             }
             if w.probability.is_none_or(|p| roll(&mut self.rng, p)) {
+                *struck = true;
                 out.push(f.action);
             }
         }
@@ -191,7 +231,7 @@ impl FaultPlan {
     /// Exchange-level actions (slow card, WTX storm) for exchange `n`.
     pub fn at_exchange(&mut self, n: u32) -> Vec<Action> {
         let mut out = Vec::new();
-        for f in &self.faults {
+        for (f, struck) in self.faults.iter().zip(self.struck.iter_mut()) {
             if f.action.is_frame_level() || f.action.is_tap_level() || f.when.tap.is_some() {
                 continue;
             }
@@ -199,6 +239,7 @@ impl FaultPlan {
                 continue;
             }
             if f.when.probability.is_none_or(|p| roll(&mut self.rng, p)) {
+                *struck = true;
                 out.push(f.action);
             }
         }
@@ -228,6 +269,7 @@ impl FaultPlan {
                 continue;
             }
             let at = byte.map_or(0, |b| (b as usize).min(len));
+            self.struck[i] = true;
             return Some(match action {
                 Action::FieldOff => FrameFault::FieldOff(at),
                 Action::FrameLost => FrameFault::Lost,

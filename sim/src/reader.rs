@@ -300,6 +300,11 @@ impl Reader {
     pub fn last_frames(&self) -> &[FrameRecord] {
         &self.frames
     }
+    /// The fault plan (to ask which faults struck).
+    pub fn faults(&self) -> &FaultPlan {
+        &self.faults
+    }
+
     /// Presence changes since the last call.
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)

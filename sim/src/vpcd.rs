@@ -116,17 +116,31 @@ pub enum Reply {
 pub struct Slot {
     /// The reader model the APDUs go through.
     pub reader: Reader,
+    /// How the last APDU went in the model: its simulated duration, or why it failed.
+    pub last_exchange: Option<Result<SimDuration, crate::reader::LinkError>>,
+    /// The link dropped the card during an exchange (a removal, or an error the real stack can
+    /// only see as one): the link stays away until the host side lets it back.
+    pub lost: bool,
 }
 
 impl Slot {
     /// A slot around a reader (the card is tapped when the link connects).
     pub fn new(reader: Reader) -> Slot {
-        Slot { reader }
+        Slot {
+            reader,
+            last_exchange: None,
+            lost: false,
+        }
     }
 
-    /// The link connected to vpcd: the card enters the field.
+    /// The link connected to vpcd: the card enters the field (unless it already has).
     pub fn connected(&mut self) -> Result<(), crate::reader::LinkError> {
-        self.reader.tap()
+        self.lost = false;
+        if self.reader.is_present() {
+            Ok(())
+        } else {
+            self.reader.tap()
+        }
     }
 
     /// The link closed: the card left the field.
@@ -157,16 +171,27 @@ impl Slot {
                 }
             }
             Request::Apdu(apdu) => match self.reader.transmit(apdu) {
-                Ok(t) => match encode(&t.response) {
-                    Ok(frame) => Reply::Send {
-                        frame,
-                        pace: t.duration,
-                    },
-                    Err(_) => Reply::Close,
-                },
+                Ok(t) => {
+                    self.last_exchange = Some(Ok(t.duration));
+                    match encode(&t.response) {
+                        Ok(frame) => Reply::Send {
+                            frame,
+                            pace: t.duration,
+                        },
+                        // More than vpcd's framing carries (65,535 bytes with the status word).
+                        Err(_) => {
+                            self.lost = true;
+                            Reply::Close
+                        }
+                    }
+                }
                 // The model lost the card (removal, no answer after the retries): to the real
                 // stack that is a card leaving mid-APDU.
-                Err(_) => Reply::Close,
+                Err(e) => {
+                    self.last_exchange = Some(Err(e));
+                    self.lost = true;
+                    Reply::Close
+                }
             },
         }
     }

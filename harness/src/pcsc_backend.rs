@@ -1,0 +1,357 @@
+//! The real reading stack as a backend: the case's reader model and card sit behind a vpcd slot
+//! (our link connects to vpcd inside pcscd), and the host side talks to them through the `pcsc`
+//! crate — `SCardGetStatusChange` for presence, `SCardConnect`, `SCardTransmit` — exactly as
+//! eligibility-check software does. The stack's own failure forms (a 0-byte success after a
+//! disconnect, `SCARD_E_NOT_TRANSACTED`, `SCARD_W_REMOVED_CARD`) become transport errors, and
+//! every wait has a time-out: a dead link or pcscd never hangs a run.
+
+use crate::backend::Backend;
+use crate::vpcd_link::{self, LinkConfig, LinkControl, Pace};
+use kazasu_sim::reader::FrameRecord;
+use kazasu_sim::vpcd::Slot;
+use kazasu_sim::{LinkError, Reader, SimDuration, SimTime, Transmitted};
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Time-outs of the real-stack backend.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// pcscd noticing an insertion or removal (it polls vpcd every 400 ms).
+    pub presence: Duration,
+    /// One transmit through the stack.
+    pub transmit: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            presence: Duration::from_secs(5),
+            transmit: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A case's card behind vpcd slot `slot`, reached through pcscd.
+pub struct PcscBackend {
+    slot: Arc<Mutex<Slot>>,
+    control: LinkControl,
+    link: Option<std::thread::JoinHandle<()>>,
+    ctx: Option<pcsc::Context>,
+    reader_name: CString,
+    card: Option<pcsc::Card>,
+    timeouts: Timeouts,
+    /// Set while a transmit is in flight; the watchdog drops the link when it overstays.
+    in_flight: Arc<Mutex<Option<Instant>>>,
+    watchdog_stop: Arc<AtomicBool>,
+    /// Wall time of the last transmit through the stack.
+    pub last_wall: Duration,
+    /// When the card was lost during an exchange: pcscd must poll the empty slot before the
+    /// card may come back, or it never reports the new insertion.
+    lost_at: Option<Instant>,
+}
+
+/// How long the slot stays empty after a loss: more than two of pcscd's 400 ms polls.
+const EMPTY_AFTER_LOSS: Duration = Duration::from_millis(1000);
+
+fn ctx_error(e: pcsc::Error) -> String {
+    format!("pcscd is not reachable ({e}); start it with `ci/pcscd.sh start`")
+}
+
+impl PcscBackend {
+    /// Puts `model` behind vpcd slot `slot` (reader "Virtual PCD 00 0n"); the card starts out of
+    /// the field.
+    pub fn new(
+        slot_no: u16,
+        model: Reader,
+        pace: Pace,
+        timeouts: Timeouts,
+    ) -> Result<PcscBackend, String> {
+        let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(ctx_error)?;
+        let reader_name = CString::new(format!("Virtual PCD 00 {slot_no:02}")).expect("no NUL");
+        let mut buf = vec![0u8; 4096];
+        let names: Vec<String> = ctx
+            .list_readers(&mut buf)
+            .map_err(ctx_error)?
+            .map(|r| r.to_string_lossy().into_owned())
+            .collect();
+        if !names.iter().any(|n| n.as_bytes() == reader_name.as_bytes()) {
+            return Err(format!(
+                "pcscd has no reader `{}` (readers: {}); is vsmartcard-vpcd installed and pcscd started by ci/pcscd.sh?",
+                reader_name.to_string_lossy(),
+                if names.is_empty() {
+                    "none".into()
+                } else {
+                    names.join(", ")
+                }
+            ));
+        }
+        let slot = Arc::new(Mutex::new(Slot::new(model)));
+        let mut cfg = LinkConfig::slot(slot_no);
+        cfg.pace = pace;
+        let (control, link) = vpcd_link::spawn_with(slot.clone(), cfg, Arc::new(|_| {}), false);
+        let in_flight: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
+        let watchdog_stop = Arc::new(AtomicBool::new(false));
+        {
+            let (in_flight, stop, control, limit) = (
+                in_flight.clone(),
+                watchdog_stop.clone(),
+                control.clone(),
+                timeouts.transmit,
+            );
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(50));
+                    let overdue = in_flight
+                        .lock()
+                        .expect("watchdog lock")
+                        .is_some_and(|t| t.elapsed() > limit);
+                    if overdue {
+                        // Our own time-out: take the card away so pcscd ends the transmit.
+                        control.set_present(false);
+                    }
+                }
+            });
+        }
+        // Start from an empty slot: wait until pcscd sees no card there.
+        let mut b = PcscBackend {
+            slot,
+            control,
+            link: Some(link),
+            ctx: Some(ctx),
+            reader_name,
+            card: None,
+            timeouts,
+            in_flight,
+            watchdog_stop,
+            last_wall: Duration::ZERO,
+            lost_at: None,
+        };
+        b.wait_for(false)?;
+        Ok(b)
+    }
+
+    fn context(&mut self) -> Result<&pcsc::Context, LinkError> {
+        if self.ctx.as_ref().is_none_or(|c| c.is_valid().is_err()) {
+            // pcscd restarted: a new context.
+            self.ctx = pcsc::Context::establish(pcsc::Scope::User).ok();
+            self.card = None;
+        }
+        self.ctx.as_ref().ok_or(LinkError::NoCard)
+    }
+
+    /// Waits until pcscd reports the card present (`true`) or absent.
+    fn wait_for(&mut self, present: bool) -> Result<(), String> {
+        let deadline = Instant::now() + self.timeouts.presence;
+        let name = self.reader_name.clone();
+        let mut state = pcsc::State::UNAWARE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "pcscd did not see the card {} within {:?}",
+                    if present { "arrive" } else { "leave" },
+                    self.timeouts.presence
+                ));
+            }
+            let ctx = self
+                .context()
+                .map_err(|_| "pcscd is not reachable".to_string())?;
+            let mut states = [pcsc::ReaderState::new(name.as_c_str(), state)];
+            match ctx.get_status_change(left.min(Duration::from_millis(500)), &mut states) {
+                Ok(()) | Err(pcsc::Error::Timeout) => {}
+                Err(
+                    pcsc::Error::NoService
+                    | pcsc::Error::ServiceStopped
+                    | pcsc::Error::InvalidHandle,
+                ) => {
+                    self.ctx = None;
+                    std::thread::sleep(Duration::from_millis(100));
+                    continue;
+                }
+                Err(e) => return Err(format!("SCardGetStatusChange: {e}")),
+            }
+            let now = states[0].event_state();
+            let reached = if present {
+                now.contains(pcsc::State::PRESENT) && !now.contains(pcsc::State::MUTE)
+            } else {
+                now.contains(pcsc::State::EMPTY)
+            };
+            if reached && !now.contains(pcsc::State::UNAVAILABLE) {
+                return Ok(());
+            }
+            state = now;
+        }
+    }
+
+    /// After a loss, keeps the slot empty long enough for pcscd to notice, then lets the link
+    /// bring back a card that is still in the field in the model.
+    fn settle_after_loss(&mut self) {
+        if let Some(t) = self.lost_at.take() {
+            if let Some(rest) = EMPTY_AFTER_LOSS.checked_sub(t.elapsed()) {
+                std::thread::sleep(rest);
+            }
+            self.model(|s| s.lost = !s.reader.is_present());
+        }
+    }
+
+    fn connect(&mut self) -> Result<(), LinkError> {
+        if self.card.is_some() {
+            return Ok(());
+        }
+        self.settle_after_loss();
+        if !self.control.is_present() {
+            return Err(LinkError::NoCard);
+        }
+        // pcscd may still be noticing a removal and a new insertion: retry until the deadline.
+        let deadline = Instant::now() + self.timeouts.presence;
+        let name = self.reader_name.clone();
+        loop {
+            self.wait_for(true).map_err(|_| LinkError::NoCard)?;
+            match self.context()?.connect(
+                name.as_c_str(),
+                pcsc::ShareMode::Shared,
+                pcsc::Protocols::ANY,
+            ) {
+                Ok(card) => {
+                    self.card = Some(card);
+                    return Ok(());
+                }
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(_) => return Err(LinkError::NoCard),
+            }
+        }
+    }
+
+    fn model<T>(&self, f: impl FnOnce(&mut Slot) -> T) -> T {
+        f(&mut self.slot.lock().expect("slot lock"))
+    }
+}
+
+impl Drop for PcscBackend {
+    fn drop(&mut self) {
+        self.card = None;
+        self.control.set_present(false);
+        self.control.stop();
+        self.watchdog_stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.link.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Backend for PcscBackend {
+    fn tap(&mut self) -> Result<(), LinkError> {
+        if self.control.is_present() && self.card.is_some() {
+            return Ok(());
+        }
+        self.settle_after_loss();
+        // The model's activation first (faults at the tap apply), then the link connects.
+        self.model(|s| {
+            s.lost = false;
+            s.reader.tap()
+        })?;
+        self.control.set_present(true);
+        self.connect()
+    }
+
+    fn remove(&mut self) {
+        if let Some(card) = self.card.take() {
+            let _ = card.disconnect(pcsc::Disposition::LeaveCard);
+        }
+        self.control.set_present(false);
+        let _ = self.wait_for(false);
+        self.model(|s| s.reader.remove());
+    }
+
+    fn disconnect(&mut self) -> Result<(), LinkError> {
+        // PC/SC disconnect with reset: pcscd powers the card down and up (our slot deselects and
+        // re-activates), so the next command starts afresh, as in-process.
+        if let Some(card) = self.card.take() {
+            let _ = card.disconnect(pcsc::Disposition::ResetCard);
+        }
+        self.model(|s| s.reader.disconnect())
+    }
+
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Transmitted, LinkError> {
+        self.connect()?;
+        self.model(|s| s.last_exchange = None);
+        let started = Instant::now();
+        *self.in_flight.lock().expect("watchdog lock") = Some(started);
+        let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+        let result = self
+            .card
+            .as_ref()
+            .expect("connected")
+            .transmit(apdu, &mut buf)
+            .map(<[u8]>::to_vec);
+        *self.in_flight.lock().expect("watchdog lock") = None;
+        self.last_wall = started.elapsed();
+        let model = self.model(|s| s.last_exchange.take());
+        match (result, model) {
+            (Ok(response), Some(Ok(duration))) if response.len() >= 2 => {
+                Ok(Transmitted { response, duration })
+            }
+            (Ok(response), None) if response.len() >= 2 => {
+                // Answered without reaching our slot (pcscd itself): no model time.
+                Ok(Transmitted {
+                    response,
+                    duration: SimDuration::ZERO,
+                })
+            }
+            (_, Some(Err(e))) => {
+                self.card = None;
+                self.lost_at = Some(Instant::now());
+                Err(e)
+            }
+            (Ok(_), _) | (Err(_), _) => {
+                // A 0-byte "success" after the link closed, SCARD_E_NOT_TRANSACTED,
+                // SCARD_W_REMOVED_CARD, or our watchdog: the card is gone for the host.
+                self.card = None;
+                self.lost_at = Some(Instant::now());
+                if !self.control.is_present() {
+                    self.model(|s| s.reader.remove());
+                }
+                Err(LinkError::CardRemoved)
+            }
+        }
+    }
+
+    fn approve(&mut self) -> bool {
+        self.model(|s| s.reader.approve())
+    }
+    fn wait(&mut self, d: SimDuration) {
+        self.model(|s| s.reader.wait(d))
+    }
+    fn now(&self) -> SimTime {
+        self.model(|s| s.reader.now())
+    }
+    fn last_frames(&self) -> Vec<FrameRecord> {
+        self.model(|s| s.reader.last_frames().to_vec())
+    }
+    fn bit_rate(&self) -> u32 {
+        self.model(|s| s.reader.bit_rate())
+    }
+    fn uid(&self) -> Vec<u8> {
+        self.model(|s| s.reader.card().uid().to_vec())
+    }
+    fn card_name(&self) -> String {
+        self.model(|s| s.reader.card().profile().name.clone())
+    }
+    fn missed_faults(&self) -> Vec<String> {
+        self.model(|s| crate::backend::describe_missed(&s.reader))
+    }
+    fn finish(&mut self) {
+        // A card lost at the end of a case: give pcscd time to see the slot empty before the
+        // next case's card arrives.
+        if let Some(t) = self.lost_at.take()
+            && let Some(rest) = EMPTY_AFTER_LOSS.checked_sub(t.elapsed())
+        {
+            std::thread::sleep(rest);
+        }
+        self.remove();
+    }
+}
