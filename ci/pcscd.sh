@@ -3,7 +3,8 @@
 # tests and for `kazasu serve`. Installs the Debian packages first when they are missing.
 #   ci/pcscd.sh start   # start pcscd in the background, wait until the vpcd readers are listed
 #   ci/pcscd.sh stop    # stop the pcscd this script started (by its PID)
-# The debug log (with APDUs) goes to ${KAZASU_PCSCD_LOG:-target/pcscd.log}.
+# The debug log (with APDUs) goes to ${KAZASU_PCSCD_LOG:-target/pcscd.log};
+# KAZASU_PCSCD_DEBUG=0 starts pcscd without debug logging (for benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +24,11 @@ start)
     exit 0
   fi
   mkdir -p /run/pcscd
-  pcscd --foreground --debug --apdu >"$log" 2>&1 &
+  if [ "${KAZASU_PCSCD_DEBUG:-1}" = 0 ]; then
+    pcscd --foreground >"$log" 2>&1 &
+  else
+    pcscd --foreground --debug --apdu >"$log" 2>&1 &
+  fi
   echo $! >"$pidfile"
   # Wait until pcscd lists the vpcd readers (vpcd listens on 35963 for slot 0).
   for _ in $(seq 1 100); do

@@ -3,7 +3,8 @@
 # lints, starts pcscd with vsmartcard's vpcd driver, runs every unit, property, snapshot,
 # end-to-end and real-stack test, runs the bundled suite in-process (with every report) and
 # through pcscd, opens the HTML report in a headless browser, and checks interoperability with
-# real PC/SC clients (OpenSC, pcsc-tools). pcscd is stopped at the end. Run from anywhere.
+# real PC/SC clients (OpenSC, pcsc-tools), and restarts and stops pcscd under a running suite.
+# pcscd is stopped at the end. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KAZASU_PCSC=1   # real-stack tests must not skip here
@@ -28,3 +29,5 @@ echo "== the bundled suite through the real stack (pcscd + vpcd)"
 target/release/kazasu run --backend pcsc --junit target/kazasu-pcsc-junit.xml
 echo "== interoperability: OpenSC and pcsc-tools against served cards"
 ci/interop.sh target/release/kazasu
+echo "== the real stack failing: pcscd restarted mid-suite, pcscd gone"
+ci/failures.sh target/release/kazasu

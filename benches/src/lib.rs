@@ -1,6 +1,8 @@
 //! Shared set-up for kazasu's benchmarks: cards, readers and flows built the way the runner
 //! builds them, and a same-run comparison of a flow against a baseline.
 
+pub mod null_responder;
+
 use kazasu::flows::{self, Host, ReadMode};
 use kazasu_sim::{Card, CardProfile, FaultPlan, Fixtures, Reader, ReaderProfile, SimDuration};
 use rand_core::SeedableRng;

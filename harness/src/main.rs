@@ -153,6 +153,9 @@ enum Cmd {
         /// Take each card out of the field after it answered this many APDUs.
         #[arg(long, value_name = "N")]
         remove_after_apdus: Option<u64>,
+        /// Card-side events (tap, remove, approve at a time or after N APDUs) and faults, as YAML.
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
     },
     /// Print the JSON Schema of scenario files (for editors).
     Schema,
@@ -213,21 +216,29 @@ fn main() -> ExitCode {
             transcript,
             duration,
             remove_after_apdus,
-        } => kazasu::serve::serve(kazasu::serve::ServeOptions {
-            cards,
-            reader,
-            first_slot: slot,
-            pace,
-            seed,
-            transcript,
-            duration,
-            remove_after_apdus,
-        })
-        .map(|counts| {
-            eprintln!("stopped; APDUs answered per slot: {counts:?}");
-            ExitCode::SUCCESS
-        })
-        .map_err(InputFailure),
+            script,
+        } => script
+            .map_or(Ok(kazasu::serve::ServeScript::default()), |p| {
+                kazasu::serve::ServeScript::load(&p)
+            })
+            .and_then(|script| {
+                kazasu::serve::serve(kazasu::serve::ServeOptions {
+                    cards,
+                    reader,
+                    first_slot: slot,
+                    pace,
+                    seed,
+                    transcript,
+                    duration,
+                    remove_after_apdus,
+                    script,
+                })
+            })
+            .map(|counts| {
+                eprintln!("stopped; APDUs answered per slot: {counts:?}");
+                ExitCode::SUCCESS
+            })
+            .map_err(InputFailure),
         Cmd::Schema => {
             out!("{}", scenario::json_schema());
             Ok(ExitCode::SUCCESS)

@@ -55,6 +55,10 @@ pub struct PcscBackend {
 /// How long the slot stays empty after a loss: more than two of pcscd's 400 ms polls.
 const EMPTY_AFTER_LOSS: Duration = Duration::from_millis(1000);
 
+/// When a backend last found pcscd gone after waiting for it: later cases then try once instead
+/// of waiting again, so a run without pcscd ends quickly with clear errors.
+static PCSCD_GONE: Mutex<Option<Instant>> = Mutex::new(None);
+
 fn ctx_error(e: pcsc::Error) -> String {
     format!("pcscd is not reachable ({e}); start it with `ci/pcscd.sh start`")
 }
@@ -68,14 +72,40 @@ impl PcscBackend {
         pace: Pace,
         timeouts: Timeouts,
     ) -> Result<PcscBackend, String> {
-        let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(ctx_error)?;
+        // pcscd may be restarting: keep trying for the presence time-out (once, if it was
+        // already found gone).
+        let gone = PCSCD_GONE.lock().expect("flag lock").is_some();
+        let deadline = Instant::now()
+            + if gone {
+                Duration::ZERO
+            } else {
+                timeouts.presence
+            };
+        let ctx = loop {
+            match pcsc::Context::establish(pcsc::Scope::User) {
+                Ok(c) => {
+                    *PCSCD_GONE.lock().expect("flag lock") = None;
+                    break c;
+                }
+                Err(e) if Instant::now() >= deadline => {
+                    *PCSCD_GONE.lock().expect("flag lock") = Some(Instant::now());
+                    return Err(ctx_error(e));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        };
         let reader_name = CString::new(format!("Virtual PCD 00 {slot_no:02}")).expect("no NUL");
         let mut buf = vec![0u8; 4096];
-        let names: Vec<String> = ctx
-            .list_readers(&mut buf)
-            .map_err(ctx_error)?
-            .map(|r| r.to_string_lossy().into_owned())
-            .collect();
+        let names: Vec<String> = loop {
+            match ctx.list_readers(&mut buf) {
+                Ok(r) => break r.map(|r| r.to_string_lossy().into_owned()).collect(),
+                // A fresh pcscd lists its readers a moment after it starts.
+                Err(pcsc::Error::NoReadersAvailable) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(e) => return Err(ctx_error(e)),
+            }
+        };
         if !names.iter().any(|n| n.as_bytes() == reader_name.as_bytes()) {
             return Err(format!(
                 "pcscd has no reader `{}` (readers: {}); is vsmartcard-vpcd installed and pcscd started by ci/pcscd.sh?",

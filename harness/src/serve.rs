@@ -36,6 +36,85 @@ impl std::str::FromStr for CardSpec {
     }
 }
 
+/// What a serve script can do to a card.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptAction {
+    /// The card enters the field.
+    Tap,
+    /// The card leaves the field.
+    Remove,
+    /// The phone approval (iPhone).
+    Approve,
+}
+
+/// One scripted event: at a time since the start, or after a number of APDUs on its slot.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptEvent {
+    /// Wall time since serving started (e.g. `2s`).
+    #[serde(default, with = "humantime_serde_opt")]
+    pub at: Option<Duration>,
+    /// After the slot answered this many APDUs.
+    #[serde(default)]
+    pub after_apdus: Option<u64>,
+    /// The slot (default: every slot).
+    #[serde(default)]
+    pub slot: Option<u16>,
+    /// What happens.
+    #[serde(rename = "do")]
+    pub action: ScriptAction,
+}
+
+mod humantime_serde_opt {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+/// A serve script: card-side events and faults.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeScript {
+    /// Whether the cards start in the field (default true).
+    #[serde(default)]
+    pub start_in_field: Option<bool>,
+    /// Events in any order.
+    #[serde(default)]
+    pub events: Vec<ScriptEvent>,
+    /// Faults applied by each slot's reader model.
+    #[serde(default)]
+    pub faults: Vec<kazasu_sim::Fault>,
+}
+
+impl ServeScript {
+    /// Reads and checks a script file.
+    pub fn load(path: &std::path::Path) -> Result<ServeScript, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let script: ServeScript =
+            serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for (i, e) in script.events.iter().enumerate() {
+            if e.at.is_some() == e.after_apdus.is_some() {
+                return Err(format!(
+                    "{}: event {}: give exactly one of `at` and `after_apdus`",
+                    path.display(),
+                    i + 1
+                ));
+            }
+        }
+        for f in &script.faults {
+            f.check()
+                .map_err(|m| format!("{}: fault: {m}", path.display()))?;
+        }
+        Ok(script)
+    }
+}
+
 /// What to serve.
 pub struct ServeOptions {
     /// Cards, one per slot from `first_slot` on.
@@ -52,8 +131,10 @@ pub struct ServeOptions {
     pub transcript: Option<std::path::PathBuf>,
     /// Stop after this long (default: until Ctrl-C).
     pub duration: Option<Duration>,
-    /// Take the card away after this many APDUs (per slot), then tap it again after `retap`.
+    /// Take the card away after this many APDUs (per slot).
     pub remove_after_apdus: Option<u64>,
+    /// Card-side events and faults.
+    pub script: ServeScript,
 }
 
 fn load_card(spec: &str) -> Result<CardProfile, String> {
@@ -124,7 +205,13 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
         None => None,
     };
     let started = Instant::now();
-    let mut links: Vec<(LinkControl, std::thread::JoinHandle<()>)> = Vec::new();
+    type Link = (
+        LinkControl,
+        std::thread::JoinHandle<()>,
+        Arc<Mutex<Slot>>,
+        u16,
+    );
+    let mut links: Vec<Link> = Vec::new();
     for (i, spec) in opts.cards.iter().enumerate() {
         let profile = Arc::new(load_card(&spec.profile)?);
         let subject = match &spec.identity {
@@ -156,7 +243,9 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
             spec.identity.as_deref().unwrap_or("the default identity"),
             reader_profile.name
         );
-        links.push(vpcd_link::spawn(slot, cfg, on_event));
+        let in_field = opts.script.start_in_field.unwrap_or(true);
+        let (control, handle) = vpcd_link::spawn_with(slot.clone(), cfg, on_event, in_field);
+        links.push((control, handle, slot, slot_no));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
@@ -164,27 +253,104 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
         .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
     eprintln!("serving; Ctrl-C stops and removes the cards");
     let deadline = opts.duration.map(|d| started + d);
-    let mut removed = vec![false; links.len()];
+    let mut events = opts.script.events.clone();
+    if let Some(n) = opts.remove_after_apdus {
+        events.push(ScriptEvent {
+            at: None,
+            after_apdus: Some(n),
+            slot: None,
+            action: ScriptAction::Remove,
+        });
+    }
+    // (event, slot) pairs that have happened.
+    let mut done = std::collections::HashSet::new();
     while !stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d) {
-        std::thread::sleep(Duration::from_millis(20));
-        if let Some(n) = opts.remove_after_apdus {
-            for (i, (c, _)) in links.iter().enumerate() {
-                if !removed[i] && c.apdus.load(Ordering::Relaxed) >= n {
-                    c.set_present(false);
-                    removed[i] = true;
+        std::thread::sleep(Duration::from_millis(10));
+        for (k, e) in events.iter().enumerate() {
+            for (control, _, slot, slot_no) in &links {
+                if e.slot.is_some_and(|s| s != *slot_no) || done.contains(&(k, *slot_no)) {
+                    continue;
                 }
+                let due = match (e.at, e.after_apdus) {
+                    (Some(t), _) => started.elapsed() >= t,
+                    (None, Some(n)) => control.apdus.load(Ordering::Relaxed) >= n,
+                    (None, None) => false,
+                };
+                if !due {
+                    continue;
+                }
+                done.insert((k, *slot_no));
+                match e.action {
+                    ScriptAction::Tap => {
+                        slot.lock().expect("slot lock").lost = false;
+                        control.set_present(true);
+                    }
+                    ScriptAction::Remove => control.set_present(false),
+                    ScriptAction::Approve => {
+                        slot.lock().expect("slot lock").reader.approve();
+                    }
+                }
+                eprintln!(
+                    "slot {slot_no}: {:?} at {:.1} s",
+                    e.action,
+                    started.elapsed().as_secs_f64()
+                );
             }
         }
     }
     let counts = links
         .iter()
-        .map(|(c, _)| c.apdus.load(Ordering::Relaxed))
+        .map(|(c, ..)| c.apdus.load(Ordering::Relaxed))
         .collect();
-    for (c, _) in &links {
+    for (c, ..) in &links {
+        c.set_present(false);
         c.stop();
     }
-    for (_, h) in links {
+    for (_, h, ..) in links {
         let _ = h.join();
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_script_loads() {
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/serve/phone-pulled-away.yaml"
+        ));
+        let s = ServeScript::load(path).unwrap();
+        assert_eq!(s.start_in_field, Some(false));
+        assert_eq!(s.events.len(), 4);
+        assert_eq!(s.events[2].after_apdus, Some(4));
+        assert_eq!(s.events[3].at, Some(Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn a_script_event_needs_exactly_one_trigger() {
+        let dir = std::env::temp_dir().join(format!("kazasu-serve-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("bad.yaml");
+        std::fs::write(&f, "events:\n  - { at: 1s, after_apdus: 3, do: remove }\n").unwrap();
+        let err = ServeScript::load(&f).unwrap_err();
+        assert!(
+            err.contains("exactly one of `at` and `after_apdus`"),
+            "{err}"
+        );
+        std::fs::write(&f, "events:\n  - { at: 1s, do: dance }\n").unwrap();
+        assert!(ServeScript::load(&f).unwrap_err().contains("dance"));
+    }
+
+    #[test]
+    fn card_specs_parse() {
+        let c: CardSpec = "android-jpki:suzuki-hanako".parse().unwrap();
+        assert_eq!(
+            (c.profile.as_str(), c.identity.as_deref()),
+            ("android-jpki", Some("suzuki-hanako"))
+        );
+        assert!(":x".parse::<CardSpec>().is_err());
+    }
 }
