@@ -79,4 +79,15 @@ grep -q '"event":"apdu"' "$work/serve.jsonl" || fail "the serve transcript has n
 grep -q '00 20 00 80 04 \*\* \*\* \*\* \*\*' "$work/serve.jsonl" || fail "the PKCS#11 VERIFY is not in the transcript"
 if grep '"slot":0' "$work/serve.jsonl" | grep -q '31 32 33 34'; then fail "the PIN leaked into the transcript"; fi
 echo "interop: the serve transcript records $(grep -c '"event":"apdu"' "$work/serve.jsonl") APDUs with the PIN redacted"
-echo "interop: 5 passed, 0 failed"
+
+# 6. kazasu checks the transcript afterwards: OpenSC's session, in order.
+cat >"$work/expect.yaml" <<'YAML'
+- { event: card_inserted }
+- { command: "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01", expect: { sw: "9000" } }
+- { command: "00 20 00 80 04 ** ** ** **", expect: { sw: "9000" } }
+- { command_prefix: "80 2A 00 80", expect: { sw: "9000", data_len: 256 } }
+- { command: "00 20 00 80 04 ** ** ** **", expect: { sw: 63Cx } }
+YAML
+"$kazasu" check-transcript "$work/serve.jsonl" "$work/expect.yaml" >"$work/check.txt" || fail "check-transcript: $(cat "$work/check.txt")"
+echo "interop: kazasu check-transcript: $(tail -1 "$work/check.txt")"
+echo "interop: 6 passed, 0 failed"

@@ -15,5 +15,6 @@ pub mod scenario;
 pub mod serve;
 pub mod suite;
 pub mod transcript;
+pub mod transcript_check;
 pub mod transport;
 pub mod vpcd_link;

@@ -156,6 +156,17 @@ enum Cmd {
         /// Card-side events (tap, remove, approve at a time or after N APDUs) and faults, as YAML.
         #[arg(long, value_name = "FILE")]
         script: Option<PathBuf>,
+        /// Reversed mode: listen on this address for vpcd to connect (reader.conf DEVICENAME with
+        /// a host, e.g. 127.0.0.1:0x8C7B) instead of connecting to vpcd.
+        #[arg(long, value_name = "IP")]
+        listen: Option<std::net::IpAddr>,
+    },
+    /// Check a `serve` transcript (JSON lines) against expectations (YAML list), in order.
+    CheckTranscript {
+        /// The transcript written by `kazasu serve --transcript`.
+        transcript: PathBuf,
+        /// Expectations: `- { command | command_prefix | event, expect: { sw, data_len, data_prefix } }`.
+        expectations: PathBuf,
     },
     /// Print the JSON Schema of scenario files (for editors).
     Schema,
@@ -217,6 +228,7 @@ fn main() -> ExitCode {
             duration,
             remove_after_apdus,
             script,
+            listen,
         } => script
             .map_or(Ok(kazasu::serve::ServeScript::default()), |p| {
                 kazasu::serve::ServeScript::load(&p)
@@ -232,6 +244,7 @@ fn main() -> ExitCode {
                     duration,
                     remove_after_apdus,
                     script,
+                    listen,
                 })
             })
             .map(|counts| {
@@ -239,6 +252,10 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
             .map_err(InputFailure),
+        Cmd::CheckTranscript {
+            transcript,
+            expectations,
+        } => check_transcript(&transcript, &expectations),
         Cmd::Schema => {
             out!("{}", scenario::json_schema());
             Ok(ExitCode::SUCCESS)
@@ -442,6 +459,37 @@ fn pcsc_factory(
          `cargo build --release --features pcsc` (needs Debian's libpcsclite-dev)"
             .into(),
     ))
+}
+
+fn check_transcript(transcript: &Path, expectations: &Path) -> Result<ExitCode, InputFailure> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p)
+            .map_err(|e| InputFailure(format!("cannot read {}: {e}", p.display())))
+    };
+    let t = read(transcript)?;
+    let x = read(expectations)?;
+    let expected: Vec<kazasu::transcript_check::Expected> = serde_saphyr::from_str(&x)
+        .map_err(|e| InputFailure(format!("{}: {e}", expectations.display())))?;
+    let results = kazasu::transcript_check::check(&t, &expected).map_err(InputFailure)?;
+    let (mut passed, mut failed) = (0, 0);
+    for r in &results {
+        match r {
+            Ok(m) => {
+                passed += 1;
+                outln!(" PASS {m}");
+            }
+            Err(m) => {
+                failed += 1;
+                outln!(" FAIL {m}");
+            }
+        }
+    }
+    outln!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn list(select: &Select) -> Result<ExitCode, InputFailure> {

@@ -133,6 +133,8 @@ pub struct ServeOptions {
     pub duration: Option<Duration>,
     /// Take the card away after this many APDUs (per slot).
     pub remove_after_apdus: Option<u64>,
+    /// Reversed mode: listen for vpcd on this host (slot n on port 35963 + n).
+    pub listen: Option<std::net::IpAddr>,
     /// Card-side events and faults.
     pub script: ServeScript,
 }
@@ -229,6 +231,10 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
         let slot = Arc::new(Mutex::new(Slot::new(reader)));
         let mut cfg = LinkConfig::slot(slot_no);
         cfg.pace = opts.pace;
+        if let Some(ip) = opts.listen {
+            cfg.addr.set_ip(ip);
+            cfg.listen = true;
+        }
         let sink = sink.clone();
         let on_event: Arc<dyn Fn(LinkEvent) + Send + Sync> = Arc::new(move |e: LinkEvent| {
             if let Some(s) = &sink {

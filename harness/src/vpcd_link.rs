@@ -34,6 +34,9 @@ pub struct LinkConfig {
     pub write_timeout: Duration,
     /// Longest pause between reconnection attempts.
     pub max_backoff: Duration,
+    /// Reversed mode: listen on `addr` for vpcd to connect (reader.conf with a host name)
+    /// instead of connecting to it.
+    pub listen: bool,
 }
 
 impl LinkConfig {
@@ -45,6 +48,7 @@ impl LinkConfig {
             poll: Duration::from_millis(100),
             write_timeout: Duration::from_secs(5),
             max_backoff: Duration::from_secs(1),
+            listen: false,
         }
     }
 }
@@ -107,13 +111,37 @@ pub fn run(
     on_event: &(dyn Fn(LinkEvent) + Sync),
 ) {
     let mut backoff = Duration::from_millis(20);
+    let listener = if cfg.listen {
+        match std::net::TcpListener::bind(cfg.addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        {
+            Ok(l) => Some(l),
+            Err(e) => {
+                on_event(LinkEvent::Disconnected(format!(
+                    "cannot listen on {}: {e}",
+                    cfg.addr
+                )));
+                return;
+            }
+        }
+    } else {
+        None
+    };
     while !control.stop.load(Ordering::SeqCst) {
         // Out of the field: removed by the user, or lost during an exchange (until the next tap).
         if !control.present.load(Ordering::SeqCst) || slot.lock().expect("slot lock").lost {
             std::thread::sleep(cfg.poll.min(Duration::from_millis(20)));
             continue;
         }
-        let stream = match TcpStream::connect_timeout(&cfg.addr, Duration::from_secs(1)) {
+        let attempt = match &listener {
+            // Reversed mode: wait (briefly, then look at the flags again) for vpcd to connect.
+            Some(l) => l
+                .accept()
+                .map(|(s, _)| s)
+                .and_then(|s| s.set_nonblocking(false).map(|()| s)),
+            None => TcpStream::connect_timeout(&cfg.addr, Duration::from_secs(1)),
+        };
+        let stream = match attempt {
             Ok(s) => s,
             Err(_) => {
                 // vpcd is not there (yet): try again, a little later each time.
