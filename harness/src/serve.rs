@@ -4,7 +4,7 @@
 use crate::transcript::redact_command;
 use crate::vpcd_link::{self, LinkConfig, LinkControl, LinkEvent, Pace};
 use kazasu_sim::vpcd::{Request, Slot};
-use kazasu_sim::{Card, CardProfile, FaultPlan, Fixtures, Reader, ReaderProfile, hex_spaced};
+use kazasu_sim::{Card, FaultPlan, Fixtures, Reader, hex_spaced};
 use rand_core::SeedableRng;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -139,26 +139,6 @@ pub struct ServeOptions {
     pub script: ServeScript,
 }
 
-fn load_card(spec: &str) -> Result<CardProfile, String> {
-    if crate::suite::is_path(spec) {
-        let text = std::fs::read_to_string(spec)
-            .map_err(|e| format!("cannot read card profile {spec}: {e}"))?;
-        CardProfile::from_yaml(&text, spec).map_err(|e| e.to_string())
-    } else {
-        CardProfile::builtin(spec).map_err(|e| e.to_string())
-    }
-}
-
-fn load_reader(spec: &str) -> Result<ReaderProfile, String> {
-    if crate::suite::is_path(spec) {
-        let text = std::fs::read_to_string(spec)
-            .map_err(|e| format!("cannot read reader profile {spec}: {e}"))?;
-        ReaderProfile::from_yaml(&text, spec).map_err(|e| e.to_string())
-    } else {
-        ReaderProfile::builtin(spec).map_err(|e| e.to_string())
-    }
-}
-
 /// A JSONL transcript line.
 fn line(started: Instant, slot: u16, event: &LinkEvent) -> String {
     let t_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -198,7 +178,7 @@ fn line(started: Instant, slot: u16, event: &LinkEvent) -> String {
 
 /// Serves until Ctrl-C (or the duration); returns APDUs answered per slot.
 pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
-    let reader_profile = Arc::new(load_reader(&opts.reader)?);
+    let reader_profile = Arc::new(crate::suite::reader_profile(&opts.reader, None)?);
     let fixtures = Fixtures::embedded();
     let sink: Option<Arc<Mutex<std::fs::File>>> = match &opts.transcript {
         Some(p) => Some(Arc::new(Mutex::new(
@@ -215,7 +195,7 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
     );
     let mut links: Vec<Link> = Vec::new();
     for (i, spec) in opts.cards.iter().enumerate() {
-        let profile = Arc::new(load_card(&spec.profile)?);
+        let profile = Arc::new(crate::suite::card_profile(&spec.profile, None)?);
         let subject = match &spec.identity {
             Some(id) => fixtures.subject(id)?,
             None => fixtures.default_subject(),

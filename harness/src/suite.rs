@@ -119,8 +119,8 @@ fn hint_for(message: &str) -> Option<String> {
     Some(h.to_string())
 }
 
-/// Loads a profile by name or path, for checks.
-fn card_profile(spec: &str, base: Option<&Path>) -> Result<CardProfile, String> {
+/// Loads a card profile by built-in name or YAML path (relative paths first against `base`).
+pub fn card_profile(spec: &str, base: Option<&Path>) -> Result<CardProfile, String> {
     if is_path(spec) {
         let path = resolve(spec, base);
         let text = std::fs::read_to_string(&path)
@@ -131,7 +131,8 @@ fn card_profile(spec: &str, base: Option<&Path>) -> Result<CardProfile, String> 
     }
 }
 
-fn reader_profile(spec: &str, base: Option<&Path>) -> Result<ReaderProfile, String> {
+/// Loads a reader profile by built-in name or YAML path (relative paths first against `base`).
+pub fn reader_profile(spec: &str, base: Option<&Path>) -> Result<ReaderProfile, String> {
     if is_path(spec) {
         let path = resolve(spec, base);
         let text = std::fs::read_to_string(&path)
