@@ -23,11 +23,20 @@ fail() { echo "interop: FAIL: $*" >&2; exit 1; }
 "$kazasu" serve --card mynumber-card:yamada-taro --card readertest --transcript "$work/serve.jsonl" \
   --duration 120s 2>"$work/serve.log" &
 serve_pid=$!
-for _ in $(seq 1 100); do
-  opensc-tool -l 2>/dev/null | grep -q "^1 *Yes" && break
+# (The reader list is read into a variable first: `grep -q` on a pipe can SIGPIPE the writer,
+# which pipefail would count as a failure.)
+readers() { opensc-tool -l 2>&1 || true; }
+for _ in $(seq 1 300); do
+  list=$(readers)
+  grep -q "^0 *Yes" <<<"$list" && grep -q "^1 *Yes" <<<"$list" && break
   sleep 0.1
 done
-opensc-tool -l | grep -q "^0 *Yes" || fail "the virtual cards did not appear in pcscd ($(cat "$work/serve.log"))"
+if ! grep -q "^0 *Yes" <<<"$(readers)"; then
+  fail "the virtual cards did not appear in pcscd within 30 s:
+$(opensc-tool -l 2>&1)
+serve: $(cat "$work/serve.log")
+pcscd: $(tail -20 "${KAZASU_PCSCD_LOG:-target/pcscd.log}" 2>/dev/null)"
+fi
 
 # 1. OpenSC's JPKI driver lists the four certificates.
 pkcs15-tool --reader 0 --list-certificates >"$work/certs.txt" 2>&1 || fail "pkcs15-tool: $(cat "$work/certs.txt")"
@@ -77,7 +86,8 @@ echo "interop: scriptor ran the readertest script (7 APDUs, all 90 00)"
 # 5. The transcript has the exchanges and no PIN.
 grep -q '"event":"apdu"' "$work/serve.jsonl" || fail "the serve transcript has no APDU"
 grep -q '00 20 00 80 04 \*\* \*\* \*\* \*\*' "$work/serve.jsonl" || fail "the PKCS#11 VERIFY is not in the transcript"
-if grep '"slot":0' "$work/serve.jsonl" | grep -q '31 32 33 34'; then fail "the PIN leaked into the transcript"; fi
+slot0=$(grep '"slot":0' "$work/serve.jsonl" || true)
+if grep -q '31 32 33 34' <<<"$slot0"; then fail "the PIN leaked into the transcript"; fi
 echo "interop: the serve transcript records $(grep -c '"event":"apdu"' "$work/serve.jsonl") APDUs with the PIN redacted"
 
 # 6. kazasu checks the transcript afterwards: OpenSC's session, in order.

@@ -32,7 +32,8 @@ start)
   echo $! >"$pidfile"
   # Wait until pcscd lists the vpcd readers (vpcd listens on 35963 for slot 0).
   for _ in $(seq 1 100); do
-    if opensc-tool -l 2>/dev/null | grep -q "Virtual PCD 00 00"; then
+    list=$(opensc-tool -l 2>/dev/null || true)
+    if grep -q "Virtual PCD 00 00" <<<"$list"; then
       echo "pcscd.sh: pcscd $(cat "$pidfile") is up with the vpcd readers"
       exit 0
     fi

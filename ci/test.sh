@@ -27,7 +27,9 @@ echo "== the HTML report in a browser"
 ci/html-check.sh target/release/kazasu
 echo "== the bundled suite through the real stack (pcscd + vpcd)"
 target/release/kazasu run --backend pcsc --junit target/kazasu-pcsc-junit.xml
-echo "== interoperability: OpenSC and pcsc-tools against served cards"
+echo "== interoperability: OpenSC and pcsc-tools against served cards (a fresh pcscd)"
+ci/pcscd.sh stop
+ci/pcscd.sh start
 ci/interop.sh target/release/kazasu
 echo "== the real stack failing: pcscd restarted mid-suite, pcscd gone"
 ci/failures.sh target/release/kazasu
