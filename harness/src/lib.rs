@@ -14,6 +14,7 @@ pub mod runner;
 pub mod scenario;
 pub mod serve;
 pub mod suite;
+pub mod trace;
 pub mod transcript;
 pub mod transcript_check;
 pub mod transport;
