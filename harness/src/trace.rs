@@ -165,7 +165,11 @@ pub fn parse_apdu4j(text: &str) -> Result<Trace, ParseError> {
                 .strip_prefix("Received in ")
                 .and_then(|r| r.strip_suffix("ms"))
             {
-                took = ms.trim().parse::<u64>().ok().map(|m| m * 1000);
+                took = ms
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .map(|m| m.saturating_mul(1000));
             }
             continue;
         }

@@ -241,11 +241,12 @@ fn serve_connection(
                             return "card removed during the exchange".into();
                         }
                     }
+                    // Counted before the write, so that whoever reads the answer sees the count.
+                    if matches!(request, Request::Apdu(_)) {
+                        control.apdus.fetch_add(1, Ordering::SeqCst);
+                    }
                     if let Err(e) = writer.write_all(&frame) {
                         return format!("write failed: {e}");
-                    }
-                    if matches!(request, Request::Apdu(_)) {
-                        control.apdus.fetch_add(1, Ordering::Relaxed);
                     }
                     on_event(LinkEvent::Exchange {
                         request,
