@@ -30,6 +30,23 @@ pub struct Entry {
     pub event: Option<String>,
 }
 
+impl Entry {
+    /// An entry with a command, its time and frames, and no response yet.
+    fn new(command: String, took: SimDuration, frames: &[FrameRecord]) -> Entry {
+        Entry {
+            command,
+            response_len: 0,
+            response: String::new(),
+            sw: String::new(),
+            meaning: String::new(),
+            duration_ns: took.as_nanos(),
+            frames: frames.to_vec(),
+            error: None,
+            event: None,
+        }
+    }
+}
+
 /// `true` for commands whose data is a secret (VERIFY, CHANGE REFERENCE DATA).
 pub fn carries_secret(apdu: &[u8]) -> bool {
     apdu.len() > 5 && matches!(apdu[1], 0x20 | 0x21 | 0x24 | 0x25)
@@ -94,30 +111,23 @@ impl Transcript {
         frames: &[FrameRecord],
     ) {
         self.entries.push(Entry {
-            command: redact(command, secret || carries_secret(command)),
             response_len: data.len(),
             response: shorten(data),
             sw: sw.to_string(),
             meaning: sw.name().to_string(),
-            duration_ns: took.as_nanos(),
-            frames: frames.to_vec(),
-            error: None,
-            event: None,
+            ..Entry::new(
+                redact(command, secret || carries_secret(command)),
+                took,
+                frames,
+            )
         });
     }
 
     /// Records a reader event with its frames (a tap's anticollision and activation).
     pub fn record_event(&mut self, event: &str, took: SimDuration, frames: &[FrameRecord]) {
         self.entries.push(Entry {
-            command: String::new(),
-            response_len: 0,
-            response: String::new(),
-            sw: String::new(),
-            meaning: String::new(),
-            duration_ns: took.as_nanos(),
-            frames: frames.to_vec(),
-            error: None,
             event: Some(event.to_string()),
+            ..Entry::new(String::new(), took, frames)
         });
     }
 
@@ -131,15 +141,12 @@ impl Transcript {
         frames: &[FrameRecord],
     ) {
         self.entries.push(Entry {
-            command: redact(command, secret || carries_secret(command)),
-            response_len: 0,
-            response: String::new(),
-            sw: String::new(),
-            meaning: String::new(),
-            duration_ns: took.as_nanos(),
-            frames: frames.to_vec(),
             error: Some(error.to_string()),
-            event: None,
+            ..Entry::new(
+                redact(command, secret || carries_secret(command)),
+                took,
+                frames,
+            )
         });
     }
 

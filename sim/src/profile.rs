@@ -322,32 +322,46 @@ builtin_card_profiles!(
     "athena-ext-case3",
 );
 
+/// Parses profile YAML into `T`; syntax errors carry `origin` and the parser's line and column.
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+) -> Result<T, ProfileError> {
+    serde_saphyr::from_str(text).map_err(|e| ProfileError::Syntax {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })
+}
+
+/// The YAML of a built-in profile by name, or an error listing the known names.
+pub(crate) fn builtin_text(
+    table: &'static [(&'static str, &'static str)],
+    name: &str,
+) -> Result<&'static str, ProfileError> {
+    table
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .ok_or_else(|| ProfileError::Unknown {
+            name: name.to_string(),
+            known: table.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+        })
+}
+
 impl CardProfile {
     /// Parses a profile from YAML; `origin` names the source in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<CardProfile, ProfileError> {
-        let profile: CardProfile =
-            serde_saphyr::from_str(text).map_err(|e| ProfileError::Syntax {
-                origin: origin.to_string(),
-                message: e.to_string(),
-            })?;
+        let profile: CardProfile = parse_yaml(text, origin)?;
         profile.check(origin)?;
         Ok(profile)
     }
 
     /// A built-in profile by name.
     pub fn builtin(name: &str) -> Result<CardProfile, ProfileError> {
-        let (_, text) = BUILTIN_CARD_PROFILES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| ProfileError::Unknown {
-                name: name.to_string(),
-                known: BUILTIN_CARD_PROFILES
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
-        CardProfile::from_yaml(text, &format!("builtin:{name}"))
+        CardProfile::from_yaml(
+            builtin_text(BUILTIN_CARD_PROFILES, name)?,
+            &format!("builtin:{name}"),
+        )
     }
 
     /// Checks that the profile is consistent (sections for its applets, values in range).

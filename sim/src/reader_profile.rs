@@ -68,27 +68,14 @@ builtin_reader_profiles!("basic-106k", "typical-424k", "fast-848k");
 impl ReaderProfile {
     /// Parses a reader profile; `origin` names the source in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<ReaderProfile, ProfileError> {
-        let p: ReaderProfile = serde_saphyr::from_str(text).map_err(|e| ProfileError::Syntax {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })?;
+        let p: ReaderProfile = crate::profile::parse_yaml(text, origin)?;
         p.check(origin)?;
         Ok(p)
     }
 
     /// A built-in reader profile by name.
     pub fn builtin(name: &str) -> Result<ReaderProfile, ProfileError> {
-        let (_, text) = BUILTIN_READER_PROFILES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .ok_or_else(|| ProfileError::Unknown {
-                name: name.to_string(),
-                known: BUILTIN_READER_PROFILES
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
+        let text = crate::profile::builtin_text(BUILTIN_READER_PROFILES, name)?;
         ReaderProfile::from_yaml(text, &format!("builtin:{name}"))
     }
 
