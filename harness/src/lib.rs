@@ -7,12 +7,16 @@
 pub mod backend;
 pub mod flows;
 pub mod html;
+pub mod import;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_backend;
+pub mod replay;
+pub mod replay_session;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod serve;
+pub mod shrink;
 pub mod suite;
 pub mod trace;
 pub mod transcript;

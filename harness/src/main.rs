@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use kazasu::replay_session::{self, TraceFile};
 use kazasu::report::{self, Summary};
 use kazasu::runner::{self, RunOptions, Status};
 use kazasu::suite::{self, Partition, Selection};
@@ -161,6 +162,89 @@ enum Cmd {
         #[arg(long, value_name = "IP")]
         listen: Option<std::net::IpAddr>,
     },
+    /// Turn a captured trace (pcscd log, pcsc-spy, apdu4j, OpenSC log, kazasu transcript) into a
+    /// scenario that reproduces it: the recorded commands, the recorded answers as expectations,
+    /// the host's pauses and the card's removals. PINs become ${secrets.NAME} placeholders.
+    Import {
+        /// The capture's format.
+        #[arg(value_enum)]
+        format: kazasu::trace::Format,
+        /// The capture.
+        file: PathBuf,
+        /// Write the scenario here (default: stdout).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Keep only the exchanges on the reader whose name contains this.
+        #[arg(long)]
+        reader: Option<String>,
+        /// The card profile to run against, PROFILE[:IDENTITY] (default: guessed from the ATR).
+        #[arg(long)]
+        card: Option<kazasu::serve::CardSpec>,
+        /// The scenario's name (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Write PIN values as recorded instead of placeholders.
+        #[arg(long)]
+        keep_secrets: bool,
+    },
+    /// Replay a captured trace: as the card (the recording answers a host under test, in-process
+    /// or through pcscd with --serve) or as the host (the recorded commands go to a virtual card
+    /// and its answers are compared with the recorded ones).
+    Replay {
+        /// The capture (any format `import` reads).
+        file: PathBuf,
+        /// The capture's format.
+        #[arg(long, value_enum, default_value = "auto")]
+        format: kazasu::trace::Format,
+        /// Keep only the exchanges on the reader whose name contains this.
+        #[arg(long)]
+        reader: Option<String>,
+        /// Which side the recording plays.
+        #[arg(long = "as", value_enum)]
+        role: Role,
+        /// As the card: what to do when the host deviates from the recording.
+        #[arg(long, value_enum, default_value = "strict")]
+        mode: kazasu::replay::Mode,
+        /// The virtual card, PROFILE[:IDENTITY]: the card under test as the host, the fallback
+        /// model with --mode model (default: guessed from the ATR).
+        #[arg(long)]
+        card: Option<kazasu::serve::CardSpec>,
+        /// As the host: the reader model between the recorded host and the virtual card.
+        #[arg(long, default_value = "typical-424k")]
+        reader_model: String,
+        /// As the card, in-process: the scenario that plays the host (default: the trace's own
+        /// imported scenario).
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        /// As the card: put the recording on a vpcd slot for external PC/SC software.
+        #[arg(long)]
+        serve: bool,
+        /// With --serve: the vpcd slot.
+        #[arg(long, default_value_t = 0)]
+        slot: u16,
+        /// With --serve: `fast`, or `realtime` to answer at the recorded timing.
+        #[arg(long, value_enum, default_value = "fast")]
+        pace: kazasu::vpcd_link::Pace,
+        /// With --serve: give up after this long.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "120s")]
+        duration: std::time::Duration,
+        /// As the host: shrink the trace to the fewest events that still fail the same way and
+        /// write it as a scenario (-o).
+        #[arg(long)]
+        minimize: bool,
+        /// With --minimize: the scenario file to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// As the host: write the comparison as JSON here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Print every exchange, not only the ones that differ.
+        #[arg(long, short)]
+        verbose: bool,
+        /// Seed of the virtual card.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Check a `serve` transcript (JSON lines) against expectations (YAML list), in order.
     CheckTranscript {
         /// The transcript written by `kazasu serve --transcript`.
@@ -252,6 +336,64 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
             .map_err(InputFailure),
+        Cmd::Import {
+            format,
+            file,
+            output,
+            reader,
+            card,
+            name,
+            keep_secrets,
+        } => import(
+            TraceFile {
+                path: file,
+                format,
+                reader,
+            },
+            output,
+            card,
+            name,
+            keep_secrets,
+        ),
+        Cmd::Replay {
+            file,
+            format,
+            reader,
+            role,
+            mode,
+            card,
+            reader_model,
+            scenario,
+            serve,
+            slot,
+            pace,
+            duration,
+            minimize,
+            output,
+            json,
+            verbose,
+            seed,
+        } => replay(ReplayArgs {
+            file: TraceFile {
+                path: file,
+                format,
+                reader,
+            },
+            role,
+            mode,
+            card,
+            reader_model,
+            scenario,
+            serve,
+            slot,
+            pace,
+            duration,
+            minimize,
+            output,
+            json,
+            verbose,
+            seed,
+        }),
         Cmd::CheckTranscript {
             transcript,
             expectations,
@@ -274,6 +416,183 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Which side a replay plays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Role {
+    /// The recording answers as the card.
+    Card,
+    /// The recording's commands go to a virtual card.
+    Host,
+}
+
+fn import(
+    file: TraceFile,
+    output: Option<PathBuf>,
+    card: Option<kazasu::serve::CardSpec>,
+    name: Option<String>,
+    keep_secrets: bool,
+) -> Result<ExitCode, InputFailure> {
+    let mut opts = replay_session::import_options(&file, card.as_ref());
+    if let Some(n) = name {
+        opts.name = n;
+    }
+    opts.keep_secrets = keep_secrets;
+    let (text, trace) = replay_session::import(&file, opts).map_err(InputFailure)?;
+    let placeholders: std::collections::BTreeSet<&str> = text
+        .match_indices("${secrets.")
+        .filter_map(|(i, _)| text[i + 10..].split('}').next())
+        .collect();
+    match &output {
+        Some(p) => write_file(p, &text)?,
+        None => out!("{text}"),
+    }
+    eprintln!(
+        "{}{} exchanges, {} events{}",
+        output
+            .as_ref()
+            .map(|p| format!("wrote {}: ", p.display()))
+            .unwrap_or_default(),
+        trace.exchanges(),
+        trace.events.len(),
+        if placeholders.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; PINs left out as {} (the identity's PINs, or KAZASU_SECRET_<NAME> at run time)",
+                placeholders
+                    .iter()
+                    .map(|p| format!("${{secrets.{p}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+struct ReplayArgs {
+    file: TraceFile,
+    role: Role,
+    mode: kazasu::replay::Mode,
+    card: Option<kazasu::serve::CardSpec>,
+    reader_model: String,
+    scenario: Option<PathBuf>,
+    serve: bool,
+    slot: u16,
+    pace: kazasu::vpcd_link::Pace,
+    duration: std::time::Duration,
+    minimize: bool,
+    output: Option<PathBuf>,
+    json: Option<PathBuf>,
+    verbose: bool,
+    seed: u64,
+}
+
+fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
+    let trace = a.file.load().map_err(InputFailure)?;
+    if a.minimize && a.role != Role::Host {
+        return Err(InputFailure(
+            "--minimize shrinks a host replay that fails: use it with --as host".into(),
+        ));
+    }
+    let guessed = || {
+        trace
+            .atr
+            .as_deref()
+            .and_then(kazasu::import::profile_for_atr)
+            .map(|profile| kazasu::serve::CardSpec {
+                profile,
+                identity: None,
+            })
+    };
+    let passed = match a.role {
+        Role::Card => {
+            let model = match a.mode {
+                kazasu::replay::Mode::Model => Some(a.card.clone().or_else(guessed).ok_or_else(
+                    || InputFailure("--mode model needs --card PROFILE (the ATR matches no built-in profile)".into()),
+                )?),
+                _ => None,
+            };
+            let replay = replay_session::CardReplay {
+                mode: a.mode,
+                model,
+                seed: a.seed,
+            };
+            if a.serve {
+                let outcome = replay
+                    .serve(&trace, a.slot, a.pace, a.duration)
+                    .map_err(InputFailure)?;
+                outln!("{}", outcome.describe());
+                outcome.ok()
+            } else {
+                let (results, outcome) = replay
+                    .in_process(&a.file, &trace, a.scenario.as_deref())
+                    .map_err(InputFailure)?;
+                for r in &results {
+                    outln!("{}", report::case_line(r));
+                    if matches!(r.status, Status::Failed | Status::Error) {
+                        out!("{}", report::failure_text(r));
+                    }
+                }
+                outln!("{}", outcome.describe());
+                outcome.divergence.is_none()
+                    && results
+                        .iter()
+                        .all(|r| !matches!(r.status, Status::Failed | Status::Error))
+            }
+        }
+        Role::Host => {
+            let card = a.card.clone().or_else(guessed).ok_or_else(|| {
+                InputFailure(
+                    "the ATR matches no built-in profile: choose the virtual card with --card PROFILE[:IDENTITY]".into(),
+                )
+            })?;
+            let host = replay_session::HostReplay {
+                card: card.clone(),
+                reader_model: a.reader_model.clone(),
+                seed: a.seed,
+            };
+            let report = host.run(&trace).map_err(InputFailure)?;
+            out!("{}", replay_session::host_report_text(&report, a.verbose));
+            if let Some(p) = &a.json {
+                let json = serde_json::to_string_pretty(&report)
+                    .map_err(|e| InputFailure(format!("cannot write the report: {e}")))?;
+                write_file(p, &json)?;
+            }
+            if a.minimize {
+                let Some(out_path) = &a.output else {
+                    return Err(InputFailure(
+                        "--minimize writes a scenario: give it a file with -o".into(),
+                    ));
+                };
+                match host.minimize(&trace).map_err(InputFailure)? {
+                    None => outln!("nothing to minimize: the replay matches the recording"),
+                    Some((small, calls)) => {
+                        let mut opts = replay_session::import_options(&a.file, Some(&card));
+                        opts.name = format!("{} (minimized)", opts.name);
+                        opts.source = format!("{} (minimized)", opts.source);
+                        let text = kazasu::import::to_scenario(&small, &opts);
+                        write_file(out_path, &text)?;
+                        outln!(
+                            "minimized {} events to {} in {} replays; wrote {}",
+                            trace.events.len(),
+                            small.events.len(),
+                            calls,
+                            out_path.display()
+                        );
+                    }
+                }
+            }
+            report.differences() == 0
+        }
+    };
+    Ok(if passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 struct RunArgs {

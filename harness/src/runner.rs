@@ -418,12 +418,7 @@ impl World {
                 .ok_or_else(|| format!("`{template}`: unclosed ${{"))?;
             let var = &s[i + 2..i + j];
             if let Some(name) = var.strip_prefix("secrets.") {
-                let v = self.secrets.get(name).ok_or_else(|| {
-                    format!(
-                        "no secret `{name}`; known: {}",
-                        self.secrets.keys().cloned().collect::<Vec<_>>().join(", ")
-                    )
-                })?;
+                let v = self.secret(name)?;
                 out.push_str(&hex::encode(v.expose().as_bytes()));
                 secret = true;
             } else if let Some(name) = var.strip_prefix("saved.") {
@@ -439,17 +434,28 @@ impl World {
         kazasu_sim::parse_hex(&out).map(|b| (b, secret))
     }
 
+    /// The secret `name`: from the scenario (or the identity's PINs), else from the environment
+    /// variable `KAZASU_SECRET_<NAME>` (how imported scenarios get PINs the capture had).
+    fn secret(&self, name: &str) -> Result<Secret<String>, String> {
+        if let Some(v) = self.secrets.get(name) {
+            return Ok(v.clone());
+        }
+        let var = format!("KAZASU_SECRET_{}", name.to_ascii_uppercase());
+        std::env::var(&var).map(Secret::new).map_err(|_| {
+            format!(
+                "no secret `{name}`: give it in the scenario's `secrets` or as the environment variable {var}; known: {}",
+                self.secrets.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
     /// A PIN given as text, possibly `${secrets.X}`.
     fn text_secret(&self, text: &str) -> Result<Secret<String>, String> {
         match text
             .strip_prefix("${secrets.")
             .and_then(|t| t.strip_suffix('}'))
         {
-            Some(name) => self
-                .secrets
-                .get(name)
-                .cloned()
-                .ok_or_else(|| format!("no secret `{name}`")),
+            Some(name) => self.secret(name),
             None => Ok(Secret::new(text.to_string())),
         }
     }

@@ -1,7 +1,7 @@
 //! `kazasu serve`: virtual cards attached to vpcd slots for any external PC/SC program, with a
 //! JSONL transcript of everything that crossed the link (secrets redacted).
 
-use crate::transcript::redact_command;
+use crate::transcript::redact_secrets;
 use crate::vpcd_link::{self, LinkConfig, LinkControl, LinkEvent, Pace};
 use kazasu_sim::vpcd::{Request, Slot};
 use kazasu_sim::{Card, FaultPlan, Fixtures, Reader, hex_spaced};
@@ -162,11 +162,14 @@ fn line(started: Instant, slot: u16, event: &LinkEvent) -> String {
                 };
                 serde_json::json!({
                     "t_ms": t_ms, "slot": slot, "event": "apdu",
-                    "command": redact_command(apdu),
+                    "command": redact_secrets(apdu),
                     "response": hex_spaced(data),
                     "sw": hex_spaced(sw).replace(' ', ""),
                     "sim_ns": sim_ns,
                 })
+            }
+            Request::GetAtr => {
+                serde_json::json!({ "t_ms": t_ms, "slot": slot, "event": "getatr", "atr": hex_spaced(reply) })
             }
             other => {
                 serde_json::json!({ "t_ms": t_ms, "slot": slot, "event": format!("{other:?}").to_lowercase() })

@@ -57,6 +57,16 @@ pub fn redact_command(apdu: &[u8]) -> String {
     redact(apdu, carries_secret(apdu))
 }
 
+/// The whole command as hex (never shortened), with the data of VERIFY / CHANGE REFERENCE DATA
+/// replaced by `**`: what a transcript that can be replayed needs.
+pub fn redact_secrets(apdu: &[u8]) -> String {
+    if carries_secret(apdu) {
+        redact(apdu, true)
+    } else {
+        hex_spaced(apdu)
+    }
+}
+
 /// The command as hex; with `secret`, every byte after the 5-byte header is shown as `**`.
 pub fn redact(apdu: &[u8], secret: bool) -> String {
     if secret && apdu.len() > 5 {

@@ -5,7 +5,7 @@
 //! wait has a time-out, and the link reconnects with back-off when vpcd is not there yet or
 //! restarts.
 
-use kazasu_sim::vpcd::{Decoder, Reply, Request, Slot};
+use kazasu_sim::vpcd::{Decoder, Reply, Request, SlotCard};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -104,8 +104,8 @@ fn tune(stream: &TcpStream, cfg: &LinkConfig) -> std::io::Result<()> {
 }
 
 /// Runs a link for `slot` on the current thread until stopped; `on_event` sees what happens.
-pub fn run(
-    slot: Arc<Mutex<Slot>>,
+pub fn run<S: SlotCard + ?Sized>(
+    slot: Arc<Mutex<S>>,
     cfg: LinkConfig,
     control: LinkControl,
     on_event: &(dyn Fn(LinkEvent) + Sync),
@@ -129,7 +129,7 @@ pub fn run(
     };
     while !control.stop.load(Ordering::SeqCst) {
         // Out of the field: removed by the user, or lost during an exchange (until the next tap).
-        if !control.present.load(Ordering::SeqCst) || slot.lock().expect("slot lock").lost {
+        if !control.present.load(Ordering::SeqCst) || slot.lock().expect("slot lock").stays_away() {
             std::thread::sleep(cfg.poll.min(Duration::from_millis(20)));
             continue;
         }
@@ -168,9 +168,9 @@ pub fn run(
     }
 }
 
-fn serve_connection(
+fn serve_connection<S: SlotCard + ?Sized>(
     stream: &TcpStream,
-    slot: &Mutex<Slot>,
+    slot: &Mutex<S>,
     cfg: &LinkConfig,
     control: &LinkControl,
     on_event: &(dyn Fn(LinkEvent) + Sync),
@@ -253,6 +253,9 @@ fn serve_connection(
                         reply: frame[2..].to_vec(),
                         sim_ns: pace.as_nanos(),
                     });
+                    if slot.lock().expect("slot lock").leave_after_reply() {
+                        return "the card left the field".into();
+                    }
                 }
             }
         }
@@ -260,8 +263,8 @@ fn serve_connection(
 }
 
 /// Starts a link on its own thread; the card starts in the field.
-pub fn spawn(
-    slot: Arc<Mutex<Slot>>,
+pub fn spawn<S: SlotCard + Send + ?Sized + 'static>(
+    slot: Arc<Mutex<S>>,
     cfg: LinkConfig,
     on_event: Arc<dyn Fn(LinkEvent) + Send + Sync>,
 ) -> (LinkControl, std::thread::JoinHandle<()>) {
@@ -269,8 +272,8 @@ pub fn spawn(
 }
 
 /// Starts a link on its own thread, with the card in the field or not.
-pub fn spawn_with(
-    slot: Arc<Mutex<Slot>>,
+pub fn spawn_with<S: SlotCard + Send + ?Sized + 'static>(
+    slot: Arc<Mutex<S>>,
     cfg: LinkConfig,
     on_event: Arc<dyn Fn(LinkEvent) + Send + Sync>,
     present: bool,

@@ -112,6 +112,38 @@ pub enum Reply {
     Close,
 }
 
+/// What sits behind a vpcd slot: something that answers vpcd's requests. The virtual reader and
+/// card ([`Slot`]) is one; a recorded card replaying a capture is another.
+pub trait SlotCard {
+    /// The link connected to vpcd: the card enters the field. An error keeps the link away.
+    fn connected(&mut self) -> Result<(), crate::reader::LinkError>;
+    /// The link closed: the card left the field.
+    fn disconnected(&mut self);
+    /// Answers one request.
+    fn handle(&mut self, request: &Request) -> Reply;
+    /// The card is out of the field on its own account: the link stays away until this is false.
+    fn stays_away(&self) -> bool;
+    /// The card leaves the field right after the reply just sent.
+    fn leave_after_reply(&mut self) -> bool {
+        false
+    }
+}
+
+impl SlotCard for Slot {
+    fn connected(&mut self) -> Result<(), crate::reader::LinkError> {
+        Slot::connected(self)
+    }
+    fn disconnected(&mut self) {
+        Slot::disconnected(self)
+    }
+    fn handle(&mut self, request: &Request) -> Reply {
+        Slot::handle(self, request)
+    }
+    fn stays_away(&self) -> bool {
+        self.lost
+    }
+}
+
 /// A vpcd slot holding a virtual reader and card: tap = the link connects, removal = it closes.
 pub struct Slot {
     /// The reader model the APDUs go through.

@@ -1,0 +1,272 @@
+//! `kazasu import`: a trace turned into a scenario that reproduces it — the recorded host
+//! commands as `apdu` steps, the recorded card answers as their expectations (by class where the
+//! data legitimately differs), the host's pauses as `wait` steps, and the recorded removals as
+//! steps or faults. PINs become `${secrets.NAME}` placeholders unless asked to keep them.
+
+use crate::replay::{ResponseClass, selected_ef};
+use crate::trace::{Outcome, Trace, What};
+use crate::transcript::carries_secret;
+use kazasu_sim::{Card, Fixtures, hex_spaced};
+use std::fmt::Write as _;
+
+/// How to write the scenario.
+#[derive(Clone, Debug, Default)]
+pub struct ImportOptions {
+    /// The scenario's name.
+    pub name: String,
+    /// Where the trace came from (shown in the header).
+    pub source: String,
+    /// Card profile; guessed from the ATR when `None`.
+    pub card: Option<String>,
+    /// Identity on the card.
+    pub identity: Option<String>,
+    /// Reader profile (default typical-424k).
+    pub reader: Option<String>,
+    /// Write PINs as they were recorded.
+    pub keep_secrets: bool,
+}
+
+/// The built-in card profile whose ATR is `atr`.
+pub fn profile_for_atr(atr: &[u8]) -> Option<String> {
+    let fixtures = Fixtures::embedded();
+    kazasu_sim::profile::BUILTIN_CARD_PROFILES
+        .iter()
+        .find(|(name, _)| {
+            crate::suite::card_profile(name, None)
+                .ok()
+                .and_then(|p| Card::new(std::sync::Arc::new(p), fixtures.default_subject(), 0).ok())
+                .is_some_and(|c| c.atr() == atr)
+        })
+        .map(|(name, _)| name.to_string())
+}
+
+/// The name a PIN placeholder gets, from the PIN EF selected before the VERIFY.
+fn secret_name(ef: Option<u16>, unnamed: &mut usize) -> String {
+    match ef {
+        Some(kazasu_sim::jpki::ef::AUTH_PIN) => "auth_pin".into(),
+        Some(kazasu_sim::jpki::ef::SIGN_PIN) => "sign_pin".into(),
+        Some(kazasu_sim::card_info::ef::PIN) => "card_info_pin".into(),
+        _ => {
+            *unnamed += 1;
+            format!("pin_{unnamed}")
+        }
+    }
+}
+
+fn quote(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serialises")
+}
+
+fn ms(us: u64) -> String {
+    if us >= 10_000 {
+        format!("{}ms", us / 1000)
+    } else {
+        format!("{:.3}ms", us as f64 / 1000.0)
+    }
+}
+
+/// Writes the scenario for `trace`.
+pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
+    let guessed = trace.atr.as_deref().and_then(profile_for_atr);
+    let card = opts
+        .card
+        .clone()
+        .or(guessed.clone())
+        .unwrap_or_else(|| "mynumber-card".into());
+    let mut y = String::new();
+    let _ = writeln!(y, "# Imported by kazasu from {}.", opts.source);
+    let _ = writeln!(
+        y,
+        "# {} exchanges{}{}.",
+        trace.exchanges(),
+        trace
+            .reader
+            .as_deref()
+            .map(|r| format!(" on {r}"))
+            .unwrap_or_default(),
+        trace
+            .atr
+            .as_deref()
+            .map(|a| format!(", ATR {}", hex_spaced(a)))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        y,
+        "# Each step's comment gives its line in the capture and the recorded response time;"
+    );
+    let _ = writeln!(
+        y,
+        "# `wait` steps reproduce the host's pauses between commands."
+    );
+    if opts.card.is_none() && guessed.is_none() {
+        let _ = writeln!(
+            y,
+            "# The ATR matched no built-in card profile: mynumber-card is a guess (choose with --card)."
+        );
+    }
+    let _ = writeln!(y, "name: {}", quote(&opts.name));
+    let _ = writeln!(
+        y,
+        "description: {}",
+        quote(&format!(
+            "Replays the exchanges of {} against a virtual card and expects the recorded answers.",
+            opts.source
+        ))
+    );
+    let _ = writeln!(y, "tags: [imported]");
+    let _ = writeln!(y, "card: {card}");
+    if let Some(id) = &opts.identity {
+        let _ = writeln!(y, "identity: {id}");
+    }
+    let _ = writeln!(
+        y,
+        "reader: {}",
+        opts.reader.as_deref().unwrap_or("typical-424k")
+    );
+    let mut steps = String::new();
+    let mut faults = String::new();
+    let mut exchange_no = 0u32;
+    let mut ef: Option<u16> = None;
+    let mut unnamed = 0usize;
+    let mut host_free_at: Option<u64> = None;
+    let mut in_field = true;
+    let _ = writeln!(steps, "  - tap");
+    for e in &trace.events {
+        match &e.what {
+            What::Inserted { .. } => {
+                if !in_field {
+                    let _ = writeln!(steps, "  - tap  # line {}", e.line);
+                    in_field = true;
+                }
+            }
+            What::Removed => {
+                if in_field {
+                    let _ = writeln!(steps, "  - remove  # line {}", e.line);
+                    in_field = false;
+                }
+            }
+            What::Exchange {
+                command,
+                redacted,
+                outcome,
+                took_us,
+            } => {
+                if !in_field {
+                    let _ = writeln!(steps, "  - tap");
+                    in_field = true;
+                }
+                // The host's pause since the last answer.
+                if let (Some(at), Some(free)) = (e.at_us, host_free_at) {
+                    let gap = at.saturating_sub(free);
+                    if gap >= 1_000 {
+                        let _ = writeln!(steps, "  - wait: {}", ms(gap));
+                    }
+                }
+                host_free_at = e.at_us.map(|a| a + took_us.unwrap_or(0));
+                exchange_no += 1;
+                let secret = *redacted || carries_secret(command);
+                let apdu = if secret && (*redacted || !opts.keep_secrets) && command.len() > 5 {
+                    let name = secret_name(ef, &mut unnamed);
+                    format!("{} ${{secrets.{name}}}", hex_spaced(&command[..5]))
+                } else {
+                    hex_spaced(command)
+                };
+                if let Some(f) = selected_ef(command) {
+                    ef = Some(f);
+                }
+                let timing = took_us
+                    .map(|t| format!(", answered in {}", ms(t)))
+                    .unwrap_or_default();
+                let _ = writeln!(steps, "  - apdu: {apdu}  # line {}{timing}", e.line);
+                match outcome {
+                    Outcome::Response(r) if r.len() >= 2 => {
+                        let (data, sw) = r.split_at(r.len() - 2);
+                        let mut expect = format!("sw: \"{}\"", hex_spaced(sw).replace(' ', ""));
+                        if !data.is_empty() {
+                            match ResponseClass::of(command) {
+                                ResponseClass::Exact => {
+                                    let _ =
+                                        write!(expect, ", data: \"{}\"", hex::encode_upper(data));
+                                }
+                                _ => {
+                                    let _ = write!(expect, ", data_len: {}", data.len());
+                                }
+                            }
+                        }
+                        let _ = writeln!(steps, "    expect: {{ {expect} }}");
+                    }
+                    Outcome::Response(_) | Outcome::Nothing | Outcome::Error(_) => {
+                        let why = match outcome {
+                            Outcome::Error(e) => e.clone(),
+                            _ => "no answer".into(),
+                        };
+                        let _ = writeln!(
+                            faults,
+                            "  - {{ when: {{ exchange: {exchange_no} }}, do: field_off }}  # recorded: {why}"
+                        );
+                        let _ = writeln!(steps, "    expect: {{ transport_error: card_removed }}");
+                        in_field = false;
+                    }
+                }
+            }
+        }
+    }
+    if !faults.is_empty() {
+        let _ = writeln!(y, "faults:");
+        y.push_str(&faults);
+    }
+    let _ = writeln!(y, "steps:");
+    y.push_str(&steps);
+    y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::{Format, parse};
+
+    #[test]
+    fn a_pcscd_log_becomes_a_scenario_without_the_pin() {
+        let log = "00000005 Card ATR: 3B 88 80 01 00 00 05 E0 B3 81 A1 00 7F \n\
+                   00000003 APDU: 00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01 \n\
+                   00000100 SW: 90 00 \n\
+                   00000003 APDU: 00 A4 02 0C 02 00 18 \n\
+                   00000100 SW: 90 00 \n\
+                   00005000 APDU: 00 20 00 80 04 31 32 33 34 \n\
+                   00000100 SW: 90 00 \n\
+                   00000003 APDU: 00 2A 00 80 03 01 02 03 \n\
+                   00000100 SW: AA BB 90 00 \n\
+                   00000003 APDU: 00 B0 00 00 02 \n\
+                   00000100 SW: \n";
+        let t = parse(Format::Pcscd, log, None).unwrap();
+        let opts = ImportOptions {
+            name: "counter".into(),
+            source: "field.log".into(),
+            ..ImportOptions::default()
+        };
+        let y = to_scenario(&t, &opts);
+        assert!(y.contains("card: mynumber-card"), "{y}");
+        assert!(
+            y.contains("- apdu: 00 20 00 80 04 ${secrets.auth_pin}"),
+            "{y}"
+        );
+        assert!(!y.contains("31 32 33 34"), "the PIN stays out: {y}");
+        assert!(y.contains("- wait: 5.000ms"), "{y}");
+        assert!(y.contains("data_len: 2"), "{y}");
+        assert!(
+            y.contains("{ when: { exchange: 5 }, do: field_off }"),
+            "{y}"
+        );
+        let kept = to_scenario(
+            &t,
+            &ImportOptions {
+                keep_secrets: true,
+                ..opts
+            },
+        );
+        assert!(kept.contains("00 20 00 80 04 31 32 33 34"));
+        // What it writes is a valid scenario.
+        let parsed: crate::scenario::Scenario = serde_saphyr::from_str(&y).unwrap();
+        assert_eq!(parsed.steps.len(), 7);
+    }
+}

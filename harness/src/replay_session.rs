@@ -1,0 +1,432 @@
+//! The IO shells of `kazasu import` and `kazasu replay`: reading a capture file, writing the
+//! imported scenario, and running a replay — as the card in-process (a scenario as the host) or
+//! on a vpcd slot for external PC/SC software, or as the host against a virtual card — with
+//! shrinking of a failing host replay.
+
+use crate::import::{ImportOptions, to_scenario};
+use crate::replay::{HostReport, Mode, RecordedBackend, RecordedCard, Verdict, replay_as_host};
+use crate::runner::{self, RunOptions};
+use crate::serve::CardSpec;
+use crate::trace::{Format, Trace};
+use crate::vpcd_link::{self, LinkConfig, LinkEvent, Pace};
+use kazasu_sim::{Card, FaultPlan, Fixtures, Reader};
+use rand_core::SeedableRng;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A capture file and how to read it.
+#[derive(Clone, Debug)]
+pub struct TraceFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format (`auto` to tell from the text).
+    pub format: Format,
+    /// Keep only this reader's exchanges.
+    pub reader: Option<String>,
+}
+
+impl TraceFile {
+    /// Reads and parses the capture; errors name the file and line.
+    pub fn load(&self) -> Result<Trace, String> {
+        let bytes = std::fs::read(&self.path)
+            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+        // Logs can hold stray bytes (a binary dump, a cut line): read them as text regardless.
+        let text = String::from_utf8_lossy(&bytes);
+        crate::trace::parse(self.format, &text, self.reader.as_deref()).map_err(|e| {
+            if e.line == 0 {
+                format!("{}: {}", self.path.display(), e.message)
+            } else {
+                format!("{}:{}: {}", self.path.display(), e.line, e.message)
+            }
+        })
+    }
+
+    /// A scenario name from the file name.
+    pub fn stem(&self) -> String {
+        self.path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "imported".into())
+    }
+}
+
+/// `kazasu import`: the scenario text for a capture, checked to load as a scenario.
+pub fn import(file: &TraceFile, opts: ImportOptions) -> Result<(String, Trace), String> {
+    let trace = file.load()?;
+    if trace.exchanges() == 0 {
+        return Err(format!(
+            "{}: no APDU exchanges in the capture (was pcscd started with --apdu?)",
+            file.path.display()
+        ));
+    }
+    let text = to_scenario(&trace, &opts);
+    let scenarios = crate::suite::parse(&text, "imported scenario")
+        .map_err(|e| format!("the imported scenario does not load (a kazasu bug): {e}"))?;
+    crate::suite::check(&scenarios, "imported scenario")
+        .map_err(|e| format!("the imported scenario does not check: {e}"))?;
+    Ok((text, trace))
+}
+
+/// The import options for a capture with defaults from its file.
+pub fn import_options(file: &TraceFile, card: Option<&CardSpec>) -> ImportOptions {
+    ImportOptions {
+        name: file.stem(),
+        source: file
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        card: card.map(|c| c.profile.clone()),
+        identity: card.and_then(|c| c.identity.clone()),
+        reader: None,
+        keep_secrets: false,
+    }
+}
+
+/// A virtual card of `spec` behind a reader model, for host replays and model fallback.
+fn virtual_card(spec: &CardSpec, seed: u64) -> Result<(Card, Arc<kazasu_sim::Subject>), String> {
+    let profile = Arc::new(crate::suite::card_profile(&spec.profile, None)?);
+    let fixtures = Fixtures::embedded();
+    let subject = match &spec.identity {
+        Some(id) => fixtures.subject(id)?,
+        None => fixtures.default_subject(),
+    };
+    let card = Card::new(profile, subject.clone(), seed).map_err(|e| e.to_string())?;
+    Ok((card, subject))
+}
+
+/// How a card replay ended.
+#[derive(Debug)]
+pub struct CardReplayOutcome {
+    /// Recorded exchanges replayed.
+    pub replayed: usize,
+    /// Recorded exchanges in all.
+    pub total: usize,
+    /// Skipped in skip mode.
+    pub skipped: usize,
+    /// Answered by the model.
+    pub by_model: usize,
+    /// Where the host left the recording.
+    pub divergence: Option<crate::replay::Divergence>,
+}
+
+impl CardReplayOutcome {
+    /// Whether the host sent the whole recording and never left it.
+    pub fn ok(&self) -> bool {
+        self.divergence.is_none() && self.replayed == self.total
+    }
+    /// One paragraph for people.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "replayed {}/{} recorded exchanges",
+            self.replayed, self.total
+        );
+        if self.skipped > 0 {
+            s.push_str(&format!(", {} skipped", self.skipped));
+        }
+        if self.by_model > 0 {
+            s.push_str(&format!(", {} answered by the model", self.by_model));
+        }
+        match &self.divergence {
+            Some(d) => s.push_str(&format!("\ndivergence at {d}")),
+            None if self.replayed < self.total => s.push_str(&format!(
+                "\nthe host stopped before the end of the recording (next: exchange {})",
+                self.replayed + 1
+            )),
+            None => s.push_str("; the host followed the recording"),
+        }
+        s
+    }
+}
+
+/// Options of a card replay.
+pub struct CardReplay {
+    /// Divergence handling.
+    pub mode: Mode,
+    /// The model for [`Mode::Model`].
+    pub model: Option<CardSpec>,
+    /// Seed for the model.
+    pub seed: u64,
+}
+
+impl CardReplay {
+    fn card(&self, trace: &Trace) -> Result<RecordedCard, String> {
+        let model = self
+            .model
+            .as_ref()
+            .map(|m| virtual_card(m, self.seed).map(|(card, _)| card))
+            .transpose()?;
+        RecordedCard::new(trace, self.mode, model)
+    }
+
+    /// Runs the scenarios of `host` (default: the trace's own imported scenario) against the
+    /// recording, in-process. Returns the case results and how the replay of the first case went.
+    pub fn in_process(
+        &self,
+        file: &TraceFile,
+        trace: &Trace,
+        host: Option<&Path>,
+    ) -> Result<(Vec<runner::CaseResult>, CardReplayOutcome), String> {
+        let (scenarios, name) = match host {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                let name = p.display().to_string();
+                (
+                    crate::suite::parse(&text, &name).map_err(|e| e.to_string())?,
+                    name,
+                )
+            }
+            None => {
+                let text = to_scenario(trace, &import_options(file, None));
+                (
+                    crate::suite::parse(&text, "imported").map_err(|e| e.to_string())?,
+                    "imported".to_string(),
+                )
+            }
+        };
+        crate::suite::check(&scenarios, &name).map_err(|e| e.to_string())?;
+        let cases = crate::suite::expand(&scenarios, &name, None, None);
+        let last = Arc::new(Mutex::new(None::<CardReplayOutcome>));
+        // Fail early (a bad model profile) rather than in every case.
+        self.card(trace)?;
+        let source = file.path.display().to_string();
+        let keep = last.clone();
+        let me = CardReplay {
+            mode: self.mode,
+            model: self.model.clone(),
+            seed: self.seed,
+        };
+        let recorded = trace.clone();
+        let factory =
+            move |_w: usize, _r: Reader| -> Result<Box<dyn crate::backend::Backend>, String> {
+                let card = me.card(&recorded)?;
+                Ok(Box::new(Watched {
+                    inner: RecordedBackend::new(card, &format!("recording {source}")),
+                    report: keep.clone(),
+                }))
+            };
+        let opts = RunOptions {
+            jobs: 1,
+            ..RunOptions::default()
+        };
+        let results = runner::run_with(&cases, &opts, &factory, &|_| {});
+        let outcome = last
+            .lock()
+            .expect("outcome lock")
+            .take()
+            .ok_or("no case ran")?;
+        Ok((results, outcome))
+    }
+
+    /// Puts the recording on vpcd slot `slot` until the host has sent all of it (and a second
+    /// more), it diverged, `duration` passed or Ctrl-C.
+    pub fn serve(
+        &self,
+        trace: &Trace,
+        slot: u16,
+        pace: Pace,
+        duration: Duration,
+    ) -> Result<CardReplayOutcome, String> {
+        let card = Arc::new(Mutex::new(self.card(trace)?));
+        let mut cfg = LinkConfig::slot(slot);
+        cfg.pace = pace;
+        let on_event: Arc<dyn Fn(LinkEvent) + Send + Sync> = Arc::new(|_| {});
+        let (control, handle) = vpcd_link::spawn(card.clone(), cfg, on_event);
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
+            .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+        eprintln!(
+            "replaying {} recorded exchanges on slot {slot} (Virtual PCD 00 {slot:02}); run the host software now",
+            trace.exchanges()
+        );
+        let started = Instant::now();
+        let mut finished_at: Option<Instant> = None;
+        while !stop.load(Ordering::SeqCst) && started.elapsed() < duration {
+            std::thread::sleep(Duration::from_millis(20));
+            let c = card.lock().expect("card lock");
+            if c.divergence.is_some() {
+                break;
+            }
+            if c.finished() {
+                let at = *finished_at.get_or_insert_with(Instant::now);
+                if at.elapsed() >= Duration::from_secs(1) {
+                    break;
+                }
+            }
+        }
+        control.set_present(false);
+        control.stop();
+        let _ = handle.join();
+        let c = card.lock().expect("card lock");
+        Ok(outcome_of(&c))
+    }
+}
+
+fn outcome_of(c: &RecordedCard) -> CardReplayOutcome {
+    CardReplayOutcome {
+        replayed: c.position(),
+        total: c.len(),
+        skipped: c.skipped,
+        by_model: c.by_model,
+        divergence: c.divergence.clone(),
+    }
+}
+
+/// A recorded backend that leaves its outcome behind when the case ends.
+struct Watched {
+    inner: RecordedBackend,
+    report: Arc<Mutex<Option<CardReplayOutcome>>>,
+}
+
+impl crate::backend::Backend for Watched {
+    fn tap(&mut self) -> Result<(), kazasu_sim::LinkError> {
+        self.inner.tap()
+    }
+    fn remove(&mut self) {
+        self.inner.remove()
+    }
+    fn disconnect(&mut self) -> Result<(), kazasu_sim::LinkError> {
+        self.inner.disconnect()
+    }
+    fn transmit(&mut self, apdu: &[u8]) -> Result<kazasu_sim::Transmitted, kazasu_sim::LinkError> {
+        self.inner.transmit(apdu)
+    }
+    fn approve(&mut self) -> bool {
+        self.inner.approve()
+    }
+    fn wait(&mut self, d: kazasu_sim::SimDuration) {
+        self.inner.wait(d)
+    }
+    fn now(&self) -> kazasu_sim::SimTime {
+        self.inner.now()
+    }
+    fn last_frames(&self) -> Vec<kazasu_sim::FrameRecord> {
+        Vec::new()
+    }
+    fn bit_rate(&self) -> u32 {
+        self.inner.bit_rate()
+    }
+    fn uid(&self) -> Vec<u8> {
+        self.inner.uid()
+    }
+    fn card_name(&self) -> String {
+        self.inner.card_name()
+    }
+    fn finish(&mut self) {
+        let mut slot = self.report.lock().expect("outcome lock");
+        if slot.is_none() {
+            *slot = Some(outcome_of(&self.inner.card));
+        }
+    }
+    fn missed_faults(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Options of a host replay.
+pub struct HostReplay {
+    /// The virtual card.
+    pub card: CardSpec,
+    /// The reader model between the recorded host and the card.
+    pub reader_model: String,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl HostReplay {
+    /// Sends `trace`'s commands to a fresh virtual card and compares.
+    pub fn run(&self, trace: &Trace) -> Result<HostReport, String> {
+        let (card, subject) = virtual_card(&self.card, self.seed)?;
+        let profile = Arc::new(crate::suite::reader_profile(&self.reader_model, None)?);
+        let mut reader = Reader::new(
+            profile,
+            card,
+            FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(self.seed)),
+        );
+        Ok(replay_as_host(trace, &mut reader, &subject))
+    }
+
+    /// The shortest sub-trace whose host replay still fails the same way (same command, same
+    /// difference), by delta debugging over its events. `None` if the trace does not fail.
+    pub fn minimize(&self, trace: &Trace) -> Result<Option<(Trace, usize)>, String> {
+        let signature = |r: &HostReport| {
+            r.first_difference().map(|row| {
+                (
+                    row.command.clone(),
+                    match &row.verdict {
+                        Verdict::Differs(why) => why.clone(),
+                        _ => String::new(),
+                    },
+                )
+            })
+        };
+        let Some(wanted) = signature(&self.run(trace)?) else {
+            return Ok(None);
+        };
+        let mut error = None;
+        let (kept, calls) = crate::shrink::ddmin(&trace.events, |events| {
+            let sub = Trace {
+                events: events.to_vec(),
+                ..trace.clone()
+            };
+            match self.run(&sub) {
+                Ok(r) => signature(&r).as_ref() == Some(&wanted),
+                Err(e) => {
+                    error = Some(e);
+                    false
+                }
+            }
+        });
+        if let Some(e) = error {
+            return Err(e);
+        }
+        Ok(Some((
+            Trace {
+                events: kept,
+                ..trace.clone()
+            },
+            calls,
+        )))
+    }
+}
+
+/// The rows of a host report as text (all rows with `all`, else the differing ones).
+pub fn host_report_text(report: &HostReport, all: bool) -> String {
+    let mut s = String::new();
+    for r in &report.rows {
+        let (mark, why) = match &r.verdict {
+            Verdict::Same => ("=", String::new()),
+            Verdict::SameClass(w) => ("~", format!(" ({w})")),
+            Verdict::Differs(w) => ("≠", format!(" — {w}")),
+            Verdict::NotSent(w) => ("-", format!(" ({w})")),
+        };
+        if !all && !matches!(r.verdict, Verdict::Differs(_) | Verdict::NotSent(_)) {
+            continue;
+        }
+        s.push_str(&format!(
+            "{mark} #{} line {}: > {}\n    recorded < {}\n    replayed < {}{why}\n",
+            r.exchange, r.line, r.command, r.recorded, r.replayed
+        ));
+    }
+    let same = report
+        .rows
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Same | Verdict::SameClass(_)))
+        .count();
+    s.push_str(&format!(
+        "{} exchanges: {} match, {} differ, {} not sent\n",
+        report.rows.len(),
+        same,
+        report.differences(),
+        report
+            .rows
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::NotSent(_)))
+            .count()
+    ));
+    s
+}
