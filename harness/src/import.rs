@@ -151,7 +151,9 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                 outcome,
                 took_us,
             } => {
-                if !in_field {
+                let answered = matches!(outcome, Outcome::Response(r) if r.len() >= 2);
+                if !in_field && answered {
+                    // The card answers again: it is back in the field.
                     let _ = writeln!(steps, "  - tap");
                     in_field = true;
                 }
@@ -200,12 +202,22 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                             Outcome::Error(e) => e.clone(),
                             _ => "no answer".into(),
                         };
-                        let _ = writeln!(
-                            faults,
-                            "  - {{ when: {{ exchange: {exchange_no} }}, do: field_off }}  # recorded: {why}"
-                        );
-                        let _ = writeln!(steps, "    expect: {{ transport_error: card_removed }}");
-                        in_field = false;
+                        if in_field {
+                            // The card left during this exchange.
+                            let _ = writeln!(
+                                faults,
+                                "  - {{ when: {{ exchange: {exchange_no} }}, do: field_off }}  # recorded: {why}"
+                            );
+                            let _ =
+                                writeln!(steps, "    expect: {{ transport_error: card_removed }}");
+                            in_field = false;
+                        } else {
+                            // The host kept sending to a card that had gone.
+                            let _ = writeln!(
+                                steps,
+                                "    expect: {{ transport_error: any }}  # recorded: {why}"
+                            );
+                        }
                     }
                 }
             }

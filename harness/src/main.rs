@@ -212,6 +212,10 @@ enum Cmd {
         /// As the host: the reader model between the recorded host and the virtual card.
         #[arg(long, default_value = "typical-424k")]
         reader_model: String,
+        /// As the host: `class` compares bytes except signatures, challenges and UIDs; `sw`
+        /// compares status words only (a real device holding another person's data).
+        #[arg(long, value_enum, default_value = "class")]
+        compare: kazasu::replay::Compare,
         /// As the card, in-process: the scenario that plays the host (default: the trace's own
         /// imported scenario).
         #[arg(long, value_name = "FILE")]
@@ -363,6 +367,7 @@ fn main() -> ExitCode {
             mode,
             card,
             reader_model,
+            compare,
             scenario,
             serve,
             slot,
@@ -374,6 +379,7 @@ fn main() -> ExitCode {
             verbose,
             seed,
         } => replay(ReplayArgs {
+            compare,
             file: TraceFile {
                 path: file,
                 format,
@@ -478,6 +484,7 @@ struct ReplayArgs {
     mode: kazasu::replay::Mode,
     card: Option<kazasu::serve::CardSpec>,
     reader_model: String,
+    compare: kazasu::replay::Compare,
     scenario: Option<PathBuf>,
     serve: bool,
     slot: u16,
@@ -553,6 +560,7 @@ fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
                 card: card.clone(),
                 reader_model: a.reader_model.clone(),
                 seed: a.seed,
+                compare: a.compare,
             };
             let report = host.run(&trace).map_err(InputFailure)?;
             out!("{}", replay_session::host_report_text(&report, a.verbose));

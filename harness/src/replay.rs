@@ -241,9 +241,38 @@ impl RecordedCard {
     pub fn is_empty(&self) -> bool {
         self.script.is_empty()
     }
-    /// Whether every recorded exchange has been replayed.
+    /// Whether every recorded exchange has been replayed — or the card has left for good and
+    /// the rest of the recording is the host failing to reach it (which a replay cannot make
+    /// the host repeat: its stack answers those itself).
     pub fn finished(&self) -> bool {
         self.cursor >= self.script.len()
+            || (self.away && !self.stopped && self.only_failures_left())
+    }
+
+    fn only_failures_left(&self) -> bool {
+        self.script[self.cursor.min(self.script.len())..]
+            .iter()
+            .all(|r| !matches!(r.outcome, Outcome::Response(_)))
+    }
+
+    /// Recorded exchanges replayed, counting a failing tail after the card left for good.
+    pub fn replayed(&self) -> usize {
+        if self.finished() {
+            self.script.len()
+        } else {
+            self.cursor
+        }
+    }
+
+    /// A command sent while the card is away: when the recording has the same command failing
+    /// next, that is part of the recording (the host trying a card that left).
+    pub fn absorb_while_away(&mut self, command: &[u8]) {
+        if let Some(r) = self.script.get(self.cursor)
+            && !matches!(r.outcome, Outcome::Response(_))
+            && same_command(&r.command, r.redacted, command)
+        {
+            self.cursor += 1;
+        }
     }
     /// Whether the card is out of the field (a recorded removal, or a strict replay that stopped).
     pub fn is_away(&self) -> bool {
@@ -409,6 +438,7 @@ impl Backend for RecordedBackend {
     }
     fn transmit(&mut self, apdu: &[u8]) -> Result<kazasu_sim::Transmitted, LinkError> {
         if self.card.is_away() {
+            self.card.absorb_while_away(apdu);
             return Err(LinkError::NoCard);
         }
         match self.card.answer(apdu) {
@@ -459,10 +489,19 @@ pub enum Verdict {
     Same,
     /// Equal by class (a signature, a challenge, a UID).
     SameClass(String),
-    /// Not the same.
+    /// Not the same: another status word, or an answer against none.
     Differs(String),
+    /// The same status word, other data.
+    DataDiffers(String),
     /// Not sent: the capture hid a secret the replay does not know.
     NotSent(String),
+}
+
+impl Verdict {
+    /// Whether the answers differ.
+    pub fn differs(&self) -> bool {
+        matches!(self, Verdict::Differs(_) | Verdict::DataDiffers(_))
+    }
 }
 
 /// One row of a host replay.
@@ -493,16 +532,11 @@ pub struct HostReport {
 impl HostReport {
     /// The first exchange whose answer differs.
     pub fn first_difference(&self) -> Option<&HostRow> {
-        self.rows
-            .iter()
-            .find(|r| matches!(r.verdict, Verdict::Differs(_)))
+        self.rows.iter().find(|r| r.verdict.differs())
     }
     /// Rows that differ.
     pub fn differences(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| matches!(r.verdict, Verdict::Differs(_)))
-            .count()
+        self.rows.iter().filter(|r| r.verdict.differs()).count()
     }
 }
 
@@ -537,7 +571,7 @@ pub fn compare(command: &[u8], recorded: &Outcome, replayed: &Outcome) -> Verdic
             }
             let class = ResponseClass::of(command);
             if a.len() != b.len() {
-                return Verdict::Differs(format!(
+                return Verdict::DataDiffers(format!(
                     "{} data bytes ≠ recorded {}",
                     b.len() - 2,
                     a.len() - 2
@@ -545,7 +579,7 @@ pub fn compare(command: &[u8], recorded: &Outcome, replayed: &Outcome) -> Verdic
             }
             if class == ResponseClass::Exact {
                 let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(0);
-                Verdict::Differs(format!("the data differ from byte {at} on"))
+                Verdict::DataDiffers(format!("the data differ from byte {at} on"))
             } else {
                 Verdict::SameClass(class.name().into())
             }
@@ -558,6 +592,30 @@ pub fn compare(command: &[u8], recorded: &Outcome, replayed: &Outcome) -> Verdic
         // Both failed: the card was gone both times, whatever the words.
         _ => Verdict::SameClass("the card was gone both times".into()),
     }
+}
+
+/// How strictly a host replay compares answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compare {
+    /// Bytes, except data that differs by nature (signatures, challenges, UIDs): by class.
+    #[default]
+    Class,
+    /// Status words only (and whether there was an answer): for a real device that holds
+    /// another person's data than the virtual card.
+    Sw,
+}
+
+/// The report with data differences forgiven where `compare` says so.
+pub fn relax(report: &HostReport, compare: Compare) -> HostReport {
+    let mut out = report.clone();
+    if compare == Compare::Sw {
+        for r in &mut out.rows {
+            if let Verdict::DataDiffers(_) = &r.verdict {
+                r.verdict = Verdict::SameClass("the same status word (data not compared)".into());
+            }
+        }
+    }
+    out
 }
 
 /// The PIN a hidden VERIFY was for, from the EF selected before it.
@@ -605,6 +663,25 @@ pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) 
             } => {
                 let exchange = report.rows.len() + 1;
                 let shown = redact_recorded(command, *redacted);
+                if !matches!(outcome, Outcome::Response(_)) {
+                    // The recorded card left the field here: so does the virtual one, and the
+                    // command is not the card's to answer.
+                    if in_field {
+                        card.remove();
+                        in_field = false;
+                    }
+                    report.rows.push(HostRow {
+                        exchange,
+                        line: e.line,
+                        command: shown,
+                        recorded: outcome_text(outcome),
+                        replayed: String::new(),
+                        verdict: Verdict::NotSent(
+                            "the card had left the field in the recording".into(),
+                        ),
+                    });
+                    continue;
+                }
                 let mut sent = command.clone();
                 if *redacted {
                     match pin_for(subject, ef) {
@@ -754,7 +831,7 @@ mod tests {
                 &Outcome::Response(vec![1, 2, 0x90, 0x00]),
                 &Outcome::Response(vec![1, 3, 0x90, 0x00])
             ),
-            Verdict::Differs(_)
+            Verdict::DataDiffers(_)
         ));
     }
 

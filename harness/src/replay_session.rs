@@ -268,7 +268,7 @@ impl CardReplay {
 
 fn outcome_of(c: &RecordedCard) -> CardReplayOutcome {
     CardReplayOutcome {
-        replayed: c.position(),
+        replayed: c.replayed(),
         total: c.len(),
         skipped: c.skipped,
         by_model: c.by_model,
@@ -335,6 +335,8 @@ pub struct HostReplay {
     pub reader_model: String,
     /// Seed.
     pub seed: u64,
+    /// How strictly answers are compared.
+    pub compare: crate::replay::Compare,
 }
 
 impl HostReplay {
@@ -347,7 +349,10 @@ impl HostReplay {
             card,
             FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(self.seed)),
         );
-        Ok(replay_as_host(trace, &mut reader, &subject))
+        Ok(crate::replay::relax(
+            &replay_as_host(trace, &mut reader, &subject),
+            self.compare,
+        ))
     }
 
     /// The shortest sub-trace whose host replay still fails the same way (same command, same
@@ -358,7 +363,7 @@ impl HostReplay {
                 (
                     row.command.clone(),
                     match &row.verdict {
-                        Verdict::Differs(why) => why.clone(),
+                        Verdict::Differs(why) | Verdict::DataDiffers(why) => why.clone(),
                         _ => String::new(),
                     },
                 )
@@ -401,10 +406,10 @@ pub fn host_report_text(report: &HostReport, all: bool) -> String {
         let (mark, why) = match &r.verdict {
             Verdict::Same => ("=", String::new()),
             Verdict::SameClass(w) => ("~", format!(" ({w})")),
-            Verdict::Differs(w) => ("≠", format!(" — {w}")),
+            Verdict::Differs(w) | Verdict::DataDiffers(w) => ("≠", format!(" — {w}")),
             Verdict::NotSent(w) => ("-", format!(" ({w})")),
         };
-        if !all && !matches!(r.verdict, Verdict::Differs(_) | Verdict::NotSent(_)) {
+        if !all && !r.verdict.differs() && !matches!(r.verdict, Verdict::NotSent(_)) {
             continue;
         }
         s.push_str(&format!(

@@ -253,6 +253,22 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
     }
     // (event, slot) pairs that have happened.
     let mut done = std::collections::HashSet::new();
+    // A removal after N APDUs happens in the link itself, right after the Nth answer: polling
+    // would let a fast host slip more commands in first.
+    // (The earliest such removal of each slot; later ones are polled like other events.)
+    let mut armed = std::collections::HashSet::new();
+    let mut by_count: Vec<(usize, &ScriptEvent)> = events.iter().enumerate().collect();
+    by_count.sort_by_key(|(_, e)| e.after_apdus);
+    for (k, e) in by_count {
+        if let (ScriptAction::Remove, Some(n)) = (e.action, e.after_apdus) {
+            for (control, _, _, slot_no) in &links {
+                if e.slot.is_none_or(|s| s == *slot_no) && armed.insert(*slot_no) {
+                    control.leave_after_apdus(n);
+                    done.insert((k, *slot_no));
+                }
+            }
+        }
+    }
     while !stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d) {
         std::thread::sleep(Duration::from_millis(10));
         for (k, e) in events.iter().enumerate() {

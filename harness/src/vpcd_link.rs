@@ -78,6 +78,8 @@ pub struct LinkControl {
     stop: Arc<AtomicBool>,
     /// APDUs answered so far.
     pub apdus: Arc<AtomicU64>,
+    /// The card leaves the field right after answering this many APDUs (0: never).
+    leave_after: Arc<AtomicU64>,
 }
 
 impl LinkControl {
@@ -88,6 +90,11 @@ impl LinkControl {
     /// Whether the card should be in the field.
     pub fn is_present(&self) -> bool {
         self.present.load(Ordering::SeqCst)
+    }
+    /// The card leaves the field right after its answer to APDU number `n` (counted over the
+    /// link's life), exactly there, however fast the host sends.
+    pub fn leave_after_apdus(&self, n: u64) {
+        self.leave_after.store(n, Ordering::SeqCst);
     }
     /// Ends the link thread.
     pub fn stop(&self) {
@@ -256,6 +263,12 @@ fn serve_connection<S: SlotCard + ?Sized>(
                     if slot.lock().expect("slot lock").leave_after_reply() {
                         return "the card left the field".into();
                     }
+                    let limit = control.leave_after.load(Ordering::SeqCst);
+                    if limit > 0 && control.apdus.load(Ordering::SeqCst) >= limit {
+                        control.leave_after.store(0, Ordering::SeqCst);
+                        control.set_present(false);
+                        return format!("the card left the field after {limit} APDUs");
+                    }
                 }
             }
         }
@@ -282,6 +295,7 @@ pub fn spawn_with<S: SlotCard + Send + ?Sized + 'static>(
         present: Arc::new(AtomicBool::new(present)),
         stop: Arc::new(AtomicBool::new(false)),
         apdus: Arc::new(AtomicU64::new(0)),
+        leave_after: Arc::new(AtomicU64::new(0)),
     };
     let c = control.clone();
     let handle = std::thread::spawn(move || run(slot, cfg, c, &*on_event));
