@@ -3,7 +3,8 @@
 # lints, starts pcscd with vsmartcard's vpcd driver, runs every unit, property, snapshot,
 # end-to-end and real-stack test, runs the bundled suite in-process (with every report) and
 # through pcscd, opens the HTML report in a headless browser, and checks interoperability with
-# real PC/SC clients (OpenSC, pcsc-tools), and restarts and stops pcscd under a running suite.
+# real PC/SC clients (OpenSC, pcsc-tools), replays a pcscd capture of OpenSC as the card while
+# OpenSC runs again, and restarts and stops pcscd under a running suite.
 # pcscd is stopped at the end. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +32,7 @@ echo "== interoperability: OpenSC and pcsc-tools against served cards (a fresh p
 ci/pcscd.sh stop
 ci/pcscd.sh start
 ci/interop.sh target/release/kazasu
+echo "== a field failure's round trip: capture with pcscd, import, replay as the card under OpenSC"
+ci/replay-e2e.sh target/release/kazasu
 echo "== the real stack failing: pcscd restarted mid-suite, pcscd gone"
 ci/failures.sh target/release/kazasu
