@@ -149,8 +149,28 @@ fn err(line: usize, message: impl Into<String>) -> ParseError {
 }
 
 fn hex_of(text: &str, line: usize, what: &str) -> Result<Vec<u8>, ParseError> {
-    kazasu_sim::parse_hex(text.trim())
-        .map_err(|_| err(line, format!("{what} is not hex bytes: `{}`", text.trim())))
+    decode_hex(text).ok_or_else(|| err(line, format!("{what} is not hex bytes: `{}`", text.trim())))
+}
+
+/// Hex bytes with any spaces or colons between them (`90 00`, `9000`, `3b:88`); `None` for
+/// anything else or an odd number of digits.
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 3 + 1);
+    let mut high: Option<u8> = None;
+    for b in text.bytes() {
+        let nibble = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            b' ' | b'\t' | b':' | b'\r' => continue,
+            _ => return None,
+        };
+        match high.take() {
+            None => high = Some(nibble),
+            Some(h) => out.push(h << 4 | nibble),
+        }
+    }
+    high.is_none().then_some(out)
 }
 
 /// Reads a capture in `format`; with `reader`, keeps only what happened on the reader whose name
@@ -339,8 +359,8 @@ fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
             clock = clock.saturating_add(d);
             timed = true;
         }
-        // Through syslog: `Nov 28 10:00:00 host pcscd[812]: APDU: …` or `pcscd: APDU: …`.
-        let msg = match msg.find("pcscd") {
+        // Through syslog (no delta): `Nov 28 10:00:00 host pcscd[812]: APDU: …` or `pcscd: …`.
+        let msg = match msg.find("pcscd").filter(|_| delta.is_none()) {
             Some(p) => match msg[p..].find(": ") {
                 Some(c) => &msg[p + c + 2..],
                 None => msg,
@@ -395,33 +415,35 @@ fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
             {
                 *slot = Some(atr);
             }
-        } else if let Some(client) = between(msg, "Received command: CONNECT from client ", " ") {
-            connecting = Some(client.to_string());
-        } else if let Some(reader) = between(msg, "Attempting Connect to ", " using protocol") {
-            if let Some(c) = connecting.take() {
-                client_reader.insert(c, reader.to_string());
-            }
-            atr_reader = Some(reader.to_string());
-        } else if let Some(client) = between(msg, "Received command: TRANSMIT from client ", " ") {
-            current = client_reader.get(client).cloned();
-        } else if let Some(reader) = between(msg, "Card inserted into ", "\u{0}") {
-            atr_reader = Some(reader.to_string());
-            raw.push(Some(reader), n, at, What::Inserted { atr: None });
-        } else if let Some(reader) = between(msg, "Card Removed From ", "\u{0}") {
-            raw.push(Some(reader), n, at, What::Removed);
-        } else if msg.contains("TRANSMIT for client ")
-            && let Some(rv) = between(msg, "rv=", " ")
-            && rv != "SCARD_S_SUCCESS"
-            && let Some((command, sent, first, reader)) = pending.take()
-        {
-            raw.exchange(
-                reader.as_deref(),
-                first,
-                timed.then_some(sent),
-                command,
-                Outcome::Error(rv.to_string()),
-                timed.then_some(clock - sent),
+        } else {
+            // `file.c:line:Function() text`: what pcscd says, after the function's name.
+            let text = msg.split_once("() ").map_or(msg, |(_, t)| t);
+            pcscd_context(
+                text,
+                n,
+                at,
+                &mut raw,
+                &mut PcscdState {
+                    connecting: &mut connecting,
+                    client_reader: &mut client_reader,
+                    current: &mut current,
+                    atr_reader: &mut atr_reader,
+                },
             );
+            if text.starts_with("TRANSMIT for client ")
+                && let Some(rv) = between(text, "rv=", " ")
+                && rv != "SCARD_S_SUCCESS"
+                && let Some((command, sent, first, reader)) = pending.take()
+            {
+                raw.exchange(
+                    reader.as_deref(),
+                    first,
+                    timed.then_some(sent),
+                    command,
+                    Outcome::Error(rv.to_string()),
+                    timed.then_some(clock - sent),
+                );
+            }
         }
         // Every other line is pcscd talking about something else: not part of the trace.
     }
@@ -432,6 +454,40 @@ fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
         ));
     }
     Ok(raw)
+}
+
+/// What pcscd's context lines tell about which reader an APDU goes to.
+struct PcscdState<'a> {
+    /// The client whose CONNECT is in progress.
+    connecting: &'a mut Option<String>,
+    /// The reader each client connected to.
+    client_reader: &'a mut HashMap<String, String>,
+    /// The reader of the TRANSMIT in progress.
+    current: &'a mut Option<String>,
+    /// The reader the next `Card ATR:` line belongs to.
+    atr_reader: &'a mut Option<String>,
+}
+
+/// Reads one of pcscd's context lines (`text` is what follows the function's name).
+fn pcscd_context(text: &str, n: usize, at: Option<u64>, raw: &mut RawTrace, st: &mut PcscdState) {
+    let word = |t: &str| t.split(' ').next().unwrap_or("").to_string();
+    if let Some(client) = text.strip_prefix("Received command: TRANSMIT from client ") {
+        *st.current = st.client_reader.get(client.trim_end()).cloned();
+    } else if let Some(client) = text.strip_prefix("Received command: CONNECT from client ") {
+        *st.connecting = Some(word(client.trim_end()));
+    } else if let Some(rest) = text.strip_prefix("Attempting Connect to ") {
+        let reader = rest.split(" using protocol").next().unwrap_or(rest).trim();
+        if let Some(c) = st.connecting.take() {
+            st.client_reader.insert(c, reader.to_string());
+        }
+        *st.atr_reader = Some(reader.to_string());
+    } else if let Some(reader) = text.strip_prefix("Card inserted into ") {
+        let reader = reader.trim();
+        *st.atr_reader = Some(reader.to_string());
+        raw.push(Some(reader), n, at, What::Inserted { atr: None });
+    } else if let Some(reader) = text.strip_prefix("Card Removed From ") {
+        raw.push(Some(reader.trim()), n, at, What::Removed);
+    }
 }
 
 fn parse_apdu4j_raw(text: &str) -> Result<RawTrace, ParseError> {
