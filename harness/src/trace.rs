@@ -490,8 +490,23 @@ fn pcscd_context(text: &str, n: usize, at: Option<u64>, raw: &mut RawTrace, st: 
     }
 }
 
+/// apdu4j's `24ms` or, past a second, `1s234ms`, as µs.
+fn apdu4j_time(text: &str) -> Option<u64> {
+    let t = text.trim().strip_suffix("ms")?;
+    let (s, ms) = match t.split_once('s') {
+        Some((s, ms)) => (s.parse::<u64>().ok()?, ms.parse::<u64>().ok()?),
+        None => (0, t.parse::<u64>().ok()?),
+    };
+    Some(
+        s.saturating_mul(1_000_000)
+            .saturating_add(ms.saturating_mul(1000)),
+    )
+}
+
 fn parse_apdu4j_raw(text: &str) -> Result<RawTrace, ParseError> {
     let mut raw = RawTrace::default();
+    // `# Using READER` (apdu4j's header): the reader of every exchange after it.
+    let mut reader: Option<String> = None;
     let mut pending: Option<(Vec<u8>, usize)> = None;
     let mut took: Option<u64> = None;
     for (i, line) in text.lines().enumerate() {
@@ -503,16 +518,11 @@ fn parse_apdu4j_raw(text: &str) -> Result<RawTrace, ParseError> {
         if let Some(comment) = line.strip_prefix('#') {
             let c = comment.trim();
             if let Some(h) = c.strip_prefix("ATR:") {
-                raw.atrs.push((None, hex_of(h, n, "the ATR")?));
-            } else if let Some(ms) = c
-                .strip_prefix("Received in ")
-                .and_then(|r| r.strip_suffix("ms"))
-            {
-                took = ms
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .map(|m| m.saturating_mul(1000));
+                raw.atrs.push((reader.clone(), hex_of(h, n, "the ATR")?));
+            } else if let Some(t) = c.strip_prefix("Received in ") {
+                took = apdu4j_time(t);
+            } else if let Some(r) = c.strip_prefix("Using ") {
+                reader = Some(r.trim().to_string());
             }
             continue;
         }
@@ -524,7 +534,7 @@ fn parse_apdu4j_raw(text: &str) -> Result<RawTrace, ParseError> {
                     return Err(err(n, "a response needs at least SW1 SW2"));
                 }
                 raw.exchange(
-                    None,
+                    reader.as_deref(),
                     first,
                     None,
                     command,
@@ -1309,6 +1319,24 @@ mod tests {
                 }
             }]
         );
+    }
+
+    #[test]
+    fn apdu4j_header_and_long_times() {
+        let dump = "# Generated on Sat, 28 Nov 2026 10:00:00 +0900 by apdu4j/20.05\n# Using Virtual PCD 00 00\n# ATR: 3B8880010000 05E0B381A1007F\n# PROTOCOL: T=1\n#\n# Sent\n00A4040C0AD392F000260100000001\n# Received in 1s234ms\n9000\n# Sent\n00B0000004\n# Received\n308203659000\n";
+        assert_eq!(Format::detect(dump), Some(Format::Apdu4j));
+        let t = parse_apdu4j(dump).unwrap();
+        assert_eq!(t.reader.as_deref(), Some("Virtual PCD 00 00"));
+        assert_eq!(t.atr.as_ref().map(Vec::len), Some(13));
+        let took: Vec<Option<u64>> = t
+            .events
+            .iter()
+            .map(|e| match e.what {
+                What::Exchange { took_us, .. } => took_us,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(took, [Some(1_234_000), None]);
     }
 
     const SPY_RAW: &str = "7FF952AC5B80@>|1795885137|382511|SCardConnect
