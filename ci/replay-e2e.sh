@@ -49,13 +49,18 @@ opensc() {
 round() {
   local name=$1
   shift
-  # 1. Capture: OpenSC against a served card, pcscd logging.
+  # 1. Capture: OpenSC against a served card, pcscd logging. (First let pcscd notice that the
+  # cards of whatever ran before are gone: a stale "card present" would be read mid-insertion.)
+  wait_gone
   "$kazasu" serve --card mynumber-card:yamada-taro --duration 60s "$@" 2>"$work/bg.err" &
   bg_pid=$!
   wait_card
   local mark
   mark=$(wc -l <"$pcscd_log")
   opensc "$name-field"
+  if [ "$name" = reading ] && ! grep -q "exit 0" "$work/$name-field.cert"; then
+    fail "$name: OpenSC could not read the served card to begin with: $(cat "$work/$name-field.list" "$work/$name-field.cert")"
+  fi
   sleep 0.5
   tail -n +"$((mark + 1))" "$pcscd_log" >"$work/$name.log"
   kill "$bg_pid"; wait "$bg_pid" 2>/dev/null || true; bg_pid=
@@ -86,7 +91,7 @@ $(diff "$work/$name-field.$part" "$work/$name-replay.$part" | head -20)"
 }
 
 round reading
-grep -q "BEGIN CERTIFICATE" "$work/reading-replay.cert" || fail "reading: no certificate from the replay"
+grep -q "BEGIN CERTIFICATE" "$work/reading-replay.cert" || fail "reading: no certificate from the replay: $(cat "$work/reading-replay.cert")"
 round pulled-away --remove-after-apdus 60
 grep -q "exit 0" "$work/pulled-away-field.list" || fail "pulled-away: the listing should finish before the removal"
 if grep -q "exit 0" "$work/pulled-away-field.cert"; then fail "pulled-away: the read should fail when the card leaves"; fi

@@ -24,6 +24,7 @@ pub mod identity;
 pub mod jpki;
 pub mod my_number;
 mod nvm;
+pub mod onboarding;
 mod os;
 pub mod pcd;
 pub mod picc;

@@ -1,0 +1,8 @@
+//! The account-onboarding flow of the smartphone-reader subsidy (`shared/reference/onboarding.md`):
+//! identifiers and their check digits, input normalisation, the program and portal registry as
+//! data, and the service's rules — all sans IO.
+
+pub mod codes;
+pub mod normalize;
+pub mod program;
+pub mod service;
