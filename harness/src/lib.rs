@@ -8,6 +8,7 @@ pub mod backend;
 pub mod flows;
 pub mod html;
 pub mod import;
+pub mod onboarding;
 #[cfg(feature = "pcsc")]
 pub mod pcsc_backend;
 pub mod replay;

@@ -249,6 +249,11 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// The simulated account-onboarding service (registration, reader order, commissioning).
+    Onboarding {
+        #[command(subcommand)]
+        command: OnboardingCmd,
+    },
     /// Check a `serve` transcript (JSON lines) against expectations (YAML list), in order.
     CheckTranscript {
         /// The transcript written by `kazasu serve --transcript`.
@@ -270,6 +275,92 @@ enum Cmd {
         #[arg(long, default_value = "scenarios/fixtures")]
         fixtures: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum OnboardingCmd {
+    /// Serve the HTTP JSON API (/api/…, /openapi.yaml) and the HTML pages (/) until Ctrl-C.
+    Serve {
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// The SQLite database that keeps accounts and orders across restarts.
+        #[arg(long, default_value = "kazasu-onboarding.sqlite", value_name = "FILE")]
+        db: PathBuf,
+        /// Keep everything in memory instead (lost on exit).
+        #[arg(long, conflicts_with = "db")]
+        memory: bool,
+        /// The service's calendar day, YYYY-MM-DD (default: today in Japan). The bundled
+        /// program takes orders from 2025-09-19 to 2026-01-31.
+        #[arg(long)]
+        today: Option<String>,
+        /// Program data (default: the bundled scenarios/onboarding/program.data.yaml).
+        #[arg(long, value_name = "FILE")]
+        program: Option<PathBuf>,
+        /// Portal registry data (default: the bundled scenarios/onboarding/registry.data.yaml).
+        #[arg(long, value_name = "FILE")]
+        registry: Option<PathBuf>,
+    },
+}
+
+fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
+    use kazasu::onboarding::{server, store::Store};
+    use kazasu_sim::onboarding::program::{Day, Program, Registry};
+    let OnboardingCmd::Serve {
+        addr,
+        db,
+        memory,
+        today,
+        program,
+        registry,
+    } = cmd;
+    let read = |p: &Option<PathBuf>, bundled: &str| -> Result<(String, String), InputFailure> {
+        match p {
+            Some(p) => std::fs::read_to_string(p)
+                .map(|t| (t, p.display().to_string()))
+                .map_err(|e| InputFailure(format!("cannot read {}: {e}", p.display()))),
+            None => Ok((bundled.to_string(), "bundled".to_string())),
+        }
+    };
+    let (ptext, porigin) = read(&program, server::PROGRAM_YAML)?;
+    let (rtext, rorigin) = read(&registry, server::REGISTRY_YAML)?;
+    let program = Program::from_yaml(&ptext, &porigin).map_err(InputFailure)?;
+    let registry = Registry::from_yaml(&rtext, &rorigin).map_err(InputFailure)?;
+    let today = today
+        .map(|t| Day::parse(&t).map_err(|e| InputFailure(format!("--today: {e}"))))
+        .transpose()?;
+    let store = if memory {
+        Store::memory()
+    } else {
+        Store::open(&db).map_err(InputFailure)?
+    };
+    let shared = server::Shared::new(program, registry, store, today).map_err(InputFailure)?;
+    let restored = shared.accounts().len();
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let running = server::Running::start(shared, addr, workers).map_err(InputFailure)?;
+    eprintln!(
+        "onboarding service on {} ({}; {} accounts restored); pages at {}/, API at {}/api/…, {}/openapi.yaml",
+        running.addr,
+        if memory {
+            "in memory".to_string()
+        } else {
+            format!("database {}", db.display())
+        },
+        restored,
+        running.url(),
+        running.url(),
+        running.url()
+    );
+    eprintln!("Ctrl-C stops it");
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .map_err(|e| InputFailure(format!("cannot handle Ctrl-C: {e}")))?;
+    let _ = rx.recv();
+    drop(running);
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Bad input or environment: exit code 2.
@@ -400,6 +491,7 @@ fn main() -> ExitCode {
             verbose,
             seed,
         }),
+        Cmd::Onboarding { command } => onboarding(command),
         Cmd::CheckTranscript {
             transcript,
             expectations,

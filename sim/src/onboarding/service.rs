@@ -253,6 +253,18 @@ impl Onboarding {
         }
     }
 
+    /// Takes back an account that could not be saved.
+    pub fn forget(&mut self, account_id: &str) {
+        if let Some(a) = self.accounts.remove(account_id) {
+            self.by_institution.remove(&a.institution_code);
+        }
+    }
+
+    /// Takes back an order that could not be saved.
+    pub fn forget_order(&mut self, order_id: &str) {
+        self.orders.remove(order_id);
+    }
+
     /// Every account, in id order.
     pub fn accounts(&self) -> impl Iterator<Item = &Account> {
         self.accounts.values()

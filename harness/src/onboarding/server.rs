@@ -1,0 +1,664 @@
+//! The onboarding service's IO shell: an HTTP JSON API (`/api/…`, described by
+//! `docs/onboarding-openapi.yaml`, served at `/openapi.yaml`) and plain server-rendered
+//! HTML pages for the same flow, over the sans-IO rules of `kazasu_sim::onboarding`. Accounts
+//! and orders persist in the [`Store`]; the invitation code never appears in a response, a page
+//! or a log line.
+
+use super::pages;
+use super::store::Store;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post, put};
+use kazasu_sim::Secret;
+use kazasu_sim::onboarding::program::{Day, Program, Registry};
+use kazasu_sim::onboarding::service::{
+    Account, FieldError, Onboarding, Ordered, Registration, RegistrationForm, Verification,
+};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// The embedded program and registry (`scenarios/onboarding/*.data.yaml`).
+pub const PROGRAM_YAML: &str = include_str!("../../../scenarios/onboarding/program.data.yaml");
+/// The embedded portal registry.
+pub const REGISTRY_YAML: &str = include_str!("../../../scenarios/onboarding/registry.data.yaml");
+/// The API description.
+pub const OPENAPI_YAML: &str = include_str!("../../../docs/onboarding-openapi.yaml");
+
+/// Largest request body accepted, bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// What the service runs on.
+pub struct Shared {
+    core: Mutex<Onboarding>,
+    store: Mutex<Store>,
+    today: Option<Day>,
+    started: Instant,
+    seed: u64,
+}
+
+impl Shared {
+    /// A service over `program`, `registry` and `store` (its saved accounts are restored);
+    /// `today` fixes the service's calendar (default: the date in Japan).
+    pub fn new(
+        program: Program,
+        registry: Registry,
+        store: Store,
+        today: Option<Day>,
+    ) -> Result<Shared, String> {
+        let mut core = Onboarding::new(program, registry);
+        let (accounts, orders) = store.load()?;
+        core.restore(accounts, orders);
+        Ok(Shared {
+            core: Mutex::new(core),
+            store: Mutex::new(store),
+            today,
+            started: Instant::now(),
+            seed: 1,
+        })
+    }
+
+    /// The embedded program and registry over `store`.
+    pub fn embedded(store: Store, today: Option<Day>) -> Result<Shared, String> {
+        Shared::new(
+            Program::from_yaml(PROGRAM_YAML, "program.data.yaml")?,
+            Registry::from_yaml(REGISTRY_YAML, "registry.data.yaml")?,
+            store,
+            today,
+        )
+    }
+
+    /// Accounts held now.
+    pub fn accounts(&self) -> Vec<Account> {
+        self.core
+            .lock()
+            .expect("core lock")
+            .accounts()
+            .cloned()
+            .collect()
+    }
+
+    fn today(&self) -> Day {
+        self.today.unwrap_or_else(today_in_japan)
+    }
+}
+
+/// Today's date in Japan (UTC+9).
+pub fn today_in_japan() -> Day {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        + 9 * 3600;
+    civil_from_days((secs / 86_400) as i64)
+}
+
+/// Days since 1970-01-01 to a calendar day (proleptic Gregorian).
+fn civil_from_days(z: i64) -> Day {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
+    Day { year, month, day }
+}
+
+type App = Arc<Shared>;
+
+/// The routes.
+pub fn router(shared: App) -> Router {
+    Router::new()
+        .route("/", get(page_program))
+        .route("/register", get(page_register_form).post(page_register))
+        .route("/accounts/{id}", get(page_account))
+        .route("/accounts/{id}/website", post(page_website))
+        .route("/accounts/{id}/order", post(page_order))
+        .route("/accounts/{id}/commission", post(page_commission))
+        .route("/api/program", get(api_program))
+        .route("/api/registrations", post(api_register))
+        .route("/api/accounts/{id}", get(api_account))
+        .route("/api/accounts/{id}/website", put(api_website))
+        .route("/api/accounts/{id}/orders", post(api_order))
+        .route("/api/accounts/{id}/commission", post(api_commission))
+        .route("/openapi.yaml", get(openapi))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(shared)
+}
+
+async fn not_found() -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        vec![fe("path", "not_found", "ページが見つかりません。", "no such page or endpoint")],
+    )
+}
+
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+        OPENAPI_YAML,
+    )
+        .into_response()
+}
+
+fn fe(field: &str, code: &str, ja: &str, en: &str) -> FieldError {
+    FieldError {
+        field: field.into(),
+        code: format!("{field}.{code}"),
+        ja: ja.into(),
+        en: en.into(),
+    }
+}
+
+fn error_response(status: StatusCode, errors: Vec<FieldError>) -> Response {
+    (status, axum::Json(json!({ "errors": errors }))).into_response()
+}
+
+fn program_view(p: &Program) -> serde_json::Value {
+    // Everything but the invitation code's hash.
+    json!({
+        "name": p.name,
+        "window": p.window,
+        "eligible": p.eligible,
+        "subsidy": p.subsidy,
+        "products": p.products,
+    })
+}
+
+async fn api_program(State(app): State<App>) -> Response {
+    let core = app.core.lock().expect("core lock");
+    axum::Json(program_view(&core.program)).into_response()
+}
+
+/// What a registration request came to, for both faces.
+enum Registered {
+    Opened(Account, Vec<String>),
+    Rejected(Vec<FieldError>, Vec<String>),
+    Duplicate(String),
+    Limited(u64),
+    Failed(String),
+}
+
+fn register(app: &Shared, form: &RegistrationForm, client: &str) -> Registered {
+    let now_s = app.started.elapsed().as_secs();
+    let today = app.today();
+    let mut core = app.core.lock().expect("core lock");
+    let (outcome, notes) = core.register(form, client, now_s, today);
+    match outcome {
+        Registration::Opened(account) => {
+            // Saved before anyone hears of it; a failed save takes the account back.
+            if let Err(e) = app.store.lock().expect("store lock").save_account(&account) {
+                core.forget(&account.id);
+                return Registered::Failed(e);
+            }
+            Registered::Opened(account, notes)
+        }
+        Registration::Rejected(errors) => Registered::Rejected(errors, notes),
+        Registration::Duplicate { account_id } => Registered::Duplicate(account_id),
+        Registration::RateLimited { retry_after_s } => Registered::Limited(retry_after_s),
+    }
+}
+
+fn limited_response(wait: u64) -> Response {
+    let mut r = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        vec![fe(
+            "invitation_code",
+            "rate_limited",
+            "招待コードの誤入力が続いたため、しばらくしてから再度お試しください。",
+            "too many wrong invitation codes from this address: try again later",
+        )],
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_str(&wait.to_string()).expect("digits"),
+    );
+    r
+}
+
+async fn api_register(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<axum::Json<RegistrationForm>, JsonRejection>,
+) -> Response {
+    let form = match body {
+        Ok(axum::Json(f)) => f,
+        Err(rejection) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                vec![FieldError {
+                    field: "body".into(),
+                    code: "body.invalid".into(),
+                    ja: "リクエストの形式が正しくありません。".into(),
+                    en: format!("the request body is not a registration form: {}", rejection.body_text()),
+                }],
+            );
+        }
+    };
+    match register(&app, &form, &peer.ip().to_string()) {
+        Registered::Opened(account, notes) => (
+            StatusCode::CREATED,
+            axum::Json(json!({ "account": account, "notes": notes })),
+        )
+            .into_response(),
+        Registered::Rejected(errors, notes) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(json!({ "errors": errors, "notes": notes })),
+        )
+            .into_response(),
+        Registered::Duplicate(id) => (
+            StatusCode::CONFLICT,
+            axum::Json(json!({
+                "errors": [fe("name", "duplicate", "この医療機関のアカウントは既に作成されています。", "this institution already has a business account")],
+                "account_id": id,
+            })),
+        )
+            .into_response(),
+        Registered::Limited(wait) => limited_response(wait),
+        Registered::Failed(e) => {
+            eprintln!("onboarding: {e}");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                vec![fe("server", "storage", "保存できませんでした。", "the account could not be saved")],
+            )
+        }
+    }
+}
+
+fn account_json(core: &Onboarding, id: &str) -> Option<serde_json::Value> {
+    let account = core.account(id)?;
+    Some(json!({ "account": account, "orders": core.orders_of(id) }))
+}
+
+async fn api_account(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let core = app.core.lock().expect("core lock");
+    match account_json(&core, &id) {
+        Some(v) => axum::Json(v).into_response(),
+        None => no_account(),
+    }
+}
+
+fn no_account() -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        vec![fe("account", "unknown", "アカウントが見つかりません。", "no such account")],
+    )
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebsiteBody {
+    /// The URL, or null to skip the step.
+    url: Option<String>,
+}
+
+fn set_website(app: &Shared, id: &str, url: Option<&str>) -> Result<Account, (StatusCode, Vec<FieldError>)> {
+    let mut core = app.core.lock().expect("core lock");
+    if core.account(id).is_none() {
+        return Err((StatusCode::NOT_FOUND, vec![fe("account", "unknown", "アカウントが見つかりません。", "no such account")]));
+    }
+    let account = core
+        .set_website(id, url)
+        .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e))?
+        .clone();
+    app.store
+        .lock()
+        .expect("store lock")
+        .save_account(&account)
+        .map_err(|e| {
+            eprintln!("onboarding: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, vec![fe("server", "storage", "保存できませんでした。", "could not be saved")])
+        })?;
+    Ok(account)
+}
+
+async fn api_website(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Result<axum::Json<WebsiteBody>, JsonRejection>,
+) -> Response {
+    let Ok(axum::Json(body)) = body else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            vec![fe("body", "invalid", "リクエストの形式が正しくありません。", "send {\"url\": \"https://…\"} or {\"url\": null} to skip")],
+        );
+    };
+    match set_website(&app, &id, body.url.as_deref()) {
+        Ok(account) => axum::Json(json!({ "account": account })).into_response(),
+        Err((status, errors)) => error_response(status, errors),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderBody {
+    product_id: String,
+}
+
+fn order(app: &Shared, id: &str, product: &str) -> Result<kazasu_sim::onboarding::service::Order, (StatusCode, Vec<FieldError>)> {
+    let today = app.today();
+    let mut core = app.core.lock().expect("core lock");
+    match core.order(id, product, today) {
+        Ordered::Placed(o) => {
+            if let Err(e) = app.store.lock().expect("store lock").save_order(&o) {
+                eprintln!("onboarding: {e}");
+                core.forget_order(&o.id);
+                return Err((StatusCode::INTERNAL_SERVER_ERROR, vec![fe("server", "storage", "保存できませんでした。", "the order could not be saved")]));
+            }
+            Ok(o)
+        }
+        Ordered::Rejected(errors) => Err((StatusCode::UNPROCESSABLE_ENTITY, errors)),
+        Ordered::NoAccount => Err((StatusCode::NOT_FOUND, vec![fe("account", "unknown", "アカウントが見つかりません。", "no such account")])),
+    }
+}
+
+async fn api_order(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Result<axum::Json<OrderBody>, JsonRejection>,
+) -> Response {
+    let Ok(axum::Json(body)) = body else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            vec![fe("body", "invalid", "リクエストの形式が正しくありません。", "send {\"product_id\": \"…\"}")],
+        );
+    };
+    if body.product_id.len() > 100 {
+        return error_response(StatusCode::UNPROCESSABLE_ENTITY, vec![fe("product_id", "too_long", "製品IDが長すぎます。", "at most 100 characters")]);
+    }
+    match order(&app, &id, &body.product_id) {
+        Ok(o) => (StatusCode::CREATED, axum::Json(json!({ "order": o }))).into_response(),
+        Err((status, errors)) => error_response(status, errors),
+    }
+}
+
+/// The result of commissioning.
+pub struct Commissioning {
+    /// Whether the phone was read.
+    pub passed: bool,
+    /// What happened.
+    pub detail: String,
+    /// The reader profile used.
+    pub reader_profile: String,
+    /// The account after it.
+    pub account: Account,
+}
+
+fn commission(app: &Shared, id: &str) -> Result<Commissioning, (StatusCode, Vec<FieldError>)> {
+    let reader_profile = {
+        let core = app.core.lock().expect("core lock");
+        let Some(account) = core.account(id) else {
+            return Err((StatusCode::NOT_FOUND, vec![fe("account", "unknown", "アカウントが見つかりません。", "no such account")]));
+        };
+        if account.status == kazasu_sim::onboarding::service::AccountStatus::PendingDocumentReview {
+            return Err((StatusCode::UNPROCESSABLE_ENTITY, vec![fe("account", "pending_review", "書類審査が完了していません。", "the account's documents have not been reviewed yet")]));
+        }
+        core.commissioning_reader(id)
+            .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, vec![e]))?
+    };
+    // The first read runs outside the lock: the service keeps answering meanwhile.
+    let (passed, detail) = match super::commission::first_read(&reader_profile, app.seed) {
+        Ok(d) => (true, d),
+        Err(d) => (false, d),
+    };
+    let mut core = app.core.lock().expect("core lock");
+    let account = core.commissioned(id, passed).cloned().ok_or_else(|| (StatusCode::NOT_FOUND, vec![]))?;
+    app.store
+        .lock()
+        .expect("store lock")
+        .save_account(&account)
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, vec![fe("server", "storage", "保存できませんでした。", &e)]))?;
+    Ok(Commissioning {
+        passed,
+        detail,
+        reader_profile,
+        account,
+    })
+}
+
+async fn api_commission(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let app2 = app.clone();
+    let result = tokio::task::spawn_blocking(move || commission(&app2, &id)).await;
+    match result {
+        Ok(Ok(c)) => axum::Json(json!({
+            "passed": c.passed,
+            "detail": c.detail,
+            "reader_profile": c.reader_profile,
+            "account": c.account,
+        }))
+        .into_response(),
+        Ok(Err((status, errors))) => error_response(status, errors),
+        Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, vec![]),
+    }
+}
+
+// ---- HTML pages: the same flow for people, no script needed.
+
+async fn page_program(State(app): State<App>) -> Html<String> {
+    let core = app.core.lock().expect("core lock");
+    Html(pages::program(&core.program, app.today()))
+}
+
+async fn page_register_form(State(app): State<App>) -> Html<String> {
+    let core = app.core.lock().expect("core lock");
+    Html(pages::register_form(&core.program, &pages::FormValues::default(), &[], &[]))
+}
+
+/// The HTML form's fields (all text; the code is a secret from the moment it arrives).
+#[derive(serde::Deserialize, Default)]
+pub struct HtmlRegistration {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    postal_code: String,
+    #[serde(default)]
+    contact_email: String,
+    #[serde(default)]
+    business_type: String,
+    #[serde(default)]
+    verification: String,
+    #[serde(default)]
+    invitation_code: Secret<String>,
+    #[serde(default)]
+    corporate_number: String,
+}
+
+async fn page_register(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(h): Form<HtmlRegistration>,
+) -> Response {
+    let form = RegistrationForm {
+        name: h.name.clone(),
+        postal_code: h.postal_code.clone(),
+        contact_email: h.contact_email.clone(),
+        business_type: Some(h.business_type.clone()).filter(|b| !b.is_empty()),
+        verification: match h.verification.as_str() {
+            "documents" => Some(Verification::Documents),
+            _ => Some(Verification::InvitationCode),
+        },
+        invitation_code: Some(h.invitation_code.clone()).filter(|c| !c.expose().is_empty()),
+        corporate_number: Some(h.corporate_number.clone()).filter(|c| !c.trim().is_empty()),
+    };
+    // The page shows back what was typed — except the code, which is never echoed.
+    let values = pages::FormValues {
+        name: h.name,
+        postal_code: h.postal_code,
+        contact_email: h.contact_email,
+        business_type: h.business_type,
+        verification: h.verification,
+        corporate_number: h.corporate_number,
+    };
+    let outcome = register(&app, &form, &peer.ip().to_string());
+    let core = app.core.lock().expect("core lock");
+    match outcome {
+        Registered::Opened(account, _) => Redirect::to(&format!("/accounts/{}?new=1", account.id)).into_response(),
+        Registered::Rejected(errors, notes) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Html(pages::register_form(&core.program, &values, &errors, &notes)),
+        )
+            .into_response(),
+        Registered::Duplicate(_) => (
+            StatusCode::CONFLICT,
+            Html(pages::register_form(
+                &core.program,
+                &values,
+                &[fe("name", "duplicate", "この医療機関のアカウントは既に作成されています。", "this institution already has a business account")],
+                &[],
+            )),
+        )
+            .into_response(),
+        Registered::Limited(wait) => {
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                Html(pages::register_form(
+                    &core.program,
+                    &values,
+                    &[fe("invitation_code", "rate_limited", "招待コードの誤入力が続いたため、しばらくしてから再度お試しください。", "too many wrong invitation codes: try again later")],
+                    &[],
+                )),
+            )
+                .into_response();
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(&wait.to_string()).expect("digits"));
+            r
+        }
+        Registered::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, Html("保存できませんでした / could not be saved".to_string())).into_response(),
+    }
+}
+
+async fn page_account(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let core = app.core.lock().expect("core lock");
+    match core.account(&id) {
+        Some(a) => Html(pages::account(&core.program, a, &core.orders_of(&id), &[], None)).into_response(),
+        None => (StatusCode::NOT_FOUND, Html(pages::not_found())).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct HtmlWebsite {
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    skip: Option<String>,
+}
+
+async fn page_website(State(app): State<App>, Path(id): Path<String>, Form(w): Form<HtmlWebsite>) -> Response {
+    let url = if w.skip.is_some() { None } else { Some(w.url.as_str()) };
+    match set_website(&app, &id, url) {
+        Ok(_) => Redirect::to(&format!("/accounts/{id}")).into_response(),
+        Err((status, errors)) => account_page_with(&app, &id, status, &errors, None),
+    }
+}
+
+fn account_page_with(app: &Shared, id: &str, status: StatusCode, errors: &[FieldError], message: Option<&str>) -> Response {
+    let core = app.core.lock().expect("core lock");
+    match core.account(id) {
+        Some(a) => (status, Html(pages::account(&core.program, a, &core.orders_of(id), errors, message))).into_response(),
+        None => (StatusCode::NOT_FOUND, Html(pages::not_found())).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct HtmlOrder {
+    #[serde(default)]
+    product_id: String,
+}
+
+async fn page_order(State(app): State<App>, Path(id): Path<String>, Form(o): Form<HtmlOrder>) -> Response {
+    match order(&app, &id, &o.product_id) {
+        Ok(_) => Redirect::to(&format!("/accounts/{id}")).into_response(),
+        Err((status, errors)) => account_page_with(&app, &id, status, &errors, None),
+    }
+}
+
+async fn page_commission(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let app2 = app.clone();
+    let id2 = id.clone();
+    let result = tokio::task::spawn_blocking(move || commission(&app2, &id2)).await;
+    match result {
+        Ok(Ok(c)) => account_page_with(&app, &id, StatusCode::OK, &[], Some(&c.detail)),
+        Ok(Err((status, errors))) => account_page_with(&app, &id, status, &errors, None),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, Html(String::new())).into_response(),
+    }
+}
+
+/// A service running on its own tokio runtime, for `kazasu run` and tests; stops when dropped.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The service's state.
+    pub shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Starts `shared` on `addr` (port 0: any free port).
+    pub fn start(shared: Shared, addr: SocketAddr, workers: usize) -> Result<Running, String> {
+        let shared = Arc::new(shared);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers.max(1))
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the service runtime: {e}"))?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = router(shared.clone());
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let _ = axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            });
+        });
+        Ok(Running {
+            addr,
+            shared,
+            stop: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_days() {
+        assert_eq!(civil_from_days(0).to_string(), "1970-01-01");
+        assert_eq!(civil_from_days(20_000).to_string(), "2024-10-04");
+        assert_eq!(civil_from_days(11_016).to_string(), "2000-02-29");
+    }
+}

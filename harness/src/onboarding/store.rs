@@ -1,0 +1,90 @@
+//! Where the onboarding service keeps accounts and orders: an embedded SQLite database (a
+//! restart loses nothing), or memory for tests. Rows hold the records as JSON; the institution
+//! code is UNIQUE, so the database itself refuses a second account for an institution.
+
+use kazasu_sim::onboarding::service::{Account, Order};
+use rusqlite::{Connection, params};
+
+/// The store.
+pub struct Store {
+    db: Connection,
+}
+
+impl Store {
+    /// A database file (created when missing).
+    pub fn open(path: &std::path::Path) -> Result<Store, String> {
+        let db = Connection::open(path)
+            .map_err(|e| format!("cannot open the database {}: {e}", path.display()))?;
+        // WAL: a crash loses at most the write in progress, and readers never wait.
+        db.pragma_update(None, "journal_mode", "WAL")
+            .and_then(|_| db.pragma_update(None, "synchronous", "NORMAL"))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Store::init(db)
+    }
+
+    /// A store in memory (gone with the process).
+    pub fn memory() -> Store {
+        Store::init(Connection::open_in_memory().expect("SQLite opens in memory"))
+            .expect("the schema applies")
+    }
+
+    fn init(db: Connection) -> Result<Store, String> {
+        db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS accounts (
+                 id TEXT PRIMARY KEY,
+                 institution_code TEXT NOT NULL UNIQUE,
+                 record TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS orders (
+                 id TEXT PRIMARY KEY,
+                 account_id TEXT NOT NULL REFERENCES accounts(id),
+                 record TEXT NOT NULL);",
+        )
+        .map_err(|e| format!("cannot create the tables: {e}"))?;
+        Ok(Store { db })
+    }
+
+    /// Everything saved, in id order.
+    pub fn load(&self) -> Result<(Vec<Account>, Vec<Order>), String> {
+        fn all<T: serde::de::DeserializeOwned>(db: &Connection, sql: &str) -> Result<Vec<T>, String> {
+            let mut st = db.prepare(sql).map_err(|e| e.to_string())?;
+            let rows = st
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            for row in rows {
+                let text = row.map_err(|e| e.to_string())?;
+                out.push(serde_json::from_str(&text).map_err(|e| format!("a damaged row: {e}"))?);
+            }
+            Ok(out)
+        }
+        Ok((
+            all(&self.db, "SELECT record FROM accounts ORDER BY id")?,
+            all(&self.db, "SELECT record FROM orders ORDER BY id")?,
+        ))
+    }
+
+    /// Saves an account (new or changed).
+    pub fn save_account(&self, a: &Account) -> Result<(), String> {
+        let record = serde_json::to_string(a).map_err(|e| e.to_string())?;
+        self.db
+            .execute(
+                "INSERT INTO accounts (id, institution_code, record) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET record = excluded.record",
+                params![a.id, a.institution_code, record],
+            )
+            .map(|_| ())
+            .map_err(|e| format!("cannot save account {}: {e}", a.id))
+    }
+
+    /// Saves an order.
+    pub fn save_order(&self, o: &Order) -> Result<(), String> {
+        let record = serde_json::to_string(o).map_err(|e| e.to_string())?;
+        self.db
+            .execute(
+                "INSERT INTO orders (id, account_id, record) VALUES (?1, ?2, ?3)",
+                params![o.id, o.account_id, record],
+            )
+            .map(|_| ())
+            .map_err(|e| format!("cannot save order {}: {e}", o.id))
+    }
+}
