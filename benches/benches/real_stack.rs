@@ -109,6 +109,7 @@ fn main() {
         seed: 1,
         jobs: 2,
         fail_fast: false,
+        target: None,
     };
     let factory = |worker: usize, model: kazasu_sim::Reader| {
         PcscBackend::new(worker as u16, model, Pace::Fast, Timeouts::default())

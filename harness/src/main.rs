@@ -109,6 +109,10 @@ enum Cmd {
         /// With --backend pcsc: the vpcd slots to use (one case per slot at a time).
         #[arg(long, default_value_t = 2)]
         slots: u16,
+        /// Run the onboarding steps against this service (http://host:port) instead of a fresh
+        /// embedded one per case.
+        #[arg(long, value_name = "URL")]
+        target: Option<String>,
         /// Print a line for every case, not only for failures.
         #[arg(long, short)]
         verbose: bool,
@@ -300,6 +304,9 @@ enum OnboardingCmd {
         /// Portal registry data (default: the bundled scenarios/onboarding/registry.data.yaml).
         #[arg(long, value_name = "FILE")]
         registry: Option<PathBuf>,
+        /// Offer POST /api/test/reset, which forgets every account: for `kazasu run --target`.
+        #[arg(long)]
+        allow_reset: bool,
     },
 }
 
@@ -313,6 +320,7 @@ fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
         today,
         program,
         registry,
+        allow_reset,
     } = cmd;
     let read = |p: &Option<PathBuf>, bundled: &str| -> Result<(String, String), InputFailure> {
         match p {
@@ -334,7 +342,8 @@ fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
     } else {
         Store::open(&db).map_err(InputFailure)?
     };
-    let shared = server::Shared::new(program, registry, store, today).map_err(InputFailure)?;
+    let mut shared = server::Shared::new(program, registry, store, today).map_err(InputFailure)?;
+    shared.allow_reset = allow_reset;
     let restored = shared.accounts().len();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let running = server::Running::start(shared, addr, workers).map_err(InputFailure)?;
@@ -379,9 +388,11 @@ fn main() -> ExitCode {
             backend,
             pace,
             slots,
+            target,
             verbose,
             transcripts,
         } => run(RunArgs {
+            target,
             select,
             seed,
             jobs,
@@ -706,6 +717,7 @@ struct RunArgs {
     backend: Backend,
     pace: kazasu::vpcd_link::Pace,
     slots: u16,
+    target: Option<String>,
     verbose: bool,
     transcripts: bool,
 }
@@ -762,7 +774,12 @@ fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
         seed: a.seed,
         jobs: a.jobs.unwrap_or(RunOptions::default().jobs),
         fail_fast: a.fail_fast,
+        target: a.target.clone(),
     };
+    if a.target.is_some() && opts.jobs > 1 {
+        // One service, reset before each case: the cases take turns.
+        opts.jobs = 1;
+    }
     let factory = backend_factory(a.backend, a.pace, a.slots, &mut opts)?;
     let bar = if std::io::stderr().is_terminal() && cases.len() > 20 && !a.verbose {
         let b = indicatif::ProgressBar::new(cases.len() as u64);

@@ -104,6 +104,9 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Stop starting cases after the first failure.
     pub fail_fast: bool,
+    /// Run onboarding steps against this service (`http://host:port`) instead of a fresh
+    /// embedded one per case.
+    pub target: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -112,6 +115,7 @@ impl Default for RunOptions {
             seed: 1,
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             fail_fast: false,
+            target: None,
         }
     }
 }
@@ -156,7 +160,13 @@ pub fn run_with(
                     let result = if stop.load(Ordering::SeqCst) {
                         skipped(&cases[i], opts.seed)
                     } else {
-                        run_case_on(&cases[i], opts.seed, worker, factory)
+                        run_case_on(
+                            &cases[i],
+                            opts.seed,
+                            worker,
+                            factory,
+                            opts.target.as_deref(),
+                        )
                     };
                     if opts.fail_fast && matches!(result.status, Status::Failed | Status::Error) {
                         stop.store(true, Ordering::SeqCst);
@@ -235,11 +245,17 @@ struct World {
     uids: HashMap<String, Vec<u8>>,
     transcript: Transcript,
     rng: rand_chacha::ChaCha8Rng,
+    /// The onboarding service, opened at the case's first onboarding step.
+    onboarding: Option<crate::onboarding::client::Session>,
+    /// `--target`, or `None` for an embedded service.
+    target: Option<String>,
+    /// The embedded service's calendar day.
+    today: Option<kazasu_sim::onboarding::program::Day>,
 }
 
 /// Runs one case in-process.
 pub fn run_case(case: &Case, run_seed: u64) -> CaseResult {
-    run_case_on(case, run_seed, 0, &inproc)
+    run_case_on(case, run_seed, 0, &inproc, None)
 }
 
 /// Runs one case on a backend.
@@ -248,6 +264,7 @@ pub fn run_case_on(
     run_seed: u64,
     worker: usize,
     factory: &BackendFactory,
+    target: Option<&str>,
 ) -> CaseResult {
     let started = Instant::now();
     let seed = case_seed(case, run_seed);
@@ -304,6 +321,18 @@ pub fn run_case_on(
         uids: HashMap::new(),
         transcript: Transcript::default(),
         rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x0A0CE),
+        onboarding: None,
+        target: target.map(str::to_string),
+        today: match case
+            .scenario
+            .today
+            .as_deref()
+            .map(kazasu_sim::onboarding::program::Day::parse)
+        {
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => return error(result, format!("today: {e}")),
+            None => None,
+        },
     };
     let start = world.reader.now();
     for (i, step) in case.scenario.steps.iter().enumerate() {
@@ -510,7 +539,45 @@ impl World {
         }
     }
 
+    /// Substitutes `${secrets.X}` into text (onboarding fields).
+    fn expand_text(&self, template: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut s = template;
+        while let Some(i) = s.find("${secrets.") {
+            out.push_str(&s[..i]);
+            let j = s[i..]
+                .find('}')
+                .ok_or_else(|| format!("`{template}`: unclosed ${{"))?;
+            out.push_str(self.secret(&s[i + 10..i + j])?.expose());
+            s = &s[i + j + 1..];
+        }
+        out.push_str(s);
+        Ok(out)
+    }
+
+    fn onboarding_step(&mut self, step: &Step) -> Result<Outcome, String> {
+        let mut session = match self.onboarding.take() {
+            Some(s) => s,
+            None => match &self.target {
+                Some(url) => crate::onboarding::client::Session::remote(url, self.today)?,
+                None => crate::onboarding::client::Session::embedded(self.today)?,
+            },
+        };
+        let report = session.run(&step.action, step.expect.as_ref(), &|t| self.expand_text(t));
+        self.onboarding = Some(session);
+        let report = report?;
+        self.transcript
+            .record_event(&report.line, SimDuration::ZERO, &[]);
+        Ok(Outcome {
+            own_check: report.failure,
+            ..Outcome::default()
+        })
+    }
+
     fn execute(&mut self, step: &Step) -> Result<Outcome, String> {
+        if step.action.is_onboarding() {
+            return self.onboarding_step(step);
+        }
         Ok(match &step.action {
             Action::Tap => {
                 let t0 = self.reader.now();
@@ -685,6 +752,12 @@ impl World {
                     Err(e) => return Err(e.to_string()),
                 }
             }
+            Action::Register(_)
+            | Action::Website(_)
+            | Action::Order(_)
+            | Action::AccountStatus(_)
+            | Action::Commission
+            | Action::Http(_) => unreachable!("onboarding steps return above"),
             Action::Uid(u) => {
                 let uid = self.reader.uid();
                 let mut o = Outcome {

@@ -71,6 +71,9 @@ pub struct Scenario {
     /// Expands the scenario into one case per combination.
     #[serde(default)]
     pub matrix: Option<Matrix>,
+    /// Onboarding: the embedded service's calendar day, YYYY-MM-DD (default: today in Japan).
+    #[serde(default)]
+    pub today: Option<String>,
 }
 
 fn default_card() -> String {
@@ -215,6 +218,73 @@ pub struct UidCheck {
     pub same_as: Option<String>,
 }
 
+/// `register` arguments: the onboarding service's registration form (every field may use
+/// `${secrets.NAME}`; omitted fields are not sent).
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterStep {
+    /// The name as registered on the portal, a space, the 10-digit institution code.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Postal code (default 100-0001).
+    #[serde(default)]
+    pub postal_code: Option<String>,
+    /// Contact e-mail (default desk@example.jp).
+    #[serde(default)]
+    pub contact_email: Option<String>,
+    /// `corporation` or `sole_proprietor`.
+    #[serde(default)]
+    pub business_type: Option<String>,
+    /// `invitation_code` (default) or `documents`.
+    #[serde(default)]
+    pub verification: Option<String>,
+    /// The invitation code, usually `${secrets.invitation_code}`.
+    #[serde(default)]
+    pub invitation_code: Option<String>,
+    /// 法人番号.
+    #[serde(default)]
+    pub corporate_number: Option<String>,
+}
+
+/// `order` arguments.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderStep {
+    /// The product id (`sanwa-body`).
+    pub product: String,
+    /// The account (default: the one the case registered last).
+    #[serde(default)]
+    pub account: Option<String>,
+}
+
+/// `website` arguments: a URL, or `skip: true`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebsiteStep {
+    /// The URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Skip the optional step.
+    #[serde(default)]
+    pub skip: bool,
+}
+
+/// `http` arguments: a raw request to the onboarding service.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStep {
+    /// GET, POST, PUT.
+    pub method: String,
+    /// The path, `/api/…` (`${account}` is the account the case registered last).
+    pub path: String,
+    /// A JSON body (YAML here); strings may use `${secrets.NAME}`.
+    #[serde(default)]
+    pub json: Option<serde_json::Value>,
+    /// A raw body (sent as given, as application/json).
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
 /// What a step does.
 #[derive(Clone, Debug)]
 pub enum Action {
@@ -244,6 +314,18 @@ pub enum Action {
     JpkiAuthFlow(AuthFlow),
     /// Check or remember the card's UID.
     Uid(UidCheck),
+    /// Onboarding: register a business account.
+    Register(RegisterStep),
+    /// Onboarding: the optional website step.
+    Website(WebsiteStep),
+    /// Onboarding: order a reader.
+    Order(OrderStep),
+    /// Onboarding: read the account's status (default: the one registered last).
+    AccountStatus(Option<String>),
+    /// Onboarding: the bought reader's first read of a phone.
+    Commission,
+    /// Onboarding: a raw HTTP request.
+    Http(HttpStep),
 }
 
 impl Action {
@@ -263,7 +345,26 @@ impl Action {
             Action::Sign(_) => "sign",
             Action::JpkiAuthFlow(_) => "jpki_auth_flow",
             Action::Uid(_) => "uid",
+            Action::Register(_) => "register",
+            Action::Website(_) => "website",
+            Action::Order(_) => "order",
+            Action::AccountStatus(_) => "account_status",
+            Action::Commission => "commission",
+            Action::Http(_) => "http",
         }
+    }
+
+    /// Whether the step talks to the onboarding service.
+    pub fn is_onboarding(&self) -> bool {
+        matches!(
+            self,
+            Action::Register(_)
+                | Action::Website(_)
+                | Action::Order(_)
+                | Action::AccountStatus(_)
+                | Action::Commission
+                | Action::Http(_)
+        )
     }
 }
 
@@ -416,6 +517,24 @@ pub struct Expect {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub within: Option<Millis>,
+    /// Onboarding: the HTTP status (default: any 2xx).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Onboarding: exactly these field-error codes (`name.code_check_digit`), in any order.
+    #[serde(default)]
+    pub errors: Option<Vec<String>>,
+    /// Onboarding: the account's status afterwards (`active`, `pending_document_review`, `ready`).
+    #[serde(default)]
+    pub account_status: Option<String>,
+    /// Onboarding: values in the JSON answer, by JSON pointer (`/order/subsidy_yen: 4900`).
+    #[serde(default)]
+    pub json: Option<BTreeMap<String, serde_json::Value>>,
+    /// Onboarding: each text appears in one of the answer's notes.
+    #[serde(default)]
+    pub notes: Option<Vec<String>>,
+    /// Onboarding: the answer has a Retry-After header.
+    #[serde(default)]
+    pub retry_after: Option<bool>,
 }
 
 /// One step: an action, what to expect of it, an optional name and a name to save data under.
@@ -431,7 +550,15 @@ pub struct Step {
     pub name: Option<String>,
 }
 
-const WORDS: &[&str] = &["tap", "remove", "approve", "deselect", "jpki_auth_flow"];
+const WORDS: &[&str] = &[
+    "tap",
+    "remove",
+    "approve",
+    "deselect",
+    "jpki_auth_flow",
+    "account_status",
+    "commission",
+];
 const KEYS: &[&str] = &[
     "apdu",
     "wait",
@@ -442,6 +569,12 @@ const KEYS: &[&str] = &[
     "sign",
     "jpki_auth_flow",
     "uid",
+    "register",
+    "website",
+    "order",
+    "account_status",
+    "commission",
+    "http",
     "tap",
     "remove",
     "approve",
@@ -469,6 +602,8 @@ impl<'de> Deserialize<'de> for Step {
                     "approve" => Action::Approve,
                     "deselect" => Action::Deselect,
                     "jpki_auth_flow" => Action::JpkiAuthFlow(AuthFlow::default()),
+                    "account_status" => Action::AccountStatus(None),
+                    "commission" => Action::Commission,
                     _ => return Err(E::unknown_variant(v, WORDS)),
                 };
                 Ok(Step {
@@ -493,6 +628,15 @@ impl<'de> Deserialize<'de> for Step {
                             map.next_value::<Option<AuthFlow>>()?.unwrap_or_default(),
                         ),
                         "uid" => Action::Uid(map.next_value()?),
+                        "register" => Action::Register(map.next_value()?),
+                        "website" => Action::Website(map.next_value()?),
+                        "order" => Action::Order(map.next_value()?),
+                        "account_status" => Action::AccountStatus(map.next_value()?),
+                        "commission" => {
+                            map.next_value::<de::IgnoredAny>()?;
+                            Action::Commission
+                        }
+                        "http" => Action::Http(map.next_value()?),
                         "tap" | "remove" | "approve" | "deselect" => {
                             map.next_value::<de::IgnoredAny>()?;
                             self.visit_str::<A::Error>(&key)?.action
@@ -520,7 +664,7 @@ impl<'de> Deserialize<'de> for Step {
                     }
                 }
                 let action = action.ok_or_else(|| {
-                    de::Error::custom("this step has no action; add one of apdu, select, read_file, verify_pin, sign, jpki_auth_flow, wait, uid")
+                    de::Error::custom("this step has no action; add one of apdu, select, read_file, verify_pin, sign, jpki_auth_flow, wait, uid, register, website, order, account_status, commission, http")
                 })?;
                 Ok(Step {
                     action,
@@ -545,10 +689,14 @@ impl JsonSchema for Step {
         let sign = generator.subschema_for::<Sign>();
         let auth = generator.subschema_for::<AuthFlow>();
         let uid = generator.subschema_for::<UidCheck>();
+        let register = generator.subschema_for::<RegisterStep>();
+        let website = generator.subschema_for::<WebsiteStep>();
+        let order = generator.subschema_for::<OrderStep>();
+        let http = generator.subschema_for::<HttpStep>();
         json_schema!({
             "description": "A step: a bare word, or a map with exactly one action key plus optional expect, save and name.",
             "oneOf": [
-                { "type": "string", "enum": ["tap", "remove", "approve", "deselect", "jpki_auth_flow"] },
+                { "type": "string", "enum": ["tap", "remove", "approve", "deselect", "jpki_auth_flow", "account_status", "commission"] },
                 {
                     "type": "object",
                     "additionalProperties": false,
@@ -563,6 +711,12 @@ impl JsonSchema for Step {
                         "sign": sign,
                         "jpki_auth_flow": { "anyOf": [auth, { "type": "null" }] },
                         "uid": uid,
+                        "register": register,
+                        "website": website,
+                        "order": order,
+                        "account_status": { "type": ["string", "null"], "description": "The account (default: the one registered last)." },
+                        "commission": {},
+                        "http": http,
                         "tap": {}, "remove": {}, "approve": {}, "deselect": {},
                         "expect": expect,
                         "save": { "type": "string", "description": "Save the response data under this name." },

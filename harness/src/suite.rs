@@ -454,7 +454,7 @@ impl Selection {
 }
 
 /// Loads scenario files: the bundled suite when `paths` is empty; folders are searched for
-/// `*.yaml` files (sorted). Every file is parsed and checked; the first problem is returned.
+/// `*.yaml` files (sorted; `*.data.yaml` files are data, not scenarios). Every file is parsed and checked; the first problem is returned.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<(String, Vec<Scenario>)>, InputError> {
     let mut out = Vec::new();
     if paths.is_empty() {
@@ -501,7 +501,11 @@ fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let path = entry?.path();
         if path.is_dir() {
             out.extend(walk(&path)?);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+            && !path.to_string_lossy().ends_with(".data.yaml")
+        {
+            // `*.data.yaml` beside scenarios is what a service reads (onboarding program and
+            // registry), not scenarios.
             out.push(path);
         }
     }

@@ -23,7 +23,8 @@ pub fn first_read(reader_profile: &str, seed: u64) -> Result<String, String> {
         FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
     );
     let start = r.now();
-    r.tap().map_err(|e| format!("the phone was not detected: {e}"))?;
+    r.tap()
+        .map_err(|e| format!("the phone was not detected: {e}"))?;
     let mut host = Host::new(&mut r);
     let out = flows::jpki_auth_flow(
         &mut host,

@@ -39,7 +39,7 @@ fn yen(n: u32) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -100,7 +100,10 @@ pub fn program(p: &Program, today: Day) -> String {
         per = p.subsidy.per_institution,
         table = products_table(p, false),
     );
-    page("スマホ対応カードリーダー購入 / smartphone-capable readers", &body)
+    page(
+        "スマホ対応カードリーダー購入 / smartphone-capable readers",
+        &body,
+    )
 }
 
 /// What the registration form shows back after a failed attempt (never the code).
@@ -136,7 +139,12 @@ fn errors_for(errors: &[FieldError], field: &str) -> String {
 }
 
 /// The registration form, with errors and notes from a failed attempt.
-pub fn register_form(p: &Program, v: &FormValues, errors: &[FieldError], notes: &[String]) -> String {
+pub fn register_form(
+    p: &Program,
+    v: &FormValues,
+    errors: &[FieldError],
+    notes: &[String],
+) -> String {
     let checked = |cond: bool| if cond { " checked" } else { "" };
     let corp = v.business_type == "corporation";
     let docs = v.verification == "documents";
@@ -247,7 +255,8 @@ pub fn account(
         )
     };
     let order_form = if a.status == AccountStatus::PendingDocumentReview {
-        "<p>書類審査の完了後に購入できます / orders open once the documents are reviewed</p>".to_string()
+        "<p>書類審査の完了後に購入できます / orders open once the documents are reviewed</p>"
+            .to_string()
     } else {
         format!(
             "<h2>STEP 2: カードリーダーの購入 / buy a reader</h2>\
@@ -300,7 +309,10 @@ mod tests {
 
     #[test]
     fn values_are_escaped_and_yen_grouped() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         assert_eq!(yen(12800), "¥12,800");
         assert_eq!(yen(980), "¥980");
     }

@@ -36,9 +36,11 @@ pub const MAX_BODY: usize = 16 * 1024;
 pub struct Shared {
     core: Mutex<Onboarding>,
     store: Mutex<Store>,
-    today: Option<Day>,
+    today: Mutex<Option<Day>>,
     started: Instant,
     seed: u64,
+    /// `POST /api/test/reset` forgets everything (for conformance runs with `--target`).
+    pub allow_reset: bool,
 }
 
 impl Shared {
@@ -56,9 +58,10 @@ impl Shared {
         Ok(Shared {
             core: Mutex::new(core),
             store: Mutex::new(store),
-            today,
+            today: Mutex::new(today),
             started: Instant::now(),
             seed: 1,
+            allow_reset: false,
         })
     }
 
@@ -83,7 +86,10 @@ impl Shared {
     }
 
     fn today(&self) -> Day {
-        self.today.unwrap_or_else(today_in_japan)
+        self.today
+            .lock()
+            .expect("today lock")
+            .unwrap_or_else(today_in_japan)
     }
 }
 
@@ -127,6 +133,7 @@ pub fn router(shared: App) -> Router {
         .route("/api/accounts/{id}/website", put(api_website))
         .route("/api/accounts/{id}/orders", post(api_order))
         .route("/api/accounts/{id}/commission", post(api_commission))
+        .route("/api/test/reset", post(api_reset))
         .route("/openapi.yaml", get(openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -136,8 +143,68 @@ pub fn router(shared: App) -> Router {
 async fn not_found() -> Response {
     error_response(
         StatusCode::NOT_FOUND,
-        vec![fe("path", "not_found", "ページが見つかりません。", "no such page or endpoint")],
+        vec![fe(
+            "path",
+            "not_found",
+            "ページが見つかりません。",
+            "no such page or endpoint",
+        )],
     )
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    /// The service's calendar day from now on.
+    #[serde(default)]
+    today: Option<String>,
+}
+
+async fn api_reset(State(app): State<App>, body: axum::body::Bytes) -> Response {
+    if !app.allow_reset {
+        return not_found().await;
+    }
+    let body: ResetBody = if body.is_empty() {
+        ResetBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(b) => b,
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    vec![FieldError {
+                        field: "body".into(),
+                        code: "body.invalid".into(),
+                        ja: "リクエストの形式が正しくありません。".into(),
+                        en: format!("send {{}} or {{\"today\": \"YYYY-MM-DD\"}}: {e}"),
+                    }],
+                );
+            }
+        }
+    };
+    if let Some(t) = &body.today {
+        match Day::parse(t) {
+            Ok(d) => *app.today.lock().expect("today lock") = Some(d),
+            Err(e) => {
+                return error_response(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    vec![FieldError {
+                        field: "today".into(),
+                        code: "today.invalid".into(),
+                        ja: "日付の形式が正しくありません。".into(),
+                        en: e,
+                    }],
+                );
+            }
+        }
+    }
+    let mut core = app.core.lock().expect("core lock");
+    if let Err(e) = app.store.lock().expect("store lock").clear() {
+        eprintln!("onboarding: {e}");
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR, vec![]);
+    }
+    core.reset();
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn openapi() -> Response {
@@ -237,7 +304,10 @@ async fn api_register(
                     field: "body".into(),
                     code: "body.invalid".into(),
                     ja: "リクエストの形式が正しくありません。".into(),
-                    en: format!("the request body is not a registration form: {}", rejection.body_text()),
+                    en: format!(
+                        "the request body is not a registration form: {}",
+                        rejection.body_text()
+                    ),
                 }],
             );
         }
@@ -288,7 +358,12 @@ async fn api_account(State(app): State<App>, Path(id): Path<String>) -> Response
 fn no_account() -> Response {
     error_response(
         StatusCode::NOT_FOUND,
-        vec![fe("account", "unknown", "アカウントが見つかりません。", "no such account")],
+        vec![fe(
+            "account",
+            "unknown",
+            "アカウントが見つかりません。",
+            "no such account",
+        )],
     )
 }
 
@@ -299,10 +374,22 @@ struct WebsiteBody {
     url: Option<String>,
 }
 
-fn set_website(app: &Shared, id: &str, url: Option<&str>) -> Result<Account, (StatusCode, Vec<FieldError>)> {
+fn set_website(
+    app: &Shared,
+    id: &str,
+    url: Option<&str>,
+) -> Result<Account, (StatusCode, Vec<FieldError>)> {
     let mut core = app.core.lock().expect("core lock");
     if core.account(id).is_none() {
-        return Err((StatusCode::NOT_FOUND, vec![fe("account", "unknown", "アカウントが見つかりません。", "no such account")]));
+        return Err((
+            StatusCode::NOT_FOUND,
+            vec![fe(
+                "account",
+                "unknown",
+                "アカウントが見つかりません。",
+                "no such account",
+            )],
+        ));
     }
     let account = core
         .set_website(id, url)
@@ -314,7 +401,15 @@ fn set_website(app: &Shared, id: &str, url: Option<&str>) -> Result<Account, (St
         .save_account(&account)
         .map_err(|e| {
             eprintln!("onboarding: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, vec![fe("server", "storage", "保存できませんでした。", "could not be saved")])
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                vec![fe(
+                    "server",
+                    "storage",
+                    "保存できませんでした。",
+                    "could not be saved",
+                )],
+            )
         })?;
     Ok(account)
 }
@@ -327,7 +422,12 @@ async fn api_website(
     let Ok(axum::Json(body)) = body else {
         return error_response(
             StatusCode::BAD_REQUEST,
-            vec![fe("body", "invalid", "リクエストの形式が正しくありません。", "send {\"url\": \"https://…\"} or {\"url\": null} to skip")],
+            vec![fe(
+                "body",
+                "invalid",
+                "リクエストの形式が正しくありません。",
+                "send {\"url\": \"https://…\"} or {\"url\": null} to skip",
+            )],
         );
     };
     match set_website(&app, &id, body.url.as_deref()) {
@@ -342,7 +442,11 @@ struct OrderBody {
     product_id: String,
 }
 
-fn order(app: &Shared, id: &str, product: &str) -> Result<kazasu_sim::onboarding::service::Order, (StatusCode, Vec<FieldError>)> {
+fn order(
+    app: &Shared,
+    id: &str,
+    product: &str,
+) -> Result<kazasu_sim::onboarding::service::Order, (StatusCode, Vec<FieldError>)> {
     let today = app.today();
     let mut core = app.core.lock().expect("core lock");
     match core.order(id, product, today) {
@@ -350,12 +454,28 @@ fn order(app: &Shared, id: &str, product: &str) -> Result<kazasu_sim::onboarding
             if let Err(e) = app.store.lock().expect("store lock").save_order(&o) {
                 eprintln!("onboarding: {e}");
                 core.forget_order(&o.id);
-                return Err((StatusCode::INTERNAL_SERVER_ERROR, vec![fe("server", "storage", "保存できませんでした。", "the order could not be saved")]));
+                return Err((
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    vec![fe(
+                        "server",
+                        "storage",
+                        "保存できませんでした。",
+                        "the order could not be saved",
+                    )],
+                ));
             }
             Ok(o)
         }
         Ordered::Rejected(errors) => Err((StatusCode::UNPROCESSABLE_ENTITY, errors)),
-        Ordered::NoAccount => Err((StatusCode::NOT_FOUND, vec![fe("account", "unknown", "アカウントが見つかりません。", "no such account")])),
+        Ordered::NoAccount => Err((
+            StatusCode::NOT_FOUND,
+            vec![fe(
+                "account",
+                "unknown",
+                "アカウントが見つかりません。",
+                "no such account",
+            )],
+        )),
     }
 }
 
@@ -367,11 +487,24 @@ async fn api_order(
     let Ok(axum::Json(body)) = body else {
         return error_response(
             StatusCode::BAD_REQUEST,
-            vec![fe("body", "invalid", "リクエストの形式が正しくありません。", "send {\"product_id\": \"…\"}")],
+            vec![fe(
+                "body",
+                "invalid",
+                "リクエストの形式が正しくありません。",
+                "send {\"product_id\": \"…\"}",
+            )],
         );
     };
     if body.product_id.len() > 100 {
-        return error_response(StatusCode::UNPROCESSABLE_ENTITY, vec![fe("product_id", "too_long", "製品IDが長すぎます。", "at most 100 characters")]);
+        return error_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec![fe(
+                "product_id",
+                "too_long",
+                "製品IDが長すぎます。",
+                "at most 100 characters",
+            )],
+        );
     }
     match order(&app, &id, &body.product_id) {
         Ok(o) => (StatusCode::CREATED, axum::Json(json!({ "order": o }))).into_response(),
@@ -395,10 +528,26 @@ fn commission(app: &Shared, id: &str) -> Result<Commissioning, (StatusCode, Vec<
     let reader_profile = {
         let core = app.core.lock().expect("core lock");
         let Some(account) = core.account(id) else {
-            return Err((StatusCode::NOT_FOUND, vec![fe("account", "unknown", "アカウントが見つかりません。", "no such account")]));
+            return Err((
+                StatusCode::NOT_FOUND,
+                vec![fe(
+                    "account",
+                    "unknown",
+                    "アカウントが見つかりません。",
+                    "no such account",
+                )],
+            ));
         };
         if account.status == kazasu_sim::onboarding::service::AccountStatus::PendingDocumentReview {
-            return Err((StatusCode::UNPROCESSABLE_ENTITY, vec![fe("account", "pending_review", "書類審査が完了していません。", "the account's documents have not been reviewed yet")]));
+            return Err((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![fe(
+                    "account",
+                    "pending_review",
+                    "書類審査が完了していません。",
+                    "the account's documents have not been reviewed yet",
+                )],
+            ));
         }
         core.commissioning_reader(id)
             .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, vec![e]))?
@@ -409,12 +558,20 @@ fn commission(app: &Shared, id: &str) -> Result<Commissioning, (StatusCode, Vec<
         Err(d) => (false, d),
     };
     let mut core = app.core.lock().expect("core lock");
-    let account = core.commissioned(id, passed).cloned().ok_or_else(|| (StatusCode::NOT_FOUND, vec![]))?;
+    let account = core
+        .commissioned(id, passed)
+        .cloned()
+        .ok_or_else(|| (StatusCode::NOT_FOUND, vec![]))?;
     app.store
         .lock()
         .expect("store lock")
         .save_account(&account)
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, vec![fe("server", "storage", "保存できませんでした。", &e)]))?;
+        .map_err(|e| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                vec![fe("server", "storage", "保存できませんでした。", &e)],
+            )
+        })?;
     Ok(Commissioning {
         passed,
         detail,
@@ -448,7 +605,12 @@ async fn page_program(State(app): State<App>) -> Html<String> {
 
 async fn page_register_form(State(app): State<App>) -> Html<String> {
     let core = app.core.lock().expect("core lock");
-    Html(pages::register_form(&core.program, &pages::FormValues::default(), &[], &[]))
+    Html(pages::register_form(
+        &core.program,
+        &pages::FormValues::default(),
+        &[],
+        &[],
+    ))
 }
 
 /// The HTML form's fields (all text; the code is a secret from the moment it arrives).
@@ -499,10 +661,17 @@ async fn page_register(
     let outcome = register(&app, &form, &peer.ip().to_string());
     let core = app.core.lock().expect("core lock");
     match outcome {
-        Registered::Opened(account, _) => Redirect::to(&format!("/accounts/{}?new=1", account.id)).into_response(),
+        Registered::Opened(account, _) => {
+            Redirect::to(&format!("/accounts/{}?new=1", account.id)).into_response()
+        }
         Registered::Rejected(errors, notes) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            Html(pages::register_form(&core.program, &values, &errors, &notes)),
+            Html(pages::register_form(
+                &core.program,
+                &values,
+                &errors,
+                &notes,
+            )),
         )
             .into_response(),
         Registered::Duplicate(_) => (
@@ -510,7 +679,12 @@ async fn page_register(
             Html(pages::register_form(
                 &core.program,
                 &values,
-                &[fe("name", "duplicate", "この医療機関のアカウントは既に作成されています。", "this institution already has a business account")],
+                &[fe(
+                    "name",
+                    "duplicate",
+                    "この医療機関のアカウントは既に作成されています。",
+                    "this institution already has a business account",
+                )],
                 &[],
             )),
         )
@@ -521,22 +695,41 @@ async fn page_register(
                 Html(pages::register_form(
                     &core.program,
                     &values,
-                    &[fe("invitation_code", "rate_limited", "招待コードの誤入力が続いたため、しばらくしてから再度お試しください。", "too many wrong invitation codes: try again later")],
+                    &[fe(
+                        "invitation_code",
+                        "rate_limited",
+                        "招待コードの誤入力が続いたため、しばらくしてから再度お試しください。",
+                        "too many wrong invitation codes: try again later",
+                    )],
                     &[],
                 )),
             )
                 .into_response();
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_str(&wait.to_string()).expect("digits"));
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&wait.to_string()).expect("digits"),
+            );
             r
         }
-        Registered::Failed(_) => (StatusCode::INTERNAL_SERVER_ERROR, Html("保存できませんでした / could not be saved".to_string())).into_response(),
+        Registered::Failed(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Html("保存できませんでした / could not be saved".to_string()),
+        )
+            .into_response(),
     }
 }
 
 async fn page_account(State(app): State<App>, Path(id): Path<String>) -> Response {
     let core = app.core.lock().expect("core lock");
     match core.account(&id) {
-        Some(a) => Html(pages::account(&core.program, a, &core.orders_of(&id), &[], None)).into_response(),
+        Some(a) => Html(pages::account(
+            &core.program,
+            a,
+            &core.orders_of(&id),
+            &[],
+            None,
+        ))
+        .into_response(),
         None => (StatusCode::NOT_FOUND, Html(pages::not_found())).into_response(),
     }
 }
@@ -549,18 +742,42 @@ struct HtmlWebsite {
     skip: Option<String>,
 }
 
-async fn page_website(State(app): State<App>, Path(id): Path<String>, Form(w): Form<HtmlWebsite>) -> Response {
-    let url = if w.skip.is_some() { None } else { Some(w.url.as_str()) };
+async fn page_website(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(w): Form<HtmlWebsite>,
+) -> Response {
+    let url = if w.skip.is_some() {
+        None
+    } else {
+        Some(w.url.as_str())
+    };
     match set_website(&app, &id, url) {
         Ok(_) => Redirect::to(&format!("/accounts/{id}")).into_response(),
         Err((status, errors)) => account_page_with(&app, &id, status, &errors, None),
     }
 }
 
-fn account_page_with(app: &Shared, id: &str, status: StatusCode, errors: &[FieldError], message: Option<&str>) -> Response {
+fn account_page_with(
+    app: &Shared,
+    id: &str,
+    status: StatusCode,
+    errors: &[FieldError],
+    message: Option<&str>,
+) -> Response {
     let core = app.core.lock().expect("core lock");
     match core.account(id) {
-        Some(a) => (status, Html(pages::account(&core.program, a, &core.orders_of(id), errors, message))).into_response(),
+        Some(a) => (
+            status,
+            Html(pages::account(
+                &core.program,
+                a,
+                &core.orders_of(id),
+                errors,
+                message,
+            )),
+        )
+            .into_response(),
         None => (StatusCode::NOT_FOUND, Html(pages::not_found())).into_response(),
     }
 }
@@ -571,7 +788,11 @@ struct HtmlOrder {
     product_id: String,
 }
 
-async fn page_order(State(app): State<App>, Path(id): Path<String>, Form(o): Form<HtmlOrder>) -> Response {
+async fn page_order(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(o): Form<HtmlOrder>,
+) -> Response {
     match order(&app, &id, &o.product_id) {
         Ok(_) => Redirect::to(&format!("/accounts/{id}")).into_response(),
         Err((status, errors)) => account_page_with(&app, &id, status, &errors, None),

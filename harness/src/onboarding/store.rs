@@ -45,7 +45,10 @@ impl Store {
 
     /// Everything saved, in id order.
     pub fn load(&self) -> Result<(Vec<Account>, Vec<Order>), String> {
-        fn all<T: serde::de::DeserializeOwned>(db: &Connection, sql: &str) -> Result<Vec<T>, String> {
+        fn all<T: serde::de::DeserializeOwned>(
+            db: &Connection,
+            sql: &str,
+        ) -> Result<Vec<T>, String> {
             let mut st = db.prepare(sql).map_err(|e| e.to_string())?;
             let rows = st
                 .query_map([], |r| r.get::<_, String>(0))
@@ -74,6 +77,13 @@ impl Store {
             )
             .map(|_| ())
             .map_err(|e| format!("cannot save account {}: {e}", a.id))
+    }
+
+    /// Deletes everything (a test service's reset).
+    pub fn clear(&self) -> Result<(), String> {
+        self.db
+            .execute_batch("DELETE FROM orders; DELETE FROM accounts;")
+            .map_err(|e| format!("cannot clear the database: {e}"))
     }
 
     /// Saves an order.

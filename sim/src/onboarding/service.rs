@@ -253,6 +253,14 @@ impl Onboarding {
         }
     }
 
+    /// Forgets every account, order and wrong-code attempt (a test service's reset).
+    pub fn reset(&mut self) {
+        self.accounts.clear();
+        self.by_institution.clear();
+        self.orders.clear();
+        self.limiter = Limiter::new(self.limiter.max_wrong, self.limiter.window_s);
+    }
+
     /// Takes back an account that could not be saved.
     pub fn forget(&mut self, account_id: &str) {
         if let Some(a) = self.accounts.remove(account_id) {

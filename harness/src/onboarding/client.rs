@@ -1,0 +1,424 @@
+//! The runner's side of the onboarding steps: an HTTP client for the service (embedded, fresh
+//! for each case, or any service given with `--target URL`), the requests each step makes, and
+//! the checks of its expectations. What it records never holds a secret: requests are shown as
+//! their templates, with `${secrets.…}` as `***`.
+
+use super::server::{Running, Shared};
+use super::store::Store;
+use crate::scenario::{Action, Expect, HttpStep, RegisterStep};
+use kazasu_sim::onboarding::program::Day;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A connection to an onboarding service for one case.
+pub struct Session {
+    base: String,
+    agent: ureq::Agent,
+    _embedded: Option<Running>,
+    last_account: Option<String>,
+}
+
+/// What a step did: a line for the transcript and, when an expectation failed, both sides.
+pub struct StepReport {
+    /// `POST /api/registrations → 422 invitation_code.invalid`.
+    pub line: String,
+    /// (expected, actual) of the first expectation that failed.
+    pub failure: Option<(String, String)>,
+}
+
+fn agent() -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build();
+    ureq::Agent::new_with_config(config)
+}
+
+impl Session {
+    /// A fresh embedded service (in memory) on a free loopback port, with its calendar at
+    /// `today`.
+    pub fn embedded(today: Option<Day>) -> Result<Session, String> {
+        let shared = Shared::embedded(Store::memory(), today)?;
+        let running = Running::start(shared, ([127, 0, 0, 1], 0).into(), 1)?;
+        Ok(Session {
+            base: running.url(),
+            agent: agent(),
+            _embedded: Some(running),
+            last_account: None,
+        })
+    }
+
+    /// Any service implementing the API at `url`, reset first (`POST /api/test/reset`, with the
+    /// case's calendar day) so that every case starts from no accounts, as with the embedded
+    /// service.
+    pub fn remote(url: &str, today: Option<Day>) -> Result<Session, String> {
+        let s = Session {
+            base: url.trim_end_matches('/').to_string(),
+            agent: agent(),
+            _embedded: None,
+            last_account: None,
+        };
+        let body = today.map(|d| json!({ "today": d.to_string() }).to_string());
+        let r = s.request("POST", "/api/test/reset", body)?;
+        if !(200..300).contains(&r.status) {
+            return Err(format!(
+                "{url}: POST /api/test/reset answered {}; a target must let the runner start each case afresh (kazasu onboarding serve --allow-reset)",
+                r.status
+            ));
+        }
+        Ok(s)
+    }
+
+    fn account_or(&self, given: Option<&str>) -> Result<String, String> {
+        given
+            .map(str::to_string)
+            .or_else(|| self.last_account.clone())
+            .ok_or_else(|| "no account yet: register one in an earlier step, or name it".into())
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<String>) -> Result<Reply, String> {
+        let url = format!("{}{path}", self.base);
+        let result = match (method, body) {
+            ("GET", _) => self.agent.get(&url).call(),
+            ("POST", Some(b)) => self
+                .agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .send(b.as_bytes()),
+            ("POST", None) => self.agent.post(&url).send_empty(),
+            ("PUT", Some(b)) => self
+                .agent
+                .put(&url)
+                .header("content-type", "application/json")
+                .send(b.as_bytes()),
+            ("PUT", None) => self.agent.put(&url).send_empty(),
+            ("DELETE", _) => self.agent.delete(&url).call(),
+            (m, _) => return Err(format!("method `{m}`: use GET, POST, PUT or DELETE")),
+        };
+        let mut resp = result.map_err(|e| format!("{method} {url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp.headers().get("retry-after").is_some();
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("{method} {url}: reading the answer: {e}"))?;
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Reply {
+            status,
+            retry_after,
+            json,
+        })
+    }
+
+    /// Runs one onboarding step. `expand` substitutes `${secrets.NAME}` in a string.
+    pub fn run(
+        &mut self,
+        action: &Action,
+        expect: Option<&Expect>,
+        expand: &dyn Fn(&str) -> Result<String, String>,
+    ) -> Result<StepReport, String> {
+        let (method, path, body, shown_body) = match action {
+            Action::Register(r) => {
+                let (body, shown) = register_body(r, expand)?;
+                ("POST", "/api/registrations".to_string(), Some(body), shown)
+            }
+            Action::Website(w) => {
+                let id = self.account_or(None)?;
+                let url = if w.skip {
+                    Value::Null
+                } else {
+                    json!(w.url.clone().unwrap_or_default())
+                };
+                let body = json!({ "url": url }).to_string();
+                (
+                    "PUT",
+                    format!("/api/accounts/{id}/website"),
+                    Some(body.clone()),
+                    body,
+                )
+            }
+            Action::Order(o) => {
+                let id = self.account_or(o.account.as_deref())?;
+                let body = json!({ "product_id": o.product }).to_string();
+                (
+                    "POST",
+                    format!("/api/accounts/{id}/orders"),
+                    Some(body.clone()),
+                    body,
+                )
+            }
+            Action::AccountStatus(a) => {
+                let id = self.account_or(a.as_deref())?;
+                ("GET", format!("/api/accounts/{id}"), None, String::new())
+            }
+            Action::Commission => {
+                let id = self.account_or(None)?;
+                (
+                    "POST",
+                    format!("/api/accounts/{id}/commission"),
+                    None,
+                    String::new(),
+                )
+            }
+            Action::Http(h) => {
+                let (path, body, shown) = self.http_parts(h, expand)?;
+                (h.method.as_str(), path, body, shown)
+            }
+            other => return Err(format!("`{}` is not an onboarding step", other.keyword())),
+        };
+        let method = method.to_ascii_uppercase();
+        let reply = self.request(&method, &path, body)?;
+        if matches!(action, Action::Register(_)) && reply.status == 201 {
+            self.last_account = reply
+                .json
+                .pointer("/account/id")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        let codes = reply.error_codes();
+        let mut line = format!("{method} {path}");
+        if !shown_body.is_empty() {
+            line.push_str(&format!(" {shown_body}"));
+        }
+        line.push_str(&format!(" → {}", reply.status));
+        if !codes.is_empty() {
+            line.push_str(&format!(" {}", codes.join(", ")));
+        }
+        let failure = self.check(action, expect, &reply)?;
+        Ok(StepReport { line, failure })
+    }
+
+    fn http_parts(
+        &self,
+        h: &HttpStep,
+        expand: &dyn Fn(&str) -> Result<String, String>,
+    ) -> Result<(String, Option<String>, String), String> {
+        let path = if h.path.contains("${account}") {
+            h.path.replace("${account}", &self.account_or(None)?)
+        } else {
+            h.path.clone()
+        };
+        match (&h.json, &h.body) {
+            (Some(_), Some(_)) => Err("an http step has `json` or `body`, not both".into()),
+            (Some(v), None) => {
+                let shown = redact_value(v).to_string();
+                Ok((path, Some(expand_value(v, expand)?.to_string()), shown))
+            }
+            (None, Some(b)) => {
+                let shown = if b.contains("${secrets.") {
+                    "(body with secrets)".to_string()
+                } else {
+                    b.clone()
+                };
+                Ok((path, Some(expand(b)?), shown))
+            }
+            (None, None) => Ok((path, None, String::new())),
+        }
+    }
+
+    fn check(
+        &self,
+        action: &Action,
+        expect: Option<&Expect>,
+        reply: &Reply,
+    ) -> Result<Option<(String, String)>, String> {
+        let default = Expect::default();
+        let e = expect.unwrap_or(&default);
+        let shown = reply.describe();
+        match e.status {
+            Some(s) if s != reply.status => return Ok(Some((format!("HTTP {s}"), shown))),
+            None if !(200..300).contains(&reply.status) => {
+                return Ok(Some(("HTTP 2xx".into(), shown)));
+            }
+            _ => {}
+        }
+        if let Some(want) = &e.errors {
+            let mut want = want.clone();
+            want.sort();
+            let mut got = reply.error_codes();
+            got.sort();
+            if want != got {
+                return Ok(Some((format!("errors [{}]", want.join(", ")), shown)));
+            }
+        }
+        if let Some(notes) = &e.notes {
+            let have: Vec<String> = reply
+                .json
+                .get("notes")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            for n in notes {
+                if !have.iter().any(|h| h.contains(n.as_str())) {
+                    return Ok(Some((
+                        format!("a note saying `{n}`"),
+                        format!("notes {have:?}"),
+                    )));
+                }
+            }
+        }
+        if let Some(want) = e.retry_after
+            && want != reply.retry_after
+        {
+            return Ok(Some((
+                format!("{} Retry-After header", if want { "a" } else { "no" }),
+                shown,
+            )));
+        }
+        let commission_default =
+            matches!(action, Action::Commission) && e.json.is_none() && e.status.is_none();
+        if commission_default && reply.json.get("passed") != Some(&Value::Bool(true)) {
+            return Ok(Some((
+                "the phone read through the bought reader (passed: true)".into(),
+                shown,
+            )));
+        }
+        if let Some(pointers) = &e.json {
+            for (p, want) in pointers {
+                let got = reply.json.pointer(p);
+                if got != Some(want) {
+                    return Ok(Some((
+                        format!("{p} = {want}"),
+                        format!("{p} = {}", got.map_or("(absent)".into(), Value::to_string)),
+                    )));
+                }
+            }
+        }
+        if let Some(want) = &e.account_status {
+            let status = match reply
+                .json
+                .pointer("/account/status")
+                .and_then(Value::as_str)
+            {
+                Some(s) => s.to_string(),
+                None => {
+                    let id = self.account_or(None)?;
+                    let r = self.request("GET", &format!("/api/accounts/{id}"), None)?;
+                    r.json
+                        .pointer("/account/status")
+                        .and_then(Value::as_str)
+                        .unwrap_or("(none)")
+                        .to_string()
+                }
+            };
+            if *want != status {
+                return Ok(Some((
+                    format!("account status {want}"),
+                    format!("account status {status}"),
+                )));
+            }
+        }
+        Ok(None)
+    }
+}
+
+struct Reply {
+    status: u16,
+    retry_after: bool,
+    json: Value,
+}
+
+impl Reply {
+    fn error_codes(&self) -> Vec<String> {
+        self.json
+            .get("errors")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.get("code").and_then(Value::as_str))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    fn describe(&self) -> String {
+        let codes = self.error_codes();
+        if codes.is_empty() {
+            format!("HTTP {}", self.status)
+        } else {
+            format!("HTTP {} with errors [{}]", self.status, codes.join(", "))
+        }
+    }
+}
+
+fn register_body(
+    r: &RegisterStep,
+    expand: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<(String, String), String> {
+    let mut body = serde_json::Map::new();
+    let mut shown = serde_json::Map::new();
+    let fields: [(&str, Option<&String>, Option<&str>); 7] = [
+        ("name", r.name.as_ref(), None),
+        ("postal_code", r.postal_code.as_ref(), Some("100-0001")),
+        (
+            "contact_email",
+            r.contact_email.as_ref(),
+            Some("desk@example.jp"),
+        ),
+        ("business_type", r.business_type.as_ref(), None),
+        ("verification", r.verification.as_ref(), None),
+        ("invitation_code", r.invitation_code.as_ref(), None),
+        ("corporate_number", r.corporate_number.as_ref(), None),
+    ];
+    for (key, value, default) in fields {
+        let Some(v) = value.map(String::as_str).or(default) else {
+            continue;
+        };
+        body.insert(key.into(), Value::String(expand(v)?));
+        // The code is never shown, whether it came from a secret or was written out.
+        let hidden = key == "invitation_code" || v.contains("${secrets.");
+        shown.insert(
+            key.into(),
+            Value::String(if hidden { "***".into() } else { v.into() }),
+        );
+    }
+    Ok((
+        Value::Object(body).to_string(),
+        Value::Object(shown).to_string(),
+    ))
+}
+
+fn expand_value(
+    v: &Value,
+    expand: &dyn Fn(&str) -> Result<String, String>,
+) -> Result<Value, String> {
+    Ok(match v {
+        Value::String(s) => Value::String(expand(s)?),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| expand_value(x, expand))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| expand_value(x, expand).map(|x| (k.clone(), x)))
+                .collect::<Result<_, _>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+fn redact_value(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.contains("${secrets.") => Value::String("***".into()),
+        Value::Array(a) => Value::Array(a.iter().map(redact_value).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    let x = if k == "invitation_code" {
+                        Value::String("***".into())
+                    } else {
+                        redact_value(x)
+                    };
+                    (k.clone(), x)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
