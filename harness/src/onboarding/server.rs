@@ -297,20 +297,7 @@ async fn api_register(
 ) -> Response {
     let form = match body {
         Ok(axum::Json(f)) => f,
-        Err(rejection) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                vec![FieldError {
-                    field: "body".into(),
-                    code: "body.invalid".into(),
-                    ja: "リクエストの形式が正しくありません。".into(),
-                    en: format!(
-                        "the request body is not a registration form: {}",
-                        rejection.body_text()
-                    ),
-                }],
-            );
-        }
+        Err(rejection) => return body_rejected(&rejection, "a registration form"),
     };
     match register(&app, &form, &peer.ip().to_string()) {
         Registered::Opened(account, notes) => (
@@ -340,6 +327,27 @@ async fn api_register(
             )
         }
     }
+}
+
+/// A body that could not be read: too large (413), or not the JSON expected (400/415).
+fn body_rejected(rejection: &JsonRejection, what: &str) -> Response {
+    let status = rejection.status();
+    let error = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        FieldError {
+            field: "body".into(),
+            code: "body.too_large".into(),
+            ja: "リクエストが大きすぎます。".into(),
+            en: format!("the request body is larger than {MAX_BODY} bytes"),
+        }
+    } else {
+        FieldError {
+            field: "body".into(),
+            code: "body.invalid".into(),
+            ja: "リクエストの形式が正しくありません。".into(),
+            en: format!("the request body is not {what}: {}", rejection.body_text()),
+        }
+    };
+    error_response(status, vec![error])
 }
 
 fn account_json(core: &Onboarding, id: &str) -> Option<serde_json::Value> {
@@ -419,16 +427,9 @@ async fn api_website(
     Path(id): Path<String>,
     body: Result<axum::Json<WebsiteBody>, JsonRejection>,
 ) -> Response {
-    let Ok(axum::Json(body)) = body else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            vec![fe(
-                "body",
-                "invalid",
-                "リクエストの形式が正しくありません。",
-                "send {\"url\": \"https://…\"} or {\"url\": null} to skip",
-            )],
-        );
+    let body = match body {
+        Ok(axum::Json(b)) => b,
+        Err(r) => return body_rejected(&r, "{\"url\": \"https://…\"} or {\"url\": null} to skip"),
     };
     match set_website(&app, &id, body.url.as_deref()) {
         Ok(account) => axum::Json(json!({ "account": account })).into_response(),
@@ -484,16 +485,9 @@ async fn api_order(
     Path(id): Path<String>,
     body: Result<axum::Json<OrderBody>, JsonRejection>,
 ) -> Response {
-    let Ok(axum::Json(body)) = body else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            vec![fe(
-                "body",
-                "invalid",
-                "リクエストの形式が正しくありません。",
-                "send {\"product_id\": \"…\"}",
-            )],
-        );
+    let body = match body {
+        Ok(axum::Json(b)) => b,
+        Err(r) => return body_rejected(&r, "{\"product_id\": \"…\"}"),
     };
     if body.product_id.len() > 100 {
         return error_response(

@@ -1,0 +1,250 @@
+//! The onboarding service over HTTP, as clients and operators meet it: concurrent registrations,
+//! a restart, and no invitation code anywhere in what kazasu writes.
+
+use kazasu::onboarding::server::{PROGRAM_YAML, Running, Shared};
+use kazasu::onboarding::store::Store;
+use kazasu_sim::onboarding::codes::medical_check_digit;
+use kazasu_sim::onboarding::program::{BusinessType, Day, Institution, Program, Registry};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::process::Command;
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+const CODE: &str = "KZ7Q2M";
+
+/// A registry of `n` medical institutions with valid codes (13 1 01 NNNN C).
+fn registry(n: usize) -> Registry {
+    Registry {
+        institutions: (0..n)
+            .map(|i| {
+                let nine: Vec<u8> = format!("1310{:05}", 1000 + i)
+                    .bytes()
+                    .map(|b| b - b'0')
+                    .collect();
+                let nine: [u8; 9] = nine.try_into().unwrap();
+                let code: String = nine
+                    .iter()
+                    .map(|d| char::from(b'0' + d))
+                    .chain(std::iter::once(char::from(
+                        b'0' + medical_check_digit(&nine),
+                    )))
+                    .collect();
+                Institution {
+                    code,
+                    name: format!("テスト医院{i}"),
+                    business: BusinessType::SoleProprietor,
+                    corporate_number: None,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn service(n: usize, store: Store) -> Running {
+    let program = Program::from_yaml(PROGRAM_YAML, "program").unwrap();
+    let shared = Shared::new(
+        program,
+        registry(n),
+        store,
+        Some(Day::parse("2025-10-01").unwrap()),
+    )
+    .unwrap();
+    Running::start(shared, ([127, 0, 0, 1], 0).into(), 2).unwrap()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build(),
+    )
+}
+
+fn register(agent: &ureq::Agent, url: &str, inst: &Institution, code: &str) -> (u16, Value) {
+    let body = json!({
+        "name": format!("{} {}", inst.name, inst.code),
+        "postal_code": "100-0001",
+        "contact_email": "desk@example.jp",
+        "business_type": "sole_proprietor",
+        "invitation_code": code,
+    });
+    let mut r = agent
+        .post(&format!("{url}/api/registrations"))
+        .header("content-type", "application/json")
+        .send(body.to_string().as_bytes())
+        .unwrap();
+    let status = r.status().as_u16();
+    let v = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap_or(Value::Null);
+    (status, v)
+}
+
+/// Runs `work(i)` for i in 0..n on `threads` threads that start together.
+fn concurrently<T: Send + 'static>(
+    n: usize,
+    threads: usize,
+    work: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let work = Arc::new(work);
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (work, barrier) = (work.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                (t..n).step_by(threads).map(|i| work(i)).collect::<Vec<T>>()
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect()
+}
+
+#[test]
+fn concurrent_registrations_open_exactly_one_account_per_institution_and_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("kazasu-onboarding-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("accounts.sqlite");
+    let _ = std::fs::remove_file(&db);
+    let reg = registry(1_000);
+    let running = service(1_000, Store::open(&db).unwrap());
+    let url = running.url();
+
+    // 1,000 distinct institutions at once: 1,000 accounts, every id different.
+    let institutions = Arc::new(reg.institutions.clone());
+    let (u, insts) = (url.clone(), institutions.clone());
+    let results = concurrently(1_000, 32, move |i| {
+        let a = agent();
+        register(&a, &u, &insts[i], CODE)
+    });
+    assert!(
+        results.iter().all(|(s, _)| *s == 201),
+        "{:?}",
+        results.iter().find(|(s, _)| *s != 201)
+    );
+    let ids: HashSet<String> = results
+        .iter()
+        .map(|(_, v)| {
+            v.pointer("/account/id")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1_000);
+
+    // 100 requests for one (new) institution at once: one account, 99 duplicates.
+    let running2 = service(1_001, Store::open(&dir.join("same.sqlite")).unwrap());
+    let one = registry(1_001).institutions[1_000].clone();
+    let u2 = running2.url();
+    let results = concurrently(100, 20, move |_| {
+        let a = agent();
+        register(&a, &u2, &one, CODE).0
+    });
+    assert_eq!(
+        results.iter().filter(|s| **s == 201).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(
+        results.iter().filter(|s| **s == 409).count(),
+        99,
+        "{results:?}"
+    );
+    assert_eq!(running2.shared.accounts().len(), 1);
+    drop(running2);
+
+    // A restart keeps every account (same ids), and still refuses a second one.
+    let before: Vec<_> = running.shared.accounts();
+    drop(running);
+    let again = service(1_000, Store::open(&db).unwrap());
+    assert_eq!(again.shared.accounts(), before);
+    let (status, v) = register(&agent(), &again.url(), &reg.institutions[7], CODE);
+    assert_eq!(status, 409, "{v}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn wrong_codes_get_429_with_retry_after_and_bodies_are_bounded() {
+    let running = service(3, Store::memory());
+    let url = running.url();
+    let inst = registry(3).institutions[0].clone();
+    let a = agent();
+    for _ in 0..5 {
+        assert_eq!(register(&a, &url, &inst, "WRONG1").0, 422);
+    }
+    let mut r = a
+        .post(&format!("{url}/api/registrations"))
+        .header("content-type", "application/json")
+        .send(
+            json!({"name": "x", "invitation_code": CODE})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    let wait: u64 = r
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&wait));
+    let body = r.body_mut().read_to_string().unwrap();
+    assert!(!body.contains(CODE));
+    // A body past 16 KiB is refused before it is parsed.
+    let big = json!({ "name": "x".repeat(20_000) }).to_string();
+    let r = a
+        .post(&format!("{url}/api/registrations"))
+        .header("content-type", "application/json")
+        .send(big.as_bytes())
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+}
+
+#[test]
+fn no_invitation_code_in_any_output() {
+    let dir = std::env::temp_dir().join(format!("kazasu-onboarding-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenarios = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/onboarding");
+    let out = Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args(["run", scenarios, "--verbose", "--transcripts"])
+        .arg("--junit")
+        .arg(dir.join("j.xml"))
+        .arg("--json")
+        .arg(dir.join("r.json"))
+        .arg("--html")
+        .arg(dir.join("r.html"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("POST /api/registrations"),
+        "the transcripts show the requests"
+    );
+    let mut texts = vec![
+        stdout.into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ];
+    for f in ["j.xml", "r.json", "r.html"] {
+        texts.push(std::fs::read_to_string(dir.join(f)).unwrap());
+    }
+    // The bundled test code and the variants the scenarios send.
+    for text in &texts {
+        for code in [CODE, "KZ7Q2N", "ｋｚ７ｑ２ｍ", "kz7q2m"] {
+            assert!(
+                !text.contains(code),
+                "`{code}` leaked:\n{}",
+                &text[..text.len().min(2000)]
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
