@@ -3,7 +3,7 @@
 # Usage: ci/install-deps.sh [EXTRA-PACKAGE...]
 set -euo pipefail
 
-packages=(pkgconf libssl-dev "$@")
+packages=(pkgconf libssl-dev libsqlite3-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

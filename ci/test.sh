@@ -3,7 +3,8 @@
 # lints, starts pcscd with vsmartcard's vpcd driver, runs every unit, property, snapshot,
 # end-to-end and real-stack test, runs the bundled suite in-process (with every report) and
 # through pcscd, opens the HTML report in a headless browser, and checks interoperability with
-# real PC/SC clients (OpenSC, pcsc-tools), replays a pcscd capture of OpenSC as the card while
+# real PC/SC clients (OpenSC, pcsc-tools), walks the onboarding service (scenarios, the README's
+# curl walkthrough, its HTML pages in headless Chromium), replays a pcscd capture of OpenSC as the card while
 # OpenSC runs again, and restarts and stops pcscd under a running suite.
 # pcscd is stopped at the end. Run from anywhere.
 set -euo pipefail
@@ -26,6 +27,9 @@ cargo build --release --features pcsc --locked
 target/release/kazasu run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
 echo "== the HTML report in a browser"
 ci/html-check.sh target/release/kazasu
+echo "== onboarding: the scenarios (embedded and --target), the README walkthrough, the pages in a browser"
+ci/onboarding.sh target/release/kazasu
+ci/onboarding-browser.sh target/release/kazasu
 echo "== the bundled suite through the real stack (pcscd + vpcd)"
 target/release/kazasu run --backend pcsc --junit target/kazasu-pcsc-junit.xml
 echo "== interoperability: OpenSC and pcsc-tools against served cards (a fresh pcscd)"
