@@ -3,8 +3,7 @@
 
 use kazasu::onboarding::server::{PROGRAM_YAML, Running, Shared};
 use kazasu::onboarding::store::Store;
-use kazasu_sim::onboarding::codes::medical_check_digit;
-use kazasu_sim::onboarding::program::{BusinessType, Day, Institution, Program, Registry};
+use kazasu_sim::onboarding::program::{Day, Institution, Program, Registry};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::process::Command;
@@ -13,32 +12,8 @@ use std::time::Duration;
 
 const CODE: &str = "KZ7Q2M";
 
-/// A registry of `n` medical institutions with valid codes (13 1 01 NNNN C).
 fn registry(n: usize) -> Registry {
-    Registry {
-        institutions: (0..n)
-            .map(|i| {
-                let nine: Vec<u8> = format!("1310{:05}", 1000 + i)
-                    .bytes()
-                    .map(|b| b - b'0')
-                    .collect();
-                let nine: [u8; 9] = nine.try_into().unwrap();
-                let code: String = nine
-                    .iter()
-                    .map(|d| char::from(b'0' + d))
-                    .chain(std::iter::once(char::from(
-                        b'0' + medical_check_digit(&nine),
-                    )))
-                    .collect();
-                Institution {
-                    code,
-                    name: format!("テスト医院{i}"),
-                    business: BusinessType::SoleProprietor,
-                    corporate_number: None,
-                }
-            })
-            .collect(),
-    }
+    Registry::synthetic(n)
 }
 
 fn service(n: usize, store: Store) -> Running {
