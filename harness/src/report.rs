@@ -181,10 +181,14 @@ pub fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Simulated-time latency per (card, reader) profile pair of the cases that passed.
+/// Simulated-time latency per (card, reader) profile pair of the cases that passed and used a
+/// card (onboarding-only cases take no simulated time and have no card latency to show).
 pub fn latency_by_profile(results: &[CaseResult]) -> Vec<(String, String, Vec<u64>)> {
     let mut m: BTreeMap<(String, String), Vec<u64>> = BTreeMap::new();
-    for r in results.iter().filter(|r| r.status == Status::Passed) {
+    for r in results
+        .iter()
+        .filter(|r| r.status == Status::Passed && r.sim_time_ns > 0)
+    {
         m.entry((r.card.clone(), r.reader.clone()))
             .or_default()
             .push(r.sim_time_ns);
