@@ -19,15 +19,6 @@ const PER_ROUND: usize = 4_000;
 const ROUNDS: usize = 3;
 const CODE: &str = "KZ7Q2M";
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build(),
-    )
-}
-
 fn start(registry: Registry, db: &std::path::Path) -> Running {
     let program = Program::from_yaml(PROGRAM_YAML, "program").expect("program");
     let shared = Shared::new(
@@ -56,7 +47,7 @@ fn drive(
         .map(|_| {
             let (next, url, names) = (next.clone(), url.clone(), names.clone());
             std::thread::spawn(move || {
-                let a = agent();
+                let a = kazasu::onboarding::client::http_agent();
                 let mut statuses = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);

@@ -618,6 +618,24 @@ pub fn relax(report: &HostReport, compare: Compare) -> HostReport {
     out
 }
 
+/// A row for a recorded exchange the replay did not send, and why.
+fn not_sent(
+    exchange: usize,
+    line: usize,
+    command: String,
+    recorded: &Outcome,
+    why: &str,
+) -> HostRow {
+    HostRow {
+        exchange,
+        line,
+        command,
+        recorded: outcome_text(recorded),
+        replayed: String::new(),
+        verdict: Verdict::NotSent(why.into()),
+    }
+}
+
 /// The PIN a hidden VERIFY was for, from the EF selected before it.
 fn pin_for(subject: &Subject, selected_ef: Option<u16>) -> Option<String> {
     let pins = &subject.identity.pins;
@@ -670,16 +688,13 @@ pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) 
                         card.remove();
                         in_field = false;
                     }
-                    report.rows.push(HostRow {
+                    report.rows.push(not_sent(
                         exchange,
-                        line: e.line,
-                        command: shown,
-                        recorded: outcome_text(outcome),
-                        replayed: String::new(),
-                        verdict: Verdict::NotSent(
-                            "the card had left the field in the recording".into(),
-                        ),
-                    });
+                        e.line,
+                        shown,
+                        outcome,
+                        "the card had left the field in the recording",
+                    ));
                     continue;
                 }
                 let mut sent = command.clone();
@@ -691,16 +706,13 @@ pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) 
                             sent.extend_from_slice(pin.as_bytes());
                         }
                         _ => {
-                            report.rows.push(HostRow {
+                            report.rows.push(not_sent(
                                 exchange,
-                                line: e.line,
-                                command: shown,
-                                recorded: outcome_text(outcome),
-                                replayed: String::new(),
-                                verdict: Verdict::NotSent(
-                                    "the capture hid this command's data and no PIN of the identity belongs to the EF selected before it".into(),
-                                ),
-                            });
+                                e.line,
+                                shown,
+                                outcome,
+                                "the capture hid this command's data and no PIN of the identity belongs to the EF selected before it",
+                            ));
                             continue;
                         }
                     }

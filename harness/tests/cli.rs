@@ -1,19 +1,9 @@
 //! The `kazasu` binary as a user runs it.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-fn kazasu(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kazasu"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::kazasu;
 
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kazasu-cli-{}-{name}", std::process::id()));

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::process::Command;
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
 
 const CODE: &str = "KZ7Q2M";
 
@@ -26,15 +25,6 @@ fn service(n: usize, store: Store) -> Running {
     )
     .unwrap();
     Running::start(shared, ([127, 0, 0, 1], 0).into(), 2).unwrap()
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::new_with_config(
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build(),
-    )
 }
 
 fn register(agent: &ureq::Agent, url: &str, inst: &Institution, code: &str) -> (u16, Value) {
@@ -92,7 +82,7 @@ fn concurrent_registrations_open_exactly_one_account_per_institution_and_survive
     let institutions = Arc::new(reg.institutions.clone());
     let (u, insts) = (url.clone(), institutions.clone());
     let results = concurrently(1_000, 32, move |i| {
-        let a = agent();
+        let a = kazasu::onboarding::client::http_agent();
         register(&a, &u, &insts[i], CODE)
     });
     assert!(
@@ -117,7 +107,7 @@ fn concurrent_registrations_open_exactly_one_account_per_institution_and_survive
     let one = registry(1_001).institutions[1_000].clone();
     let u2 = running2.url();
     let results = concurrently(100, 20, move |_| {
-        let a = agent();
+        let a = kazasu::onboarding::client::http_agent();
         register(&a, &u2, &one, CODE).0
     });
     assert_eq!(
@@ -138,7 +128,12 @@ fn concurrent_registrations_open_exactly_one_account_per_institution_and_survive
     drop(running);
     let again = service(1_000, Store::open(&db).unwrap());
     assert_eq!(again.shared.accounts(), before);
-    let (status, v) = register(&agent(), &again.url(), &reg.institutions[7], CODE);
+    let (status, v) = register(
+        &kazasu::onboarding::client::http_agent(),
+        &again.url(),
+        &reg.institutions[7],
+        CODE,
+    );
     assert_eq!(status, 409, "{v}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -148,7 +143,7 @@ fn wrong_codes_get_429_with_retry_after_and_bodies_are_bounded() {
     let running = service(3, Store::memory());
     let url = running.url();
     let inst = registry(3).institutions[0].clone();
-    let a = agent();
+    let a = kazasu::onboarding::client::http_agent();
     for _ in 0..5 {
         assert_eq!(register(&a, &url, &inst, "WRONG1").0, 422);
     }

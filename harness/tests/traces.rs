@@ -7,7 +7,9 @@ use kazasu::replay_session::{CardReplay, HostReplay, TraceFile, import, import_o
 use kazasu::serve::CardSpec;
 use kazasu::trace::{Format, What};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
+use common::kazasu;
 
 fn traces() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/traces")
@@ -58,6 +60,16 @@ fn file(name: &str, format: Format, reader: Option<&str>) -> TraceFile {
         path: traces().join(name),
         format,
         reader: reader.map(str::to_string),
+    }
+}
+
+/// A host replay against a virtual card `PROFILE[:IDENTITY]` behind the typical reader.
+fn host(card: &str, seed: u64) -> HostReplay {
+    HostReplay {
+        card: card.parse().unwrap(),
+        reader_model: "typical-424k".into(),
+        seed,
+        compare: Default::default(),
     }
 }
 
@@ -142,19 +154,11 @@ fn host_replay_matches_the_device_and_finds_a_different_one() {
     let t = file(SAMPLES[0].0, SAMPLES[0].1, SAMPLES[0].2)
         .load()
         .unwrap();
-    let same = HostReplay {
-        card: "mynumber-card:yamada-taro".parse().unwrap(),
-        reader_model: "typical-424k".into(),
-        seed: 1,
-        compare: Default::default(),
-    };
+    let same = host("mynumber-card:yamada-taro", 1);
     let report = same.run(&t).unwrap();
     assert_eq!(report.differences(), 0);
     // Another person's card: the certificate bytes differ, found at the first READ BINARY of it.
-    let other = HostReplay {
-        card: "mynumber-card:suzuki-hanako".parse().unwrap(),
-        ..same
-    };
+    let other = host("mynumber-card:suzuki-hanako", 1);
     let report = other.run(&t).unwrap();
     let first = report.first_difference().unwrap();
     assert!(first.command.starts_with("00 B0"), "{first:?}");
@@ -162,14 +166,7 @@ fn host_replay_matches_the_device_and_finds_a_different_one() {
     let t = file("pkcs11-sign.kazasu.jsonl", Format::Kazasu, None)
         .load()
         .unwrap();
-    let report = HostReplay {
-        card: "mynumber-card:yamada-taro".parse().unwrap(),
-        reader_model: "typical-424k".into(),
-        seed: 7,
-        compare: Default::default(),
-    }
-    .run(&t)
-    .unwrap();
+    let report = host("mynumber-card:yamada-taro", 7).run(&t).unwrap();
     assert_eq!(report.differences(), 0);
     // PKCS#1 v1.5 signatures are deterministic: the same key over the same digest gives the
     // same bytes. With `--compare sw`, another person's card matches on status words alone.
@@ -179,12 +176,7 @@ fn host_replay_matches_the_device_and_finds_a_different_one() {
         .find(|r| r.command.starts_with("80 2A"))
         .expect("the sample signs");
     assert_eq!(sign.verdict, Verdict::Same);
-    let lenient = HostReplay {
-        card: "mynumber-card:suzuki-hanako".parse().unwrap(),
-        reader_model: "typical-424k".into(),
-        seed: 7,
-        compare: Default::default(),
-    };
+    let lenient = host("mynumber-card:suzuki-hanako", 7);
     let strict_report = lenient.run(&t).unwrap();
     assert!(strict_report.differences() > 0);
     let sw_only = kazasu::replay::relax(&strict_report, kazasu::replay::Compare::Sw);
@@ -256,12 +248,7 @@ fn minimizing_keeps_the_few_commands_that_show_the_difference() {
     let t = file(SAMPLES[0].0, SAMPLES[0].1, SAMPLES[0].2)
         .load()
         .unwrap();
-    let host = HostReplay {
-        card: "android-jpki:suzuki-hanako".parse().unwrap(),
-        reader_model: "typical-424k".into(),
-        seed: 1,
-        compare: Default::default(),
-    };
+    let host = host("android-jpki:suzuki-hanako", 1);
     let before = host.run(&t).unwrap();
     let wanted = before.first_difference().unwrap().clone();
     let (small, _) = host.minimize(&t).unwrap().expect("the replay fails");
@@ -272,18 +259,6 @@ fn minimizing_keeps_the_few_commands_that_show_the_difference() {
         (&got.command, &got.verdict),
         (&wanted.command, &wanted.verdict)
     );
-}
-
-fn kazasu(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kazasu"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

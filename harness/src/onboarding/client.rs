@@ -26,7 +26,9 @@ pub struct StepReport {
     pub failure: Option<(String, String)>,
 }
 
-fn agent() -> ureq::Agent {
+/// An HTTP client for the onboarding API: statuses are answers, not errors; every call has a
+/// 30 s time-out.
+pub fn http_agent() -> ureq::Agent {
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -42,7 +44,7 @@ impl Session {
         let running = Running::start(shared, ([127, 0, 0, 1], 0).into(), 1)?;
         Ok(Session {
             base: running.url(),
-            agent: agent(),
+            agent: http_agent(),
             _embedded: Some(running),
             last_account: None,
         })
@@ -54,7 +56,7 @@ impl Session {
     pub fn remote(url: &str, today: Option<Day>) -> Result<Session, String> {
         let s = Session {
             base: url.trim_end_matches('/').to_string(),
-            agent: agent(),
+            agent: http_agent(),
             _embedded: None,
             last_account: None,
         };

@@ -224,6 +224,43 @@ fn fe(field: &str, code: &str, ja: &str, en: &str) -> FieldError {
     }
 }
 
+fn no_account_error() -> FieldError {
+    fe(
+        "account",
+        "unknown",
+        "アカウントが見つかりません。",
+        "no such account",
+    )
+}
+
+fn duplicate_error() -> FieldError {
+    fe(
+        "name",
+        "duplicate",
+        "この医療機関のアカウントは既に作成されています。",
+        "this institution already has a business account",
+    )
+}
+
+fn rate_limited_error() -> FieldError {
+    fe(
+        "invitation_code",
+        "rate_limited",
+        "招待コードの誤入力が続いたため、しばらくしてから再度お試しください。",
+        "too many wrong invitation codes from this address: try again later",
+    )
+}
+
+/// A save that failed (the cause goes to the service's log, not to the client).
+fn storage_error() -> FieldError {
+    fe(
+        "server",
+        "storage",
+        "保存できませんでした。",
+        "the service could not save this; try again",
+    )
+}
+
 fn error_response(status: StatusCode, errors: Vec<FieldError>) -> Response {
     (status, axum::Json(json!({ "errors": errors }))).into_response()
 }
@@ -274,15 +311,7 @@ fn register(app: &Shared, form: &RegistrationForm, client: &str) -> Registered {
 }
 
 fn limited_response(wait: u64) -> Response {
-    let mut r = error_response(
-        StatusCode::TOO_MANY_REQUESTS,
-        vec![fe(
-            "invitation_code",
-            "rate_limited",
-            "招待コードの誤入力が続いたため、しばらくしてから再度お試しください。",
-            "too many wrong invitation codes from this address: try again later",
-        )],
-    );
+    let mut r = error_response(StatusCode::TOO_MANY_REQUESTS, vec![rate_limited_error()]);
     r.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from_str(&wait.to_string()).expect("digits"),
@@ -313,7 +342,7 @@ async fn api_register(
         Registered::Duplicate(id) => (
             StatusCode::CONFLICT,
             axum::Json(json!({
-                "errors": [fe("name", "duplicate", "この医療機関のアカウントは既に作成されています。", "this institution already has a business account")],
+                "errors": [duplicate_error()],
                 "account_id": id,
             })),
         )
@@ -321,10 +350,7 @@ async fn api_register(
         Registered::Limited(wait) => limited_response(wait),
         Registered::Failed(e) => {
             eprintln!("onboarding: {e}");
-            error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                vec![fe("server", "storage", "保存できませんでした。", "the account could not be saved")],
-            )
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, vec![storage_error()])
         }
     }
 }
@@ -364,15 +390,7 @@ async fn api_account(State(app): State<App>, Path(id): Path<String>) -> Response
 }
 
 fn no_account() -> Response {
-    error_response(
-        StatusCode::NOT_FOUND,
-        vec![fe(
-            "account",
-            "unknown",
-            "アカウントが見つかりません。",
-            "no such account",
-        )],
-    )
+    error_response(StatusCode::NOT_FOUND, vec![no_account_error()])
 }
 
 #[derive(serde::Deserialize)]
@@ -389,15 +407,7 @@ fn set_website(
 ) -> Result<Account, (StatusCode, Vec<FieldError>)> {
     let mut core = app.core.lock().expect("core lock");
     if core.account(id).is_none() {
-        return Err((
-            StatusCode::NOT_FOUND,
-            vec![fe(
-                "account",
-                "unknown",
-                "アカウントが見つかりません。",
-                "no such account",
-            )],
-        ));
+        return Err((StatusCode::NOT_FOUND, vec![no_account_error()]));
     }
     let account = core
         .set_website(id, url)
@@ -409,15 +419,7 @@ fn set_website(
         .save_account(&account)
         .map_err(|e| {
             eprintln!("onboarding: {e}");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                vec![fe(
-                    "server",
-                    "storage",
-                    "保存できませんでした。",
-                    "could not be saved",
-                )],
-            )
+            (StatusCode::INTERNAL_SERVER_ERROR, vec![storage_error()])
         })?;
     Ok(account)
 }
@@ -455,28 +457,12 @@ fn order(
             if let Err(e) = app.store.lock().expect("store lock").save_order(&o) {
                 eprintln!("onboarding: {e}");
                 core.forget_order(&o.id);
-                return Err((
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    vec![fe(
-                        "server",
-                        "storage",
-                        "保存できませんでした。",
-                        "the order could not be saved",
-                    )],
-                ));
+                return Err((StatusCode::INTERNAL_SERVER_ERROR, vec![storage_error()]));
             }
             Ok(o)
         }
         Ordered::Rejected(errors) => Err((StatusCode::UNPROCESSABLE_ENTITY, errors)),
-        Ordered::NoAccount => Err((
-            StatusCode::NOT_FOUND,
-            vec![fe(
-                "account",
-                "unknown",
-                "アカウントが見つかりません。",
-                "no such account",
-            )],
-        )),
+        Ordered::NoAccount => Err((StatusCode::NOT_FOUND, vec![no_account_error()])),
     }
 }
 
@@ -522,15 +508,7 @@ fn commission(app: &Shared, id: &str) -> Result<Commissioning, (StatusCode, Vec<
     let reader_profile = {
         let core = app.core.lock().expect("core lock");
         let Some(account) = core.account(id) else {
-            return Err((
-                StatusCode::NOT_FOUND,
-                vec![fe(
-                    "account",
-                    "unknown",
-                    "アカウントが見つかりません。",
-                    "no such account",
-                )],
-            ));
+            return Err((StatusCode::NOT_FOUND, vec![no_account_error()]));
         };
         if account.status == kazasu_sim::onboarding::service::AccountStatus::PendingDocumentReview {
             return Err((
@@ -561,10 +539,8 @@ fn commission(app: &Shared, id: &str) -> Result<Commissioning, (StatusCode, Vec<
         .expect("store lock")
         .save_account(&account)
         .map_err(|e| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                vec![fe("server", "storage", "保存できませんでした。", &e)],
-            )
+            eprintln!("onboarding: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, vec![storage_error()])
         })?;
     Ok(Commissioning {
         passed,
@@ -673,12 +649,7 @@ async fn page_register(
             Html(pages::register_form(
                 &core.program,
                 &values,
-                &[fe(
-                    "name",
-                    "duplicate",
-                    "この医療機関のアカウントは既に作成されています。",
-                    "this institution already has a business account",
-                )],
+                &[duplicate_error()],
                 &[],
             )),
         )
@@ -689,12 +660,7 @@ async fn page_register(
                 Html(pages::register_form(
                     &core.program,
                     &values,
-                    &[fe(
-                        "invitation_code",
-                        "rate_limited",
-                        "招待コードの誤入力が続いたため、しばらくしてから再度お試しください。",
-                        "too many wrong invitation codes: try again later",
-                    )],
+                    &[rate_limited_error()],
                     &[],
                 )),
             )
