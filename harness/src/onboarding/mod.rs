@@ -5,4 +5,5 @@ pub mod client;
 pub mod commission;
 pub mod pages;
 pub mod server;
+mod site;
 pub mod store;

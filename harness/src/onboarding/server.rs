@@ -4,18 +4,17 @@
 //! and orders persist in the [`Store`]; the invitation code never appears in a response, a page
 //! or a log line.
 
-use super::pages;
+use super::site;
 use super::store::Store;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use kazasu_sim::Secret;
 use kazasu_sim::onboarding::program::{Day, Program, Registry};
 use kazasu_sim::onboarding::service::{
-    Account, FieldError, Onboarding, Ordered, Registration, RegistrationForm, Verification,
+    Account, FieldError, Onboarding, Ordered, Registration, RegistrationForm,
 };
 use serde_json::json;
 use std::net::SocketAddr;
@@ -34,7 +33,7 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 /// What the service runs on.
 pub struct Shared {
-    core: Mutex<Onboarding>,
+    pub(super) core: Mutex<Onboarding>,
     store: Mutex<Store>,
     today: Mutex<Option<Day>>,
     started: Instant,
@@ -85,7 +84,7 @@ impl Shared {
             .collect()
     }
 
-    fn today(&self) -> Day {
+    pub(super) fn today(&self) -> Day {
         self.today
             .lock()
             .expect("today lock")
@@ -116,17 +115,17 @@ fn civil_from_days(z: i64) -> Day {
     Day { year, month, day }
 }
 
-type App = Arc<Shared>;
+pub(super) type App = Arc<Shared>;
 
 /// The routes.
 pub fn router(shared: App) -> Router {
     Router::new()
-        .route("/", get(page_program))
-        .route("/register", get(page_register_form).post(page_register))
-        .route("/accounts/{id}", get(page_account))
-        .route("/accounts/{id}/website", post(page_website))
-        .route("/accounts/{id}/order", post(page_order))
-        .route("/accounts/{id}/commission", post(page_commission))
+        .route("/", get(site::program))
+        .route("/register", get(site::register_form).post(site::register))
+        .route("/accounts/{id}", get(site::account))
+        .route("/accounts/{id}/website", post(site::website))
+        .route("/accounts/{id}/order", post(site::order))
+        .route("/accounts/{id}/commission", post(site::commission))
         .route("/api/program", get(api_program))
         .route("/api/registrations", post(api_register))
         .route("/api/accounts/{id}", get(api_account))
@@ -215,7 +214,7 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-fn fe(field: &str, code: &str, ja: &str, en: &str) -> FieldError {
+pub(super) fn fe(field: &str, code: &str, ja: &str, en: &str) -> FieldError {
     FieldError {
         field: field.into(),
         code: format!("{field}.{code}"),
@@ -233,7 +232,7 @@ fn no_account_error() -> FieldError {
     )
 }
 
-fn duplicate_error() -> FieldError {
+pub(super) fn duplicate_error() -> FieldError {
     fe(
         "name",
         "duplicate",
@@ -242,7 +241,7 @@ fn duplicate_error() -> FieldError {
     )
 }
 
-fn rate_limited_error() -> FieldError {
+pub(super) fn rate_limited_error() -> FieldError {
     fe(
         "invitation_code",
         "rate_limited",
@@ -282,7 +281,7 @@ async fn api_program(State(app): State<App>) -> Response {
 }
 
 /// What a registration request came to, for both faces.
-enum Registered {
+pub(super) enum Registered {
     Opened(Account, Vec<String>),
     Rejected(Vec<FieldError>, Vec<String>),
     Duplicate(String),
@@ -290,7 +289,7 @@ enum Registered {
     Failed(String),
 }
 
-fn register(app: &Shared, form: &RegistrationForm, client: &str) -> Registered {
+pub(super) fn register(app: &Shared, form: &RegistrationForm, client: &str) -> Registered {
     let now_s = app.started.elapsed().as_secs();
     let today = app.today();
     let mut core = app.core.lock().expect("core lock");
@@ -400,7 +399,7 @@ struct WebsiteBody {
     url: Option<String>,
 }
 
-fn set_website(
+pub(super) fn set_website(
     app: &Shared,
     id: &str,
     url: Option<&str>,
@@ -445,7 +444,7 @@ struct OrderBody {
     product_id: String,
 }
 
-fn order(
+pub(super) fn order(
     app: &Shared,
     id: &str,
     product: &str,
@@ -504,7 +503,10 @@ pub struct Commissioning {
     pub account: Account,
 }
 
-fn commission(app: &Shared, id: &str) -> Result<Commissioning, (StatusCode, Vec<FieldError>)> {
+pub(super) fn commission(
+    app: &Shared,
+    id: &str,
+) -> Result<Commissioning, (StatusCode, Vec<FieldError>)> {
     let reader_profile = {
         let core = app.core.lock().expect("core lock");
         let Some(account) = core.account(id) else {
@@ -563,210 +565,6 @@ async fn api_commission(State(app): State<App>, Path(id): Path<String>) -> Respo
         .into_response(),
         Ok(Err((status, errors))) => error_response(status, errors),
         Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, vec![]),
-    }
-}
-
-// ---- HTML pages: the same flow for people, no script needed.
-
-async fn page_program(State(app): State<App>) -> Html<String> {
-    let core = app.core.lock().expect("core lock");
-    Html(pages::program(&core.program, app.today()))
-}
-
-async fn page_register_form(State(app): State<App>) -> Html<String> {
-    let core = app.core.lock().expect("core lock");
-    Html(pages::register_form(
-        &core.program,
-        &pages::FormValues::default(),
-        &[],
-        &[],
-    ))
-}
-
-/// The HTML form's fields (all text; the code is a secret from the moment it arrives).
-#[derive(serde::Deserialize, Default)]
-pub struct HtmlRegistration {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    postal_code: String,
-    #[serde(default)]
-    contact_email: String,
-    #[serde(default)]
-    business_type: String,
-    #[serde(default)]
-    verification: String,
-    #[serde(default)]
-    invitation_code: Secret<String>,
-    #[serde(default)]
-    corporate_number: String,
-}
-
-async fn page_register(
-    State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Form(h): Form<HtmlRegistration>,
-) -> Response {
-    let form = RegistrationForm {
-        name: h.name.clone(),
-        postal_code: h.postal_code.clone(),
-        contact_email: h.contact_email.clone(),
-        business_type: Some(h.business_type.clone()).filter(|b| !b.is_empty()),
-        verification: match h.verification.as_str() {
-            "documents" => Some(Verification::Documents),
-            _ => Some(Verification::InvitationCode),
-        },
-        invitation_code: Some(h.invitation_code.clone()).filter(|c| !c.expose().is_empty()),
-        corporate_number: Some(h.corporate_number.clone()).filter(|c| !c.trim().is_empty()),
-    };
-    // The page shows back what was typed — except the code, which is never echoed.
-    let values = pages::FormValues {
-        name: h.name,
-        postal_code: h.postal_code,
-        contact_email: h.contact_email,
-        business_type: h.business_type,
-        verification: h.verification,
-        corporate_number: h.corporate_number,
-    };
-    let outcome = register(&app, &form, &peer.ip().to_string());
-    let core = app.core.lock().expect("core lock");
-    match outcome {
-        Registered::Opened(account, _) => {
-            Redirect::to(&format!("/accounts/{}?new=1", account.id)).into_response()
-        }
-        Registered::Rejected(errors, notes) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Html(pages::register_form(
-                &core.program,
-                &values,
-                &errors,
-                &notes,
-            )),
-        )
-            .into_response(),
-        Registered::Duplicate(_) => (
-            StatusCode::CONFLICT,
-            Html(pages::register_form(
-                &core.program,
-                &values,
-                &[duplicate_error()],
-                &[],
-            )),
-        )
-            .into_response(),
-        Registered::Limited(wait) => {
-            let mut r = (
-                StatusCode::TOO_MANY_REQUESTS,
-                Html(pages::register_form(
-                    &core.program,
-                    &values,
-                    &[rate_limited_error()],
-                    &[],
-                )),
-            )
-                .into_response();
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_str(&wait.to_string()).expect("digits"),
-            );
-            r
-        }
-        Registered::Failed(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Html("保存できませんでした / could not be saved".to_string()),
-        )
-            .into_response(),
-    }
-}
-
-async fn page_account(State(app): State<App>, Path(id): Path<String>) -> Response {
-    let core = app.core.lock().expect("core lock");
-    match core.account(&id) {
-        Some(a) => Html(pages::account(
-            &core.program,
-            a,
-            &core.orders_of(&id),
-            &[],
-            None,
-        ))
-        .into_response(),
-        None => (StatusCode::NOT_FOUND, Html(pages::not_found())).into_response(),
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct HtmlWebsite {
-    #[serde(default)]
-    url: String,
-    #[serde(default)]
-    skip: Option<String>,
-}
-
-async fn page_website(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    Form(w): Form<HtmlWebsite>,
-) -> Response {
-    let url = if w.skip.is_some() {
-        None
-    } else {
-        Some(w.url.as_str())
-    };
-    match set_website(&app, &id, url) {
-        Ok(_) => Redirect::to(&format!("/accounts/{id}")).into_response(),
-        Err((status, errors)) => account_page_with(&app, &id, status, &errors, None),
-    }
-}
-
-fn account_page_with(
-    app: &Shared,
-    id: &str,
-    status: StatusCode,
-    errors: &[FieldError],
-    message: Option<&str>,
-) -> Response {
-    let core = app.core.lock().expect("core lock");
-    match core.account(id) {
-        Some(a) => (
-            status,
-            Html(pages::account(
-                &core.program,
-                a,
-                &core.orders_of(id),
-                errors,
-                message,
-            )),
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, Html(pages::not_found())).into_response(),
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct HtmlOrder {
-    #[serde(default)]
-    product_id: String,
-}
-
-async fn page_order(
-    State(app): State<App>,
-    Path(id): Path<String>,
-    Form(o): Form<HtmlOrder>,
-) -> Response {
-    match order(&app, &id, &o.product_id) {
-        Ok(_) => Redirect::to(&format!("/accounts/{id}")).into_response(),
-        Err((status, errors)) => account_page_with(&app, &id, status, &errors, None),
-    }
-}
-
-async fn page_commission(State(app): State<App>, Path(id): Path<String>) -> Response {
-    let app2 = app.clone();
-    let id2 = id.clone();
-    let result = tokio::task::spawn_blocking(move || commission(&app2, &id2)).await;
-    match result {
-        Ok(Ok(c)) => account_page_with(&app, &id, StatusCode::OK, &[], Some(&c.detail)),
-        Ok(Err((status, errors))) => account_page_with(&app, &id, status, &errors, None),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, Html(String::new())).into_response(),
     }
 }
 

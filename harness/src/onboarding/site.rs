@@ -1,0 +1,214 @@
+//! The onboarding service's HTML face: the handlers behind the pages of [`super::pages`] — the
+//! same flow as the JSON API, for people, with no script: forms post, the server answers with the
+//! next page or the same form with its errors (never the invitation code).
+
+use super::pages;
+use super::server::{self, App, Shared};
+use axum::extract::{ConnectInfo, Form, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use kazasu_sim::Secret;
+use kazasu_sim::onboarding::service::{FieldError, RegistrationForm, Verification};
+use std::net::SocketAddr;
+
+pub(super) async fn program(State(app): State<App>) -> Html<String> {
+    let core = app.core.lock().expect("core lock");
+    Html(pages::program(&core.program, app.today()))
+}
+
+pub(super) async fn register_form(State(app): State<App>) -> Html<String> {
+    let core = app.core.lock().expect("core lock");
+    Html(pages::register_form(
+        &core.program,
+        &pages::FormValues::default(),
+        &[],
+        &[],
+    ))
+}
+
+/// The HTML form's fields (all text; the code is a secret from the moment it arrives).
+#[derive(serde::Deserialize, Default)]
+pub(super) struct HtmlRegistration {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    postal_code: String,
+    #[serde(default)]
+    contact_email: String,
+    #[serde(default)]
+    business_type: String,
+    #[serde(default)]
+    verification: String,
+    #[serde(default)]
+    invitation_code: Secret<String>,
+    #[serde(default)]
+    corporate_number: String,
+}
+
+pub(super) async fn register(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(h): Form<HtmlRegistration>,
+) -> Response {
+    let form = RegistrationForm {
+        name: h.name.clone(),
+        postal_code: h.postal_code.clone(),
+        contact_email: h.contact_email.clone(),
+        business_type: Some(h.business_type.clone()).filter(|b| !b.is_empty()),
+        verification: match h.verification.as_str() {
+            "documents" => Some(Verification::Documents),
+            _ => Some(Verification::InvitationCode),
+        },
+        invitation_code: Some(h.invitation_code.clone()).filter(|c| !c.expose().is_empty()),
+        corporate_number: Some(h.corporate_number.clone()).filter(|c| !c.trim().is_empty()),
+    };
+    // The page shows back what was typed — except the code, which is never echoed.
+    let values = pages::FormValues {
+        name: h.name,
+        postal_code: h.postal_code,
+        contact_email: h.contact_email,
+        business_type: h.business_type,
+        verification: h.verification,
+        corporate_number: h.corporate_number,
+    };
+    let outcome = server::register(&app, &form, &peer.ip().to_string());
+    let core = app.core.lock().expect("core lock");
+    match outcome {
+        server::Registered::Opened(account, _) => {
+            Redirect::to(&format!("/accounts/{}?new=1", account.id)).into_response()
+        }
+        server::Registered::Rejected(errors, notes) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Html(pages::register_form(
+                &core.program,
+                &values,
+                &errors,
+                &notes,
+            )),
+        )
+            .into_response(),
+        server::Registered::Duplicate(_) => (
+            StatusCode::CONFLICT,
+            Html(pages::register_form(
+                &core.program,
+                &values,
+                &[server::duplicate_error()],
+                &[],
+            )),
+        )
+            .into_response(),
+        server::Registered::Limited(wait) => {
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                Html(pages::register_form(
+                    &core.program,
+                    &values,
+                    &[server::rate_limited_error()],
+                    &[],
+                )),
+            )
+                .into_response();
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&wait.to_string()).expect("digits"),
+            );
+            r
+        }
+        server::Registered::Failed(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Html("保存できませんでした / could not be saved".to_string()),
+        )
+            .into_response(),
+    }
+}
+
+pub(super) async fn account(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let core = app.core.lock().expect("core lock");
+    match core.account(&id) {
+        Some(a) => Html(pages::account(
+            &core.program,
+            a,
+            &core.orders_of(&id),
+            &[],
+            None,
+        ))
+        .into_response(),
+        None => (StatusCode::NOT_FOUND, Html(pages::not_found())).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct HtmlWebsite {
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    skip: Option<String>,
+}
+
+pub(super) async fn website(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(w): Form<HtmlWebsite>,
+) -> Response {
+    let url = if w.skip.is_some() {
+        None
+    } else {
+        Some(w.url.as_str())
+    };
+    match server::set_website(&app, &id, url) {
+        Ok(_) => Redirect::to(&format!("/accounts/{id}")).into_response(),
+        Err((status, errors)) => account_page_with(&app, &id, status, &errors, None),
+    }
+}
+
+fn account_page_with(
+    app: &Shared,
+    id: &str,
+    status: StatusCode,
+    errors: &[FieldError],
+    message: Option<&str>,
+) -> Response {
+    let core = app.core.lock().expect("core lock");
+    match core.account(id) {
+        Some(a) => (
+            status,
+            Html(pages::account(
+                &core.program,
+                a,
+                &core.orders_of(id),
+                errors,
+                message,
+            )),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, Html(pages::not_found())).into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct HtmlOrder {
+    #[serde(default)]
+    product_id: String,
+}
+
+pub(super) async fn order(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    Form(o): Form<HtmlOrder>,
+) -> Response {
+    match server::order(&app, &id, &o.product_id) {
+        Ok(_) => Redirect::to(&format!("/accounts/{id}")).into_response(),
+        Err((status, errors)) => account_page_with(&app, &id, status, &errors, None),
+    }
+}
+
+pub(super) async fn commission(State(app): State<App>, Path(id): Path<String>) -> Response {
+    let app2 = app.clone();
+    let id2 = id.clone();
+    let result = tokio::task::spawn_blocking(move || server::commission(&app2, &id2)).await;
+    match result {
+        Ok(Ok(c)) => account_page_with(&app, &id, StatusCode::OK, &[], Some(&c.detail)),
+        Ok(Err((status, errors))) => account_page_with(&app, &id, status, &errors, None),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, Html(String::new())).into_response(),
+    }
+}
