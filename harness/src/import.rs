@@ -164,7 +164,7 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                         let _ = writeln!(steps, "  - wait: {}", ms(gap));
                     }
                 }
-                host_free_at = e.at_us.map(|a| a + took_us.unwrap_or(0));
+                host_free_at = e.at_us.map(|a| a.saturating_add(took_us.unwrap_or(0)));
                 exchange_no += 1;
                 let secret = *redacted || carries_secret(command);
                 let apdu = if secret && (*redacted || !opts.keep_secrets) && command.len() > 5 {
@@ -280,5 +280,29 @@ mod tests {
         // What it writes is a valid scenario.
         let parsed: crate::scenario::Scenario = serde_saphyr::from_str(&y).unwrap();
         assert_eq!(parsed.steps.len(), 7);
+    }
+
+    proptest::proptest! {
+        /// Whatever a capture holds — long pauses, huge deltas, odd commands, failures — the
+        /// import writes a scenario that loads and checks, and a recorded card can be made of it.
+        #[test]
+        fn every_readable_capture_imports_to_a_loadable_scenario(
+            steps in proptest::collection::vec(
+                (0u64..100_000_000_000, proptest::collection::vec(proptest::prelude::any::<u8>(), 1..12), proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 2..8))),
+                1..12,
+            )
+        ) {
+            let mut log = String::new();
+            for (delta, cmd, resp) in &steps {
+                log.push_str(&format!("{:08} APDU: {} \n", delta % 100_000_000, kazasu_sim::hex_spaced(cmd)));
+                let r = resp.as_deref().map(kazasu_sim::hex_spaced).unwrap_or_default();
+                log.push_str(&format!("{:08} SW: {r} \n", delta / 1000 % 100_000_000));
+            }
+            let t = parse(Format::Pcscd, &log, None).unwrap();
+            let y = to_scenario(&t, &ImportOptions { name: "p".into(), source: "p.log".into(), ..ImportOptions::default() });
+            let scenarios = crate::suite::parse(&y, "p.yaml").map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{y}")))?;
+            crate::suite::check(&scenarios, "p.yaml").map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{y}")))?;
+            let _ = crate::replay::RecordedCard::new(&t, crate::replay::Mode::Strict, None);
+        }
     }
 }

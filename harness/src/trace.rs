@@ -648,7 +648,9 @@ fn parse_spy_raw(text: &str) -> Result<RawTrace, ParseError> {
                     ),
                 ));
             }
-            let at = call.entered_us - first_us.unwrap_or(call.entered_us);
+            let at = call
+                .entered_us
+                .saturating_sub(first_us.unwrap_or(call.entered_us));
             spy_call(&mut raw, &mut card_reader, call, code, t, at)?;
         } else {
             let Some(call) = open.get_mut(thread) else {
@@ -968,7 +970,7 @@ fn parse_opensc_raw(text: &str) -> Result<RawTrace, ParseError> {
                     let Some((command, first, sent)) = pending.take() else {
                         return Err(err(d.line, "an incoming APDU without an outgoing one"));
                     };
-                    let at = sent.map(|s| s - first_us.unwrap_or(s));
+                    let at = sent.map(|s| s.saturating_sub(first_us.unwrap_or(s)));
                     let took = sent.zip(now_us).map(|(s, t)| t.saturating_sub(s));
                     let outcome = if d.bytes.is_empty() {
                         Outcome::Nothing
@@ -997,7 +999,7 @@ fn parse_opensc_raw(text: &str) -> Result<RawTrace, ParseError> {
                 // A transmit that failed: the command never got an Incoming APDU.
                 if msg.contains("transmit: returning with: -") || msg.contains("transmit failed") {
                     let why = between(msg, "(", ")").unwrap_or(msg).to_string();
-                    let at = sent.map(|s| s - first_us.unwrap_or(s));
+                    let at = sent.map(|s| s.saturating_sub(first_us.unwrap_or(s)));
                     let removal = why.to_ascii_lowercase().contains("removed");
                     raw.exchange(
                         reader.as_deref(),
@@ -1039,7 +1041,7 @@ fn parse_opensc_raw(text: &str) -> Result<RawTrace, ParseError> {
             let Some((command, first, sent)) = pending.take() else {
                 return Err(err(at_line, "an incoming APDU without an outgoing one"));
             };
-            let at = sent.map(|s| s - first_us.unwrap_or(s));
+            let at = sent.map(|s| s.saturating_sub(first_us.unwrap_or(s)));
             raw.exchange(
                 reader.as_deref(),
                 first,
@@ -1075,7 +1077,12 @@ fn opensc_time(clock: &str) -> Option<u64> {
     let mut parts = hms.split(':').map(|p| p.parse::<u64>().ok());
     let (h, m, s) = (parts.next()??, parts.next()??, parts.next()??);
     let ms: u64 = ms.parse().ok()?;
-    Some(((h * 60 + m) * 60 + s) * 1_000_000 + ms * 1_000)
+    h.checked_mul(60)?
+        .checked_add(m)?
+        .checked_mul(60)?
+        .checked_add(s)?
+        .checked_mul(1_000_000)?
+        .checked_add(ms.checked_mul(1_000)?)
 }
 
 fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
@@ -1501,6 +1508,21 @@ Incoming APDU (2 bytes):
             let text = lines.join("\n");
             let _ = parse(Format::PcscSpy, &text, None);
             let _ = parse(Format::PcscSpyDecoded, &text.replace("7F@", " i "), None);
+        }
+
+        /// Clocks that run backwards or overflow (threads, midnight, garbage) never panic.
+        #[test]
+        fn odd_clocks_never_panic(t in proptest::collection::vec("[0-9]{1,25}", 4)) {
+            let opensc = format!(
+                "P:1; T:0x1 {}:{}:00.{} [t] x: reader 'R'\nOutgoing APDU (1 bytes):\n00\nP:1; T:0x1 00:00:00.000 [t] x\nIncoming APDU (2 bytes):\n90 00\n",
+                t[0], t[1], t[2]
+            );
+            let _ = parse(Format::Opensc, &opensc, None);
+            let spy = format!(
+                "7F@>|{}|{}|SCardTransmit\n7F@0x1\n7F@00 \n7F@90 00 \n7F@<|0|0|SCardTransmit|0x00000000\n7F@>|0|0|SCardTransmit\n7F@0x1\n7F@00 \n7F@90 00 \n7F@<|{}|0|SCardTransmit|0x00000000\n",
+                t[0], t[1], t[3]
+            );
+            let _ = parse(Format::PcscSpy, &spy, None);
         }
 
         #[test]

@@ -20,15 +20,15 @@ impl SimDuration {
     }
     /// A duration of `us` microseconds.
     pub const fn from_micros(us: u64) -> Self {
-        SimDuration(us * 1_000)
+        SimDuration(us.saturating_mul(1_000))
     }
     /// A duration of `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
-        SimDuration(ms * 1_000_000)
+        SimDuration(ms.saturating_mul(1_000_000))
     }
     /// A duration of `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
-        SimDuration(s * 1_000_000_000)
+        SimDuration(s.saturating_mul(1_000_000_000))
     }
     /// The duration in nanoseconds.
     pub const fn as_nanos(self) -> u64 {
