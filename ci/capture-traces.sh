@@ -4,7 +4,8 @@
 #   - OpenSC reading the auth certificate: pcscd's --apdu log and OpenSC's debug log of one run;
 #   - scriptor driving the readertest card through libpcscspy: pcsc-spy raw and decoded;
 #   - pkcs11-tool logging in and signing: kazasu's serve transcript (the PIN is redacted there);
-#   - the phone pulled away while OpenSC reads: pcscd's log of a removal mid-read.
+#   - the phone pulled away while OpenSC reads: pcscd's log of a removal mid-read;
+#   - the OpenSC session again in apdu4j's dump format (apdu4j itself is not packaged for Debian).
 # Needs pcscd started with --apdu (ci/pcscd.sh start). Run it to renew the samples; the tests
 # check the committed scenarios against a fresh import of the committed captures.
 # Usage: ci/capture-traces.sh [KAZASU-BINARY]
@@ -90,8 +91,26 @@ sleep 1.5
 log_since "$mark" >"$out/phone-pulled-away.pcscd.log"
 stop_serving
 
+# 5. apdu4j is not packaged for Debian (nor reachable here): the OpenSC session of step 1, written
+#    the way apdu4j's LoggingCardTerminal writes its dumps, so the apdu4j importer reads a real
+#    session too.
+apdu4j_dump() {
+  local atr
+  atr=$(grep -m1 -o 'match_atr_table: ATR     : [0-9a-f:]*' "$out/opensc-read-cert.opensc.log" | sed 's/.*: //; s/://g' | tr a-f A-F)
+  echo "# Generated from opensc-read-cert.pcscd.log by ci/capture-traces.sh, in apdu4j's dump format"
+  echo "# Using Virtual PCD 00 00"
+  echo "# ATR: $atr"
+  echo "# PROTOCOL: T=1"
+  echo "#"
+  awk '/ APDU: / { sub(/.* APDU: /, ""); gsub(/ /, ""); print "# Sent"; print }
+       / SW: /   { d = $1 + 0; sub(/.* SW: /, ""); gsub(/ /, ""); printf "# Received in %dms\n%s\n", d / 1000, $0 }' \
+    "$out/opensc-read-cert.pcscd.log"
+}
+apdu4j_dump >"$out/opensc-read-cert.apdu4j.dump"
+
 # Import every capture (the same commands the tests check the committed scenarios with).
 "$kazasu" import pcscd "$out/opensc-read-cert.pcscd.log" --reader "PCD 00 00" --card mynumber-card:yamada-taro -o "$out/opensc-read-cert.pcscd.yaml"
+"$kazasu" import apdu4j "$out/opensc-read-cert.apdu4j.dump" --card mynumber-card:yamada-taro -o "$out/opensc-read-cert.apdu4j.yaml"
 "$kazasu" import opensc "$out/opensc-read-cert.opensc.log" --card mynumber-card:yamada-taro -o "$out/opensc-read-cert.opensc.yaml"
 "$kazasu" import pcsc-spy "$out/scriptor-readertest.pcsc-spy.log" --card readertest -o "$out/scriptor-readertest.pcsc-spy.yaml"
 "$kazasu" import pcsc-spy-decoded "$out/scriptor-readertest.pcsc-spy-decoded.txt" --card readertest -o "$out/scriptor-readertest.pcsc-spy-decoded.yaml"

@@ -30,6 +30,12 @@ const SAMPLES: &[(&str, Format, Option<&str>, &str)] = &[
         "mynumber-card:yamada-taro",
     ),
     (
+        "opensc-read-cert.apdu4j.dump",
+        Format::Apdu4j,
+        None,
+        "mynumber-card:yamada-taro",
+    ),
+    (
         "scriptor-readertest.pcsc-spy.log",
         Format::PcscSpy,
         None,
@@ -86,6 +92,40 @@ fn every_sample_reads_and_auto_detection_agrees() {
         let auto = file(name, Format::Auto, *reader).load().unwrap();
         assert_eq!(auto, t, "{name}: auto-detected differently");
     }
+}
+
+/// The same OpenSC session read from pcscd's log, OpenSC's log and the apdu4j dump: the same
+/// commands and answers in the same order.
+#[test]
+fn three_formats_of_one_session_agree() {
+    let exchanges = |name: &str, format: Format, reader: Option<&str>| {
+        file(name, format, reader)
+            .load()
+            .unwrap()
+            .events
+            .into_iter()
+            .filter_map(|e| match e.what {
+                What::Exchange {
+                    command, outcome, ..
+                } => Some((command, outcome)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let pcscd = exchanges(
+        "opensc-read-cert.pcscd.log",
+        Format::Pcscd,
+        Some("PCD 00 00"),
+    );
+    assert_eq!(pcscd.len(), 41);
+    assert_eq!(
+        exchanges("opensc-read-cert.opensc.log", Format::Opensc, None),
+        pcscd
+    );
+    assert_eq!(
+        exchanges("opensc-read-cert.apdu4j.dump", Format::Apdu4j, None),
+        pcscd
+    );
 }
 
 #[test]
