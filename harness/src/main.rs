@@ -307,6 +307,9 @@ enum OnboardingCmd {
         /// Offer POST /api/test/reset, which forgets every account: for `kazasu run --target`.
         #[arg(long)]
         allow_reset: bool,
+        /// No request log (by default one line per request on stderr: method, path, status).
+        #[arg(long, short)]
+        quiet: bool,
     },
 }
 
@@ -321,6 +324,7 @@ fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
         program,
         registry,
         allow_reset,
+        quiet,
     } = cmd;
     let read = |p: &Option<PathBuf>, bundled: &str| -> Result<(String, String), InputFailure> {
         match p {
@@ -344,6 +348,7 @@ fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
     };
     let mut shared = server::Shared::new(program, registry, store, today).map_err(InputFailure)?;
     shared.allow_reset = allow_reset;
+    shared.log_requests = !quiet;
     let restored = shared.accounts().len();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let running = server::Running::start(shared, addr, workers).map_err(InputFailure)?;

@@ -40,6 +40,8 @@ pub struct Shared {
     seed: u64,
     /// `POST /api/test/reset` forgets everything (for conformance runs with `--target`).
     pub allow_reset: bool,
+    /// One line per request on stderr: method, path, status, time (never a body).
+    pub log_requests: bool,
 }
 
 impl Shared {
@@ -61,6 +63,7 @@ impl Shared {
             started: Instant::now(),
             seed: 1,
             allow_reset: false,
+            log_requests: false,
         })
     }
 
@@ -119,7 +122,8 @@ pub(super) type App = Arc<Shared>;
 
 /// The routes.
 pub fn router(shared: App) -> Router {
-    Router::new()
+    let log = shared.log_requests;
+    let routes = Router::new()
         .route("/", get(site::program))
         .route("/register", get(site::register_form).post(site::register))
         .route("/accounts/{id}", get(site::account))
@@ -136,7 +140,26 @@ pub fn router(shared: App) -> Router {
         .route("/openapi.yaml", get(openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(shared)
+        .with_state(shared);
+    if log {
+        routes.layer(axum::middleware::from_fn(access_log))
+    } else {
+        routes
+    }
+}
+
+/// `POST /api/registrations 201 0.4 ms`: the path and status only — bodies (and with them any
+/// invitation code) never reach the log.
+async fn access_log(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    eprintln!(
+        "{method} {path} {} {:.1} ms",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    response
 }
 
 async fn not_found() -> Response {
