@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The onboarding service as its users meet it: the onboarding scenarios against the embedded
-# service and against a served one (--target), then the README's walkthrough — the curl lines
-# between its onboarding-walkthrough markers, run as written (with the built binary in place of
-# `cargo run --release --`) — checked for an active account, a subsidised order and a ready
-# account, with no invitation code in the service's log.
+# The onboarding service as its users meet it: its API description validated (OpenAPI), the
+# onboarding scenarios against the embedded service and against a served one (--target), then the
+# README's walkthrough — the curl lines between its onboarding-walkthrough markers, run as written
+# (with the built binary in place of `cargo run --release --`) — checked for an active account, a
+# subsidised order and a ready account, with no invitation code in the service's log.
 # Usage: ci/onboarding.sh [KAZASU-BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,17 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "onboarding: FAIL: $*" >&2; exit 1; }
+
+# The API description is valid OpenAPI (checked by openapi-spec-validator from PyPI).
+ci/install-deps.sh python3-pip
+if [ ! -d target/openapi-validator ]; then
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
+    --target target/openapi-validator openapi-spec-validator >"$work/pip.log" 2>&1 \
+    || fail "cannot install openapi-spec-validator: $(tail -5 "$work/pip.log")"
+fi
+PYTHONPATH=target/openapi-validator python3 -m openapi_spec_validator docs/onboarding-openapi.yaml >"$work/openapi.txt" 2>&1 \
+  || fail "docs/onboarding-openapi.yaml is not valid OpenAPI: $(cat "$work/openapi.txt")"
+echo "onboarding: docs/onboarding-openapi.yaml is valid OpenAPI 3.1"
 
 "$kazasu" run scenarios/onboarding/ --junit target/kazasu-onboarding-junit.xml >"$work/embedded.txt" \
   || fail "the onboarding scenarios: $(tail -20 "$work/embedded.txt")"

@@ -658,6 +658,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_openapi_file_describes_every_api_route() {
+        let doc: serde_json::Value = serde_saphyr::from_str(OPENAPI_YAML).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        for (path, method) in [
+            ("/api/program", "get"),
+            ("/api/registrations", "post"),
+            ("/api/accounts/{id}", "get"),
+            ("/api/accounts/{id}/website", "put"),
+            ("/api/accounts/{id}/orders", "post"),
+            ("/api/accounts/{id}/commission", "post"),
+            ("/api/test/reset", "post"),
+        ] {
+            assert!(
+                paths.get(path).and_then(|p| p.get(method)).is_some(),
+                "{method} {path} is not in docs/onboarding-openapi.yaml"
+            );
+        }
+        assert_eq!(paths.len(), 7, "a path in the file that the service does not serve");
+        // Every error code the rules can give is listed for clients.
+        let codes = doc["components"]["schemas"]["FieldError"]["properties"]["code"]["description"]
+            .as_str()
+            .unwrap();
+        for code in [
+            "name.code_check_digit",
+            "invitation_code.required",
+            "invitation_code.rate_limited",
+            "product_id.withdrawn",
+            "day.outside_window",
+            "account.no_order",
+        ] {
+            assert!(codes.contains(code), "{code}");
+        }
+    }
+
+    #[test]
     fn civil_days() {
         assert_eq!(civil_from_days(0).to_string(), "1970-01-01");
         assert_eq!(civil_from_days(20_000).to_string(), "2024-10-04");

@@ -913,6 +913,42 @@ mod tests {
         assert!(!text.contains("KZ7Q2N"), "the code is never echoed: {text}");
     }
 
+    proptest::proptest! {
+        /// Whatever a form holds, registration answers — an account or field errors naming the
+        /// fields — and never echoes the code it was given.
+        #[test]
+        fn any_form_gets_an_answer_not_a_panic(
+            name in "\\PC{0,40}( [0-9０-９]{10})?",
+            postal in "\\PC{0,12}",
+            email in "\\PC{0,20}",
+            business in proptest::option::of("(corporation|sole_proprietor|法人|個人事業主|\\PC{0,8})"),
+            code in proptest::option::of("[A-Za-z0-9ａ-ｚ０-９ ]{0,10}"),
+            corporate in proptest::option::of("[0-9０-９]{0,14}"),
+            documents in proptest::bool::ANY,
+        ) {
+            let mut s = service();
+            let f = RegistrationForm {
+                name,
+                postal_code: postal,
+                contact_email: email,
+                business_type: business,
+                verification: documents.then_some(Verification::Documents),
+                invitation_code: code.clone().map(Secret::new),
+                corporate_number: corporate,
+            };
+            let (r, notes) = s.register(&f, "p", 0, day("2025-10-01"));
+            match &r {
+                Registration::Rejected(errors) => proptest::prop_assert!(!errors.is_empty()),
+                Registration::Opened(a) => proptest::prop_assert!(s.account(&a.id).is_some()),
+                other => proptest::prop_assert!(false, "{other:?}"),
+            }
+            if let Some(c) = code.filter(|c| c.trim().len() >= 6) {
+                let shown = format!("{r:?} {notes:?}");
+                proptest::prop_assert!(!shown.contains(c.trim()), "{shown}");
+            }
+        }
+    }
+
     #[test]
     fn orders_apply_the_subsidy_once_in_the_window_and_not_for_withdrawn_sets() {
         let mut s = service();
