@@ -675,7 +675,11 @@ mod tests {
                 "{method} {path} is not in docs/onboarding-openapi.yaml"
             );
         }
-        assert_eq!(paths.len(), 7, "a path in the file that the service does not serve");
+        assert_eq!(
+            paths.len(),
+            7,
+            "a path in the file that the service does not serve"
+        );
         // Every error code the rules can give is listed for clients.
         let codes = doc["components"]["schemas"]["FieldError"]["properties"]["code"]["description"]
             .as_str()
