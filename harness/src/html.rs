@@ -56,21 +56,27 @@ pub fn render(results: &[CaseResult], summary: &Summary, seed: u64, backend: &st
         kazasu_sim::SimDuration::from_nanos(summary.sim_time_ns),
         summary.wall_time_ns as f64 / 1e9
     );
-    h.push_str("<h2>Latency per profile (simulated time of passed cases)</h2><table><tr><th>card</th><th>reader</th><th>cases</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>");
-    for (card, reader, v) in latency_by_profile(results) {
+    let latency = latency_by_profile(results);
+    if !latency.is_empty() {
+        h.push_str("<h2>Latency per profile (simulated time of passed cases)</h2><table><tr><th>card</th><th>reader</th><th>cases</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>");
+    }
+    for (card, reader, v) in &latency {
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
             esc(&card),
             esc(&reader),
             v.len(),
-            ms(percentile(&v, 50.0)),
-            ms(percentile(&v, 90.0)),
-            ms(percentile(&v, 99.0)),
+            ms(percentile(v, 50.0)),
+            ms(percentile(v, 90.0)),
+            ms(percentile(v, 99.0)),
             ms(*v.last().unwrap_or(&0))
         );
     }
-    h.push_str("</table><h2>Cases</h2><table><tr><th>status</th><th>case</th><th>card</th><th>reader</th><th>simulated</th></tr>");
+    if !latency.is_empty() {
+        h.push_str("</table>");
+    }
+    h.push_str("<h2>Cases</h2><table><tr><th>status</th><th>case</th><th>card</th><th>reader</th><th>simulated</th></tr>");
     for (i, r) in results.iter().enumerate() {
         let st = status_word(r.status);
         let _ = write!(

@@ -196,11 +196,19 @@ fn case_seed(case: &Case, run_seed: u64) -> u64 {
 }
 
 fn blank(case: &Case, seed: u64, run_seed: u64, status: Status) -> CaseResult {
+    // A case that only talks to the onboarding service uses no card and no reader.
+    let service_only = !case.scenario.steps.is_empty()
+        && case.scenario.steps.iter().all(|s| s.action.is_onboarding());
+    let (card, reader) = if service_only {
+        ("onboarding".to_string(), "-".to_string())
+    } else {
+        (case.scenario.card.clone(), case.scenario.reader.clone())
+    };
     CaseResult {
         name: case.name.clone(),
         file: case.file.clone(),
-        card: case.scenario.card.clone(),
-        reader: case.scenario.reader.clone(),
+        card,
+        reader,
         tags: case.scenario.tags.clone(),
         status,
         seed,
