@@ -64,8 +64,8 @@ pub fn render(results: &[CaseResult], summary: &Summary, seed: u64, backend: &st
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-            esc(&card),
-            esc(&reader),
+            esc(card),
+            esc(reader),
             v.len(),
             ms(percentile(v, 50.0)),
             ms(percentile(v, 90.0)),
