@@ -427,6 +427,25 @@ pub fn run_case_on(
     result
 }
 
+/// Replaces every `${VAR}` in `template` with what `resolve` gives for `VAR`.
+fn substitute(
+    template: &str,
+    mut resolve: impl FnMut(&str) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let mut s = template;
+    while let Some(i) = s.find("${") {
+        out.push_str(&s[..i]);
+        let j = s[i..]
+            .find('}')
+            .ok_or_else(|| format!("`{template}`: unclosed ${{"))?;
+        out.push_str(&resolve(&s[i + 2..i + j])?);
+        s = &s[i + j + 1..];
+    }
+    out.push_str(s);
+    Ok(out)
+}
+
 /// The last few exchanges before `end`, with their frames.
 fn context(t: &Transcript, end: usize) -> String {
     let from = end.saturating_sub(4);
@@ -445,29 +464,21 @@ impl World {
     /// Substitutes `${secrets.X}` (ASCII bytes) and `${saved.X}` into hex; tells whether a
     /// secret went in.
     fn expand(&self, template: &str) -> Result<(Vec<u8>, bool), String> {
-        let mut out = String::new();
         let mut secret = false;
-        let mut s = template;
-        while let Some(i) = s.find("${") {
-            out.push_str(&s[..i]);
-            let j = s[i..]
-                .find('}')
-                .ok_or_else(|| format!("`{template}`: unclosed ${{"))?;
-            let var = &s[i + 2..i + j];
+        let out = substitute(template, |var| {
             if let Some(name) = var.strip_prefix("secrets.") {
-                let v = self.secret(name)?;
-                out.push_str(&hex::encode(v.expose().as_bytes()));
                 secret = true;
+                Ok(hex::encode(self.secret(name)?.expose().as_bytes()))
             } else if let Some(name) = var.strip_prefix("saved.") {
                 let v = self
                     .saved
                     .get(name)
                     .ok_or_else(|| format!("nothing was saved as `{name}` before this step"))?;
-                out.push_str(&hex::encode(v));
+                Ok(hex::encode(v))
+            } else {
+                Ok(String::new())
             }
-            s = &s[i + j + 1..];
-        }
-        out.push_str(s);
+        })?;
         kazasu_sim::parse_hex(&out).map(|b| (b, secret))
     }
 
@@ -549,18 +560,11 @@ impl World {
 
     /// Substitutes `${secrets.X}` into text (onboarding fields).
     fn expand_text(&self, template: &str) -> Result<String, String> {
-        let mut out = String::new();
-        let mut s = template;
-        while let Some(i) = s.find("${secrets.") {
-            out.push_str(&s[..i]);
-            let j = s[i..]
-                .find('}')
-                .ok_or_else(|| format!("`{template}`: unclosed ${{"))?;
-            out.push_str(self.secret(&s[i + 10..i + j])?.expose());
-            s = &s[i + j + 1..];
-        }
-        out.push_str(s);
-        Ok(out)
+        substitute(template, |var| match var.strip_prefix("secrets.") {
+            Some(name) => Ok(self.secret(name)?.expose().clone()),
+            // Not a secret: left as written.
+            None => Ok(format!("${{{var}}}")),
+        })
     }
 
     fn onboarding_step(&mut self, step: &Step) -> Result<Outcome, String> {

@@ -333,12 +333,19 @@ pub(super) fn register(app: &Shared, form: &RegistrationForm, client: &str) -> R
 }
 
 fn limited_response(wait: u64) -> Response {
-    let mut r = error_response(StatusCode::TOO_MANY_REQUESTS, vec![rate_limited_error()]);
-    r.headers_mut().insert(
+    retry_after(
+        error_response(StatusCode::TOO_MANY_REQUESTS, vec![rate_limited_error()]),
+        wait,
+    )
+}
+
+/// `response` with a Retry-After of `wait` seconds.
+pub(super) fn retry_after(mut response: Response, wait: u64) -> Response {
+    response.headers_mut().insert(
         header::RETRY_AFTER,
         HeaderValue::from_str(&wait.to_string()).expect("digits"),
     );
-    r
+    response
 }
 
 async fn api_register(

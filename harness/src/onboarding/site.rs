@@ -5,7 +5,7 @@
 use super::pages;
 use super::server::{self, App, Shared};
 use axum::extract::{ConnectInfo, Form, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use kazasu_sim::Secret;
 use kazasu_sim::onboarding::service::{FieldError, RegistrationForm, Verification};
@@ -97,8 +97,8 @@ pub(super) async fn register(
             )),
         )
             .into_response(),
-        server::Registered::Limited(wait) => {
-            let mut r = (
+        server::Registered::Limited(wait) => server::retry_after(
+            (
                 StatusCode::TOO_MANY_REQUESTS,
                 Html(pages::register_form(
                     &core.program,
@@ -107,13 +107,9 @@ pub(super) async fn register(
                     &[],
                 )),
             )
-                .into_response();
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_str(&wait.to_string()).expect("digits"),
-            );
-            r
-        }
+                .into_response(),
+            wait,
+        ),
         server::Registered::Failed(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Html("保存できませんでした / could not be saved".to_string()),
