@@ -23,4 +23,5 @@ pub mod trace;
 pub mod transcript;
 pub mod transcript_check;
 pub mod transport;
+pub mod variables;
 pub mod vpcd_link;

@@ -23,12 +23,6 @@ pub enum Mode {
     Model,
 }
 
-/// `true` for commands whose data is a secret (VERIFY, CHANGE REFERENCE DATA, RESET RETRY
-/// COUNTER): matched by header and length, never by value.
-fn secret_ins(ins: u8) -> bool {
-    matches!(ins, 0x20 | 0x21 | 0x24 | 0x25 | 0x2C | 0x2D)
-}
-
 /// `true` for commands whose data is fresh each run (a digest to sign, a challenge to answer):
 /// matched by header and length.
 fn fresh_input_ins(ins: u8) -> bool {
@@ -41,7 +35,9 @@ pub fn same_command(recorded: &[u8], redacted: bool, sent: &[u8]) -> bool {
     if recorded.len() < 4 || sent.len() < 4 {
         return recorded == sent;
     }
-    let by_header = redacted || secret_ins(recorded[1]) || fresh_input_ins(recorded[1]);
+    // Secret-bearing commands are matched by header and length, never by value.
+    let by_header =
+        redacted || kazasu_sim::secret_bearing_ins(recorded[1]) || fresh_input_ins(recorded[1]);
     if by_header {
         recorded[..4] == sent[..4] && recorded.len() == sent.len()
     } else {

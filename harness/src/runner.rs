@@ -5,9 +5,13 @@
 
 use crate::backend::Backend;
 use crate::flows::{self, Host, ReadMode};
-use crate::scenario::{Action, Expect, ReadHow, SelectTarget, Step, TransportErrorKind};
+use crate::scenario::{
+    CardAction, CardExpect, CardStep, OnboardingStep, ReadHow, SelectTarget, Step,
+    TransportErrorKind,
+};
 use crate::suite::{Case, profiles_of, stable_hash};
 use crate::transcript::Transcript;
+use crate::variables::{self, Var};
 use kazasu_sim::profile::Device;
 use kazasu_sim::{
     Card, Command, FaultPlan, Fixtures, LinkError, Reader, Response, Secret, SimDuration,
@@ -197,8 +201,8 @@ fn case_seed(case: &Case, run_seed: u64) -> u64 {
 
 fn blank(case: &Case, seed: u64, run_seed: u64, status: Status) -> CaseResult {
     // A case that only talks to the onboarding service uses no card and no reader.
-    let service_only = !case.scenario.steps.is_empty()
-        && case.scenario.steps.iter().all(|s| s.action.is_onboarding());
+    let service_only =
+        !case.scenario.steps.is_empty() && case.scenario.steps.iter().all(|s| s.is_onboarding());
     let (card, reader) = if service_only {
         ("onboarding".to_string(), "-".to_string())
     } else {
@@ -231,11 +235,33 @@ struct Outcome {
     sw: Option<StatusWord>,
     data: Vec<u8>,
     error: Option<LinkError>,
+    /// An answer without a status word (fewer than 2 bytes).
+    malformed: Option<Vec<u8>>,
     /// A check the step makes itself (a signature that does not verify, a UID that did not change).
     own_check: Option<(String, String)>,
 }
 
+/// Why an APDU got no response to check.
+enum SendError {
+    /// The link failed (no card, removal, no answer, …).
+    Link(LinkError),
+    /// The answer had no status word.
+    Malformed(Vec<u8>),
+}
+
 impl Outcome {
+    fn not_answered(e: SendError) -> Self {
+        match e {
+            SendError::Link(e) => Outcome {
+                error: Some(e),
+                ..Outcome::default()
+            },
+            SendError::Malformed(bytes) => Outcome {
+                malformed: Some(bytes),
+                ..Outcome::default()
+            },
+        }
+    }
     fn response(r: Response) -> Self {
         Outcome {
             sw: Some(r.sw),
@@ -344,19 +370,22 @@ pub fn run_case_on(
     };
     let start = world.reader.now();
     for (i, step) in case.scenario.steps.iter().enumerate() {
-        let label = match &step.name {
-            Some(n) => format!("{} ({n})", step.action.keyword()),
-            None => step.action.keyword().to_string(),
+        let label = match step.name() {
+            Some(n) => format!("{} ({n})", step.keyword()),
+            None => step.keyword().to_string(),
         };
         let t0 = world.reader.now();
         let first_apdu = world.transcript.entries.len();
-        let outcome = world.execute(step);
+        let outcome = match step {
+            Step::Card(step) => world.card_step(step),
+            Step::Onboarding(step) => world.onboarding_step(step),
+        };
         let took = world.reader.now().since(t0);
         let apdus = (first_apdu, world.transcript.entries.len());
-        let verdict = match outcome {
-            Ok(o) => {
+        let verdict = match (outcome, step) {
+            (Ok(o), Step::Card(step)) => {
                 let save = match &step.action {
-                    Action::ReadFile(r) => r.save.as_ref().or(step.save.as_ref()),
+                    CardAction::ReadFile(r) => r.save.as_ref().or(step.save.as_ref()),
                     _ => step.save.as_ref(),
                 };
                 if let (Some(name), true) =
@@ -366,7 +395,11 @@ pub fn run_case_on(
                 }
                 check(step, &o, took, &world).map_err(|(e, a)| (Status::Failed, e, a))
             }
-            Err(message) => Err((Status::Error, "a step that can run".to_string(), message)),
+            (Ok(o), Step::Onboarding(_)) => match o.own_check {
+                Some((e, a)) => Err((Status::Failed, e, a)),
+                None => Ok(()),
+            },
+            (Err(message), _) => Err((Status::Error, "a step that can run".to_string(), message)),
         };
         let status = if verdict.is_ok() {
             Status::Passed
@@ -427,25 +460,6 @@ pub fn run_case_on(
     result
 }
 
-/// Replaces every `${VAR}` in `template` with what `resolve` gives for `VAR`.
-fn substitute(
-    template: &str,
-    mut resolve: impl FnMut(&str) -> Result<String, String>,
-) -> Result<String, String> {
-    let mut out = String::new();
-    let mut s = template;
-    while let Some(i) = s.find("${") {
-        out.push_str(&s[..i]);
-        let j = s[i..]
-            .find('}')
-            .ok_or_else(|| format!("`{template}`: unclosed ${{"))?;
-        out.push_str(&resolve(&s[i + 2..i + j])?);
-        s = &s[i + j + 1..];
-    }
-    out.push_str(s);
-    Ok(out)
-}
-
 /// The last few exchanges before `end`, with their frames.
 fn context(t: &Transcript, end: usize) -> String {
     let from = end.saturating_sub(4);
@@ -455,9 +469,10 @@ fn context(t: &Transcript, end: usize) -> String {
     format!("{slice:#}")
 }
 
-fn parse_fid(f: &str) -> [u8; 2] {
-    let v = u16::from_str_radix(f, 16).unwrap_or(0);
-    v.to_be_bytes()
+fn parse_fid(f: &str) -> Result<[u8; 2], String> {
+    u16::from_str_radix(f, 16)
+        .map(u16::to_be_bytes)
+        .map_err(|_| format!("`{f}` is not a file id (4 hex digits)"))
 }
 
 impl World {
@@ -465,19 +480,17 @@ impl World {
     /// secret went in.
     fn expand(&self, template: &str) -> Result<(Vec<u8>, bool), String> {
         let mut secret = false;
-        let out = substitute(template, |var| {
-            if let Some(name) = var.strip_prefix("secrets.") {
+        let out = variables::substitute(template, variables::place::HEX, |var| match var {
+            Var::Secret(name) => {
                 secret = true;
                 Ok(hex::encode(self.secret(name)?.expose().as_bytes()))
-            } else if let Some(name) = var.strip_prefix("saved.") {
-                let v = self
-                    .saved
-                    .get(name)
-                    .ok_or_else(|| format!("nothing was saved as `{name}` before this step"))?;
-                Ok(hex::encode(v))
-            } else {
-                Ok(String::new())
             }
+            Var::Saved(name) => self
+                .saved
+                .get(name)
+                .map(hex::encode)
+                .ok_or_else(|| format!("nothing was saved as `{name}` before this step")),
+            Var::Account => unreachable!("not allowed in hex"),
         })?;
         kazasu_sim::parse_hex(&out).map(|b| (b, secret))
     }
@@ -497,22 +510,30 @@ impl World {
         })
     }
 
-    /// A PIN given as text, possibly `${secrets.X}`.
+    /// A PIN given as text, possibly with `${secrets.X}`.
     fn text_secret(&self, text: &str) -> Result<Secret<String>, String> {
-        match text
-            .strip_prefix("${secrets.")
-            .and_then(|t| t.strip_suffix('}'))
-        {
-            Some(name) => self.secret(name),
-            None => Ok(Secret::new(text.to_string())),
-        }
+        self.expand_text(text).map(Secret::new)
     }
 
-    fn send(&mut self, apdu: &[u8], secret: bool) -> Result<Response, LinkError> {
+    fn send(&mut self, apdu: &[u8], secret: bool) -> Result<Response, SendError> {
         match self.reader.transmit(apdu) {
             Ok(t) => {
-                let r = Response::parse(&t.response)
-                    .unwrap_or_else(|_| Response::status(StatusWord(0)));
+                let r = match Response::parse(&t.response) {
+                    Ok(r) => r,
+                    Err(_) => {
+                        let frames = self.reader.last_frames();
+                        self.transcript.record_event(
+                            &format!(
+                                "a response of {} bytes, without a status word: {}",
+                                t.response.len(),
+                                hex_spaced(&t.response)
+                            ),
+                            t.duration,
+                            &frames,
+                        );
+                        return Err(SendError::Malformed(t.response));
+                    }
+                };
                 self.transcript.record_with(
                     apdu,
                     secret,
@@ -531,7 +552,7 @@ impl World {
                 };
                 self.transcript
                     .record_error(apdu, secret, &e, took, &frames);
-                Err(e)
+                Err(SendError::Link(e))
             }
         }
     }
@@ -541,10 +562,7 @@ impl World {
         match self.send(apdu, secret) {
             Ok(r) if r.sw.is_ok() => Ok(r),
             Ok(r) => Err(Outcome::response(r)),
-            Err(e) => Err(Outcome {
-                error: Some(e),
-                ..Outcome::default()
-            }),
+            Err(e) => Err(Outcome::not_answered(e)),
         }
     }
 
@@ -558,16 +576,16 @@ impl World {
         }
     }
 
-    /// Substitutes `${secrets.X}` into text (onboarding fields).
+    /// Substitutes `${secrets.X}` into text (PINs, onboarding fields); any other variable is an
+    /// error.
     fn expand_text(&self, template: &str) -> Result<String, String> {
-        substitute(template, |var| match var.strip_prefix("secrets.") {
-            Some(name) => Ok(self.secret(name)?.expose().clone()),
-            // Not a secret: left as written.
-            None => Ok(format!("${{{var}}}")),
+        variables::substitute(template, variables::place::TEXT, |var| match var {
+            Var::Secret(name) => Ok(self.secret(name)?.expose().clone()),
+            _ => unreachable!("only secrets are allowed in text"),
         })
     }
 
-    fn onboarding_step(&mut self, step: &Step) -> Result<Outcome, String> {
+    fn onboarding_step(&mut self, step: &OnboardingStep) -> Result<Outcome, String> {
         let mut session = match self.onboarding.take() {
             Some(s) => s,
             None => match &self.target {
@@ -575,7 +593,7 @@ impl World {
                 None => crate::onboarding::client::Session::embedded(self.today)?,
             },
         };
-        let report = session.run(&step.action, step.expect.as_ref(), &|t| self.expand_text(t));
+        let report = session.run(&step.action, &step.expect, &|t| self.expand_text(t));
         self.onboarding = Some(session);
         let report = report?;
         self.transcript
@@ -586,12 +604,9 @@ impl World {
         })
     }
 
-    fn execute(&mut self, step: &Step) -> Result<Outcome, String> {
-        if step.action.is_onboarding() {
-            return self.onboarding_step(step);
-        }
+    fn card_step(&mut self, step: &CardStep) -> Result<Outcome, String> {
         Ok(match &step.action {
-            Action::Tap => {
+            CardAction::Tap => {
                 let t0 = self.reader.now();
                 let r = self.reader.tap();
                 let took = self.reader.now().since(t0);
@@ -606,11 +621,11 @@ impl World {
                     .record_event(&what, took, &self.reader.last_frames());
                 self.link(r)
             }
-            Action::Remove => {
+            CardAction::Remove => {
                 self.reader.remove();
                 Outcome::default()
             }
-            Action::Approve => {
+            CardAction::Approve => {
                 if !self.reader.approve() {
                     return Err(format!(
                         "`approve`: the card profile `{}` has no phone approval",
@@ -619,7 +634,7 @@ impl World {
                 }
                 Outcome::default()
             }
-            Action::Deselect => {
+            CardAction::Deselect => {
                 let t0 = self.reader.now();
                 let r = self.reader.disconnect();
                 let took = self.reader.now().since(t0);
@@ -627,21 +642,15 @@ impl World {
                     .record_event("deselect", took, &self.reader.last_frames());
                 self.link(r)
             }
-            Action::Wait(d) => {
+            CardAction::Wait(d) => {
                 self.reader.wait(d.0);
                 Outcome::default()
             }
-            Action::Apdu(t) => {
+            CardAction::Apdu(t) => {
                 let (bytes, secret) = self.expand(t)?;
-                match self.send(&bytes, secret) {
-                    Ok(r) => Outcome::response(r),
-                    Err(e) => Outcome {
-                        error: Some(e),
-                        ..Outcome::default()
-                    },
-                }
+                self.apdu_outcome(&bytes, secret)
             }
-            Action::Select(target) => {
+            CardAction::Select(target) => {
                 let (aid, p2) = match target {
                     SelectTarget::Jpki => (kazasu_sim::jpki::AID.to_vec(), 0x0C),
                     SelectTarget::CardInfo => (kazasu_sim::card_info::AID.to_vec(), 0x0C),
@@ -656,17 +665,17 @@ impl World {
                     .map_err(|e| e.to_string())?;
                 self.apdu_outcome(&cmd, false)
             }
-            Action::SelectEf(fid) => {
+            CardAction::SelectEf(fid) => {
                 let cmd = Command::new(0x00, 0xA4, 0x02, 0x0C)
-                    .with_data(&parse_fid(fid))
+                    .with_data(&parse_fid(fid)?)
                     .to_vec()
                     .map_err(|e| e.to_string())?;
                 self.apdu_outcome(&cmd, false)
             }
-            Action::ReadFile(r) => self.read_file(&r.ef, r.how),
-            Action::VerifyPin(v) => {
+            CardAction::ReadFile(r) => self.read_file(&r.ef, r.how)?,
+            CardAction::VerifyPin(v) => {
                 let select = Command::new(0x00, 0xA4, 0x02, 0x0C)
-                    .with_data(&parse_fid(&v.ef))
+                    .with_data(&parse_fid(&v.ef)?)
                     .to_vec()
                     .map_err(|e| e.to_string())?;
                 if let Err(o) = self.send_step(&select, false) {
@@ -684,9 +693,9 @@ impl World {
                     None => self.apdu_outcome(&[0x00, 0x20, 0x00, 0x80], false),
                 }
             }
-            Action::Sign(g) => {
+            CardAction::Sign(g) => {
                 let select = Command::new(0x00, 0xA4, 0x02, 0x0C)
-                    .with_data(&parse_fid(&g.key))
+                    .with_data(&parse_fid(&g.key)?)
                     .to_vec()
                     .map_err(|e| e.to_string())?;
                 if let Err(o) = self.send_step(&select, false) {
@@ -722,7 +731,7 @@ impl World {
                 }
                 o
             }
-            Action::JpkiAuthFlow(a) => {
+            CardAction::JpkiAuthFlow(a) => {
                 if self.device == Device::Iphone && a.approve != Some(false) {
                     self.reader.approve();
                 }
@@ -764,13 +773,7 @@ impl World {
                     Err(e) => return Err(e.to_string()),
                 }
             }
-            Action::Register(_)
-            | Action::Website(_)
-            | Action::Order(_)
-            | Action::AccountStatus(_)
-            | Action::Commission
-            | Action::Http(_) => unreachable!("onboarding steps return above"),
-            Action::Uid(u) => {
+            CardAction::Uid(u) => {
                 let uid = self.reader.uid();
                 let mut o = Outcome {
                     data: uid.clone(),
@@ -811,69 +814,74 @@ impl World {
     fn apdu_outcome(&mut self, cmd: &[u8], secret: bool) -> Outcome {
         match self.send(cmd, secret) {
             Ok(r) => Outcome::response(r),
-            Err(e) => Outcome {
-                error: Some(e),
-                ..Outcome::default()
-            },
+            Err(e) => Outcome::not_answered(e),
         }
     }
 
-    fn read_file(&mut self, ef: &str, how: ReadHow) -> Outcome {
-        let fid = parse_fid(ef);
+    fn read_file(&mut self, ef: &str, how: ReadHow) -> Result<Outcome, String> {
+        let fid = parse_fid(ef)?;
         let header = if how == ReadHow::Sfi {
             vec![0x00, 0xB0, 0x80 | (fid[1] & 0x1F), 0x00, 0x04]
         } else {
             let select = [0x00, 0xA4, 0x02, 0x0C, 0x02, fid[0], fid[1]];
             if let Err(o) = self.send_step(&select, false) {
-                return o;
+                return Ok(o);
             }
             vec![0x00, 0xB0, 0x00, 0x00, 0x04]
         };
         let mut data = match self.send_step(&header, false) {
             Ok(r) => r.data,
-            Err(o) => return o,
+            Err(o) => return Ok(o),
         };
         let total = match flows::der_total_length(&data) {
             Ok(t) => t,
             Err(m) => {
-                return Outcome {
+                return Ok(Outcome {
                     sw: Some(StatusWord::OK),
                     data,
                     own_check: Some(("a DER header".into(), m)),
                     ..Outcome::default()
-                };
+                });
             }
         };
         while data.len() < total {
             let off = data.len();
             let rest = total - off;
-            let [hi, lo] = (off as u16).to_be_bytes();
+            let [hi, lo] = u16::try_from(off)
+                .ok()
+                .filter(|o| *o <= 0x7FFF)
+                .ok_or_else(|| {
+                    format!("the file declares {total} bytes: READ BINARY cannot reach offset {off} (at most 32,767)")
+                })?
+                .to_be_bytes();
             let cmd = match how {
                 ReadHow::Extended => Command::new(0x00, 0xB0, hi, lo)
                     .with_le(rest as u32)
                     .extended(),
                 _ => Command::new(0x00, 0xB0, hi, lo).with_le(rest.min(256) as u32),
             };
-            let bytes = cmd.to_vec().unwrap_or_default();
+            let bytes = cmd
+                .to_vec()
+                .map_err(|e| format!("READ BINARY at offset {off}: {e}"))?;
             match self.send_step(&bytes, false) {
                 Ok(r) if r.data.is_empty() => {
-                    return Outcome {
+                    return Ok(Outcome {
                         sw: Some(r.sw),
                         data,
                         own_check: Some(("the rest of the file".into(), "an empty answer".into())),
                         ..Outcome::default()
-                    };
+                    });
                 }
                 Ok(r) => data.extend_from_slice(&r.data),
-                Err(o) => return o,
+                Err(o) => return Ok(o),
             }
         }
         data.truncate(total);
-        Outcome {
+        Ok(Outcome {
             sw: Some(StatusWord::OK),
             data,
             ..Outcome::default()
-        }
+        })
     }
 }
 
@@ -925,22 +933,27 @@ fn short_hex(d: &[u8]) -> String {
     }
 }
 
-/// High-level steps must end in 90 00 unless their expectation says otherwise.
-fn wants_ok(action: &Action) -> bool {
-    matches!(
-        action,
-        Action::Select(_)
-            | Action::SelectEf(_)
-            | Action::ReadFile(_)
-            | Action::VerifyPin(_)
-            | Action::Sign(_)
-            | Action::JpkiAuthFlow(_)
-    )
-}
-
-fn check(step: &Step, o: &Outcome, took: SimDuration, w: &World) -> Result<(), (String, String)> {
-    let default = Expect::default();
-    let e = step.expect.as_ref().unwrap_or(&default);
+fn check(
+    step: &CardStep,
+    o: &Outcome,
+    took: SimDuration,
+    w: &World,
+) -> Result<(), (String, String)> {
+    let e = &step.expect;
+    if let Some(bytes) = &o.malformed {
+        return Err((
+            "a response with a status word".into(),
+            format!(
+                "{} bytes without one: {}",
+                bytes.len(),
+                if bytes.is_empty() {
+                    "(nothing)".to_string()
+                } else {
+                    hex_spaced(bytes)
+                }
+            ),
+        ));
+    }
     if let Some(kind) = e.transport_error {
         return match o.error {
             Some(err) if kind_matches(kind, err) => within(e, took),
@@ -965,7 +978,7 @@ fn check(step: &Step, o: &Outcome, took: SimDuration, w: &World) -> Result<(), (
     }
     let patterns = match &e.sw {
         Some(sw) => Some(sw.0.clone()),
-        None if wants_ok(&step.action) => Some(vec![
+        None if step.action.wants_ok() => Some(vec![
             crate::scenario::SwPattern::parse("9000").expect("valid"),
         ]),
         None => None,
@@ -1007,7 +1020,7 @@ fn check(step: &Step, o: &Outcome, took: SimDuration, w: &World) -> Result<(), (
     within(e, took)
 }
 
-fn within(e: &Expect, took: SimDuration) -> Result<(), (String, String)> {
+fn within(e: &CardExpect, took: SimDuration) -> Result<(), (String, String)> {
     match e.within {
         Some(limit) if took > limit.0 => Err((
             format!("the step within {}", limit.0),

@@ -285,9 +285,9 @@ pub struct HttpStep {
     pub body: Option<String>,
 }
 
-/// What a step does.
+/// What a card step does: it talks to the reader and the card in the field.
 #[derive(Clone, Debug)]
-pub enum Action {
+pub enum CardAction {
     /// The card enters the field (detection, anticollision, activation).
     Tap,
     /// The card leaves the field.
@@ -314,60 +314,112 @@ pub enum Action {
     JpkiAuthFlow(AuthFlow),
     /// Check or remember the card's UID.
     Uid(UidCheck),
-    /// Onboarding: register a business account.
+}
+
+/// What an onboarding step does: it talks to the onboarding service.
+#[derive(Clone, Debug)]
+pub enum OnboardingAction {
+    /// Register a business account.
     Register(RegisterStep),
-    /// Onboarding: the optional website step.
+    /// The optional website step.
     Website(WebsiteStep),
-    /// Onboarding: order a reader.
+    /// Order a reader.
     Order(OrderStep),
-    /// Onboarding: read the account's status (default: the one registered last).
+    /// Read the account's status (default: the one registered last).
     AccountStatus(Option<String>),
-    /// Onboarding: the bought reader's first read of a phone.
+    /// The bought reader's first read of a phone.
     Commission,
-    /// Onboarding: a raw HTTP request.
+    /// A raw HTTP request.
     Http(HttpStep),
 }
 
-impl Action {
+/// Every field a card step's `expect` may have.
+pub const CARD_EXPECT_FIELDS: &[&str] = &[
+    "sw",
+    "data",
+    "data_prefix",
+    "data_regex",
+    "data_len",
+    "transport_error",
+    "within",
+];
+/// Every field an onboarding step's `expect` may have.
+pub const ONBOARDING_EXPECT_FIELDS: &[&str] = &[
+    "status",
+    "errors",
+    "account_status",
+    "json",
+    "notes",
+    "retry_after",
+];
+const LINK_ONLY: &[&str] = &["transport_error", "within"];
+const TIME_ONLY: &[&str] = &["within"];
+const DATA_ONLY: &[&str] = &["data", "data_prefix", "data_regex", "data_len", "within"];
+
+impl CardAction {
     /// The step's keyword.
     pub fn keyword(&self) -> &'static str {
         match self {
-            Action::Tap => "tap",
-            Action::Remove => "remove",
-            Action::Approve => "approve",
-            Action::Deselect => "deselect",
-            Action::Wait(_) => "wait",
-            Action::Apdu(_) => "apdu",
-            Action::Select(_) => "select",
-            Action::SelectEf(_) => "select_ef",
-            Action::ReadFile(_) => "read_file",
-            Action::VerifyPin(_) => "verify_pin",
-            Action::Sign(_) => "sign",
-            Action::JpkiAuthFlow(_) => "jpki_auth_flow",
-            Action::Uid(_) => "uid",
-            Action::Register(_) => "register",
-            Action::Website(_) => "website",
-            Action::Order(_) => "order",
-            Action::AccountStatus(_) => "account_status",
-            Action::Commission => "commission",
-            Action::Http(_) => "http",
+            CardAction::Tap => "tap",
+            CardAction::Remove => "remove",
+            CardAction::Approve => "approve",
+            CardAction::Deselect => "deselect",
+            CardAction::Wait(_) => "wait",
+            CardAction::Apdu(_) => "apdu",
+            CardAction::Select(_) => "select",
+            CardAction::SelectEf(_) => "select_ef",
+            CardAction::ReadFile(_) => "read_file",
+            CardAction::VerifyPin(_) => "verify_pin",
+            CardAction::Sign(_) => "sign",
+            CardAction::JpkiAuthFlow(_) => "jpki_auth_flow",
+            CardAction::Uid(_) => "uid",
         }
     }
 
-    /// Whether the step talks to the onboarding service.
-    pub fn is_onboarding(&self) -> bool {
+    /// The `expect` fields this step can check. A tap or a DESELECT has no response, only a
+    /// possible transport error; `remove`, `approve` and `wait` cannot fail at all; `uid` reads
+    /// the UID the reader saw, with no status word.
+    pub fn checkable(&self) -> &'static [&'static str] {
+        match self {
+            CardAction::Tap | CardAction::Deselect => LINK_ONLY,
+            CardAction::Remove | CardAction::Approve | CardAction::Wait(_) => TIME_ONLY,
+            CardAction::Uid(_) => DATA_ONLY,
+            _ => CARD_EXPECT_FIELDS,
+        }
+    }
+
+    /// Whether the step ends in a response whose data `save:` can keep.
+    pub fn has_response(&self) -> bool {
+        self.checkable().contains(&"sw")
+    }
+
+    /// High-level steps must end in 90 00 unless their expectation says otherwise.
+    pub fn wants_ok(&self) -> bool {
         matches!(
             self,
-            Action::Register(_)
-                | Action::Website(_)
-                | Action::Order(_)
-                | Action::AccountStatus(_)
-                | Action::Commission
-                | Action::Http(_)
+            CardAction::Select(_)
+                | CardAction::SelectEf(_)
+                | CardAction::ReadFile(_)
+                | CardAction::VerifyPin(_)
+                | CardAction::Sign(_)
+                | CardAction::JpkiAuthFlow(_)
         )
     }
 }
 
+impl OnboardingAction {
+    /// The step's keyword.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            OnboardingAction::Register(_) => "register",
+            OnboardingAction::Website(_) => "website",
+            OnboardingAction::Order(_) => "order",
+            OnboardingAction::AccountStatus(_) => "account_status",
+            OnboardingAction::Commission => "commission",
+            OnboardingAction::Http(_) => "http",
+        }
+    }
+}
 /// A status-word pattern: `9000`, or with `x` for any nibble (`63Cx`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SwPattern {
@@ -491,10 +543,12 @@ pub enum TransportErrorKind {
     ExtendedApduUnsupported,
 }
 
-/// What a step must produce. High-level steps expect 9000 unless told otherwise.
+/// What a card step must produce. High-level steps expect 9000 unless told otherwise. Which of
+/// these fields a step may carry depends on its action ([`CardAction::checkable`]); any other is
+/// refused when the scenario is loaded.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Expect {
+pub struct CardExpect {
     /// Status word(s) of the step's last response.
     #[serde(default)]
     pub sw: Option<SwExpect>,
@@ -517,49 +571,92 @@ pub struct Expect {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub within: Option<Millis>,
-    /// Onboarding: the HTTP status (default: any 2xx).
+}
+
+/// What an onboarding step must produce (by default: an HTTP 2xx answer).
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OnboardingExpect {
+    /// The HTTP status (default: any 2xx).
     #[serde(default)]
     pub status: Option<u16>,
-    /// Onboarding: exactly these field-error codes (`name.code_check_digit`), in any order.
+    /// Exactly these field-error codes (`name.code_check_digit`), in any order.
     #[serde(default)]
     pub errors: Option<Vec<String>>,
-    /// Onboarding: the account's status afterwards (`active`, `pending_document_review`, `ready`).
+    /// The account's status afterwards (`active`, `pending_document_review`, `ready`).
     #[serde(default)]
     pub account_status: Option<String>,
-    /// Onboarding: values in the JSON answer, by JSON pointer (`/order/subsidy_yen: 4900`).
+    /// Values in the JSON answer, by JSON pointer (`/order/subsidy_yen: 4900`).
     #[serde(default)]
     pub json: Option<BTreeMap<String, serde_json::Value>>,
-    /// Onboarding: each text appears in one of the answer's notes.
+    /// Each text appears in one of the answer's notes.
     #[serde(default)]
     pub notes: Option<Vec<String>>,
-    /// Onboarding: the answer has a Retry-After header.
+    /// The answer has (true) or has not (false) a Retry-After header.
     #[serde(default)]
     pub retry_after: Option<bool>,
 }
 
-/// One step: an action, what to expect of it, an optional name and a name to save data under.
+/// A card step: an action on the reader and card, what to expect of it, a name for reports and
+/// a name to save its response data under.
 #[derive(Clone, Debug)]
-pub struct Step {
+pub struct CardStep {
     /// What the step does.
-    pub action: Action,
+    pub action: CardAction,
     /// What it must produce.
-    pub expect: Option<Expect>,
+    pub expect: CardExpect,
     /// Save the response data under this name.
     pub save: Option<String>,
     /// A name for reports.
     pub name: Option<String>,
 }
 
-const WORDS: &[&str] = &[
-    "tap",
-    "remove",
-    "approve",
-    "deselect",
-    "jpki_auth_flow",
-    "account_status",
-    "commission",
-];
-const KEYS: &[&str] = &[
+/// An onboarding step: a request to the onboarding service and what to expect of its answer.
+#[derive(Clone, Debug)]
+pub struct OnboardingStep {
+    /// What the step does.
+    pub action: OnboardingAction,
+    /// What it must produce.
+    pub expect: OnboardingExpect,
+    /// A name for reports.
+    pub name: Option<String>,
+}
+
+/// One step of a scenario, of one of two families that share nothing but a name: card steps
+/// talk to the reader and card, onboarding steps to the onboarding service. Each family has its
+/// own expectations; a field of the other family is refused when the scenario is loaded.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Reader and card.
+    Card(CardStep),
+    /// Onboarding service.
+    Onboarding(OnboardingStep),
+}
+
+impl Step {
+    /// The step's keyword.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Step::Card(s) => s.action.keyword(),
+            Step::Onboarding(s) => s.action.keyword(),
+        }
+    }
+    /// The name given for reports.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Step::Card(s) => s.name.as_deref(),
+            Step::Onboarding(s) => s.name.as_deref(),
+        }
+    }
+    /// Whether the step talks to the onboarding service.
+    pub fn is_onboarding(&self) -> bool {
+        matches!(self, Step::Onboarding(_))
+    }
+}
+
+const CARD_WORDS: &[&str] = &["tap", "remove", "approve", "deselect", "jpki_auth_flow"];
+const ONBOARDING_WORDS: &[&str] = &["account_status", "commission"];
+const CARD_KEYS: &[&str] = &[
     "apdu",
     "wait",
     "select",
@@ -569,20 +666,172 @@ const KEYS: &[&str] = &[
     "sign",
     "jpki_auth_flow",
     "uid",
+    "tap",
+    "remove",
+    "approve",
+    "deselect",
+];
+const ONBOARDING_KEYS: &[&str] = &[
     "register",
     "website",
     "order",
     "account_status",
     "commission",
     "http",
+];
+const STEP_KEYS: &[&str] = &[
+    "apdu",
+    "wait",
+    "select",
+    "select_ef",
+    "read_file",
+    "verify_pin",
+    "sign",
+    "jpki_auth_flow",
+    "uid",
     "tap",
     "remove",
     "approve",
     "deselect",
+    "register",
+    "website",
+    "order",
+    "account_status",
+    "commission",
+    "http",
     "expect",
     "save",
     "name",
 ];
+
+/// A step's action while it is being read: either family.
+enum AnyAction {
+    Card(CardAction),
+    Onboarding(OnboardingAction),
+}
+
+impl AnyAction {
+    fn keyword(&self) -> &'static str {
+        match self {
+            AnyAction::Card(a) => a.keyword(),
+            AnyAction::Onboarding(a) => a.keyword(),
+        }
+    }
+    fn checkable(&self) -> &'static [&'static str] {
+        match self {
+            AnyAction::Card(a) => a.checkable(),
+            AnyAction::Onboarding(_) => ONBOARDING_EXPECT_FIELDS,
+        }
+    }
+}
+
+/// What a step's `expect` was read into: the family its action decided.
+enum AnyExpect {
+    Card(CardExpect),
+    Onboarding(OnboardingExpect),
+}
+
+/// Reads a step's `expect` map for a known action, refusing — at the field — any field the
+/// action cannot check, then the family's own type reads the rest.
+struct ExpectSeed<'a>(&'a AnyAction);
+
+impl<'de> de::DeserializeSeed<'de> for ExpectSeed<'_> {
+    type Value = AnyExpect;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<AnyExpect, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ExpectSeed<'_> {
+    type Value = AnyExpect;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map of expectations, e.g. { sw: \"9000\" }")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AnyExpect, A::Error> {
+        let checked = CheckedKeys {
+            inner: map,
+            action: self.0,
+        };
+        let d = de::value::MapAccessDeserializer::new(checked);
+        Ok(match self.0 {
+            AnyAction::Card(_) => AnyExpect::Card(CardExpect::deserialize(d)?),
+            AnyAction::Onboarding(_) => AnyExpect::Onboarding(OnboardingExpect::deserialize(d)?),
+        })
+    }
+}
+
+/// A map whose keys are checked against what an action can check before they are read.
+struct CheckedKeys<'a, A> {
+    inner: A,
+    action: &'a AnyAction,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for CheckedKeys<'_, A> {
+    type Error = A::Error;
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        let Some(key) = self.inner.next_key::<String>()? else {
+            return Ok(None);
+        };
+        let allowed = self.action.checkable();
+        if !allowed.contains(&key.as_str()) {
+            let keyword = self.action.keyword();
+            let own = match self.action {
+                AnyAction::Card(_) => CARD_EXPECT_FIELDS,
+                AnyAction::Onboarding(_) => ONBOARDING_EXPECT_FIELDS,
+            };
+            let (family, step) = match self.action {
+                AnyAction::Card(_) => ("an onboarding expectation", "a card step"),
+                AnyAction::Onboarding(_) => ("a card expectation", "an onboarding step"),
+            };
+            let message = if own.contains(&key.as_str()) {
+                format!(
+                    "`{keyword}` steps cannot check `{key}`: they check only {}",
+                    allowed.join(", ")
+                )
+            } else if CARD_EXPECT_FIELDS.contains(&key.as_str())
+                || ONBOARDING_EXPECT_FIELDS.contains(&key.as_str())
+            {
+                format!(
+                    "`{key}` is {family}, and `{keyword}` is {step}: it checks only {}",
+                    allowed.join(", ")
+                )
+            } else {
+                return Err(de::Error::unknown_field(&key, allowed));
+            };
+            return Err(de::Error::custom(message));
+        }
+        seed.deserialize(de::value::StringDeserializer::new(key))
+            .map(Some)
+    }
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        self.inner.next_value_seed(seed)
+    }
+}
+
+fn card_word(word: &str) -> Option<CardAction> {
+    Some(match word {
+        "tap" => CardAction::Tap,
+        "remove" => CardAction::Remove,
+        "approve" => CardAction::Approve,
+        "deselect" => CardAction::Deselect,
+        "jpki_auth_flow" => CardAction::JpkiAuthFlow(AuthFlow::default()),
+        _ => return None,
+    })
+}
+
+fn onboarding_word(word: &str) -> Option<OnboardingAction> {
+    Some(match word {
+        "account_status" => OnboardingAction::AccountStatus(None),
+        "commission" => OnboardingAction::Commission,
+        _ => return None,
+    })
+}
 
 impl<'de> Deserialize<'de> for Step {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -596,53 +845,71 @@ impl<'de> Deserialize<'de> for Step {
                 )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Step, E> {
-                let action = match v {
-                    "tap" => Action::Tap,
-                    "remove" => Action::Remove,
-                    "approve" => Action::Approve,
-                    "deselect" => Action::Deselect,
-                    "jpki_auth_flow" => Action::JpkiAuthFlow(AuthFlow::default()),
-                    "account_status" => Action::AccountStatus(None),
-                    "commission" => Action::Commission,
-                    _ => return Err(E::unknown_variant(v, WORDS)),
-                };
-                Ok(Step {
-                    action,
-                    expect: None,
-                    save: None,
-                    name: None,
-                })
+                if let Some(action) = card_word(v) {
+                    return Ok(Step::Card(CardStep {
+                        action,
+                        expect: CardExpect::default(),
+                        save: None,
+                        name: None,
+                    }));
+                }
+                if let Some(action) = onboarding_word(v) {
+                    return Ok(Step::Onboarding(OnboardingStep {
+                        action,
+                        expect: OnboardingExpect::default(),
+                        name: None,
+                    }));
+                }
+                let words: Vec<&str> = CARD_WORDS.iter().chain(ONBOARDING_WORDS).copied().collect();
+                Err(E::custom(format!(
+                    "unknown step `{v}`, expected one of {}",
+                    words.join(", ")
+                )))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {
-                let (mut action, mut expect, mut save, mut name) = (None, None, None, None);
+                let (mut action, mut expect, mut save, mut name) =
+                    (None::<AnyAction>, None, None::<String>, None);
                 while let Some(key) = map.next_key::<String>()? {
                     let a = match key.as_str() {
-                        "apdu" => Action::Apdu(map.next_value()?),
-                        "wait" => Action::Wait(map.next_value::<Millis>()?),
-                        "select" => Action::Select(map.next_value()?),
-                        "select_ef" => Action::SelectEf(map.next_value()?),
-                        "read_file" => Action::ReadFile(map.next_value()?),
-                        "verify_pin" => Action::VerifyPin(map.next_value()?),
-                        "sign" => Action::Sign(map.next_value()?),
-                        "jpki_auth_flow" => Action::JpkiAuthFlow(
+                        "apdu" => AnyAction::Card(CardAction::Apdu(map.next_value()?)),
+                        "wait" => AnyAction::Card(CardAction::Wait(map.next_value::<Millis>()?)),
+                        "select" => AnyAction::Card(CardAction::Select(map.next_value()?)),
+                        "select_ef" => AnyAction::Card(CardAction::SelectEf(map.next_value()?)),
+                        "read_file" => AnyAction::Card(CardAction::ReadFile(map.next_value()?)),
+                        "verify_pin" => AnyAction::Card(CardAction::VerifyPin(map.next_value()?)),
+                        "sign" => AnyAction::Card(CardAction::Sign(map.next_value()?)),
+                        "jpki_auth_flow" => AnyAction::Card(CardAction::JpkiAuthFlow(
                             map.next_value::<Option<AuthFlow>>()?.unwrap_or_default(),
-                        ),
-                        "uid" => Action::Uid(map.next_value()?),
-                        "register" => Action::Register(map.next_value()?),
-                        "website" => Action::Website(map.next_value()?),
-                        "order" => Action::Order(map.next_value()?),
-                        "account_status" => Action::AccountStatus(map.next_value()?),
+                        )),
+                        "uid" => AnyAction::Card(CardAction::Uid(map.next_value()?)),
+                        "register" => {
+                            AnyAction::Onboarding(OnboardingAction::Register(map.next_value()?))
+                        }
+                        "website" => {
+                            AnyAction::Onboarding(OnboardingAction::Website(map.next_value()?))
+                        }
+                        "order" => {
+                            AnyAction::Onboarding(OnboardingAction::Order(map.next_value()?))
+                        }
+                        "account_status" => AnyAction::Onboarding(OnboardingAction::AccountStatus(
+                            map.next_value()?,
+                        )),
                         "commission" => {
                             map.next_value::<de::IgnoredAny>()?;
-                            Action::Commission
+                            AnyAction::Onboarding(OnboardingAction::Commission)
                         }
-                        "http" => Action::Http(map.next_value()?),
+                        "http" => AnyAction::Onboarding(OnboardingAction::Http(map.next_value()?)),
                         "tap" | "remove" | "approve" | "deselect" => {
                             map.next_value::<de::IgnoredAny>()?;
-                            self.visit_str::<A::Error>(&key)?.action
+                            AnyAction::Card(card_word(&key).expect("a card word"))
                         }
                         "expect" => {
-                            expect = Some(map.next_value::<Expect>()?);
+                            let Some(a) = &action else {
+                                return Err(de::Error::custom(
+                                    "`expect` comes before the step's action: write the action first (`- apdu: …`, then `expect:`), since what a step can check depends on it",
+                                ));
+                            };
+                            expect = Some(map.next_value_seed(ExpectSeed(a))?);
                             continue;
                         }
                         "save" => {
@@ -653,10 +920,9 @@ impl<'de> Deserialize<'de> for Step {
                             name = Some(map.next_value::<String>()?);
                             continue;
                         }
-                        other => return Err(de::Error::unknown_field(other, KEYS)),
+                        other => return Err(de::Error::unknown_field(other, STEP_KEYS)),
                     };
                     if let Some(first) = action.replace(a) {
-                        let first: &Action = &first;
                         return Err(de::Error::custom(format!(
                             "a step has one action, this one has `{}` and `{key}`; write them as two steps",
                             first.keyword()
@@ -664,13 +930,53 @@ impl<'de> Deserialize<'de> for Step {
                     }
                 }
                 let action = action.ok_or_else(|| {
-                    de::Error::custom("this step has no action; add one of apdu, select, read_file, verify_pin, sign, jpki_auth_flow, wait, uid, register, website, order, account_status, commission, http")
+                    de::Error::custom(format!(
+                        "this step has no action; add a card action ({}) or an onboarding action ({})",
+                        CARD_KEYS.join(", "),
+                        ONBOARDING_KEYS.join(", ")
+                    ))
                 })?;
-                Ok(Step {
-                    action,
-                    expect,
-                    save,
-                    name,
+                Ok(match action {
+                    AnyAction::Card(action) => {
+                        if save.is_some() && !action.has_response() {
+                            return Err(de::Error::custom(format!(
+                                "`save` on a `{}` step: it has no response data to save{}",
+                                action.keyword(),
+                                if matches!(action, CardAction::Uid(_)) {
+                                    "; remember a UID with `uid: {{ save: NAME }}`"
+                                } else {
+                                    ""
+                                }
+                            )));
+                        }
+                        let expect = match expect {
+                            Some(AnyExpect::Card(e)) => e,
+                            _ => CardExpect::default(),
+                        };
+                        Step::Card(CardStep {
+                            action,
+                            expect,
+                            save,
+                            name,
+                        })
+                    }
+                    AnyAction::Onboarding(action) => {
+                        if save.is_some() {
+                            return Err(de::Error::custom(format!(
+                                "`save` on a `{}` step: onboarding steps save nothing (the account a case registered last is `${{account}}`)",
+                                action.keyword()
+                            )));
+                        }
+                        let expect = match expect {
+                            Some(AnyExpect::Onboarding(e)) => e,
+                            _ => OnboardingExpect::default(),
+                        };
+                        Step::Onboarding(OnboardingStep {
+                            action,
+                            expect,
+                            name,
+                        })
+                    }
                 })
             }
         }
@@ -683,7 +989,8 @@ impl JsonSchema for Step {
         "Step".into()
     }
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        let expect = generator.subschema_for::<Expect>();
+        let card_expect = generator.subschema_for::<CardExpect>();
+        let onboarding_expect = generator.subschema_for::<OnboardingExpect>();
         let read_file = generator.subschema_for::<ReadFile>();
         let verify_pin = generator.subschema_for::<VerifyPin>();
         let sign = generator.subschema_for::<Sign>();
@@ -694,11 +1001,12 @@ impl JsonSchema for Step {
         let order = generator.subschema_for::<OrderStep>();
         let http = generator.subschema_for::<HttpStep>();
         json_schema!({
-            "description": "A step: a bare word, or a map with exactly one action key plus optional expect, save and name.",
+            "description": "A step: a bare word, or a map with exactly one action key plus optional expect, save and name. Card steps and onboarding steps have different expectations.",
             "oneOf": [
                 { "type": "string", "enum": ["tap", "remove", "approve", "deselect", "jpki_auth_flow", "account_status", "commission"] },
                 {
                     "type": "object",
+                    "description": "A card step: talks to the reader and the card.",
                     "additionalProperties": false,
                     "minProperties": 1,
                     "properties": {
@@ -711,15 +1019,25 @@ impl JsonSchema for Step {
                         "sign": sign,
                         "jpki_auth_flow": { "anyOf": [auth, { "type": "null" }] },
                         "uid": uid,
+                        "tap": {}, "remove": {}, "approve": {}, "deselect": {},
+                        "expect": card_expect,
+                        "save": { "type": "string", "description": "Save the response data under this name (steps with a response)." },
+                        "name": { "type": "string" }
+                    }
+                },
+                {
+                    "type": "object",
+                    "description": "An onboarding step: talks to the onboarding service.",
+                    "additionalProperties": false,
+                    "minProperties": 1,
+                    "properties": {
                         "register": register,
                         "website": website,
                         "order": order,
                         "account_status": { "type": ["string", "null"], "description": "The account (default: the one registered last)." },
                         "commission": {},
                         "http": http,
-                        "tap": {}, "remove": {}, "approve": {}, "deselect": {},
-                        "expect": expect,
-                        "save": { "type": "string", "description": "Save the response data under this name." },
+                        "expect": onboarding_expect,
                         "name": { "type": "string" }
                     }
                 }
@@ -727,7 +1045,6 @@ impl JsonSchema for Step {
         })
     }
 }
-
 fn faults_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "array",

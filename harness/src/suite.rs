@@ -2,7 +2,8 @@
 //! errors that point at file:line:column and say how to fix them, expanded into cases, and
 //! selected with filters, tags and deterministic partitions.
 
-use crate::scenario::{Action, Scenario, SwPattern};
+use crate::scenario::{CardAction, OnboardingAction, Scenario, Step, SwPattern};
+use crate::variables;
 use kazasu_sim::{CardProfile, ReaderProfile};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -109,6 +110,8 @@ fn hint_for(message: &str) -> Option<String> {
         "check the spelling; `kazasu schema` prints every field an editor can complete"
     } else if message.contains("missing field") {
         "add the field; `kazasu schema` lists the required ones"
+    } else if message.contains("it checks only") || message.contains("they check only") {
+        "remove the field, or move it to a step that can check it; `kazasu schema` shows what each kind of step checks"
     } else if message.contains("unknown variant") {
         "use one of the listed words"
     } else if message.contains("duration") {
@@ -173,28 +176,60 @@ pub fn profiles_of(case: &Case) -> Result<Profiles, String> {
 }
 
 fn check_hex_template(t: &str) -> Result<(), String> {
-    // Remove ${...} placeholders, then what is left must be hex.
-    let mut rest = String::new();
-    let mut s = t;
-    while let Some(i) = s.find("${") {
-        rest.push_str(&s[..i]);
-        let Some(j) = s[i..].find('}') else {
-            return Err(format!("`{t}`: `${{` without a closing `}}`"));
-        };
-        let var = &s[i + 2..i + j];
-        if !(var.starts_with("secrets.") || var.starts_with("saved.")) {
-            return Err(format!(
-                "`${{{var}}}`: variables are ${{secrets.NAME}} and ${{saved.NAME}}"
-            ));
-        }
-        s = &s[i + j + 1..];
-    }
-    rest.push_str(s);
+    let rest = variables::without_vars(t, variables::place::HEX)?;
     let compact: String = rest.chars().filter(|c| !c.is_whitespace()).collect();
     if !compact.len().is_multiple_of(2) || !compact.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(format!("`{t}` is not hex bytes"));
     }
     Ok(())
+}
+
+fn check_text(t: &str, allowed: &[variables::Kind]) -> Result<(), String> {
+    variables::parse(t, allowed).map(|_| ())
+}
+
+fn check_json_text(v: &serde_json::Value) -> Result<(), String> {
+    match v {
+        serde_json::Value::String(s) => check_text(s, variables::place::TEXT),
+        serde_json::Value::Array(a) => a.iter().try_for_each(check_json_text),
+        serde_json::Value::Object(o) => o.values().try_for_each(check_json_text),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the templates of an onboarding step: secrets in form fields and bodies, `${account}`
+/// in an `http` path, nothing else anywhere.
+fn check_onboarding(action: &OnboardingAction) -> Result<(), String> {
+    use variables::place::{PATH, TEXT};
+    match action {
+        OnboardingAction::Register(r) => [
+            &r.name,
+            &r.postal_code,
+            &r.contact_email,
+            &r.business_type,
+            &r.verification,
+            &r.invitation_code,
+            &r.corporate_number,
+        ]
+        .into_iter()
+        .flatten()
+        .try_for_each(|t| check_text(t, TEXT)),
+        OnboardingAction::Website(w) => w.url.iter().try_for_each(|t| check_text(t, TEXT)),
+        OnboardingAction::Order(o) => [Some(&o.product), o.account.as_ref()]
+            .into_iter()
+            .flatten()
+            .try_for_each(|t| check_text(t, &[])),
+        OnboardingAction::AccountStatus(a) => a.iter().try_for_each(|t| check_text(t, &[])),
+        OnboardingAction::Commission => Ok(()),
+        OnboardingAction::Http(h) => {
+            check_text(&h.path, PATH)?;
+            check_text(&h.method, &[])?;
+            if let Some(b) = &h.body {
+                check_text(b, TEXT)?;
+            }
+            h.json.iter().try_for_each(check_json_text)
+        }
+    }
 }
 
 fn check_fid(f: &str) -> Result<(), String> {
@@ -279,33 +314,49 @@ pub fn check(scenarios: &[Scenario], file: &str) -> Result<(), InputError> {
             let at = |m: String| {
                 err(
                     &s.name,
-                    format!("step {} ({}): {m}", i + 1, step.action.keyword()),
+                    format!("step {} ({}): {m}", i + 1, step.keyword()),
                     "fix the step",
                 )
             };
+            let step = match step {
+                Step::Card(step) => step,
+                Step::Onboarding(step) => {
+                    check_onboarding(&step.action).map_err(at)?;
+                    continue;
+                }
+            };
             match &step.action {
-                Action::Apdu(t) => check_hex_template(t).map_err(at)?,
-                Action::SelectEf(f) => check_fid(f).map_err(at)?,
-                Action::ReadFile(r) => check_fid(&r.ef).map_err(at)?,
-                Action::VerifyPin(v) => check_fid(&v.ef).map_err(at)?,
-                Action::Sign(g) => {
+                CardAction::Apdu(t) => check_hex_template(t).map_err(at)?,
+                CardAction::SelectEf(f) => check_fid(f).map_err(at)?,
+                CardAction::ReadFile(r) => check_fid(&r.ef).map_err(at)?,
+                CardAction::VerifyPin(v) => {
+                    check_fid(&v.ef).map_err(at)?;
+                    if let Some(pin) = &v.pin {
+                        check_text(pin, variables::place::TEXT).map_err(at)?;
+                    }
+                }
+                CardAction::JpkiAuthFlow(a) => {
+                    if let Some(pin) = &a.pin {
+                        check_text(pin, variables::place::TEXT).map_err(at)?;
+                    }
+                }
+                CardAction::Sign(g) => {
                     check_fid(&g.key).map_err(at)?;
                     if g.digest_of != "nonce" {
                         check_hex_template(&g.digest_of).map_err(at)?;
                     }
                 }
-                Action::Select(crate::scenario::SelectTarget::Aid(a)) => {
+                CardAction::Select(crate::scenario::SelectTarget::Aid(a)) => {
                     check_hex_template(a).map_err(at)?
                 }
                 _ => {}
             }
-            if let Some(e) = &step.expect {
-                for t in [&e.data, &e.data_prefix].into_iter().flatten() {
-                    check_hex_template(t).map_err(at)?;
-                }
-                if let Some(r) = &e.data_regex {
-                    regex::Regex::new(r).map_err(|x| at(format!("data_regex: {x}")))?;
-                }
+            let e = &step.expect;
+            for t in [&e.data, &e.data_prefix].into_iter().flatten() {
+                check_hex_template(t).map_err(at)?;
+            }
+            if let Some(r) = &e.data_regex {
+                regex::Regex::new(r).map_err(|x| at(format!("data_regex: {x}")))?;
             }
         }
     }

@@ -1,4 +1,4 @@
-//! Traces captured in the field, read from the formats of `shared/reference/traces.md` into one
+//! Traces captured in the field, read from the formats of `docs/traces.md` into one
 //! shape: the ATR, then command/response pairs with their timing, and card events (insertion,
 //! removal, an exchange that got no answer or an error). A line that cannot be read is an error
 //! naming its line number — never a silent skip or a guess.
@@ -808,11 +808,26 @@ fn parse_spy_decoded(text: &str) -> Result<RawTrace, ParseError> {
             let code = between(ret, "[0x", "]")
                 .and_then(|h| u32::from_str_radix(h, 16).ok())
                 .ok_or_else(|| err(n, "a result line is ` => text (NAME [0xCODE])  [seconds]`"))?;
-            let secs = ret
-                .rsplit_once('[')
-                .and_then(|(_, s)| s.strip_suffix(']'))
-                .and_then(|s| s.parse::<f64>().ok());
-            let took = secs.map(|s| (s * 1e6).round() as u64);
+            // The time in seconds after the result, when pcsc-spy printed one.
+            let tail = ret.rsplit_once(')').map_or("", |(_, t)| t.trim());
+            let took = if tail.is_empty() {
+                None
+            } else {
+                let secs = tail
+                    .strip_prefix('[')
+                    .and_then(|s| s.strip_suffix(']'))
+                    .and_then(|s| s.trim().parse::<f64>().ok())
+                    .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e6)
+                    .ok_or_else(|| {
+                        err(
+                            n,
+                            format!(
+                                "`{tail}` after the result is not a time in seconds like [0.000123]"
+                            ),
+                        )
+                    })?;
+                Some((secs * 1e6).round() as u64)
+            };
             let at = clock;
             clock = clock.saturating_add(took.unwrap_or(0));
             let c = call.take().expect("a call is open");
@@ -1424,6 +1439,14 @@ Thread 1/1
         let bad = text.replace(" i  0010 20 76 33 35", " i  0010 20 76");
         let e = parse(Format::PcscSpyDecoded, &bad, None).unwrap_err();
         assert!(e.message.contains("bSendLength"), "{e}");
+        // A time that does not read is an error at its line, not a zero.
+        let garbled = text.replace("[0.000198]", "[0.0x0198]");
+        let e = parse(Format::PcscSpyDecoded, &garbled, None).unwrap_err();
+        assert_eq!(e.line, 15, "{e}");
+        assert!(e.message.contains("[0.0x0198]"), "{e}");
+        // No time at all is read as an exchange without one.
+        let untimed = text.replace("  [0.000198]", "");
+        assert!(parse(Format::PcscSpyDecoded, &untimed, None).is_ok());
     }
 
     #[test]

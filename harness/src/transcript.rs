@@ -1,5 +1,6 @@
 //! The APDU transcript of a run: every command and response with its simulated time, with
-//! secrets redacted (VERIFY and CHANGE REFERENCE DATA data never appear).
+//! secrets redacted (the data of VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER never
+//! appears).
 
 use kazasu_sim::reader::FrameRecord;
 use kazasu_sim::{SimDuration, StatusWord, hex_spaced};
@@ -47,17 +48,15 @@ impl Entry {
     }
 }
 
-/// `true` for commands whose data is a secret (VERIFY, CHANGE REFERENCE DATA).
-pub fn carries_secret(apdu: &[u8]) -> bool {
-    apdu.len() > 5 && matches!(apdu[1], 0x20 | 0x21 | 0x24 | 0x25)
-}
+pub use kazasu_sim::carries_secret;
 
-/// The command as hex, with the data of VERIFY / CHANGE REFERENCE DATA replaced by `**`.
+/// The command as hex, with the data of a secret-bearing command
+/// ([`kazasu_sim::apdu::SECRET_BEARING_INS`]) replaced by `**`.
 pub fn redact_command(apdu: &[u8]) -> String {
     redact(apdu, carries_secret(apdu))
 }
 
-/// The whole command as hex (never shortened), with the data of VERIFY / CHANGE REFERENCE DATA
+/// The whole command as hex (never shortened), with the data of a secret-bearing command
 /// replaced by `**`: what a transcript that can be replayed needs.
 pub fn redact_secrets(apdu: &[u8]) -> String {
     if carries_secret(apdu) {

@@ -1,7 +1,7 @@
 //! The IO shell of a vpcd slot: a TCP connection to vsmartcard's vpcd driver inside pcscd,
 //! carrying the sans-IO [`kazasu_sim::vpcd`] protocol. Tap = connect, removal = close. The
 //! socket is tuned for the real stack (TCP_NODELAY, TCP_QUICKACK re-armed before every read,
-//! length and payload in one write — see "the 44 ms trap" in `shared/reference/vpcd.md`), every
+//! length and payload in one write — see "the 44 ms trap" in `docs/vpcd.md`), every
 //! wait has a time-out, and the link reconnects with back-off when vpcd is not there yet or
 //! restarts.
 

@@ -317,6 +317,23 @@ impl fmt::Debug for Response {
     }
 }
 
+/// The instructions whose command data is a secret: VERIFY (20, 21 — PINs, and the card-info
+/// AP's 照合番号A/B, which are VERIFYs too), CHANGE REFERENCE DATA (24, 25), RESET RETRY COUNTER
+/// (2C, 2D — an unblocking code and a new PIN). Every output of kazasu (transcripts, serve's
+/// JSON lines, imported scenarios, replay reports) hides the data of these commands.
+pub const SECRET_BEARING_INS: [u8; 6] = [0x20, 0x21, 0x24, 0x25, 0x2C, 0x2D];
+
+/// Whether `ins` is one of [`SECRET_BEARING_INS`].
+pub fn secret_bearing_ins(ins: u8) -> bool {
+    SECRET_BEARING_INS.contains(&ins)
+}
+
+/// Whether the command `apdu` carries secret data: a secret-bearing instruction with data after
+/// its header. (A VERIFY without data — a retry-counter query — carries none.)
+pub fn carries_secret(apdu: &[u8]) -> bool {
+    apdu.len() > 5 && secret_bearing_ins(apdu[1])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-//! The Athena test cards' extended-APDU commands (`shared/reference/readertest.md`): extended
+//! The Athena test cards' extended-APDU commands (`docs/readertest.md`): extended
 //! case 2 returns up to 65,535 bytes of one value, extended case 3 takes up to 65,535 bytes.
 
 use crate::apdu::{Command, Response};

@@ -1,5 +1,5 @@
 //! What a reader learns from a contactless card at activation — ATQB (Type B), ATS (Type A) —
-//! and the ATR a PC/SC part 3 reader builds from them (`shared/reference/iso14443-4.md`).
+//! and the ATR a PC/SC part 3 reader builds from them (`docs/contactless.md`).
 
 use crate::profile::{CardProfile, NfcType};
 

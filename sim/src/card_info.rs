@@ -1,5 +1,5 @@
 //! The 券面事項入力補助AP (card-info input support AP) of the physical My Number card: its PIN,
-//! 照合番号A/B, the My Number file and the basic four facts (`shared/reference/jpki.md`).
+//! 照合番号A/B, the My Number file and the basic four facts (`docs/jpki.md`).
 
 use crate::identity::Subject;
 use crate::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec};

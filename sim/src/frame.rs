@@ -1,5 +1,5 @@
 //! ISO/IEC 14443-4 blocks on the wire: I-, R- and S-blocks with their PCB, optional CID and NAD,
-//! and the CRC_A / CRC_B that ends every frame (`shared/reference/iso14443-4.md`).
+//! and the CRC_A / CRC_B that ends every frame (`docs/contactless.md`).
 //!
 //! As in smoltcp's `wire` layer, [`Block`] is a parsed representation borrowing its information
 //! field; [`Block::parse`] and [`Block::emit`] are inverses. Bad bytes are an error, not a panic.

@@ -1,4 +1,4 @@
-//! The JPKI AP (公的個人認証AP) as files on the card OS, exactly as `shared/reference/jpki.md`
+//! The JPKI AP (公的個人認証AP) as files on the card OS, exactly as `docs/jpki.md`
 //! describes it: certificates, CA certificates, token info, keys and PINs.
 
 use crate::identity::Subject;

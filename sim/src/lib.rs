@@ -1,4 +1,4 @@
-//! # kazasu-sim — the other side: simulated cards, phones and (later) readers and services
+//! # kazasu-sim — the other side: simulated cards, phones, readers and the onboarding rules
 //!
 //! This crate is fully deterministic. It contains no networking code, starts no threads and
 //! never reads the operating system's clock: time is passed in as [`SimTime`] and models hand
@@ -39,7 +39,7 @@ pub mod time;
 pub mod timing;
 pub mod vpcd;
 
-pub use apdu::{ApduError, Command, Response};
+pub use apdu::{ApduError, Command, Response, carries_secret, secret_bearing_ins};
 pub use card::{Answer, Card, CardReply};
 pub use fault::{Fault, FaultPlan};
 pub use identity::{Fixtures, Identity, Subject};

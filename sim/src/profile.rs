@@ -8,7 +8,7 @@ use crate::time::{SimDuration, human};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// How sure a profile value is (see `shared/reference/jpki.md`).
+/// How sure a profile value is (see `docs/jpki.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Sureness {

@@ -1,4 +1,4 @@
-//! The pcsc-lite readertest applet (`shared/reference/readertest.md`): ISO cases 1–4 with
+//! The pcsc-lite readertest applet (`docs/readertest.md`): ISO cases 1–4 with
 //! checked data, time requests, a VERIFY with a retry counter, and a dump of the last
 //! VERIFY/MODIFY APDU — what public PC/SC test programs drive.
 

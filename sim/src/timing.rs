@@ -1,5 +1,5 @@
 //! Air time of ISO/IEC 14443 frames and the protocol's waiting times, from the carrier frequency
-//! (`shared/reference/iso14443-4.md`). Pure functions: a frame and a bit rate in, a duration out.
+//! (`docs/contactless.md`). Pure functions: a frame and a bit rate in, a duration out.
 
 use crate::profile::NfcType;
 use crate::time::SimDuration;

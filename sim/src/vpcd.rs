@@ -1,4 +1,4 @@
-//! The card side of vsmartcard's vpcd protocol, sans-IO (`shared/reference/vpcd.md`).
+//! The card side of vsmartcard's vpcd protocol, sans-IO (`docs/vpcd.md`).
 //!
 //! Both directions frame a payload as a 2-byte big-endian length and the bytes. A 1-byte
 //! payload is a control code (power off, power on, reset, get ATR); anything longer is a

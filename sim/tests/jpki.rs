@@ -1,4 +1,4 @@
-//! The JPKI AP, command by command, as `shared/reference/jpki.md` lists them.
+//! The JPKI AP, command by command, as `docs/jpki.md` lists them.
 
 mod common;
 #[path = "common/verify.rs"]

@@ -5,7 +5,8 @@
 
 use super::server::{Running, Shared};
 use super::store::Store;
-use crate::scenario::{Action, Expect, HttpStep, RegisterStep};
+use crate::scenario::{HttpStep, OnboardingAction, OnboardingExpect, RegisterStep};
+use crate::variables;
 use kazasu_sim::onboarding::program::Day;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -104,27 +105,33 @@ impl Session {
             .body_mut()
             .read_to_string()
             .map_err(|e| format!("{method} {url}: reading the answer: {e}"))?;
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        // A body that is not JSON is kept as such: an expectation about the JSON answer then
+        // fails, saying so, rather than reading it as an empty answer.
+        let json = if text.trim().is_empty() {
+            Ok(Value::Null)
+        } else {
+            serde_json::from_str(&text).map_err(|_| text.chars().take(80).collect::<String>())
+        };
         Ok(Reply {
             status,
             retry_after,
-            json,
+            body: json,
         })
     }
 
     /// Runs one onboarding step. `expand` substitutes `${secrets.NAME}` in a string.
     pub fn run(
         &mut self,
-        action: &Action,
-        expect: Option<&Expect>,
+        action: &OnboardingAction,
+        expect: &OnboardingExpect,
         expand: &dyn Fn(&str) -> Result<String, String>,
     ) -> Result<StepReport, String> {
         let (method, path, body, shown_body) = match action {
-            Action::Register(r) => {
+            OnboardingAction::Register(r) => {
                 let (body, shown) = register_body(r, expand)?;
                 ("POST", "/api/registrations".to_string(), Some(body), shown)
             }
-            Action::Website(w) => {
+            OnboardingAction::Website(w) => {
                 let id = self.account_or(None)?;
                 let url = if w.skip {
                     Value::Null
@@ -139,7 +146,7 @@ impl Session {
                     body,
                 )
             }
-            Action::Order(o) => {
+            OnboardingAction::Order(o) => {
                 let id = self.account_or(o.account.as_deref())?;
                 let body = json!({ "product_id": o.product }).to_string();
                 (
@@ -149,11 +156,11 @@ impl Session {
                     body,
                 )
             }
-            Action::AccountStatus(a) => {
+            OnboardingAction::AccountStatus(a) => {
                 let id = self.account_or(a.as_deref())?;
                 ("GET", format!("/api/accounts/{id}"), None, String::new())
             }
-            Action::Commission => {
+            OnboardingAction::Commission => {
                 let id = self.account_or(None)?;
                 (
                     "POST",
@@ -162,17 +169,16 @@ impl Session {
                     String::new(),
                 )
             }
-            Action::Http(h) => {
+            OnboardingAction::Http(h) => {
                 let (path, body, shown) = self.http_parts(h, expand)?;
                 (h.method.as_str(), path, body, shown)
             }
-            other => return Err(format!("`{}` is not an onboarding step", other.keyword())),
         };
         let method = method.to_ascii_uppercase();
         let reply = self.request(&method, &path, body)?;
-        if matches!(action, Action::Register(_)) && reply.status == 201 {
+        if matches!(action, OnboardingAction::Register(_)) && reply.status == 201 {
             self.last_account = reply
-                .json
+                .json()
                 .pointer("/account/id")
                 .and_then(Value::as_str)
                 .map(str::to_string);
@@ -195,11 +201,8 @@ impl Session {
         h: &HttpStep,
         expand: &dyn Fn(&str) -> Result<String, String>,
     ) -> Result<(String, Option<String>, String), String> {
-        let path = if h.path.contains("${account}") {
-            h.path.replace("${account}", &self.account_or(None)?)
-        } else {
-            h.path.clone()
-        };
+        let path =
+            variables::substitute(&h.path, variables::place::PATH, |_| self.account_or(None))?;
         match (&h.json, &h.body) {
             (Some(_), Some(_)) => Err("an http step has `json` or `body`, not both".into()),
             (Some(v), None) => {
@@ -207,7 +210,7 @@ impl Session {
                 Ok((path, Some(expand_value(v, expand)?.to_string()), shown))
             }
             (None, Some(b)) => {
-                let shown = if b.contains("${secrets.") {
+                let shown = if variables::names_secret(b) {
                     "(body with secrets)".to_string()
                 } else {
                     b.clone()
@@ -220,12 +223,10 @@ impl Session {
 
     fn check(
         &self,
-        action: &Action,
-        expect: Option<&Expect>,
+        action: &OnboardingAction,
+        e: &OnboardingExpect,
         reply: &Reply,
     ) -> Result<Option<(String, String)>, String> {
-        let default = Expect::default();
-        let e = expect.unwrap_or(&default);
         let shown = reply.describe();
         match e.status {
             Some(s) if s != reply.status => return Ok(Some((format!("HTTP {s}"), shown))),
@@ -233,6 +234,17 @@ impl Session {
                 return Ok(Some(("HTTP 2xx".into(), shown)));
             }
             _ => {}
+        }
+        let reads_json = e.errors.is_some()
+            || e.notes.is_some()
+            || e.json.is_some()
+            || e.account_status.is_some()
+            || matches!(action, OnboardingAction::Commission);
+        if let (true, Some(body)) = (reads_json, reply.not_json()) {
+            return Ok(Some((
+                "a JSON answer".into(),
+                format!("HTTP {} with a body that is not JSON: {body}", reply.status),
+            )));
         }
         if let Some(want) = &e.errors {
             let mut want = want.clone();
@@ -245,7 +257,7 @@ impl Session {
         }
         if let Some(notes) = &e.notes {
             let have: Vec<String> = reply
-                .json
+                .json()
                 .get("notes")
                 .and_then(Value::as_array)
                 .map(|a| {
@@ -272,9 +284,10 @@ impl Session {
                 shown,
             )));
         }
-        let commission_default =
-            matches!(action, Action::Commission) && e.json.is_none() && e.status.is_none();
-        if commission_default && reply.json.get("passed") != Some(&Value::Bool(true)) {
+        let commission_default = matches!(action, OnboardingAction::Commission)
+            && e.json.is_none()
+            && e.status.is_none();
+        if commission_default && reply.json().get("passed") != Some(&Value::Bool(true)) {
             return Ok(Some((
                 "the phone read through the bought reader (passed: true)".into(),
                 shown,
@@ -282,7 +295,7 @@ impl Session {
         }
         if let Some(pointers) = &e.json {
             for (p, want) in pointers {
-                let got = reply.json.pointer(p);
+                let got = reply.json().pointer(p);
                 if got != Some(want) {
                     return Ok(Some((
                         format!("{p} = {want}"),
@@ -293,7 +306,7 @@ impl Session {
         }
         if let Some(want) = &e.account_status {
             let status = match reply
-                .json
+                .json()
                 .pointer("/account/status")
                 .and_then(Value::as_str)
             {
@@ -301,7 +314,7 @@ impl Session {
                 None => {
                     let id = self.account_or(None)?;
                     let r = self.request("GET", &format!("/api/accounts/{id}"), None)?;
-                    r.json
+                    r.json()
                         .pointer("/account/status")
                         .and_then(Value::as_str)
                         .unwrap_or("(none)")
@@ -322,12 +335,23 @@ impl Session {
 struct Reply {
     status: u16,
     retry_after: bool,
-    json: Value,
+    /// The JSON answer (`Null` for an empty body), or the start of a body that is not JSON.
+    body: Result<Value, String>,
 }
 
+static NO_JSON: Value = Value::Null;
+
 impl Reply {
+    /// The JSON answer; `Null` when the body was empty or not JSON (see [`Reply::not_json`]).
+    fn json(&self) -> &Value {
+        self.body.as_ref().unwrap_or(&NO_JSON)
+    }
+    /// The start of a body that is not JSON.
+    fn not_json(&self) -> Option<&str> {
+        self.body.as_ref().err().map(String::as_str)
+    }
     fn error_codes(&self) -> Vec<String> {
-        self.json
+        self.json()
             .get("errors")
             .and_then(Value::as_array)
             .map(|a| {
@@ -373,7 +397,7 @@ fn register_body(
         };
         body.insert(key.into(), Value::String(expand(v)?));
         // The code is never shown, whether it came from a secret or was written out.
-        let hidden = key == "invitation_code" || v.contains("${secrets.");
+        let hidden = key == "invitation_code" || variables::names_secret(v);
         shown.insert(
             key.into(),
             Value::String(if hidden { "***".into() } else { v.into() }),
@@ -407,7 +431,7 @@ fn expand_value(
 
 fn redact_value(v: &Value) -> Value {
     match v {
-        Value::String(s) if s.contains("${secrets.") => Value::String("***".into()),
+        Value::String(s) if variables::names_secret(s) => Value::String("***".into()),
         Value::Array(a) => Value::Array(a.iter().map(redact_value).collect()),
         Value::Object(o) => Value::Object(
             o.iter()

@@ -1,6 +1,6 @@
 //! The identifiers of the onboarding flow and their check digits: the 10-digit medical
 //! institution code (医療機関コード) and the 13-digit corporate number (法人番号), as
-//! `shared/reference/onboarding.md` gives them.
+//! `docs/onboarding.md` gives them.
 
 use std::fmt;
 

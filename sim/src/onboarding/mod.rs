@@ -1,4 +1,4 @@
-//! The account-onboarding flow of the smartphone-reader subsidy (`shared/reference/onboarding.md`):
+//! The account-onboarding flow of the smartphone-reader subsidy (`docs/onboarding.md`):
 //! identifiers and their check digits, input normalisation, the program and portal registry as
 //! data, and the service's rules — all sans IO.
 
