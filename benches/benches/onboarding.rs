@@ -8,7 +8,7 @@
 
 use kazasu::onboarding::server::{PROGRAM_YAML, Running, Shared};
 use kazasu::onboarding::store::Store;
-use kazasu_sim::onboarding::program::{Day, Program, Registry};
+use kazasu_onboarding::program::{Day, Program, Registry};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

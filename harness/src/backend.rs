@@ -1,28 +1,22 @@
 //! Where a case's card lives: one small trait for the runner, with the in-process simulator as
 //! the default and the real PC/SC stack (pcscd + vpcd) behind the same face.
 
-use crate::transport::{Exchange, Transport, TransportError};
-use kazasu_sim::reader::FrameRecord;
-use kazasu_sim::{LinkError, Reader, SimDuration, SimTime, Transmitted};
+use crate::transport::Transport;
+use kazasu_sim::{LinkError, Reader, SimDuration};
 
-/// What the runner needs from a backend.
-pub trait Backend: Send {
+/// What the runner needs from a backend: a [`Transport`] (APDUs, simulated time, the frames of
+/// the last exchange) that can also tap, remove, wait and tell about its card.
+pub trait Backend: Transport + Send {
     /// The card enters the field (and is ready for commands when this returns).
     fn tap(&mut self) -> Result<(), LinkError>;
     /// The card leaves the field.
     fn remove(&mut self);
     /// PC/SC disconnect: S(DESELECT).
     fn disconnect(&mut self) -> Result<(), LinkError>;
-    /// One command APDU.
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Transmitted, LinkError>;
     /// The phone approval (iPhone); `false` if the card has none.
     fn approve(&mut self) -> bool;
     /// Lets simulated time pass.
     fn wait(&mut self, d: SimDuration);
-    /// Simulated now.
-    fn now(&self) -> SimTime;
-    /// The frames of the last operation, as the reader model saw them.
-    fn last_frames(&self) -> Vec<FrameRecord>;
     /// The bit rate in use.
     fn bit_rate(&self) -> u32;
     /// The card's current UID.
@@ -45,20 +39,11 @@ impl Backend for Reader {
     fn disconnect(&mut self) -> Result<(), LinkError> {
         Reader::disconnect(self)
     }
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Transmitted, LinkError> {
-        Reader::transmit(self, apdu)
-    }
     fn approve(&mut self) -> bool {
         Reader::approve(self)
     }
     fn wait(&mut self, d: SimDuration) {
         Reader::wait(self, d)
-    }
-    fn now(&self) -> SimTime {
-        Reader::now(self)
-    }
-    fn last_frames(&self) -> Vec<FrameRecord> {
-        Reader::last_frames(self).to_vec()
     }
     fn bit_rate(&self) -> u32 {
         Reader::bit_rate(self)
@@ -82,19 +67,4 @@ pub fn describe_missed(reader: &Reader) -> Vec<String> {
         .iter()
         .map(|f| format!("{:?} at {}", f.action, f.when))
         .collect()
-}
-
-impl Transport for dyn Backend + '_ {
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Exchange, TransportError> {
-        Backend::transmit(self, apdu).map(|t| Exchange {
-            response: t.response,
-            took: t.duration,
-        })
-    }
-    fn now(&self) -> SimTime {
-        Backend::now(self)
-    }
-    fn last_frames(&self) -> Vec<FrameRecord> {
-        Backend::last_frames(self)
-    }
 }

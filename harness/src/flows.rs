@@ -107,8 +107,13 @@ impl<'t, T: Transport + ?Sized> Host<'t, T> {
             step: step.to_string(),
             message: e.to_string(),
         })?;
-        self.transcript
-            .record(apdu, &r.data, r.sw, ex.took, &self.transport.last_frames());
+        self.transcript.record(
+            apdu,
+            &r.data,
+            r.sw,
+            ex.duration,
+            &self.transport.last_frames(),
+        );
         Ok(r)
     }
 
@@ -263,4 +268,22 @@ pub fn jpki_auth_flow<T: Transport + ?Sized>(
         digest_info,
         signature,
     })
+}
+
+/// Whether `signature` is an RSA PKCS#1 v1.5 signature over SHA-256(`message`) by the key of the
+/// X.509 certificate `cert_der`: the one check of a card's signature that the runner and the
+/// onboarding commissioning share. `Err` when the certificate cannot be read.
+pub fn signature_verifies(
+    cert_der: &[u8],
+    message: &[u8],
+    signature: &[u8],
+) -> Result<bool, String> {
+    let cert = openssl::x509::X509::from_der(cert_der)
+        .map_err(|e| format!("the certificate is not X.509: {e}"))?;
+    let key = cert.public_key().map_err(|e| e.to_string())?;
+    let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)
+        .map_err(|e| e.to_string())?;
+    v.update(message).map_err(|e| e.to_string())?;
+    // A signature of the wrong length or form is an error to openssl and a non-match here.
+    Ok(v.verify(signature).unwrap_or(false))
 }

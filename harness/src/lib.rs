@@ -17,6 +17,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod serve;
+pub mod served_line;
 pub mod shrink;
 pub mod suite;
 pub mod trace;

@@ -315,7 +315,7 @@ enum OnboardingCmd {
 
 fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
     use kazasu::onboarding::{server, store::Store};
-    use kazasu_sim::onboarding::program::{Day, Program, Registry};
+    use kazasu_onboarding::program::{Day, Program, Registry};
     let OnboardingCmd::Serve {
         addr,
         db,

@@ -6,6 +6,7 @@
 //! every wait has a time-out: a dead link or pcscd never hangs a run.
 
 use crate::backend::Backend;
+use crate::transport::{Transport, TransportError};
 use crate::vpcd_link::{self, LinkConfig, LinkControl, Pace};
 use kazasu_sim::reader::FrameRecord;
 use kazasu_sim::vpcd::Slot;
@@ -306,7 +307,38 @@ impl Backend for PcscBackend {
         self.model(|s| s.reader.disconnect())
     }
 
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Transmitted, LinkError> {
+    fn approve(&mut self) -> bool {
+        self.model(|s| s.reader.approve())
+    }
+    fn wait(&mut self, d: SimDuration) {
+        self.model(|s| s.reader.wait(d))
+    }
+    fn bit_rate(&self) -> u32 {
+        self.model(|s| s.reader.bit_rate())
+    }
+    fn uid(&self) -> Vec<u8> {
+        self.model(|s| s.reader.card().uid().to_vec())
+    }
+    fn card_name(&self) -> String {
+        self.model(|s| s.reader.card().profile().name.clone())
+    }
+    fn missed_faults(&self) -> Vec<String> {
+        self.model(|s| crate::backend::describe_missed(&s.reader))
+    }
+    fn finish(&mut self) {
+        // A card lost at the end of a case: give pcscd time to see the slot empty before the
+        // next case's card arrives.
+        if let Some(t) = self.lost_at.take()
+            && let Some(rest) = EMPTY_AFTER_LOSS.checked_sub(t.elapsed())
+        {
+            std::thread::sleep(rest);
+        }
+        self.remove();
+    }
+}
+
+impl Transport for PcscBackend {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Transmitted, TransportError> {
         self.connect()?;
         self.model(|s| s.last_exchange = None);
         let started = Instant::now();
@@ -349,39 +381,10 @@ impl Backend for PcscBackend {
             }
         }
     }
-
-    fn approve(&mut self) -> bool {
-        self.model(|s| s.reader.approve())
-    }
-    fn wait(&mut self, d: SimDuration) {
-        self.model(|s| s.reader.wait(d))
-    }
     fn now(&self) -> SimTime {
         self.model(|s| s.reader.now())
     }
     fn last_frames(&self) -> Vec<FrameRecord> {
         self.model(|s| s.reader.last_frames().to_vec())
-    }
-    fn bit_rate(&self) -> u32 {
-        self.model(|s| s.reader.bit_rate())
-    }
-    fn uid(&self) -> Vec<u8> {
-        self.model(|s| s.reader.card().uid().to_vec())
-    }
-    fn card_name(&self) -> String {
-        self.model(|s| s.reader.card().profile().name.clone())
-    }
-    fn missed_faults(&self) -> Vec<String> {
-        self.model(|s| crate::backend::describe_missed(&s.reader))
-    }
-    fn finish(&mut self) {
-        // A card lost at the end of a case: give pcscd time to see the slot empty before the
-        // next case's card arrives.
-        if let Some(t) = self.lost_at.take()
-            && let Some(rest) = EMPTY_AFTER_LOSS.checked_sub(t.elapsed())
-        {
-            std::thread::sleep(rest);
-        }
-        self.remove();
     }
 }

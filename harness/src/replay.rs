@@ -8,6 +8,7 @@
 use crate::backend::Backend;
 use crate::trace::{Outcome, Trace, What};
 use crate::transcript::redact_secrets;
+use crate::transport::{Transport, TransportError};
 use kazasu_sim::{Card, CardReply, LinkError, SimDuration, SimTime, Subject, hex_spaced};
 use std::fmt;
 
@@ -432,7 +433,28 @@ impl Backend for RecordedBackend {
     fn disconnect(&mut self) -> Result<(), LinkError> {
         Ok(())
     }
-    fn transmit(&mut self, apdu: &[u8]) -> Result<kazasu_sim::Transmitted, LinkError> {
+    fn approve(&mut self) -> bool {
+        false
+    }
+    fn wait(&mut self, d: SimDuration) {
+        self.now += d;
+    }
+    fn bit_rate(&self) -> u32 {
+        0
+    }
+    fn uid(&self) -> Vec<u8> {
+        Vec::new()
+    }
+    fn card_name(&self) -> String {
+        self.name.clone()
+    }
+    fn missed_faults(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+impl Transport for RecordedBackend {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<kazasu_sim::Transmitted, TransportError> {
         if self.card.is_away() {
             self.card.absorb_while_away(apdu);
             return Err(LinkError::NoCard);
@@ -451,28 +473,10 @@ impl Backend for RecordedBackend {
             Answer::Gone => Err(LinkError::CardRemoved),
         }
     }
-    fn approve(&mut self) -> bool {
-        false
-    }
-    fn wait(&mut self, d: SimDuration) {
-        self.now += d;
-    }
     fn now(&self) -> SimTime {
         self.now
     }
     fn last_frames(&self) -> Vec<kazasu_sim::FrameRecord> {
-        Vec::new()
-    }
-    fn bit_rate(&self) -> u32 {
-        0
-    }
-    fn uid(&self) -> Vec<u8> {
-        Vec::new()
-    }
-    fn card_name(&self) -> String {
-        self.name.clone()
-    }
-    fn missed_faults(&self) -> Vec<String> {
         Vec::new()
     }
 }

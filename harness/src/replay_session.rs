@@ -292,20 +292,11 @@ impl crate::backend::Backend for Watched {
     fn disconnect(&mut self) -> Result<(), kazasu_sim::LinkError> {
         self.inner.disconnect()
     }
-    fn transmit(&mut self, apdu: &[u8]) -> Result<kazasu_sim::Transmitted, kazasu_sim::LinkError> {
-        self.inner.transmit(apdu)
-    }
     fn approve(&mut self) -> bool {
         self.inner.approve()
     }
     fn wait(&mut self, d: kazasu_sim::SimDuration) {
         self.inner.wait(d)
-    }
-    fn now(&self) -> kazasu_sim::SimTime {
-        self.inner.now()
-    }
-    fn last_frames(&self) -> Vec<kazasu_sim::FrameRecord> {
-        Vec::new()
     }
     fn bit_rate(&self) -> u32 {
         self.inner.bit_rate()
@@ -323,6 +314,18 @@ impl crate::backend::Backend for Watched {
         }
     }
     fn missed_faults(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+impl crate::transport::Transport for Watched {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<kazasu_sim::Transmitted, kazasu_sim::LinkError> {
+        crate::transport::Transport::transmit(&mut self.inner, apdu)
+    }
+    fn now(&self) -> kazasu_sim::SimTime {
+        crate::transport::Transport::now(&self.inner)
+    }
+    fn last_frames(&self) -> Vec<kazasu_sim::FrameRecord> {
         Vec::new()
     }
 }

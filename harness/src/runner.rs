@@ -6,8 +6,8 @@
 use crate::backend::Backend;
 use crate::flows::{self, Host, ReadMode};
 use crate::scenario::{
-    CardAction, CardExpect, CardStep, OnboardingStep, ReadHow, SelectTarget, Step,
-    TransportErrorKind,
+    CardAction, CardExpect, CardStep, OnboardingAction, OnboardingStep, ReadHow, SelectTarget,
+    Step, TransportErrorKind,
 };
 use crate::suite::{Case, profiles_of, stable_hash};
 use crate::transcript::Transcript;
@@ -201,8 +201,11 @@ fn case_seed(case: &Case, run_seed: u64) -> u64 {
 
 fn blank(case: &Case, seed: u64, run_seed: u64, status: Status) -> CaseResult {
     // A case that only talks to the onboarding service uses no card and no reader.
-    let service_only =
-        !case.scenario.steps.is_empty() && case.scenario.steps.iter().all(|s| s.is_onboarding());
+    // Commissioning reads the case's card through its reader: such a case uses both.
+    let service_only = !case.scenario.steps.is_empty()
+        && case.scenario.steps.iter().all(|s| {
+            matches!(s, Step::Onboarding(o) if !matches!(o.action, OnboardingAction::Commission))
+        });
     let (card, reader) = if service_only {
         ("onboarding".to_string(), "-".to_string())
     } else {
@@ -284,7 +287,11 @@ struct World {
     /// `--target`, or `None` for an embedded service.
     target: Option<String>,
     /// The embedded service's calendar day.
-    today: Option<kazasu_sim::onboarding::program::Day>,
+    today: Option<kazasu_onboarding::program::Day>,
+    /// The case's reader profile (commissioning reads through it).
+    reader_profile: String,
+    /// Whether the case injects faults.
+    has_faults: bool,
 }
 
 /// Runs one case in-process.
@@ -357,11 +364,13 @@ pub fn run_case_on(
         rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x0A0CE),
         onboarding: None,
         target: target.map(str::to_string),
+        reader_profile: case.scenario.reader.clone(),
+        has_faults: !case.scenario.faults.is_empty(),
         today: match case
             .scenario
             .today
             .as_deref()
-            .map(kazasu_sim::onboarding::program::Day::parse)
+            .map(kazasu_onboarding::program::Day::parse)
         {
             Some(Ok(d)) => Some(d),
             Some(Err(e)) => return error(result, format!("today: {e}")),
@@ -460,6 +469,58 @@ pub fn run_case_on(
     result
 }
 
+/// The secret `name`: from the scenario (or the identity's PINs), else from the environment
+/// variable `KAZASU_SECRET_<NAME>` (how imported scenarios get PINs the capture had).
+fn lookup_secret(
+    secrets: &BTreeMap<String, Secret<String>>,
+    name: &str,
+) -> Result<Secret<String>, String> {
+    if let Some(v) = secrets.get(name) {
+        return Ok(v.clone());
+    }
+    let var = format!("KAZASU_SECRET_{}", name.to_ascii_uppercase());
+    std::env::var(&var).map(Secret::new).map_err(|_| {
+        format!(
+            "no secret `{name}`: give it in the scenario's `secrets` or as the environment variable {var}; known: {}",
+            secrets.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+/// Substitutes `${secrets.X}` into text (PINs, onboarding fields); any other variable is an
+/// error.
+fn expand_text(
+    secrets: &BTreeMap<String, Secret<String>>,
+    template: &str,
+) -> Result<String, String> {
+    variables::substitute(template, variables::place::TEXT, |var| match var {
+        Var::Secret(name) => Ok(lookup_secret(secrets, name)?.expose().clone()),
+        _ => unreachable!("only secrets are allowed in text"),
+    })
+}
+
+/// Commissioning's first read, in the case's world: the case's card (a phone, as a rule) through
+/// the case's reader — which must be the product the account ordered — with the case's faults,
+/// seed and PIN.
+fn first_read(
+    reader: &mut dyn Backend,
+    transcript: &mut Transcript,
+    rng: &mut rand_chacha::ChaCha8Rng,
+    device: Device,
+    case_reader: &str,
+    ordered: &str,
+    pin: &Secret<String>,
+) -> Result<Result<String, String>, String> {
+    if case_reader != ordered {
+        return Err(format!(
+            "commissioning reads through the case's reader `{case_reader}`, but the account ordered a `{ordered}` reader: give the case `reader: {ordered}`"
+        ));
+    }
+    let mut nonce = vec![0u8; 32];
+    rng.fill_bytes(&mut nonce);
+    crate::onboarding::commission::read_through(reader, transcript, device, pin, &nonce, ordered)
+}
+
 /// The last few exchanges before `end`, with their frames.
 fn context(t: &Transcript, end: usize) -> String {
     let from = end.saturating_sub(4);
@@ -495,19 +556,8 @@ impl World {
         kazasu_sim::parse_hex(&out).map(|b| (b, secret))
     }
 
-    /// The secret `name`: from the scenario (or the identity's PINs), else from the environment
-    /// variable `KAZASU_SECRET_<NAME>` (how imported scenarios get PINs the capture had).
     fn secret(&self, name: &str) -> Result<Secret<String>, String> {
-        if let Some(v) = self.secrets.get(name) {
-            return Ok(v.clone());
-        }
-        let var = format!("KAZASU_SECRET_{}", name.to_ascii_uppercase());
-        std::env::var(&var).map(Secret::new).map_err(|_| {
-            format!(
-                "no secret `{name}`: give it in the scenario's `secrets` or as the environment variable {var}; known: {}",
-                self.secrets.keys().cloned().collect::<Vec<_>>().join(", ")
-            )
-        })
+        lookup_secret(&self.secrets, name)
     }
 
     /// A PIN given as text, possibly with `${secrets.X}`.
@@ -576,30 +626,62 @@ impl World {
         }
     }
 
-    /// Substitutes `${secrets.X}` into text (PINs, onboarding fields); any other variable is an
-    /// error.
     fn expand_text(&self, template: &str) -> Result<String, String> {
-        variables::substitute(template, variables::place::TEXT, |var| match var {
-            Var::Secret(name) => Ok(self.secret(name)?.expose().clone()),
-            _ => unreachable!("only secrets are allowed in text"),
-        })
+        expand_text(&self.secrets, template)
     }
 
     fn onboarding_step(&mut self, step: &OnboardingStep) -> Result<Outcome, String> {
-        let mut session = match self.onboarding.take() {
+        use crate::onboarding::client::{MODELLED_RESPONSE_TIME, Session};
+        let session = match self.onboarding.take() {
             Some(s) => s,
             None => match &self.target {
-                Some(url) => crate::onboarding::client::Session::remote(url, self.today)?,
-                None => crate::onboarding::client::Session::embedded(self.today)?,
+                Some(url) => Session::remote(url, self.today)?,
+                None => Session::local(self.today)?,
             },
         };
-        let report = session.run(&step.action, &step.expect, &|t| self.expand_text(t));
-        self.onboarding = Some(session);
-        let report = report?;
-        self.transcript
-            .record_event(&report.line, SimDuration::ZERO, &[]);
+        let session = self.onboarding.insert(session);
+        if matches!(step.action, OnboardingAction::Commission)
+            && self.has_faults
+            && !session.is_local()
+        {
+            return Err("a --target service commissions with its own phone and reader: the case's faults cannot reach that read; run the case without --target".into());
+        }
+        if step.expect.within.is_some() && !session.is_local() {
+            return Err("`within` on an onboarding step is simulated time, which only the in-process service keeps; a --target service answers in wall time".into());
+        }
+        let t0 = self.reader.now();
+        session.set_clock(t0.since(kazasu_sim::SimTime::START).as_nanos() / 1_000_000_000);
+        let secrets = &self.secrets;
+        let expand = |t: &str| expand_text(secrets, t);
+        let (reader, transcript, rng) = (&mut self.reader, &mut self.transcript, &mut self.rng);
+        let (device, case_reader) = (self.device, self.reader_profile.as_str());
+        let mut read = |ordered: &str| {
+            let pin = lookup_secret(secrets, "auth_pin")?;
+            first_read(
+                &mut **reader,
+                transcript,
+                rng,
+                device,
+                case_reader,
+                ordered,
+                &pin,
+            )
+        };
+        let report = session.run(&step.action, &step.expect, &expand, &mut read)?;
+        self.reader.wait(SimDuration::from_nanos(
+            MODELLED_RESPONSE_TIME.as_nanos() as u64
+        ));
+        let took = self.reader.now().since(t0);
+        self.transcript.record_event(&report.line, took, &[]);
+        let own_check = report.failure.or_else(|| match step.expect.within {
+            Some(limit) if took > limit.0 => Some((
+                format!("the step within {}", limit.0),
+                format!("it took {took}"),
+            )),
+            _ => None,
+        });
         Ok(Outcome {
-            own_check: report.failure,
+            own_check,
             ..Outcome::default()
         })
     }
@@ -722,7 +804,7 @@ impl World {
                         .saved
                         .get(cert)
                         .ok_or_else(|| format!("nothing was saved as `{cert}` to verify with"))?;
-                    if !signature_verifies(der, &message, &o.data)? {
+                    if !flows::signature_verifies(der, &message, &o.data)? {
                         o.own_check = Some((
                             format!("a signature that verifies with `{cert}`"),
                             "a signature that does not verify".into(),
@@ -754,7 +836,7 @@ impl World {
                             data: out.signature.clone(),
                             ..Outcome::default()
                         };
-                        if !signature_verifies(&out.certificate, &nonce, &out.signature)? {
+                        if !flows::signature_verifies(&out.certificate, &nonce, &out.signature)? {
                             o.own_check = Some((
                                 "a signature that verifies with the certificate read".into(),
                                 "one that does not".into(),
@@ -883,16 +965,6 @@ impl World {
             ..Outcome::default()
         })
     }
-}
-
-fn signature_verifies(cert_der: &[u8], message: &[u8], signature: &[u8]) -> Result<bool, String> {
-    let cert = openssl::x509::X509::from_der(cert_der)
-        .map_err(|e| format!("the saved certificate is not X.509: {e}"))?;
-    let key = cert.public_key().map_err(|e| e.to_string())?;
-    let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)
-        .map_err(|e| e.to_string())?;
-    v.update(message).map_err(|e| e.to_string())?;
-    Ok(v.verify(signature).unwrap_or(false))
 }
 
 fn kind_matches(kind: TransportErrorKind, e: LinkError) -> bool {

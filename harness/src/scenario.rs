@@ -351,6 +351,7 @@ pub const ONBOARDING_EXPECT_FIELDS: &[&str] = &[
     "json",
     "notes",
     "retry_after",
+    "within",
 ];
 const LINK_ONLY: &[&str] = &["transport_error", "within"];
 const TIME_ONLY: &[&str] = &["within"];
@@ -595,6 +596,10 @@ pub struct OnboardingExpect {
     /// The answer has (true) or has not (false) a Retry-After header.
     #[serde(default)]
     pub retry_after: Option<bool>,
+    /// The step takes at most this much simulated time (the in-process service only).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub within: Option<Millis>,
 }
 
 /// A card step: an action on the reader and card, what to expect of it, a name for reports and

@@ -1,7 +1,7 @@
 //! `kazasu serve`: virtual cards attached to vpcd slots for any external PC/SC program, with a
 //! JSONL transcript of everything that crossed the link (secrets redacted).
 
-use crate::transcript::redact_secrets;
+use crate::served_line::{ServedEvent, ServedLine};
 use crate::vpcd_link::{self, LinkConfig, LinkControl, LinkEvent, Pace};
 use kazasu_sim::vpcd::{Request, Slot};
 use kazasu_sim::{Card, FaultPlan, Fixtures, Reader, hex_spaced};
@@ -141,42 +141,29 @@ pub struct ServeOptions {
 
 /// A JSONL transcript line.
 fn line(started: Instant, slot: u16, event: &LinkEvent) -> String {
-    let t_ms = started.elapsed().as_secs_f64() * 1e3;
-    let v = match event {
-        LinkEvent::Connected => {
-            serde_json::json!({ "t_ms": t_ms, "slot": slot, "event": "card_inserted" })
-        }
-        LinkEvent::Disconnected(why) => {
-            serde_json::json!({ "t_ms": t_ms, "slot": slot, "event": "card_removed", "why": why })
-        }
+    let event = match event {
+        LinkEvent::Connected => ServedEvent::CardInserted,
+        LinkEvent::Disconnected(why) => ServedEvent::CardRemoved { why: why.clone() },
         LinkEvent::Exchange {
             request,
             reply,
             sim_ns,
         } => match request {
-            Request::Apdu(apdu) => {
-                let (data, sw) = if reply.len() >= 2 {
-                    reply.split_at(reply.len() - 2)
-                } else {
-                    (&reply[..], &[][..])
-                };
-                serde_json::json!({
-                    "t_ms": t_ms, "slot": slot, "event": "apdu",
-                    "command": redact_secrets(apdu),
-                    "response": hex_spaced(data),
-                    "sw": hex_spaced(sw).replace(' ', ""),
-                    "sim_ns": sim_ns,
-                })
-            }
-            Request::GetAtr => {
-                serde_json::json!({ "t_ms": t_ms, "slot": slot, "event": "getatr", "atr": hex_spaced(reply) })
-            }
-            other => {
-                serde_json::json!({ "t_ms": t_ms, "slot": slot, "event": format!("{other:?}").to_lowercase() })
-            }
+            Request::Apdu(apdu) => ServedEvent::exchange(apdu, reply, *sim_ns),
+            Request::GetAtr => ServedEvent::GetAtr {
+                atr: hex_spaced(reply),
+            },
+            Request::PowerOn => ServedEvent::PowerOn,
+            Request::PowerOff => ServedEvent::PowerOff,
+            Request::Reset => ServedEvent::Reset,
         },
     };
-    v.to_string()
+    ServedLine {
+        t_ms: started.elapsed().as_secs_f64() * 1e3,
+        slot,
+        event,
+    }
+    .emit()
 }
 
 /// Serves until Ctrl-C (or the duration); returns APDUs answered per slot.

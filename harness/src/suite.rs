@@ -26,6 +26,7 @@ bundled_suite!(
     "conformance/transport.yaml",
     "conformance/faults.yaml",
     "conformance/readertest.yaml",
+    "conformance/commissioning.yaml",
 );
 
 /// A problem with scenario input, located as precisely as the input allows.

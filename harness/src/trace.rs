@@ -1101,44 +1101,32 @@ fn opensc_time(clock: &str) -> Option<u64> {
 }
 
 fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
-    #[derive(serde::Deserialize)]
-    struct Line {
-        t_ms: f64,
-        slot: u16,
-        event: String,
-        #[serde(default)]
-        command: Option<String>,
-        #[serde(default)]
-        response: Option<String>,
-        #[serde(default)]
-        sw: Option<String>,
-        #[serde(default)]
-        sim_ns: Option<u64>,
-        #[serde(default)]
-        atr: Option<String>,
-    }
+    use crate::served_line::{ServedEvent, ServedLine};
     let mut raw = RawTrace::default();
     for (i, text_line) in text.lines().enumerate() {
         let n = i + 1;
         if text_line.trim().is_empty() {
             continue;
         }
-        let l: Line = serde_json::from_str(text_line)
-            .map_err(|e| err(n, format!("not a kazasu transcript line: {e}")))?;
+        let l = ServedLine::parse(text_line).map_err(|e| err(n, e))?;
         let reader = format!("Virtual PCD 00 {:02}", l.slot);
         let at = (l.t_ms.is_finite() && l.t_ms >= 0.0).then_some((l.t_ms * 1000.0) as u64);
-        match l.event.as_str() {
-            "card_inserted" => raw.push(Some(&reader), n, at, What::Inserted { atr: None }),
-            "card_removed" => raw.push(Some(&reader), n, at, What::Removed),
-            "getatr" => {
-                if let Some(a) = l.atr.filter(|a| !a.is_empty()) {
-                    raw.atrs.push((Some(reader), hex_of(&a, n, "the ATR")?));
+        match l.event {
+            ServedEvent::CardInserted => {
+                raw.push(Some(&reader), n, at, What::Inserted { atr: None })
+            }
+            ServedEvent::CardRemoved { .. } => raw.push(Some(&reader), n, at, What::Removed),
+            ServedEvent::GetAtr { atr } => {
+                if !atr.is_empty() {
+                    raw.atrs.push((Some(reader), hex_of(&atr, n, "the ATR")?));
                 }
             }
-            "apdu" => {
-                let command_text = l
-                    .command
-                    .ok_or_else(|| err(n, "an apdu line without `command`"))?;
+            ServedEvent::Apdu {
+                command: command_text,
+                response,
+                sw,
+                sim_ns,
+            } => {
                 if command_text.contains('…') {
                     return Err(err(
                         n,
@@ -1147,8 +1135,8 @@ fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
                 }
                 let redacted = command_text.contains("**");
                 let command = hex_of(&command_text.replace("**", "00"), n, "the command")?;
-                let mut response = hex_of(l.response.as_deref().unwrap_or(""), n, "the response")?;
-                let sw = hex_of(l.sw.as_deref().unwrap_or(""), n, "the SW")?;
+                let mut response = hex_of(&response, n, "the response")?;
+                let sw = hex_of(&sw, n, "the SW")?;
                 let outcome = match sw.len() {
                     0 if response.is_empty() => Outcome::Nothing,
                     2 => {
@@ -1165,12 +1153,12 @@ fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
                         command,
                         redacted,
                         outcome,
-                        took_us: l.sim_ns.map(|ns| ns / 1000),
+                        took_us: sim_ns.map(|ns| ns / 1000),
                     },
                 );
             }
             // Power on/off and reset carry no APDU.
-            _ => {}
+            ServedEvent::PowerOn | ServedEvent::PowerOff | ServedEvent::Reset => {}
         }
     }
     Ok(raw)

@@ -8,6 +8,7 @@
 //! ```
 
 use crate::scenario::SwExpect;
+use crate::served_line::{self, ServedEvent, ServedLine};
 use serde::Deserialize;
 
 /// One expected event, matched against the next events of the transcript in order.
@@ -56,14 +57,10 @@ pub fn check(
     transcript: &str,
     expected: &[Expected],
 ) -> Result<Vec<Result<String, String>>, String> {
-    let events: Vec<serde_json::Value> = transcript
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| format!("transcript line {}: {e}", i + 1))
-        })
-        .collect::<Result<_, _>>()?;
+    let events: Vec<ServedLine> = served_line::read_all(transcript)?
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect();
     let mut at = 0;
     let mut out = Vec::new();
     for (k, x) in expected.iter().enumerate() {
@@ -79,12 +76,14 @@ pub fn check(
             }
         };
         let found = events[at..].iter().position(|e| {
-            let ev = e["event"].as_str().unwrap_or_default();
-            let cmd = norm(e["command"].as_str().unwrap_or_default());
-            match (&x.command, &x.command_prefix, &x.event) {
-                (Some(c), _, _) => ev == "apdu" && cmd == norm(c),
-                (_, Some(p), _) => ev == "apdu" && cmd.starts_with(&norm(p)),
-                (_, _, Some(name)) => ev == name,
+            let command = match &e.event {
+                ServedEvent::Apdu { command, .. } => Some(norm(command)),
+                _ => None,
+            };
+            match (&x.command, &x.command_prefix, &x.event, command) {
+                (Some(c), _, _, Some(cmd)) => cmd == norm(c),
+                (_, Some(p), _, Some(cmd)) => cmd.starts_with(&norm(p)),
+                (_, _, Some(name), _) => e.event.name() == name,
                 _ => false,
             }
         });
@@ -93,10 +92,12 @@ pub fn check(
             continue;
         };
         at = i + 1;
-        let e = &events[i];
+        let (sw_text, response) = match &events[i].event {
+            ServedEvent::Apdu { sw, response, .. } => (sw.as_str(), response.as_str()),
+            _ => ("", ""),
+        };
         let mut problems = Vec::new();
         if let Some(a) = &x.expect {
-            let sw_text = e["sw"].as_str().unwrap_or_default();
             let sw = u16::from_str_radix(sw_text, 16)
                 .map(kazasu_sim::StatusWord)
                 .ok();
@@ -118,7 +119,7 @@ pub fn check(
                     }
                 ));
             }
-            let data = norm(e["response"].as_str().unwrap_or_default());
+            let data = norm(response);
             let len = if data.is_empty() {
                 0
             } else {

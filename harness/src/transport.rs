@@ -8,14 +8,9 @@ use kazasu_sim::{Card, CardReply, LinkError, Reader, SimDuration, SimTime};
 /// A command could not be carried to the card and back.
 pub type TransportError = LinkError;
 
-/// One command/response exchange.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Exchange {
-    /// Response bytes: data ‖ SW1 SW2.
-    pub response: Vec<u8>,
-    /// Simulated time it took.
-    pub took: SimDuration,
-}
+/// One command/response exchange: the response bytes (data ‖ SW1 SW2) and the simulated time it
+/// took — the reader model's own record of an exchange, used by every transport.
+pub use kazasu_sim::Transmitted as Exchange;
 
 /// Something that carries APDUs to a card.
 pub trait Transport {
@@ -71,7 +66,7 @@ impl Transport for DirectCard {
                 self.now += a.processing;
                 Ok(Exchange {
                     response: a.response.to_vec(),
-                    took: a.processing,
+                    duration: a.processing,
                 })
             }
             CardReply::PowerLost => Err(LinkError::CardRemoved),
@@ -85,10 +80,7 @@ impl Transport for DirectCard {
 
 impl Transport for Reader {
     fn transmit(&mut self, apdu: &[u8]) -> Result<Exchange, TransportError> {
-        Reader::transmit(self, apdu).map(|t| Exchange {
-            response: t.response,
-            took: t.duration,
-        })
+        Reader::transmit(self, apdu)
     }
     fn now(&self) -> SimTime {
         Reader::now(self)

@@ -112,6 +112,7 @@ fn onboarding_mutation(field: &str) -> Option<(&'static str, &'static str, &'sta
             "notes: [\"a note nobody wrote\"]",
         ),
         "retry_after" => (PROGRAM, "retry_after: false", "retry_after: true"),
+        "within" => (PROGRAM, "within: 1s", "within: 1ms"),
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@
 use kazasu::backend::Backend;
 use kazasu::runner::{CaseResult, Status, run_case_on};
 use kazasu::suite;
+use kazasu::transport::{Transport, TransportError};
 use kazasu_sim::reader::FrameRecord;
 use kazasu_sim::{LinkError, Reader, SimDuration, SimTime, Transmitted};
 use std::io::{Read, Write};
@@ -26,24 +27,11 @@ impl Backend for Rewriting {
     fn disconnect(&mut self) -> Result<(), LinkError> {
         Backend::disconnect(&mut self.inner)
     }
-    fn transmit(&mut self, apdu: &[u8]) -> Result<Transmitted, LinkError> {
-        let mut t = Backend::transmit(&mut self.inner, apdu)?;
-        if apdu.starts_with(&self.rule.0) {
-            t.response = self.rule.1.clone();
-        }
-        Ok(t)
-    }
     fn approve(&mut self) -> bool {
         Backend::approve(&mut self.inner)
     }
     fn wait(&mut self, d: SimDuration) {
         Backend::wait(&mut self.inner, d)
-    }
-    fn now(&self) -> SimTime {
-        Backend::now(&self.inner)
-    }
-    fn last_frames(&self) -> Vec<FrameRecord> {
-        Backend::last_frames(&self.inner)
     }
     fn bit_rate(&self) -> u32 {
         Backend::bit_rate(&self.inner)
@@ -56,6 +44,22 @@ impl Backend for Rewriting {
     }
     fn missed_faults(&self) -> Vec<String> {
         Backend::missed_faults(&self.inner)
+    }
+}
+
+impl Transport for Rewriting {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Transmitted, TransportError> {
+        let mut t = Transport::transmit(&mut self.inner, apdu)?;
+        if apdu.starts_with(&self.rule.0) {
+            t.response = self.rule.1.clone();
+        }
+        Ok(t)
+    }
+    fn now(&self) -> SimTime {
+        Transport::now(&self.inner)
+    }
+    fn last_frames(&self) -> Vec<FrameRecord> {
+        Transport::last_frames(&self.inner)
     }
 }
 

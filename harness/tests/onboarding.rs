@@ -3,7 +3,7 @@
 
 use kazasu::onboarding::server::{PROGRAM_YAML, Running, Shared};
 use kazasu::onboarding::store::Store;
-use kazasu_sim::onboarding::program::{Day, Institution, Program, Registry};
+use kazasu_onboarding::program::{Day, Institution, Program, Registry};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::process::Command;

@@ -1,4 +1,4 @@
-//! # kazasu-sim — the other side: simulated cards, phones, readers and the onboarding rules
+//! # kazasu-sim — the other side: simulated cards, phones and readers
 //!
 //! This crate is fully deterministic. It contains no networking code, starts no threads and
 //! never reads the operating system's clock: time is passed in as [`SimTime`] and models hand
@@ -24,7 +24,6 @@ pub mod identity;
 pub mod jpki;
 pub mod my_number;
 mod nvm;
-pub mod onboarding;
 mod os;
 pub mod pcd;
 pub mod picc;

@@ -1,21 +1,44 @@
-//! The runner's side of the onboarding steps: an HTTP client for the service (embedded, fresh
-//! for each case, or any service given with `--target URL`), the requests each step makes, and
-//! the checks of its expectations. What it records never holds a secret: requests are shown as
-//! their templates, with `${secrets.…}` as `***`.
+//! The runner's side of the onboarding steps: the service (in this process, fresh for each case
+//! and on the case's simulated clock, or any service given with `--target URL`), the requests
+//! each step makes, and the checks of its expectations. What it records never holds a secret:
+//! requests are shown as their templates, with `${secrets.…}` as `***`.
+//!
+//! In-process, a request goes through the very router `kazasu onboarding serve` serves — the
+//! same rules, statuses and JSON — without a socket, and commissioning reads the case's own card
+//! through the case's own reader (with its faults), so a scenario can make it fail.
 
-use super::server::{Running, Shared};
+use super::server::{self, Shared};
 use super::store::Store;
 use crate::scenario::{HttpStep, OnboardingAction, OnboardingExpect, RegisterStep};
 use crate::variables;
-use kazasu_sim::onboarding::program::Day;
+use kazasu_onboarding::program::Day;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// How long the onboarding service takes to answer a request, in simulated time: **modelled**
+/// (a web service reached over a clinic's internet connection; no public figure).
+pub const MODELLED_RESPONSE_TIME: Duration = Duration::from_millis(150);
+
+/// The bought reader's first read, made by the runner in-process: given the reader profile the
+/// account ordered, `Ok(Ok(what was read))`, `Ok(Err(why the read failed))`, or `Err` when the
+/// case cannot make the read (a step error).
+pub type FirstRead<'a> = &'a mut dyn FnMut(&str) -> Result<Result<String, String>, String>;
+
+enum Service {
+    /// The rules in this process, behind the served router.
+    Local {
+        shared: Arc<Shared>,
+        router: axum::Router,
+        runtime: tokio::runtime::Runtime,
+    },
+    /// A service at a URL.
+    Remote { base: String, agent: ureq::Agent },
+}
 
 /// A connection to an onboarding service for one case.
 pub struct Session {
-    base: String,
-    agent: ureq::Agent,
-    _embedded: Option<Running>,
+    service: Service,
     last_account: Option<String>,
 }
 
@@ -38,27 +61,31 @@ pub fn http_agent() -> ureq::Agent {
 }
 
 impl Session {
-    /// A fresh embedded service (in memory) on a free loopback port, with its calendar at
-    /// `today`.
-    pub fn embedded(today: Option<Day>) -> Result<Session, String> {
-        let shared = Shared::embedded(Store::memory(), today)?;
-        let running = Running::start(shared, ([127, 0, 0, 1], 0).into(), 1)?;
+    /// A fresh service in this process (in memory), with its calendar at `today`.
+    pub fn local(today: Option<Day>) -> Result<Session, String> {
+        let shared = Arc::new(Shared::embedded(Store::memory(), today)?);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| format!("cannot start the onboarding runtime: {e}"))?;
         Ok(Session {
-            base: running.url(),
-            agent: http_agent(),
-            _embedded: Some(running),
+            service: Service::Local {
+                router: server::router(shared.clone()),
+                shared,
+                runtime,
+            },
             last_account: None,
         })
     }
 
     /// Any service implementing the API at `url`, reset first (`POST /api/test/reset`, with the
-    /// case's calendar day) so that every case starts from no accounts, as with the embedded
+    /// case's calendar day) so that every case starts from no accounts, as with the local
     /// service.
     pub fn remote(url: &str, today: Option<Day>) -> Result<Session, String> {
         let s = Session {
-            base: url.trim_end_matches('/').to_string(),
-            agent: http_agent(),
-            _embedded: None,
+            service: Service::Remote {
+                base: url.trim_end_matches('/').to_string(),
+                agent: http_agent(),
+            },
             last_account: None,
         };
         let body = today.map(|d| json!({ "today": d.to_string() }).to_string());
@@ -72,6 +99,18 @@ impl Session {
         Ok(s)
     }
 
+    /// Whether the service runs in this process, on simulated time.
+    pub fn is_local(&self) -> bool {
+        matches!(self.service, Service::Local { .. })
+    }
+
+    /// Sets the local service's clock to the case's simulated time.
+    pub fn set_clock(&self, now_s: u64) {
+        if let Service::Local { shared, .. } = &self.service {
+            shared.set_virtual_now(now_s);
+        }
+    }
+
     fn account_or(&self, given: Option<&str>) -> Result<String, String> {
         given
             .map(str::to_string)
@@ -80,31 +119,39 @@ impl Session {
     }
 
     fn request(&self, method: &str, path: &str, body: Option<String>) -> Result<Reply, String> {
-        let url = format!("{}{path}", self.base);
-        let result = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            ("POST", Some(b)) => self
-                .agent
-                .post(&url)
-                .header("content-type", "application/json")
-                .send(b.as_bytes()),
-            ("POST", None) => self.agent.post(&url).send_empty(),
-            ("PUT", Some(b)) => self
-                .agent
-                .put(&url)
-                .header("content-type", "application/json")
-                .send(b.as_bytes()),
-            ("PUT", None) => self.agent.put(&url).send_empty(),
-            ("DELETE", _) => self.agent.delete(&url).call(),
-            (m, _) => return Err(format!("method `{m}`: use GET, POST, PUT or DELETE")),
+        if !["GET", "POST", "PUT", "DELETE"].contains(&method) {
+            return Err(format!("method `{method}`: use GET, POST, PUT or DELETE"));
+        }
+        let (status, retry_after, text) = match &self.service {
+            Service::Local {
+                router, runtime, ..
+            } => local_request(router, runtime, method, path, body)?,
+            Service::Remote { base, agent } => {
+                let url = format!("{base}{path}");
+                let result = match (method, body) {
+                    ("GET", _) => agent.get(&url).call(),
+                    ("POST", Some(b)) => agent
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .send(b.as_bytes()),
+                    ("POST", None) => agent.post(&url).send_empty(),
+                    ("PUT", Some(b)) => agent
+                        .put(&url)
+                        .header("content-type", "application/json")
+                        .send(b.as_bytes()),
+                    ("PUT", None) => agent.put(&url).send_empty(),
+                    _ => agent.delete(&url).call(),
+                };
+                let mut resp = result.map_err(|e| format!("{method} {url}: {e}"))?;
+                let status = resp.status().as_u16();
+                let retry_after = resp.headers().get("retry-after").is_some();
+                let text = resp
+                    .body_mut()
+                    .read_to_string()
+                    .map_err(|e| format!("{method} {url}: reading the answer: {e}"))?;
+                (status, retry_after, text)
+            }
         };
-        let mut resp = result.map_err(|e| format!("{method} {url}: {e}"))?;
-        let status = resp.status().as_u16();
-        let retry_after = resp.headers().get("retry-after").is_some();
-        let text = resp
-            .body_mut()
-            .read_to_string()
-            .map_err(|e| format!("{method} {url}: reading the answer: {e}"))?;
         // A body that is not JSON is kept as such: an expectation about the JSON answer then
         // fails, saying so, rather than reading it as an empty answer.
         let json = if text.trim().is_empty() {
@@ -119,12 +166,14 @@ impl Session {
         })
     }
 
-    /// Runs one onboarding step. `expand` substitutes `${secrets.NAME}` in a string.
+    /// Runs one onboarding step. `expand` substitutes `${secrets.NAME}` in a string;
+    /// `first_read` makes commissioning's read when the service is local.
     pub fn run(
         &mut self,
         action: &OnboardingAction,
         expect: &OnboardingExpect,
         expand: &dyn Fn(&str) -> Result<String, String>,
+        first_read: FirstRead<'_>,
     ) -> Result<StepReport, String> {
         let (method, path, body, shown_body) = match action {
             OnboardingAction::Register(r) => {
@@ -175,7 +224,12 @@ impl Session {
             }
         };
         let method = method.to_ascii_uppercase();
-        let reply = self.request(&method, &path, body)?;
+        let reply = match (action, &self.service) {
+            (OnboardingAction::Commission, Service::Local { shared, .. }) => {
+                local_commission(shared, &self.account_or(None)?, first_read)?
+            }
+            _ => self.request(&method, &path, body)?,
+        };
         if matches!(action, OnboardingAction::Register(_)) && reply.status == 201 {
             self.last_account = reply
                 .json()
@@ -191,6 +245,11 @@ impl Session {
         line.push_str(&format!(" → {}", reply.status));
         if !codes.is_empty() {
             line.push_str(&format!(" {}", codes.join(", ")));
+        }
+        if let (OnboardingAction::Commission, Some(detail)) =
+            (action, reply.json().get("detail").and_then(Value::as_str))
+        {
+            line.push_str(&format!(": {detail}"));
         }
         let failure = self.check(action, expect, &reply)?;
         Ok(StepReport { line, failure })
@@ -447,4 +506,66 @@ fn redact_value(v: &Value) -> Value {
         ),
         other => other.clone(),
     }
+}
+
+/// One request through the local router: (status, a Retry-After header?, the body).
+fn local_request(
+    router: &axum::Router,
+    runtime: &tokio::runtime::Runtime,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> Result<(u16, bool, String), String> {
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().method(method).uri(path);
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let mut request = request
+        .body(axum::body::Body::from(body.unwrap_or_default()))
+        .map_err(|e| format!("{method} {path}: {e}"))?;
+    // The wrong-code limiter keys on the client's address.
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            0,
+        ))));
+    runtime.block_on(async {
+        let response = router
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = response.status().as_u16();
+        let retry_after = response.headers().contains_key("retry-after");
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .map_err(|e| format!("{method} {path}: reading the answer: {e}"))?;
+        Ok((
+            status,
+            retry_after,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ))
+    })
+}
+
+/// Commissioning in-process: the service names the ordered reader profile, the runner reads
+/// the case's card through the case's reader, the service records the outcome — the answer is
+/// the one the served service gives.
+fn local_commission(shared: &Shared, id: &str, first_read: FirstRead<'_>) -> Result<Reply, String> {
+    let answer = |status: u16, json: Value| Reply {
+        status,
+        retry_after: false,
+        body: Ok(json),
+    };
+    let profile = match server::commission_begin(shared, id) {
+        Ok(p) => p,
+        Err((status, errors)) => return Ok(answer(status.as_u16(), server::errors_json(&errors))),
+    };
+    let read = first_read(&profile)?;
+    Ok(match server::commission_end(shared, id, profile, read) {
+        Ok(c) => answer(200, server::commission_json(&c)),
+        Err((status, errors)) => answer(status.as_u16(), server::errors_json(&errors)),
+    })
 }

@@ -1,20 +1,76 @@
-//! Commissioning: the onboarding ends with the bought reader's first read — the smartphone
-//! eligibility-check flow, with the ordered product's reader profile and a virtual Android phone,
-//! its signature checked against its certificate.
+//! Commissioning: the onboarding ends with the bought reader's first read — the eligibility-check
+//! flow through the ordered product's reader, the signature checked against the certificate.
+//! One read, two callers: the served service reads a virtual Android phone through the ordered
+//! reader profile ([`first_read`]); the runner reads the case's own card through the case's own
+//! reader, with its faults and PIN ([`read_through`]).
 
+use crate::backend::Backend;
 use crate::flows::{self, Host, ReadMode};
+use crate::transcript::Transcript;
 use kazasu_sim::profile::Device;
-use kazasu_sim::{Card, FaultPlan, Fixtures, Reader};
+use kazasu_sim::{Card, FaultPlan, Fixtures, Reader, Secret};
 use rand_core::SeedableRng;
 use std::sync::Arc;
 
-/// Reads a virtual Android phone through `reader_profile`; `Ok` describes the read, `Err` says
-/// why it failed.
+/// What the served service's phone signs at commissioning.
+const COMMISSIONING_CHALLENGE: &[u8] = b"commissioning";
+
+/// The first read through `reader`: tap, the eligibility-check read of `device` with `pin`, the
+/// signature over `challenge` checked against the certificate read, removal. `Ok(Ok(..))`
+/// describes the read, `Ok(Err(..))` says why it failed as it would at a counter, `Err` is a
+/// certificate that cannot be read as X.509. Every exchange goes to `transcript`.
+pub fn read_through(
+    reader: &mut dyn Backend,
+    transcript: &mut Transcript,
+    device: Device,
+    pin: &Secret<String>,
+    challenge: &[u8],
+    reader_name: &str,
+) -> Result<Result<String, String>, String> {
+    let start = reader.now();
+    if device == Device::Iphone {
+        reader.approve();
+    }
+    let tap = reader.tap();
+    let what = match &tap {
+        Ok(()) => format!("commissioning: tap on {reader_name}"),
+        Err(e) => format!("commissioning: tap failed: {e}"),
+    };
+    transcript.record_event(&what, reader.now().since(start), &reader.last_frames());
+    if let Err(e) = tap {
+        return Ok(Err(format!("the phone was not detected: {e}")));
+    }
+    let mut host = Host::new(reader);
+    let result = flows::jpki_auth_flow(&mut host, device, pin, challenge, ReadMode::Chunked);
+    transcript.extend(std::mem::take(&mut host.transcript));
+    let out = match result {
+        Ok(out) => out,
+        Err(e) => return Ok(Err(format!("the first read failed: {e}"))),
+    };
+    if !flows::signature_verifies(&out.certificate, challenge, &out.signature)? {
+        return Ok(Err(
+            "the phone's signature does not verify with its certificate".into(),
+        ));
+    }
+    reader.remove();
+    let who = match device {
+        Device::Android => "an Android phone",
+        Device::Iphone => "an iPhone",
+        Device::Card => "a My Number card",
+        Device::TestCard => "a test card",
+    };
+    Ok(Ok(format!(
+        "{who} was read through {reader_name} in {} (simulated): certificate read, RSA-2048 signature verified",
+        reader.now().since(start)
+    )))
+}
+
+/// The served service's first read: a virtual Android phone through `reader_profile`; `Ok`
+/// describes the read, `Err` says why it failed.
 pub fn first_read(reader_profile: &str, seed: u64) -> Result<String, String> {
     let reader = Arc::new(crate::suite::reader_profile(reader_profile, None)?);
     let phone = Arc::new(crate::suite::card_profile("android-jpki", None)?);
-    let fixtures = Fixtures::embedded();
-    let subject = fixtures.default_subject();
+    let subject = Fixtures::embedded().default_subject();
     let pin = subject.identity.pins.auth.clone();
     let card = Card::new(phone, subject, seed).map_err(|e| e.to_string())?;
     let mut r = Reader::new(
@@ -22,33 +78,15 @@ pub fn first_read(reader_profile: &str, seed: u64) -> Result<String, String> {
         card,
         FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
     );
-    let start = r.now();
-    r.tap()
-        .map_err(|e| format!("the phone was not detected: {e}"))?;
-    let mut host = Host::new(&mut r);
-    let out = flows::jpki_auth_flow(
-        &mut host,
+    let mut transcript = Transcript::default();
+    read_through(
+        &mut r,
+        &mut transcript,
         Device::Android,
         &pin,
-        b"commissioning",
-        ReadMode::Chunked,
-    )
-    .map_err(|e| format!("the first read failed: {e}"))?;
-    let cert = openssl::x509::X509::from_der(&out.certificate)
-        .map_err(|e| format!("the phone's certificate is not X.509: {e}"))?;
-    let key = cert.public_key().map_err(|e| e.to_string())?;
-    let rsa = key.rsa().map_err(|e| e.to_string())?;
-    let mut recovered = vec![0u8; rsa.size() as usize];
-    let n = rsa
-        .public_decrypt(&out.signature, &mut recovered, openssl::rsa::Padding::PKCS1)
-        .map_err(|_| "the phone's signature does not verify with its certificate".to_string())?;
-    if recovered[..n] != out.digest_info[..] {
-        return Err("the phone's signature is over other data".into());
-    }
-    let took = r.now().since(start);
-    Ok(format!(
-        "an Android phone was read through {reader_profile} in {took} (simulated): certificate read, RSA-2048 signature verified"
-    ))
+        COMMISSIONING_CHALLENGE,
+        reader_profile,
+    )?
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! website step, the reader order and commissioning. No script; every value is escaped; the
 //! invitation code is never written back into a page.
 
-use kazasu_sim::onboarding::program::{Day, Program, Stock, Variant};
-use kazasu_sim::onboarding::service::{Account, AccountStatus, FieldError, Order};
+use kazasu_onboarding::program::{Day, Program, Stock, Variant};
+use kazasu_onboarding::service::{Account, AccountStatus, FieldError, Order};
 
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

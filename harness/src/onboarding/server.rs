@@ -1,6 +1,6 @@
 //! The onboarding service's IO shell: an HTTP JSON API (`/api/…`, described by
 //! `docs/onboarding-openapi.yaml`, served at `/openapi.yaml`) and plain server-rendered
-//! HTML pages for the same flow, over the sans-IO rules of `kazasu_sim::onboarding`. Accounts
+//! HTML pages for the same flow, over the sans-IO rules of `kazasu_onboarding`. Accounts
 //! and orders persist in the [`Store`]; the invitation code never appears in a response, a page
 //! or a log line.
 
@@ -12,8 +12,8 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use kazasu_sim::onboarding::program::{Day, Program, Registry};
-use kazasu_sim::onboarding::service::{
+use kazasu_onboarding::program::{Day, Program, Registry};
+use kazasu_onboarding::service::{
     Account, FieldError, Onboarding, Ordered, Registration, RegistrationForm,
 };
 use serde_json::json;
@@ -37,6 +37,9 @@ pub struct Shared {
     store: Mutex<Store>,
     today: Mutex<Option<Day>>,
     started: Instant,
+    /// The case's simulated clock in seconds, when the runner drives the service in-process;
+    /// `None`: wall time since the service started.
+    virtual_now_s: Mutex<Option<u64>>,
     seed: u64,
     /// `POST /api/test/reset` forgets everything (for conformance runs with `--target`).
     pub allow_reset: bool,
@@ -61,6 +64,7 @@ impl Shared {
             store: Mutex::new(store),
             today: Mutex::new(today),
             started: Instant::now(),
+            virtual_now_s: Mutex::new(None),
             seed: 1,
             allow_reset: false,
             log_requests: false,
@@ -85,6 +89,19 @@ impl Shared {
             .accounts()
             .cloned()
             .collect()
+    }
+
+    /// Runs the service's clock (the wrong-code limiter's) on simulated time: `now_s` seconds.
+    pub fn set_virtual_now(&self, now_s: u64) {
+        *self.virtual_now_s.lock().expect("clock lock") = Some(now_s);
+    }
+
+    /// Seconds on the service's clock.
+    fn now_s(&self) -> u64 {
+        self.virtual_now_s
+            .lock()
+            .expect("clock lock")
+            .unwrap_or_else(|| self.started.elapsed().as_secs())
     }
 
     pub(super) fn today(&self) -> Day {
@@ -284,7 +301,7 @@ fn storage_error() -> FieldError {
 }
 
 fn error_response(status: StatusCode, errors: Vec<FieldError>) -> Response {
-    (status, axum::Json(json!({ "errors": errors }))).into_response()
+    (status, axum::Json(errors_json(&errors))).into_response()
 }
 
 fn program_view(p: &Program) -> serde_json::Value {
@@ -313,7 +330,7 @@ pub(super) enum Registered {
 }
 
 pub(super) fn register(app: &Shared, form: &RegistrationForm, client: &str) -> Registered {
-    let now_s = app.started.elapsed().as_secs();
+    let now_s = app.now_s();
     let today = app.today();
     let mut core = app.core.lock().expect("core lock");
     let (outcome, notes) = core.register(form, client, now_s, today);
@@ -478,7 +495,7 @@ pub(super) fn order(
     app: &Shared,
     id: &str,
     product: &str,
-) -> Result<kazasu_sim::onboarding::service::Order, (StatusCode, Vec<FieldError>)> {
+) -> Result<kazasu_onboarding::service::Order, (StatusCode, Vec<FieldError>)> {
     let today = app.today();
     let mut core = app.core.lock().expect("core lock");
     match core.order(id, product, today) {
@@ -533,31 +550,36 @@ pub struct Commissioning {
     pub account: Account,
 }
 
-pub(super) fn commission(
+/// The first half of commissioning: the reader profile of the product the account ordered, or
+/// why the account cannot be commissioned (unknown, documents pending, nothing ordered).
+pub fn commission_begin(app: &Shared, id: &str) -> Result<String, (StatusCode, Vec<FieldError>)> {
+    let core = app.core.lock().expect("core lock");
+    let Some(account) = core.account(id) else {
+        return Err((StatusCode::NOT_FOUND, vec![no_account_error()]));
+    };
+    if account.status == kazasu_onboarding::service::AccountStatus::PendingDocumentReview {
+        return Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec![fe(
+                "account",
+                "pending_review",
+                "書類審査が完了していません。",
+                "the account's documents have not been reviewed yet",
+            )],
+        ));
+    }
+    core.commissioning_reader(id)
+        .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, vec![e]))
+}
+
+/// The second half: records whether the first read through `reader_profile` passed.
+pub fn commission_end(
     app: &Shared,
     id: &str,
+    reader_profile: String,
+    first_read: Result<String, String>,
 ) -> Result<Commissioning, (StatusCode, Vec<FieldError>)> {
-    let reader_profile = {
-        let core = app.core.lock().expect("core lock");
-        let Some(account) = core.account(id) else {
-            return Err((StatusCode::NOT_FOUND, vec![no_account_error()]));
-        };
-        if account.status == kazasu_sim::onboarding::service::AccountStatus::PendingDocumentReview {
-            return Err((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                vec![fe(
-                    "account",
-                    "pending_review",
-                    "書類審査が完了していません。",
-                    "the account's documents have not been reviewed yet",
-                )],
-            ));
-        }
-        core.commissioning_reader(id)
-            .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, vec![e]))?
-    };
-    // The first read runs outside the lock: the service keeps answering meanwhile.
-    let (passed, detail) = match super::commission::first_read(&reader_profile, app.seed) {
+    let (passed, detail) = match first_read {
         Ok(d) => (true, d),
         Err(d) => (false, d),
     };
@@ -565,7 +587,7 @@ pub(super) fn commission(
     let account = core
         .commissioned(id, passed)
         .cloned()
-        .ok_or_else(|| (StatusCode::NOT_FOUND, vec![]))?;
+        .ok_or_else(|| (StatusCode::NOT_FOUND, vec![no_account_error()]))?;
     app.store
         .lock()
         .expect("store lock")
@@ -582,17 +604,38 @@ pub(super) fn commission(
     })
 }
 
+/// Commissioning as the served service does it: the first read with a virtual Android phone
+/// through the ordered product's reader profile.
+pub(super) fn commission(
+    app: &Shared,
+    id: &str,
+) -> Result<Commissioning, (StatusCode, Vec<FieldError>)> {
+    let reader_profile = commission_begin(app, id)?;
+    // The first read runs outside the lock: the service keeps answering meanwhile.
+    let read = super::commission::first_read(&reader_profile, app.seed);
+    commission_end(app, id, reader_profile, read)
+}
+
+/// The JSON answer to commissioning.
+pub fn commission_json(c: &Commissioning) -> serde_json::Value {
+    json!({
+        "passed": c.passed,
+        "detail": c.detail,
+        "reader_profile": c.reader_profile,
+        "account": c.account,
+    })
+}
+
+/// An error answer's JSON.
+pub fn errors_json(errors: &[FieldError]) -> serde_json::Value {
+    json!({ "errors": errors })
+}
+
 async fn api_commission(State(app): State<App>, Path(id): Path<String>) -> Response {
     let app2 = app.clone();
     let result = tokio::task::spawn_blocking(move || commission(&app2, &id)).await;
     match result {
-        Ok(Ok(c)) => axum::Json(json!({
-            "passed": c.passed,
-            "detail": c.detail,
-            "reader_profile": c.reader_profile,
-            "account": c.account,
-        }))
-        .into_response(),
+        Ok(Ok(c)) => axum::Json(commission_json(&c)).into_response(),
         Ok(Err((status, errors))) => error_response(status, errors),
         Err(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, vec![]),
     }

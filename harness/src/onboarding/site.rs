@@ -7,8 +7,8 @@ use super::server::{self, App, Shared};
 use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use kazasu_onboarding::service::{FieldError, RegistrationForm, Verification};
 use kazasu_sim::Secret;
-use kazasu_sim::onboarding::service::{FieldError, RegistrationForm, Verification};
 use std::net::SocketAddr;
 
 pub(super) async fn program(State(app): State<App>) -> Html<String> {

@@ -2,7 +2,7 @@
 //! restart loses nothing), or memory for tests. Rows hold the records as JSON; the institution
 //! code is UNIQUE, so the database itself refuses a second account for an institution.
 
-use kazasu_sim::onboarding::service::{Account, Order};
+use kazasu_onboarding::service::{Account, Order};
 use rusqlite::{Connection, params};
 
 /// The store.

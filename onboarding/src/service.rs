@@ -7,7 +7,7 @@
 use super::codes::{CodeError, FeeType, MedicalCode, check_corporate_number};
 use super::normalize::{normalize, normalize_code};
 use super::program::{BusinessType, Day, Program, Registry, Stock};
-use crate::secret::Secret;
+use kazasu_sim::Secret;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 /// Longest accepted input, characters, per field.
@@ -704,8 +704,8 @@ impl Onboarding {
 mod tests {
     use super::*;
 
-    const PROGRAM: &str = include_str!("../../../scenarios/onboarding/program.data.yaml");
-    const REGISTRY: &str = include_str!("../../../scenarios/onboarding/registry.data.yaml");
+    const PROGRAM: &str = include_str!("../../scenarios/onboarding/program.data.yaml");
+    const REGISTRY: &str = include_str!("../../scenarios/onboarding/registry.data.yaml");
     const CODE: &str = "KZ7Q2M";
 
     fn service() -> Onboarding {

@@ -4,7 +4,7 @@
 //! institutions registered on the portal.
 
 use super::codes::{FeeType, MedicalCode, check_corporate_number};
-use crate::secret::Secret;
+use kazasu_sim::Secret;
 use std::fmt;
 
 /// A calendar day, `YYYY-MM-DD`.
