@@ -73,6 +73,66 @@ pub fn der_total_length(header: &[u8]) -> Result<usize, String> {
     }
 }
 
+/// The commands of the JPKI and card-info flows, built in one place: the host flows below and the
+/// runner's card steps both send these.
+pub mod apdu {
+    use kazasu_sim::Command;
+
+    /// SELECT an application by AID: `00 A4 04 P2` (P2 `0C`: no answer data; `00`: FCI).
+    pub fn select_aid(aid: &[u8], p2: u8) -> Command<'_> {
+        Command::new(0x00, 0xA4, 0x04, p2).with_data(aid)
+    }
+
+    /// SELECT an elementary file: `00 A4 02 0C 02 FID`.
+    pub fn select_ef(fid: &[u8; 2]) -> Command<'_> {
+        Command::new(0x00, 0xA4, 0x02, 0x0C).with_data(fid)
+    }
+
+    /// VERIFY the selected PIN: `00 20 00 80 Lc PIN`.
+    pub fn verify(pin: &[u8]) -> Command<'_> {
+        Command::new(0x00, 0x20, 0x00, 0x80).with_data(pin)
+    }
+
+    /// The retry-counter query: VERIFY without data, `00 20 00 80`.
+    pub fn retry_counter() -> Command<'static> {
+        Command::new(0x00, 0x20, 0x00, 0x80)
+    }
+
+    /// The first 4 bytes of a file (its DER header): of the selected EF (`00 B0 00 00 04`), or
+    /// by short EF id without a SELECT (`00 B0 8s 00 04`).
+    pub fn read_header(sfi: Option<u8>) -> Command<'static> {
+        match sfi {
+            Some(sfi) => Command::new(0x00, 0xB0, 0x80 | (sfi & 0x1F), 0x00).with_le(4),
+            None => Command::new(0x00, 0xB0, 0x00, 0x00).with_le(4),
+        }
+    }
+
+    /// READ BINARY of `len` bytes at `offset` (short: at most 256; extended: up to 65,536). The
+    /// offset has 15 bits: past 32,767 there is no such command, and this says so.
+    pub fn read_at(offset: usize, len: usize, extended: bool) -> Result<Command<'static>, String> {
+        let [hi, lo] = u16::try_from(offset)
+            .ok()
+            .filter(|o| *o <= 0x7FFF)
+            .ok_or_else(|| {
+                format!("READ BINARY cannot reach offset {offset} (offsets have 15 bits: at most 32,767)")
+            })?
+            .to_be_bytes();
+        let cmd = Command::new(0x00, 0xB0, hi, lo);
+        Ok(if extended {
+            cmd.with_le(len.min(65_536) as u32).extended()
+        } else {
+            cmd.with_le(len.min(256) as u32)
+        })
+    }
+
+    /// COMPUTE DIGITAL SIGNATURE over a DigestInfo with the selected key: `80 2A 00 80 Lc DI 00`.
+    pub fn sign(digest_info: &[u8]) -> Command<'_> {
+        Command::new(0x80, 0x2A, 0x00, 0x80)
+            .with_data(digest_info)
+            .with_le(256)
+    }
+}
+
 /// A host talking to one card through a transport, keeping a redacted transcript.
 pub struct Host<'t, T: Transport + ?Sized> {
     transport: &'t mut T,
@@ -136,11 +196,8 @@ impl<'t, T: Transport + ?Sized> Host<'t, T> {
 
     /// SELECT an application by AID (`00 A4 04 0C`).
     pub fn select_aid(&mut self, aid: &[u8]) -> Result<(), FlowError> {
-        self.send_ok(
-            "select application",
-            Command::new(0x00, 0xA4, 0x04, 0x0C).with_data(aid),
-        )
-        .map(drop)
+        self.send_ok("select application", apdu::select_aid(aid, 0x0C))
+            .map(drop)
     }
 
     /// SELECT the JPKI AP.
@@ -151,30 +208,21 @@ impl<'t, T: Transport + ?Sized> Host<'t, T> {
     /// SELECT an elementary file (`00 A4 02 0C 02 FID`).
     pub fn select_ef(&mut self, fid: u16) -> Result<(), FlowError> {
         let f = fid.to_be_bytes();
-        self.send_ok(
-            &format!("select EF {fid:04X}"),
-            Command::new(0x00, 0xA4, 0x02, 0x0C).with_data(&f),
-        )
-        .map(drop)
+        self.send_ok(&format!("select EF {fid:04X}"), apdu::select_ef(&f))
+            .map(drop)
     }
 
     /// SELECT the PIN EF and VERIFY it.
     pub fn verify(&mut self, pin_fid: u16, pin: &Secret<String>) -> Result<(), FlowError> {
         self.select_ef(pin_fid)?;
         let data = pin.expose().as_bytes();
-        self.send_ok(
-            &format!("verify PIN {pin_fid:04X}"),
-            Command::new(0x00, 0x20, 0x00, 0x80).with_data(data),
-        )
-        .map(drop)
+        self.send_ok(&format!("verify PIN {pin_fid:04X}"), apdu::verify(data))
+            .map(drop)
     }
 
     /// Reads the whole current EF, sized by its DER header.
     pub fn read_current_der(&mut self, mode: ReadMode) -> Result<Vec<u8>, FlowError> {
-        let mut data = self.send_ok(
-            "read header",
-            Command::new(0x00, 0xB0, 0x00, 0x00).with_le(4),
-        )?;
+        let mut data = self.send_ok("read header", apdu::read_header(None))?;
         let total = der_total_length(&data).map_err(|message| FlowError::Malformed {
             step: "read header".into(),
             message,
@@ -182,15 +230,12 @@ impl<'t, T: Transport + ?Sized> Host<'t, T> {
         while data.len() < total {
             let offset = data.len();
             let remaining = total - offset;
-            let [hi, lo] = (offset as u16).to_be_bytes();
-            let cmd = match mode {
-                ReadMode::Chunked => {
-                    Command::new(0x00, 0xB0, hi, lo).with_le(remaining.min(256) as u32)
-                }
-                ReadMode::Extended => Command::new(0x00, 0xB0, hi, lo)
-                    .with_le(remaining as u32)
-                    .extended(),
-            };
+            let cmd = apdu::read_at(offset, remaining, mode == ReadMode::Extended).map_err(
+                |message| FlowError::Malformed {
+                    step: format!("read at {offset}"),
+                    message,
+                },
+            )?;
             let chunk = self.send_ok(&format!("read at {offset}"), cmd)?;
             if chunk.is_empty() {
                 return Err(FlowError::Malformed {
@@ -207,12 +252,7 @@ impl<'t, T: Transport + ?Sized> Host<'t, T> {
     /// SELECT the key EF and COMPUTE DIGITAL SIGNATURE over `digest_info`.
     pub fn sign(&mut self, key_fid: u16, digest_info: &[u8]) -> Result<Vec<u8>, FlowError> {
         self.select_ef(key_fid)?;
-        self.send_ok(
-            "compute digital signature",
-            Command::new(0x80, 0x2A, 0x00, 0x80)
-                .with_data(digest_info)
-                .with_le(256),
-        )
+        self.send_ok("compute digital signature", apdu::sign(digest_info))
     }
 }
 

@@ -4,7 +4,7 @@
 //! the exchanges around it. Cases run in parallel; no retries: a flaky scenario is a bug.
 
 use crate::backend::Backend;
-use crate::flows::{self, Host, ReadMode};
+use crate::flows::{self, Host, ReadMode, apdu};
 use crate::scenario::{
     CardAction, CardExpect, CardStep, OnboardingAction, OnboardingStep, ReadHow, SelectTarget,
     Step, TransportErrorKind,
@@ -530,6 +530,12 @@ fn context(t: &Transcript, end: usize) -> String {
     format!("{slice:#}")
 }
 
+/// The bytes of a command the runner built.
+fn encode(cmd: Command<'_>) -> Result<Vec<u8>, String> {
+    cmd.to_vec()
+        .map_err(|e| format!("the command cannot be encoded: {e}"))
+}
+
 fn parse_fid(f: &str) -> Result<[u8; 2], String> {
     u16::from_str_radix(f, 16)
         .map(u16::to_be_bytes)
@@ -741,45 +747,30 @@ impl World {
                     }
                     SelectTarget::Aid(hex) => (self.expand(hex)?.0, 0x0C),
                 };
-                let cmd = Command::new(0x00, 0xA4, 0x04, p2)
-                    .with_data(&aid)
-                    .to_vec()
-                    .map_err(|e| e.to_string())?;
+                let cmd = encode(apdu::select_aid(&aid, p2))?;
                 self.apdu_outcome(&cmd, false)
             }
             CardAction::SelectEf(fid) => {
-                let cmd = Command::new(0x00, 0xA4, 0x02, 0x0C)
-                    .with_data(&parse_fid(fid)?)
-                    .to_vec()
-                    .map_err(|e| e.to_string())?;
+                let cmd = encode(apdu::select_ef(&parse_fid(fid)?))?;
                 self.apdu_outcome(&cmd, false)
             }
             CardAction::ReadFile(r) => self.read_file(&r.ef, r.how)?,
             CardAction::VerifyPin(v) => {
-                let select = Command::new(0x00, 0xA4, 0x02, 0x0C)
-                    .with_data(&parse_fid(&v.ef)?)
-                    .to_vec()
-                    .map_err(|e| e.to_string())?;
+                let select = encode(apdu::select_ef(&parse_fid(&v.ef)?))?;
                 if let Err(o) = self.send_step(&select, false) {
                     return Ok(o);
                 }
                 match &v.pin {
                     Some(pin) => {
                         let pin = self.text_secret(pin)?;
-                        let cmd = Command::new(0x00, 0x20, 0x00, 0x80)
-                            .with_data(pin.expose().as_bytes())
-                            .to_vec()
-                            .map_err(|e| e.to_string())?;
+                        let cmd = encode(apdu::verify(pin.expose().as_bytes()))?;
                         self.apdu_outcome(&cmd, true)
                     }
-                    None => self.apdu_outcome(&[0x00, 0x20, 0x00, 0x80], false),
+                    None => self.apdu_outcome(&encode(apdu::retry_counter())?, false),
                 }
             }
             CardAction::Sign(g) => {
-                let select = Command::new(0x00, 0xA4, 0x02, 0x0C)
-                    .with_data(&parse_fid(&g.key)?)
-                    .to_vec()
-                    .map_err(|e| e.to_string())?;
+                let select = encode(apdu::select_ef(&parse_fid(&g.key)?))?;
                 if let Err(o) = self.send_step(&select, false) {
                     return Ok(o);
                 }
@@ -791,11 +782,7 @@ impl World {
                     self.expand(&g.digest_of)?.0
                 };
                 let di = flows::digest_info_sha256(&message);
-                let cmd = Command::new(0x80, 0x2A, 0x00, 0x80)
-                    .with_data(&di)
-                    .with_le(256)
-                    .to_vec()
-                    .map_err(|e| e.to_string())?;
+                let cmd = encode(apdu::sign(&di))?;
                 let mut o = self.apdu_outcome(&cmd, false);
                 if let (Some(cert), Some(sw)) = (&g.verify_with, o.sw)
                     && sw.is_ok()
@@ -903,13 +890,12 @@ impl World {
     fn read_file(&mut self, ef: &str, how: ReadHow) -> Result<Outcome, String> {
         let fid = parse_fid(ef)?;
         let header = if how == ReadHow::Sfi {
-            vec![0x00, 0xB0, 0x80 | (fid[1] & 0x1F), 0x00, 0x04]
+            encode(apdu::read_header(Some(fid[1])))?
         } else {
-            let select = [0x00, 0xA4, 0x02, 0x0C, 0x02, fid[0], fid[1]];
-            if let Err(o) = self.send_step(&select, false) {
+            if let Err(o) = self.send_step(&encode(apdu::select_ef(&fid))?, false) {
                 return Ok(o);
             }
-            vec![0x00, 0xB0, 0x00, 0x00, 0x04]
+            encode(apdu::read_header(None))?
         };
         let mut data = match self.send_step(&header, false) {
             Ok(r) => r.data,
@@ -929,22 +915,9 @@ impl World {
         while data.len() < total {
             let off = data.len();
             let rest = total - off;
-            let [hi, lo] = u16::try_from(off)
-                .ok()
-                .filter(|o| *o <= 0x7FFF)
-                .ok_or_else(|| {
-                    format!("the file declares {total} bytes: READ BINARY cannot reach offset {off} (at most 32,767)")
-                })?
-                .to_be_bytes();
-            let cmd = match how {
-                ReadHow::Extended => Command::new(0x00, 0xB0, hi, lo)
-                    .with_le(rest as u32)
-                    .extended(),
-                _ => Command::new(0x00, 0xB0, hi, lo).with_le(rest.min(256) as u32),
-            };
-            let bytes = cmd
-                .to_vec()
-                .map_err(|e| format!("READ BINARY at offset {off}: {e}"))?;
+            let cmd = apdu::read_at(off, rest, how == ReadHow::Extended)
+                .map_err(|e| format!("the file declares {total} bytes: {e}"))?;
+            let bytes = encode(cmd)?;
             match self.send_step(&bytes, false) {
                 Ok(r) if r.data.is_empty() => {
                     return Ok(Outcome {
