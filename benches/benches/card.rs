@@ -4,8 +4,8 @@
 //! `cargo bench -p kazasu-benches --bench card`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use kazasu::flows::{self, Host, ReadMode};
-use kazasu::transport::DirectCard;
+use kazasu::link::transport::DirectCard;
+use kazasu::run::flows::{self, Host, ReadMode};
 use kazasu_benches::powered_card;
 use kazasu_sim::{SimTime, jpki};
 use std::hint::black_box;

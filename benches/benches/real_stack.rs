@@ -7,9 +7,9 @@
 //! `cargo bench -p kazasu-benches --features pcsc --bench real_stack`
 //! Target: kazasu's card at ≥ 0.9 × the null responder's rate.
 
-use kazasu::pcsc_backend::{PcscBackend, Timeouts};
-use kazasu::runner::{self, RunOptions, Status};
-use kazasu::vpcd_link::{self, LinkConfig, Pace};
+use kazasu::link::pcsc::{PcscBackend, Timeouts};
+use kazasu::link::vpcd::{self, LinkConfig, Pace};
+use kazasu::run::{self, RunOptions, Status};
 use kazasu_benches::{null_responder, reader};
 use kazasu_sim::vpcd::Slot;
 use std::ffi::CString;
@@ -57,7 +57,7 @@ fn main() {
     let mut model = reader("typical-424k", "mynumber-card");
     model.tap().unwrap();
     let slot = Arc::new(Mutex::new(Slot::new(model)));
-    let (control, link) = vpcd_link::spawn(slot, LinkConfig::slot(0), Arc::new(|_| {}));
+    let (control, link) = vpcd::spawn(slot, LinkConfig::slot(0), Arc::new(|_| {}));
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     let null = std::thread::spawn(move || null_responder::run(LinkConfig::slot(1).addr, s2));
@@ -100,10 +100,10 @@ fn main() {
     let _ = null.join();
 
     // (c) The bundled suite through the real stack, two slots in parallel.
-    let files = kazasu::suite::load(&[]).unwrap();
+    let files = kazasu::scenario::suite::load(&[]).unwrap();
     let cases: Vec<_> = files
         .iter()
-        .flat_map(|(f, s)| kazasu::suite::expand(s, f, None, None))
+        .flat_map(|(f, s)| kazasu::scenario::suite::expand(s, f, None, None))
         .collect();
     let opts = RunOptions {
         seed: 1,
@@ -113,10 +113,10 @@ fn main() {
     };
     let factory = |worker: usize, model: kazasu_sim::Reader| {
         PcscBackend::new(worker as u16, model, Pace::Fast, Timeouts::default())
-            .map(|b| Box::new(b) as Box<dyn kazasu::backend::Backend>)
+            .map(|b| Box::new(b) as Box<dyn kazasu::link::backend::Backend>)
     };
     let t = Instant::now();
-    let results = runner::run_with(&cases, &opts, &factory, &|_| {});
+    let results = run::run_with(&cases, &opts, &factory, &|_| {});
     let wall = t.elapsed();
     let passed = results
         .iter()

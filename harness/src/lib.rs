@@ -1,28 +1,26 @@
 //! # kazasu — the tester's side
 //!
-//! Host flows, transports and transcripts that drive kazasu's simulated cards the way
-//! eligibility-check software drives real ones. The `kazasu` binary is the command-line face.
+//! The harness that drives kazasu's simulated cards, phones, readers and onboarding service the
+//! way eligibility-check software drives real ones. Its folders follow the data flow:
+//!
+//! ```text
+//! scenario YAML ─► scenario (model, suite loading, variables) ─► run (cases, steps, checks)
+//!                                                                  │ over a link
+//!                        link: backend trait, in-process reader, pcscd + vpcd (pcsc), vpcd link
+//!                                                                  ▼
+//!                                      report (console, JUnit, JSON, HTML, transcripts)
+//! capture ─► field (trace formats, import, replay as card or host, shrink)
+//! serve: virtual cards on vpcd slots, their JSON-lines transcripts and checks
+//! onboarding: the onboarding service over HTTP (and in-process for the runner)
+//! ```
+//!
+//! The `kazasu` binary (`main.rs` and `cli/`) is the command-line face.
 #![warn(missing_docs)]
 
-pub mod backend;
-pub mod flows;
-pub mod html;
-pub mod import;
+pub mod field;
+pub mod link;
 pub mod onboarding;
-#[cfg(feature = "pcsc")]
-pub mod pcsc_backend;
-pub mod replay;
-pub mod replay_session;
 pub mod report;
-pub mod runner;
+pub mod run;
 pub mod scenario;
 pub mod serve;
-pub mod served_line;
-pub mod shrink;
-pub mod suite;
-pub mod trace;
-pub mod transcript;
-pub mod transcript_check;
-pub mod transport;
-pub mod variables;
-pub mod vpcd_link;

@@ -2,8 +2,8 @@
 //! DigestInfo) on each profile, with the signature checked by an independent verifier
 //! (RustCrypto `rsa` + `x509-parser`) over the certificate read from the card.
 
-use kazasu::flows::{self, Host, ReadMode};
-use kazasu::transport::DirectCard;
+use kazasu::link::transport::DirectCard;
+use kazasu::run::flows::{self, Host, ReadMode};
 use kazasu_sim::profile::Device;
 use kazasu_sim::{Card, CardProfile, Fixtures};
 use rsa::pkcs8::DecodePublicKey;
@@ -32,7 +32,10 @@ fn auth_flow(
     profile: &str,
     identity: &str,
     mode: ReadMode,
-) -> (flows::AuthFlowOutput, kazasu::transcript::Transcript) {
+) -> (
+    flows::AuthFlowOutput,
+    kazasu::report::transcript::Transcript,
+) {
     let mut d = direct(profile, identity);
     let device = d.card.profile().device;
     if device == Device::Iphone {
@@ -173,7 +176,7 @@ fn reader_flow(
     reader: &str,
 ) -> (
     flows::AuthFlowOutput,
-    kazasu::transcript::Transcript,
+    kazasu::report::transcript::Transcript,
     kazasu_sim::Reader,
 ) {
     use rand_core::SeedableRng;

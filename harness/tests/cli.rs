@@ -272,7 +272,9 @@ fn every_conformance_file_is_bundled() {
         if name.ends_with(".yaml") {
             let path = format!("conformance/{name}");
             assert!(
-                kazasu::suite::BUNDLED.iter().any(|(p, _)| *p == path),
+                kazasu::scenario::suite::BUNDLED
+                    .iter()
+                    .any(|(p, _)| *p == path),
                 "{path} is not in suite.rs's bundled list"
             );
         }

@@ -3,8 +3,8 @@
 //! step keyword each field it cannot check is refused when the scenario is loaded. A new field
 //! or step added to the schema without a case here fails these tests.
 
-use kazasu::runner::{Status, run_case};
-use kazasu::suite;
+use kazasu::run::{Status, run_case};
+use kazasu::scenario::suite;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -35,7 +35,7 @@ fn step_keywords(family: usize) -> BTreeSet<String> {
 }
 
 /// Runs the single case of `yaml` in-process.
-fn run(yaml: &str) -> kazasu::runner::CaseResult {
+fn run(yaml: &str) -> kazasu::run::CaseResult {
     let scenarios = suite::parse(yaml, "mutation.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     suite::check(&scenarios, "mutation.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     let cases = suite::expand(&scenarios, "mutation.yaml", None, None);

@@ -2,10 +2,10 @@
 //! encoded, an unknown `${…}` variable, a body that is not JSON — each is an error or a failure
 //! that says what happened, never a made-up value that lets a case pass.
 
-use kazasu::backend::Backend;
-use kazasu::runner::{CaseResult, Status, run_case_on};
-use kazasu::suite;
-use kazasu::transport::{Transport, TransportError};
+use kazasu::link::backend::Backend;
+use kazasu::link::transport::{Transport, TransportError};
+use kazasu::run::{CaseResult, Status, run_case_on};
+use kazasu::scenario::suite;
 use kazasu_sim::reader::FrameRecord;
 use kazasu_sim::{LinkError, Reader, SimDuration, SimTime, Transmitted};
 use std::io::{Read, Write};
@@ -173,7 +173,7 @@ fn an_answer_that_is_not_json_fails_expectations_about_json() {
         );
         let scenarios = suite::parse(&yaml, "t.yaml").unwrap();
         let cases = suite::expand(&scenarios, "t.yaml", None, None);
-        let r = run_case_on(&cases[0], 1, 0, &kazasu::runner::inproc, Some(&url));
+        let r = run_case_on(&cases[0], 1, 0, &kazasu::run::inproc, Some(&url));
         assert_eq!(r.status, Status::Failed, "{expect}: {:?}", r.failure);
         let f = r.failure.unwrap();
         assert!(f.actual.contains("not JSON: <html>maintenance"), "{f:?}");

@@ -4,10 +4,10 @@
 //! a failure.
 #![cfg(feature = "pcsc")]
 
-use kazasu::pcsc_backend::{PcscBackend, Timeouts};
-use kazasu::runner::{self, RunOptions, Status};
-use kazasu::suite;
-use kazasu::vpcd_link::Pace;
+use kazasu::link::pcsc::{PcscBackend, Timeouts};
+use kazasu::link::vpcd::Pace;
+use kazasu::run::{self, RunOptions, Status};
+use kazasu::scenario::suite;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -56,7 +56,7 @@ fn cases(filter: &str) -> Vec<suite::Case> {
     .apply(all)
 }
 
-fn run_on_pcscd(cases: &[suite::Case], timeouts: Timeouts) -> Vec<runner::CaseResult> {
+fn run_on_pcscd(cases: &[suite::Case], timeouts: Timeouts) -> Vec<run::CaseResult> {
     let opts = RunOptions {
         seed: 1,
         jobs: 2,
@@ -65,9 +65,9 @@ fn run_on_pcscd(cases: &[suite::Case], timeouts: Timeouts) -> Vec<runner::CaseRe
     };
     let factory = move |worker: usize, model: kazasu_sim::Reader| {
         PcscBackend::new(worker as u16, model, Pace::Fast, timeouts)
-            .map(|b| Box::new(b) as Box<dyn kazasu::backend::Backend>)
+            .map(|b| Box::new(b) as Box<dyn kazasu::link::backend::Backend>)
     };
-    runner::run_with(cases, &opts, &factory, &|_| {})
+    run::run_with(cases, &opts, &factory, &|_| {})
 }
 
 #[test]
@@ -132,10 +132,10 @@ fn a_card_that_never_answers_fails_within_the_time_out() {
     };
     let factory = move |worker: usize, model: kazasu_sim::Reader| {
         PcscBackend::new(worker as u16, model, Pace::Realtime, timeouts)
-            .map(|b| Box::new(b) as Box<dyn kazasu::backend::Backend>)
+            .map(|b| Box::new(b) as Box<dyn kazasu::link::backend::Backend>)
     };
     let started = Instant::now();
-    let results = runner::run_with(std::slice::from_ref(&case), &opts, &factory, &|_| {});
+    let results = run::run_with(std::slice::from_ref(&case), &opts, &factory, &|_| {});
     let took = started.elapsed();
     assert_eq!(
         results[0].status,

@@ -3,8 +3,8 @@
 //! transcripts, a served card's JSON-lines transcript, and a scenario imported from it.
 
 use kazasu::report::{self, Summary};
-use kazasu::runner::run_case;
-use kazasu::suite;
+use kazasu::run::run_case;
+use kazasu::scenario::suite;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -84,7 +84,7 @@ fn reports_and_transcripts_never_show_secret_command_data() {
     assert_no_marker("the JUnit report", &report::junit(&results, summary, 1));
     assert_no_marker(
         "the HTML report",
-        &kazasu::html::render(&results, &summary, 1, "inproc"),
+        &kazasu::report::html::render(&results, &summary, 1, "inproc"),
     );
 }
 

@@ -2,10 +2,10 @@
 //! kazasu serve against kazasu's own cards (ci/capture-traces.sh) — read, imported, and replayed
 //! both ways, as a field engineer's capture would be.
 
-use kazasu::replay::{Mode, Verdict};
-use kazasu::replay_session::{CardReplay, HostReplay, TraceFile, import, import_options};
+use kazasu::field::replay::{Mode, Verdict};
+use kazasu::field::session::{CardReplay, HostReplay, TraceFile, import, import_options};
+use kazasu::field::trace::{Format, What};
 use kazasu::serve::CardSpec;
-use kazasu::trace::{Format, What};
 use std::path::{Path, PathBuf};
 
 mod common;
@@ -145,17 +145,17 @@ fn committed_scenarios_are_what_import_writes_now() {
 #[test]
 fn imported_scenarios_pass_against_the_card_they_were_captured_from() {
     let paths: Vec<PathBuf> = SAMPLES.iter().map(|(n, ..)| yaml_of(n)).collect();
-    let files = kazasu::suite::load(&paths).unwrap();
+    let files = kazasu::scenario::suite::load(&paths).unwrap();
     let mut cases = Vec::new();
     for (f, scenarios) in &files {
-        cases.extend(kazasu::suite::expand(scenarios, f, None, None));
+        cases.extend(kazasu::scenario::suite::expand(scenarios, f, None, None));
     }
     assert_eq!(cases.len(), SAMPLES.len());
-    let results = kazasu::runner::run(&cases, &Default::default(), &|_| {});
+    let results = kazasu::run::run(&cases, &Default::default(), &|_| {});
     for r in &results {
         assert_eq!(
             r.status,
-            kazasu::runner::Status::Passed,
+            kazasu::run::Status::Passed,
             "{}: {}",
             r.name,
             kazasu::report::failure_text(r)
@@ -219,7 +219,7 @@ fn host_replay_matches_the_device_and_finds_a_different_one() {
     let lenient = host("mynumber-card:suzuki-hanako", 7);
     let strict_report = lenient.run(&t).unwrap();
     assert!(strict_report.differences() > 0);
-    let sw_only = kazasu::replay::relax(&strict_report, kazasu::replay::Compare::Sw);
+    let sw_only = kazasu::field::replay::relax(&strict_report, kazasu::field::replay::Compare::Sw);
     assert_eq!(sw_only.differences(), 0);
     assert!(sw_only.rows.iter().any(|r| matches!(
         &r.verdict,
@@ -238,7 +238,7 @@ fn the_recorded_removal_is_replayed() {
     let failed = t
         .events
         .iter()
-        .filter(|e| matches!(&e.what, What::Exchange { outcome, .. } if !matches!(outcome, kazasu::trace::Outcome::Response(_))))
+        .filter(|e| matches!(&e.what, What::Exchange { outcome, .. } if !matches!(outcome, kazasu::field::trace::Outcome::Response(_))))
         .count();
     assert!(failed > 0, "the capture shows exchanges that got nothing");
     assert!(t.events.iter().any(|e| matches!(e.what, What::Removed)));
@@ -252,7 +252,7 @@ fn the_recorded_removal_is_replayed() {
     }
     .in_process(&f, &t, None)
     .unwrap();
-    assert_eq!(results[0].status, kazasu::runner::Status::Passed);
+    assert_eq!(results[0].status, kazasu::run::Status::Passed);
     assert!(outcome.ok(), "{}", outcome.describe());
 }
 

@@ -2,7 +2,7 @@
 //! control codes, GET ATR at any time, APDUs through the reader model, reconnection, and the
 //! reversed (listening) mode.
 
-use kazasu::vpcd_link::{self, LinkConfig};
+use kazasu::link::vpcd::{self, LinkConfig};
 use kazasu_sim::vpcd::Slot;
 use kazasu_sim::{Card, CardProfile, FaultPlan, Fixtures, Reader, ReaderProfile};
 use rand_core::SeedableRng;
@@ -87,7 +87,7 @@ fn the_link_connects_to_vpcd_and_reconnects_after_it_restarts() {
     cfg.addr = vpcd.local_addr().unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
-    let (control, handle) = vpcd_link::spawn(
+    let (control, handle) = vpcd::spawn(
         slot(),
         cfg,
         Arc::new(move |e| ev.lock().unwrap().push(format!("{e:?}"))),
@@ -111,7 +111,7 @@ fn reversed_mode_listens_for_vpcd() {
     let mut cfg = LinkConfig::slot(0);
     cfg.addr = SocketAddr::from(([127, 0, 0, 1], port));
     cfg.listen = true;
-    let (control, handle) = vpcd_link::spawn(slot(), cfg, Arc::new(|_| {}));
+    let (control, handle) = vpcd::spawn(slot(), cfg, Arc::new(|_| {}));
     let mut s = (0..100)
         .find_map(|_| {
             TcpStream::connect(("127.0.0.1", port)).ok().or_else(|| {
@@ -130,7 +130,7 @@ fn a_removal_closes_the_connection() {
     let vpcd = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut cfg = LinkConfig::slot(0);
     cfg.addr = vpcd.local_addr().unwrap();
-    let (control, handle) = vpcd_link::spawn(slot(), cfg, Arc::new(|_| {}));
+    let (control, handle) = vpcd::spawn(slot(), cfg, Arc::new(|_| {}));
     let (mut s, _) = vpcd.accept().unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     s.write_all(&frame(&[0x04])).unwrap();

@@ -9,8 +9,8 @@
 
 use super::server::{self, Shared};
 use super::store::Store;
+use crate::scenario::variables;
 use crate::scenario::{HttpStep, OnboardingAction, OnboardingExpect, RegisterStep};
-use crate::variables;
 use kazasu_onboarding::program::Day;
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -4,9 +4,9 @@
 //! reader profile ([`first_read`]); the runner reads the case's own card through the case's own
 //! reader, with its faults and PIN ([`read_through`]).
 
-use crate::backend::Backend;
-use crate::flows::{self, Host, ReadMode};
-use crate::transcript::Transcript;
+use crate::link::backend::Backend;
+use crate::report::transcript::Transcript;
+use crate::run::flows::{self, Host, ReadMode};
 use kazasu_sim::profile::Device;
 use kazasu_sim::{Card, FaultPlan, Fixtures, Reader, Secret};
 use rand_core::SeedableRng;
@@ -68,8 +68,11 @@ pub fn read_through(
 /// The served service's first read: a virtual Android phone through `reader_profile`; `Ok`
 /// describes the read, `Err` says why it failed.
 pub fn first_read(reader_profile: &str, seed: u64) -> Result<String, String> {
-    let reader = Arc::new(crate::suite::reader_profile(reader_profile, None)?);
-    let phone = Arc::new(crate::suite::card_profile("android-jpki", None)?);
+    let reader = Arc::new(crate::scenario::suite::reader_profile(
+        reader_profile,
+        None,
+    )?);
+    let phone = Arc::new(crate::scenario::suite::card_profile("android-jpki", None)?);
     let subject = Fixtures::embedded().default_subject();
     let pin = subject.identity.pins.auth.clone();
     let card = Card::new(phone, subject, seed).map_err(|e| e.to_string())?;

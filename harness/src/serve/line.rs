@@ -9,7 +9,7 @@
 //! {"event":"card_removed","slot":0,"t_ms":812.0,"why":"the script removed the card"}
 //! ```
 
-use crate::transcript::redact_secrets;
+use crate::report::transcript::redact_secrets;
 use kazasu_sim::hex_spaced;
 use serde::{Deserialize, Serialize};
 
@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn the_committed_sample_reads_and_unknown_events_are_errors() {
-        let sample = include_str!("../../scenarios/traces/pkcs11-sign.kazasu.jsonl");
+        let sample = include_str!("../../../scenarios/traces/pkcs11-sign.kazasu.jsonl");
         let lines = read_all(sample).unwrap();
         assert!(lines.iter().any(|(_, l)| l.event.name() == "apdu"));
         for (_, l) in &lines {

@@ -1101,7 +1101,7 @@ fn opensc_time(clock: &str) -> Option<u64> {
 }
 
 fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
-    use crate::served_line::{ServedEvent, ServedLine};
+    use crate::serve::line::{ServedEvent, ServedLine};
     let mut raw = RawTrace::default();
     for (i, text_line) in text.lines().enumerate() {
         let n = i + 1;

@@ -3,12 +3,14 @@
 //! on a vpcd slot for external PC/SC software, or as the host against a virtual card — with
 //! shrinking of a failing host replay.
 
-use crate::import::{ImportOptions, to_scenario};
-use crate::replay::{HostReport, Mode, RecordedBackend, RecordedCard, Verdict, replay_as_host};
-use crate::runner::{self, RunOptions};
+use crate::field::import::{ImportOptions, to_scenario};
+use crate::field::replay::{
+    HostReport, Mode, RecordedBackend, RecordedCard, Verdict, replay_as_host,
+};
+use crate::field::trace::{Format, Trace};
+use crate::link::vpcd::{self, LinkConfig, LinkEvent, Pace};
+use crate::run::{self, RunOptions};
 use crate::serve::CardSpec;
-use crate::trace::{Format, Trace};
-use crate::vpcd_link::{self, LinkConfig, LinkEvent, Pace};
 use kazasu_sim::{Card, FaultPlan, Fixtures, Reader};
 use rand_core::SeedableRng;
 use std::path::{Path, PathBuf};
@@ -34,7 +36,7 @@ impl TraceFile {
             .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
         // Logs can hold stray bytes (a binary dump, a cut line): read them as text regardless.
         let text = String::from_utf8_lossy(&bytes);
-        crate::trace::parse(self.format, &text, self.reader.as_deref()).map_err(|e| {
+        crate::field::trace::parse(self.format, &text, self.reader.as_deref()).map_err(|e| {
             if e.line == 0 {
                 format!("{}: {}", self.path.display(), e.message)
             } else {
@@ -62,9 +64,9 @@ pub fn import(file: &TraceFile, opts: ImportOptions) -> Result<(String, Trace), 
         ));
     }
     let text = to_scenario(&trace, &opts);
-    let scenarios = crate::suite::parse(&text, "imported scenario")
+    let scenarios = crate::scenario::suite::parse(&text, "imported scenario")
         .map_err(|e| format!("the imported scenario does not load (a kazasu bug): {e}"))?;
-    crate::suite::check(&scenarios, "imported scenario")
+    crate::scenario::suite::check(&scenarios, "imported scenario")
         .map_err(|e| format!("the imported scenario does not check: {e}"))?;
     Ok((text, trace))
 }
@@ -87,7 +89,7 @@ pub fn import_options(file: &TraceFile, card: Option<&CardSpec>) -> ImportOption
 
 /// A virtual card of `spec` behind a reader model, for host replays and model fallback.
 fn virtual_card(spec: &CardSpec, seed: u64) -> Result<(Card, Arc<kazasu_sim::Subject>), String> {
-    let profile = Arc::new(crate::suite::card_profile(&spec.profile, None)?);
+    let profile = Arc::new(crate::scenario::suite::card_profile(&spec.profile, None)?);
     let fixtures = Fixtures::embedded();
     let subject = match &spec.identity {
         Some(id) => fixtures.subject(id)?,
@@ -109,7 +111,7 @@ pub struct CardReplayOutcome {
     /// Answered by the model.
     pub by_model: usize,
     /// Where the host left the recording.
-    pub divergence: Option<crate::replay::Divergence>,
+    pub divergence: Option<crate::field::replay::Divergence>,
 }
 
 impl CardReplayOutcome {
@@ -168,27 +170,27 @@ impl CardReplay {
         file: &TraceFile,
         trace: &Trace,
         host: Option<&Path>,
-    ) -> Result<(Vec<runner::CaseResult>, CardReplayOutcome), String> {
+    ) -> Result<(Vec<run::CaseResult>, CardReplayOutcome), String> {
         let (scenarios, name) = match host {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
                 let name = p.display().to_string();
                 (
-                    crate::suite::parse(&text, &name).map_err(|e| e.to_string())?,
+                    crate::scenario::suite::parse(&text, &name).map_err(|e| e.to_string())?,
                     name,
                 )
             }
             None => {
                 let text = to_scenario(trace, &import_options(file, None));
                 (
-                    crate::suite::parse(&text, "imported").map_err(|e| e.to_string())?,
+                    crate::scenario::suite::parse(&text, "imported").map_err(|e| e.to_string())?,
                     "imported".to_string(),
                 )
             }
         };
-        crate::suite::check(&scenarios, &name).map_err(|e| e.to_string())?;
-        let cases = crate::suite::expand(&scenarios, &name, None, None);
+        crate::scenario::suite::check(&scenarios, &name).map_err(|e| e.to_string())?;
+        let cases = crate::scenario::suite::expand(&scenarios, &name, None, None);
         let last = Arc::new(Mutex::new(None::<CardReplayOutcome>));
         // Fail early (a bad model profile) rather than in every case.
         self.card(trace)?;
@@ -200,19 +202,20 @@ impl CardReplay {
             seed: self.seed,
         };
         let recorded = trace.clone();
-        let factory =
-            move |_w: usize, _r: Reader| -> Result<Box<dyn crate::backend::Backend>, String> {
-                let card = me.card(&recorded)?;
-                Ok(Box::new(Watched {
-                    inner: RecordedBackend::new(card, &format!("recording {source}")),
-                    report: keep.clone(),
-                }))
-            };
+        let factory = move |_w: usize,
+                            _r: Reader|
+              -> Result<Box<dyn crate::link::backend::Backend>, String> {
+            let card = me.card(&recorded)?;
+            Ok(Box::new(Watched {
+                inner: RecordedBackend::new(card, &format!("recording {source}")),
+                report: keep.clone(),
+            }))
+        };
         let opts = RunOptions {
             jobs: 1,
             ..RunOptions::default()
         };
-        let results = runner::run_with(&cases, &opts, &factory, &|_| {});
+        let results = run::run_with(&cases, &opts, &factory, &|_| {});
         let outcome = last
             .lock()
             .expect("outcome lock")
@@ -234,7 +237,7 @@ impl CardReplay {
         let mut cfg = LinkConfig::slot(slot);
         cfg.pace = pace;
         let on_event: Arc<dyn Fn(LinkEvent) + Send + Sync> = Arc::new(|_| {});
-        let (control, handle) = vpcd_link::spawn(card.clone(), cfg, on_event);
+        let (control, handle) = vpcd::spawn(card.clone(), cfg, on_event);
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
@@ -282,7 +285,7 @@ struct Watched {
     report: Arc<Mutex<Option<CardReplayOutcome>>>,
 }
 
-impl crate::backend::Backend for Watched {
+impl crate::link::backend::Backend for Watched {
     fn tap(&mut self) -> Result<(), kazasu_sim::LinkError> {
         self.inner.tap()
     }
@@ -318,12 +321,12 @@ impl crate::backend::Backend for Watched {
     }
 }
 
-impl crate::transport::Transport for Watched {
+impl crate::link::transport::Transport for Watched {
     fn transmit(&mut self, apdu: &[u8]) -> Result<kazasu_sim::Transmitted, kazasu_sim::LinkError> {
-        crate::transport::Transport::transmit(&mut self.inner, apdu)
+        crate::link::transport::Transport::transmit(&mut self.inner, apdu)
     }
     fn now(&self) -> kazasu_sim::SimTime {
-        crate::transport::Transport::now(&self.inner)
+        crate::link::transport::Transport::now(&self.inner)
     }
     fn last_frames(&self) -> Vec<kazasu_sim::FrameRecord> {
         Vec::new()
@@ -339,20 +342,23 @@ pub struct HostReplay {
     /// Seed.
     pub seed: u64,
     /// How strictly answers are compared.
-    pub compare: crate::replay::Compare,
+    pub compare: crate::field::replay::Compare,
 }
 
 impl HostReplay {
     /// Sends `trace`'s commands to a fresh virtual card and compares.
     pub fn run(&self, trace: &Trace) -> Result<HostReport, String> {
         let (card, subject) = virtual_card(&self.card, self.seed)?;
-        let profile = Arc::new(crate::suite::reader_profile(&self.reader_model, None)?);
+        let profile = Arc::new(crate::scenario::suite::reader_profile(
+            &self.reader_model,
+            None,
+        )?);
         let mut reader = Reader::new(
             profile,
             card,
             FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(self.seed)),
         );
-        Ok(crate::replay::relax(
+        Ok(crate::field::replay::relax(
             &replay_as_host(trace, &mut reader, &subject),
             self.compare,
         ))
@@ -376,7 +382,7 @@ impl HostReplay {
             return Ok(None);
         };
         let mut error = None;
-        let (kept, calls) = crate::shrink::ddmin(&trace.events, |events| {
+        let (kept, calls) = crate::field::shrink::ddmin(&trace.events, |events| {
             let sub = Trace {
                 events: events.to_vec(),
                 ..trace.clone()

@@ -1,8 +1,8 @@
 //! Host-side JPKI flows: what eligibility-check software sends to a card or phone — select,
 //! verify, read a whole certificate, sign a DigestInfo — and the whole auth flow per device.
 
-use crate::transcript::Transcript;
-use crate::transport::{Transport, TransportError};
+use crate::link::transport::{Transport, TransportError};
+use crate::report::transcript::Transcript;
 use kazasu_sim::profile::Device;
 use kazasu_sim::{Command, Response, Secret, StatusWord, jpki};
 

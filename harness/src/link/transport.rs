@@ -1,6 +1,6 @@
 //! How the tester's side reaches a card: one small trait, so flows and scenarios run the same
 //! through the in-process reader model and straight to a card (flows, benchmarks); the runner
-//! reaches the real PC/SC stack through its own backend (`pcsc_backend`).
+//! reaches the real PC/SC stack through its own backend ([`super::pcsc`], with the `pcsc` feature).
 
 use kazasu_sim::reader::FrameRecord;
 use kazasu_sim::{Card, CardReply, LinkError, Reader, SimDuration, SimTime};

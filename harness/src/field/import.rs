@@ -3,9 +3,9 @@
 //! data legitimately differs), the host's pauses as `wait` steps, and the recorded removals as
 //! steps or faults. PINs become `${secrets.NAME}` placeholders unless asked to keep them.
 
-use crate::replay::{ResponseClass, selected_ef};
-use crate::trace::{Outcome, Trace, What};
-use crate::transcript::carries_secret;
+use crate::field::replay::{ResponseClass, selected_ef};
+use crate::field::trace::{Outcome, Trace, What};
+use crate::report::transcript::carries_secret;
 use kazasu_sim::{Card, Fixtures, hex_spaced};
 use std::fmt::Write as _;
 
@@ -32,7 +32,7 @@ pub fn profile_for_atr(atr: &[u8]) -> Option<String> {
     kazasu_sim::profile::BUILTIN_CARD_PROFILES
         .iter()
         .find(|(name, _)| {
-            crate::suite::card_profile(name, None)
+            crate::scenario::suite::card_profile(name, None)
                 .ok()
                 .and_then(|p| Card::new(std::sync::Arc::new(p), fixtures.default_subject(), 0).ok())
                 .is_some_and(|c| c.atr() == atr)
@@ -235,7 +235,7 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::{Format, parse};
+    use crate::field::trace::{Format, parse};
 
     #[test]
     fn a_pcscd_log_becomes_a_scenario_without_the_pin() {
@@ -300,9 +300,9 @@ mod tests {
             }
             let t = parse(Format::Pcscd, &log, None).unwrap();
             let y = to_scenario(&t, &ImportOptions { name: "p".into(), source: "p.log".into(), ..ImportOptions::default() });
-            let scenarios = crate::suite::parse(&y, "p.yaml").map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{y}")))?;
-            crate::suite::check(&scenarios, "p.yaml").map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{y}")))?;
-            let _ = crate::replay::RecordedCard::new(&t, crate::replay::Mode::Strict, None);
+            let scenarios = crate::scenario::suite::parse(&y, "p.yaml").map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{y}")))?;
+            crate::scenario::suite::check(&scenarios, "p.yaml").map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{y}")))?;
+            let _ = crate::field::replay::RecordedCard::new(&t, crate::field::replay::Mode::Strict, None);
         }
     }
 }

@@ -17,6 +17,9 @@
 //! budget: { total: 1000ms }
 //! ```
 
+pub mod suite;
+pub mod variables;
+
 use kazasu_sim::fault::Fault;
 use kazasu_sim::profile::Millis;
 use kazasu_sim::{Secret, StatusWord};

@@ -2,8 +2,8 @@
 //! errors that point at file:line:column and say how to fix them, expanded into cases, and
 //! selected with filters, tags and deterministic partitions.
 
+use crate::scenario::variables;
 use crate::scenario::{CardAction, OnboardingAction, Scenario, Step, SwPattern};
-use crate::variables;
 use kazasu_sim::{CardProfile, ReaderProfile};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ macro_rules! bundled_suite {
     ($($path:literal),* $(,)?) => {
         /// The bundled conformance suite: (path under `scenarios/`, YAML text).
         pub const BUNDLED: &[(&str, &str)] = &[
-            $(($path, include_str!(concat!("../../scenarios/", $path)))),*
+            $(($path, include_str!(concat!("../../../scenarios/", $path)))),*
         ];
     };
 }

@@ -8,7 +8,7 @@
 //! ```
 
 use crate::scenario::SwExpect;
-use crate::served_line::{self, ServedEvent, ServedLine};
+use crate::serve::line::{self, ServedEvent, ServedLine};
 use serde::Deserialize;
 
 /// One expected event, matched against the next events of the transcript in order.
@@ -57,7 +57,7 @@ pub fn check(
     transcript: &str,
     expected: &[Expected],
 ) -> Result<Vec<Result<String, String>>, String> {
-    let events: Vec<ServedLine> = served_line::read_all(transcript)?
+    let events: Vec<ServedLine> = line::read_all(transcript)?
         .into_iter()
         .map(|(_, l)| l)
         .collect();

@@ -1,8 +1,11 @@
 //! `kazasu serve`: virtual cards attached to vpcd slots for any external PC/SC program, with a
 //! JSONL transcript of everything that crossed the link (secrets redacted).
 
-use crate::served_line::{ServedEvent, ServedLine};
-use crate::vpcd_link::{self, LinkConfig, LinkControl, LinkEvent, Pace};
+pub mod check;
+pub mod line;
+
+use crate::link::vpcd::{self, LinkConfig, LinkControl, LinkEvent, Pace};
+use crate::serve::line::{ServedEvent, ServedLine};
 use kazasu_sim::vpcd::{Request, Slot};
 use kazasu_sim::{Card, FaultPlan, Fixtures, Reader, hex_spaced};
 use rand_core::SeedableRng;
@@ -168,7 +171,7 @@ fn line(started: Instant, slot: u16, event: &LinkEvent) -> String {
 
 /// Serves until Ctrl-C (or the duration); returns APDUs answered per slot.
 pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
-    let reader_profile = Arc::new(crate::suite::reader_profile(&opts.reader, None)?);
+    let reader_profile = Arc::new(crate::scenario::suite::reader_profile(&opts.reader, None)?);
     let fixtures = Fixtures::embedded();
     let sink: Option<Arc<Mutex<std::fs::File>>> = match &opts.transcript {
         Some(p) => Some(Arc::new(Mutex::new(
@@ -185,7 +188,7 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
     );
     let mut links: Vec<Link> = Vec::new();
     for (i, spec) in opts.cards.iter().enumerate() {
-        let profile = Arc::new(crate::suite::card_profile(&spec.profile, None)?);
+        let profile = Arc::new(crate::scenario::suite::card_profile(&spec.profile, None)?);
         let subject = match &spec.identity {
             Some(id) => fixtures.subject(id)?,
             None => fixtures.default_subject(),
@@ -220,7 +223,7 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
             reader_profile.name
         );
         let in_field = opts.script.start_in_field.unwrap_or(true);
-        let (control, handle) = vpcd_link::spawn_with(slot.clone(), cfg, on_event, in_field);
+        let (control, handle) = vpcd::spawn_with(slot.clone(), cfg, on_event, in_field);
         links.push((control, handle, slot, slot_no));
     }
     let stop = Arc::new(AtomicBool::new(false));

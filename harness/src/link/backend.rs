@@ -1,7 +1,7 @@
 //! Where a case's card lives: one small trait for the runner, with the in-process simulator as
 //! the default and the real PC/SC stack (pcscd + vpcd) behind the same face.
 
-use crate::transport::Transport;
+use crate::link::transport::Transport;
 use kazasu_sim::{LinkError, Reader, SimDuration};
 
 /// What the runner needs from a backend: a [`Transport`] (APDUs, simulated time, the frames of

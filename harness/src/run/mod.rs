@@ -3,15 +3,17 @@
 //! the APDU/frame transcript and — on failure — the step, what was expected, what happened and
 //! the exchanges around it. Cases run in parallel; no retries: a flaky scenario is a bug.
 
-use crate::backend::Backend;
-use crate::flows::{self, Host, ReadMode, apdu};
+pub mod flows;
+
+use crate::link::backend::Backend;
+use crate::report::transcript::Transcript;
+use crate::scenario::suite::{Case, profiles_of, stable_hash};
+use crate::scenario::variables::{self, Var};
 use crate::scenario::{
     CardAction, CardExpect, CardStep, OnboardingAction, OnboardingStep, ReadHow, SelectTarget,
     Step, TransportErrorKind,
 };
-use crate::suite::{Case, profiles_of, stable_hash};
-use crate::transcript::Transcript;
-use crate::variables::{self, Var};
+use flows::{Host, ReadMode, apdu};
 use kazasu_sim::profile::Device;
 use kazasu_sim::{
     Card, Command, FaultPlan, Fixtures, LinkError, Reader, Response, Secret, SimDuration,

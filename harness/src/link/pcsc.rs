@@ -5,9 +5,9 @@
 //! disconnect, `SCARD_E_NOT_TRANSACTED`, `SCARD_W_REMOVED_CARD`) become transport errors, and
 //! every wait has a time-out: a dead link or pcscd never hangs a run.
 
-use crate::backend::Backend;
-use crate::transport::{Transport, TransportError};
-use crate::vpcd_link::{self, LinkConfig, LinkControl, Pace};
+use crate::link::backend::Backend;
+use crate::link::transport::{Transport, TransportError};
+use crate::link::vpcd::{self, LinkConfig, LinkControl, Pace};
 use kazasu_sim::reader::FrameRecord;
 use kazasu_sim::vpcd::Slot;
 use kazasu_sim::{LinkError, Reader, SimDuration, SimTime, Transmitted};
@@ -121,7 +121,7 @@ impl PcscBackend {
         let slot = Arc::new(Mutex::new(Slot::new(model)));
         let mut cfg = LinkConfig::slot(slot_no);
         cfg.pace = pace;
-        let (control, link) = vpcd_link::spawn_with(slot.clone(), cfg, Arc::new(|_| {}), false);
+        let (control, link) = vpcd::spawn_with(slot.clone(), cfg, Arc::new(|_| {}), false);
         let in_flight: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
         let watchdog_stop = Arc::new(AtomicBool::new(false));
         {
@@ -323,7 +323,7 @@ impl Backend for PcscBackend {
         self.model(|s| s.reader.card().profile().name.clone())
     }
     fn missed_faults(&self) -> Vec<String> {
-        self.model(|s| crate::backend::describe_missed(&s.reader))
+        self.model(|s| crate::link::backend::describe_missed(&s.reader))
     }
     fn finish(&mut self) {
         // A card lost at the end of a case: give pcscd time to see the slot empty before the

@@ -1,7 +1,10 @@
 //! Reports of a run: the console summary a person reads at a glance, JUnit XML that CI systems
 //! render (each case's transcript attached), and a JSON document with a stable schema.
 
-use crate::runner::{CaseResult, Status, sim_time};
+pub mod html;
+pub mod transcript;
+
+use crate::run::{CaseResult, Status, sim_time};
 use kazasu_sim::SimDuration;
 use serde::Serialize;
 use std::collections::BTreeMap;

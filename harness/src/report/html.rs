@@ -3,7 +3,7 @@
 //! over simulated time. No scripts, no external files.
 
 use crate::report::{Summary, latency_by_profile, percentile, status_word};
-use crate::runner::{CaseResult, Status};
+use crate::run::{CaseResult, Status};
 use kazasu_sim::reader::{Direction, Fate, FrameWhat};
 use std::fmt::Write as _;
 

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs kazasu's benchmarks in a quick mode and checks every target the README states, each
+# against a baseline measured in the same run (a bare RSA signature, a null responder, counting
+# a log's lines, GET /api/program). Exits 1 when a target is missed or a figure is missing.
+# Not part of ci/test.sh (a few minutes on 2 cores, and noisy on a shared machine); run it with
+#   ci/bench-check.sh                 # card, reader, suite, import, onboarding
+#   ci/bench-check.sh --real-stack    # and the pcscd + vpcd round trip (starts pcscd)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+real_stack=0
+[ "${1:-}" = "--real-stack" ] && real_stack=1
+quick=(--warm-up-time 0.3 --measurement-time 1 --sample-size 10)
+work=$(mktemp -d)
+trap 'rm -rf "$work"; [ "$real_stack" = 1 ] && ci/pcscd.sh stop >/dev/null 2>&1 || true' EXIT
+
+missed=0
+# bench NAME VERDICTS [cargo args…]: runs one bench and checks that it printed VERDICTS
+# PASS/MISS verdicts, all PASS.
+bench() {
+  local name=$1 want=$2
+  shift 2
+  echo "== bench $name"
+  if ! cargo bench -q -p kazasu-benches "$@" --bench "$name" -- "${quick[@]}" >"$work/$name.txt" 2>"$work/$name.err"; then
+    echo "bench-check: $name did not run: $(tail -5 "$work/$name.err")" >&2
+    missed=1
+    return
+  fi
+  grep -E "PASS|MISS" "$work/$name.txt" | sed 's/^/  /'
+  local pass miss
+  pass=$(grep -oE "\bPASS\b" "$work/$name.txt" | wc -l)
+  miss=$(grep -oE "\bMISS\b" "$work/$name.txt" | wc -l)
+  if [ "$miss" -gt 0 ]; then
+    echo "bench-check: $name missed $miss target(s)" >&2
+    missed=1
+  elif [ "$pass" -ne "$want" ]; then
+    echo "bench-check: $name printed $pass verdicts, expected $want: a figure is missing" >&2
+    missed=1
+  fi
+}
+
+bench reader 10      # simple APDU ≥ 1 M/s; per device: flows/s, ÷ bare signature ≤ 1.2, speed-up
+bench suite 1        # simulated ÷ wall ≥ 1000 ×
+bench import 1       # 100,000-exchange pcscd log < 1 s
+bench onboarding 1   # ≥ 1,000 registrations/s
+if [ "$real_stack" = 1 ]; then
+  ci/install-deps.sh pcscd vsmartcard-vpcd libpcsclite-dev
+  KAZASU_PCSCD_DEBUG=0 ci/pcscd.sh start
+  bench real_stack 1 --features pcsc   # kazasu ÷ null responder ≥ 0.9
+fi
+
+if [ "$missed" -ne 0 ]; then
+  echo "bench-check: FAILED (outputs in $work were removed; rerun one bench with cargo bench -p kazasu-benches --bench NAME)" >&2
+  exit 1
+fi
+echo "bench-check: every target held"

@@ -1,0 +1,85 @@
+//! `schema`, `profiles` and `gen-test-pki`: what kazasu knows, for editors and profile authors.
+
+use anyhow::Context;
+use kazasu_sim::profile::BUILTIN_CARD_PROFILES;
+use kazasu_sim::reader_profile::BUILTIN_READER_PROFILES;
+use kazasu_sim::{CardProfile, ReaderProfile};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// List the built-in card and reader profiles, or print one as YAML.
+#[derive(clap::Args)]
+pub struct ProfilesArgs {
+    /// A profile to print in full.
+    pub name: Option<String>,
+}
+
+/// Generate the test PKI (test CAs, keys and certificates of every test identity) into the
+/// fixtures folder. The output is committed; run this only to renew the fixtures.
+#[derive(clap::Args)]
+pub struct GenTestPkiArgs {
+    /// The fixtures folder holding identities.yaml.
+    #[arg(long, default_value = "scenarios/fixtures")]
+    pub fixtures: PathBuf,
+}
+
+/// Prints the scenario schema.
+pub fn schema() -> ExitCode {
+    out!("{}", kazasu::scenario::json_schema());
+    ExitCode::SUCCESS
+}
+
+pub fn profiles(name: Option<&str>) -> anyhow::Result<ExitCode> {
+    match name {
+        Some(name) => {
+            let (_, text) = BUILTIN_CARD_PROFILES
+                .iter()
+                .chain(BUILTIN_READER_PROFILES)
+                .find(|(n, _)| *n == name)
+                .with_context(|| {
+                    format!("no built-in profile `{name}`; run `kazasu profiles` for the list")
+                })?;
+            out!("{text}");
+        }
+        None => {
+            outln!("{:<22} {:<10} description", "card profile", "device");
+            for (name, _) in BUILTIN_CARD_PROFILES {
+                let p = CardProfile::builtin(name)?;
+                outln!(
+                    "{:<22} {:<10} {}",
+                    p.name,
+                    format!("{:?}", p.device).to_lowercase(),
+                    p.description
+                );
+            }
+            outln!("\n{:<22} description", "reader profile");
+            for (name, _) in BUILTIN_READER_PROFILES {
+                let p = ReaderProfile::builtin(name)?;
+                outln!("{:<22} {}", p.name, p.description);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn gen_test_pki(dir: &Path) -> anyhow::Result<()> {
+    let ids_path = dir.join("identities.yaml");
+    let text =
+        std::fs::read(&ids_path).with_context(|| format!("cannot read {}", ids_path.display()))?;
+    #[derive(serde::Deserialize)]
+    struct File {
+        identities: Vec<kazasu_sim::Identity>,
+    }
+    let file: File = serde_saphyr::from_slice(&text)
+        .with_context(|| format!("{} does not parse", ids_path.display()))?;
+    let files = kazasu_sim::pki::generate(&file.identities).context("generating the test PKI")?;
+    for f in &files {
+        let path = dir.join(&f.path);
+        std::fs::create_dir_all(path.parent().expect("files live in folders"))?;
+        std::fs::write(&path, &f.contents)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        outln!("wrote {}", path.display());
+    }
+    outln!("{} files; rebuild kazasu to embed them.", files.len());
+    Ok(())
+}

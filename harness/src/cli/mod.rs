@@ -1,0 +1,44 @@
+//! The command line's pieces, one file per family of subcommands: running suites (`run`, `list`,
+//! `validate`), serving cards (`serve`, `check-transcript`), field captures (`import`, `replay`),
+//! the onboarding service, and information (`schema`, `profiles`, `gen-test-pki`). Each
+//! subcommand's flags are declared once, as a `clap::Args` struct its handler takes whole.
+
+/// Writes to stdout; a closed pipe (`kazasu list | head`) ends the program quietly, not with a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        out!($($arg)*);
+        out!("\n");
+    }};
+}
+
+pub mod field;
+pub mod info;
+pub mod onboarding;
+pub mod run;
+pub mod serve;
+
+use std::path::Path;
+
+/// Bad input or environment: exit code 2.
+pub struct InputFailure(pub String);
+
+/// Writes `text` to `path`, creating its folder.
+pub fn write_file(path: &Path, text: &str) -> Result<(), InputFailure> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| InputFailure(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(path, text)
+        .map_err(|e| InputFailure(format!("cannot write {}: {e}", path.display())))
+}

@@ -1,0 +1,300 @@
+//! `run`, `list` and `validate`: select cases, run them on a backend, report.
+
+use super::{InputFailure, write_file};
+use clap::ValueEnum;
+use kazasu::report::html;
+use kazasu::report::{self, Summary};
+use kazasu::run::{self, RunOptions, Status};
+use kazasu::scenario::suite::{self, Partition, Selection};
+use kazasu_sim::{CardProfile, ReaderProfile};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// The simulator in this process (virtual time; no setup).
+    Inproc,
+    /// Through the real stack: pcscd + vsmartcard's vpcd (start it with ci/pcscd.sh start).
+    Pcsc,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct Select {
+    /// Scenario files or folders; default: the bundled conformance suite.
+    pub paths: Vec<PathBuf>,
+    /// Only cases whose name contains this (repeatable: any matches).
+    #[arg(long = "filter", short = 'f')]
+    pub filters: Vec<String>,
+    /// Only cases with this tag (repeatable: any matches).
+    #[arg(long = "tag", short = 't')]
+    pub tags: Vec<String>,
+    /// A deterministic shard: count:K/N or hash:K/N (e.g. for a CI matrix of N machines).
+    #[arg(long)]
+    pub partition: Option<Partition>,
+    /// Run every case with this card profile (name or YAML path) instead of its own.
+    #[arg(long)]
+    pub card: Option<String>,
+    /// Run every case with this reader profile (name or YAML path) — a manufacturer's reader.
+    #[arg(long)]
+    pub reader: Option<String>,
+}
+
+/// Run scenarios (default: the bundled conformance suite) and report.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// Seed for every random choice; the report records it.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Cases run in parallel (default: the number of cores).
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Stop starting new cases after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the HTML report here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Where the cards live.
+    #[arg(long, value_enum, default_value = "inproc")]
+    pub backend: Backend,
+    /// With --backend pcsc: `fast`, or `realtime` to make the link wait out modelled durations.
+    #[arg(long, value_enum, default_value = "fast")]
+    pub pace: kazasu::link::vpcd::Pace,
+    /// With --backend pcsc: the vpcd slots to use (one case per slot at a time).
+    #[arg(long, default_value_t = 2)]
+    pub slots: u16,
+    /// Run the onboarding steps against this service (http://host:port) instead of a fresh
+    /// embedded one per case.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Print a line for every case, not only for failures.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// With --verbose, print each case's APDU transcript and frames too.
+    #[arg(long)]
+    pub transcripts: bool,
+}
+
+/// Check scenario files without running them.
+#[derive(clap::Args)]
+pub struct ValidateArgs {
+    /// Files or folders.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+fn cases(select: &Select) -> Result<Vec<suite::Case>, InputFailure> {
+    let files = suite::load(&select.paths).map_err(|e| InputFailure(e.to_string()))?;
+    let mut all = Vec::new();
+    for (file, scenarios) in &files {
+        all.extend(suite::expand(
+            scenarios,
+            file,
+            select.card.as_deref(),
+            select.reader.as_deref(),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &all {
+        if !seen.insert(c.name.clone()) {
+            return Err(InputFailure(format!(
+                "{}: two cases are named `{}`; scenario names must be unique in a run",
+                c.file, c.name
+            )));
+        }
+    }
+    let selection = Selection {
+        filters: select.filters.clone(),
+        tags: select.tags.clone(),
+        partition: select.partition,
+    };
+    Ok(selection.apply(all))
+}
+
+pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
+    let cases = cases(&a.select)?;
+    if cases.is_empty() {
+        return Err(InputFailure(
+            "no case matches the selection; `kazasu list` shows what there is".into(),
+        ));
+    }
+    let backend = match a.backend {
+        Backend::Inproc => "inproc",
+        Backend::Pcsc => "pcsc",
+    };
+    let mut opts = RunOptions {
+        seed: a.seed,
+        jobs: a.jobs.unwrap_or(RunOptions::default().jobs),
+        fail_fast: a.fail_fast,
+        target: a.target.clone(),
+    };
+    if a.target.is_some() && opts.jobs > 1 {
+        // One service, reset before each case: the cases take turns.
+        opts.jobs = 1;
+    }
+    let factory = backend_factory(a.backend, a.pace, a.slots, &mut opts)?;
+    let bar = if std::io::stderr().is_terminal() && cases.len() > 20 && !a.verbose {
+        let b = indicatif::ProgressBar::new(cases.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} cases {elapsed} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let verbose = a.verbose;
+    let transcripts = a.transcripts;
+    let print_lock = std::sync::Mutex::new(());
+    let started = Instant::now();
+    let results = run::run_with(&cases, &opts, &*factory, &|r| {
+        let _guard = print_lock.lock();
+        let failed = matches!(r.status, Status::Failed | Status::Error);
+        let mut text = String::new();
+        if verbose || failed {
+            text.push_str(&report::case_line(r));
+            text.push('\n');
+        }
+        if failed {
+            text.push_str(&report::failure_text(r));
+        }
+        if verbose && transcripts {
+            text.push_str(&format!("{:#}", r.transcript));
+        }
+        match &bar {
+            Some(b) => {
+                if !text.is_empty() {
+                    b.println(text.trim_end());
+                }
+                b.inc(1);
+            }
+            None => out!("{text}"),
+        }
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = Summary::of(&results, started.elapsed());
+    out!("{}", report::console_summary(&results, &summary));
+    if let Some(p) = &a.junit {
+        write_file(p, &report::junit(&results, summary, a.seed))?;
+    }
+    if let Some(p) = &a.json {
+        write_file(p, &report::json(&results, summary, a.seed, backend))?;
+    }
+    if let Some(p) = &a.html {
+        write_file(p, &html::render(&results, &summary, a.seed, backend))?;
+    }
+    Ok(if summary.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+type Factory = Box<run::BackendFactory>;
+
+fn backend_factory(
+    backend: Backend,
+    pace: kazasu::link::vpcd::Pace,
+    slots: u16,
+    opts: &mut RunOptions,
+) -> Result<Factory, InputFailure> {
+    match backend {
+        Backend::Inproc => Ok(Box::new(run::inproc)),
+        Backend::Pcsc => pcsc_factory(pace, slots, opts),
+    }
+}
+
+#[cfg(feature = "pcsc")]
+fn pcsc_factory(
+    pace: kazasu::link::vpcd::Pace,
+    slots: u16,
+    opts: &mut RunOptions,
+) -> Result<Factory, InputFailure> {
+    use kazasu::link::pcsc::{PcscBackend, Timeouts};
+    if slots == 0 {
+        return Err(InputFailure("--slots must be at least 1".into()));
+    }
+    // One case per vpcd slot at a time.
+    opts.jobs = opts.jobs.min(usize::from(slots)).max(1);
+    // Fail early and clearly when pcscd or its vpcd readers are missing.
+    let probe = kazasu_sim::Reader::new(
+        std::sync::Arc::new(ReaderProfile::builtin("typical-424k").expect("built-in")),
+        kazasu_sim::Card::new(
+            std::sync::Arc::new(CardProfile::builtin("mynumber-card").expect("built-in")),
+            kazasu_sim::Fixtures::embedded().default_subject(),
+            1,
+        )
+        .expect("valid"),
+        kazasu_sim::FaultPlan::none(rand_core::SeedableRng::seed_from_u64(1)),
+    );
+    drop(PcscBackend::new(0, probe, pace, Timeouts::default()).map_err(InputFailure)?);
+    Ok(Box::new(move |worker, model| {
+        PcscBackend::new(worker as u16, model, pace, Timeouts::default())
+            .map(|b| Box::new(b) as Box<dyn kazasu::link::backend::Backend>)
+    }))
+}
+
+#[cfg(not(feature = "pcsc"))]
+fn pcsc_factory(
+    _: kazasu::link::vpcd::Pace,
+    _: u16,
+    _: &mut RunOptions,
+) -> Result<Factory, InputFailure> {
+    Err(InputFailure(
+        "this kazasu was built without the real-stack backend; build it with \
+         `cargo build --release --features pcsc` (needs Debian's libpcsclite-dev)"
+            .into(),
+    ))
+}
+
+pub fn list(select: &Select) -> Result<ExitCode, InputFailure> {
+    let cases = cases(select)?;
+    for c in &cases {
+        outln!(
+            "{:<70} {:<14} {:<13} {}",
+            c.name,
+            c.scenario.card,
+            c.scenario.reader,
+            c.file
+        );
+    }
+    outln!("{} cases", cases.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn validate(paths: &[PathBuf]) -> Result<ExitCode, InputFailure> {
+    let mut bad = 0;
+    for p in paths {
+        match suite::load(std::slice::from_ref(p)) {
+            Ok(files) => {
+                for (file, scenarios) in files {
+                    let n = suite::expand(&scenarios, &file, None, None).len();
+                    outln!("ok {file}: {} scenarios, {n} cases", scenarios.len());
+                }
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if bad > 0 {
+        return Err(InputFailure(format!(
+            "{bad} of {} paths did not validate",
+            paths.len()
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,9 @@
+//! Field failures: traces captured at a counter read from their formats ([`trace`]), turned into
+//! scenarios ([`import`]), replayed as the card or as the host ([`replay`], [`session`]), and
+//! shrunk to the fewest events that still fail the same way ([`shrink`]).
+
+pub mod import;
+pub mod replay;
+pub mod session;
+pub mod shrink;
+pub mod trace;
