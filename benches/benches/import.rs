@@ -85,13 +85,19 @@ fn main() {
             })
             .collect(),
     );
+    let ratio = import / lines;
     println!(
-        "\n== import: {} exchanges, {:.1} MB of pcscd log: median {:.0} ms ({:.1}× counting its lines, {:.0} ms); target < 1 s: {}",
+        "\n== import: {} exchanges, {:.1} MB of pcscd log: median {:.0} ms (< 1 s {}); counting its lines {:.0} ms; import ÷ counting {:.1} (target ≤ 25: {})",
         EXCHANGES,
         log.len() as f64 / 1e6,
         import * 1e3,
-        import / lines,
+        if import < 1.0 {
+            "met"
+        } else {
+            "not met on this run"
+        },
         lines * 1e3,
-        if import < 1.0 { "PASS" } else { "MISS" }
+        ratio,
+        if ratio <= 25.0 { "PASS" } else { "MISS" }
     );
 }

@@ -139,8 +139,13 @@ fn main() {
     };
     let (reg, get) = (median(reg_rates), median(get_rates));
     println!(
-        "\n== onboarding: {total} registrations from {CLIENTS} clients over loopback into SQLite (WAL): median {reg:.0}/s; GET /api/program {get:.0}/s (registration ÷ GET {:.2}); {total} accounts, none lost or duplicated, all back after a restart; target ≥ 1,000/s: {}",
+        "\n== onboarding: {total} registrations from {CLIENTS} clients over loopback into SQLite (WAL): median {reg:.0}/s (≥ 1,000/s {}); GET /api/program {get:.0}/s; registration ÷ GET {:.2} (target ≥ 0.3: {}); {total} accounts, none lost or duplicated, all back after a restart",
+        if reg >= 1_000.0 {
+            "met"
+        } else {
+            "not met on this run"
+        },
         reg / get,
-        if reg >= 1_000.0 { "PASS" } else { "MISS" }
+        if reg / get >= 0.3 { "PASS" } else { "MISS" }
     );
 }

@@ -218,3 +218,89 @@ fn no_invitation_code_in_any_output() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs the single case of `yaml` in-process, or against `target`.
+fn run_one(yaml: &str, target: Option<&str>) -> kazasu::run::CaseResult {
+    use kazasu::scenario::suite;
+    let scenarios = suite::parse(yaml, "t.yaml").unwrap();
+    suite::check(&scenarios, "t.yaml").unwrap();
+    let cases = suite::expand(&scenarios, "t.yaml", None, None);
+    kazasu::run::run_case_on(&cases[0], 1, 0, &kazasu::run::inproc, target)
+}
+
+#[test]
+fn onboarding_steps_run_in_simulated_time_and_the_json_report_shows_it() {
+    let r = run_one(
+        "name: sim time\ntoday: \"2025-10-01\"\nsteps:\n  - http: { method: GET, path: /api/program }\n  - wait: 1s\n  - http: { method: GET, path: /api/program }\n    expect: { within: 200ms }\n",
+        None,
+    );
+    assert_eq!(r.status, kazasu::run::Status::Passed, "{:?}", r.failure);
+    let results = vec![r];
+    let summary = kazasu::report::Summary::of(&results, std::time::Duration::from_secs(1));
+    let report: Value =
+        serde_json::from_str(&kazasu::report::json(&results, summary, 1, "inproc")).unwrap();
+    let steps = report["scenarios"][0]["steps"].as_array().unwrap();
+    let ns: Vec<u64> = steps
+        .iter()
+        .map(|s| s["sim_time_ns"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ns, [150_000_000, 1_000_000_000, 150_000_000]);
+    assert_eq!(report["scenarios"][0]["sim_time_ns"], 1_300_000_000u64);
+}
+
+#[test]
+fn the_wrong_code_limiter_runs_on_the_case_clock() {
+    // Five wrong codes from one client, then the sixth try is limited (429); once the limiter's
+    // ten-minute window has passed in simulated time (a `wait`), a try is answered again.
+    let wrong = |status: &str| {
+        format!(
+            "  - register: {{ name: なにわ眼科 2710111119, business_type: sole_proprietor, invitation_code: ZZZZZZ }}\n    expect: {{ status: {status} }}\n"
+        )
+    };
+    let head =
+        "name: limiter\ntoday: \"2025-10-01\"\nsteps:\n".to_string() + &wrong("422").repeat(5);
+    let limited = run_one(&(head.clone() + &wrong("429")), None);
+    assert_eq!(
+        limited.status,
+        kazasu::run::Status::Passed,
+        "{:?}",
+        limited.failure
+    );
+    let too_soon = run_one(&(head.clone() + "  - wait: 5min\n" + &wrong("422")), None);
+    assert_eq!(
+        too_soon.status,
+        kazasu::run::Status::Failed,
+        "still limited 5 min later"
+    );
+    let later = run_one(&(head + "  - wait: 11min\n" + &wrong("422")), None);
+    assert_eq!(
+        later.status,
+        kazasu::run::Status::Passed,
+        "{:?}",
+        later.failure
+    );
+}
+
+#[test]
+fn a_target_service_refuses_what_only_the_in_process_service_can_check() {
+    // A service without --allow-reset cannot be a target at all.
+    let running = service(10, Store::memory());
+    let case = "name: t\ntoday: \"2025-10-01\"\nsteps:\n  - http: { method: GET, path: /api/program }\n    expect: { within: 1s }\n";
+    let r = run_one(case, Some(&running.url()));
+    assert_eq!(r.status, kazasu::run::Status::Error);
+    assert!(r.failure.unwrap().actual.contains("allow-reset"));
+    drop(running);
+    // One with it: `within` (simulated time) is an error there, not a pass.
+    let program = Program::from_yaml(PROGRAM_YAML, "program").unwrap();
+    let mut shared = Shared::new(program, registry(10), Store::memory(), None).unwrap();
+    shared.allow_reset = true;
+    let running = Running::start(shared, ([127, 0, 0, 1], 0).into(), 1).unwrap();
+    let r = run_one(case, Some(&running.url()));
+    assert_eq!(r.status, kazasu::run::Status::Error, "{:?}", r.failure);
+    assert!(r.failure.unwrap().actual.contains("simulated time"));
+    let without = case.replace("\n    expect: { within: 1s }", "");
+    assert_eq!(
+        run_one(&without, Some(&running.url())).status,
+        kazasu::run::Status::Passed
+    );
+}

@@ -130,9 +130,16 @@ pub fn import(a: ImportArgs) -> Result<ExitCode, InputFailure> {
     }
     opts.keep_secrets = keep_secrets;
     let (text, trace) = session::import(&file, opts).map_err(InputFailure)?;
+    // The secrets the scenario names, read with the scanner every template goes through.
+    use kazasu::scenario::variables::{self, Kind, Part, Var};
     let placeholders: std::collections::BTreeSet<&str> = text
-        .match_indices("${secrets.")
-        .filter_map(|(i, _)| text[i + 10..].split('}').next())
+        .lines()
+        .filter_map(|l| variables::parse(l, &[Kind::Secret, Kind::Saved, Kind::Account]).ok())
+        .flatten()
+        .filter_map(|p| match p {
+            Part::Var(Var::Secret(name)) => Some(name),
+            _ => None,
+        })
         .collect();
     match &output {
         Some(p) => write_file(p, &text)?,

@@ -6,7 +6,6 @@ use kazasu::report::html;
 use kazasu::report::{self, Summary};
 use kazasu::run::{self, RunOptions, Status};
 use kazasu::scenario::suite::{self, Partition, Selection};
-use kazasu_sim::{CardProfile, ReaderProfile};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -230,9 +229,11 @@ fn pcsc_factory(
     opts.jobs = opts.jobs.min(usize::from(slots)).max(1);
     // Fail early and clearly when pcscd or its vpcd readers are missing.
     let probe = kazasu_sim::Reader::new(
-        std::sync::Arc::new(ReaderProfile::builtin("typical-424k").expect("built-in")),
+        std::sync::Arc::new(kazasu_sim::ReaderProfile::builtin("typical-424k").expect("built-in")),
         kazasu_sim::Card::new(
-            std::sync::Arc::new(CardProfile::builtin("mynumber-card").expect("built-in")),
+            std::sync::Arc::new(
+                kazasu_sim::CardProfile::builtin("mynumber-card").expect("built-in"),
+            ),
             kazasu_sim::Fixtures::embedded().default_subject(),
             1,
         )

@@ -1,5 +1,7 @@
-//! The onboarding service: `kazasu onboarding serve`, its store, pages and commissioning, and the
-//! client the runner's onboarding steps use.
+//! The onboarding service over the rules of `kazasu_onboarding`: `kazasu onboarding serve` (the
+//! HTTP API and pages, its SQLite store), commissioning's first read, and the client the runner's
+//! onboarding steps use — the same router in-process on the case's simulated clock, or any
+//! service at a `--target` URL.
 
 pub mod client;
 pub mod commission;
