@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Interoperability through the real reading stack: pcscd + vpcd + kazasu's virtual cards, driven
 # by real clients — OpenSC reads the virtual My Number card with its JPKI driver, signs with the
-# auth key after a PIN login (the signature is checked with openssl), and scriptor from
-# pcsc-tools drives the readertest card. Needs pcscd started (ci/pcscd.sh start).
+# auth key after a PIN login (the signature is checked with openssl), still reads the auth
+# certificate once the signature PIN is blocked, and scriptor from pcsc-tools drives the
+# readertest card. Needs pcscd started (ci/pcscd.sh start).
 # Usage: ci/interop.sh [KAZASU-BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,4 +101,21 @@ cat >"$work/expect.yaml" <<'YAML'
 YAML
 "$kazasu" check-transcript "$work/serve.jsonl" "$work/expect.yaml" >"$work/check.txt" || fail "check-transcript: $(cat "$work/check.txt")"
 echo "interop: kazasu check-transcript: $(tail -1 "$work/check.txt")"
-echo "interop: 6 passed, 0 failed"
+
+# 7. A card whose signature PIN is blocked (common at clinics) still reads its auth certificate
+#    in OpenSC: block it with five wrong VERIFYs through pcscd, then bind again.
+select_jpki=00A4040C0AD392F000260100000001
+wrong=0020008006574E4F4E4730
+opensc-tool --reader 0 -s "$select_jpki" -s 00A4020C02001B -s "$wrong" -s "$wrong" -s "$wrong" \
+  -s "$wrong" -s "$wrong" -s 00200080 >"$work/block.txt" 2>&1 || fail "opensc-tool: $(cat "$work/block.txt")"
+[ "$(grep -c 'SW1=0x63, SW2=0xC0' "$work/block.txt")" -eq 2 ] \
+  || fail "the blocking VERIFY and the counter query of a blocked PIN should both answer 63 C0: $(cat "$work/block.txt")"
+pkcs15-tool --reader 0 --list-certificates >"$work/certs-blocked.txt" 2>&1 \
+  || fail "pkcs15-tool with the signature PIN blocked: $(cat "$work/certs-blocked.txt")"
+grep -q "\[User Authentication Certificate\]" "$work/certs-blocked.txt" \
+  || fail "with the signature PIN blocked, OpenSC lost the auth certificate: $(cat "$work/certs-blocked.txt")"
+pkcs15-tool --reader 0 --read-certificate 01 >"$work/auth-blocked.pem" 2>/dev/null \
+  || fail "with the signature PIN blocked, the auth certificate does not read"
+cmp -s "$work/auth.pem" "$work/auth-blocked.pem" || fail "the auth certificate read differs"
+echo "interop: signature PIN blocked (63 C0 to the counter query): OpenSC still lists and reads the auth certificate"
+echo "interop: 7 passed, 0 failed"

@@ -279,6 +279,20 @@ impl Card {
             Some(0) => {}
             Some(_) => return refuse(Sw::LOGICAL_CHANNEL_NOT_SUPPORTED),
         }
+        // The JPKI card OS (cards and phones; not the reader-test cards):
+        let jpki_os = self.profile.device != crate::profile::Device::TestCard;
+        // Secure messaging (CLA 08 / 0C) is not offered: SELECT answers 68 82, READ BINARY and
+        // VERIFY 69 FC, as the card does (reported).
+        if jpki_os && matches!(cmd.cla, 0x08 | 0x0C) {
+            return refuse(match cmd.ins {
+                0xB0 | 0x20 => Sw::SM_REFUSED,
+                _ => Sw::SM_NOT_SUPPORTED,
+            });
+        }
+        // GET CHALLENGE works in any state: Le random bytes (1..256).
+        if jpki_os && cmd.cla == 0x00 && cmd.ins == 0x84 {
+            return Ok((self.get_challenge(cmd), Work::Other));
+        }
         let session = self.session.as_mut().expect("dispatch needs power");
         if cmd.cla == 0x00 && cmd.ins == 0xA4 && cmd.p1 == 0x04 {
             return Self::select_application(&self.applets, cmd, session);
@@ -318,9 +332,16 @@ impl Card {
             .position(|a| a.aids().iter().any(|aid| aid.starts_with(cmd.data)));
         match found {
             Some(index) => {
-                // Selecting an application starts its security state afresh.
+                // Selecting another application starts its security state afresh; selecting the
+                // same one again keeps what was verified (reported: a real card does).
+                let verified = if session.selected == Some(index) {
+                    std::mem::take(&mut session.verified)
+                } else {
+                    Vec::new()
+                };
                 *session = Session {
                     selected: Some(index),
+                    verified,
                     ..Session::default()
                 };
                 answer(Sw::OK)
@@ -329,8 +350,24 @@ impl Card {
         }
     }
 
+    /// GET CHALLENGE: `00 84 00 00 Le`, Le random bytes from the card's seeded generator.
+    fn get_challenge(&mut self, cmd: &Command<'_>) -> Response {
+        if cmd.p1 != 0 || cmd.p2 != 0 {
+            return Response::status(Sw::WRONG_P1P2);
+        }
+        match cmd.le {
+            Some(le) if cmd.data.is_empty() && (1..=256).contains(&le) => {
+                let mut challenge = vec![0u8; le as usize];
+                self.rng.fill_bytes(&mut challenge);
+                Response::ok(challenge)
+            }
+            _ => Response::status(Sw::WRONG_LENGTH),
+        }
+    }
+
     fn no_application(cmd: &Command<'_>) -> Outcome {
         let sw = match (cmd.cla, cmd.ins) {
+            (0x00, 0xA4) if cmd.p1 == 0x00 && !cmd.data.is_empty() => Sw::FILE_NOT_FOUND,
             (0x00 | 0x80, 0xA4) if cmd.p1 == 0x00 => Sw::WRONG_P1P2,
             (0x00, 0xA4 | 0xB0 | 0x20 | 0x24) | (0x80, 0x2A) => Sw::FILE_NOT_FOUND,
             (0x00 | 0x80, _) => Sw::INS_NOT_SUPPORTED,

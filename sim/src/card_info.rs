@@ -145,5 +145,6 @@ pub(crate) fn build(
         ],
         select_mf_ok: true,
         last_command: None,
+        refuses_80ae: false,
     }
 }

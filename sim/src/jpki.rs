@@ -139,5 +139,6 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
         files,
         select_mf_ok: params.select_mf_after_ap_ok.value,
         last_command: Some(params.last_command_indicator.value),
+        refuses_80ae: true,
     }
 }

@@ -83,6 +83,8 @@ pub(crate) struct IsoApp {
     pub select_mf_ok: bool,
     /// The answer to `80 FC 00 00`; `None`: 6D 00.
     pub last_command: Option<LastCommandIndicator>,
+    /// `80 AE` answers 69 82 (the JPKI AP, reported) instead of 6D 00.
+    pub refuses_80ae: bool,
 }
 
 impl IsoApp {
@@ -205,6 +207,9 @@ impl IsoApp {
             (0x24, true) => self.change_reference_data(cmd, ctx),
             (0x2A, false) => self.sign(cmd, ctx),
             (0xFC, false) if self.last_command.is_some() => self.last_command_indicator(cmd),
+            (0xAE, false) if self.refuses_80ae => {
+                status(Sw::SECURITY_STATUS_NOT_SATISFIED, Work::Other)
+            }
             (0xA4 | 0xB0 | 0x20 | 0x24, false) | (0x2A, true) => {
                 status(Sw::CLA_NOT_SUPPORTED, Work::Other)
             }
@@ -217,6 +222,9 @@ impl IsoApp {
 
     fn select(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
         match cmd.p1 {
+            // `00 A4 00 0C 02 3F 00`: the MF by its file id is not found, whatever is selected
+            // (reported).
+            0x00 if !cmd.data.is_empty() => status(Sw::FILE_NOT_FOUND, Work::Select),
             // Select MF / by FID from the MF: no effect with an application selected.
             0x00 => {
                 let sw = if self.select_mf_ok {
@@ -315,9 +323,10 @@ impl IsoApp {
         }
         let tries_left = ctx.nvm.get().pins[slot].tries_left;
         if cmd.data.is_empty() {
-            // The counter query uses no try.
+            // The counter query uses no try. On a blocked PIN it answers 63 C0 — no try left —
+            // as the card does (reported); 69 84 is for a VERIFY with data on a blocked PIN.
             let sw = if tries_left == 0 {
-                Sw::PIN_BLOCKED
+                Sw::verify_failed(0)
             } else if ctx.session.is_verified(ctx.app_index, fid) {
                 Sw::OK
             } else {

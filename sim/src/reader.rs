@@ -268,6 +268,41 @@ impl Reader {
     pub fn card(&self) -> &Card {
         &self.card
     }
+
+    /// The reader's own answer to the part-3 pseudo-APDU GET DATA: `FF CA 00 00 Le` the UID
+    /// (Type A) or PUPI (Type B), `FF CA 01 00 Le` the historical bytes of the ATS (Type A) or
+    /// the higher-layer response of ATTRIB (Type B: empty for the JPKI cards, modelled); another
+    /// P1 or a P2 other than 00: 6A 81; an Le that is not 00 and not the length: 6C xx.
+    fn get_data(&self, apdu: &[u8]) -> Vec<u8> {
+        let answer = |sw: StatusWord| sw.to_bytes().to_vec();
+        let Ok(cmd) = Command::parse(apdu) else {
+            return answer(StatusWord::WRONG_LENGTH);
+        };
+        if !cmd.data.is_empty() {
+            return answer(StatusWord::WRONG_LENGTH);
+        }
+        let card = self.card();
+        let contactless = &card.profile().contactless;
+        let data = match (cmd.p1, cmd.p2) {
+            (0x00, 0x00) => card.uid().to_vec(),
+            (0x01, 0x00) if contactless.nfc_type.value == NfcType::A => {
+                contactless.historical_bytes.value.0.clone()
+            }
+            (0x01, 0x00) => Vec::new(),
+            _ => return answer(StatusWord::FUNCTION_NOT_SUPPORTED),
+        };
+        match cmd.le {
+            Some(le) if le != 256 && le as usize != data.len() => {
+                answer(StatusWord(0x6C00 | data.len() as u16))
+            }
+            _ => {
+                let mut r = data;
+                r.extend_from_slice(&StatusWord::OK.to_bytes());
+                r
+            }
+        }
+    }
+
     /// The card, to inspect or change its state between operations.
     pub fn card_mut(&mut self) -> &mut Card {
         &mut self.card
@@ -541,6 +576,14 @@ impl Reader {
         self.exchanges += 1;
         let started = self.now;
         let overhead = self.profile.host_overhead.value.0;
+        // PC/SC part 3: the reader itself answers GET DATA `FF CA`; it never reaches the card.
+        if apdu.starts_with(&[0xFF, 0xCA]) {
+            self.now += overhead;
+            return Ok(Transmitted {
+                response: self.get_data(apdu),
+                duration: self.now.since(started),
+            });
+        }
         if Command::parse(apdu).is_ok_and(|c| c.extended) {
             match self.profile.extended_apdus.value {
                 ExtendedApdus::Supported => {}

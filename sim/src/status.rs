@@ -29,6 +29,13 @@ impl StatusWord {
     pub const INS_NOT_SUPPORTED: StatusWord = StatusWord(0x6D00);
     /// 6E 00: class not supported.
     pub const CLA_NOT_SUPPORTED: StatusWord = StatusWord(0x6E00);
+    /// 68 82: secure messaging not supported.
+    pub const SM_NOT_SUPPORTED: StatusWord = StatusWord(0x6882);
+    /// 69 FC: the JPKI card's answer to a READ BINARY or VERIFY with a secure-messaging CLA
+    /// (reported; not an ISO 7816-4 status word).
+    pub const SM_REFUSED: StatusWord = StatusWord(0x69FC);
+    /// 6A 81: function not supported (a reader's pseudo-APDU with an unknown P1).
+    pub const FUNCTION_NOT_SUPPORTED: StatusWord = StatusWord(0x6A81);
 
     /// 63 Cx: wrong PIN, `tries_left` tries left (x is capped at 15).
     pub const fn verify_failed(tries_left: u8) -> StatusWord {
@@ -87,8 +94,12 @@ impl StatusWord {
             StatusWord::OFFSET_BEYOND_END => "offset beyond end of file",
             StatusWord::INS_NOT_SUPPORTED => "INS not supported",
             StatusWord::CLA_NOT_SUPPORTED => "CLA not supported",
+            StatusWord::SM_NOT_SUPPORTED => "secure messaging not supported",
+            StatusWord::SM_REFUSED => "secure messaging refused",
+            StatusWord::FUNCTION_NOT_SUPPORTED => "function not supported",
             sw if sw.tries_left().is_some() => "wrong PIN",
             sw if sw.sw1() == 0x61 => "bytes remaining",
+            sw if sw.sw1() == 0x6C => "wrong Le: the exact length is SW2",
             sw if sw.sw1() == 0x6A => "wrong data (readertest: index of first wrong byte)",
             _ => "unnamed status",
         }

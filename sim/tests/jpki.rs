@@ -322,7 +322,11 @@ fn auth_pin_blocks_after_three_and_sign_pin_after_five_across_power_cycles() {
         "6984",
         "even the right PIN"
     );
-    assert_eq!(sw(&mut c, "00 20 00 98"), "6984");
+    assert_eq!(
+        sw(&mut c, "00 20 00 98"),
+        "63C0",
+        "the counter query on a blocked PIN: no try left, not 6984"
+    );
     c.power_off();
     c.power_on();
     tx(&mut c, SELECT_JPKI);
@@ -535,12 +539,8 @@ fn security_state_is_lost_on_power_off_and_on_reselect() {
 fn wrong_commands_get_the_reference_status_words() {
     let mut c = card("mynumber-card");
     tx(&mut c, SELECT_JPKI);
-    assert_eq!(
-        sw(&mut c, "00 84 00 00 08"),
-        "6D00",
-        "GET CHALLENGE is not supported"
-    );
     assert_eq!(sw(&mut c, "00 CA 01 00 00"), "6D00");
+    assert_eq!(sw(&mut c, "80 AE 00 00 00"), "6982", "80 AE in the JPKI AP");
     assert_eq!(
         sw(&mut c, "80 A4 02 0C 02 00 0A"),
         "6E00",
@@ -553,8 +553,8 @@ fn wrong_commands_get_the_reference_status_words() {
     );
     assert_eq!(
         sw(&mut c, "0C B0 00 00 04"),
-        "6E00",
-        "secure messaging is not supported"
+        "69FC",
+        "secure messaging is refused as the card refuses it"
     );
     assert_eq!(
         sw(&mut c, "10 B0 00 00 04"),
@@ -708,4 +708,43 @@ fn every_identity_has_its_own_keys() {
         seen.push(cert);
     }
     assert!(seen.len() >= 3);
+}
+
+#[test]
+fn corrections_from_readers_checked_on_real_cards() {
+    for device in ["mynumber-card", "android-jpki", "iphone-jpki"] {
+        let mut c = card(device);
+        // GET CHALLENGE works in any state, before any SELECT too, Le bytes of fresh data.
+        let (a, s) = tx(&mut c, "00 84 00 00 08");
+        assert_eq!(
+            (a.len(), s.to_string()),
+            (8, "9000".to_string()),
+            "{device}"
+        );
+        let (b, _) = tx(&mut c, "00 84 00 00 08");
+        assert_ne!(a, b, "{device}: a fresh challenge each time");
+        assert_eq!(
+            tx(&mut c, "00 84 00 00 00").0.len(),
+            256,
+            "{device}: Le 00 = 256"
+        );
+        assert_eq!(sw(&mut c, "00 84 00 00"), "6700", "{device}: no Le");
+        assert_eq!(sw(&mut c, "00 84 01 00 08"), "6A86", "{device}");
+        // The MF by its file id is not found, with or without an application.
+        assert_eq!(sw(&mut c, "00 A4 00 0C 02 3F 00"), "6A82", "{device}");
+        tx(&mut c, SELECT_JPKI);
+        assert_eq!(sw(&mut c, "00 A4 00 0C 02 3F 00"), "6A82", "{device}");
+        // Secure-messaging classes.
+        assert_eq!(sw(&mut c, "0C A4 02 0C 02 00 0A"), "6882", "{device}");
+        assert_eq!(sw(&mut c, "0C B0 00 00 04"), "69FC", "{device}");
+        assert_eq!(sw(&mut c, "08 20 00 98"), "69FC", "{device}");
+        // A VERIFY stays in force when the same application is selected again.
+        assert_eq!(sw(&mut c, "00 20 00 98 04 31 32 33 34"), "9000", "{device}");
+        tx(&mut c, SELECT_JPKI);
+        assert_eq!(
+            sw(&mut c, "00 20 00 98"),
+            "9000",
+            "{device}: still verified"
+        );
+    }
 }

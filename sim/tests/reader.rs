@@ -386,3 +386,46 @@ fn a_card_that_never_answers_fails_with_a_transport_error_after_the_retries() {
     assert!(r.is_present());
     assert_eq!(send(&mut r, SELECT_JPKI).unwrap().1, "9000");
 }
+
+#[test]
+fn the_reader_answers_get_data_itself_on_every_profile() {
+    for reader_profile in ["basic-106k", "typical-424k", "fast-848k"] {
+        for card_profile in ["mynumber-card", "android-jpki", "readertest"] {
+            let mut r = reader(reader_profile, card_profile, "");
+            r.tap().unwrap();
+            let at = |r: &mut kazasu_sim::Reader, apdu: &[u8]| {
+                let t = r.transmit(apdu).unwrap();
+                assert!(
+                    r.last_frames().is_empty(),
+                    "{reader_profile}/{card_profile}: {} reached the card",
+                    hex_spaced(apdu)
+                );
+                t.response
+            };
+            let uid = r.card().uid().to_vec();
+            let mut want = uid.clone();
+            want.extend_from_slice(&[0x90, 0x00]);
+            assert_eq!(at(&mut r, &[0xFF, 0xCA, 0x00, 0x00, 0x00]), want);
+            let contactless = &r.card().profile().contactless;
+            let mut hist = if contactless.nfc_type.value == kazasu_sim::profile::NfcType::A {
+                contactless.historical_bytes.value.0.clone()
+            } else {
+                Vec::new()
+            };
+            hist.extend_from_slice(&[0x90, 0x00]);
+            assert_eq!(at(&mut r, &[0xFF, 0xCA, 0x01, 0x00, 0x00]), hist);
+            assert_eq!(at(&mut r, &[0xFF, 0xCA, 0x02, 0x00, 0x00]), [0x6A, 0x81]);
+            assert_eq!(
+                at(&mut r, &[0xFF, 0xCA, 0x00, 0x00, 0x01]),
+                [0x6C, uid.len() as u8],
+                "a wrong Le is told the right one"
+            );
+            // The card still answers its own commands afterwards.
+            let t = r
+                .transmit(&kazasu_sim::parse_hex(SELECT_JPKI).unwrap())
+                .unwrap();
+            assert!(!r.last_frames().is_empty());
+            assert!(t.response.len() >= 2);
+        }
+    }
+}

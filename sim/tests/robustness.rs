@@ -23,6 +23,8 @@ fn jpki_status(sw: StatusWord) -> bool {
             | 0x6E00
             | 0x6881
             | 0x6A80
+            | 0x6882
+            | 0x69FC
     ) || sw.tries_left().is_some()
 }
 

@@ -27,6 +27,7 @@ bundled_suite!(
     "conformance/faults.yaml",
     "conformance/readertest.yaml",
     "conformance/commissioning.yaml",
+    "conformance/fidelity.yaml",
 );
 
 /// A problem with scenario input, located as precisely as the input allows.
