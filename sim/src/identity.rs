@@ -47,6 +47,23 @@ pub struct Pins {
     pub card_info: Secret<String>,
 }
 
+/// The Japanese era (元号) of a date and its year in that era: 令和 from 2019-05-01, 平成 from
+/// 1989-01-08, 昭和 from 1926-12-25, 大正 from 1912-07-30, 明治 before.
+pub fn era_year(year: u16, month: u8, day: u8) -> (&'static str, u16) {
+    const ERAS: [(&str, (u16, u8, u8)); 4] = [
+        ("令和", (2019, 5, 1)),
+        ("平成", (1989, 1, 8)),
+        ("昭和", (1926, 12, 25)),
+        ("大正", (1912, 7, 30)),
+    ];
+    for (name, start) in ERAS {
+        if (year, month, day) >= start {
+            return (name, year - start.0 + 1);
+        }
+    }
+    ("明治", year.saturating_sub(1867))
+}
+
 /// A synthetic person.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,12 +94,21 @@ impl Identity {
         self.birth_date.replace('-', "")
     }
 
-    /// 照合番号B: birth date `YYMMDD` + expiry year `YYYY` + security code.
+    /// 照合番号B: the birth date with its **Japanese-era** year, `YYMMDD` (1980-02-17 is 昭和55:
+    /// `550217`), then the expiry year `YYYY` (western) and the 4-digit security code
+    /// (reported by readers checked on real cards).
     pub fn check_code_b(&self) -> Secret<String> {
         let b = self.birth_yyyymmdd();
+        let (year, month, day) = (
+            b[..4].parse::<u16>().unwrap_or(0),
+            b[4..6].parse::<u8>().unwrap_or(0),
+            b[6..].parse::<u8>().unwrap_or(0),
+        );
+        let (_, era_year) = era_year(year, month, day);
         Secret::new(format!(
-            "{}{}{}",
-            &b[2..],
+            "{:02}{}{}{}",
+            era_year % 100,
+            &b[4..],
             self.card_expiry_year,
             self.security_code.expose()
         ))
@@ -309,5 +335,23 @@ impl Fixtures {
     /// Identity ids in file order.
     pub fn ids(&self) -> &[String] {
         &self.order
+    }
+}
+
+#[cfg(test)]
+mod era_tests {
+    use super::era_year;
+
+    #[test]
+    fn era_years_change_on_the_day_the_era_began() {
+        assert_eq!(era_year(1980, 2, 17), ("昭和", 55));
+        assert_eq!(era_year(1989, 1, 7), ("昭和", 64));
+        assert_eq!(era_year(1989, 1, 8), ("平成", 1));
+        assert_eq!(era_year(1992, 11, 23), ("平成", 4));
+        assert_eq!(era_year(2019, 4, 30), ("平成", 31));
+        assert_eq!(era_year(2019, 5, 1), ("令和", 1));
+        assert_eq!(era_year(1926, 12, 24), ("大正", 15));
+        assert_eq!(era_year(1926, 12, 25), ("昭和", 1));
+        assert_eq!(era_year(1912, 7, 29), ("明治", 45));
     }
 }

@@ -323,16 +323,11 @@ impl IsoApp {
         }
         let tries_left = ctx.nvm.get().pins[slot].tries_left;
         if cmd.data.is_empty() {
-            // The counter query uses no try. On a blocked PIN it answers 63 C0 — no try left —
-            // as the card does (reported); 69 84 is for a VERIFY with data on a blocked PIN.
-            let sw = if tries_left == 0 {
-                Sw::verify_failed(0)
-            } else if ctx.session.is_verified(ctx.app_index, fid) {
-                Sw::OK
-            } else {
-                Sw::verify_failed(tries_left)
-            };
-            return status(sw, Work::Verify);
+            // The counter query uses no try and answers the tries left, 63 Cx, whether or not
+            // the PIN is verified — a JPKI card never answers 90 00 to it (reported: the trace
+            // of OpenSC's JPKI driver author) — and 63 C0 on a blocked PIN (reported), not
+            // 69 84, which is for a VERIFY with data on a blocked PIN.
+            return status(Sw::verify_failed(tries_left), Work::Verify);
         }
         if tries_left == 0 {
             return status(Sw::PIN_BLOCKED, Work::Verify);

@@ -48,14 +48,14 @@ fn my_number_and_basic_four_need_a_pin() {
 fn check_codes_a_and_b_unlock_the_files_too() {
     let mut c = card_for("mynumber-card", "suzuki-hanako");
     tx(&mut c, SELECT_CARD_INFO);
-    // 照合番号A: the My Number itself.
-    assert_eq!(sw(&mut c, "00 20 00 94"), "63C3");
+    // 照合番号A: the My Number itself; 10 tries (reported).
+    assert_eq!(sw(&mut c, "00 20 00 94"), "63CA");
     assert_eq!(
         sw(
             &mut c,
             &format!("00 20 00 94 0C {}", kazasu_sim::hex_spaced(b"999900000011"))
         ),
-        "63C2"
+        "63C9"
     );
     assert_eq!(
         sw(
@@ -65,10 +65,23 @@ fn check_codes_a_and_b_unlock_the_files_too() {
         "9000"
     );
     assert_eq!(sw(&mut c, "00 B0 81 00 11"), "9000");
-    // 照合番号B: birth YYMMDD + expiry year + security code.
+    // 照合番号B: the birth date with its Japanese-era year (1992-11-23 is 平成4: 041123), the
+    // expiry year and the security code. The western year is refused.
     let mut c = card_for("mynumber-card", "suzuki-hanako");
     tx(&mut c, SELECT_CARD_INFO);
-    let b = "921123".to_string() + "2034" + "0815";
+    let western = "921123".to_string() + "2034" + "0815";
+    assert_eq!(
+        sw(
+            &mut c,
+            &format!(
+                "00 20 00 95 {:02X} {}",
+                western.len(),
+                kazasu_sim::hex_spaced(western.as_bytes())
+            )
+        ),
+        "63C9"
+    );
+    let b = "041123".to_string() + "2034" + "0815";
     assert_eq!(
         sw(
             &mut c,

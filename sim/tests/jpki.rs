@@ -274,10 +274,14 @@ fn verify_counts_blocks_and_reports() {
         "9000",
         "right PIN resets the counter"
     );
-    assert_eq!(sw(&mut c, "00 20 00 80"), "9000", "already verified");
+    assert_eq!(
+        sw(&mut c, "00 20 00 80"),
+        "63C3",
+        "the counter query tells the tries left even when verified: a JPKI card never answers 9000"
+    );
     // SFI forms address the PIN without selecting it.
     tx(&mut c, "00 A4 02 0C 02 00 0A");
-    assert_eq!(sw(&mut c, "00 20 00 98"), "9000");
+    assert_eq!(sw(&mut c, "00 20 00 98"), "63C3");
     assert_eq!(sw(&mut c, "00 20 00 9B"), "63C5");
     // A wrong PIN clears the verified state.
     assert_eq!(sw(&mut c, "00 20 00 98 04 30 30 30 30"), "63C2");
@@ -506,7 +510,7 @@ fn signatures_verify_independently_and_need_the_pin() {
 }
 
 #[test]
-fn security_state_is_lost_on_power_off_and_on_reselect() {
+fn security_state_is_lost_on_power_off_and_on_selecting_another_application() {
     let mut c = card("mynumber-card");
     tx(&mut c, SELECT_JPKI);
     assert_eq!(sw(&mut c, "00 20 00 98 04 31 32 33 34"), "9000");
@@ -529,9 +533,12 @@ fn security_state_is_lost_on_power_off_and_on_reselect() {
     tx(&mut c, SELECT_CARD_INFO);
     tx(&mut c, SELECT_JPKI);
     assert_eq!(
-        sw(&mut c, "00 20 00 98"),
-        "63C3",
-        "selecting an application starts afresh"
+        sw(
+            &mut c,
+            &format!("80 2A 00 97 33 {} 00", digest_info_hex(b"x"))
+        ),
+        "6982",
+        "selecting another application starts afresh"
     );
 }
 
@@ -738,13 +745,19 @@ fn corrections_from_readers_checked_on_real_cards() {
         assert_eq!(sw(&mut c, "0C A4 02 0C 02 00 0A"), "6882", "{device}");
         assert_eq!(sw(&mut c, "0C B0 00 00 04"), "69FC", "{device}");
         assert_eq!(sw(&mut c, "08 20 00 98"), "69FC", "{device}");
-        // A VERIFY stays in force when the same application is selected again.
-        assert_eq!(sw(&mut c, "00 20 00 98 04 31 32 33 34"), "9000", "{device}");
-        tx(&mut c, SELECT_JPKI);
-        assert_eq!(
-            sw(&mut c, "00 20 00 98"),
-            "9000",
-            "{device}: still verified"
-        );
+        // A VERIFY stays in force when the same application is selected again (the iPhone's
+        // auth key answers to the approval, not the PIN).
+        if device != "iphone-jpki" {
+            assert_eq!(sw(&mut c, "00 20 00 98 04 31 32 33 34"), "9000", "{device}");
+            tx(&mut c, SELECT_JPKI);
+            assert_eq!(
+                sw(
+                    &mut c,
+                    &format!("80 2A 00 97 33 {} 00", digest_info_hex(b"x"))
+                ),
+                "9000",
+                "{device}: still verified, the key signs"
+            );
+        }
     }
 }

@@ -43,6 +43,8 @@ pub fn read_through(
     let mut host = Host::new(reader);
     let result = flows::jpki_auth_flow(&mut host, device, pin, challenge, ReadMode::Chunked);
     transcript.extend(std::mem::take(&mut host.transcript));
+    // Whatever the outcome, the phone then leaves the reader (a failed read is held again).
+    reader.remove();
     let out = match result {
         Ok(out) => out,
         Err(e) => return Ok(Err(format!("the first read failed: {e}"))),
@@ -52,7 +54,6 @@ pub fn read_through(
             "the phone's signature does not verify with its certificate".into(),
         ));
     }
-    reader.remove();
     let who = match device {
         Device::Android => "an Android phone",
         Device::Iphone => "an iPhone",
