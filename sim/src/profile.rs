@@ -314,8 +314,10 @@ macro_rules! builtin_card_profiles {
 
 builtin_card_profiles!(
     "mynumber-card",
+    "mynumber-card-fwi13",
     "android-jpki",
     "iphone-jpki",
+    "iphone-jpki-type-b",
     "readertest",
     "athena-ext-case2",
     "athena-ext-case2-t0",

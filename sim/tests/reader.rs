@@ -429,3 +429,77 @@ fn the_reader_answers_get_data_itself_on_every_profile() {
         }
     }
 }
+
+/// The S(WTX) frames of the last exchange.
+fn wtx_frames(r: &kazasu_sim::Reader) -> usize {
+    r.last_frames()
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.what,
+                FrameWhat::Block {
+                    kind: BlockKind::Wtx { .. },
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
+#[test]
+fn the_two_card_variants_differ_in_their_atr_and_in_wtx_during_a_signature() {
+    for (profile, atr, wtx) in [
+        (
+            "mynumber-card",
+            "3B 88 80 01 00 00 05 E0 B3 81 A1 00 7F",
+            true,
+        ),
+        (
+            "mynumber-card-fwi13",
+            "3B 88 80 01 00 4B 51 FF B3 81 D1 00 0F",
+            false,
+        ),
+    ] {
+        let mut r = reader("typical-424k", profile, "");
+        r.tap().unwrap();
+        assert_eq!(
+            hex_spaced(&r.atr().unwrap()),
+            atr,
+            "{profile}: the ATR seen in the field"
+        );
+        send(&mut r, SELECT_JPKI).unwrap();
+        send(&mut r, "00 20 00 98 04 31 32 33 34").unwrap();
+        send(&mut r, "00 A4 02 0C 02 00 17").unwrap();
+        let t = r
+            .transmit(
+                &kazasu_sim::parse_hex(&format!("80 2A 00 80 20 {} 00", "AB ".repeat(32))).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(t.response.len(), 258, "{profile}");
+        assert_eq!(
+            wtx_frames(&r) > 0,
+            wtx,
+            "{profile}: WTX during the 380 ms signature"
+        );
+    }
+}
+
+#[test]
+fn an_iphone_seen_as_type_b_at_fwi_7_needs_wtx_for_every_signature() {
+    let mut r = reader("typical-424k", "iphone-jpki-type-b", "");
+    assert!(r.approve());
+    r.tap().unwrap();
+    assert_eq!(r.bit_rate(), 106, "106 kbit/s only");
+    send(&mut r, SELECT_JPKI).unwrap();
+    send(&mut r, "00 A4 02 0C 02 00 17").unwrap();
+    let t = r
+        .transmit(
+            &kazasu_sim::parse_hex(&format!("80 2A 00 80 20 {} 00", "AB ".repeat(32))).unwrap(),
+        )
+        .unwrap();
+    assert_eq!(t.response.len(), 258);
+    assert!(
+        wtx_frames(&r) >= 2,
+        "150 ms of signing against a 38.7 ms FWT"
+    );
+}

@@ -209,16 +209,29 @@ pub fn console_summary(results: &[CaseResult], summary: &Summary) -> String {
     let mut s = String::new();
     let rows = latency_by_profile(results);
     if !rows.is_empty() {
+        // Columns as wide as the longest profile name (at least the built-in names' 16 and 14).
+        let cw = rows
+            .iter()
+            .map(|r| r.0.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(16);
+        let rw = rows
+            .iter()
+            .map(|r| r.1.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(14);
         let _ = writeln!(
             s,
-            "\n{:<16} {:<14} {:>5} {:>11} {:>11} {:>11}",
+            "\n{:<cw$} {:<rw$} {:>5} {:>11} {:>11} {:>11}",
             "card", "reader", "cases", "p50 sim", "p90 sim", "max sim"
         );
         for (card, reader, v) in &rows {
             let ms = |ns: u64| format!("{:.1} ms", ns as f64 / 1e6);
             let _ = writeln!(
                 s,
-                "{card:<16} {reader:<14} {:>5} {:>11} {:>11} {:>11}",
+                "{card:<cw$} {reader:<rw$} {:>5} {:>11} {:>11} {:>11}",
                 v.len(),
                 ms(percentile(v, 50.0)),
                 ms(percentile(v, 90.0)),
