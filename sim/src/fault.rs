@@ -258,7 +258,9 @@ impl FaultPlan {
                 continue;
             }
             let exact = w.exchange.is_some() && w.probability.is_none();
-            if exact && w.frame.unwrap_or(1) != frame {
+            // A fault at a precise point strikes once: the frames of a DESELECT or of a new
+            // activation after it are counted afresh under the same exchange number.
+            if exact && (self.struck[i] || w.frame.unwrap_or(1) != frame) {
                 continue;
             }
             if w.probability.is_some() && w.frame.is_some_and(|k| k != frame) {

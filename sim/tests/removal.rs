@@ -118,3 +118,35 @@ fn removal_during_a_signature() {
         let _ = &cert;
     }
 }
+
+#[test]
+fn a_fault_at_a_precise_point_strikes_once_even_when_frames_are_counted_again() {
+    // The phone leaves as it answers a short command (exchange 4, frame 2). After a new tap the
+    // reader deselects and re-activates (as a PC/SC power-on does): those frames are counted
+    // again under exchange 4, and the fault must not strike a second time.
+    let mut r = reader(
+        "typical-424k",
+        "android-jpki",
+        "- { when: { exchange: 4, frame: 2 }, do: field_off }",
+    );
+    r.tap().unwrap();
+    for apdu in [
+        SELECT_JPKI,
+        "00 A4 02 0C 02 00 18",
+        "00 20 00 80 04 31 32 33 34",
+    ] {
+        r.transmit(&kazasu_sim::parse_hex(apdu).unwrap()).unwrap();
+    }
+    assert_eq!(
+        r.transmit(&kazasu_sim::parse_hex("00 A4 02 0C 02 00 0A").unwrap())
+            .unwrap_err(),
+        LinkError::CardRemoved
+    );
+    r.tap().unwrap();
+    r.disconnect().unwrap();
+    r.connect().unwrap();
+    let t = r
+        .transmit(&kazasu_sim::parse_hex(SELECT_JPKI).unwrap())
+        .unwrap();
+    assert_eq!(t.response, [0x90, 0x00]);
+}
