@@ -2,11 +2,13 @@
 //! the card-info AP's code VERIFYs) never reaches an output: the runner's reports and
 //! transcripts, a served card's JSON-lines transcript, and a scenario imported from it.
 
+mod common;
+use common::{frame, read_frame};
 use kazasu::report::{self, Summary};
 use kazasu::run::run_case;
 use kazasu::scenario::suite;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
+use std::net::TcpListener;
 use std::time::Duration;
 
 /// Data no output may show, in any of the spellings outputs use.
@@ -86,20 +88,6 @@ fn reports_and_transcripts_never_show_secret_command_data() {
         "the HTML report",
         &kazasu::report::html::render(&results, &summary, 1, "inproc"),
     );
-}
-
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut v = (payload.len() as u16).to_be_bytes().to_vec();
-    v.extend_from_slice(payload);
-    v
-}
-
-fn read_frame(s: &mut TcpStream) -> Vec<u8> {
-    let mut len = [0u8; 2];
-    s.read_exact(&mut len).unwrap();
-    let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut payload).unwrap();
-    payload
 }
 
 #[test]

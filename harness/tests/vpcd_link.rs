@@ -2,6 +2,8 @@
 //! control codes, GET ATR at any time, APDUs through the reader model, reconnection, and the
 //! reversed (listening) mode.
 
+mod common;
+use common::{frame, read_frame};
 use kazasu::link::vpcd::{self, LinkConfig};
 use kazasu_sim::vpcd::Slot;
 use kazasu_sim::{Card, CardProfile, FaultPlan, Fixtures, Reader, ReaderProfile};
@@ -31,20 +33,6 @@ fn slot() -> Arc<Mutex<Slot>> {
         FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(1)),
     );
     Arc::new(Mutex::new(Slot::new(reader)))
-}
-
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut v = (payload.len() as u16).to_be_bytes().to_vec();
-    v.extend_from_slice(payload);
-    v
-}
-
-fn read_frame(s: &mut TcpStream) -> Vec<u8> {
-    let mut len = [0u8; 2];
-    s.read_exact(&mut len).unwrap();
-    let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    s.read_exact(&mut payload).unwrap();
-    payload
 }
 
 /// Drives a connection as vpcd would: GET ATR, power off, GET ATR, power on, an APDU.

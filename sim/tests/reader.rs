@@ -144,28 +144,10 @@ fn slow_commands_get_waiting_time_extensions() {
     r.tap().unwrap();
     send(&mut r, SELECT_JPKI).unwrap();
     send(&mut r, "00 20 00 98 04 31 32 33 34").unwrap();
-    send(&mut r, "00 A4 02 0C 02 00 17").unwrap();
-    let t = r
-        .transmit(
-            &kazasu_sim::parse_hex(&format!("80 2A 00 80 20 {} 00", "AB ".repeat(32))).unwrap(),
-        )
-        .unwrap();
+    let t = sign_with_key_0017(&mut r);
     assert_eq!(t.response.len(), 258);
-    let wtx: Vec<_> = r
-        .last_frames()
-        .iter()
-        .filter(|f| {
-            matches!(
-                f.what,
-                FrameWhat::Block {
-                    kind: BlockKind::Wtx { .. },
-                    ..
-                }
-            )
-        })
-        .collect();
     assert!(
-        wtx.len() >= 2,
+        wtx_frames(&r) >= 2,
         "the 380 ms signature exceeds FWT 309 ms: request and response"
     );
     assert!(
@@ -430,6 +412,13 @@ fn the_reader_answers_get_data_itself_on_every_profile() {
     }
 }
 
+/// SELECT key 0017 and COMPUTE DIGITAL SIGNATURE over 32 bytes (after the PIN or approval).
+fn sign_with_key_0017(r: &mut kazasu_sim::Reader) -> kazasu_sim::Transmitted {
+    send(r, "00 A4 02 0C 02 00 17").unwrap();
+    r.transmit(&kazasu_sim::parse_hex(&format!("80 2A 00 80 20 {} 00", "AB ".repeat(32))).unwrap())
+        .unwrap()
+}
+
 /// The S(WTX) frames of the last exchange.
 fn wtx_frames(r: &kazasu_sim::Reader) -> usize {
     r.last_frames()
@@ -491,12 +480,7 @@ fn an_iphone_seen_as_type_b_at_fwi_7_needs_wtx_for_every_signature() {
     r.tap().unwrap();
     assert_eq!(r.bit_rate(), 106, "106 kbit/s only");
     send(&mut r, SELECT_JPKI).unwrap();
-    send(&mut r, "00 A4 02 0C 02 00 17").unwrap();
-    let t = r
-        .transmit(
-            &kazasu_sim::parse_hex(&format!("80 2A 00 80 20 {} 00", "AB ".repeat(32))).unwrap(),
-        )
-        .unwrap();
+    let t = sign_with_key_0017(&mut r);
     assert_eq!(t.response.len(), 258);
     assert!(
         wtx_frames(&r) >= 2,
