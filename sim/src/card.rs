@@ -310,6 +310,7 @@ impl Card {
             approval: &mut self.approval,
             side: &mut self.side,
             now,
+            rng: &mut self.rng,
         };
         match &self.applets[index] {
             Applet::Iso(app) => app.process(cmd, &mut ctx),

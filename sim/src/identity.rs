@@ -76,8 +76,12 @@ pub struct Identity {
     pub birth_date: String,
     /// Sex.
     pub sex: Sex,
-    /// Address as on the card.
+    /// Address as on the card (full-width digits, as real cards write them).
     pub address: String,
+    /// The address's prefecture and municipality romanised (`[Tokyo-to, Chiyoda-ku]`): the
+    /// signature certificate's subject localities.
+    #[serde(default)]
+    pub locality: Vec<String>,
     /// The 12-digit My Number (passes the check digit).
     pub my_number: Secret<String>,
     /// The year the card expires (part of 照合番号B).
@@ -181,9 +185,41 @@ impl PrivateKey {
         out.truncate(n);
         Ok(out)
     }
+    /// The raw RSA private-key operation on an already encoded block of the modulus length
+    /// (the PSS schemes encode it themselves).
+    pub fn sign_raw(&self, block: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = vec![0u8; self.size()];
+        let n = self
+            .0
+            .private_encrypt(block, &mut out, openssl::rsa::Padding::NONE)
+            .map_err(|e| format!("RSA private-key operation failed: {e}"))?;
+        out.truncate(n);
+        Ok(out)
+    }
     /// Modulus length in bytes.
     pub fn size(&self) -> usize {
         self.0.size() as usize
+    }
+    /// The public key as the card-info AP writes it: `90 <exponent>` then `91 <modulus>`
+    /// (BER-TLV, 265 bytes for RSA-2048).
+    pub fn public_tlv(&self) -> Vec<u8> {
+        let (e, n) = (self.0.e().to_vec(), self.0.n().to_vec());
+        let mut out = Vec::with_capacity(n.len() + e.len() + 8);
+        out.push(0x90);
+        out.push(e.len() as u8);
+        out.extend_from_slice(&e);
+        out.extend_from_slice(&[0x91, 0x82]);
+        out.extend_from_slice(&(n.len() as u16).to_be_bytes());
+        out.extend_from_slice(&n);
+        out
+    }
+    /// The public key as PEM (SubjectPublicKeyInfo), for verifiers.
+    pub fn public_pem(&self) -> Vec<u8> {
+        self.0.public_key_to_pem().unwrap_or_default()
+    }
+    /// Modulus length in bits.
+    pub fn bits(&self) -> usize {
+        self.0.n().num_bits() as usize
     }
 }
 
@@ -198,6 +234,8 @@ pub struct IdentityKeys {
     pub sign_key: PrivateKey,
     /// 署名用 certificate, DER (EF 0001).
     pub sign_cert: Vec<u8>,
+    /// The card-info AP's own key (key 0013; signs challenges without a PIN).
+    pub card_info_key: PrivateKey,
 }
 
 /// One person with their key material and the CA certificates their card carries.
@@ -211,6 +249,10 @@ pub struct Subject {
     pub auth_ca_cert: Vec<u8>,
     /// 署名用 CA certificate, DER (EF 0002).
     pub sign_ca_cert: Vec<u8>,
+    /// The test issuer key that signs the card-info AP's records (EF 0003, EF 0007).
+    pub card_info_issuer: Arc<PrivateKey>,
+    /// The card-info AP's files, computed once (they carry the issuer's signatures).
+    pub(crate) card_info_files: OnceLock<Arc<crate::card_info::Files>>,
 }
 
 /// A set of test identities with their keys: the committed fixtures or files given by path.
@@ -236,18 +278,22 @@ embedded_fixtures!(
     "identities.yaml",
     "pki/auth-ca.pem",
     "pki/sign-ca.pem",
+    "pki/card-info-issuer.key.pem",
     "pki/yamada-taro/auth.pem",
     "pki/yamada-taro/auth.key.pem",
     "pki/yamada-taro/sign.pem",
     "pki/yamada-taro/sign.key.pem",
+    "pki/yamada-taro/card-info.key.pem",
     "pki/suzuki-hanako/auth.pem",
     "pki/suzuki-hanako/auth.key.pem",
     "pki/suzuki-hanako/sign.pem",
     "pki/suzuki-hanako/sign.key.pem",
+    "pki/suzuki-hanako/card-info.key.pem",
     "pki/tanaka-ichiro/auth.pem",
     "pki/tanaka-ichiro/auth.key.pem",
     "pki/tanaka-ichiro/sign.pem",
     "pki/tanaka-ichiro/sign.key.pem",
+    "pki/tanaka-ichiro/card-info.key.pem",
 );
 
 fn pem_cert_to_der(pem: &[u8], path: &str) -> Result<Vec<u8>, String> {
@@ -282,6 +328,10 @@ impl Fixtures {
             serde_saphyr::from_str(&text).map_err(|e| format!("identities.yaml: {e}"))?;
         let auth_ca_cert = pem_cert_to_der(&read("pki/auth-ca.pem")?, "pki/auth-ca.pem")?;
         let sign_ca_cert = pem_cert_to_der(&read("pki/sign-ca.pem")?, "pki/sign-ca.pem")?;
+        let issuer_path = "pki/card-info-issuer.key.pem";
+        let card_info_issuer = Arc::new(
+            PrivateKey::from_pem(&read(issuer_path)?).map_err(|e| format!("{issuer_path}: {e}"))?,
+        );
         let mut subjects = BTreeMap::new();
         let mut order = Vec::new();
         for identity in file.identities {
@@ -296,6 +346,7 @@ impl Fixtures {
                 auth_cert: pem_cert_to_der(&file("auth.pem")?, &format!("pki/{id}/auth.pem"))?,
                 sign_key: key("sign.key.pem")?,
                 sign_cert: pem_cert_to_der(&file("sign.pem")?, &format!("pki/{id}/sign.pem"))?,
+                card_info_key: key("card-info.key.pem")?,
             };
             if subjects.contains_key(&id) {
                 return Err(format!("identities.yaml: identity {id} appears twice"));
@@ -308,6 +359,8 @@ impl Fixtures {
                     keys,
                     auth_ca_cert: auth_ca_cert.clone(),
                     sign_ca_cert: sign_ca_cert.clone(),
+                    card_info_issuer: card_info_issuer.clone(),
+                    card_info_files: OnceLock::new(),
                 }),
             );
         }

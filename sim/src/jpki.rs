@@ -5,6 +5,7 @@ use crate::identity::Subject;
 use crate::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec};
 use crate::profile::JpkiParams;
 use crate::secret::Secret;
+use crate::signature::Scheme;
 use std::sync::Arc;
 
 /// AID of the JPKI AP.
@@ -16,7 +17,7 @@ pub mod ef {
     pub const SIGN_CERT: u16 = 0x0001;
     /// 署名用 CA certificate.
     pub const SIGN_CA_CERT: u16 = 0x0002;
-    /// Token info: a 32-byte space-padded name.
+    /// Token info: a 160-byte PKCS#11 token-info record; its first 32 bytes are the token name.
     pub const TOKEN_INFO: u16 = 0x0006;
     /// Certificate presence flags.
     pub const CERT_FLAGS: u16 = 0x0008;
@@ -34,10 +35,46 @@ pub mod ef {
     pub const SIGN_PIN: u16 = 0x001B;
 }
 
-/// The token name as EF 0006 holds it: 32 bytes, space-padded.
-pub fn token_info(name: &str) -> Vec<u8> {
-    let mut v = name.as_bytes().to_vec();
-    v.resize(32, b' ');
+/// EF 0006: a PKCS#11 `CK_TOKEN_INFO` record serialised with 32-bit big-endian integers,
+/// 160 bytes (reported by a public reader checked on real cards): label (the token name, which
+/// tells a card from a phone), manufacturer, model, serial (space-padded), flags, session counts,
+/// PIN lengths, memory sizes, hardware and firmware versions and a time. Clients that read only
+/// 32 bytes get the label. Besides label and model, the values are kazasu's model
+/// (`docs/jpki.md`).
+pub fn token_info(label: &str, model: &str) -> Vec<u8> {
+    fn padded(text: &str, len: usize, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(text.as_bytes());
+        out.resize(start + len, b' ');
+    }
+    let mut v = Vec::with_capacity(160);
+    padded(label, 32, &mut v);
+    padded("kazasu virtual JPKI token", 32, &mut v);
+    padded(model, 16, &mut v);
+    padded("", 16, &mut v);
+    // CKF_RNG | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED.
+    const FLAGS: u32 = 0x0000_040D;
+    const UNAVAILABLE: u32 = u32::MAX;
+    let words = [
+        FLAGS,
+        0, // max sessions: effectively infinite
+        0,
+        0, // max read/write sessions
+        0,
+        16, // max PIN length
+        4,  // min PIN length
+        UNAVAILABLE,
+        UNAVAILABLE,
+        UNAVAILABLE,
+        UNAVAILABLE,
+    ];
+    for w in words {
+        v.extend_from_slice(&w.to_be_bytes());
+    }
+    // Hardware and firmware versions: ASCII "03" and "01" on a real card (reported).
+    v.extend_from_slice(b"0301");
+    padded("", 16, &mut v);
+    debug_assert_eq!(v.len(), 160);
     v
 }
 
@@ -81,7 +118,10 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
         },
         Ef {
             fid: ef::TOKEN_INFO,
-            body: binary(&token_info(&params.token.value), Access::Always),
+            body: binary(
+                &token_info(&params.token.value, &params.token_model.value),
+                Access::Always,
+            ),
         },
         Ef {
             fid: ef::CERT_FLAGS,
@@ -140,5 +180,12 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
         select_mf_ok: params.select_mf_after_ap_ok.value,
         last_command: Some(params.last_command_indicator.value),
         refuses_80ae: true,
+        sign_schemes: params
+            .signature_p1
+            .value
+            .iter()
+            .filter_map(|p1| Scheme::from_p1(*p1))
+            .collect(),
+        default_key: None,
     }
 }

@@ -8,7 +8,8 @@
 //! - [`apdu`] and [`status`]: the APDU codec and named status words.
 //! - [`Card`]: a virtual My Number card, Android or iPhone JPKI, or reader-test card, built from
 //!   a [`CardProfile`] and a test [`Subject`] of the committed [`Fixtures`].
-//! - [`jpki`], [`card_info`]: the applications' AIDs, files and formats.
+//! - [`jpki`], [`card_info`]: the applications' AIDs, files and formats; [`signature`]: the
+//!   card's signature schemes (COMPUTE DIGITAL SIGNATURE P1 00..05).
 //! - [`pki`]: the test PKI generator behind `kazasu gen-test-pki`.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
@@ -33,6 +34,7 @@ pub mod reader;
 pub mod reader_profile;
 pub mod readertest;
 pub mod secret;
+pub mod signature;
 pub mod status;
 pub mod time;
 pub mod timing;

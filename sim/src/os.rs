@@ -11,6 +11,7 @@ use crate::identity::PrivateKey;
 use crate::nvm::{Nvm, PowerLost};
 use crate::profile::LastCommandIndicator;
 use crate::secret::{Secret, constant_time_eq};
+use crate::signature::Scheme;
 use crate::status::StatusWord as Sw;
 use crate::time::SimTime;
 use std::sync::Arc;
@@ -85,6 +86,10 @@ pub(crate) struct IsoApp {
     pub last_command: Option<LastCommandIndicator>,
     /// `80 AE` answers 69 82 (the JPKI AP, reported) instead of 6D 00.
     pub refuses_80ae: bool,
+    /// The COMPUTE DIGITAL SIGNATURE schemes (P1) this application offers; others: 6A 86.
+    pub sign_schemes: Vec<Scheme>,
+    /// The key COMPUTE DIGITAL SIGNATURE uses with P2 = 00 (the card-info AP's own key).
+    pub default_key: Option<u16>,
 }
 
 impl IsoApp {
@@ -174,6 +179,8 @@ pub(crate) struct Ctx<'a> {
     pub approval: &'a mut Option<Approval>,
     pub side: &'a mut SideChannel,
     pub now: SimTime,
+    /// The card's seeded generator (PSS salts).
+    pub rng: &'a mut rand_chacha::ChaCha8Rng,
 }
 
 pub(crate) type Outcome = Result<(Response, Work), PowerLost>;
@@ -378,19 +385,22 @@ impl IsoApp {
     }
 
     fn sign(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
-        if cmd.p1 != 0x00 {
+        let Some(scheme) = Scheme::from_p1(cmd.p1).filter(|s| self.sign_schemes.contains(s)) else {
             return status(Sw::WRONG_P1P2, Work::Sign);
-        }
-        let fid = match p2_target(cmd.p2, ctx.session.current_ef) {
+        };
+        let target = match (cmd.p2, self.default_key) {
+            (0x00, Some(key)) => Ok(key),
+            (p2, _) => p2_target(p2, ctx.session.current_ef),
+        };
+        let fid = match target {
             Ok(fid) => fid,
             Err(sw) => return status(sw, Work::Sign),
         };
         let Some(EfBody::Key { key, usage }) = self.ef(fid).map(|e| &e.body) else {
             return status(Sw::FILE_NOT_FOUND, Work::Sign);
         };
-        let input_limit = key.size() - 11;
-        if cmd.data.is_empty() || cmd.data.len() > input_limit.min(245) {
-            return status(Sw::WRONG_LENGTH, Work::Sign);
+        if let Err(sw) = scheme.check_input(cmd.data, key) {
+            return status(sw, Work::Sign);
         }
         if cmd.le.is_some_and(|le| (le as usize) < key.size()) {
             return status(Sw::WRONG_LENGTH, Work::Sign);
@@ -398,7 +408,13 @@ impl IsoApp {
         if !self.allowed(usage, ctx) {
             return status(Sw::SECURITY_STATUS_NOT_SATISFIED, Work::Sign);
         }
-        let Ok(signature) = key.sign_pkcs1(cmd.data) else {
+        let rng = &mut *ctx.rng;
+        let mut salt = || {
+            let mut s = [0u8; 32];
+            rand_core::RngCore::fill_bytes(rng, &mut s);
+            s
+        };
+        let Ok(signature) = scheme.sign(key, cmd.data, &mut salt) else {
             return status(Sw::WRONG_DATA, Work::Sign);
         };
         if *usage == Access::Approval

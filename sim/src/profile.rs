@@ -195,6 +195,10 @@ pub struct JpkiParams {
     pub sign_pin_tries: Sourced<u8>,
     /// Whether `00 A4 00 00` (select MF) answers 90 00 once the AP is selected (6A 86 before).
     pub select_mf_after_ap_ok: Sourced<bool>,
+    /// The P1 values of COMPUTE DIGITAL SIGNATURE the AP offers (`signature.rs`: 00..05).
+    pub signature_p1: Sourced<Vec<u8>>,
+    /// EF 0006's PKCS#11 token-info record: model (16 bytes) and manufacturer (32 bytes).
+    pub token_model: Sourced<String>,
 }
 
 /// Parameters of the 券面事項入力補助AP.
@@ -469,6 +473,31 @@ impl CardProfile {
                 "jpki.token must be at most 32 ASCII characters".into(),
                 "EF 0006 holds a 32-byte space-padded name",
             ));
+        }
+        if let Some(j) = &self.jpki {
+            if let Some(bad) = j
+                .signature_p1
+                .value
+                .iter()
+                .find(|p1| crate::signature::Scheme::from_p1(**p1).is_none())
+            {
+                return Err(invalid(
+                    format!("jpki.signature_p1 has {bad}, which no JPKI card offers"),
+                    "the card's signature schemes are P1 0 to 5 (docs/jpki.md)",
+                ));
+            }
+            if !j.signature_p1.value.contains(&0) {
+                return Err(invalid(
+                    "jpki.signature_p1 lacks 0".into(),
+                    "every JPKI card and phone signs a DigestInfo with P1 = 00",
+                ));
+            }
+            if j.token_model.value.len() > 16 || !j.token_model.value.is_ascii() {
+                return Err(invalid(
+                    "jpki.token_model must be at most 16 ASCII characters".into(),
+                    "the token-info record holds a 16-byte space-padded model",
+                ));
+            }
         }
         Ok(())
     }

@@ -108,6 +108,7 @@ fn token_info_and_certificate_flags() {
         let mut c = card(profile);
         tx(&mut c, SELECT_JPKI);
         assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 06"), "9000");
+        // A client that reads 32 bytes gets the label of the 160-byte token-info record.
         let (data, s) = tx(&mut c, "00 B0 00 00 20");
         assert_eq!(s.to_string(), "9000");
         assert_eq!(data.len(), 32);
@@ -116,8 +117,22 @@ fn token_info_and_certificate_flags() {
             token,
             "{profile}"
         );
-        // Reading past the 32 bytes: offset beyond end.
-        assert_eq!(sw(&mut c, "00 B0 00 20 01"), "6B00");
+        let (record, _) = tx(&mut c, "00 B0 00 00 00");
+        assert_eq!(record.len(), 160, "a PKCS#11 token-info record");
+        assert_eq!(record[96..100], [0x00, 0x00, 0x04, 0x0D], "flags");
+        assert_eq!(
+            record[116..124],
+            [0, 0, 0, 16, 0, 0, 0, 4],
+            "PIN lengths 16 and 4"
+        );
+        if profile == "mynumber-card" {
+            assert_eq!(
+                String::from_utf8_lossy(&record[64..80]).trim_end(),
+                "E16R01NJ"
+            );
+        }
+        // Reading past the 160 bytes: offset beyond end.
+        assert_eq!(sw(&mut c, "00 B0 00 A0 01"), "6B00");
         assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 08"), "9000");
         assert_eq!(
             tx(&mut c, "00 B0 00 00 00").0,
@@ -254,6 +269,86 @@ fn certificates_have_the_structure_of_real_ones() {
     assert!(verify::issued_by(&sign, &sign_ca));
     let (_, s) = x509_parser::parse_x509_certificate(&sign).unwrap();
     assert!(s.key_usage().unwrap().unwrap().value.non_repudiation());
+    shapes_match_real_jpki_certificates(&auth, &auth_ca, &sign, &sign_ca);
+}
+
+/// What a reader of real JPKI certificates relies on: CA certificates of 1,301–1,319 bytes,
+/// validity as UTCTime (RFC 5280 up to 2049), the holder's facts only in the signature
+/// certificate (SubjectAltName otherName under 1.2.392.200149.8.5.5, name with U+3000), romanised
+/// localities and a serial-like CN.
+fn shapes_match_real_jpki_certificates(auth: &[u8], auth_ca: &[u8], sign: &[u8], sign_ca: &[u8]) {
+    use x509_parser::extensions::GeneralName;
+    for ca in [auth_ca, sign_ca] {
+        assert!(
+            (1301..=1319).contains(&ca.len()),
+            "CA certificate of {} bytes",
+            ca.len()
+        );
+    }
+    for der in [auth, auth_ca, sign, sign_ca] {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+        let tbs: &[u8] = cert.tbs_certificate.as_ref();
+        // Validity: SEQUENCE { UTCTime (tag 17, 13 bytes), UTCTime }.
+        let utc = [0x17, 0x0D];
+        let hits = tbs.windows(2).filter(|w| *w == utc).count();
+        assert!(hits >= 2, "validity is written as UTCTime");
+        assert!(
+            !tbs.windows(2).any(|w| w == [0x18, 0x0F]),
+            "no GeneralizedTime"
+        );
+    }
+    let (_, a) = x509_parser::parse_x509_certificate(auth).unwrap();
+    assert!(
+        a.subject_alternative_name().unwrap().is_none(),
+        "the auth certificate names no one"
+    );
+    assert!(a.subject().iter_locality().next().is_none());
+    let (_, s) = x509_parser::parse_x509_certificate(sign).unwrap();
+    let localities: Vec<_> = s
+        .subject()
+        .iter_locality()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(localities, ["Tokyo-to", "Chiyoda-ku"]);
+    let cn = s
+        .subject()
+        .iter_common_name()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(cn.len() >= 20 && cn.is_ascii(), "serial-like CN: {cn}");
+    let san = s
+        .subject_alternative_name()
+        .unwrap()
+        .expect("SubjectAltName");
+    let facts: Vec<(String, Vec<u8>)> = san
+        .value
+        .general_names
+        .iter()
+        .filter_map(|g| match g {
+            GeneralName::OtherName(oid, value) => Some((oid.to_id_string(), value.to_vec())),
+            _ => None,
+        })
+        .collect();
+    let arcs: Vec<&str> = facts.iter().map(|(o, _)| o.as_str()).collect();
+    assert_eq!(
+        arcs,
+        [
+            "1.2.392.200149.8.5.5.1",
+            "1.2.392.200149.8.5.5.3",
+            "1.2.392.200149.8.5.5.4",
+            "1.2.392.200149.8.5.5.5"
+        ]
+    );
+    let text = |v: &[u8]| String::from_utf8_lossy(v).to_string();
+    assert!(text(&facts[0].1).contains("山田\u{3000}太郎"));
+    assert!(text(&facts[2].1).contains("E19800401"));
+    assert!(
+        text(&facts[3].1).contains("１丁目１番１号"),
+        "full-width digits"
+    );
 }
 
 #[test]
@@ -457,8 +552,8 @@ fn signatures_verify_independently_and_need_the_pin() {
     let over = "AB ".repeat(246);
     assert_eq!(sw(&mut c, &format!("80 2A 00 97 F6 {over} 00")), "6700");
     assert_eq!(sw(&mut c, "80 2A 00 97 00"), "6700", "no input");
-    // Unknown P1 (card-side hashing, PSS) → 6A86; unknown P2 → 6A86.
-    for p1 in ["01", "02", "05", "FF"] {
+    // P1 beyond the card's six schemes → 6A86; unknown P2 → 6A86.
+    for p1 in ["06", "80", "FF"] {
         assert_eq!(
             sw(
                 &mut c,
@@ -760,4 +855,85 @@ fn corrections_from_readers_checked_on_real_cards() {
             );
         }
     }
+}
+
+/// COMPUTE DIGITAL SIGNATURE with each P1 the physical card offers, every signature checked by
+/// an independent verifier (RustCrypto): 00 as sent, 01 bare SHA-256, 02/03 DigestInfo of a
+/// given hash / of the message, 04/05 RSASSA-PSS of a given hash / of the message.
+#[test]
+fn every_signature_scheme_verifies_independently() {
+    use rsa::{Pkcs1v15Sign, Pss};
+    use sha2::{Digest, Sha256};
+    let mut c = card("mynumber-card");
+    tx(&mut c, SELECT_JPKI);
+    let key = verify::public_key(&read_whole(&mut c, jpki::ef::AUTH_CERT));
+    assert_eq!(sw(&mut c, "00 20 00 98 04 31 32 33 34"), "9000");
+    let message = b"kazasu signature schemes".to_vec();
+    let hash = Sha256::digest(&message).to_vec();
+    let sign = |c: &mut kazasu_sim::Card, p1: u8, data: &[u8]| {
+        let (sig, s) = tx(
+            c,
+            &format!(
+                "80 2A {p1:02X} 97 {:02X} {} 00",
+                data.len(),
+                kazasu_sim::hex_spaced(data)
+            ),
+        );
+        assert_eq!(s.to_string(), "9000", "P1 {p1:02X}");
+        sig
+    };
+    let digest_info = [&kazasu_sim::signature::SHA256_DIGEST_INFO_PREFIX[..], &hash].concat();
+    let bare = Pkcs1v15Sign::new_unprefixed();
+    let p1_00 = sign(&mut c, 0x00, &digest_info);
+    assert!(
+        key.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &p1_00)
+            .is_ok()
+    );
+    let p1_01 = sign(&mut c, 0x01, &message);
+    assert!(
+        key.verify(bare.clone(), &hash, &p1_01).is_ok(),
+        "01: the bare hash"
+    );
+    assert!(
+        key.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &p1_01)
+            .is_err()
+    );
+    for p1 in [0x02, 0x03] {
+        let data = if p1 == 0x02 { &hash } else { &message };
+        let sig = sign(&mut c, p1, data);
+        assert_eq!(sig, p1_00, "P1 {p1:02X} signs the same DigestInfo as 00");
+    }
+    let p1_04 = sign(&mut c, 0x04, &hash);
+    let p1_05 = sign(&mut c, 0x05, &message);
+    for (p1, sig) in [(4, &p1_04), (5, &p1_05)] {
+        assert!(
+            key.verify(Pss::new::<Sha256>(), &hash, sig).is_ok(),
+            "P1 0{p1}: PSS"
+        );
+        assert!(
+            key.verify(Pss::new::<Sha256>(), &Sha256::digest(b"x"), sig)
+                .is_err()
+        );
+    }
+    assert_ne!(p1_04, sign(&mut c, 0x04, &hash), "a fresh salt each time");
+    // Input the schemes cannot take: 67 00.
+    assert_eq!(
+        sw(&mut c, &format!("80 2A 02 97 1F {} 00", "AB ".repeat(31))),
+        "6700"
+    );
+    assert_eq!(
+        sw(&mut c, &format!("80 2A 04 97 21 {} 00", "AB ".repeat(33))),
+        "6700"
+    );
+    // Phones offer only P1 00 (modelled): the others answer 6A 86.
+    let mut phone = card("android-jpki");
+    tx(&mut phone, SELECT_JPKI);
+    assert_eq!(sw(&mut phone, "00 20 00 98 04 31 32 33 34"), "9000");
+    assert_eq!(
+        sw(
+            &mut phone,
+            &format!("80 2A 03 97 05 {} 00", "AB ".repeat(5))
+        ),
+        "6A86"
+    );
 }

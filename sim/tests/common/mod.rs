@@ -62,3 +62,25 @@ pub fn digest_info_hex(data: &[u8]) -> String {
 pub fn sign_apdu(data: &[u8]) -> String {
     format!("80 2A 00 80 33 {} 00", digest_info_hex(data))
 }
+
+/// Reads a whole transparent EF by its short file id (`p1` = 80 | SFI): the first 256 bytes by
+/// SFI, the rest by offset until the card has no more.
+pub fn read_whole_at(card: &mut Card, p1: u8) -> Vec<u8> {
+    let (mut data, s) = tx(card, &format!("00 B0 {p1:02X} 00 00"));
+    assert_eq!(s.to_string(), "9000", "READ BINARY by SFI {p1:02X}");
+    let mut last = data.len();
+    while last == 256 {
+        let off = data.len();
+        let (chunk, s) = tx(
+            card,
+            &format!("00 B0 {:02X} {:02X} 00", off >> 8, off & 0xFF),
+        );
+        if s.to_string() == "6B00" {
+            break;
+        }
+        assert_eq!(s.to_string(), "9000");
+        last = chunk.len();
+        data.extend(chunk);
+    }
+    data
+}
