@@ -3,7 +3,7 @@
 # lints, starts pcscd with vsmartcard's vpcd driver, runs every unit, property, snapshot,
 # end-to-end and real-stack test, runs the bundled suite in-process (with every report) and
 # through pcscd, opens the HTML report in a headless browser, and checks interoperability with
-# real PC/SC clients (OpenSC, pcsc-tools), walks the onboarding service (scenarios, the README's
+# real PC/SC clients (OpenSC, pcsc-tools) and foreign JPKI clients (myna-card, jpki-cli), walks the onboarding service (scenarios, the README's
 # curl walkthrough, its HTML pages in headless Chromium), replays a pcscd capture of OpenSC as the card while
 # OpenSC runs again, and restarts and stops pcscd under a running suite.
 # pcscd is stopped at the end. Run from anywhere.
@@ -36,6 +36,8 @@ echo "== interoperability: OpenSC and pcsc-tools against served cards (a fresh p
 ci/pcscd.sh stop
 ci/pcscd.sh start
 ci/interop.sh target/release/kazasu
+echo "== foreign JPKI clients (myna-card, jpki-cli from crates.io) against a served card"
+ci/interop-jpki.sh target/release/kazasu
 echo "== a field failure's round trip: capture with pcscd, import, replay as the card under OpenSC"
 ci/replay-e2e.sh target/release/kazasu
 echo "== the real stack failing: pcscd restarted mid-suite, pcscd gone"
