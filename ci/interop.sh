@@ -2,7 +2,7 @@
 # Interoperability through the real reading stack: pcscd + vpcd + kazasu's virtual cards, driven
 # by real clients — OpenSC reads the virtual My Number card with its JPKI driver, signs with the
 # auth key after a PIN login (the signature is checked with openssl), still reads the auth
-# certificate once the signature PIN is blocked, and scriptor from pcsc-tools drives the
+# certificate once the signature PIN is blocked, pcscd reports each reader profile's ATR form, and scriptor from pcsc-tools drives the
 # readertest card. Needs pcscd started (ci/pcscd.sh start).
 # Usage: ci/interop.sh [KAZASU-BINARY]
 set -euo pipefail
@@ -118,4 +118,23 @@ pkcs15-tool --reader 0 --read-certificate 01 >"$work/auth-blocked.pem" 2>/dev/nu
   || fail "with the signature PIN blocked, the auth certificate does not read"
 cmp -s "$work/auth.pem" "$work/auth-blocked.pem" || fail "the auth certificate read differs"
 echo "interop: signature PIN blocked (63 C0 to the counter query): OpenSC still lists and reads the auth certificate"
-echo "interop: 7 passed, 0 failed"
+# 8. The reader profile decides the ATR pcscd reports: part-3 readers build it from the card's
+#    ATQB, a generic reader reports 3B 80 80 01 01 (opensc-tool --atr, through pcscd).
+kill "$serve_pid" 2>/dev/null || true
+wait "$serve_pid" 2>/dev/null || true
+serve_pid=
+for pair in "typical-424k:3b:88:80:01:00:00:05:e0:b3:81:a1:00:7f" "fast-848k:3b:88:80:01:00:00:05:e0:b3:81:a1:00:7f" \
+            "basic-106k:3b:80:80:01:01"; do
+  reader=${pair%%:*} want=${pair#*:}
+  for _ in $(seq 1 100); do grep -q "^0 *Yes" <<<"$(readers)" || break; sleep 0.1; done
+  "$kazasu" serve --card mynumber-card:yamada-taro --reader "$reader" --duration 60s 2>"$work/serve-atr.log" &
+  serve_pid=$!
+  for _ in $(seq 1 200); do grep -q "^0 *Yes" <<<"$(readers)" && break; sleep 0.1; done
+  got=$(opensc-tool --reader 0 --atr 2>&1 | tr 'A-F' 'a-f' | tr -d ' \r' | tail -1)
+  [ "$got" = "$want" ] || fail "reader $reader: pcscd reports ATR $got, expected $want"
+  echo "interop: reader profile $reader: ATR $got"
+  kill "$serve_pid" 2>/dev/null || true
+  wait "$serve_pid" 2>/dev/null || true
+  serve_pid=
+done
+echo "interop: 8 passed, 0 failed"

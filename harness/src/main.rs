@@ -67,9 +67,8 @@ fn main() -> ExitCode {
         Cmd::Onboarding { command } => cli::onboarding::onboarding(command),
         Cmd::CheckTranscript(a) => cli::serve::check_transcript(&a.transcript, &a.expectations),
         Cmd::Schema => Ok(cli::info::schema()),
-        Cmd::Profiles(a) => {
-            cli::info::profiles(a.name.as_deref()).map_err(|e| InputFailure(format!("{e:#}")))
-        }
+        Cmd::Profiles(a) => cli::info::profiles(a.name.as_deref(), a.sureness)
+            .map_err(|e| InputFailure(format!("{e:#}"))),
         Cmd::GenTestPki(a) => cli::info::gen_test_pki(&a.fixtures)
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| InputFailure(format!("{e:#}"))),

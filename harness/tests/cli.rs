@@ -312,3 +312,21 @@ fn a_fault_that_never_strikes_is_reported() {
         "{out}"
     );
 }
+
+#[test]
+fn the_committed_sureness_report_is_current() {
+    let (code, out, _) = kazasu(&["profiles", "--sureness"]);
+    assert_eq!(code, 0);
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/sureness.md"))
+            .unwrap();
+    assert_eq!(
+        out, committed,
+        "run `cargo run -- profiles --sureness > docs/sureness.md`"
+    );
+    // Every built-in profile has its row, and a modelled value says so.
+    for name in ["mynumber-card", "iphone-jpki-type-b", "basic-106k (reader)"] {
+        assert!(out.contains(&format!("| `{name}` |")), "{name}");
+    }
+    assert!(out.contains("| `mynumber-card` | `contact_atr` |"));
+}

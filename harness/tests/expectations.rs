@@ -189,6 +189,7 @@ fn step_example(keyword: &str) -> &'static str {
         "sign" => "sign: { key: \"0017\" }",
         "jpki_auth_flow" => "jpki_auth_flow:",
         "uid" => "uid: { save: u }",
+        "atr" => "atr:",
         "register" => "register: { name: x }",
         "website" => "website: { skip: true }",
         "order" => "order: { product: sanwa-body }",
@@ -279,6 +280,7 @@ fn save_where_there_is_nothing_to_save_is_refused() {
         "tap: \n    save: x",
         "wait: 1ms\n    save: x",
         "uid: { save: u }\n    save: x",
+        "atr: \n    save: x",
         "http: { method: GET, path: /api/program }\n    save: x",
     ] {
         let yaml = format!("name: save\nsteps:\n  - {step}\n");

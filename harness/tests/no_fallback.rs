@@ -39,6 +39,9 @@ impl Backend for Rewriting {
     fn uid(&self) -> Vec<u8> {
         Backend::uid(&self.inner)
     }
+    fn atr(&self) -> Result<Vec<u8>, kazasu_sim::LinkError> {
+        Backend::atr(&self.inner)
+    }
     fn card_name(&self) -> String {
         Backend::card_name(&self.inner)
     }

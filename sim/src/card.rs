@@ -298,6 +298,10 @@ impl Card {
             return Self::select_application(&self.applets, cmd, session);
         }
         let Some(index) = session.selected else {
+            // GET DATA at MF level: the contact ATR (reported; its value is the profile's).
+            if let (0x00, 0xCA, Some(atr)) = (cmd.cla, cmd.ins, &self.profile.contact_atr) {
+                return Ok((Self::get_data_contact_atr(cmd, &atr.value.0), Work::Other));
+            }
             return Self::no_application(cmd);
         };
         if cmd.extended && !self.profile.extended_apdus.value {
@@ -361,6 +365,19 @@ impl Card {
                 let mut challenge = vec![0u8; le as usize];
                 self.rng.fill_bytes(&mut challenge);
                 Response::ok(challenge)
+            }
+            _ => Response::status(Sw::WRONG_LENGTH),
+        }
+    }
+
+    /// `00 CA 5F 51 Le`: the contact ATR; another tag 6A 88; data or a short Le 67 00.
+    fn get_data_contact_atr(cmd: &Command<'_>, atr: &[u8]) -> Response {
+        if (cmd.p1, cmd.p2) != (0x5F, 0x51) {
+            return Response::status(Sw::DATA_NOT_FOUND);
+        }
+        match cmd.le {
+            Some(le) if cmd.data.is_empty() && le as usize >= atr.len() => {
+                Response::ok(atr.to_vec())
             }
             _ => Response::status(Sw::WRONG_LENGTH),
         }

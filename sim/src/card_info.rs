@@ -270,7 +270,7 @@ pub(crate) fn build(
         ],
         select_mf_ok: true,
         last_command: None,
-        refuses_80ae: false,
+        refused_ins: Vec::new(),
         sign_schemes: vec![Scheme::Verbatim],
         default_key: Some(ef::AP_KEY),
     }

@@ -21,6 +21,12 @@ pub mod ef {
     pub const TOKEN_INFO: u16 = 0x0006;
     /// Certificate presence flags.
     pub const CERT_FLAGS: u16 = 0x0008;
+    /// A protected EF whose purpose and access condition are not public: no credential a client
+    /// has opens it (reported), so READ BINARY answers 69 82.
+    pub const PROTECTED_0009: u16 = 0x0009;
+    /// The terminal-CA key that face-recognition terminals' certificates are checked against
+    /// with `80 A2` (reported); the check itself is not public and answers 69 82 (modelled).
+    pub const TERMINAL_CA: u16 = 0x0016;
     /// 利用者証明用 certificate.
     pub const AUTH_CERT: u16 = 0x000A;
     /// 利用者証明用 CA certificate.
@@ -128,6 +134,14 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
             body: binary(&[0x8F, 0x8F, 0x00], Access::Always),
         },
         Ef {
+            fid: ef::PROTECTED_0009,
+            body: binary(&[0xFF; 16], Access::AnyPin(Vec::new())),
+        },
+        Ef {
+            fid: ef::TERMINAL_CA,
+            body: binary(&[], Access::AnyPin(Vec::new())),
+        },
+        Ef {
             fid: ef::AUTH_CERT,
             body: binary(&keys.auth_cert, auth_cert_read),
         },
@@ -179,7 +193,7 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
         files,
         select_mf_ok: params.select_mf_after_ap_ok.value,
         last_command: Some(params.last_command_indicator.value),
-        refuses_80ae: true,
+        refused_ins: vec![0xAE, 0xA2],
         sign_schemes: params
             .signature_p1
             .value

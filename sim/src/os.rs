@@ -84,8 +84,9 @@ pub(crate) struct IsoApp {
     pub select_mf_ok: bool,
     /// The answer to `80 FC 00 00`; `None`: 6D 00.
     pub last_command: Option<LastCommandIndicator>,
-    /// `80 AE` answers 69 82 (the JPKI AP, reported) instead of 6D 00.
-    pub refuses_80ae: bool,
+    /// Proprietary (CLA 80) instructions the application refuses with 69 82 instead of 6D 00:
+    /// the JPKI AP's `80 AE` (reported) and `80 A2`, the terminal-CA key check (modelled).
+    pub refused_ins: Vec<u8>,
     /// The COMPUTE DIGITAL SIGNATURE schemes (P1) this application offers; others: 6A 86.
     pub sign_schemes: Vec<Scheme>,
     /// The key COMPUTE DIGITAL SIGNATURE uses with P2 = 00 (the card-info AP's own key).
@@ -214,7 +215,7 @@ impl IsoApp {
             (0x24, true) => self.change_reference_data(cmd, ctx),
             (0x2A, false) => self.sign(cmd, ctx),
             (0xFC, false) if self.last_command.is_some() => self.last_command_indicator(cmd),
-            (0xAE, false) if self.refuses_80ae => {
+            (ins, false) if self.refused_ins.contains(&ins) => {
                 status(Sw::SECURITY_STATUS_NOT_SATISFIED, Work::Other)
             }
             (0xA4 | 0xB0 | 0x20 | 0x24, false) | (0x2A, true) => {

@@ -258,6 +258,10 @@ pub struct CardProfile {
     /// An ATR to present instead of the one a PC/SC part 3 reader builds (test cards).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub atr: Option<Sourced<HexBytes>>,
+    /// The contact-interface ATR the card hands over with GET DATA `00 CA 5F 51` at MF level
+    /// (physical cards); absent: GET DATA is not offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_atr: Option<Sourced<HexBytes>>,
     /// Contactless parameters.
     pub contactless: Contactless,
     /// Processing times.

@@ -344,9 +344,13 @@ impl Reader {
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
     }
-    /// The ATR a PC/SC part 3 reader reports for the card in the field.
+    /// The ATR this reader reports for the card in the field (its profile's ATR form).
     pub fn atr(&self) -> Option<Vec<u8>> {
-        self.in_field.then(|| self.card.atr().to_vec())
+        self.in_field.then(|| self.reported_atr())
+    }
+    /// The ATR this reader reports for its card, in the field or not.
+    pub fn reported_atr(&self) -> Vec<u8> {
+        self.profile.atr_for(&self.card)
     }
     /// Approves on the phone (iPhone) now.
     pub fn approve(&mut self) -> bool {
@@ -361,7 +365,7 @@ impl Reader {
         len: usize,
         fate: Fate,
     ) -> SimTime {
-        let air = timing::frame_air_time(self.nfc, self.kbps, len);
+        let air = timing::frame_air_time(self.nfc, self.kbps, len, dir == Direction::ToReader);
         self.frames.push(FrameRecord {
             start,
             end: start + air,
@@ -549,7 +553,7 @@ impl Reader {
             self.frames.clear();
             self.activate(&[])?;
         }
-        Ok(self.card.atr().to_vec())
+        Ok(self.reported_atr())
     }
 
     /// PC/SC disconnect: S(DESELECT), retried by the reader's policy.

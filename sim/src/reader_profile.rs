@@ -27,6 +27,20 @@ pub enum CollisionHandling {
     Refuse,
 }
 
+/// Which ATR the reader reports to PC/SC for a contactless card.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AtrForm {
+    /// PC/SC part 3: `3B 8n 80 01` with the ATS historical bytes (Type A) or the ATQB
+    /// application data and protocol info (Type B), then TCK.
+    Part3,
+    /// A short generic ATR whatever the card, `3B 80 80 01 01` (reported for an ACR122U).
+    Generic,
+}
+
+/// The short generic ATR some readers report for every ISO/IEC 14443-4 card.
+pub const GENERIC_ATR: [u8; 5] = [0x3B, 0x80, 0x80, 0x01, 0x01];
+
 /// A reader profile.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +66,9 @@ pub struct ReaderProfile {
     pub max_wtx: Option<Sourced<u32>>,
     /// Two cards in the field.
     pub collision: Sourced<CollisionHandling>,
+    /// The ATR form the reader reports; absent: PC/SC part 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atr_form: Option<Sourced<AtrForm>>,
 }
 
 macro_rules! builtin_reader_profiles {
@@ -110,6 +127,21 @@ impl ReaderProfile {
             ));
         }
         Ok(())
+    }
+
+    /// The ATR form this reader reports.
+    pub fn atr_form(&self) -> AtrForm {
+        self.atr_form.as_ref().map_or(AtrForm::Part3, |f| f.value)
+    }
+
+    /// The ATR this reader reports for `card`: a test card's own ATR as it is; otherwise the
+    /// part-3 ATR built from the card's activation answer, or the reader's generic one.
+    pub fn atr_for(&self, card: &crate::Card) -> Vec<u8> {
+        match (self.atr_form(), &card.profile().atr) {
+            (_, Some(own)) => own.value.0.clone(),
+            (AtrForm::Part3, None) => card.atr().to_vec(),
+            (AtrForm::Generic, None) => GENERIC_ATR.to_vec(),
+        }
     }
 
     /// The reader's frame size in bytes.

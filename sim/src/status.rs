@@ -21,6 +21,8 @@ impl StatusWord {
     pub const WRONG_DATA: StatusWord = StatusWord(0x6A80);
     /// 6A 82: file or application not found.
     pub const FILE_NOT_FOUND: StatusWord = StatusWord(0x6A82);
+    /// 6A 88: referenced data not found (GET DATA of an unknown tag).
+    pub const DATA_NOT_FOUND: StatusWord = StatusWord(0x6A88);
     /// 6A 86: incorrect P1-P2.
     pub const WRONG_P1P2: StatusWord = StatusWord(0x6A86);
     /// 6B 00: offset beyond the end of the file.
@@ -90,6 +92,7 @@ impl StatusWord {
             StatusWord::PIN_BLOCKED => "PIN blocked",
             StatusWord::WRONG_DATA => "wrong data",
             StatusWord::FILE_NOT_FOUND => "file not found",
+            StatusWord::DATA_NOT_FOUND => "referenced data not found",
             StatusWord::WRONG_P1P2 => "wrong P1-P2",
             StatusWord::OFFSET_BEYOND_END => "offset beyond end of file",
             StatusWord::INS_NOT_SUPPORTED => "INS not supported",

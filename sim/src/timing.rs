@@ -22,16 +22,29 @@ pub fn etu_cycles(kbps: u32) -> f64 {
     128.0 / d
 }
 
-/// Air time of a frame of `bytes` bytes (CRC included) at `kbps`.
+/// Type B: the card's unmodulated subcarrier before its SOF (TR1), 10–11 etu by ISO/IEC
+/// 14443-3 §7 at the rates these cards use; kazasu takes 10.
+pub const TYPE_B_TR1_ETU: f64 = 10.0;
+/// Type B: extra guard time between characters (EGT), 0–2 etu for the card; kazasu models 1 etu
+/// both ways (the reader's may be longer; no public measurement of these readers).
+pub const TYPE_B_EGT_ETU: f64 = 1.0;
+
+/// Air time of a frame of `bytes` bytes (CRC included) at `kbps`, sent by the card
+/// (`from_card`) or the reader.
 ///
 /// Type A: 9 bits a byte (8 data + parity) plus start and end of frame (2 etu).
-/// Type B: 10 bits a byte (start, 8 data, stop) plus SOF (12 etu) and EOF (10 etu).
-pub fn frame_air_time(nfc: NfcType, kbps: u32, bytes: usize) -> SimDuration {
-    let bits = match nfc {
-        NfcType::A => 9 * bytes + 2,
-        NfcType::B => 10 * bytes + 22,
+/// Type B: 10 bits a byte (start, 8 data, stop) with an EGT between characters, plus SOF
+/// (12 etu) and EOF (10 etu); a card's frame starts with its TR1 preamble.
+pub fn frame_air_time(nfc: NfcType, kbps: u32, bytes: usize, from_card: bool) -> SimDuration {
+    let etus = match nfc {
+        NfcType::A => (9 * bytes + 2) as f64,
+        NfcType::B => {
+            let tr1 = if from_card { TYPE_B_TR1_ETU } else { 0.0 };
+            let egt = TYPE_B_EGT_ETU * bytes.saturating_sub(1) as f64;
+            (10 * bytes + 22) as f64 + egt + tr1
+        }
     };
-    from_carrier_cycles(bits as f64 * etu_cycles(kbps))
+    from_carrier_cycles(etus * etu_cycles(kbps))
 }
 
 /// Air time of a Type A short frame (REQA/WUPA: 7 data bits, start and end).
@@ -59,11 +72,11 @@ pub fn sfgt(sfgi: u8) -> SimDuration {
 }
 
 /// The card's minimum response delay after the end of a reader frame:
-/// Type A 1172 / fc, Type B TR0 min 1008 / fc.
+/// Type A 1172 / fc, Type B TR0 min 8 etu at 106 kbit/s = 1024 / fc (ISO/IEC 14443-3 §7).
 pub fn picc_min_delay(nfc: NfcType) -> SimDuration {
     match nfc {
         NfcType::A => from_carrier_cycles(1172.0),
-        NfcType::B => from_carrier_cycles(1008.0),
+        NfcType::B => from_carrier_cycles(1024.0),
     }
 }
 
@@ -94,13 +107,31 @@ mod tests {
     #[test]
     fn a_byte_at_106k_takes_nine_or_ten_bits() {
         // One etu at 106 kbit/s = 128 / 13.56 MHz = 9.4395 µs.
-        let one_a = frame_air_time(NfcType::A, 106, 1).as_nanos() as f64;
+        let one_a = frame_air_time(NfcType::A, 106, 1, true).as_nanos() as f64;
         assert!((one_a - 11.0 * 9439.5).abs() < 5.0, "{one_a}");
-        let one_b = frame_air_time(NfcType::B, 106, 1).as_nanos() as f64;
+        let one_b = frame_air_time(NfcType::B, 106, 1, false).as_nanos() as f64;
         assert!((one_b - 32.0 * 9439.5).abs() < 5.0, "{one_b}");
         // Four times the bit rate, a quarter of the time.
-        let fast = frame_air_time(NfcType::B, 424, 100).as_nanos() as f64;
-        let slow = frame_air_time(NfcType::B, 106, 100).as_nanos() as f64;
+        let fast = frame_air_time(NfcType::B, 424, 100, false).as_nanos() as f64;
+        let slow = frame_air_time(NfcType::B, 106, 100, false).as_nanos() as f64;
         assert!((slow / fast - 4.0).abs() < 0.001);
+    }
+
+    #[test]
+    fn type_b_frames_have_a_tr1_preamble_from_the_card_and_egt_between_characters() {
+        let etu = |d: SimDuration| d.as_nanos() as f64 / 9439.5;
+        // A 10-byte frame: 100 bits + SOF 12 + EOF 10 + 9 EGTs of 1 etu; the card adds TR1 (10).
+        let from_reader = etu(frame_air_time(NfcType::B, 106, 10, false));
+        let from_card = etu(frame_air_time(NfcType::B, 106, 10, true));
+        assert!((from_reader - 131.0).abs() < 0.01, "{from_reader}");
+        assert!(
+            (from_card - from_reader - TYPE_B_TR1_ETU).abs() < 0.01,
+            "{from_card}"
+        );
+        // Type A has neither.
+        assert_eq!(
+            frame_air_time(NfcType::A, 106, 10, true),
+            frame_air_time(NfcType::A, 106, 10, false)
+        );
     }
 }

@@ -184,7 +184,7 @@ impl Slot {
     pub fn handle(&mut self, request: &Request) -> Reply {
         match request {
             Request::GetAtr => {
-                let atr = self.reader.card().atr().to_vec();
+                let atr = self.reader.reported_atr();
                 Reply::Send {
                     frame: encode(&atr).expect("an ATR fits"),
                     pace: SimDuration::ZERO,

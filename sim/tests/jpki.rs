@@ -937,3 +937,35 @@ fn every_signature_scheme_verifies_independently() {
         "6A86"
     );
 }
+
+/// GET DATA `00 CA 5F 51` at MF level hands over the contact ATR (physical cards; its value is
+/// the profile's, modelled); with an application selected it is not offered. EF 0009 and
+/// EF 0016 exist and no credential opens them; `80 A2` is refused.
+#[test]
+fn get_data_contact_atr_and_the_closed_files() {
+    let mut c = card("mynumber-card");
+    let (atr, s) = tx(&mut c, "00 CA 5F 51 00");
+    assert_eq!(s.to_string(), "9000");
+    assert_eq!(kazasu_sim::hex_spaced(&atr), "3B 90 96 81 31 FE 45 0D");
+    assert_eq!(atr[1] & 0x0F, 0, "no historical bytes");
+    assert_eq!(atr[1..].iter().fold(0, |a, b| a ^ b), 0, "TCK checks");
+    assert_eq!(sw(&mut c, "00 CA 5F 52 00"), "6A88", "another tag");
+    assert_eq!(sw(&mut c, "00 CA 5F 51 02"), "6700", "Le too short");
+    let mut phone = card("android-jpki");
+    assert_eq!(
+        sw(&mut phone, "00 CA 5F 51 00"),
+        "6D00",
+        "phones: not offered"
+    );
+    tx(&mut c, SELECT_JPKI);
+    assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 09"), "9000");
+    assert_eq!(sw(&mut c, "00 B0 00 00 00"), "6982");
+    assert_eq!(sw(&mut c, "00 20 00 98 04 31 32 33 34"), "9000");
+    assert_eq!(
+        sw(&mut c, "00 B0 89 00 00"),
+        "6982",
+        "not with the auth PIN either"
+    );
+    assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 16"), "9000");
+    assert_eq!(sw(&mut c, "80 A2 00 00 05 01 02 03 04 05"), "6982");
+}

@@ -278,21 +278,23 @@ fn collisions_and_new_uids_at_tap() {
 }
 
 /// Hand-computed: a 256-byte READ BINARY on the My Number card (Type B) through typical-424k.
-/// etu at 106 kbit/s = 128 / 13.56 MHz; Type B frames cost 10 etu a byte + 22 etu SOF/EOF.
+/// etu at 106 kbit/s = 128 / 13.56 MHz; Type B frames cost 10 etu a byte, 1 etu EGT between
+/// bytes and 22 etu SOF/EOF, and the card's frames start with a 10-etu TR1.
 #[test]
 fn a_256_byte_read_takes_the_hand_computed_time_at_106_and_424() {
     let etu106_ns = 128.0 / 13.56e6 * 1e9; // 9439.528 ns
     for (kbps, d) in [(106u32, 1.0f64), (424, 4.0)] {
         let etu = etu106_ns / d;
-        let frame = |bytes: f64| (10.0 * bytes + 22.0) * etu;
+        let frame = |bytes: f64| (10.0 * bytes + (bytes - 1.0) + 22.0) * etu;
+        let card_frame = |bytes: f64| frame(bytes) + 10.0 * etu;
         let expected_ns = 500_000.0                   // half the 1 ms host overhead
             + frame(8.0)                              // I(0): PCB + 5-byte APDU + CRC
             + 5_500_000.0                             // card: 4 ms read + 6 ms/KiB × 256 B
-            + frame(256.0)                            // I(0)+: PCB + 253 bytes + CRC (FSD 256)
+            + card_frame(256.0)                       // I(0)+: PCB + 253 bytes + CRC (FSD 256)
             + 1172.0 / 13.56e6 * 1e9                  // reader turnaround
             + frame(3.0)                              // R(ACK,1)
-            + 1008.0 / 13.56e6 * 1e9                  // card TR0
-            + frame(8.0)                              // I(1): last 3 data bytes + SW + CRC
+            + 1024.0 / 13.56e6 * 1e9                  // card TR0
+            + card_frame(8.0)                         // I(1): last 3 data bytes + SW + CRC
             + 500_000.0; // the other half of the overhead
         let mut r = reader("typical-424k", "mynumber-card", "");
         r.set_max_bit_rate(Some(kbps));
@@ -486,4 +488,41 @@ fn an_iphone_seen_as_type_b_at_fwi_7_needs_wtx_for_every_signature() {
         wtx_frames(&r) >= 2,
         "150 ms of signing against a 38.7 ms FWT"
     );
+}
+
+/// The reader profile decides the ATR: part-3 readers build it from the card's ATQB / ATS, a
+/// generic reader reports `3B 80 80 01 01` for every card; test cards keep their own. The
+/// reader still answers FF CA with the card's identifier.
+#[test]
+fn the_reader_profile_decides_the_atr_form() {
+    for (reader_name, card_name, want) in [
+        (
+            "typical-424k",
+            "mynumber-card",
+            "3B 88 80 01 00 00 05 E0 B3 81 A1 00 7F",
+        ),
+        (
+            "fast-848k",
+            "mynumber-card",
+            "3B 88 80 01 00 00 05 E0 B3 81 A1 00 7F",
+        ),
+        ("basic-106k", "mynumber-card", "3B 80 80 01 01"),
+        ("basic-106k", "android-jpki", "3B 80 80 01 01"),
+    ] {
+        let mut r = reader(reader_name, card_name, "");
+        assert_eq!(r.atr(), None, "no ATR before the tap");
+        r.tap().unwrap();
+        assert_eq!(
+            hex_spaced(&r.atr().unwrap()),
+            want,
+            "{reader_name} + {card_name}"
+        );
+        assert_eq!(hex_spaced(&r.connect().unwrap()), want, "PC/SC connect");
+        let (uid, sw) = send(&mut r, "FF CA 00 00 00").unwrap();
+        assert_eq!((uid.len(), sw.as_str()), (r.card().uid().len(), "9000"));
+    }
+    // A test card's own ATR stays whatever the reader.
+    let mut r = reader("basic-106k", "athena-ext-case2", "");
+    r.tap().unwrap();
+    assert_ne!(hex_spaced(&r.atr().unwrap()), "3B 80 80 01 01");
 }

@@ -25,6 +25,7 @@ fn jpki_status(sw: StatusWord) -> bool {
             | 0x6A80
             | 0x6882
             | 0x69FC
+            | 0x6A88 // GET DATA of an unknown tag at MF level (physical cards)
     ) || sw.tries_left().is_some()
 }
 

@@ -12,6 +12,87 @@ use std::process::ExitCode;
 pub struct ProfilesArgs {
     /// A profile to print in full.
     pub name: Option<String>,
+    /// Print, as Markdown, how sure each built-in profile's values are (confirmed / reported /
+    /// modelled) and every modelled value with its note: what a measurement would settle.
+    #[arg(long, conflicts_with = "name")]
+    pub sureness: bool,
+}
+
+/// Every `{ value, sure, note }` in a profile, as (path, sureness, note).
+fn sourced_values(value: &serde_json::Value, path: &str, out: &mut Vec<(String, String, String)>) {
+    match value {
+        serde_json::Value::Object(map) if map.contains_key("sure") && map.contains_key("value") => {
+            let text = |k: &str| {
+                map.get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            out.push((path.to_string(), text("sure"), text("note")));
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                sourced_values(v, &p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The Markdown sureness report of the built-in profiles.
+pub fn sureness_report() -> anyhow::Result<String> {
+    let mut profiles: Vec<(String, serde_json::Value)> = Vec::new();
+    for (name, _) in BUILTIN_CARD_PROFILES {
+        profiles.push((
+            name.to_string(),
+            serde_json::to_value(CardProfile::builtin(name)?)?,
+        ));
+    }
+    for (name, _) in BUILTIN_READER_PROFILES {
+        profiles.push((
+            format!("{name} (reader)"),
+            serde_json::to_value(ReaderProfile::builtin(name)?)?,
+        ));
+    }
+    let mut table =
+        String::from("| profile | confirmed | reported | modelled |\n|---|---|---|---|\n");
+    let mut modelled = String::new();
+    for (name, value) in &profiles {
+        let mut values = Vec::new();
+        sourced_values(value, "", &mut values);
+        let count = |s: &str| values.iter().filter(|(_, sure, _)| sure == s).count();
+        table.push_str(&format!(
+            "| `{name}` | {} | {} | {} |\n",
+            count("confirmed"),
+            count("reported"),
+            count("modelled")
+        ));
+        for (path, sure, note) in &values {
+            if sure == "modelled" {
+                let note = if note.is_empty() {
+                    "—"
+                } else {
+                    note.as_str()
+                };
+                modelled.push_str(&format!("| `{name}` | `{path}` | {note} |\n"));
+            }
+        }
+    }
+    Ok(format!(
+        "# What kazasu models and how sure it is\n\n\
+         Generated from the built-in profiles by `kazasu profiles --sureness` (a test keeps this \
+         file current). Every value of a profile says how sure it is: **confirmed** (several \
+         independent implementations agree), **reported** (one public source, tested on real \
+         cards), **modelled** (no public source: kazasu's own reasonable model).\n\n\
+         {table}\n## Modelled values\n\n\
+         No public source; the note, where there is one, says why this value or what would \
+         settle it.\n\n| profile | value | note |\n|---|---|---|\n{modelled}"
+    ))
 }
 
 /// Generate the test PKI (test CAs, keys and certificates of every test identity) into the
@@ -29,7 +110,11 @@ pub fn schema() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-pub fn profiles(name: Option<&str>) -> anyhow::Result<ExitCode> {
+pub fn profiles(name: Option<&str>, sureness: bool) -> anyhow::Result<ExitCode> {
+    if sureness {
+        out!("{}", sureness_report()?);
+        return Ok(ExitCode::SUCCESS);
+    }
     match name {
         Some(name) => {
             let (_, text) = BUILTIN_CARD_PROFILES

@@ -445,6 +445,13 @@ impl Backend for RecordedBackend {
     fn uid(&self) -> Vec<u8> {
         Vec::new()
     }
+    fn atr(&self) -> Result<Vec<u8>, LinkError> {
+        if self.card.is_away() {
+            Err(LinkError::NoCard)
+        } else {
+            Ok(self.card.atr().to_vec())
+        }
+    }
     fn card_name(&self) -> String {
         self.name.clone()
     }

@@ -307,6 +307,9 @@ impl crate::link::backend::Backend for Watched {
     fn uid(&self) -> Vec<u8> {
         self.inner.uid()
     }
+    fn atr(&self) -> Result<Vec<u8>, kazasu_sim::LinkError> {
+        self.inner.atr()
+    }
     fn card_name(&self) -> String {
         self.inner.card_name()
     }

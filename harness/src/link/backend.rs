@@ -21,6 +21,8 @@ pub trait Backend: Transport + Send {
     fn bit_rate(&self) -> u32;
     /// The card's current UID.
     fn uid(&self) -> Vec<u8>;
+    /// The ATR the reader reports for the card in the field.
+    fn atr(&self) -> Result<Vec<u8>, LinkError>;
     /// The card profile's name.
     fn card_name(&self) -> String;
     /// The end of a case: leave the stack clean for the next one.
@@ -50,6 +52,9 @@ impl Backend for Reader {
     }
     fn uid(&self) -> Vec<u8> {
         self.card().uid().to_vec()
+    }
+    fn atr(&self) -> Result<Vec<u8>, LinkError> {
+        Reader::atr(self).ok_or(LinkError::NoCard)
     }
     fn card_name(&self) -> String {
         self.card().profile().name.clone()

@@ -319,6 +319,13 @@ impl Backend for PcscBackend {
     fn uid(&self) -> Vec<u8> {
         self.model(|s| s.reader.card().uid().to_vec())
     }
+    fn atr(&self) -> Result<Vec<u8>, LinkError> {
+        // What pcscd reports for the connected card: the real stack's answer, not the model's.
+        let card = self.card.as_ref().ok_or(LinkError::NoCard)?;
+        card.status2_owned()
+            .map(|status| status.atr().to_vec())
+            .map_err(|_| LinkError::NoCard)
+    }
     fn card_name(&self) -> String {
         self.model(|s| s.reader.card().profile().name.clone())
     }

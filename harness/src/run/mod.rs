@@ -844,6 +844,16 @@ impl World {
                     Err(e) => return Err(e.to_string()),
                 }
             }
+            CardAction::Atr => {
+                let atr = self
+                    .reader
+                    .atr()
+                    .map_err(|e| format!("no ATR to read: {e} (tap the card first)"))?;
+                Outcome {
+                    data: atr,
+                    ..Outcome::default()
+                }
+            }
             CardAction::Uid(u) => {
                 let uid = self.reader.uid();
                 let mut o = Outcome {

@@ -317,6 +317,8 @@ pub enum CardAction {
     JpkiAuthFlow(AuthFlow),
     /// Check or remember the card's UID.
     Uid(UidCheck),
+    /// The ATR the reader reports for the card (its data: the ATR bytes).
+    Atr,
 }
 
 /// What an onboarding step does: it talks to the onboarding service.
@@ -377,17 +379,18 @@ impl CardAction {
             CardAction::Sign(_) => "sign",
             CardAction::JpkiAuthFlow(_) => "jpki_auth_flow",
             CardAction::Uid(_) => "uid",
+            CardAction::Atr => "atr",
         }
     }
 
     /// The `expect` fields this step can check. A tap or a DESELECT has no response, only a
     /// possible transport error; `remove`, `approve` and `wait` cannot fail at all; `uid` reads
-    /// the UID the reader saw, with no status word.
+    /// the UID the reader saw and `atr` the ATR it reports, with no status word.
     pub fn checkable(&self) -> &'static [&'static str] {
         match self {
             CardAction::Tap | CardAction::Deselect => LINK_ONLY,
             CardAction::Remove | CardAction::Approve | CardAction::Wait(_) => TIME_ONLY,
-            CardAction::Uid(_) => DATA_ONLY,
+            CardAction::Uid(_) | CardAction::Atr => DATA_ONLY,
             _ => CARD_EXPECT_FIELDS,
         }
     }
@@ -662,7 +665,14 @@ impl Step {
     }
 }
 
-const CARD_WORDS: &[&str] = &["tap", "remove", "approve", "deselect", "jpki_auth_flow"];
+const CARD_WORDS: &[&str] = &[
+    "tap",
+    "remove",
+    "approve",
+    "deselect",
+    "jpki_auth_flow",
+    "atr",
+];
 const ONBOARDING_WORDS: &[&str] = &["account_status", "commission"];
 const CARD_KEYS: &[&str] = &[
     "apdu",
@@ -674,6 +684,7 @@ const CARD_KEYS: &[&str] = &[
     "sign",
     "jpki_auth_flow",
     "uid",
+    "atr",
     "tap",
     "remove",
     "approve",
@@ -697,6 +708,7 @@ const STEP_KEYS: &[&str] = &[
     "sign",
     "jpki_auth_flow",
     "uid",
+    "atr",
     "tap",
     "remove",
     "approve",
@@ -829,6 +841,7 @@ fn card_word(word: &str) -> Option<CardAction> {
         "approve" => CardAction::Approve,
         "deselect" => CardAction::Deselect,
         "jpki_auth_flow" => CardAction::JpkiAuthFlow(AuthFlow::default()),
+        "atr" => CardAction::Atr,
         _ => return None,
     })
 }
@@ -907,7 +920,7 @@ impl<'de> Deserialize<'de> for Step {
                             AnyAction::Onboarding(OnboardingAction::Commission)
                         }
                         "http" => AnyAction::Onboarding(OnboardingAction::Http(map.next_value()?)),
-                        "tap" | "remove" | "approve" | "deselect" => {
+                        "tap" | "remove" | "approve" | "deselect" | "atr" => {
                             map.next_value::<de::IgnoredAny>()?;
                             AnyAction::Card(card_word(&key).expect("a card word"))
                         }
@@ -1011,7 +1024,7 @@ impl JsonSchema for Step {
         json_schema!({
             "description": "A step: a bare word, or a map with exactly one action key plus optional expect, save and name. Card steps and onboarding steps have different expectations.",
             "oneOf": [
-                { "type": "string", "enum": ["tap", "remove", "approve", "deselect", "jpki_auth_flow", "account_status", "commission"] },
+                { "type": "string", "enum": ["tap", "remove", "approve", "deselect", "jpki_auth_flow", "atr", "account_status", "commission"] },
                 {
                     "type": "object",
                     "description": "A card step: talks to the reader and the card.",
@@ -1028,6 +1041,7 @@ impl JsonSchema for Step {
                         "jpki_auth_flow": { "anyOf": [auth, { "type": "null" }] },
                         "uid": uid,
                         "tap": {}, "remove": {}, "approve": {}, "deselect": {},
+                        "atr": { "description": "The ATR the reader reports for the card; expect: data, data_prefix, data_len, data_regex." },
                         "expect": card_expect,
                         "save": { "type": "string", "description": "Save the response data under this name (steps with a response)." },
                         "name": { "type": "string" }
