@@ -15,32 +15,11 @@ cd "$(dirname "$0")/.."
 kazasu=${1:-target/release/kazasu}
 out=scenarios/traces
 pcscd_log=${KAZASU_PCSCD_LOG:-target/pcscd.log}
-work=$(mktemp -d)
-serve_pid=
-cleanup() {
-  if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "capture-traces: FAIL: $*" >&2; exit 1; }
+name=capture-traces
+serve_duration=60s
+source ci/lib.sh
 mkdir -p "$out"
 
-# serve CARD... : serves the cards (slot 0 on) until stop_serving; waits until pcscd shows them.
-serve() {
-  "$kazasu" serve "$@" --duration 60s 2>"$work/serve.err" &
-  serve_pid=$!
-  for _ in $(seq 1 100); do
-    if grep -q "^0 *Yes" <<<"$(opensc-tool -l 2>&1 || true)"; then return 0; fi
-    sleep 0.1
-  done
-  fail "the served card did not appear: $(cat "$work/serve.err")"
-}
-stop_serving() {
-  kill "$serve_pid" 2>/dev/null || true
-  wait "$serve_pid" 2>/dev/null || true
-  serve_pid=
-  sleep 0.5
-}
 # The pcscd log lines written since mark (the line count before).
 log_since() { tail -n +"$(($1 + 1))" "$pcscd_log"; }
 
@@ -71,18 +50,14 @@ stop_serving
 
 # 3. pkcs11-tool logs in and signs: kazasu's own transcript (PIN redacted).
 module=$(ls /usr/lib/*/opensc-pkcs11.so 2>/dev/null | head -1)
-"$kazasu" serve --card mynumber-card:yamada-taro --transcript "$out/pkcs11-sign.kazasu.jsonl" --duration 60s 2>"$work/serve.err" &
-serve_pid=$!
-for _ in $(seq 1 100); do grep -q "^0 *Yes" <<<"$(opensc-tool -l 2>&1 || true)" && break; sleep 0.1; done
+serve --card mynumber-card:yamada-taro --transcript "$out/pkcs11-sign.kazasu.jsonl"
 echo "sample message" >"$work/msg"
 pkcs11-tool --module "$module" --slot-index 0 --login --pin 1234 --sign --id 01 -m SHA256-RSA-PKCS \
   --input-file "$work/msg" --output-file "$work/msg.sig" >"$work/p11.log" 2>&1 || fail "pkcs11-tool: $(cat "$work/p11.log")"
 stop_serving
 
 # 4. The phone is pulled away after 12 APDUs while OpenSC reads the certificate.
-"$kazasu" serve --card mynumber-card:yamada-taro --remove-after-apdus 12 --duration 60s 2>"$work/serve.err" &
-serve_pid=$!
-for _ in $(seq 1 100); do grep -q "^0 *Yes" <<<"$(opensc-tool -l 2>&1 || true)" && break; sleep 0.1; done
+serve --card mynumber-card:yamada-taro --remove-after-apdus 12
 mark=$(wc -l <"$pcscd_log")
 if pkcs15-tool --reader 0 --read-certificate 01 >"$work/cert2.pem" 2>"$work/p15.err"; then
   fail "pkcs15-tool read the certificate although the card left"

@@ -12,14 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 kazasu=${1:-target/release/kazasu}
-work=$(mktemp -d)
-serve_pid=
-cleanup() {
-  if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; wait "$serve_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "interop-jpki: FAIL: $*" >&2; exit 1; }
+name=interop-jpki
+source ci/lib.sh
 
 echo "interop-jpki: building the peers (myna-card 3.3.4, jpki-cli 0.4.3)"
 cargo build --release --locked --quiet --manifest-path ci/peers/myna-card-peer/Cargo.toml --target-dir target
@@ -31,30 +25,13 @@ if [ ! -x "$jpki_cli" ]; then
   cargo install --quiet jpki-cli --version 0.4.3 --root target/tools --target-dir target
 fi
 
-# serve: the card on slot 0 until stop_serving; waits until pcscd shows it.
-serve() {
-  "$kazasu" serve --card "$1" --duration 120s 2>"$work/serve.err" &
-  serve_pid=$!
-  for _ in $(seq 1 200); do
-    if grep -q "^0 *Yes" <<<"$(opensc-tool -l 2>&1 || true)"; then return 0; fi
-    sleep 0.1
-  done
-  fail "the served card did not appear: $(cat "$work/serve.err")"
-}
-stop_serving() {
-  kill "$serve_pid" 2>/dev/null || true
-  wait "$serve_pid" 2>/dev/null || true
-  serve_pid=
-  sleep 0.5
-}
-
 # The test identity's secrets (synthetic; scenarios/fixtures/identities.yaml). 照合番号B is the
 # birth date with its Japanese-era year (1980-04-01: 昭和55 → 550401), the expiry year and the
 # security code.
 auth_pin=1234 sign_pin=YAMADA2026 card_info_pin=1234 code_a=999900000011 code_b=55040120354711
 
 # 1. myna-card.
-serve mynumber-card:yamada-taro
+serve --card mynumber-card:yamada-taro
 timeout 120 "$peer" "Virtual PCD 00 00" "$auth_pin" "$sign_pin" "$card_info_pin" "$code_a" "$code_b" \
   >"$work/peer.txt" 2>&1 || fail "myna-card: $(cat "$work/peer.txt")"
 [ "$(grep -c '(P1 0[0-5]): verified' "$work/peer.txt")" -eq 12 ] || fail "myna-card signed: $(cat "$work/peer.txt")"
@@ -68,7 +45,7 @@ with_pin() { # PIN COMMAND...: runs COMMAND with a terminal that types PIN when 
   local pin=$1; shift
   (sleep 1; printf '%s\n' "$pin") | timeout 60 script -qec "$*" /dev/null
 }
-serve mynumber-card:yamada-taro
+serve --card mynumber-card:yamada-taro
 "$jpki_cli" crypto --auth read-certificate >"$work/auth.der" 2>"$work/cli.err" || fail "jpki-cli read-certificate: $(cat "$work/cli.err")"
 "$jpki_cli" crypto --auth --ca read-certificate >"$work/auth-ca.der" 2>>"$work/cli.err" || fail "jpki-cli --ca: $(cat "$work/cli.err")"
 "$jpki_cli" crypto --ca read-certificate >"$work/sign-ca.der" 2>>"$work/cli.err" || fail "jpki-cli sign --ca: $(cat "$work/cli.err")"

@@ -2,42 +2,19 @@
 # Interoperability through the real reading stack: pcscd + vpcd + kazasu's virtual cards, driven
 # by real clients — OpenSC reads the virtual My Number card with its JPKI driver, signs with the
 # auth key after a PIN login (the signature is checked with openssl), still reads the auth
-# certificate once the signature PIN is blocked, pcscd reports each reader profile's ATR form, and scriptor from pcsc-tools drives the
-# readertest card. Needs pcscd started (ci/pcscd.sh start).
+# certificate once the signature PIN is blocked, scriptor from pcsc-tools drives the readertest
+# card, and pcscd reports each reader profile's ATR form. Needs pcscd started (ci/pcscd.sh start).
 # Usage: ci/interop.sh [KAZASU-BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 kazasu=${1:-target/release/kazasu}
-work=$(mktemp -d)
-serve_pid=
-cleanup() {
-  if [ -n "$serve_pid" ]; then
-    kill "$serve_pid" 2>/dev/null || true
-    wait "$serve_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "interop: FAIL: $*" >&2; exit 1; }
+name=interop
+source ci/lib.sh
 
-"$kazasu" serve --card mynumber-card:yamada-taro --card readertest --transcript "$work/serve.jsonl" \
-  --duration 120s 2>"$work/serve.log" &
-serve_pid=$!
-# (The reader list is read into a variable first: `grep -q` on a pipe can SIGPIPE the writer,
-# which pipefail would count as a failure.)
-readers() { opensc-tool -l 2>&1 || true; }
-for _ in $(seq 1 300); do
-  list=$(readers)
-  grep -q "^0 *Yes" <<<"$list" && grep -q "^1 *Yes" <<<"$list" && break
-  sleep 0.1
-done
-if ! grep -q "^0 *Yes" <<<"$(readers)"; then
-  fail "the virtual cards did not appear in pcscd within 30 s:
-$(opensc-tool -l 2>&1)
-serve: $(cat "$work/serve.log")
-pcscd: $(tail -20 "${KAZASU_PCSCD_LOG:-target/pcscd.log}" 2>/dev/null)"
-fi
+serve --card mynumber-card:yamada-taro --card readertest --transcript "$work/serve.jsonl"
+for _ in $(seq 1 100); do grep -q "^1 *Yes" <<<"$(readers)" && break; sleep 0.1; done
+grep -q "^1 *Yes" <<<"$(readers)" || fail "the readertest card did not appear on slot 1: $(readers)"
 
 # 1. OpenSC's JPKI driver lists the four certificates.
 pkcs15-tool --reader 0 --list-certificates >"$work/certs.txt" 2>&1 || fail "pkcs15-tool: $(cat "$work/certs.txt")"
@@ -120,21 +97,14 @@ cmp -s "$work/auth.pem" "$work/auth-blocked.pem" || fail "the auth certificate r
 echo "interop: signature PIN blocked (63 C0 to the counter query): OpenSC still lists and reads the auth certificate"
 # 8. The reader profile decides the ATR pcscd reports: part-3 readers build it from the card's
 #    ATQB, a generic reader reports 3B 80 80 01 01 (opensc-tool --atr, through pcscd).
-kill "$serve_pid" 2>/dev/null || true
-wait "$serve_pid" 2>/dev/null || true
-serve_pid=
+stop_serving
 for pair in "typical-424k:3b:88:80:01:00:00:05:e0:b3:81:a1:00:7f" "fast-848k:3b:88:80:01:00:00:05:e0:b3:81:a1:00:7f" \
             "basic-106k:3b:80:80:01:01"; do
   reader=${pair%%:*} want=${pair#*:}
-  for _ in $(seq 1 100); do grep -q "^0 *Yes" <<<"$(readers)" || break; sleep 0.1; done
-  "$kazasu" serve --card mynumber-card:yamada-taro --reader "$reader" --duration 60s 2>"$work/serve-atr.log" &
-  serve_pid=$!
-  for _ in $(seq 1 200); do grep -q "^0 *Yes" <<<"$(readers)" && break; sleep 0.1; done
+  serve --card mynumber-card:yamada-taro --reader "$reader"
   got=$(opensc-tool --reader 0 --atr 2>&1 | tr 'A-F' 'a-f' | tr -d ' \r' | tail -1)
   [ "$got" = "$want" ] || fail "reader $reader: pcscd reports ATR $got, expected $want"
   echo "interop: reader profile $reader: ATR $got"
-  kill "$serve_pid" 2>/dev/null || true
-  wait "$serve_pid" 2>/dev/null || true
-  serve_pid=
+  stop_serving
 done
 echo "interop: 8 passed, 0 failed"

@@ -7,6 +7,7 @@ use crate::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec};
 use crate::profile::CardInfoParams;
 use crate::secret::Secret;
 use crate::signature::Scheme;
+use crate::tlv::{encode as tlv_vec, write as tlv};
 use std::sync::Arc;
 
 /// AID of the card-info input support AP.
@@ -45,25 +46,6 @@ pub mod ef {
 /// The test issuer's key identifier in the AP's certificate: 16 bytes, seven digits naming the
 /// key, two separator bytes, a three-digit group. `9999901` names no real issuer.
 pub const TEST_ISSUER_KEY_ID: &[u8; 16] = b"9999901/0001    ";
-
-fn tlv(tag: &[u8], value: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(tag);
-    match value.len() {
-        n @ 0..=0x7F => out.push(n as u8),
-        n @ 0x80..=0xFF => out.extend_from_slice(&[0x81, n as u8]),
-        n => {
-            out.push(0x82);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(value);
-}
-
-fn tlv_vec(tag: &[u8], value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    tlv(tag, value, &mut out);
-    out
-}
 
 /// EF 0001: `FF 10 0C` + the 12 digits + `FF FF`.
 pub fn my_number_file(my_number: &str) -> Vec<u8> {

@@ -38,6 +38,7 @@ pub mod signature;
 pub mod status;
 pub mod time;
 pub mod timing;
+pub mod tlv;
 pub mod vpcd;
 
 pub use apdu::{ApduError, Command, Response, carries_secret, secret_bearing_ins};

@@ -47,17 +47,7 @@ pub const CA_SIZE_RANGE: std::ops::RangeInclusive<usize> = 1301..=1319;
 mod der {
     /// One TLV with a definite length.
     pub fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        match value.len() {
-            n @ 0..=0x7F => out.push(n as u8),
-            n @ 0x80..=0xFF => out.extend_from_slice(&[0x81, n as u8]),
-            n => {
-                out.push(0x82);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(value);
-        out
+        crate::tlv::encode(&[tag], value)
     }
     pub fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
         tlv(0x30, &parts.concat())
