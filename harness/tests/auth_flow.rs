@@ -146,7 +146,11 @@ fn transcripts_never_show_the_pin() {
         let (_, transcript) = auth_flow("android-jpki", identity, ReadMode::Chunked);
         let text = transcript.to_string();
         let pin_hex = kazasu_sim::hex_spaced(pin.as_bytes());
-        assert!(!text.contains(&pin_hex), "{identity}: {text}");
+        // Commands only: a PIN such as 0000 (30 30 30 30) also occurs in certificate data, e.g.
+        // in a UTCTime "250401000000Z", which the transcript rightly shows.
+        for line in text.lines().filter(|l| l.starts_with('>')) {
+            assert!(!line.contains(&pin_hex), "{identity}: {line}");
+        }
         assert!(text.contains("00 20 00 80 04 ** ** ** **"), "{text}");
     }
 }

@@ -117,7 +117,7 @@ fn three_formats_of_one_session_agree() {
         Format::Pcscd,
         Some("PCD 00 00"),
     );
-    assert_eq!(pcscd.len(), 42);
+    assert_eq!(pcscd.len(), 44);
     assert_eq!(
         exchanges("opensc-read-cert.opensc.log", Format::Opensc, None),
         pcscd
@@ -354,5 +354,5 @@ fn the_cli_names_the_bad_line_and_the_way_out() {
         "card",
     ]);
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("replayed 42/42"), "{stdout}");
+    assert!(stdout.contains("replayed 44/44"), "{stdout}");
 }

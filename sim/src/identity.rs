@@ -64,6 +64,18 @@ pub fn era_year(year: u16, month: u8, day: u8) -> (&'static str, u16) {
     ("明治", year.saturating_sub(1867))
 }
 
+/// The era code of JIS X 0301 for a date: 1 明治, 2 大正, 3 昭和, 4 平成, 5 令和 (JPKI signature
+/// certificates write a birth date as this digit then `YYYYMMDD`).
+pub fn era_code(year: u16, month: u8, day: u8) -> u8 {
+    match era_year(year, month, day).0 {
+        "令和" => 5,
+        "平成" => 4,
+        "昭和" => 3,
+        "大正" => 2,
+        _ => 1,
+    }
+}
+
 /// A synthetic person.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

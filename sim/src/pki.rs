@@ -14,12 +14,16 @@ use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::extension::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
 };
 use openssl::x509::{X509, X509Builder, X509Extension, X509Name, X509NameBuilder};
 
-/// Organisation name in every test certificate: says plainly that it is not a real JPKI CA.
-pub const TEST_ORG: &str = "kazasu TEST PKI - NOT A REAL JPKI CA";
+/// Organisation of every test CA (where a real one says `JPKI`, J-LIS's own test CAs `JPKI-TEST`).
+pub const TEST_ORG: &str = "kazasu-TEST";
+/// The second organisational unit of every test CA (where a real one names J-LIS): says plainly
+/// that it is not a real JPKI CA.
+pub const TEST_OU: &str =
+    "NOT A REAL JPKI CA - a kazasu test PKI for testing card reading software";
 
 /// Validity of the test CAs, as UTCTime: RFC 5280 §4.1.2.5 wants UTCTime for dates up to 2049,
 /// and a strict verifier that re-encodes the TBS rejects GeneralizedTime there.
@@ -29,7 +33,8 @@ const CA_VALIDITY: (&str, &str) = ("250101000000Z", "450101000000Z");
 const EE_VALIDITY: (&str, &str) = ("250401000000Z", "400331235959Z");
 
 /// The OID arc under which JPKI signature certificates carry the holder's facts in
-/// SubjectAltName otherName entries: `.1` name, `.3` sex, `.4` birth date, `.5` address.
+/// SubjectAltName otherName entries: `.1` name, `.4` birth date, `.3` sex, `.5` address, then
+/// `.2` and `.6` (placeholders of zeros on a JPKI test card's certificate), in that order.
 pub const HOLDER_FACTS_ARC: &str = "1.2.392.200149.8.5.5";
 
 /// Certificate policies of the test certificates: UUID-based OIDs (ITU-T X.667, arc 2.25) of
@@ -37,11 +42,16 @@ pub const HOLDER_FACTS_ARC: &str = "1.2.392.200149.8.5.5";
 pub const TEST_POLICY_SIGN: &str = "2.25.329800735698586629295641978511506172918";
 /// The authentication certificates' test policy.
 pub const TEST_POLICY_AUTH: &str = "2.25.329800735698586629295641978511506172919";
-/// The test CAs' policy.
-pub const TEST_POLICY_CA: &str = "2.25.329800735698586629295641978511506172920";
 
-/// A real JPKI CA certificate is 1,301–1,319 bytes DER; the test CAs land inside that range.
-pub const CA_SIZE_RANGE: std::ops::RangeInclusive<usize> = 1301..=1319;
+/// Sizes of real JPKI certificates, DER bytes: production CA certificates 1,301–1,319; a JPKI
+/// test card's authentication certificate 1,590 and signature certificate 1,758 (the shapes and
+/// sizes of the certificates the myna-card crate ships from a test card). The test PKI stays
+/// within 5 % of them (`sim/tests/jpki.rs`).
+pub const REAL_CA_SIZES: std::ops::RangeInclusive<usize> = 1301..=1319;
+/// A real authentication certificate's size (a JPKI test card's).
+pub const REAL_AUTH_SIZE: usize = 1590;
+/// A real signature certificate's size (a JPKI test card's).
+pub const REAL_SIGN_SIZE: usize = 1758;
 
 /// Minimal DER writing for the extensions openssl's builders do not make.
 mod der {
@@ -101,52 +111,71 @@ fn extension(oid: &str, critical: bool, value: &[u8]) -> Result<X509Extension, E
     X509Extension::new_from_der(&oid, critical, &octets)
 }
 
-/// certificatePolicies with one policy, its CPS URI and a user notice (RFC 5280 §4.2.1.4).
-fn policies(policy: &str, notice: &str) -> Result<X509Extension, ErrorStack> {
+/// certificatePolicies, critical, with one policy and its CPS URI (RFC 5280 §4.2.1.4), as
+/// JPKI user certificates carry it.
+fn policies(policy: &str) -> Result<X509Extension, ErrorStack> {
     let cps = der::seq(&[
         der::oid("1.3.6.1.5.5.7.2.1"),
-        der::ia5("http://kazasu.invalid/cps"),
+        der::ia5("http://kazasu.invalid/cps.html"),
     ]);
-    let user_notice = der::seq(&[
-        der::oid("1.3.6.1.5.5.7.2.2"),
-        der::seq(&[der::utf8(notice)]),
-    ]);
-    let info = der::seq(&[der::oid(policy), der::seq(&[cps, user_notice])]);
-    extension("2.5.29.32", false, &der::seq(&[info]))
+    let info = der::seq(&[der::oid(policy), der::seq(&[cps])]);
+    extension("2.5.29.32", true, &der::seq(&[info]))
 }
 
-/// A GeneralNames with one directoryName naming the test issuer in Japanese and English.
-fn issuer_alt_name(oid: &str) -> Result<X509Extension, ErrorStack> {
-    let rdn = |attr: &str, value: Vec<u8>| der::tlv(0x31, &der::seq(&[der::oid(attr), value]));
-    let dn = der::seq(&[
-        rdn("2.5.4.6", der::tlv(0x13, b"JP")),
-        rdn(
-            "2.5.4.10",
-            der::utf8("試験用 地方公共団体情報システム機構（kazasu、実在しない）"),
-        ),
-    ]);
-    extension(oid, false, &der::seq(&[der::tlv(0xA4, &dn)]))
+/// A Name (RDNSequence) of (attribute OID, value) pairs; ASCII as PrintableString, else UTF8.
+fn dn(entries: &[(&str, &str)]) -> Vec<u8> {
+    let rdns: Vec<Vec<u8>> = entries
+        .iter()
+        .map(|(attr, value)| {
+            let v = if value.is_ascii() {
+                der::tlv(0x13, value.as_bytes())
+            } else {
+                der::utf8(value)
+            };
+            der::tlv(0x31, &der::seq(&[der::oid(attr), v]))
+        })
+        .collect();
+    der::seq(&rdns)
 }
 
-/// CRL distribution point and OCSP access (in `.invalid`, never resolvable).
-fn revocation_pointers(kind: &str) -> Result<[X509Extension; 2], ErrorStack> {
-    let uri = |u: &str| der::tlv(0x86, u.as_bytes());
-    let dp = der::seq(&[der::tlv(
-        0xA0,
-        &der::tlv(0xA0, &uri(&format!("http://kazasu.invalid/crl/{kind}.crl"))),
-    )]);
-    let aia = der::seq(&[
-        der::oid("1.3.6.1.5.5.7.48.1"),
-        uri("http://kazasu.invalid/ocsp"),
-    ]);
-    Ok([
-        extension("2.5.29.31", false, &der::seq(&[dp]))?,
-        extension("1.3.6.1.5.5.7.1.1", false, &der::seq(&[aia]))?,
-    ])
+const C: &str = "2.5.4.6";
+const O: &str = "2.5.4.10";
+const OU: &str = "2.5.4.11";
+const CN: &str = "2.5.4.3";
+
+/// The service's name as JPKI certificates write it in their alternative names, marked as a test.
+fn service_name() -> Vec<u8> {
+    dn(&[(C, "JP"), (O, "試験用 公的個人認証サービス（kazasu）")])
+}
+
+/// Subject (CA) or issuer alternative name: one directoryName.
+fn alt_name(oid: &str) -> Result<X509Extension, ErrorStack> {
+    extension(oid, false, &der::seq(&[der::tlv(0xA4, &service_name())]))
+}
+
+/// A CRL distribution point named by a directoryName.
+fn crl_distribution_point(name: &[u8]) -> Result<X509Extension, ErrorStack> {
+    let dp = der::seq(&[der::tlv(0xA0, &der::tlv(0xA0, &der::tlv(0xA4, name)))]);
+    extension("2.5.29.31", false, &der::seq(&[dp]))
+}
+
+/// The CA's name for `purpose` (`user authentication`, `digital signature`) as (OID, value).
+fn ca_name(purpose: &str) -> [(&'static str, String); 4] {
+    [
+        (C, "JP".into()),
+        (O, TEST_ORG.into()),
+        (OU, format!("JPKI for {purpose}")),
+        (OU, TEST_OU.into()),
+    ]
+}
+
+fn borrowed<'a>(entries: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    entries.iter().map(|(a, v)| (*a, v.as_str())).collect()
 }
 
 /// The holder's facts as JPKI signature certificates carry them: SubjectAltName otherName
-/// entries under [`HOLDER_FACTS_ARC`] — name, sex, birth date (`E` + `YYYYMMDD`), address.
+/// entries under [`HOLDER_FACTS_ARC`] — name, birth date (the era code of JIS X 0301, 1 明治 to
+/// 5 令和, then `YYYYMMDD`), sex, address, and the two zero placeholders a test card shows.
 fn holder_facts(identity: &Identity) -> Result<X509Extension, ErrorStack> {
     let other = |arc: u8, value: &str| {
         der::tlv(
@@ -158,11 +187,20 @@ fn holder_facts(identity: &Identity) -> Result<X509Extension, ErrorStack> {
             .concat(),
         )
     };
+    let b = identity.birth_yyyymmdd();
+    let (y, m, d) = (
+        b[..4].parse().unwrap_or(0),
+        b[4..6].parse().unwrap_or(0),
+        b[6..].parse().unwrap_or(0),
+    );
+    let era = crate::identity::era_code(y, m, d);
     let names = der::seq(&[
         other(1, &identity.name),
+        other(4, &format!("{era}{b}")),
         other(3, identity.sex.code()),
-        other(4, &format!("E{}", identity.birth_yyyymmdd())),
         other(5, &identity.address),
+        other(2, "00000"),
+        other(6, "000000000000000000"),
     ]);
     extension("2.5.29.17", false, &names)
 }
@@ -170,6 +208,7 @@ fn holder_facts(identity: &Identity) -> Result<X509Extension, ErrorStack> {
 struct Ca {
     key: PKey<Private>,
     cert: X509,
+    name: [(&'static str, String); 4],
 }
 
 fn new_key() -> Result<PKey<Private>, ErrorStack> {
@@ -182,28 +221,24 @@ fn validity(b: &mut X509Builder, (from, to): (&str, &str)) -> Result<(), ErrorSt
     b.set_not_after(&to)
 }
 
-fn ca_cert(
-    key: &PKey<Private>,
-    purpose: &str,
-    serial_no: u32,
-    notice: &str,
-) -> Result<X509, ErrorStack> {
-    let subject = name(&[
-        (Nid::COUNTRYNAME, "JP"),
-        (Nid::ORGANIZATIONNAME, TEST_ORG),
-        (
-            Nid::ORGANIZATIONALUNITNAME,
-            &format!("kazasu TEST JPKI for {purpose}"),
-        ),
-    ])?;
+fn x509_name(der: &[u8]) -> Result<X509Name, ErrorStack> {
+    X509Name::from_der(der)
+}
+
+/// A self-signed test CA shaped like a JPKI root: key usage, the service's name as
+/// SubjectAltName, basic constraints, a CRL distribution point naming itself, SKI.
+fn make_ca(purpose: &str, serial_no: u32) -> Result<Ca, ErrorStack> {
+    let key = new_key()?;
+    let name = ca_name(purpose);
+    let subject_der = dn(&borrowed(&name));
+    let subject = x509_name(&subject_der)?;
     let mut b = X509Builder::new()?;
     b.set_version(2)?;
     b.set_serial_number(&*serial(serial_no)?)?;
     b.set_subject_name(&subject)?;
     b.set_issuer_name(&subject)?;
-    b.set_pubkey(key)?;
+    b.set_pubkey(&key)?;
     validity(&mut b, CA_VALIDITY)?;
-    b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
     b.append_extension(
         KeyUsage::new()
             .critical()
@@ -211,32 +246,25 @@ fn ca_cert(
             .crl_sign()
             .build()?,
     )?;
+    b.append_extension(alt_name("2.5.29.17")?)?;
+    b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+    b.append_extension(crl_distribution_point(&subject_der)?)?;
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
     b.append_extension(ski)?;
-    b.append_extension(policies(TEST_POLICY_CA, notice)?)?;
-    b.append_extension(issuer_alt_name("2.5.29.18")?)?;
-    b.sign(key, MessageDigest::sha256())?;
-    Ok(b.build())
+    b.sign(&key, MessageDigest::sha256())?;
+    Ok(Ca {
+        key,
+        cert: b.build(),
+        name,
+    })
 }
 
-/// A self-signed test CA whose DER size lands in [`CA_SIZE_RANGE`]: the user notice is padded.
-fn make_ca(purpose: &str, serial_no: u32) -> Result<Ca, ErrorStack> {
-    let key = new_key()?;
-    let base = "kazasu test CA; not JPKI.";
-    let target = (CA_SIZE_RANGE.start() + CA_SIZE_RANGE.end()) / 2;
-    let mut padding = 0usize;
-    for _ in 0..16 {
-        let notice = format!("{base}{}", ".".repeat(padding));
-        let cert = ca_cert(&key, purpose, serial_no, &notice)?;
-        let len = cert.to_der()?.len();
-        if CA_SIZE_RANGE.contains(&len) {
-            return Ok(Ca { key, cert });
-        }
-        padding = (padding + target).saturating_sub(len);
-    }
-    // The shape itself outgrew the range: keep the certificate, the size test says so.
-    let cert = ca_cert(&key, purpose, serial_no, base)?;
-    Ok(Ca { key, cert })
+/// What kind of end-entity certificate.
+enum Holder<'a> {
+    /// 利用者証明用: names no one; client authentication; OCSP.
+    Auth(&'a Identity),
+    /// 署名用: the holder's facts in SubjectAltName.
+    Sign(&'a Identity),
 }
 
 fn make_end_entity(
@@ -244,7 +272,7 @@ fn make_end_entity(
     key: &PKey<Private>,
     subject: &X509Name,
     serial_no: u32,
-    holder: Option<&Identity>,
+    holder: Holder<'_>,
 ) -> Result<X509, ErrorStack> {
     let mut b = X509Builder::new()?;
     b.set_version(2)?;
@@ -253,33 +281,51 @@ fn make_end_entity(
     b.set_issuer_name(ca.cert.subject_name())?;
     b.set_pubkey(key)?;
     validity(&mut b, EE_VALIDITY)?;
+    let identity = match holder {
+        Holder::Auth(i) | Holder::Sign(i) => i,
+    };
     let mut usage = KeyUsage::new();
     usage.critical().digital_signature();
-    if holder.is_some() {
+    if matches!(holder, Holder::Sign(_)) {
         usage.non_repudiation();
     }
     b.append_extension(usage.build()?)?;
-    let (policy, kind) = match holder {
-        Some(_) => (TEST_POLICY_SIGN, "sign"),
-        None => (TEST_POLICY_AUTH, "auth"),
+    match holder {
+        Holder::Auth(_) => {
+            b.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?;
+            b.append_extension(policies(TEST_POLICY_AUTH)?)?;
+        }
+        Holder::Sign(_) => {
+            b.append_extension(holder_facts(identity)?)?;
+            b.append_extension(policies(TEST_POLICY_SIGN)?)?;
+        }
+    }
+    b.append_extension(alt_name("2.5.29.18")?)?;
+    // The CRL distribution point of the holder's municipality, as JPKI names it.
+    let mut crldp: Vec<(&str, String)> = ca.name[..3].to_vec();
+    crldp.push((OU, "CRL Distribution Points".into()));
+    let (prefecture, city) = match identity.locality.as_slice() {
+        [p, c, ..] => (p.clone(), c.clone()),
+        [p] => (p.clone(), p.clone()),
+        [] => ("Tokyo-to".into(), "Chiyoda-ku".into()),
     };
-    b.append_extension(policies(
-        policy,
-        "kazasu test certificate; identifies no one.",
-    )?)?;
-    if let Some(identity) = holder {
-        b.append_extension(holder_facts(identity)?)?;
+    crldp.push((OU, prefecture));
+    crldp.push((CN, format!("{city} CRLDP")));
+    b.append_extension(crl_distribution_point(&dn(&borrowed(&crldp)))?)?;
+    if let Holder::Auth(_) = holder {
+        let aia = der::seq(&[
+            der::oid("1.3.6.1.5.5.7.48.1"),
+            der::tlv(0x86, b"http://test-ocsp-userauthentication.kazasu.invalid"),
+        ]);
+        b.append_extension(extension("1.3.6.1.5.5.7.1.1", false, &der::seq(&[aia]))?)?;
     }
-    b.append_extension(issuer_alt_name("2.5.29.18")?)?;
-    for ext in revocation_pointers(kind)? {
-        b.append_extension(ext)?;
-    }
-    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(Some(&ca.cert), None))?;
-    b.append_extension(ski)?;
     let aki = AuthorityKeyIdentifier::new()
         .keyid(true)
+        .issuer(true)
         .build(&b.x509v3_context(Some(&ca.cert), None))?;
     b.append_extension(aki)?;
+    let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(Some(&ca.cert), None))?;
+    b.append_extension(ski)?;
     b.sign(&ca.key, MessageDigest::sha256())?;
     Ok(b.build())
 }
@@ -335,16 +381,28 @@ pub fn generate(identities: &[Identity]) -> Result<Vec<GeneratedFile>, ErrorStac
             (Nid::COUNTRYNAME, "JP"),
             (Nid::COMMONNAME, &format!("9999KAZASUTEST{n:08}A")),
         ])?;
-        let auth_cert = make_end_entity(&auth_ca, &auth_key, &auth_subject, n, None)?;
+        let auth_cert = make_end_entity(
+            &auth_ca,
+            &auth_key,
+            &auth_subject,
+            n,
+            Holder::Auth(identity),
+        )?;
         let sign_key = new_key()?;
         let mut sign_rdns = vec![(Nid::COUNTRYNAME, "JP")];
         for locality in &identity.locality {
             sign_rdns.push((Nid::LOCALITYNAME, locality.as_str()));
         }
-        let cn = format!("9999KAZASUTEST{:08}S", n + 1);
+        let cn = format!("202504019999KAZASU{:09}S", n + 1);
         sign_rdns.push((Nid::COMMONNAME, &cn));
         let sign_subject = name(&sign_rdns)?;
-        let sign_cert = make_end_entity(&sign_ca, &sign_key, &sign_subject, n + 1, Some(identity))?;
+        let sign_cert = make_end_entity(
+            &sign_ca,
+            &sign_key,
+            &sign_subject,
+            n + 1,
+            Holder::Sign(identity),
+        )?;
         let card_info_key = new_key()?;
         for (file, contents) in [
             ("auth.pem", auth_cert.to_pem()?),

@@ -272,19 +272,35 @@ fn certificates_have_the_structure_of_real_ones() {
     shapes_match_real_jpki_certificates(&auth, &auth_ca, &sign, &sign_ca);
 }
 
-/// What a reader of real JPKI certificates relies on: CA certificates of 1,301–1,319 bytes,
-/// validity as UTCTime (RFC 5280 up to 2049), the holder's facts only in the signature
-/// certificate (SubjectAltName otherName under 1.2.392.200149.8.5.5, name with U+3000), romanised
-/// localities and a serial-like CN.
+/// What a reader of real JPKI certificates relies on: sizes within 5 % of real ones (CA
+/// certificates 1,301–1,319 bytes; a JPKI test card's auth and signature certificates 1,590 and
+/// 1,758), validity as UTCTime (RFC 5280 up to 2049), the holder's facts only in the signature
+/// certificate (SubjectAltName otherName under 1.2.392.200149.8.5.5, name with U+3000, birth date
+/// as era code + YYYYMMDD), romanised localities and a serial-like CN.
 fn shapes_match_real_jpki_certificates(auth: &[u8], auth_ca: &[u8], sign: &[u8], sign_ca: &[u8]) {
+    use kazasu_sim::pki::{REAL_AUTH_SIZE, REAL_CA_SIZES, REAL_SIGN_SIZE};
     use x509_parser::extensions::GeneralName;
+    let within_5_percent = |len: usize, lo: usize, hi: usize| {
+        len as f64 >= lo as f64 * 0.95 && len as f64 <= hi as f64 * 1.05
+    };
     for ca in [auth_ca, sign_ca] {
+        let (lo, hi) = (*REAL_CA_SIZES.start(), *REAL_CA_SIZES.end());
         assert!(
-            (1301..=1319).contains(&ca.len()),
+            within_5_percent(ca.len(), lo, hi),
             "CA certificate of {} bytes",
             ca.len()
         );
     }
+    assert!(
+        within_5_percent(auth.len(), REAL_AUTH_SIZE, REAL_AUTH_SIZE),
+        "auth: {}",
+        auth.len()
+    );
+    assert!(
+        within_5_percent(sign.len(), REAL_SIGN_SIZE, REAL_SIGN_SIZE),
+        "sign: {}",
+        sign.len()
+    );
     for der in [auth, auth_ca, sign, sign_ca] {
         let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
         let tbs: &[u8] = cert.tbs_certificate.as_ref();
@@ -332,19 +348,19 @@ fn shapes_match_real_jpki_certificates(auth: &[u8], auth_ca: &[u8], sign: &[u8],
             _ => None,
         })
         .collect();
-    let arcs: Vec<&str> = facts.iter().map(|(o, _)| o.as_str()).collect();
+    let arcs: Vec<String> = facts.iter().map(|(o, _)| o.clone()).collect();
+    let arc = |n: u8| format!("1.2.392.200149.8.5.5.{n}");
     assert_eq!(
         arcs,
-        [
-            "1.2.392.200149.8.5.5.1",
-            "1.2.392.200149.8.5.5.3",
-            "1.2.392.200149.8.5.5.4",
-            "1.2.392.200149.8.5.5.5"
-        ]
+        [1, 4, 3, 5, 2, 6].map(arc),
+        "the order a JPKI test card shows"
     );
     let text = |v: &[u8]| String::from_utf8_lossy(v).to_string();
     assert!(text(&facts[0].1).contains("山田\u{3000}太郎"));
-    assert!(text(&facts[2].1).contains("E19800401"));
+    assert!(
+        text(&facts[1].1).contains("319800401"),
+        "昭和 (3) + 19800401"
+    );
     assert!(
         text(&facts[3].1).contains("１丁目１番１号"),
         "full-width digits"
