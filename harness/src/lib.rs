@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod field;
+pub mod files;
 pub mod link;
 pub mod onboarding;
 pub mod report;

@@ -163,3 +163,77 @@ fn a_served_card_and_its_import_never_show_secret_command_data() {
     assert_no_marker("import's output", &String::from_utf8_lossy(&out.stderr));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// An expectation made from a secret that fails shows the template, not the secret: in the
+/// console, JSON, JUnit and HTML reports.
+#[test]
+fn a_failed_expectation_made_from_a_secret_shows_no_secret() {
+    let secret = "K4ZA5U";
+    let yaml = format!(
+        "name: secret expectation\nsecrets: {{ code: \"{secret}\" }}\nsteps:\n  - tap\n  - apdu: 00 84 00 00 06\n    expect: {{ data: \"${{secrets.code}}\" }}\n"
+    );
+    let scenarios = suite::parse(&yaml, "secret-expect.yaml").unwrap();
+    let cases = suite::expand(&scenarios, "secret-expect.yaml", None, None);
+    let result = run_case(&cases[0], 1);
+    let failure = result
+        .failure
+        .as_ref()
+        .expect("a random challenge is not the secret");
+    assert_eq!(failure.step, 2);
+    let text = report::failure_text(&result);
+    assert!(text.contains("*** (${secrets.code})"), "{text}");
+    let results = vec![result];
+    let summary = Summary::of(&results, Duration::from_secs(1));
+    let spaced = kazasu_sim::hex_spaced(secret.as_bytes());
+    for (what, out) in [
+        ("the console", text.clone()),
+        (
+            "the JSON report",
+            report::json(&results, summary, 1, "inproc"),
+        ),
+        ("the JUnit report", report::junit(&results, summary, 1)),
+        (
+            "the HTML report",
+            kazasu::report::html::render(&results, &summary, 1, "inproc"),
+        ),
+    ] {
+        for form in [
+            spaced.clone(),
+            hex::encode_upper(secret),
+            secret.to_string(),
+        ] {
+            assert!(
+                !out.contains(&form),
+                "{what} shows the secret ({form}):\n{out}"
+            );
+        }
+    }
+}
+
+/// An invitation code written literally in a raw `http: body:` is hidden in every report.
+#[test]
+fn a_literal_invitation_code_in_a_raw_body_is_hidden() {
+    let yaml = "name: literal code\nsteps:\n  - http: { method: POST, path: /api/registrations, body: \"{\\\"name\\\": \\\"x\\\", \\\"invitation_code\\\": \\\"ZZ9QX7\\\"}\" }\n    expect: { status: 201 }\n";
+    let scenarios = suite::parse(yaml, "literal.yaml").unwrap();
+    let cases = suite::expand(&scenarios, "literal.yaml", None, None);
+    let result = run_case(&cases[0], 1);
+    assert!(result.failure.is_some(), "an unknown code is refused");
+    let text = report::failure_text(&result);
+    assert!(text.contains("\"invitation_code\":\"***\""), "{text}");
+    let results = vec![result];
+    let summary = Summary::of(&results, Duration::from_secs(1));
+    for (what, out) in [
+        ("the console", text),
+        (
+            "the JSON report",
+            report::json(&results, summary, 1, "inproc"),
+        ),
+        ("the JUnit report", report::junit(&results, summary, 1)),
+        (
+            "the HTML report",
+            kazasu::report::html::render(&results, &summary, 1, "inproc"),
+        ),
+    ] {
+        assert!(!out.contains("ZZ9QX7"), "{what} shows the code:\n{out}");
+    }
+}

@@ -317,6 +317,12 @@ impl fmt::Debug for Response {
     }
 }
 
+/// The longest command APDU ISO/IEC 7816-4 allows: a 4-byte header, an extended Lc (3 bytes),
+/// 65,535 data bytes and an extended Le (2 bytes).
+pub const MAX_COMMAND_LEN: usize = 4 + 3 + 65_535 + 2;
+/// The longest response APDU: 65,536 data bytes and the status word.
+pub const MAX_RESPONSE_LEN: usize = 65_536 + 2;
+
 /// The instructions whose command data is a secret: VERIFY (20, 21 — PINs, and the card-info
 /// AP's 照合番号A/B, which are VERIFYs too), CHANGE REFERENCE DATA (24, 25), RESET RETRY COUNTER
 /// (2C, 2D — an unblocking code and a new PIN). Every output of kazasu (transcripts, serve's

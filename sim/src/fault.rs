@@ -137,10 +137,22 @@ impl Fault {
             Action::SlowCard(f) if !(f.is_finite() && f > 0.0) => {
                 Err(format!("slow_card factor {f} must be above 0"))
             }
+            Action::SlowCard(f) if f > MAX_SLOW_CARD => Err(format!(
+                "slow_card factor {f} is above {MAX_SLOW_CARD} (a signature would take hours)"
+            )),
+            Action::WtxStorm(n) if n > MAX_WTX_STORM => Err(format!(
+                "wtx_storm of {n} requests is above {MAX_WTX_STORM} (no reader grants that many)"
+            )),
             _ => Ok(()),
         }
     }
 }
+
+/// The largest slow_card factor: every frame the slower card causes is simulated and logged, so
+/// the factor bounds time and memory.
+pub const MAX_SLOW_CARD: f64 = 1_000.0;
+/// The most WTX requests a wtx_storm may ask for.
+pub const MAX_WTX_STORM: u32 = 10_000;
 
 /// What happens to one frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

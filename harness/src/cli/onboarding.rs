@@ -57,9 +57,9 @@ pub fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
     }) = cmd;
     let read = |p: &Option<PathBuf>, bundled: &str| -> Result<(String, String), InputFailure> {
         match p {
-            Some(p) => std::fs::read_to_string(p)
+            Some(p) => kazasu::files::read_text(p, kazasu::files::SCENARIOS)
                 .map(|t| (t, p.display().to_string()))
-                .map_err(|e| InputFailure(format!("cannot read {}: {e}", p.display()))),
+                .map_err(InputFailure),
             None => Ok((bundled.to_string(), "bundled".to_string())),
         }
     };

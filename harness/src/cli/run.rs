@@ -93,6 +93,15 @@ pub struct ValidateArgs {
 }
 
 fn cases(select: &Select) -> Result<Vec<suite::Case>, InputFailure> {
+    // A profile given on the command line is checked once, here: a wrong one is bad input
+    // (exit 2), not a failure of every case.
+    if let Some(card) = &select.card {
+        suite::card_profile(card, None).map_err(|e| InputFailure(format!("--card {card}: {e}")))?;
+    }
+    if let Some(reader) = &select.reader {
+        suite::reader_profile(reader, None)
+            .map_err(|e| InputFailure(format!("--reader {reader}: {e}")))?;
+    }
     let files = suite::load(&select.paths).map_err(|e| InputFailure(e.to_string()))?;
     let mut all = Vec::new();
     for (file, scenarios) in &files {

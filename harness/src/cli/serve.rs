@@ -76,10 +76,8 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, InputFailure> {
 }
 
 pub fn check_transcript(transcript: &Path, expectations: &Path) -> Result<ExitCode, InputFailure> {
-    let read = |p: &Path| {
-        std::fs::read_to_string(p)
-            .map_err(|e| InputFailure(format!("cannot read {}: {e}", p.display())))
-    };
+    let read =
+        |p: &Path| kazasu::files::read_text(p, kazasu::files::CAPTURES).map_err(InputFailure);
     let t = read(transcript)?;
     let x = read(expectations)?;
     let expected: Vec<kazasu::serve::check::Expected> = serde_saphyr::from_str(&x)

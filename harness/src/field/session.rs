@@ -32,8 +32,7 @@ pub struct TraceFile {
 impl TraceFile {
     /// Reads and parses the capture; errors name the file and line.
     pub fn load(&self) -> Result<Trace, String> {
-        let bytes = std::fs::read(&self.path)
-            .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+        let bytes = crate::files::read_bounded(&self.path, crate::files::CAPTURES)?;
         // Logs can hold stray bytes (a binary dump, a cut line): read them as text regardless.
         let text = String::from_utf8_lossy(&bytes);
         crate::field::trace::parse(self.format, &text, self.reader.as_deref()).map_err(|e| {
@@ -173,8 +172,7 @@ impl CardReplay {
     ) -> Result<(Vec<run::CaseResult>, CardReplayOutcome), String> {
         let (scenarios, name) = match host {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                let text = crate::files::read_text(p, crate::files::SCENARIOS)?;
                 let name = p.display().to_string();
                 (
                     crate::scenario::suite::parse(&text, &name).map_err(|e| e.to_string())?,

@@ -1038,6 +1038,21 @@ fn parse_opensc_raw(text: &str) -> Result<RawTrace, ParseError> {
                 let want: usize = len
                     .parse()
                     .map_err(|_| err(n, format!("`{len}` is not a byte count")))?;
+                let most = if outgoing {
+                    kazasu_sim::apdu::MAX_COMMAND_LEN
+                } else {
+                    kazasu_sim::apdu::MAX_RESPONSE_LEN
+                };
+                if want > most {
+                    return Err(err(
+                        n,
+                        format!(
+                            "an APDU of {want} bytes: no APDU is longer than {most} bytes \
+                             (an extended {}); the log is damaged here",
+                            if outgoing { "command" } else { "response" }
+                        ),
+                    ));
+                }
                 dump = Some(Dump {
                     outgoing,
                     want,
@@ -1458,6 +1473,27 @@ Incoming APDU (2 bytes):
         let x = exchanges(&t);
         assert_eq!(x[0].0.len(), 20);
         assert_eq!(x[0].1, Outcome::Response(vec![0x6A, 0x82]));
+        // A declared length no APDU can have is an error at its line — never an allocation of
+        // that size (a panic on capacity overflow, or an abort out of memory).
+        for (huge, line) in [
+            ("18446744073709551615", 4),
+            ("40000000000", 4),
+            ("65545", 4),
+        ] {
+            let damaged = text.replace(
+                "Outgoing APDU (20 bytes)",
+                &format!("Outgoing APDU ({huge} bytes)"),
+            );
+            let e = parse(Format::Opensc, &damaged, None).unwrap_err();
+            assert_eq!(e.line, line, "{e}");
+            assert!(
+                e.message.contains("no APDU is longer than 65544 bytes"),
+                "{e}"
+            );
+        }
+        let damaged = text.replace("Incoming APDU (2 bytes)", "Incoming APDU (65539 bytes)");
+        let e = parse(Format::Opensc, &damaged, None).unwrap_err();
+        assert!(e.message.contains("65538"), "{e}");
         match &t.events[0].what {
             What::Exchange { took_us, .. } => assert_eq!(*took_us, Some(3000)),
             other => panic!("{other:?}"),

@@ -272,7 +272,7 @@ impl Session {
                 let shown = if variables::names_secret(b) {
                     "(body with secrets)".to_string()
                 } else {
-                    b.clone()
+                    redact_raw_body(b)
                 };
                 Ok((path, Some(expand(b)?), shown))
             }
@@ -488,6 +488,20 @@ fn expand_value(
     })
 }
 
+/// A raw body as reports show it: JSON with its invitation code hidden; any other text with
+/// whatever follows `invitation_code` (as a JSON-ish or form field) hidden.
+fn redact_raw_body(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<Value>(body) {
+        return redact_value(&v).to_string();
+    }
+    static FIELD: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let field = FIELD.get_or_init(|| {
+        regex::Regex::new(r#"(invitation_code"?[ \t]*[:=][ \t]*"?)[^",&} \t\r\n]*"#)
+            .expect("a valid regex")
+    });
+    field.replace_all(body, "${1}***").into_owned()
+}
+
 fn redact_value(v: &Value) -> Value {
     match v {
         Value::String(s) if variables::names_secret(s) => Value::String("***".into()),
@@ -568,4 +582,25 @@ fn local_commission(shared: &Shared, id: &str, first_read: FirstRead<'_>) -> Res
         Ok(c) => answer(200, server::commission_json(&c)),
         Err((status, errors)) => answer(status.as_u16(), server::errors_json(&errors)),
     })
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_raw_body;
+
+    #[test]
+    fn a_raw_body_never_shows_an_invitation_code() {
+        for body in [
+            r#"{"name": "x", "invitation_code": "ZZ9QX7"}"#,
+            r#"{"name": "x", "invitation_code": "ZZ9QX7""#,
+            "name=x&invitation_code=ZZ9QX7",
+        ] {
+            let shown = redact_raw_body(body);
+            assert!(
+                !shown.contains("ZZ9QX7") && shown.contains("***"),
+                "{shown}"
+            );
+        }
+        assert_eq!(redact_raw_body("{not json"), "{not json");
+    }
 }

@@ -8,18 +8,42 @@ use rusqlite::{Connection, params};
 /// The store.
 pub struct Store {
     db: Connection,
+    /// An exclusive lock on `<database>.lock`, held while the store is open: one server per
+    /// database file, so two cannot hand out the same account id.
+    _lock: Option<std::fs::File>,
 }
 
 impl Store {
     /// A database file (created when missing).
     pub fn open(path: &std::path::Path) -> Result<Store, String> {
+        let lock_path = path.with_extension("lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| format!("cannot open the lock file {}: {e}", lock_path.display()))?;
+        if let Err(e) = lock.try_lock() {
+            return Err(match e {
+                std::fs::TryLockError::WouldBlock => format!(
+                    "the database {} is in use by another onboarding server; stop it, or give \
+                     this one its own --db",
+                    path.display()
+                ),
+                std::fs::TryLockError::Error(e) => {
+                    format!("cannot lock {}: {e}", lock_path.display())
+                }
+            });
+        }
         let db = Connection::open(path)
             .map_err(|e| format!("cannot open the database {}: {e}", path.display()))?;
         // WAL: a crash loses at most the write in progress, and readers never wait.
         db.pragma_update(None, "journal_mode", "WAL")
             .and_then(|_| db.pragma_update(None, "synchronous", "NORMAL"))
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        Store::init(db)
+        let mut store = Store::init(db)?;
+        store._lock = Some(lock);
+        Ok(store)
     }
 
     /// A store in memory (gone with the process).
@@ -40,7 +64,7 @@ impl Store {
                  record TEXT NOT NULL);",
         )
         .map_err(|e| format!("cannot create the tables: {e}"))?;
-        Ok(Store { db })
+        Ok(Store { db, _lock: None })
     }
 
     /// Everything saved, in id order.
@@ -96,5 +120,28 @@ impl Store {
             )
             .map(|_| ())
             .map_err(|e| format!("cannot save order {}: {e}", o.id))
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::Store;
+
+    #[test]
+    fn a_second_server_on_one_database_is_refused() {
+        let dir = std::env::temp_dir().join(format!("kazasu-store-lock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("onboarding.db");
+        let first = Store::open(&db).unwrap();
+        let second = Store::open(&db).err().expect("the database is taken");
+        assert!(
+            second.contains("in use by another onboarding server"),
+            "{second}"
+        );
+        drop(first);
+        assert!(
+            Store::open(&db).is_ok(),
+            "free again once the first server stops"
+        );
     }
 }

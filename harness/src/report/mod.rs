@@ -159,10 +159,26 @@ pub fn failure_text(r: &CaseResult) -> String {
     }
     let _ = writeln!(
         s,
-        "  reproduce: kazasu run {} --filter '{}' --seed {}",
-        r.file, r.name, r.run_seed
+        "  reproduce: kazasu run {} --filter {} --seed {}",
+        shell_quote(&r.file),
+        shell_quote(&r.name),
+        r.run_seed
     );
     s
+}
+
+/// A word a POSIX shell reads back as exactly `text`: bare when it is plainly safe, else in
+/// single quotes with each `'` written as `'\''` ("the patient's hold").
+pub fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=,+@".contains(&b));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// The status word a person reads in the console.
@@ -279,4 +295,31 @@ pub fn case_line(r: &CaseResult) -> String {
         sim_time(r).as_millis_f64(),
         r.name
     )
+}
+
+#[cfg(test)]
+mod shell_tests {
+    use super::shell_quote;
+
+    /// What `sh` reads the quoted word back as.
+    fn through_sh(word: &str) -> String {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf %s {word}"))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn reproduce_lines_survive_a_shell() {
+        for text in [
+            "auth flow fits the patient's hold [card=mynumber-card, reader=typical-424k]",
+            "scenarios/conformance/auth-flow.yaml",
+            "it's '' $HOME `x` \"y\" \\ *",
+            "plain-name_1.yaml",
+        ] {
+            assert_eq!(through_sh(&shell_quote(text)), text);
+        }
+    }
 }

@@ -738,6 +738,14 @@ impl World {
             }
             CardAction::Apdu(t) => {
                 let (bytes, secret) = self.expand(t)?;
+                if bytes.len() > kazasu_sim::apdu::MAX_COMMAND_LEN {
+                    return Err(format!(
+                        "the command is {} bytes; no APDU is longer than {} (an extended case 4 \
+                         with 65,535 data bytes)",
+                        bytes.len(),
+                        kazasu_sim::apdu::MAX_COMMAND_LEN
+                    ));
+                }
                 self.apdu_outcome(&bytes, secret)
             }
             CardAction::Select(target) => {
@@ -1050,17 +1058,28 @@ fn check(
             .join(" or ");
         return Err((format!("SW {wanted}"), describe(o)));
     }
-    let expand = |t: &str| w.expand(t).map(|(b, _)| b).map_err(|m| (t.to_string(), m));
+    let expand = |t: &str| w.expand(t).map_err(|m| (t.to_string(), m));
+    // An expected value made from a secret is shown as the template, never as its bytes.
+    let shown = |t: &str, want: &[u8], secret: bool| {
+        if secret {
+            format!("*** ({t})")
+        } else {
+            short_hex(want)
+        }
+    };
     if let Some(d) = &e.data {
-        let want = expand(d)?;
+        let (want, secret) = expand(d)?;
         if want != o.data {
-            return Err((format!("data {}", short_hex(&want)), describe(o)));
+            return Err((format!("data {}", shown(d, &want, secret)), describe(o)));
         }
     }
     if let Some(d) = &e.data_prefix {
-        let want = expand(d)?;
+        let (want, secret) = expand(d)?;
         if !o.data.starts_with(&want) {
-            return Err((format!("data starting {}", short_hex(&want)), describe(o)));
+            return Err((
+                format!("data starting {}", shown(d, &want, secret)),
+                describe(o),
+            ));
         }
     }
     if let Some(r) = &e.data_regex {

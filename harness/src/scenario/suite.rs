@@ -71,6 +71,8 @@ pub struct Case {
 
 /// Parses the text of a scenario file.
 pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, InputError> {
+    // A UTF-8 byte-order mark (some Windows editors write one) is not part of the YAML.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first = text
         .lines()
         .map(str::trim_start)
@@ -128,8 +130,8 @@ fn hint_for(message: &str) -> Option<String> {
 pub fn card_profile(spec: &str, base: Option<&Path>) -> Result<CardProfile, String> {
     if is_path(spec) {
         let path = resolve(spec, base);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read card profile {}: {e}", path.display()))?;
+        let text = crate::files::read_text(&path, crate::files::SMALL_YAML)
+            .map_err(|e| format!("card profile: {e}"))?;
         CardProfile::from_yaml(&text, &path.display().to_string()).map_err(|e| e.to_string())
     } else {
         CardProfile::builtin(spec).map_err(|e| e.to_string())
@@ -140,8 +142,8 @@ pub fn card_profile(spec: &str, base: Option<&Path>) -> Result<CardProfile, Stri
 pub fn reader_profile(spec: &str, base: Option<&Path>) -> Result<ReaderProfile, String> {
     if is_path(spec) {
         let path = resolve(spec, base);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read reader profile {}: {e}", path.display()))?;
+        let text = crate::files::read_text(&path, crate::files::SMALL_YAML)
+            .map_err(|e| format!("reader profile: {e}"))?;
         ReaderProfile::from_yaml(&text, &path.display().to_string()).map_err(|e| e.to_string())
     } else {
         ReaderProfile::builtin(spec).map_err(|e| e.to_string())
@@ -244,6 +246,45 @@ fn check_fid(f: &str) -> Result<(), String> {
     }
 }
 
+/// The longest `wait` a step may ask for: 30 simulated days.
+pub const MAX_WAIT: kazasu_sim::SimDuration =
+    kazasu_sim::SimDuration::from_millis(30 * 24 * 3600 * 1000);
+
+/// The most cases one scenario's matrix may expand to: a bound on memory and time, far above any
+/// real matrix (the bundled ones expand to at most 6).
+pub const MAX_CASES_PER_SCENARIO: usize = 1_000;
+
+/// A matrix names each value once and expands to at most [`MAX_CASES_PER_SCENARIO`] cases.
+fn check_matrix(m: &super::Matrix) -> Result<(), (String, &'static str)> {
+    fn once<T: PartialEq + std::fmt::Display>(
+        dim: &str,
+        values: &[T],
+    ) -> Result<(), (String, &'static str)> {
+        for (i, v) in values.iter().enumerate() {
+            if values[..i].contains(v) {
+                return Err((
+                    format!("matrix.{dim} lists `{v}` twice"),
+                    "list each value once: a repeated value would run the same case twice under one name",
+                ));
+            }
+        }
+        Ok(())
+    }
+    once("card", &m.card)?;
+    once("reader", &m.reader)?;
+    once("bit_rate", &m.bit_rate)?;
+    let cases = [m.card.len(), m.reader.len(), m.bit_rate.len()]
+        .iter()
+        .fold(1usize, |n, len| n.saturating_mul((*len).max(1)));
+    if cases > MAX_CASES_PER_SCENARIO {
+        return Err((
+            format!("the matrix expands to {cases} cases, more than {MAX_CASES_PER_SCENARIO}"),
+            "split the scenario, or narrow the matrix with --card / --reader on the command line",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks what parsing cannot: profiles exist, hex is hex, faults make sense, names unique.
 pub fn check(scenarios: &[Scenario], file: &str) -> Result<(), InputError> {
     let base = Path::new(file).parent();
@@ -263,6 +304,7 @@ pub fn check(scenarios: &[Scenario], file: &str) -> Result<(), InputError> {
             ));
         }
         let m = s.matrix.clone().unwrap_or_default();
+        check_matrix(&m).map_err(|(message, hint)| err(&s.name, message, hint))?;
         let cards = if m.card.is_empty() {
             vec![s.card.clone()]
         } else {
@@ -328,6 +370,12 @@ pub fn check(scenarios: &[Scenario], file: &str) -> Result<(), InputError> {
                 }
             };
             match &step.action {
+                CardAction::Wait(d) if d.0 > MAX_WAIT => {
+                    return Err(at(format!(
+                        "wait of {} is longer than {} (the simulated clock would saturate)",
+                        d.0, MAX_WAIT
+                    )));
+                }
                 CardAction::Apdu(t) => check_hex_template(t).map_err(at)?,
                 CardAction::SelectEf(f) => check_fid(f).map_err(at)?,
                 CardAction::ReadFile(r) => check_fid(&r.ef).map_err(at)?,
@@ -534,12 +582,13 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<(String, Vec<Scenario>)>, InputErro
         };
         for f in files {
             let file = f.display().to_string();
-            let text = std::fs::read_to_string(&f).map_err(|e| InputError {
-                file: file.clone(),
-                at: None,
-                message: format!("cannot read: {e}"),
-                hint: Some("give a scenario file or a folder of them".into()),
-            })?;
+            let text =
+                crate::files::read_text(&f, crate::files::SCENARIOS).map_err(|e| InputError {
+                    file: file.clone(),
+                    at: None,
+                    message: e,
+                    hint: Some("give a scenario file or a folder of them".into()),
+                })?;
             let scenarios = parse(&text, &file)?;
             check(&scenarios, &file)?;
             out.push((file, scenarios));
@@ -568,4 +617,14 @@ fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Status-word patterns parse (re-exported for tests).
 pub fn sw_pattern(text: &str) -> Result<SwPattern, String> {
     SwPattern::parse(text)
+}
+
+#[cfg(test)]
+mod bom_tests {
+    #[test]
+    fn a_byte_order_mark_before_a_list_of_scenarios_is_ignored() {
+        let text = "\u{feff}- name: one\n  steps: [tap]\n- name: two\n  steps: [tap]\n";
+        let scenarios = super::parse(text, "bom.yaml").unwrap();
+        assert_eq!(scenarios.len(), 2);
+    }
 }

@@ -97,8 +97,7 @@ pub struct ServeScript {
 impl ServeScript {
     /// Reads and checks a script file.
     pub fn load(path: &std::path::Path) -> Result<ServeScript, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = crate::files::read_text(path, crate::files::SMALL_YAML)?;
         let script: ServeScript =
             serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         for (i, e) in script.events.iter().enumerate() {
@@ -210,6 +209,13 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
         }
         let sink = sink.clone();
         let on_event: Arc<dyn Fn(LinkEvent) + Send + Sync> = Arc::new(move |e: LinkEvent| {
+            // A link that broke on a malformed frame or a failed read is news for the person
+            // running serve, not only for the transcript.
+            if let LinkEvent::Disconnected(why) = &e
+                && (why.starts_with("protocol error") || why.starts_with("read failed"))
+            {
+                eprintln!("slot {slot_no}: the vpcd link broke: {why}");
+            }
             if let Some(s) = &sink {
                 let mut f = s.lock().expect("transcript lock");
                 let _ = writeln!(f, "{}", line(started, slot_no, &e));

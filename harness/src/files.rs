@@ -1,0 +1,58 @@
+//! Reading the user's input files with a size bound: a profile path that points at `/dev/zero`
+//! or a multi-gigabyte log ends in a clear error after reading the bound, never in memory
+//! exhaustion. Each kind of input has its own bound, far above any real file of that kind.
+
+use std::io::Read;
+use std::path::Path;
+
+/// Card and reader profiles, serve scripts, expectation lists.
+pub const SMALL_YAML: u64 = 1 << 20;
+/// Scenario files.
+pub const SCENARIOS: u64 = 8 << 20;
+/// Captures (pcscd, pcsc-spy, OpenSC, apdu4j logs; kazasu transcripts).
+pub const CAPTURES: u64 = 256 << 20;
+
+/// Reads at most `limit` bytes of `path`; a longer file (or an endless one) is an error that
+/// names the file and the bound.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "{} is longer than {} MiB, more than a file of this kind can be; is it the right file?",
+            path.display(),
+            limit >> 20
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_bounded`] as UTF-8 text.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, String> {
+    String::from_utf8(read_bounded(path, limit)?)
+        .map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endless_file_ends_at_the_bound() {
+        let e = read_bounded(Path::new("/dev/zero"), 1 << 10).unwrap_err();
+        assert!(e.contains("/dev/zero is longer than"), "{e}");
+    }
+
+    #[test]
+    fn a_file_within_the_bound_reads_whole() {
+        let p = std::env::temp_dir().join(format!("kazasu-files-{}", std::process::id()));
+        std::fs::write(&p, "name: x\n").unwrap();
+        assert_eq!(read_text(&p, 8).unwrap(), "name: x\n");
+        assert!(read_text(&p, 7).is_err());
+        std::fs::remove_file(&p).unwrap();
+    }
+}

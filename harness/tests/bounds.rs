@@ -1,0 +1,168 @@
+//! Every size the input controls has a bound with a clear error and exit code 2: matrices,
+//! `wait`, fault sizes, profile files (even an endless one), command-line profiles.
+
+mod common;
+use common::kazasu;
+use std::time::Instant;
+
+fn scenario_file(name: &str, yaml: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kazasu-bounds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, yaml).unwrap();
+    p
+}
+
+/// Runs `validate` and `run` on a file: both exit 2, quickly, saying `want`.
+fn refused(name: &str, yaml: &str, want: &str) {
+    let p = scenario_file(name, yaml);
+    for cmd in ["validate", "run"] {
+        let started = Instant::now();
+        let (code, out, err) = kazasu(&[cmd, p.to_str().unwrap()]);
+        assert_eq!(code, 2, "{cmd} {name}: {out}{err}");
+        assert!(err.contains(want), "{cmd} {name}: {err}");
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "{cmd} {name} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn a_matrix_that_expands_beyond_the_bound_is_refused_at_load() {
+    let cards: Vec<String> = (0..1_001).map(|i| format!("card-{i}.yaml")).collect();
+    refused(
+        "huge-matrix.yaml",
+        &format!(
+            "name: huge\nmatrix: {{ card: [{}] }}\nsteps:\n  - tap\n",
+            cards.join(", ")
+        ),
+        "expands to 1001 cases, more than 1000",
+    );
+    // 10^8 combinations from three dimensions of repeated values: refused, not expanded.
+    let many = vec!["mynumber-card"; 500].join(", ");
+    refused(
+        "repeated-matrix.yaml",
+        &format!("name: repeated\nmatrix: {{ card: [{many}] }}\nsteps:\n  - tap\n"),
+        "matrix.card lists `mynumber-card` twice",
+    );
+}
+
+#[test]
+fn absurd_waits_and_fault_sizes_are_refused_at_load() {
+    refused(
+        "wait.yaml",
+        "name: wait\nsteps:\n  - tap\n  - wait: 100000000h\n",
+        "the simulated clock would saturate",
+    );
+    refused(
+        "slow.yaml",
+        "name: slow\nfaults:\n  - { when: { exchange: 1 }, do: { slow_card: 1e9 } }\nsteps:\n  - tap\n  - apdu: 00 84 00 00 08\n",
+        "slow_card factor 1000000000 is above 1000",
+    );
+    refused(
+        "storm.yaml",
+        "name: storm\nfaults:\n  - { when: { exchange: 1 }, do: { wtx_storm: 4000000000 } }\nsteps:\n  - tap\n  - apdu: 00 84 00 00 08\n",
+        "wtx_storm of 4000000000 requests is above 10000",
+    );
+}
+
+#[test]
+fn an_endless_profile_file_is_an_error_after_its_bound() {
+    refused(
+        "endless-profile.yaml",
+        "name: endless\ncard: /dev/zero\nsteps:\n  - tap\n",
+        "/dev/zero is longer than 1 MiB",
+    );
+}
+
+#[test]
+fn a_wrong_profile_on_the_command_line_is_bad_input() {
+    let (code, _, err) = kazasu(&["run", "--card", "nonexistent"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--card nonexistent") && err.contains("no card profile"),
+        "{err}"
+    );
+    let (code, _, err) = kazasu(&["run", "--reader", "nonexistent"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn a_command_longer_than_any_apdu_is_a_step_error() {
+    let long = "00 ".repeat(65_545);
+    let p = scenario_file(
+        "long-apdu.yaml",
+        &format!("name: long apdu\nsteps:\n  - tap\n  - apdu: {long}\n"),
+    );
+    let (code, out, _) = kazasu(&["run", p.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no APDU is longer than 65544"), "{out}");
+}
+
+/// A malformed vpcd frame ends the link with a message on serve's stderr, not only in its
+/// transcript.
+#[test]
+fn serve_reports_a_vpcd_protocol_error_on_stderr() {
+    use std::io::Write;
+    // Play vpcd's side: slot 41 is port 35963 + 41, far from a real vpcd's.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 35963 + 41)).unwrap();
+    let serve = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args([
+            "serve",
+            "--card",
+            "mynumber-card",
+            "--slot",
+            "41",
+            "--duration",
+            "3s",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut s, _) = listener.accept().unwrap();
+    s.write_all(&common::frame(&[0x09])).unwrap(); // no such control byte
+    let out = serve.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("slot 41: the vpcd link broke: protocol error"),
+        "{err}"
+    );
+}
+
+/// An alias bomb (nine levels of nine), deep nesting and a 50 MB file end in exit 2 within
+/// seconds, with bounded memory (the file bound; typed parsing stops at the first wrong node).
+#[test]
+fn alias_bombs_deep_nesting_and_huge_files_end_quickly() {
+    let mut defs = vec!["&a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]".to_string()];
+    for i in 1..10 {
+        defs.push(format!(
+            "&a{i} [{}]",
+            vec![format!("*a{}", i - 1); 9].join(", ")
+        ));
+    }
+    refused(
+        "bomb.yaml",
+        &format!(
+            "- name: ok\n  steps: [tap]\n- name: bomb\n  steps: [tap]\n  matrix:\n    card: [{}]\n",
+            defs.join(", ")
+        ),
+        "bomb.yaml:6",
+    );
+    refused(
+        "deep.yaml",
+        &format!(
+            "name: deep\nsteps: [tap]\nmatrix: {}{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        ),
+        "deep.yaml",
+    );
+    let huge = format!(
+        "name: huge\nsteps: [tap]\ndescription: \"{}\"\n",
+        "x".repeat(50 << 20)
+    );
+    refused("huge.yaml", &huge, "is longer than 8 MiB");
+}
