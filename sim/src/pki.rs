@@ -10,13 +10,12 @@ use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString, Asn1Time};
 use openssl::bn::BigNum;
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::extension::{
     AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
 };
-use openssl::x509::{X509, X509Builder, X509Extension, X509Name, X509NameBuilder};
+use openssl::x509::{X509, X509Builder, X509Extension, X509Name};
 
 /// Organisation of every test CA (where a real one says `JPKI`, J-LIS's own test CAs `JPKI-TEST`).
 pub const TEST_ORG: &str = "kazasu-TEST";
@@ -88,19 +87,6 @@ mod der {
     }
 }
 
-fn name(entries: &[(Nid, &str)]) -> Result<X509Name, ErrorStack> {
-    let mut b = X509NameBuilder::new()?;
-    for (nid, value) in entries {
-        let ty = if value.is_ascii() {
-            openssl::asn1::Asn1Type::PRINTABLESTRING
-        } else {
-            openssl::asn1::Asn1Type::UTF8STRING
-        };
-        b.append_entry_by_nid_with_type(*nid, value, ty)?;
-    }
-    Ok(b.build())
-}
-
 fn serial(n: u32) -> Result<Asn1Integer, ErrorStack> {
     BigNum::from_u32(n)?.to_asn1_integer()
 }
@@ -142,6 +128,7 @@ const C: &str = "2.5.4.6";
 const O: &str = "2.5.4.10";
 const OU: &str = "2.5.4.11";
 const CN: &str = "2.5.4.3";
+const L: &str = "2.5.4.7";
 
 /// The service's name as JPKI certificates write it in their alternative names, marked as a test.
 fn service_name() -> Vec<u8> {
@@ -377,10 +364,7 @@ pub fn generate(identities: &[Identity]) -> Result<Vec<GeneratedFile>, ErrorStac
         let id = &identity.id;
         let n = 1000 + 2 * i as u32;
         let auth_key = new_key()?;
-        let auth_subject = name(&[
-            (Nid::COUNTRYNAME, "JP"),
-            (Nid::COMMONNAME, &format!("9999KAZASUTEST{n:08}A")),
-        ])?;
+        let auth_subject = x509_name(&dn(&[(C, "JP"), (CN, &format!("9999KAZASUTEST{n:08}A"))]))?;
         let auth_cert = make_end_entity(
             &auth_ca,
             &auth_key,
@@ -389,13 +373,13 @@ pub fn generate(identities: &[Identity]) -> Result<Vec<GeneratedFile>, ErrorStac
             Holder::Auth(identity),
         )?;
         let sign_key = new_key()?;
-        let mut sign_rdns = vec![(Nid::COUNTRYNAME, "JP")];
+        let mut sign_rdns = vec![(C, "JP")];
         for locality in &identity.locality {
-            sign_rdns.push((Nid::LOCALITYNAME, locality.as_str()));
+            sign_rdns.push((L, locality.as_str()));
         }
         let cn = format!("202504019999KAZASU{:09}S", n + 1);
-        sign_rdns.push((Nid::COMMONNAME, &cn));
-        let sign_subject = name(&sign_rdns)?;
+        sign_rdns.push((CN, &cn));
+        let sign_subject = x509_name(&dn(&sign_rdns))?;
         let sign_cert = make_end_entity(
             &sign_ca,
             &sign_key,

@@ -178,20 +178,7 @@ fn wtx_storms_are_honoured_and_a_strict_reader_gives_up() {
     );
     r.tap().unwrap();
     assert_eq!(send(&mut r, SELECT_JPKI).unwrap().1, "9000");
-    let wtx = r
-        .last_frames()
-        .iter()
-        .filter(|f| {
-            matches!(
-                f.what,
-                FrameWhat::Block {
-                    kind: BlockKind::Wtx { .. },
-                    ..
-                }
-            )
-        })
-        .count();
-    assert_eq!(wtx, 40, "20 requests, 20 responses");
+    assert_eq!(wtx_frames(&r), 40, "20 requests, 20 responses");
     // fast-848k grants at most 100 WTX per exchange.
     let mut f = reader(
         "fast-848k",
