@@ -11,6 +11,7 @@
 //!                                      report (console, JUnit, JSON, HTML, transcripts)
 //! capture ─► field (trace formats, import, replay as card or host, shrink)
 //! serve: virtual cards on vpcd slots, their JSON-lines transcripts and checks
+//! fuzz: the virtual card as a fuzzer of host software (`kazasu fuzz-host`)
 //! onboarding: the onboarding service over HTTP (and in-process for the runner)
 //! ```
 //!
@@ -19,6 +20,7 @@
 
 pub mod field;
 pub mod files;
+pub mod fuzz;
 pub mod link;
 pub mod onboarding;
 pub mod report;

@@ -40,6 +40,9 @@ enum Cmd {
     /// or through pcscd with --serve) or as the host (the recorded commands go to a virtual card
     /// and its answers are compared with the recorded ones).
     Replay(cli::field::ReplayArgs),
+    /// Fuzz host software with the virtual card: serve mutated answers run after run, keep the
+    /// runs that crash, hang or exit otherwise than expected as recordings that replay them.
+    FuzzHost(cli::fuzz::FuzzHostArgs),
     /// The simulated account-onboarding service (registration, reader order, commissioning).
     Onboarding {
         #[command(subcommand)]
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Cmd::Serve(a) => cli::serve::serve(a),
         Cmd::Import(a) => cli::field::import(a),
         Cmd::Replay(a) => cli::field::replay(a),
+        Cmd::FuzzHost(a) => cli::fuzz::fuzz_host(a),
         Cmd::Onboarding { command } => cli::onboarding::onboarding(command),
         Cmd::CheckTranscript(a) => cli::serve::check_transcript(&a.transcript, &a.expectations),
         Cmd::Schema => Ok(cli::info::schema()),

@@ -339,6 +339,10 @@ impl Reader {
     pub fn faults(&self) -> &FaultPlan {
         &self.faults
     }
+    /// The fault plan, to add a fault while the card is in the field (`kazasu fuzz-host`).
+    pub fn faults_mut(&mut self) -> &mut FaultPlan {
+        &mut self.faults
+    }
 
     /// Presence changes since the last call.
     pub fn take_events(&mut self) -> Vec<Event> {

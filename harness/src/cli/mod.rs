@@ -1,5 +1,5 @@
 //! The command line's pieces, one file per family of subcommands: running suites (`run`, `list`,
-//! `validate`), serving cards (`serve`, `check-transcript`), field captures (`import`, `replay`),
+//! `validate`), serving cards (`serve`, `check-transcript`), field captures (`import`, `replay`), fuzzing host software (`fuzz-host`),
 //! the onboarding service, and information (`schema`, `profiles`, `gen-test-pki`). Each
 //! subcommand's flags are declared once, as a `clap::Args` struct its handler takes whole.
 
@@ -23,6 +23,7 @@ macro_rules! outln {
 }
 
 pub mod field;
+pub mod fuzz;
 pub mod info;
 pub mod onboarding;
 pub mod run;

@@ -297,7 +297,18 @@ impl RawTrace {
             .into_iter()
             .filter(|(r, _)| keep(r))
             .map(|(_, e)| e)
-            .collect();
+            .collect::<Vec<TraceEvent>>();
+        // A transmit without command bytes never reaches a card (PC/SC refuses it): a capture
+        // showing one is cut or garbled, and replaying it would test nothing.
+        if let Some(e) = events
+            .iter()
+            .find(|e| matches!(&e.what, What::Exchange { command, .. } if command.is_empty()))
+        {
+            return Err(err(
+                e.line,
+                "a command of 0 bytes: no host can send an empty APDU, so the capture is cut or garbled here; fix or remove the exchange",
+            ));
+        }
         Ok(Trace {
             atr,
             reader,
@@ -1154,11 +1165,18 @@ fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
                 let sw = hex_of(&sw, n, "the SW")?;
                 let outcome = match sw.len() {
                     0 if response.is_empty() => Outcome::Nothing,
+                    // An answer shorter than a status word, as the card sent it.
+                    0 => Outcome::Response(response),
                     2 => {
                         response.extend_from_slice(&sw);
                         Outcome::Response(response)
                     }
-                    _ => return Err(err(n, "`sw` must be two bytes, or empty for no answer")),
+                    _ => {
+                        return Err(err(
+                            n,
+                            "`sw` must be two bytes, or empty (no answer, or one shorter than a status word)",
+                        ));
+                    }
                 };
                 raw.push(
                     Some(&reader),

@@ -69,6 +69,17 @@ pub enum LinkEvent {
         /// Modelled duration of the exchange.
         sim_ns: u64,
     },
+    /// An answer the link was still pacing when the card left the field or serving stopped:
+    /// the host never got it. Recorded with its due time, so that a real-time replay keeps the
+    /// host waiting just as long.
+    Undelivered {
+        /// The request.
+        request: Request,
+        /// The reply payload that was due.
+        reply: Vec<u8>,
+        /// When it was due (modelled duration), nanoseconds.
+        sim_ns: u64,
+    },
 }
 
 /// Control of a running link.
@@ -245,6 +256,11 @@ fn serve_connection<S: SlotCard + ?Sized>(
                             std::thread::sleep(rest.min(Duration::from_millis(20)));
                         }
                         if !control.present.load(Ordering::SeqCst) {
+                            on_event(LinkEvent::Undelivered {
+                                request,
+                                reply: frame[2..].to_vec(),
+                                sim_ns: pace.as_nanos(),
+                            });
                             return "card removed during the exchange".into();
                         }
                     }

@@ -143,10 +143,20 @@ pub struct ServeOptions {
 
 /// A JSONL transcript line.
 fn line(started: Instant, slot: u16, event: &LinkEvent) -> String {
+    served_line(started, slot, event).emit()
+}
+
+/// What the link saw, as a transcript record.
+pub fn served_line(started: Instant, slot: u16, event: &LinkEvent) -> ServedLine {
     let event = match event {
         LinkEvent::Connected => ServedEvent::CardInserted,
         LinkEvent::Disconnected(why) => ServedEvent::CardRemoved { why: why.clone() },
         LinkEvent::Exchange {
+            request,
+            reply,
+            sim_ns,
+        }
+        | LinkEvent::Undelivered {
             request,
             reply,
             sim_ns,
@@ -165,7 +175,6 @@ fn line(started: Instant, slot: u16, event: &LinkEvent) -> String {
         slot,
         event,
     }
-    .emit()
 }
 
 /// Serves until Ctrl-C (or the duration); returns APDUs answered per slot.

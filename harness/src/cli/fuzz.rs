@@ -1,0 +1,255 @@
+//! `fuzz-host`: the virtual card as a fuzzer of host software — mutated answers, classified
+//! outcomes, minimized recordings with the command that replays them.
+
+use super::{InputFailure, write_file};
+use kazasu::fuzz::host::{HostCommand, Outcome, ScenarioHost};
+use kazasu::fuzz::{self, Options, Progress, Target};
+use kazasu::serve::CardSpec;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Where the host under test runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HostBackend {
+    /// A program given after `--`, reaching the card through pcscd and vpcd.
+    Pcsc,
+    /// A scenario (--scenario) played by kazasu's runner in this process: far faster.
+    Inproc,
+}
+
+/// Serve a card whose answers are mutated (wrong status words, truncated or padded data, a
+/// corrupted certificate, long answers to short reads, slow answers, WTX storms, a removal
+/// half-way, a garbage ATR) to a host program, run after run; keep every run that crashes
+/// (a signal), hangs (--timeout) or exits otherwise than --expect-exit, as a recording that
+/// replays the failure, shrunk to the exchanges that matter.
+#[derive(clap::Args)]
+#[command(after_help = "Example (pcscd with vpcd running, see ci/pcscd.sh):\n  \
+    kazasu fuzz-host --card mynumber-card --slot 1 --runs 500 --seed 7 --timeout 10s -- \\\n      \
+    pkcs15-tool --reader 1 --read-certificate 01\n\n\
+    Exit codes: 0 no failure found, 1 failures found (or, with --replay, reproduced), 2 bad input.")]
+pub struct FuzzHostArgs {
+    /// The served card, PROFILE[:IDENTITY] (with --backend inproc: default the scenario's).
+    #[arg(long)]
+    pub card: Option<CardSpec>,
+    /// The reader model between the link and the card.
+    #[arg(long, default_value = "typical-424k")]
+    pub reader: String,
+    /// The vpcd slot (slot n is "Virtual PCD 00 0n").
+    #[arg(long, default_value_t = 0)]
+    pub slot: u16,
+    /// Mutated runs (after one run without mutation).
+    #[arg(long, default_value_t = 100)]
+    pub runs: u32,
+    /// Seed of the mutation plans: the same seed draws the same plans.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// A run longer than this is a hang; the host is killed.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub timeout: Duration,
+    /// An exit code that counts as passing (repeat for more); default: any exit code passes,
+    /// only crashes and hangs are failures.
+    #[arg(long = "expect-exit", value_name = "CODE")]
+    pub expect_exit: Vec<i32>,
+    /// Where the host runs.
+    #[arg(long, value_enum, default_value = "pcsc")]
+    pub backend: HostBackend,
+    /// With --backend inproc: the scenario (one case) that plays the host.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Folder for the recordings.
+    #[arg(short = 'o', long, default_value = "fuzz-host-findings")]
+    pub out_dir: PathBuf,
+    /// Keep recordings as they are (no shrinking).
+    #[arg(long)]
+    pub no_minimize: bool,
+    /// Replay this recording once against the host instead of fuzzing.
+    #[arg(long, value_name = "RECORDING")]
+    pub replay: Option<PathBuf>,
+    /// Write the summary as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write the summary as JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Print every run, not only failures.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// The host program and its arguments (after --).
+    #[arg(last = true, value_name = "HOST COMMAND")]
+    pub command: Vec<String>,
+}
+
+pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
+    let expect_exit = (!a.expect_exit.is_empty()).then(|| a.expect_exit.clone());
+    if a.timeout.is_zero() {
+        return Err(InputFailure("--timeout must be longer than 0".into()));
+    }
+    let (target, card) = match a.backend {
+        HostBackend::Pcsc => {
+            if a.command.is_empty() {
+                return Err(InputFailure(
+                    "give the host command after --, e.g. kazasu fuzz-host --slot 1 -- pkcs15-tool --reader 1 --list-certificates".into(),
+                ));
+            }
+            if a.scenario.is_some() {
+                return Err(InputFailure(
+                    "--scenario is the in-process host: use it with --backend inproc".into(),
+                ));
+            }
+            let target = Target::Pcscd {
+                slot: a.slot,
+                host: HostCommand {
+                    argv: a.command.clone(),
+                    timeout: a.timeout,
+                    expect_exit: expect_exit.clone(),
+                },
+            };
+            let card = a.card.clone().unwrap_or(CardSpec {
+                profile: "mynumber-card".into(),
+                identity: None,
+            });
+            (target, card)
+        }
+        HostBackend::Inproc => {
+            if !a.command.is_empty() {
+                return Err(InputFailure(
+                    "--backend inproc runs a scenario as the host (--scenario FILE), not a program after --".into(),
+                ));
+            }
+            let Some(path) = &a.scenario else {
+                return Err(InputFailure(
+                    "--backend inproc needs the scenario that plays the host: --scenario FILE"
+                        .into(),
+                ));
+            };
+            let loaded = kazasu::scenario::suite::load(std::slice::from_ref(path))
+                .map_err(|e| InputFailure(e.to_string()))?;
+            let cases: Vec<_> = loaded
+                .iter()
+                .flat_map(|(file, s)| kazasu::scenario::suite::expand(s, file, None, None))
+                .collect();
+            let [case] = cases.as_slice() else {
+                return Err(InputFailure(format!(
+                    "{}: the host is one case, the file has {}; keep one scenario without a matrix in it",
+                    path.display(),
+                    cases.len()
+                )));
+            };
+            let card = a.card.clone().unwrap_or(CardSpec {
+                profile: case.scenario.card.clone(),
+                identity: case.scenario.identity.clone(),
+            });
+            let target = Target::InProcess {
+                host: Arc::new(ScenarioHost {
+                    case: case.clone(),
+                    seed: a.seed,
+                }),
+                timeout: a.timeout,
+                expect_exit: expect_exit.clone(),
+            };
+            (target, card)
+        }
+    };
+    // Bad profiles are bad input, before any run.
+    kazasu::scenario::suite::card_profile(&card.profile, None).map_err(InputFailure)?;
+    kazasu::scenario::suite::reader_profile(&a.reader, None).map_err(InputFailure)?;
+
+    if let Some(recording) = &a.replay {
+        let text =
+            kazasu::files::read_text(recording, kazasu::files::CAPTURES).map_err(InputFailure)?;
+        let run = fuzz::replay(&text, &card, a.seed, &target).map_err(InputFailure)?;
+        outln!(
+            "replayed {} ({} APDUs recorded): the host {} after {:.1} s",
+            recording.display(),
+            kazasu::fuzz::host::count_apdus(
+                &kazasu::serve::line::read_all(&text)
+                    .map_err(InputFailure)?
+                    .into_iter()
+                    .map(|(_, l)| l)
+                    .collect::<Vec<_>>()
+            ),
+            describe(&run.outcome),
+            run.took.as_secs_f64()
+        );
+        if !run.output_tail.is_empty() && run.outcome.is_failure() {
+            outln!("its last output:\n{}", indent(&run.output_tail));
+        }
+        return Ok(if run.outcome.is_failure() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+
+    let opts = Options {
+        card: card.clone(),
+        reader: a.reader.clone(),
+        runs: a.runs,
+        seed: a.seed,
+        out_dir: a.out_dir.clone(),
+        minimize: !a.no_minimize,
+    };
+    let bar = indicatif::ProgressBar::new(u64::from(a.runs));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs {msg}")
+            .expect("a valid template"),
+    );
+    let verbose = a.verbose;
+    let progress = |p: Progress<'_>| match p {
+        Progress::Baseline(run) => {
+            bar.println(format!(
+                "run 0 (no mutation): {} APDUs, the host {}",
+                run.apdus(),
+                describe(&run.outcome)
+            ));
+        }
+        Progress::Run(n, plan, run) => {
+            bar.inc(1);
+            if verbose || run.outcome.is_failure() {
+                bar.println(format!(
+                    "run {n}: {} — the host {}",
+                    plan,
+                    describe(&run.outcome)
+                ));
+            }
+        }
+        Progress::Minimizing(key) => {
+            bar.println(format!("  minimizing the recording of the {key}"))
+        }
+    };
+    let scenario = a.scenario.as_deref();
+    let summary = fuzz::campaign(&opts, &target, scenario, &progress).map_err(InputFailure)?;
+    bar.finish_and_clear();
+    out!("{}", fuzz::summary_text(&summary));
+    if let Some(p) = &a.json {
+        let json = serde_json::to_string_pretty(&summary)
+            .map_err(|e| InputFailure(format!("cannot write the summary: {e}")))?;
+        write_file(p, &json)?;
+    }
+    if let Some(p) = &a.junit {
+        write_file(p, &fuzz::junit(&summary))?;
+    }
+    Ok(if summary.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn describe(o: &Outcome) -> String {
+    match o {
+        Outcome::Passed { code } => format!("passed (exit {code})"),
+        Outcome::Crashed { signal } => format!("CRASHED ({signal})"),
+        Outcome::Hung => "HUNG (killed at the time-out)".into(),
+        Outcome::UnexpectedExit { code } => format!("exited {code}, not an expected code"),
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,473 @@
+//! `kazasu fuzz-host`: the virtual card as a fuzzer of host software. Each run serves a card
+//! whose answers follow a seeded plan of mutations ([`mutate`]), runs the host against it
+//! ([`host`]) and classifies the end; each distinct failure keeps its recording — a kazasu
+//! transcript that `kazasu replay --as card` serves again — shrunk with the delta debugger to
+//! the exchanges that still make the host fail the same way, with the command that reproduces
+//! it.
+
+pub mod host;
+pub mod mutate;
+
+use crate::field::replay::{Mode, RecordedCard};
+use crate::field::shrink::ddmin;
+use crate::field::trace::{self, Format, Trace};
+use crate::serve::CardSpec;
+use crate::serve::line::{ServedEvent, ServedLine};
+use host::{HostCommand, HostRun, InProcessHost};
+use kazasu_sim::vpcd::{Slot, SlotCard};
+use kazasu_sim::{Card, FaultPlan, Fixtures, Reader};
+use mutate::{MutatingCard, Plan};
+use rand_core::SeedableRng;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where the host runs.
+#[derive(Clone)]
+pub enum Target {
+    /// A program reaching the card through pcscd, on vpcd slot `slot`.
+    Pcscd {
+        /// The vpcd slot.
+        slot: u16,
+        /// The program.
+        host: HostCommand,
+    },
+    /// A host written against kazasu's host API, in this process.
+    InProcess {
+        /// The host.
+        host: Arc<dyn InProcessHost>,
+        /// A run longer than this is a hang.
+        timeout: Duration,
+        /// Exit codes that pass (0: the host succeeded, 1: it reported a failure).
+        expect_exit: Option<Vec<i32>>,
+    },
+}
+
+impl Target {
+    fn run<S: SlotCard + Send + 'static>(&self, card: S) -> Result<HostRun, String> {
+        match self {
+            Target::Pcscd { slot, host } => host::run_through_pcscd(card, *slot, host),
+            Target::InProcess {
+                host,
+                timeout,
+                expect_exit,
+            } => Ok(host::run_in_process(
+                card,
+                host.clone(),
+                *timeout,
+                expect_exit.as_deref(),
+            )),
+        }
+    }
+}
+
+/// What to fuzz with.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The served card.
+    pub card: CardSpec,
+    /// The reader model between the link and the card.
+    pub reader: String,
+    /// Mutated runs.
+    pub runs: u32,
+    /// Seed of the plans (and of the card).
+    pub seed: u64,
+    /// Where recordings go.
+    pub out_dir: PathBuf,
+    /// Shrink each distinct failure's recording.
+    pub minimize: bool,
+}
+
+/// One distinct failure.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Finding {
+    /// What makes it distinct: `crash (SIGSEGV)`, `hang`, `exit 3`.
+    pub key: String,
+    /// The first run that found it (0: the run without mutation).
+    pub first_run: u32,
+    /// Runs that ended this way.
+    pub runs: u32,
+    /// The first run's mutations.
+    pub plan: Plan,
+    /// The recording of the first run.
+    pub recording: PathBuf,
+    /// Its APDUs.
+    pub recording_apdus: usize,
+    /// The shrunk recording, when shrinking kept the failure.
+    pub minimized: Option<PathBuf>,
+    /// Its APDUs.
+    pub minimized_apdus: Option<usize>,
+    /// Replays the shrinking took.
+    pub replays: usize,
+    /// Why there is no shrunk recording.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_minimized: Option<String>,
+    /// The command that replays it against the host.
+    pub reproduce: String,
+    /// The last of the host's output.
+    pub output_tail: String,
+}
+
+/// What a campaign came to.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Summary {
+    /// Mutated runs.
+    pub runs: u32,
+    /// Runs that ended as expected.
+    pub passed: u32,
+    /// APDUs of the run without mutation.
+    pub baseline_apdus: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Distinct failures, in the order found.
+    pub findings: Vec<Finding>,
+    /// Wall time, seconds.
+    pub wall_s: f64,
+}
+
+/// A fresh served card of `spec` behind `reader`, seeded.
+fn served_slot(spec: &CardSpec, reader: &str, seed: u64) -> Result<Slot, String> {
+    let card = model_card(spec, seed)?;
+    let reader = Arc::new(crate::scenario::suite::reader_profile(reader, None)?);
+    Ok(Slot::new(Reader::new(
+        reader,
+        card,
+        FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
+    )))
+}
+
+fn model_card(spec: &CardSpec, seed: u64) -> Result<Card, String> {
+    let profile = Arc::new(crate::scenario::suite::card_profile(&spec.profile, None)?);
+    let fixtures = Fixtures::embedded();
+    let subject = match &spec.identity {
+        Some(id) => fixtures.subject(id)?,
+        None => fixtures.default_subject(),
+    };
+    Card::new(profile, subject, seed).map_err(|e| e.to_string())
+}
+
+/// Reads a recording (a kazasu transcript) back as a trace.
+pub fn recording_trace(text: &str) -> Result<Trace, String> {
+    trace::parse(Format::Kazasu, text, None).map_err(|e| format!("the recording: {e}"))
+}
+
+/// Serves a recording as the card — what it recorded, and the virtual card of `spec` for
+/// every command it does not hold — and runs the host once against it.
+pub fn replay(
+    recording: &str,
+    spec: &CardSpec,
+    seed: u64,
+    target: &Target,
+) -> Result<HostRun, String> {
+    let trace = recording_trace(recording)?;
+    let card = RecordedCard::new(&trace, Mode::Model, Some(model_card(spec, seed)?))?;
+    target.run(card)
+}
+
+/// A recording cut into a prefix (insertion, power, ATR) and one group per APDU with the events
+/// that follow it, so that shrinking drops an exchange together with what it caused.
+fn groups(recording: &[ServedLine]) -> (Vec<ServedLine>, Vec<Vec<ServedLine>>) {
+    let mut prefix = Vec::new();
+    let mut groups: Vec<Vec<ServedLine>> = Vec::new();
+    for l in recording {
+        match (&l.event, groups.last_mut()) {
+            (ServedEvent::Apdu { .. }, _) => groups.push(vec![l.clone()]),
+            (_, Some(g)) => g.push(l.clone()),
+            (_, None) => prefix.push(l.clone()),
+        }
+    }
+    (prefix, groups)
+}
+
+fn joined(prefix: &[ServedLine], groups: &[Vec<ServedLine>]) -> Vec<ServedLine> {
+    prefix
+        .iter()
+        .cloned()
+        .chain(groups.iter().flatten().cloned())
+        .collect()
+}
+
+/// Shrinks a failing recording to the fewest exchanges that still end the host the same way.
+/// `None` when a replay of the whole recording does not fail that way (a flaky host).
+pub fn minimize(
+    recording: &[ServedLine],
+    key: &str,
+    spec: &CardSpec,
+    seed: u64,
+    target: &Target,
+) -> Result<Option<(Vec<ServedLine>, usize)>, String> {
+    let still_fails = |lines: &[ServedLine]| -> bool {
+        replay(&host::recording_text(lines), spec, seed, target)
+            .is_ok_and(|r| r.outcome.key() == key)
+    };
+    if host::count_apdus(recording) == 0 {
+        // Nothing to shrink (the host failed before its first command).
+        return Ok(Some((recording.to_vec(), 0)));
+    }
+    if !still_fails(recording) {
+        return Ok(None);
+    }
+    let (prefix, groups) = groups(recording);
+    let (kept, calls) = ddmin(&groups, |subset| {
+        !subset.is_empty() && still_fails(&joined(&prefix, subset))
+    });
+    Ok(Some((joined(&prefix, &kept), calls + 1)))
+}
+
+/// The command line that replays a recording against the host.
+pub fn reproduce_command(
+    recording: &Path,
+    spec: &CardSpec,
+    seed: u64,
+    target: &Target,
+    scenario: Option<&Path>,
+) -> String {
+    use crate::report::shell_quote;
+    let card = match &spec.identity {
+        Some(i) => format!("{}:{i}", spec.profile),
+        None => spec.profile.clone(),
+    };
+    let mut s = format!(
+        "kazasu fuzz-host --replay {} --card {} --seed {seed}",
+        shell_quote(&recording.display().to_string()),
+        shell_quote(&card)
+    );
+    match target {
+        Target::Pcscd { slot, host } => {
+            s.push_str(&format!(
+                " --slot {slot} --timeout {}",
+                humantime::format_duration(host.timeout)
+            ));
+            if let Some(codes) = &host.expect_exit {
+                for c in codes {
+                    s.push_str(&format!(" --expect-exit {c}"));
+                }
+            }
+            s.push_str(" --");
+            for a in &host.argv {
+                s.push(' ');
+                s.push_str(&shell_quote(a));
+            }
+        }
+        Target::InProcess {
+            timeout,
+            expect_exit,
+            ..
+        } => {
+            s.push_str(&format!(
+                " --backend inproc --timeout {}",
+                humantime::format_duration(*timeout)
+            ));
+            if let Some(p) = scenario {
+                s.push_str(&format!(
+                    " --scenario {}",
+                    shell_quote(&p.display().to_string())
+                ));
+            }
+            for c in expect_exit.iter().flatten() {
+                s.push_str(&format!(" --expect-exit {c}"));
+            }
+        }
+    }
+    s
+}
+
+/// What the campaign tells its caller as it goes.
+pub enum Progress<'a> {
+    /// The run without mutation ended.
+    Baseline(&'a HostRun),
+    /// Run `n` ended.
+    Run(u32, &'a Plan, &'a HostRun),
+    /// A new distinct failure is being shrunk.
+    Minimizing(&'a str),
+}
+
+/// Runs a campaign: one run without mutation (it sets how many APDUs the plans aim at, and a
+/// host that fails even then is reported first), then `runs` mutated runs.
+pub fn campaign(
+    opts: &Options,
+    target: &Target,
+    scenario: Option<&Path>,
+    progress: &dyn Fn(Progress<'_>),
+) -> Result<Summary, String> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&opts.out_dir)
+        .map_err(|e| format!("cannot create {}: {e}", opts.out_dir.display()))?;
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut passed = 0u32;
+    let card = |plan: Plan| -> Result<MutatingCard, String> {
+        Ok(MutatingCard::new(
+            served_slot(&opts.card, &opts.reader, opts.seed)?,
+            plan,
+        ))
+    };
+    let baseline = target.run(card(Plan::default())?)?;
+    progress(Progress::Baseline(&baseline));
+    let baseline_apdus = baseline.apdus();
+    let mut record = |n: u32, plan: &Plan, run: HostRun| -> Result<(), String> {
+        if !run.outcome.is_failure() {
+            passed += 1;
+            return Ok(());
+        }
+        let key = run.outcome.key();
+        if let Some(f) = findings.iter_mut().find(|f| f.key == key) {
+            f.runs += 1;
+            return Ok(());
+        }
+        let k = findings.len() + 1;
+        let path = opts.out_dir.join(format!("finding-{k}.jsonl"));
+        write(&path, &host::recording_text(&run.recording))?;
+        let mut finding = Finding {
+            key: key.clone(),
+            first_run: n,
+            runs: 1,
+            plan: plan.clone(),
+            recording: path.clone(),
+            recording_apdus: run.apdus(),
+            minimized: None,
+            minimized_apdus: None,
+            replays: 0,
+            not_minimized: None,
+            reproduce: reproduce_command(&path, &opts.card, opts.seed, target, scenario),
+            output_tail: run.output_tail.clone(),
+        };
+        if opts.minimize {
+            progress(Progress::Minimizing(&key));
+            match minimize(&run.recording, &key, &opts.card, opts.seed, target)? {
+                Some((small, replays)) => {
+                    let min_path = opts.out_dir.join(format!("finding-{k}.min.jsonl"));
+                    write(&min_path, &host::recording_text(&small))?;
+                    finding.minimized_apdus = Some(host::count_apdus(&small));
+                    finding.reproduce =
+                        reproduce_command(&min_path, &opts.card, opts.seed, target, scenario);
+                    finding.minimized = Some(min_path);
+                    finding.replays = replays;
+                }
+                None => {
+                    finding.not_minimized = Some(
+                        "a replay of the recording did not fail the same way (a flaky host?)"
+                            .into(),
+                    )
+                }
+            }
+        }
+        findings.push(finding);
+        Ok(())
+    };
+    if baseline.outcome.is_failure() {
+        record(0, &Plan::default(), baseline)?;
+    }
+    for n in 1..=opts.runs {
+        let plan = Plan::draw(&mut mutate::run_rng(opts.seed, n), baseline_apdus as u32);
+        let run = target.run(card(plan.clone())?)?;
+        progress(Progress::Run(n, &plan, &run));
+        record(n, &plan, run)?;
+    }
+    Ok(Summary {
+        runs: opts.runs,
+        passed,
+        baseline_apdus,
+        seed: opts.seed,
+        findings,
+        wall_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// The summary as people read it.
+pub fn summary_text(s: &Summary) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let failed: u32 = s
+        .findings
+        .iter()
+        .filter(|f| f.first_run > 0)
+        .map(|f| f.runs)
+        .sum();
+    let _ = writeln!(
+        out,
+        "\n{} runs (seed {}): {} passed, {} failed, {} distinct failure{} in {:.1} s",
+        s.runs,
+        s.seed,
+        s.passed,
+        failed,
+        s.findings.len(),
+        if s.findings.len() == 1 { "" } else { "s" },
+        s.wall_s
+    );
+    for (i, f) in s.findings.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "\n  {}. {} — {} run{}, first {}",
+            i + 1,
+            f.key,
+            f.runs,
+            if f.runs == 1 { "" } else { "s" },
+            if f.first_run == 0 {
+                "without any mutation".to_string()
+            } else {
+                format!("run {} ({})", f.first_run, f.plan)
+            }
+        );
+        let _ = writeln!(
+            out,
+            "     recording: {} ({} APDUs)",
+            f.recording.display(),
+            f.recording_apdus
+        );
+        match (&f.minimized, f.minimized_apdus) {
+            (Some(p), Some(n)) => {
+                let _ = writeln!(
+                    out,
+                    "     minimized: {} ({n} APDUs, {} replays)",
+                    p.display(),
+                    f.replays
+                );
+            }
+            _ => {
+                if let Some(why) = &f.not_minimized {
+                    let _ = writeln!(out, "     not minimized: {why}");
+                }
+            }
+        }
+        let _ = writeln!(out, "     reproduce: {}", f.reproduce);
+    }
+    out
+}
+
+/// The summary as JUnit: one case per distinct failure, and one for the runs that passed.
+pub fn junit(s: &Summary) -> String {
+    use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("kazasu fuzz-host");
+    report.set_time(Duration::from_secs_f64(s.wall_s));
+    let mut suite = TestSuite::new("fuzz-host");
+    suite.add_property(Property::new("seed", s.seed.to_string()));
+    suite.add_property(Property::new("runs", s.runs.to_string()));
+    let mut ok = TestCase::new(
+        format!("{} runs without a failure", s.passed),
+        TestCaseStatus::success(),
+    );
+    ok.set_classname("fuzz-host");
+    suite.add_test_case(ok);
+    for f in &s.findings {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        st.set_type(f.key.clone());
+        st.set_message(format!(
+            "{} (first in run {}: {})",
+            f.key, f.first_run, f.plan
+        ));
+        st.set_description(format!("reproduce: {}\n\n{}", f.reproduce, f.output_tail));
+        let mut case = TestCase::new(f.key.clone(), st);
+        case.set_classname("fuzz-host");
+        case.add_property(Property::new(
+            "recording",
+            f.recording.display().to_string(),
+        ));
+        suite.add_test_case(case);
+    }
+    report.add_test_suite(suite);
+    report.to_string().unwrap_or_default()
+}
