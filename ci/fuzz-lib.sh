@@ -4,6 +4,15 @@
 
 FUZZ_TARGETS=(apdu_codec card_os frames vpcd_link trace_import scenario_load onboarding_forms)
 
+# Longest input a target is given: the text targets' seeds are captures and suites of a few
+# KB; longer inputs only slow the search.
+fuzz_max_len() {
+    case "$1" in
+        trace_import | scenario_load) echo 4096 ;;
+        *) echo 2048 ;;
+    esac
+}
+
 # The dictionary of a target.
 fuzz_dict() {
     case "$1" in
@@ -41,7 +50,7 @@ fuzz_run() {
     shift 3
     mkdir -p "$corpus" "target/fuzz-artifacts/$t"
     fuzz_cargo run -s none "${FUZZ_FEATURES[@]}" "$t" "$corpus" "fuzz/corpus/$t" -- \
-        -dict="$(fuzz_dict "$t")" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+        -dict="$(fuzz_dict "$t")" -max_len="$(fuzz_max_len "$t")" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -malloc_limit_mb=1024 -print_final_stats=1 \
         -artifact_prefix="target/fuzz-artifacts/$t/" "$@"
 }

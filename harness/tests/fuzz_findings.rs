@@ -51,3 +51,42 @@ fn a_recorded_answer_shorter_than_a_status_word_reads_back() {
         [kazasu::field::trace::Outcome::Response(vec![0x90])]
     );
 }
+
+/// trace_import: a capture whose reader name holds a control character was imported with the
+/// name in a YAML comment, where the character made the whole scenario unreadable (and a line
+/// break in it would have started YAML of the capture's choosing). Such characters are now
+/// written as escapes, and the scenario loads.
+#[test]
+fn a_reader_name_with_control_characters_stays_inside_its_comment() {
+    use kazasu::field::import::{ImportOptions, to_scenario};
+    let input = finding("trace_import", "finding-control-character-in-reader-name");
+    let text = std::str::from_utf8(&input[1..]).unwrap();
+    let trace = parse(Format::PcscSpyDecoded, text, None).expect("the capture reads");
+    assert!(trace.reader.as_deref().is_some_and(|r| r.contains('\0')));
+    let opts = |source: &str| ImportOptions {
+        name: "finding".into(),
+        source: source.into(),
+        card: None,
+        identity: None,
+        reader: None,
+        keep_secrets: false,
+    };
+    let steps = |trace: &kazasu::field::trace::Trace, source: &str| {
+        let yaml = to_scenario(trace, &opts(source));
+        let scenarios = kazasu::scenario::suite::parse(&yaml, "imported.yaml")
+            .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        kazasu::scenario::suite::check(&scenarios, "imported.yaml").unwrap();
+        scenarios[0].steps.len()
+    };
+    let mut plain = trace.clone();
+    plain.reader = Some("PCD 00 00".into());
+    let want = steps(&plain, "capture");
+    let mut injected = trace.clone();
+    injected.reader = Some("PCD\nsteps: [remove]".into());
+    assert_eq!(steps(&trace, "capture"), want);
+    assert_eq!(
+        steps(&injected, "capture\nsteps: []"),
+        want,
+        "the capture's text added no steps"
+    );
+}

@@ -344,6 +344,38 @@ pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
 }
 
 /// The YAML of a built-in profile by name, or an error listing the known names.
+/// Built-in profiles parsed once per process: a suite asks for the same few profiles for every
+/// case, and the parse and checks cost more than a copy.
+pub(crate) struct BuiltinCache<T>(std::sync::OnceLock<Vec<std::sync::OnceLock<T>>>);
+
+impl<T: Clone> BuiltinCache<T> {
+    pub(crate) const fn new() -> Self {
+        BuiltinCache(std::sync::OnceLock::new())
+    }
+
+    /// The profile `name` of `table`, parsed by `parse` the first time.
+    pub(crate) fn get(
+        &self,
+        table: &'static [(&'static str, &'static str)],
+        name: &str,
+        parse: fn(&str, &str) -> Result<T, ProfileError>,
+    ) -> Result<T, ProfileError> {
+        let text = builtin_text(table, name)?;
+        let index = table
+            .iter()
+            .position(|(n, _)| *n == name)
+            .expect("builtin_text found it");
+        let slots = self
+            .0
+            .get_or_init(|| table.iter().map(|_| std::sync::OnceLock::new()).collect());
+        if let Some(p) = slots[index].get() {
+            return Ok(p.clone());
+        }
+        let parsed = parse(text, &format!("builtin:{name}"))?;
+        Ok(slots[index].get_or_init(|| parsed).clone())
+    }
+}
+
 pub(crate) fn builtin_text(
     table: &'static [(&'static str, &'static str)],
     name: &str,
@@ -366,12 +398,10 @@ impl CardProfile {
         Ok(profile)
     }
 
-    /// A built-in profile by name.
+    /// A built-in profile by name (parsed once per process, then copied).
     pub fn builtin(name: &str) -> Result<CardProfile, ProfileError> {
-        CardProfile::from_yaml(
-            builtin_text(BUILTIN_CARD_PROFILES, name)?,
-            &format!("builtin:{name}"),
-        )
+        static PARSED: BuiltinCache<CardProfile> = BuiltinCache::new();
+        PARSED.get(BUILTIN_CARD_PROFILES, name, CardProfile::from_yaml)
     }
 
     /// Checks that the profile is consistent (sections for its applets, values in range).

@@ -90,10 +90,11 @@ impl ReaderProfile {
         Ok(p)
     }
 
-    /// A built-in reader profile by name.
+    /// A built-in reader profile by name (parsed once per process, then copied).
     pub fn builtin(name: &str) -> Result<ReaderProfile, ProfileError> {
-        let text = crate::profile::builtin_text(BUILTIN_READER_PROFILES, name)?;
-        ReaderProfile::from_yaml(text, &format!("builtin:{name}"))
+        static PARSED: crate::profile::BuiltinCache<ReaderProfile> =
+            crate::profile::BuiltinCache::new();
+        PARSED.get(BUILTIN_READER_PROFILES, name, ReaderProfile::from_yaml)
     }
 
     /// Checks that values are in range.

@@ -57,6 +57,29 @@ fn quote(text: &str) -> String {
     serde_json::to_string(text).expect("a string serialises")
 }
 
+/// Text from a capture made safe for a YAML comment: a control character (a line break above
+/// all, which would end the comment and start YAML) is written as its escape, `\u{0}`.
+fn comment(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}') {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A profile name or path as a YAML value: bare when plainly safe, else quoted.
+fn value(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if plain { text.to_string() } else { quote(text) }
+}
+
 fn ms(us: u64) -> String {
     if us >= 10_000 {
         format!("{}ms", us / 1000)
@@ -74,7 +97,7 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
         .or(guessed.clone())
         .unwrap_or_else(|| "mynumber-card".into());
     let mut y = String::new();
-    let _ = writeln!(y, "# Imported by kazasu from {}.", opts.source);
+    let _ = writeln!(y, "# Imported by kazasu from {}.", comment(&opts.source));
     let _ = writeln!(
         y,
         "# {} exchanges{}{}.",
@@ -82,7 +105,7 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
         trace
             .reader
             .as_deref()
-            .map(|r| format!(" on {r}"))
+            .map(|r| format!(" on {}", comment(r)))
             .unwrap_or_default(),
         trace
             .atr
@@ -114,14 +137,14 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
         ))
     );
     let _ = writeln!(y, "tags: [imported]");
-    let _ = writeln!(y, "card: {card}");
+    let _ = writeln!(y, "card: {}", value(&card));
     if let Some(id) = &opts.identity {
-        let _ = writeln!(y, "identity: {id}");
+        let _ = writeln!(y, "identity: {}", value(id));
     }
     let _ = writeln!(
         y,
         "reader: {}",
-        opts.reader.as_deref().unwrap_or("typical-424k")
+        value(opts.reader.as_deref().unwrap_or("typical-424k"))
     );
     let mut steps = String::new();
     let mut faults = String::new();
@@ -199,7 +222,7 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                     }
                     Outcome::Response(_) | Outcome::Nothing | Outcome::Error(_) => {
                         let why = match outcome {
-                            Outcome::Error(e) => e.clone(),
+                            Outcome::Error(e) => comment(e),
                             _ => "no answer".into(),
                         };
                         if in_field {
