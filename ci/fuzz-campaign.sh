@@ -12,7 +12,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/fuzz-lib.sh
-FUZZ_FEATURES=()
 RUNS="${RUNS:-10000000}"
 CAP="${CAP:-2400}"
 targets=("$@")
@@ -27,11 +26,11 @@ for t in "${targets[@]}"; do
     status=ok
     fuzz_run "$t" "$CAP" "target/fuzz-corpus/$t" -runs="$RUNS" >"$log" 2>&1 || status=crash
     took=$(($(date +%s) - started))
-    execs=$(grep -a 'stat::number_of_executed_units' "$log" | tail -n 1 | awk '{print $2}')
-    done_line=$(grep -a -E '^#[0-9]+ +(DONE|pulse|NEW|REDUCE)' "$log" | tail -n 1)
+    execs=$( (grep -a 'stat::number_of_executed_units' "$log" || true) | tail -n 1 | awk '{print $2}')
+    done_line=$( (grep -a -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)' "$log" || true) | tail -n 1)
     edges=$(sed -n 's/.* cov: \([0-9]*\) .*/\1/p' <<<"$done_line")
-    corpus=$(find "target/fuzz-corpus/$t" "fuzz/corpus/$t" -type f 2>/dev/null | wc -l)
-    crashes=$(find "target/fuzz-artifacts/$t" -type f \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) 2>/dev/null | wc -l)
+    corpus=$( (find "target/fuzz-corpus/$t" "fuzz/corpus/$t" -type f 2>/dev/null || true) | wc -l)
+    crashes=$( (find "target/fuzz-artifacts/$t" -type f \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) 2>/dev/null || true) | wc -l)
     rows+=("| \`$t\` | ${execs:-0} | ${took} s | $corpus | ${edges:-?} | $crashes | \`RUNS=$RUNS CAP=$CAP ci/fuzz-campaign.sh $t\` |")
     echo "   $t: ${execs:-0} executions in $took s, $corpus inputs, ${edges:-?} edges, $crashes crash files ($status)" >&2
 done

@@ -5,7 +5,8 @@
 # through pcscd, opens the HTML report in a headless browser, and checks interoperability with
 # real PC/SC clients (OpenSC, pcsc-tools) and foreign JPKI clients (myna-card, jpki-cli), walks the onboarding service (scenarios, the README's
 # curl walkthrough, its HTML pages in headless Chromium), replays a pcscd capture of OpenSC as the card while
-# OpenSC runs again, and restarts and stops pcscd under a running suite.
+# OpenSC runs again, fuzzes host programs with `kazasu fuzz-host` (a crashing and a hanging test
+# host, OpenSC, pcsc-tools), and restarts and stops pcscd under a running suite.
 # pcscd is stopped at the end. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,5 +41,7 @@ echo "== foreign JPKI clients (myna-card, jpki-cli from crates.io) against a ser
 ci/interop-jpki.sh target/release/kazasu
 echo "== a field failure's round trip: capture with pcscd, import, replay as the card under OpenSC"
 ci/replay-e2e.sh target/release/kazasu
+echo "== kazasu fuzz-host: a crashing and a hanging host found, minimized, replayed; OpenSC and pcsc-tools fuzzed"
+ci/fuzz-host.sh target/release/kazasu
 echo "== the real stack failing: pcscd restarted mid-suite, pcscd gone"
 ci/failures.sh target/release/kazasu

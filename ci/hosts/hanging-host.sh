@@ -9,9 +9,11 @@ out=$(printf '%s\n' \
     "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01" \
     "00 A4 02 0C 02 00 06" \
     "00 B0 00 00 20" | scriptor -r "$reader" 2>&1)
-answers=$(printf '%s\n' "$out" | grep -c '^< ')
-good=$(printf '%s\n' "$out" | grep -c '^< .*90 00 : Normal processing')
-if [ "$answers" -eq 3 ] && [ "$good" -eq 3 ]; then
+# scriptor ends each answer with its status word and meaning ("90 00 : Normal processing."),
+# on the answer's last line.
+words=$(printf '%s\n' "$out" | grep -cE '[0-9A-F]{2} [0-9A-F]{2} : ')
+good=$(printf '%s\n' "$out" | grep -c '90 00 : Normal processing')
+if [ "$words" -eq 3 ] && [ "$good" -eq 3 ]; then
     echo "token information read"
     exit 0
 fi

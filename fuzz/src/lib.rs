@@ -4,11 +4,16 @@
 use kazasu_sim::{Card, CardProfile, Fixtures};
 use std::sync::Arc;
 
-/// With the `planted-panic` feature, panics on an input holding the byte `K` (0x4B): the
-/// committed corpora hold it, so the fuzzer reaches it at once. Without it, does nothing.
+/// With `KAZASU_FUZZ_PLANTED_PANIC=1` in the environment, panics on an input holding the byte
+/// `K` (0x4B), which the fuzzer reaches at once: `ci/fuzz-smoke.sh --self-test` shows with it
+/// that a crashing target fails the smoke run. Otherwise does nothing.
 pub fn planted(data: &[u8]) {
-    if cfg!(feature = "planted-panic") && data.contains(&b'K') {
-        panic!("planted panic (the planted-panic feature is on)");
+    static PLANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let on = *PLANTED.get_or_init(|| {
+        std::env::var_os("KAZASU_FUZZ_PLANTED_PANIC").is_some_and(|v| v == "1")
+    });
+    if on && data.contains(&b'K') {
+        panic!("planted panic (KAZASU_FUZZ_PLANTED_PANIC=1)");
     }
 }
 

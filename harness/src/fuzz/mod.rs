@@ -113,8 +113,12 @@ pub struct Finding {
 pub struct Summary {
     /// Mutated runs.
     pub runs: u32,
-    /// Runs that ended as expected.
+    /// Mutated runs that ended as expected.
     pub passed: u32,
+    /// Mutated runs that crashed, hung or exited otherwise than expected.
+    pub failed: u32,
+    /// How the run without mutation ended (a host that fails even then needs fixing first).
+    pub baseline: host::Outcome,
     /// APDUs of the run without mutation.
     pub baseline_apdus: usize,
     /// Seed.
@@ -294,7 +298,7 @@ pub fn campaign(
     std::fs::create_dir_all(&opts.out_dir)
         .map_err(|e| format!("cannot create {}: {e}", opts.out_dir.display()))?;
     let mut findings: Vec<Finding> = Vec::new();
-    let mut passed = 0u32;
+    let (mut passed, mut failed) = (0u32, 0u32);
     let card = |plan: Plan| -> Result<MutatingCard, String> {
         Ok(MutatingCard::new(
             served_slot(&opts.card, &opts.reader, opts.seed)?,
@@ -304,9 +308,16 @@ pub fn campaign(
     let baseline = target.run(card(Plan::default())?)?;
     progress(Progress::Baseline(&baseline));
     let baseline_apdus = baseline.apdus();
+    let baseline_outcome = baseline.outcome.clone();
     let mut record = |n: u32, plan: &Plan, run: HostRun| -> Result<(), String> {
+        if n > 0 {
+            if run.outcome.is_failure() {
+                failed += 1;
+            } else {
+                passed += 1;
+            }
+        }
         if !run.outcome.is_failure() {
-            passed += 1;
             return Ok(());
         }
         let key = run.outcome.key();
@@ -363,9 +374,12 @@ pub fn campaign(
         progress(Progress::Run(n, &plan, &run));
         record(n, &plan, run)?;
     }
+    drop(record);
     Ok(Summary {
         runs: opts.runs,
         passed,
+        failed,
+        baseline: baseline_outcome,
         baseline_apdus,
         seed: opts.seed,
         findings,
@@ -398,6 +412,13 @@ pub fn summary_text(s: &Summary) -> String {
         if s.findings.len() == 1 { "" } else { "s" },
         s.wall_s
     );
+    if s.baseline.is_failure() {
+        let _ = writeln!(
+            out,
+            "\n  The host fails even without mutation ({}): fix that first, or check --timeout and --expect-exit.",
+            s.baseline.key()
+        );
+    }
     for (i, f) in s.findings.iter().enumerate() {
         let _ = writeln!(
             out,
