@@ -304,3 +304,152 @@ fn a_target_service_refuses_what_only_the_in_process_service_can_check() {
         kazasu::run::Status::Passed
     );
 }
+
+/// A raw HTTP/1.1 exchange: sends `request`, returns what came back before the server closed
+/// the connection or `wait` passed.
+fn raw(addr: std::net::SocketAddr, request: &[u8], wait: std::time::Duration) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn limited_service(limits: kazasu::onboarding::server::Limits) -> Running {
+    let program = Program::from_yaml(PROGRAM_YAML, "program").unwrap();
+    let mut shared = Shared::new(
+        program,
+        registry(10),
+        Store::memory(),
+        Some(Day::parse("2025-10-01").unwrap()),
+    )
+    .unwrap();
+    shared.limits = limits;
+    Running::start(shared, ([127, 0, 0, 1], 0).into(), 2).unwrap()
+}
+
+/// Half-sent requests once held their connections for ever (20,000 of them exhausted the
+/// service's files): headers must now come within the header time-out, a body within the
+/// request time-out (408), and past the connection cap a new connection is closed at once —
+/// while the service keeps answering once the slow clients are gone.
+#[test]
+fn slow_clients_are_cut_off_and_connections_are_capped() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+    let limits = kazasu::onboarding::server::Limits {
+        max_connections: 4,
+        header_timeout: Duration::from_millis(400),
+        request_timeout: Duration::from_millis(600),
+    };
+    let running = limited_service(limits);
+    let addr = running.addr;
+    // Headers never finished: the server closes the connection after the header time-out.
+    let started = Instant::now();
+    let got = raw(
+        addr,
+        b"GET /api/program HTTP/1.1\r\nHost: x\r\n",
+        Duration::from_secs(5),
+    );
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "a half-sent request held the connection {took:?}: {got}"
+    );
+    // A body that never arrives: 408 after the request time-out.
+    let got = raw(
+        addr,
+        b"POST /api/registrations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\"",
+        Duration::from_secs(5),
+    );
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    // Four idle connections take every slot: a fifth is closed at once, unanswered.
+    let idle: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut fifth = std::net::TcpStream::connect(addr).unwrap();
+    fifth
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    use std::io::Write;
+    let _ = fifth.write_all(b"GET /api/program HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut buf = Vec::new();
+    let n = fifth.read_to_end(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "past the cap: {}", String::from_utf8_lossy(&buf));
+    // The idle ones time out; the service answers again.
+    std::thread::sleep(Duration::from_millis(800));
+    drop(idle);
+    let got = raw(
+        addr,
+        b"GET /api/program HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+}
+
+/// The HTML forms once accepted posts from any site's page (no token, no Origin check): a
+/// page elsewhere could open accounts in a clinic's browser. Now a form post needs the token of
+/// the page the service served, and one from another origin is refused.
+#[test]
+fn cross_site_form_posts_are_refused() {
+    use std::time::Duration;
+    let running = limited_service(Default::default());
+    let addr = running.addr;
+    let page = raw(
+        addr,
+        b"GET /register HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    let token = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the form carries a token");
+    assert_eq!(token.len(), 32);
+    let inst = &registry(10).institutions[0];
+    let form = |token: &str| {
+        format!(
+            "csrf={token}&name={}&postal_code=100-0001&contact_email=desk%40example.jp&business_type=sole_proprietor&verification=invitation_code&invitation_code={CODE}",
+            urlencode(&format!("{} {}", inst.name, inst.code))
+        )
+    };
+    let post = |origin: Option<&str>, body: &str| {
+        let origin = origin
+            .map(|o| format!("Origin: {o}\r\n"))
+            .unwrap_or_default();
+        raw(
+            addr,
+            format!(
+                "POST /register HTTP/1.1\r\nHost: {addr}\r\n{origin}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+            Duration::from_secs(5),
+        )
+    };
+    for (origin, body, why) in [
+        (Some("http://evil.example"), form(token), "another origin"),
+        (None, form("0".repeat(32).as_str()), "a wrong token"),
+        (None, form("").replace("csrf=&", ""), "no token"),
+    ] {
+        let got = post(origin, &body);
+        assert!(got.starts_with("HTTP/1.1 403"), "{why}: {got}");
+        assert!(!got.contains(CODE), "{why}: the code is echoed");
+    }
+    assert!(running.shared.accounts().is_empty(), "nothing was opened");
+    // The page's own form, from its own origin, goes through.
+    let got = post(Some(&format!("http://{addr}")), &form(token));
+    assert!(got.starts_with("HTTP/1.1 303"), "{got}");
+    assert_eq!(running.shared.accounts().len(), 1);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

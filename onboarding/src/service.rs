@@ -156,6 +156,16 @@ pub enum Ordered {
     NoAccount,
 }
 
+/// The id after the highest of `ids` (`A000007` after `A000006`): never one in use, whatever
+/// was forgotten in between.
+fn next_id<'a>(prefix: char, ids: impl Iterator<Item = &'a String>) -> String {
+    let highest = ids
+        .filter_map(|id| id.strip_prefix(prefix)?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    format!("{prefix}{:06}", highest + 1)
+}
+
 /// Wrong-code attempts per client in a sliding window.
 #[derive(Clone, Debug)]
 pub struct Limiter {
@@ -541,7 +551,7 @@ impl Onboarding {
             );
         }
         let account = Account {
-            id: format!("A{:06}", self.accounts.len() + 1),
+            id: next_id('A', self.accounts.keys()),
             institution_code: institution.code.clone(),
             name: registered_name,
             business_type: business,
@@ -662,7 +672,7 @@ impl Onboarding {
             0
         };
         let order = Order {
-            id: format!("O{:06}", self.orders.len() + 1),
+            id: next_id('O', self.orders.keys()),
             account_id: account_id.to_string(),
             product_id: product.id.clone(),
             price_yen: product.price_yen,

@@ -374,7 +374,6 @@ pub fn campaign(
         progress(Progress::Run(n, &plan, &run));
         record(n, &plan, run)?;
     }
-    drop(record);
     Ok(Summary {
         runs: opts.runs,
         passed,

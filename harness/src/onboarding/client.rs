@@ -65,6 +65,7 @@ impl Session {
     pub fn local(today: Option<Day>) -> Result<Session, String> {
         let shared = Arc::new(Shared::embedded(Store::memory(), today)?);
         let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
             .build()
             .map_err(|e| format!("cannot start the onboarding runtime: {e}"))?;
         Ok(Session {

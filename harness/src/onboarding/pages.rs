@@ -295,6 +295,17 @@ pub fn account(
     page("ビジネスアカウント / business account", &body)
 }
 
+/// A page with one message and a way back to the start.
+pub fn message_page(message: &str) -> String {
+    page(
+        "kazasu onboarding",
+        &format!(
+            "<p class=\"error\" id=\"message\">{}</p><p><a href=\"/\">トップへ / start</a></p>",
+            esc(message)
+        ),
+    )
+}
+
 /// 404.
 pub fn not_found() -> String {
     page(

@@ -45,6 +45,10 @@ pub struct Shared {
     pub allow_reset: bool,
     /// One line per request on stderr: method, path, status, time (never a body).
     pub log_requests: bool,
+    /// Connection and time limits.
+    pub limits: Limits,
+    /// The token every HTML form carries (random per start of the service).
+    pub(super) csrf_token: String,
 }
 
 impl Shared {
@@ -68,6 +72,8 @@ impl Shared {
             seed: 1,
             allow_reset: false,
             log_requests: false,
+            limits: Limits::default(),
+            csrf_token: random_token()?,
         })
     }
 
@@ -110,6 +116,13 @@ impl Shared {
             .expect("today lock")
             .unwrap_or_else(today_in_japan)
     }
+}
+
+/// 16 random bytes as hex, from the operating system's generator.
+fn random_token() -> Result<String, String> {
+    let mut bytes = [0u8; 16];
+    openssl::rand::rand_bytes(&mut bytes).map_err(|e| format!("no random bytes: {e}"))?;
+    Ok(hex::encode(bytes))
 }
 
 /// Today's date in Japan (UTC+9).
@@ -157,6 +170,14 @@ pub fn router(shared: App) -> Router {
         .route("/openapi.yaml", get(openapi))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            site::csrf_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            request_timeout,
+        ))
         .with_state(shared);
     if log {
         routes.layer(axum::middleware::from_fn(access_log))
@@ -337,7 +358,12 @@ pub(super) fn register(app: &Shared, form: &RegistrationForm, client: &str) -> R
     match outcome {
         Registration::Opened(account) => {
             // Saved before anyone hears of it; a failed save takes the account back.
-            if let Err(e) = app.store.lock().expect("store lock").save_account(&account) {
+            if let Err(e) = app
+                .store
+                .lock()
+                .expect("store lock")
+                .insert_account(&account)
+            {
                 core.forget(&account.id);
                 return Registered::Failed(e);
             }
@@ -462,7 +488,7 @@ pub(super) fn set_website(
     app.store
         .lock()
         .expect("store lock")
-        .save_account(&account)
+        .update_account(&account)
         .map_err(|e| {
             eprintln!("onboarding: {e}");
             (StatusCode::INTERNAL_SERVER_ERROR, vec![storage_error()])
@@ -591,7 +617,7 @@ pub fn commission_end(
     app.store
         .lock()
         .expect("store lock")
-        .save_account(&account)
+        .update_account(&account)
         .map_err(|e| {
             eprintln!("onboarding: {e}");
             (StatusCode::INTERNAL_SERVER_ERROR, vec![storage_error()])
@@ -641,6 +667,97 @@ async fn api_commission(State(app): State<App>, Path(id): Path<String>) -> Respo
     }
 }
 
+/// What one client may hold of the service: connections, and time to send a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Most connections served at once; beyond it a new connection is closed at once (the
+    /// client sees a reset and may retry) rather than left waiting while the process runs out
+    /// of files.
+    pub max_connections: usize,
+    /// A client must send a request's headers within this long (also an idle keep-alive
+    /// connection's limit), or the connection is closed: half-sent requests cannot pile up.
+    pub header_timeout: std::time::Duration,
+    /// A request (its body read and its answer made) must be done within this long: 408
+    /// otherwise.
+    pub request_timeout: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 512,
+            header_timeout: std::time::Duration::from_secs(10),
+            request_timeout: std::time::Duration::from_secs(20),
+        }
+    }
+}
+/// On stop, requests in flight get this long to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The accept loop: HTTP/1 connections with a header time-out, at most so many at once, each request with the client's address (`ConnectInfo`); ends on `stop`, letting
+/// requests in flight finish.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of files or a connection reset before accept: wait a little, go on.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = &mut stop => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(
+            app.clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout);
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+/// Ends a request that is not done within the service's request time-out with 408.
+async fn request_timeout(
+    State(app): State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(app.limits.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => error_response(
+            StatusCode::REQUEST_TIMEOUT,
+            vec![fe(
+                "body",
+                "timeout",
+                "リクエストの受信が時間内に終わりませんでした。",
+                "the request was not complete in time",
+            )],
+        ),
+    }
+}
+
 /// A service running on its own tokio runtime, for `kazasu run` and tests; stops when dropped.
 pub struct Running {
     /// Where it listens.
@@ -666,17 +783,9 @@ impl Running {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(shared.clone());
+        let limits = shared.limits;
         let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let _ = axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-            });
+            runtime.block_on(serve_connections(listener, app, limits, rx));
         });
         Ok(Running {
             addr,

@@ -1,6 +1,10 @@
 //! The onboarding service's HTML face: the handlers behind the pages of [`super::pages`] — the
 //! same flow as the JSON API, for people, with no script: forms post, the server answers with the
 //! next page or the same form with its errors (never the invitation code).
+//!
+//! Cross-site form posts are refused ([`csrf_guard`]): every form carries the service's token
+//! in a hidden field, and a post without it, or from a page of another origin, gets 403. (The
+//! JSON API needs `Content-Type: application/json`, which a cross-site form cannot send.)
 
 use super::pages;
 use super::server::{self, App, Shared};
@@ -11,6 +15,112 @@ use kazasu_onboarding::service::{FieldError, RegistrationForm, Verification};
 use kazasu_sim::Secret;
 use std::net::SocketAddr;
 
+/// The hidden field that every form of the service carries.
+const TOKEN_FIELD: &str = "csrf";
+
+/// `page` with the service's token in each of its forms.
+fn with_token(app: &Shared, page: String) -> Html<String> {
+    let field = format!(
+        "<input type=\"hidden\" name=\"{TOKEN_FIELD}\" value=\"{}\">",
+        app.csrf_token
+    );
+    let mut out = String::with_capacity(page.len() + 4 * field.len());
+    let mut rest = page.as_str();
+    while let Some(at) = rest.find("<form ") {
+        let Some(end) = rest[at..].find('>') else {
+            break;
+        };
+        out.push_str(&rest[..at + end + 1]);
+        out.push_str(&field);
+        rest = &rest[at + end + 1..];
+    }
+    out.push_str(rest);
+    Html(out)
+}
+
+/// Refuses a form post (URL-encoded body) that comes from a page of another origin (its
+/// `Origin` header names another host) or lacks the service's token: 403 with a page that says
+/// what to do. Other requests pass untouched.
+pub(super) async fn csrf_guard(
+    State(app): State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::http::{Method, header};
+    let form_post = req.method() == Method::POST
+        && req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if !form_post {
+        return next.run(req).await;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Some(origin) = origin {
+        let same = origin
+            .split_once("://")
+            .is_some_and(|(_, authority)| authority == host);
+        if !same {
+            return refused("the form was sent from another site's page");
+        }
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, server::MAX_BODY).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Html(pages::message_page(
+                "送信内容が大きすぎます / the form is too large",
+            )),
+        )
+            .into_response();
+    };
+    let token = form_urlencoded_value(&bytes, TOKEN_FIELD);
+    let expected = app.csrf_token.as_bytes();
+    let valid = token
+        .is_some_and(|t| t.len() == expected.len() && openssl::memcmp::eq(t.as_bytes(), expected));
+    if !valid {
+        return refused(
+            "the form has no valid token of this service (it expired with a restart, or came from elsewhere)",
+        );
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
+}
+
+fn refused(why: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Html(pages::message_page(&format!(
+            "このフォームは受け付けられません。ページを開き直して、もう一度送信してください。 / \
+             This form is refused: {why}. Open the page again and send it from there."
+        ))),
+    )
+        .into_response()
+}
+
+/// The first value of `name` in a URL-encoded body.
+fn form_urlencoded_value(body: &[u8], name: &str) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
 pub(super) async fn program(State(app): State<App>) -> Html<String> {
     let core = app.core.lock().expect("core lock");
     Html(pages::program(&core.program, app.today()))
@@ -18,12 +128,10 @@ pub(super) async fn program(State(app): State<App>) -> Html<String> {
 
 pub(super) async fn register_form(State(app): State<App>) -> Html<String> {
     let core = app.core.lock().expect("core lock");
-    Html(pages::register_form(
-        &core.program,
-        &pages::FormValues::default(),
-        &[],
-        &[],
-    ))
+    with_token(
+        &app,
+        pages::register_form(&core.program, &pages::FormValues::default(), &[], &[]),
+    )
 }
 
 /// The HTML form's fields (all text; the code is a secret from the moment it arrives).
@@ -79,33 +187,32 @@ pub(super) async fn register(
         }
         server::Registered::Rejected(errors, notes) => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            Html(pages::register_form(
-                &core.program,
-                &values,
-                &errors,
-                &notes,
-            )),
+            with_token(
+                &app,
+                pages::register_form(&core.program, &values, &errors, &notes),
+            ),
         )
             .into_response(),
         server::Registered::Duplicate(_) => (
             StatusCode::CONFLICT,
-            Html(pages::register_form(
-                &core.program,
-                &values,
-                &[server::duplicate_error()],
-                &[],
-            )),
+            with_token(
+                &app,
+                pages::register_form(&core.program, &values, &[server::duplicate_error()], &[]),
+            ),
         )
             .into_response(),
         server::Registered::Limited(wait) => server::retry_after(
             (
                 StatusCode::TOO_MANY_REQUESTS,
-                Html(pages::register_form(
-                    &core.program,
-                    &values,
-                    &[server::rate_limited_error()],
-                    &[],
-                )),
+                with_token(
+                    &app,
+                    pages::register_form(
+                        &core.program,
+                        &values,
+                        &[server::rate_limited_error()],
+                        &[],
+                    ),
+                ),
             )
                 .into_response(),
             wait,
@@ -121,13 +228,10 @@ pub(super) async fn register(
 pub(super) async fn account(State(app): State<App>, Path(id): Path<String>) -> Response {
     let core = app.core.lock().expect("core lock");
     match core.account(&id) {
-        Some(a) => Html(pages::account(
-            &core.program,
-            a,
-            &core.orders_of(&id),
-            &[],
-            None,
-        ))
+        Some(a) => with_token(
+            &app,
+            pages::account(&core.program, a, &core.orders_of(&id), &[], None),
+        )
         .into_response(),
         None => (StatusCode::NOT_FOUND, Html(pages::not_found())).into_response(),
     }
@@ -168,13 +272,10 @@ fn account_page_with(
     match core.account(id) {
         Some(a) => (
             status,
-            Html(pages::account(
-                &core.program,
-                a,
-                &core.orders_of(id),
-                errors,
-                message,
-            )),
+            with_token(
+                app,
+                pages::account(&core.program, a, &core.orders_of(id), errors, message),
+            ),
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, Html(pages::not_found())).into_response(),

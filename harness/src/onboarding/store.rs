@@ -90,17 +90,37 @@ impl Store {
         ))
     }
 
-    /// Saves an account (new or changed).
-    pub fn save_account(&self, a: &Account) -> Result<(), String> {
+    /// Saves a new account. An id or institution already in the database is an error: a new
+    /// account never replaces one that was acknowledged.
+    pub fn insert_account(&self, a: &Account) -> Result<(), String> {
         let record = serde_json::to_string(a).map_err(|e| e.to_string())?;
         self.db
             .execute(
-                "INSERT INTO accounts (id, institution_code, record) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET record = excluded.record",
+                "INSERT INTO accounts (id, institution_code, record) VALUES (?1, ?2, ?3)",
                 params![a.id, a.institution_code, record],
             )
             .map(|_| ())
-            .map_err(|e| format!("cannot save account {}: {e}", a.id))
+            .map_err(|e| format!("cannot save the new account {}: {e}", a.id))
+    }
+
+    /// Saves a change to an account already saved (the same id and institution).
+    pub fn update_account(&self, a: &Account) -> Result<(), String> {
+        let record = serde_json::to_string(a).map_err(|e| e.to_string())?;
+        let changed = self
+            .db
+            .execute(
+                "UPDATE accounts SET record = ?3 WHERE id = ?1 AND institution_code = ?2",
+                params![a.id, a.institution_code, record],
+            )
+            .map_err(|e| format!("cannot save account {}: {e}", a.id))?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(format!(
+                "cannot save account {}: the database holds no such account of institution {}",
+                a.id, a.institution_code
+            ))
+        }
     }
 
     /// Deletes everything (a test service's reset).
@@ -126,6 +146,47 @@ impl Store {
 #[cfg(test)]
 mod lock_tests {
     use super::Store;
+    use kazasu_onboarding::program::BusinessType;
+    use kazasu_onboarding::program::Day;
+    use kazasu_onboarding::service::{Account, AccountStatus};
+
+    fn account(id: &str, code: &str) -> Account {
+        Account {
+            id: id.into(),
+            institution_code: code.into(),
+            name: "テスト医院".into(),
+            business_type: BusinessType::Corporation,
+            status: AccountStatus::Active,
+            website: None,
+            opened: Day::parse("2025-10-01").unwrap(),
+        }
+    }
+
+    /// Two writers handing out the same id once lost the first account (the second replaced
+    /// it); now the second insert fails and the first stays.
+    #[test]
+    fn a_new_account_never_replaces_a_saved_one() {
+        let store = Store::memory();
+        store
+            .insert_account(&account("A000001", "1311111111"))
+            .unwrap();
+        let e = store
+            .insert_account(&account("A000001", "1322222222"))
+            .unwrap_err();
+        assert!(e.contains("A000001"), "{e}");
+        let (accounts, _) = store.load().unwrap();
+        assert_eq!(accounts, [account("A000001", "1311111111")]);
+        // A change of the saved account goes through; one of another institution does not.
+        let mut changed = account("A000001", "1311111111");
+        changed.website = Some("https://clinic.example.jp".into());
+        store.update_account(&changed).unwrap();
+        assert!(
+            store
+                .update_account(&account("A000001", "1322222222"))
+                .is_err()
+        );
+        assert_eq!(store.load().unwrap().0, [changed]);
+    }
 
     #[test]
     fn a_second_server_on_one_database_is_refused() {
