@@ -163,6 +163,55 @@ fn malformed_yaml_exits_2_with_file_line_column() {
         err.contains("nokia-3310") && err.contains("android-jpki") && err.contains("hint:"),
         "{err}"
     );
+    assert!(
+        err.contains("bad.yaml:2:7:"),
+        "the profile's line and column: {err}"
+    );
+}
+
+/// Errors found after parsing (bad hex in a step, a fault that makes no sense, a profile that
+/// does not exist, a name used twice, a bit rate) point at the line and column of what they are
+/// about, in a list of scenarios too — they once named only the file.
+#[test]
+fn errors_found_after_parsing_point_at_their_line() {
+    let dir = temp("checked");
+    let file = dir.join("suite.yaml");
+    let at = |yaml: &str| {
+        std::fs::write(&file, yaml).unwrap();
+        let (code, _, err) = kazasu(&["validate", file.to_str().unwrap()]);
+        assert_eq!(code, 2, "{err}");
+        let prefix = format!("{}:", file.display());
+        let after = &err[err.find(&prefix).expect(&err) + prefix.len()..];
+        let mut parts = after.splitn(3, ':');
+        let line: u32 = parts.next().unwrap().parse().expect(&err);
+        let col: u32 = parts.next().unwrap().parse().expect(&err);
+        (line, col)
+    };
+    let first = "- name: ok\n  steps: [tap]\n";
+    assert_eq!(
+        at(&format!(
+            "{first}- name: hex\n  steps:\n    - tap\n    - apdu: 00 A4 ZZ\n"
+        )),
+        (6, 7)
+    );
+    assert_eq!(
+        at(&format!(
+            "{first}- name: fault\n  faults:\n    - {{ when: {{ tap: 1 }}, do: {{ wtx_storm: 3 }} }}\n  steps: [tap]\n"
+        )),
+        (5, 7)
+    );
+    assert_eq!(at(&format!("{first}- name: ok\n  steps: [tap]\n")), (3, 9));
+    assert_eq!(
+        at(&format!(
+            "{first}- name: rate\n  bit_rate: 300\n  steps: [tap]\n"
+        )),
+        (4, 13)
+    );
+    assert_eq!(
+        at("name: m\nmatrix:\n  reader: [basic-106k, no-such-reader]\nsteps: [tap]\n"),
+        (3, 11)
+    );
+    assert_eq!(at("name: empty\nsteps: []\n"), (2, 8));
 }
 
 #[test]

@@ -65,7 +65,7 @@ pub fn import(file: &TraceFile, opts: ImportOptions) -> Result<(String, Trace), 
     let text = to_scenario(&trace, &opts);
     let scenarios = crate::scenario::suite::parse(&text, "imported scenario")
         .map_err(|e| format!("the imported scenario does not load (a kazasu bug): {e}"))?;
-    crate::scenario::suite::check(&scenarios, "imported scenario")
+    crate::scenario::suite::check_located(&scenarios, "imported scenario", &text)
         .map_err(|e| format!("the imported scenario does not check: {e}"))?;
     Ok((text, trace))
 }
@@ -170,24 +170,19 @@ impl CardReplay {
         trace: &Trace,
         host: Option<&Path>,
     ) -> Result<(Vec<run::CaseResult>, CardReplayOutcome), String> {
-        let (scenarios, name) = match host {
-            Some(p) => {
-                let text = crate::files::read_text(p, crate::files::SCENARIOS)?;
-                let name = p.display().to_string();
-                (
-                    crate::scenario::suite::parse(&text, &name).map_err(|e| e.to_string())?,
-                    name,
-                )
-            }
-            None => {
-                let text = to_scenario(trace, &import_options(file, None));
-                (
-                    crate::scenario::suite::parse(&text, "imported").map_err(|e| e.to_string())?,
-                    "imported".to_string(),
-                )
-            }
+        let (text, name) = match host {
+            Some(p) => (
+                crate::files::read_text(p, crate::files::SCENARIOS)?,
+                p.display().to_string(),
+            ),
+            None => (
+                to_scenario(trace, &import_options(file, None)),
+                "imported".to_string(),
+            ),
         };
-        crate::scenario::suite::check(&scenarios, &name).map_err(|e| e.to_string())?;
+        let scenarios = crate::scenario::suite::parse(&text, &name).map_err(|e| e.to_string())?;
+        crate::scenario::suite::check_located(&scenarios, &name, &text)
+            .map_err(|e| e.to_string())?;
         let cases = crate::scenario::suite::expand(&scenarios, &name, None, None);
         let last = Arc::new(Mutex::new(None::<CardReplayOutcome>));
         // Fail early (a bad model profile) rather than in every case.

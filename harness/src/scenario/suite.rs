@@ -285,26 +285,121 @@ fn check_matrix(m: &super::Matrix) -> Result<(), (String, &'static str)> {
     Ok(())
 }
 
+/// What in a scenario file a check's error is about, so that the error can point at its line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    Name,
+    Matrix,
+    Card,
+    Reader,
+    BitRate,
+    Fault(usize),
+    Steps,
+    Step(usize),
+}
+
 /// Checks what parsing cannot: profiles exist, hex is hex, faults make sense, names unique.
+/// The error has no line (see [`check_located`]).
 pub fn check(scenarios: &[Scenario], file: &str) -> Result<(), InputError> {
-    let base = Path::new(file).parent();
-    let err = |name: &str, message: String, hint: &str| InputError {
-        file: file.to_string(),
-        at: None,
-        message: format!("scenario `{name}`: {message}"),
-        hint: Some(hint.to_string()),
+    check_parts(scenarios, file).map_err(|(_, e)| e)
+}
+
+/// [`check`] for scenarios parsed from `text`: the error points at the line and column of what
+/// it is about (the step, the fault, the profile name, the matrix …).
+pub fn check_located(scenarios: &[Scenario], file: &str, text: &str) -> Result<(), InputError> {
+    check_parts(scenarios, file).map_err(|((index, part), mut e)| {
+        e.at = locate(text, index, part);
+        e
+    })
+}
+
+/// Where each part of each scenario of `text` is, read again with spans.
+fn locate(text: &str, index: usize, part: Part) -> Option<(u64, u64)> {
+    use serde_saphyr::Spanned;
+    type At = Option<Spanned<serde::de::IgnoredAny>>;
+    #[derive(serde::Deserialize)]
+    struct Parts {
+        #[serde(default)]
+        name: At,
+        #[serde(default)]
+        matrix: Option<Spanned<MatrixParts>>,
+        #[serde(default)]
+        card: At,
+        #[serde(default)]
+        reader: At,
+        #[serde(default)]
+        bit_rate: At,
+        #[serde(default)]
+        faults: Vec<Spanned<serde::de::IgnoredAny>>,
+        #[serde(default)]
+        steps: Option<Spanned<Vec<Spanned<serde::de::IgnoredAny>>>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct MatrixParts {
+        #[serde(default)]
+        card: At,
+        #[serde(default)]
+        reader: At,
+        #[serde(default)]
+        bit_rate: At,
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let list = text
+        .lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---")
+        .is_some_and(|l| l.starts_with('-') || l.starts_with('['));
+    let all: Vec<Parts> = if list {
+        serde_saphyr::from_str(text).ok()?
+    } else {
+        vec![serde_saphyr::from_str(text).ok()?]
     };
+    let p = all.into_iter().nth(index)?;
+    let m = p.matrix.as_ref();
+    let at = |s: &Spanned<serde::de::IgnoredAny>| (s.referenced.line(), s.referenced.column());
+    let in_matrix = |pick: fn(&MatrixParts) -> &At| m.and_then(|m| pick(&m.value).as_ref());
+    let found = match part {
+        Part::Name => p.name.as_ref().map(at),
+        Part::Matrix => m.map(|m| (m.referenced.line(), m.referenced.column())),
+        Part::Card => in_matrix(|m| &m.card).or(p.card.as_ref()).map(at),
+        Part::Reader => in_matrix(|m| &m.reader).or(p.reader.as_ref()).map(at),
+        Part::BitRate => in_matrix(|m| &m.bit_rate).or(p.bit_rate.as_ref()).map(at),
+        Part::Fault(k) => p.faults.get(k).map(at),
+        Part::Steps => p
+            .steps
+            .as_ref()
+            .map(|s| (s.referenced.line(), s.referenced.column())),
+        Part::Step(k) => p.steps.as_ref().and_then(|s| s.value.get(k)).map(at),
+    };
+    found.or_else(|| p.name.as_ref().map(at))
+}
+
+type Located = ((usize, Part), InputError);
+
+fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Located> {
+    let base = Path::new(file).parent();
     let mut names = std::collections::HashSet::new();
-    for s in scenarios {
+    for (index, s) in scenarios.iter().enumerate() {
+        let err = |part: Part, message: String, hint: &str| {
+            (
+                (index, part),
+                InputError {
+                    file: file.to_string(),
+                    at: None,
+                    message: format!("scenario `{}`: {message}", s.name),
+                    hint: Some(hint.to_string()),
+                },
+            )
+        };
         if !names.insert(&s.name) {
             return Err(err(
-                &s.name,
+                Part::Name,
                 "the name is used twice in this file".into(),
                 "give each scenario its own name",
             ));
         }
         let m = s.matrix.clone().unwrap_or_default();
-        check_matrix(&m).map_err(|(message, hint)| err(&s.name, message, hint))?;
+        check_matrix(&m).map_err(|(message, hint)| err(Part::Matrix, message, hint))?;
         let cards = if m.card.is_empty() {
             vec![s.card.clone()]
         } else {
@@ -318,7 +413,7 @@ pub fn check(scenarios: &[Scenario], file: &str) -> Result<(), InputError> {
         for c in &cards {
             card_profile(c, base).map_err(|e| {
                 err(
-                    &s.name,
+                    Part::Card,
                     e,
                     "name a built-in card profile (`kazasu profiles`) or a YAML file",
                 )
@@ -327,7 +422,7 @@ pub fn check(scenarios: &[Scenario], file: &str) -> Result<(), InputError> {
         for r in &readers {
             reader_profile(r, base).map_err(|e| {
                 err(
-                    &s.name,
+                    Part::Reader,
                     e,
                     "name a built-in reader profile (`kazasu profiles`) or a YAML file",
                 )
@@ -336,28 +431,32 @@ pub fn check(scenarios: &[Scenario], file: &str) -> Result<(), InputError> {
         for rate in s.bit_rate.iter().chain(&m.bit_rate) {
             if ![106, 212, 424, 848].contains(rate) {
                 return Err(err(
-                    &s.name,
+                    Part::BitRate,
                     format!("bit rate {rate}"),
                     "bit rates are 106, 212, 424 or 848",
                 ));
             }
         }
-        for f in &s.faults {
+        for (k, f) in s.faults.iter().enumerate() {
             f.check().map_err(|e| {
                 err(
-                    &s.name,
+                    Part::Fault(k),
                     format!("fault: {e}"),
                     "see the fault examples in README.md",
                 )
             })?;
         }
         if s.steps.is_empty() {
-            return Err(err(&s.name, "no steps".into(), "add steps, e.g. `- tap`"));
+            return Err(err(
+                Part::Steps,
+                "no steps".into(),
+                "add steps, e.g. `- tap`",
+            ));
         }
         for (i, step) in s.steps.iter().enumerate() {
             let at = |m: String| {
                 err(
-                    &s.name,
+                    Part::Step(i),
                     format!("step {} ({}): {m}", i + 1, step.keyword()),
                     "fix the step",
                 )
@@ -562,7 +661,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<(String, Vec<Scenario>)>, InputErro
         for (path, text) in BUNDLED {
             let file = format!("scenarios/{path}");
             let scenarios = parse(text, &file)?;
-            check(&scenarios, &file)?;
+            check_located(&scenarios, &file, text)?;
             out.push((file, scenarios));
         }
         return Ok(out);
@@ -590,7 +689,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<(String, Vec<Scenario>)>, InputErro
                     hint: Some("give a scenario file or a folder of them".into()),
                 })?;
             let scenarios = parse(&text, &file)?;
-            check(&scenarios, &file)?;
+            check_located(&scenarios, &file, &text)?;
             out.push((file, scenarios));
         }
     }
