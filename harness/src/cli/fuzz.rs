@@ -161,15 +161,15 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
             kazasu::files::read_text(recording, kazasu::files::CAPTURES).map_err(InputFailure)?;
         let run = fuzz::replay(&text, &card, a.seed, &target).map_err(InputFailure)?;
         outln!(
-            "replayed {} ({} APDUs recorded): the host {} after {:.1} s",
+            "replayed {} ({} recorded): the host {} after {:.2} s",
             recording.display(),
-            kazasu::fuzz::host::count_apdus(
+            kazasu::fuzz::apdus(kazasu::fuzz::host::count_apdus(
                 &kazasu::serve::line::read_all(&text)
                     .map_err(InputFailure)?
                     .into_iter()
                     .map(|(_, l)| l)
                     .collect::<Vec<_>>()
-            ),
+            )),
             describe(&run.outcome),
             run.took.as_secs_f64()
         );

@@ -434,17 +434,19 @@ pub fn summary_text(s: &Summary) -> String {
         );
         let _ = writeln!(
             out,
-            "     recording: {} ({} APDUs)",
+            "     recording: {} ({})",
             f.recording.display(),
-            f.recording_apdus
+            apdus(f.recording_apdus)
         );
         match (&f.minimized, f.minimized_apdus) {
             (Some(p), Some(n)) => {
                 let _ = writeln!(
                     out,
-                    "     minimized: {} ({n} APDUs, {} replays)",
+                    "     minimized: {} ({}, {} replay{})",
                     p.display(),
-                    f.replays
+                    apdus(n),
+                    f.replays,
+                    if f.replays == 1 { "" } else { "s" }
                 );
             }
             _ => {
@@ -456,6 +458,11 @@ pub fn summary_text(s: &Summary) -> String {
         let _ = writeln!(out, "     reproduce: {}", f.reproduce);
     }
     out
+}
+
+/// `1 APDU`, `3 APDUs`.
+pub fn apdus(n: usize) -> String {
+    format!("{n} APDU{}", if n == 1 { "" } else { "s" })
 }
 
 /// The summary as JUnit: one case per distinct failure, and one for the runs that passed.
