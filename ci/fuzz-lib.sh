@@ -48,7 +48,7 @@ ensure_cargo_fuzz() {
 fuzz_run() {
     local t="$1" secs="$2" corpus="$3"
     shift 3
-    mkdir -p "$corpus" "target/fuzz-artifacts/$t"
+    mkdir -p "$corpus" "fuzz/corpus/$t" "target/fuzz-artifacts/$t"
     fuzz_cargo run -s none "$t" "$corpus" "fuzz/corpus/$t" -- \
         -dict="$(fuzz_dict "$t")" -max_len="$(fuzz_max_len "$t")" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -malloc_limit_mb=1024 -print_final_stats=1 \

@@ -90,3 +90,33 @@ fn a_reader_name_with_control_characters_stays_inside_its_comment() {
         "the capture's text added no steps"
     );
 }
+
+/// trace_import: a pcsc-spy capture whose clock jumps (one timestamp years after the last) was
+/// imported with a `wait` too long for a scenario, which kazasu itself then refused. The pause is
+/// now the longest wait a scenario holds, with the recorded length in a comment.
+#[test]
+fn a_clock_jump_in_a_capture_imports_as_the_longest_wait() {
+    use kazasu::field::import::{ImportOptions, to_scenario};
+    let input = finding("trace_import", "finding-clock-jump");
+    let text = std::str::from_utf8(&input[1..]).unwrap();
+    let trace = parse(Format::Auto, text, None).expect("the capture reads");
+    let yaml = to_scenario(
+        &trace,
+        &ImportOptions {
+            name: "finding".into(),
+            source: "capture".into(),
+            card: None,
+            identity: None,
+            reader: None,
+            keep_secrets: false,
+        },
+    );
+    let scenarios = kazasu::scenario::suite::parse(&yaml, "imported.yaml")
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    kazasu::scenario::suite::check(&scenarios, "imported.yaml")
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    assert!(
+        yaml.contains("  - wait: 2592000000ms  # recorded pause of "),
+        "{yaml}"
+    );
+}

@@ -183,7 +183,16 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                 // The host's pause since the last answer.
                 if let (Some(at), Some(free)) = (e.at_us, host_free_at) {
                     let gap = at.saturating_sub(free);
-                    if gap >= 1_000 {
+                    let longest = crate::scenario::suite::MAX_WAIT.as_nanos() / 1_000;
+                    if gap > longest {
+                        // A clock jump in the capture: the longest pause a scenario holds.
+                        let _ = writeln!(
+                            steps,
+                            "  - wait: {}  # recorded pause of {} s, longer than a scenario's longest wait",
+                            ms(longest),
+                            gap / 1_000_000
+                        );
+                    } else if gap >= 1_000 {
                         let _ = writeln!(steps, "  - wait: {}", ms(gap));
                     }
                 }

@@ -48,11 +48,12 @@ pub fn render(results: &[CaseResult], summary: &Summary, seed: u64, backend: &st
     let _ = write!(
         h,
         "<div class=\"tiles\"><div class=\"tile\"><b class=\"PASS\">{}</b>passed</div><div class=\"tile\"><b class=\"FAIL\">{}</b>failed</div>\
-         <div class=\"tile\"><b>{}</b>errors</div><div class=\"tile\"><b>{}</b>skipped</div><div class=\"tile\"><b>{}</b>simulated</div><div class=\"tile\"><b>{:.2} s</b>wall</div></div>",
+         <div class=\"tile\"><b>{}</b>errors</div><div class=\"tile\"><b>{}</b>skipped</div><div class=\"tile\"><b>{}</b>not applicable</div><div class=\"tile\"><b>{}</b>simulated</div><div class=\"tile\"><b>{:.2} s</b>wall</div></div>",
         summary.passed,
         summary.failed,
         summary.error,
         summary.skipped,
+        summary.not_applicable,
         kazasu_sim::SimDuration::from_nanos(summary.sim_time_ns),
         summary.wall_time_ns as f64 / 1e9
     );
@@ -79,9 +80,10 @@ pub fn render(results: &[CaseResult], summary: &Summary, seed: u64, backend: &st
     h.push_str("<h2>Cases</h2><table><tr><th>status</th><th>case</th><th>card</th><th>reader</th><th>simulated</th></tr>");
     for (i, r) in results.iter().enumerate() {
         let st = status_word(r.status);
+        let class = st.replace('/', "");
         let _ = write!(
             h,
-            "<tr><td class=\"{st}\">{st}</td><td><a href=\"#case-{i}\">{}</a></td><td>{}</td><td>{}</td><td class=n>{}</td></tr>",
+            "<tr><td class=\"{class}\">{st}</td><td><a href=\"#case-{i}\">{}</a></td><td>{}</td><td>{}</td><td class=n>{}</td></tr>",
             esc(&r.name),
             esc(&r.card),
             esc(&r.reader),
@@ -105,12 +107,16 @@ fn case_section(h: &mut String, i: usize, r: &CaseResult) {
     };
     let _ = write!(
         h,
-        "<details id=\"case-{i}\"{open}><summary><span class=\"{st}\">{st}</span> {} — {} on {}, {} simulated</summary>",
+        "<details id=\"case-{i}\"{open}><summary><span class=\"{}\">{st}</span> {} — {} on {}, {} simulated</summary>",
+        st.replace('/', ""),
         esc(&r.name),
         esc(&r.card),
         esc(&r.reader),
         ms(r.sim_time_ns)
     );
+    if let Some(note) = &r.note {
+        let _ = write!(h, "<p class=\"note\">not applicable: {}</p>", esc(note));
+    }
     if r.failure.is_some() {
         let _ = write!(
             h,

@@ -23,6 +23,8 @@ pub struct Summary {
     pub error: usize,
     /// Not run (fail-fast).
     pub skipped: usize,
+    /// Not run: about another kind of reader than the one under test.
+    pub not_applicable: usize,
     /// Simulated time of all cases, nanoseconds.
     pub sim_time_ns: u64,
     /// Wall time of the run, nanoseconds.
@@ -43,6 +45,7 @@ impl Summary {
                 Status::Failed => s.failed += 1,
                 Status::Error => s.error += 1,
                 Status::Skipped => s.skipped += 1,
+                Status::NotApplicable => s.not_applicable += 1,
             }
             s.sim_time_ns += r.sim_time_ns;
         }
@@ -99,6 +102,14 @@ pub fn junit(results: &[CaseResult], summary: Summary, seed: u64) -> String {
         let status = match r.status {
             Status::Passed => TestCaseStatus::success(),
             Status::Skipped => TestCaseStatus::skipped(),
+            Status::NotApplicable => {
+                let mut st = TestCaseStatus::skipped();
+                st.set_message(format!(
+                    "not applicable: {}",
+                    r.note.as_deref().unwrap_or_default()
+                ));
+                st
+            }
             Status::Failed | Status::Error => {
                 let kind = if r.status == Status::Failed {
                     NonSuccessKind::Failure
@@ -188,6 +199,7 @@ pub fn status_word(s: Status) -> &'static str {
         Status::Failed => "FAIL",
         Status::Error => "ERROR",
         Status::Skipped => "SKIP",
+        Status::NotApplicable => "N/A",
     }
 }
 
@@ -273,11 +285,17 @@ pub fn console_summary(results: &[CaseResult], summary: &Summary) -> String {
         SimDuration::from_nanos(summary.sim_time_ns),
         summary.error
     );
-    let skipped = if summary.skipped > 0 {
+    let mut skipped = if summary.skipped > 0 {
         format!(", {} skipped", summary.skipped)
     } else {
         String::new()
     };
+    if summary.not_applicable > 0 {
+        skipped.push_str(&format!(
+            ", {} not applicable to this reader",
+            summary.not_applicable
+        ));
+    }
     let _ = writeln!(
         s,
         "{} passed, {} failed{skipped}",
@@ -289,12 +307,16 @@ pub fn console_summary(results: &[CaseResult], summary: &Summary) -> String {
 
 /// The line printed per case.
 pub fn case_line(r: &CaseResult) -> String {
-    format!(
+    let mut line = format!(
         "{:>5} [{:>10.3} ms sim] {}",
         status_word(r.status),
         sim_time(r).as_millis_f64(),
         r.name
-    )
+    );
+    if let Some(note) = &r.note {
+        line.push_str(&format!(" — {note}"));
+    }
+    line
 }
 
 #[cfg(test)]

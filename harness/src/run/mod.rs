@@ -38,6 +38,9 @@ pub enum Status {
     Error,
     /// Not run (fail-fast stopped the run).
     Skipped,
+    /// Not run: the case is about another kind of reader than the one under test (its
+    /// `applies_to`); `note` says what it needs.
+    NotApplicable,
 }
 
 /// One step's result.
@@ -99,6 +102,9 @@ pub struct CaseResult {
     pub failure: Option<Failure>,
     /// Every exchange, secrets redacted.
     pub transcript: Transcript,
+    /// Why a case is not applicable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Options of a run.
@@ -227,6 +233,7 @@ fn blank(case: &Case, seed: u64, run_seed: u64, status: Status) -> CaseResult {
         steps: Vec::new(),
         failure: None,
         transcript: Transcript::default(),
+        note: None,
     }
 }
 
@@ -327,6 +334,16 @@ pub fn run_case_on(
         Ok(p) => p,
         Err(e) => return error(result, e),
     };
+    if let Some(why) = case
+        .scenario
+        .applies_to
+        .as_ref()
+        .and_then(|a| a.unmet(&profiles.reader))
+    {
+        result.status = Status::NotApplicable;
+        result.note = Some(why);
+        return result;
+    }
     let fixtures = Fixtures::embedded();
     let subject = match case.scenario.identity.as_deref() {
         Some(id) => match fixtures.subject(id) {
