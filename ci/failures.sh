@@ -10,9 +10,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "failures: FAIL: $*" >&2; exit 1; }
 
-# 1. pcscd restarted mid-suite.
+# 1. pcscd restarted mid-suite (on two slots, so that the suite is still running 10 s in).
 start=$(date +%s)
-timeout 600 "$kazasu" run --backend pcsc --json "$work/restart.json" >"$work/restart.txt" 2>&1 &
+timeout 600 "$kazasu" run --backend pcsc --slots 2 --json "$work/restart.json" >"$work/restart.txt" 2>&1 &
 run=$!
 sleep 10
 ci/pcscd.sh stop
@@ -36,7 +36,7 @@ echo "failures: the restarted run took $(( $(date +%s) - start )) s"
 
 # 2. pcscd gone for good: clear errors, quickly, and the run still reaches its end.
 start=$(date +%s)
-timeout 300 "$kazasu" run --backend pcsc >"$work/dead.txt" 2>&1 &
+timeout 300 "$kazasu" run --backend pcsc --slots 2 >"$work/dead.txt" 2>&1 &
 run=$!
 sleep 5
 ci/pcscd.sh stop

@@ -2,6 +2,7 @@
 # Starts or stops pcscd (with vsmartcard's vpcd driver) without systemd, for kazasu's real-stack
 # tests and for `kazasu serve`. Installs the Debian packages first when they are missing.
 #   ci/pcscd.sh start   # start pcscd in the background, wait until the vpcd readers are listed
+#                       # (16 slots; KAZASU_VPCD_SLOTS=2..16 for fewer)
 #   ci/pcscd.sh stop    # stop the pcscd this script started (by its PID)
 # The debug log (with APDUs) goes to ${KAZASU_PCSCD_LOG:-target/pcscd.log};
 # KAZASU_PCSCD_DEBUG=0 starts pcscd without debug logging (for benchmarks).
@@ -24,17 +25,37 @@ start)
     exit 0
   fi
   mkdir -p /run/pcscd
+  # vpcd drives two slots per configured reader and keeps its state per loaded library, so
+  # each further reader gets its own copy of the driver. One file, in slot order: pcscd lists
+  # the readers in that order (slot n = reader index n = port 35963 + n).
+  slots=${KAZASU_VPCD_SLOTS:-16}
+  if ! [[ "$slots" =~ ^[0-9]+$ ]] || [ "$slots" -lt 2 ] || [ "$slots" -gt 16 ] || [ $((slots % 2)) -ne 0 ]; then
+    echo "pcscd.sh: KAZASU_VPCD_SLOTS must be an even number from 2 to 16 (pcscd's limit), not '$slots'" >&2
+    exit 2
+  fi
+  driver=$(sed -n 's/^LIBPATH[[:space:]]*//p' /etc/reader.conf.d/vpcd 2>/dev/null | head -n 1)
+  [ -n "$driver" ] && [ -f "$driver" ] || { echo "pcscd.sh: vsmartcard-vpcd's driver not found (/etc/reader.conf.d/vpcd)" >&2; exit 1; }
+  conf_dir=$(pwd)/target/vpcd
+  rm -rf "$conf_dir" && mkdir -p "$conf_dir"
+  for k in $(seq 0 $((slots / 2 - 1))); do
+    port=$((0x8C7B + 2 * k))
+    name="Virtual PCD"
+    [ "$k" -gt 0 ] && name="Virtual PCD $k"
+    cp "$driver" "$conf_dir/libifdvpcd-$k.so"
+    printf 'FRIENDLYNAME "%s"\nDEVICENAME   /dev/null:%d\nLIBPATH      %s\nCHANNELID    %d\n\n' \
+      "$name" "$port" "$conf_dir/libifdvpcd-$k.so" "$port" >>"$conf_dir/reader.conf"
+  done
   if [ "${KAZASU_PCSCD_DEBUG:-1}" = 0 ]; then
-    pcscd --foreground >"$log" 2>&1 &
+    pcscd --foreground --config "$conf_dir/reader.conf" >"$log" 2>&1 &
   else
-    pcscd --foreground --debug --apdu >"$log" 2>&1 &
+    pcscd --foreground --debug --apdu --config "$conf_dir/reader.conf" >"$log" 2>&1 &
   fi
   echo $! >"$pidfile"
   # Wait until pcscd lists the vpcd readers (vpcd listens on 35963 for slot 0).
   for _ in $(seq 1 100); do
     list=$(opensc-tool -l 2>/dev/null || true)
-    if grep -q "Virtual PCD 00 00" <<<"$list"; then
-      echo "pcscd.sh: pcscd $(cat "$pidfile") is up with the vpcd readers"
+    if [ "$(grep -c "Virtual PCD" <<<"$list")" -ge "$slots" ]; then
+      echo "pcscd.sh: pcscd $(cat "$pidfile") is up with $slots vpcd slots"
       exit 0
     fi
     sleep 0.1

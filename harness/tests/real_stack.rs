@@ -150,3 +150,127 @@ fn a_card_that_never_answers_fails_within_the_time_out() {
         "gave up within its time-out: {took:?}"
     );
 }
+
+/// A fresh virtual card behind the typical reader, as a backend's model.
+fn model(seed: u64) -> kazasu_sim::Reader {
+    use std::sync::Arc;
+    kazasu_sim::Reader::new(
+        Arc::new(kazasu_sim::ReaderProfile::builtin("typical-424k").unwrap()),
+        kazasu_sim::Card::new(
+            Arc::new(kazasu_sim::CardProfile::builtin("mynumber-card").unwrap()),
+            kazasu_sim::Fixtures::embedded().default_subject(),
+            seed,
+        )
+        .unwrap(),
+        kazasu_sim::FaultPlan::none(rand_core::SeedableRng::seed_from_u64(seed)),
+    )
+}
+
+/// ci/pcscd.sh configures pcscd's limit of 16 vpcd slots; each carries its own card at the same
+/// time, under the name kazasu gives it.
+#[test]
+fn sixteen_slots_each_carry_a_card_at_the_same_time() {
+    use kazasu::link::backend::Backend;
+    use kazasu::link::transport::Transport;
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !stack_available() {
+        return;
+    }
+    let configured = kazasu::link::pcsc::configured_slots().unwrap();
+    if std::env::var("KAZASU_VPCD_SLOTS").is_err() {
+        assert_eq!(configured, 16, "ci/pcscd.sh configures 16 vpcd slots");
+    }
+    let threads: Vec<_> = (0..configured)
+        .map(|slot| {
+            std::thread::spawn(move || {
+                let mut b = PcscBackend::new(
+                    slot,
+                    model(u64::from(slot)),
+                    Pace::Fast,
+                    Timeouts::default(),
+                )
+                .unwrap_or_else(|e| panic!("slot {slot}: {e}"));
+                b.tap().unwrap_or_else(|e| panic!("slot {slot}: {e:?}"));
+                // SELECT the JPKI AP, then read the first bytes of the auth certificate.
+                let sel = b
+                    .transmit(&[
+                        0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00,
+                        0x00, 0x00, 0x01,
+                    ])
+                    .unwrap_or_else(|e| panic!("slot {slot}: {e:?}"));
+                assert_eq!(sel.response, [0x90, 0x00], "slot {slot}");
+                let read = b
+                    .transmit(&[0x00, 0xB0, 0x8A, 0x00, 0x04])
+                    .unwrap_or_else(|e| panic!("slot {slot}: {e:?}"));
+                assert_eq!(&read.response[..2], [0x30, 0x82], "slot {slot}");
+                b.remove();
+                b.finish();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// `serve --vpcd HOST:PORT` reaches a vpcd by name and port, as it reaches one on another
+/// machine: here pcscd's own vpcd on loopback, port 0x8C7D (slot 2, "Virtual PCD 1 00 00").
+#[test]
+fn serve_reaches_a_vpcd_by_host_and_port() {
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !stack_available() || kazasu::link::pcsc::configured_slots().unwrap() < 3 {
+        assert!(!pcscd_required(), "ci/pcscd.sh configures slot 2");
+        return;
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args([
+            "serve",
+            "--card",
+            "mynumber-card",
+            "--vpcd",
+            "localhost:0x8C7D",
+            "--duration",
+            "30s",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+    let name = std::ffi::CString::new(kazasu_sim::vpcd::reader_name(2)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let card = loop {
+        match ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY) {
+            Ok(c) => break c,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "no card on {name:?}: {e}; serve said: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    };
+    let mut buf = [0u8; 258];
+    let answer = card
+        .transmit(
+            &[
+                0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00,
+                0x01,
+            ],
+            &mut buf,
+        )
+        .unwrap()
+        .to_vec();
+    drop(card);
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(answer, [0x90, 0x00]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("the vpcd at 127.0.0.1:35965"), "{said}");
+}

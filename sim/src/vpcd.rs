@@ -14,6 +14,20 @@ pub const MAX_PAYLOAD: usize = 0xFFFF;
 /// The first vpcd port; slot n listens on `BASE_PORT + n`.
 pub const BASE_PORT: u16 = 35963;
 
+/// The most vpcd slots pcscd serves (its limit of 16 readers).
+pub const MAX_SLOTS: u16 = 16;
+
+/// The PC/SC name of vpcd slot `slot` as kazasu's pcscd configuration sets it up: vpcd drives
+/// two slots per configured reader, and pcscd names the slots of the first "Virtual PCD 00 00"
+/// and "Virtual PCD 00 01" (Debian's default configuration), those of the k-th further reader
+/// "Virtual PCD k 00 00" and "Virtual PCD k 00 01" (`ci/pcscd.sh`).
+pub fn reader_name(slot: u16) -> String {
+    match slot / 2 {
+        0 => format!("Virtual PCD 00 {:02}", slot % 2),
+        k => format!("Virtual PCD {k} 00 {:02}", slot % 2),
+    }
+}
+
 /// A request from vpcd.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
@@ -232,6 +246,14 @@ impl Slot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slot_names_follow_pcscds_naming_of_two_slot_readers() {
+        assert_eq!(reader_name(0), "Virtual PCD 00 00");
+        assert_eq!(reader_name(1), "Virtual PCD 00 01");
+        assert_eq!(reader_name(2), "Virtual PCD 1 00 00");
+        assert_eq!(reader_name(15), "Virtual PCD 7 00 01");
+    }
 
     #[test]
     fn frames_split_anywhere_reassemble() {

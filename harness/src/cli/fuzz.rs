@@ -36,7 +36,7 @@ pub struct FuzzHostArgs {
     /// The reader model between the link and the card.
     #[arg(long, default_value = "typical-424k")]
     pub reader: String,
-    /// The vpcd slot (slot n is "Virtual PCD 00 0n").
+    /// The vpcd slot (0 and 1 are "Virtual PCD 00 00" and "… 00 01"; see `ci/pcscd.sh` for up to 16).
     #[arg(long, default_value_t = 0)]
     pub slot: u16,
     /// Mutated runs (after one run without mutation).

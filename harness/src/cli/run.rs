@@ -69,9 +69,10 @@ pub struct RunArgs {
     /// With --backend pcsc: `fast`, or `realtime` to make the link wait out modelled durations.
     #[arg(long, value_enum, default_value = "fast")]
     pub pace: kazasu::link::vpcd::Pace,
-    /// With --backend pcsc: the vpcd slots to use (one case per slot at a time).
-    #[arg(long, default_value_t = 2)]
-    pub slots: u16,
+    /// With --backend pcsc: the vpcd slots to use, one case per slot at a time (default:
+    /// every slot pcscd has, up to 16 with `ci/pcscd.sh`).
+    #[arg(long)]
+    pub slots: Option<u16>,
     /// Run the onboarding steps against this service (http://host:port) instead of a fresh
     /// embedded one per case.
     #[arg(long, value_name = "URL")]
@@ -146,11 +147,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
         fail_fast: a.fail_fast,
         target: a.target.clone(),
     };
+    let factory = backend_factory(a.backend, a.pace, a.slots, a.jobs, &mut opts)?;
     if a.target.is_some() && opts.jobs > 1 {
         // One service, reset before each case: the cases take turns.
         opts.jobs = 1;
     }
-    let factory = backend_factory(a.backend, a.pace, a.slots, &mut opts)?;
     let bar = if std::io::stderr().is_terminal() && cases.len() > 20 && !a.verbose {
         let b = indicatif::ProgressBar::new(cases.len() as u64);
         b.set_style(
@@ -215,27 +216,49 @@ type Factory = Box<run::BackendFactory>;
 fn backend_factory(
     backend: Backend,
     pace: kazasu::link::vpcd::Pace,
-    slots: u16,
+    slots: Option<u16>,
+    jobs: Option<usize>,
     opts: &mut RunOptions,
 ) -> Result<Factory, InputFailure> {
     match backend {
         Backend::Inproc => Ok(Box::new(run::inproc)),
-        Backend::Pcsc => pcsc_factory(pace, slots, opts),
+        Backend::Pcsc => pcsc_factory(pace, slots, jobs, opts),
     }
 }
 
 #[cfg(feature = "pcsc")]
 fn pcsc_factory(
     pace: kazasu::link::vpcd::Pace,
-    slots: u16,
+    slots: Option<u16>,
+    jobs: Option<usize>,
     opts: &mut RunOptions,
 ) -> Result<Factory, InputFailure> {
-    use kazasu::link::pcsc::{PcscBackend, Timeouts};
-    if slots == 0 {
-        return Err(InputFailure("--slots must be at least 1".into()));
-    }
-    // One case per vpcd slot at a time.
-    opts.jobs = opts.jobs.min(usize::from(slots)).max(1);
+    use kazasu::link::pcsc::{PcscBackend, Timeouts, configured_slots};
+    let configured = configured_slots().map_err(InputFailure)?;
+    let slots = match slots {
+        Some(0) => return Err(InputFailure("--slots must be at least 1".into())),
+        Some(n) if n > kazasu_sim::vpcd::MAX_SLOTS => {
+            return Err(InputFailure(format!(
+                "--slots {n}: pcscd serves at most {} readers",
+                kazasu_sim::vpcd::MAX_SLOTS
+            )));
+        }
+        Some(n) if n > configured => {
+            return Err(InputFailure(format!(
+                "--slots {n}: pcscd has {configured} vpcd slots; start it with \
+                 `KAZASU_VPCD_SLOTS={} ci/pcscd.sh start`",
+                n.next_multiple_of(2)
+            )));
+        }
+        Some(n) => n,
+        None => configured,
+    };
+    // One case per vpcd slot at a time; a case on the real stack mostly waits for pcscd's
+    // polling, so by default every slot is busy whatever the number of cores.
+    opts.jobs = jobs
+        .unwrap_or(usize::from(slots))
+        .min(usize::from(slots))
+        .max(1);
     // Fail early and clearly when pcscd or its vpcd readers are missing.
     let probe = kazasu_sim::Reader::new(
         std::sync::Arc::new(kazasu_sim::ReaderProfile::builtin("typical-424k").expect("built-in")),
@@ -259,7 +282,8 @@ fn pcsc_factory(
 #[cfg(not(feature = "pcsc"))]
 fn pcsc_factory(
     _: kazasu::link::vpcd::Pace,
-    _: u16,
+    _: Option<u16>,
+    _: Option<usize>,
     _: &mut RunOptions,
 ) -> Result<Factory, InputFailure> {
     Err(InputFailure(

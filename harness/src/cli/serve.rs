@@ -15,7 +15,7 @@ pub struct ServeArgs {
     /// The reader model between vpcd and the cards.
     #[arg(long, default_value = "typical-424k")]
     pub reader: String,
-    /// First vpcd slot (slot n is "Virtual PCD 00 0n", port 35963 + n).
+    /// First vpcd slot (0 and 1 are "Virtual PCD 00 00" and "… 00 01", n ≥ 2 "Virtual PCD n/2 00 0n%2"; port 35963 + n).
     #[arg(long, default_value_t = 0)]
     pub slot: u16,
     /// `fast`, or `realtime` to wait out the modelled durations.
@@ -38,8 +38,13 @@ pub struct ServeArgs {
     pub script: Option<PathBuf>,
     /// Reversed mode: listen on this address for vpcd to connect (reader.conf DEVICENAME with
     /// a host, e.g. 127.0.0.1:0x8C7B) instead of connecting to vpcd.
-    #[arg(long, value_name = "IP")]
+    #[arg(long, value_name = "IP", conflicts_with = "vpcd")]
     pub listen: Option<std::net::IpAddr>,
+    /// Connect to the vpcd of another machine (vsmartcard's vpcd for Windows or macOS):
+    /// HOST[:PORT], the port of the first card (default 35963 + --slot), the next cards on the
+    /// next ports. The link is unauthenticated and unencrypted: loopback or a trusted network only.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub vpcd: Option<kazasu::serve::VpcdAddress>,
 }
 
 /// Check a `serve` transcript (JSON lines) against expectations (YAML list), in order.
@@ -69,6 +74,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, InputFailure> {
         remove_after_apdus: a.remove_after_apdus,
         script,
         listen: a.listen,
+        vpcd: a.vpcd,
     })
     .map_err(InputFailure)?;
     eprintln!("stopped; APDUs answered per slot: {counts:?}");

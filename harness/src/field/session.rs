@@ -236,8 +236,9 @@ impl CardReplay {
         ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
             .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
         eprintln!(
-            "replaying {} recorded exchanges on slot {slot} (Virtual PCD 00 {slot:02}); run the host software now",
-            trace.exchanges()
+            "replaying {} recorded exchanges on slot {slot} ({}); run the host software now",
+            trace.exchanges(),
+            kazasu_sim::vpcd::reader_name(slot)
         );
         let started = Instant::now();
         let mut finished_at: Option<Instant> = None;

@@ -1135,7 +1135,7 @@ fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
             continue;
         }
         let l = ServedLine::parse(text_line).map_err(|e| err(n, e))?;
-        let reader = format!("Virtual PCD 00 {:02}", l.slot);
+        let reader = kazasu_sim::vpcd::reader_name(l.slot);
         let at = (l.t_ms.is_finite() && l.t_ms >= 0.0).then_some((l.t_ms * 1000.0) as u64);
         match l.event {
             ServedEvent::CardInserted => {

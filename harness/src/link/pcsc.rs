@@ -64,8 +64,41 @@ fn ctx_error(e: pcsc::Error) -> String {
     format!("pcscd is not reachable ({e}); start it with `ci/pcscd.sh start`")
 }
 
+/// How many vpcd slots pcscd has, counting from slot 0 (`kazasu_sim::vpcd::reader_name`).
+pub fn configured_slots() -> Result<u16, String> {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(ctx_error)?;
+    let mut buf = vec![0u8; 8192];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let names: Vec<String> = loop {
+        match ctx.list_readers(&mut buf) {
+            Ok(r) => break r.map(|r| r.to_string_lossy().into_owned()).collect(),
+            // A fresh pcscd lists its readers a moment after it starts.
+            Err(pcsc::Error::NoReadersAvailable) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            Err(pcsc::Error::NoReadersAvailable) => break Vec::new(),
+            Err(e) => return Err(ctx_error(e)),
+        }
+    };
+    let count = (0..kazasu_sim::vpcd::MAX_SLOTS)
+        .take_while(|&n| names.contains(&kazasu_sim::vpcd::reader_name(n)))
+        .count() as u16;
+    if count == 0 {
+        return Err(format!(
+            "pcscd has no vpcd reader `{}` (readers: {}); is vsmartcard-vpcd installed and pcscd started by ci/pcscd.sh?",
+            kazasu_sim::vpcd::reader_name(0),
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            }
+        ));
+    }
+    Ok(count)
+}
+
 impl PcscBackend {
-    /// Puts `model` behind vpcd slot `slot` (reader "Virtual PCD 00 0n"); the card starts out of
+    /// Puts `model` behind vpcd slot `slot` (`kazasu_sim::vpcd::reader_name`); the card starts out of
     /// the field.
     pub fn new(
         slot_no: u16,
@@ -95,7 +128,7 @@ impl PcscBackend {
                 Err(_) => std::thread::sleep(Duration::from_millis(100)),
             }
         };
-        let reader_name = CString::new(format!("Virtual PCD 00 {slot_no:02}")).expect("no NUL");
+        let reader_name = CString::new(kazasu_sim::vpcd::reader_name(slot_no)).expect("no NUL");
         let mut buf = vec![0u8; 4096];
         let names: Vec<String> = loop {
             match ctx.list_readers(&mut buf) {
