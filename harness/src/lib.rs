@@ -13,11 +13,13 @@
 //! serve: virtual cards on vpcd slots, their JSON-lines transcripts and checks
 //! fuzz: the virtual card as a fuzzer of host software (`kazasu fuzz-host`)
 //! onboarding: the onboarding service over HTTP (and in-process for the runner)
+//! certify: a certification bundle's manifest and its check
 //! ```
 //!
 //! The `kazasu` binary (`main.rs` and `cli/`) is the command-line face.
 #![warn(missing_docs)]
 
+pub mod certify;
 pub mod field;
 pub mod files;
 pub mod fuzz;

@@ -43,6 +43,13 @@ enum Cmd {
     /// Fuzz host software with the virtual card: serve mutated answers run after run, keep the
     /// runs that crash, hang or exit otherwise than expected as recordings that replay them.
     FuzzHost(cli::fuzz::FuzzHostArgs),
+    /// Run the conformance suite on a reader profile and write a certification bundle to hand
+    /// over (HTML, JSON and JUnit reports, the profile, a manifest with every file's SHA-256),
+    /// or check one with --verify.
+    Certify(cli::certify::CertifyArgs),
+    /// Show which protocol families (activation, chaining, WTX, recovery …), JPKI commands and
+    /// JPKI status words the suite exercises, from what its cases did, with their results.
+    Coverage(cli::run::CoverageArgs),
     /// The simulated account-onboarding service (registration, reader order, commissioning).
     Onboarding {
         #[command(subcommand)]
@@ -68,6 +75,8 @@ fn main() -> ExitCode {
         Cmd::Import(a) => cli::field::import(a),
         Cmd::Replay(a) => cli::field::replay(a),
         Cmd::FuzzHost(a) => cli::fuzz::fuzz_host(a),
+        Cmd::Certify(a) => cli::certify::certify(a),
+        Cmd::Coverage(a) => cli::run::coverage(a),
         Cmd::Onboarding { command } => cli::onboarding::onboarding(command),
         Cmd::CheckTranscript(a) => cli::serve::check_transcript(&a.transcript, &a.expectations),
         Cmd::Schema => Ok(cli::info::schema()),

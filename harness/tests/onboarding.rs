@@ -238,7 +238,7 @@ fn onboarding_steps_run_in_simulated_time_and_the_json_report_shows_it() {
     let results = vec![r];
     let summary = kazasu::report::Summary::of(&results, std::time::Duration::from_secs(1));
     let report: Value =
-        serde_json::from_str(&kazasu::report::json(&results, summary, 1, "inproc")).unwrap();
+        serde_json::from_str(&kazasu::report::json(&results, summary, 1, "inproc", &[])).unwrap();
     let steps = report["scenarios"][0]["steps"].as_array().unwrap();
     let ns: Vec<u64> = steps
         .iter()

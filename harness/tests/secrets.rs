@@ -81,12 +81,12 @@ fn reports_and_transcripts_never_show_secret_command_data() {
     assert_no_marker("the console", &report::failure_text(&results[0]));
     assert_no_marker(
         "the JSON report",
-        &report::json(&results, summary, 1, "inproc"),
+        &report::json(&results, summary, 1, "inproc", &[]),
     );
     assert_no_marker("the JUnit report", &report::junit(&results, summary, 1));
     assert_no_marker(
         "the HTML report",
-        &kazasu::report::html::render(&results, &summary, 1, "inproc"),
+        &kazasu::report::html::render(&results, &summary, 1, "inproc", &[]),
     );
 }
 
@@ -189,12 +189,12 @@ fn a_failed_expectation_made_from_a_secret_shows_no_secret() {
         ("the console", text.clone()),
         (
             "the JSON report",
-            report::json(&results, summary, 1, "inproc"),
+            report::json(&results, summary, 1, "inproc", &[]),
         ),
         ("the JUnit report", report::junit(&results, summary, 1)),
         (
             "the HTML report",
-            kazasu::report::html::render(&results, &summary, 1, "inproc"),
+            kazasu::report::html::render(&results, &summary, 1, "inproc", &[]),
         ),
     ] {
         for form in [
@@ -226,12 +226,12 @@ fn a_literal_invitation_code_in_a_raw_body_is_hidden() {
         ("the console", text),
         (
             "the JSON report",
-            report::json(&results, summary, 1, "inproc"),
+            report::json(&results, summary, 1, "inproc", &[]),
         ),
         ("the JUnit report", report::junit(&results, summary, 1)),
         (
             "the HTML report",
-            kazasu::report::html::render(&results, &summary, 1, "inproc"),
+            kazasu::report::html::render(&results, &summary, 1, "inproc", &[]),
         ),
     ] {
         assert!(!out.contains("ZZ9QX7"), "{what} shows the code:\n{out}");

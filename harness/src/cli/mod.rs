@@ -1,6 +1,6 @@
 //! The command line's pieces, one file per family of subcommands: running suites (`run`, `list`,
 //! `validate`), serving cards (`serve`, `check-transcript`), field captures (`import`, `replay`), fuzzing host software (`fuzz-host`),
-//! the onboarding service, and information (`schema`, `profiles`, `gen-test-pki`). Each
+//! certification bundles (`certify`), the onboarding service, and information (`schema`, `profiles`, `gen-test-pki`). Each
 //! subcommand's flags are declared once, as a `clap::Args` struct its handler takes whole.
 
 /// Writes to stdout; a closed pipe (`kazasu list | head`) ends the program quietly, not with a panic.
@@ -22,6 +22,7 @@ macro_rules! outln {
     }};
 }
 
+pub mod certify;
 pub mod field;
 pub mod fuzz;
 pub mod info;

@@ -198,11 +198,18 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
     if let Some(p) = &a.junit {
         write_file(p, &report::junit(&results, summary, a.seed))?;
     }
+    let coverage = report::coverage::map(&results, &cases);
     if let Some(p) = &a.json {
-        write_file(p, &report::json(&results, summary, a.seed, backend))?;
+        write_file(
+            p,
+            &report::json(&results, summary, a.seed, backend, &coverage),
+        )?;
     }
     if let Some(p) = &a.html {
-        write_file(p, &html::render(&results, &summary, a.seed, backend))?;
+        write_file(
+            p,
+            &html::render(&results, &summary, a.seed, backend, &coverage),
+        )?;
     }
     Ok(if summary.ok() {
         ExitCode::SUCCESS
@@ -291,6 +298,40 @@ fn pcsc_factory(
          `cargo build --release --features pcsc` (needs Debian's libpcsclite-dev)"
             .into(),
     ))
+}
+
+/// Show which protocol families, JPKI commands and status words the suite exercises.
+#[derive(clap::Args)]
+pub struct CoverageArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// Seed of the run the map is made from.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// List the cases of every family.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Runs the selected cases in-process and prints the coverage map made from what they did.
+pub fn coverage(a: CoverageArgs) -> Result<ExitCode, InputFailure> {
+    let cases = cases(&a.select)?;
+    let opts = RunOptions {
+        seed: a.seed,
+        ..RunOptions::default()
+    };
+    let results = run::run_with(&cases, &opts, &run::inproc, &|_| {});
+    let rows = report::coverage::map(&results, &cases);
+    out!("{}", report::coverage::text(&rows));
+    if a.verbose {
+        for r in &rows {
+            outln!("\n{}: {}", r.group, r.name);
+            for c in &r.cases {
+                outln!("  {c}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn list(select: &Select) -> Result<ExitCode, InputFailure> {

@@ -33,7 +33,13 @@ svg text{font-family:monospace;font-size:10px}
 "#;
 
 /// The page.
-pub fn render(results: &[CaseResult], summary: &Summary, seed: u64, backend: &str) -> String {
+pub fn render(
+    results: &[CaseResult],
+    summary: &Summary,
+    seed: u64,
+    backend: &str,
+    coverage: &[super::coverage::Row],
+) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -75,6 +81,26 @@ pub fn render(results: &[CaseResult], summary: &Summary, seed: u64, backend: &st
         );
     }
     if !latency.is_empty() {
+        h.push_str("</table>");
+    }
+    if !coverage.is_empty() {
+        h.push_str("<h2>Coverage</h2><table><tr><th>kind</th><th>family</th><th>cases</th><th>result</th></tr>");
+        for r in coverage {
+            let result = r.result();
+            let class = match result.as_str() {
+                "passed" => "PASS",
+                _ => "FAIL",
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}: {}</td><td class=n>{}</td><td class=\"{class}\">{}</td></tr>",
+                esc(r.kind),
+                esc(&r.group),
+                esc(&r.name),
+                r.cases.len(),
+                esc(&result)
+            );
+        }
         h.push_str("</table>");
     }
     h.push_str("<h2>Cases</h2><table><tr><th>status</th><th>case</th><th>card</th><th>reader</th><th>simulated</th></tr>");

@@ -1,6 +1,7 @@
 //! Reports of a run: the console summary a person reads at a glance, JUnit XML that CI systems
 //! render (each case's transcript attached), and a JSON document with a stable schema.
 
+pub mod coverage;
 pub mod html;
 pub mod transcript;
 
@@ -72,10 +73,20 @@ pub struct JsonReport<'a> {
     pub summary: Summary,
     /// Every case.
     pub scenarios: &'a [CaseResult],
+    /// The coverage map: protocol families, JPKI commands and status words, with the cases
+    /// that exercised each (absent when the run did not compute it).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub coverage: &'a [coverage::Row],
 }
 
 /// The JSON report as text.
-pub fn json(results: &[CaseResult], summary: Summary, seed: u64, backend: &str) -> String {
+pub fn json(
+    results: &[CaseResult],
+    summary: Summary,
+    seed: u64,
+    backend: &str,
+    coverage: &[coverage::Row],
+) -> String {
     let report = JsonReport {
         schema_version: 1,
         kazasu_version: env!("CARGO_PKG_VERSION"),
@@ -83,6 +94,7 @@ pub fn json(results: &[CaseResult], summary: Summary, seed: u64, backend: &str) 
         backend,
         summary,
         scenarios: results,
+        coverage,
     };
     serde_json::to_string_pretty(&report).expect("reports serialise") + "\n"
 }

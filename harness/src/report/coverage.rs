@@ -1,0 +1,410 @@
+//! The coverage map: which protocol families, JPKI commands and JPKI status words a run really
+//! exercised, and with what result. Families follow the public structure of ISO/IEC 10373-6
+//! (PCD/PICC test methods) and of EMVCo's PCD digital test families: activation, error-free
+//! exchange at each frame waiting time, chaining, WTX, R-block recovery, invalid blocks,
+//! DESELECT, removal, timing. A case counts for a family only when its recorded frames, events
+//! and answers show it — never because of its name or tags.
+
+use crate::run::{CaseResult, Status};
+use crate::scenario::suite::Case;
+use kazasu_sim::frame::BlockKind;
+use kazasu_sim::reader::{Direction, Fate, FrameWhat};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What the coverage rules see of one case.
+struct Seen<'a> {
+    result: &'a CaseResult,
+    case: Option<&'a Case>,
+    /// The card profile's FWI and device, when its profile resolves.
+    fwi: Option<u8>,
+    jpki: bool,
+}
+
+impl Seen<'_> {
+    fn frames(&self) -> impl Iterator<Item = &kazasu_sim::reader::FrameRecord> {
+        self.result
+            .transcript
+            .entries
+            .iter()
+            .flat_map(|e| e.frames.iter())
+    }
+    fn any_frame(&self, f: impl Fn(&kazasu_sim::reader::FrameRecord) -> bool) -> bool {
+        self.frames().any(f)
+    }
+    fn block(&self, f: impl Fn(BlockKind) -> bool) -> bool {
+        self.any_frame(|r| matches!(r.what, FrameWhat::Block { kind, .. } if f(kind)))
+    }
+    fn chained(&self, dir: Direction) -> impl Iterator<Item = &kazasu_sim::reader::FrameRecord> {
+        self.frames().filter(move |r| {
+            r.dir == dir
+                && matches!(
+                    r.what,
+                    FrameWhat::Block {
+                        kind: BlockKind::I { chaining: true },
+                        ..
+                    }
+                )
+        })
+    }
+    fn max_cascade(&self) -> u8 {
+        self.frames()
+            .filter_map(|r| match r.what {
+                FrameWhat::Select(level) => Some(level),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+    fn error(&self, text: &str) -> bool {
+        self.result.transcript.entries.iter().any(|e| {
+            e.error.as_deref().is_some_and(|x| x.contains(text))
+                || e.event.as_deref().is_some_and(|x| x.contains(text))
+        })
+    }
+    fn exchanged(&self) -> bool {
+        self.block(|k| matches!(k, BlockKind::I { .. }))
+    }
+}
+
+/// A family: its group, its name, and the rule that says a case exercised it.
+struct Family {
+    group: &'static str,
+    name: &'static str,
+    exercised: fn(&Seen<'_>) -> bool,
+}
+
+const FAMILIES: &[Family] = &[
+    Family {
+        group: "activation",
+        name: "Type A: REQA/ATQA, anticollision, SELECT/SAK, RATS/ATS",
+        exercised: |s| s.any_frame(|r| r.what == FrameWhat::Ats),
+    },
+    Family {
+        group: "activation",
+        name: "Type A: single-size UID (4 bytes, one cascade level)",
+        exercised: |s| s.max_cascade() == 1,
+    },
+    Family {
+        group: "activation",
+        name: "Type A: double-size UID (7 bytes, two cascade levels)",
+        exercised: |s| s.max_cascade() == 2,
+    },
+    Family {
+        group: "activation",
+        name: "Type B: REQB/ATQB, ATTRIB and its answer",
+        exercised: |s| s.any_frame(|r| r.what == FrameWhat::AttribAnswer),
+    },
+    Family {
+        group: "activation",
+        name: "bit rate above 106 kbit/s after activation",
+        exercised: |s| s.any_frame(|r| r.kbps > 106),
+    },
+    Family {
+        group: "activation",
+        name: "two cards in the field (collision resolved or refused)",
+        exercised: |s| {
+            s.error("more than one card")
+                || s.result.transcript.entries.iter().any(|e| {
+                    e.frames
+                        .iter()
+                        .filter(|r| r.what == FrameWhat::Anticollision(1))
+                        .count()
+                        > 1
+                })
+        },
+    },
+    Family {
+        group: "error-free exchange",
+        name: "at FWI 7 or less (phones' secure elements)",
+        exercised: |s| s.exchanged() && s.fwi.is_some_and(|f| f <= 7),
+    },
+    Family {
+        group: "error-free exchange",
+        name: "at FWI 8 to 10",
+        exercised: |s| s.exchanged() && s.fwi.is_some_and(|f| (8..=10).contains(&f)),
+    },
+    Family {
+        group: "error-free exchange",
+        name: "at FWI 11 to 14",
+        exercised: |s| s.exchanged() && s.fwi.is_some_and(|f| f >= 11),
+    },
+    Family {
+        group: "chaining",
+        name: "card to reader (PICC chaining, R(ACK) from the reader)",
+        exercised: |s| s.chained(Direction::ToReader).next().is_some(),
+    },
+    Family {
+        group: "chaining",
+        name: "reader to card (PCD chaining, R(ACK) from the card)",
+        exercised: |s| s.chained(Direction::ToCard).next().is_some(),
+    },
+    Family {
+        group: "chaining",
+        name: "in frames of 64 bytes or less",
+        exercised: |s| {
+            s.chained(Direction::ToReader).any(|r| r.len <= 64)
+                || s.chained(Direction::ToCard).any(|r| r.len <= 64)
+        },
+    },
+    Family {
+        group: "chaining",
+        name: "in frames of more than 64 bytes",
+        exercised: |s| {
+            s.chained(Direction::ToReader).any(|r| r.len > 64)
+                || s.chained(Direction::ToCard).any(|r| r.len > 64)
+        },
+    },
+    Family {
+        group: "WTX",
+        name: "S(WTX) request and answer",
+        exercised: |s| s.block(|k| matches!(k, BlockKind::Wtx { .. })),
+    },
+    Family {
+        group: "WTX",
+        name: "WTX in an exchange with chained blocks",
+        exercised: |s| {
+            s.result.transcript.entries.iter().any(|e| {
+                let mut chaining = false;
+                e.frames.iter().any(|r| match r.what {
+                    FrameWhat::Block {
+                        kind: BlockKind::I { chaining: true },
+                        ..
+                    } => {
+                        chaining = true;
+                        false
+                    }
+                    FrameWhat::Block {
+                        kind: BlockKind::Wtx { .. },
+                        ..
+                    } => chaining,
+                    _ => false,
+                })
+            })
+        },
+    },
+    Family {
+        group: "WTX",
+        name: "the reader's WTX limit ends the exchange",
+        exercised: |s| s.error("more waiting-time extensions than the reader grants"),
+    },
+    Family {
+        group: "recovery",
+        name: "R(NAK) after a lost or corrupted block, and the block again",
+        exercised: |s| s.block(|k| k == BlockKind::RNak),
+    },
+    Family {
+        group: "recovery",
+        name: "retry limit reached: a transport error, not a wrong answer",
+        exercised: |s| s.error("did not answer after the reader's retries"),
+    },
+    Family {
+        group: "invalid blocks",
+        name: "a lost frame (the reader times out)",
+        exercised: |s| s.any_frame(|r| r.fate == Fate::Lost || r.what == FrameWhat::Timeout),
+    },
+    Family {
+        group: "invalid blocks",
+        name: "a corrupted frame (CRC error)",
+        exercised: |s| s.any_frame(|r| r.fate == Fate::Corrupted),
+    },
+    Family {
+        group: "DESELECT",
+        name: "S(DESELECT) and re-activation",
+        exercised: |s| s.block(|k| k == BlockKind::Deselect),
+    },
+    Family {
+        group: "removal",
+        name: "field off in the middle of an exchange",
+        exercised: |s| s.any_frame(|r| r.fate == Fate::FieldOff),
+    },
+    Family {
+        group: "removal",
+        name: "removal between commands, then a new tap",
+        exercised: |s| {
+            let labels: Vec<&str> = s.result.steps.iter().map(|x| x.label.as_str()).collect();
+            labels
+                .iter()
+                .position(|l| l.starts_with("remove"))
+                .is_some_and(|i| labels[i..].iter().any(|l| l.starts_with("tap")))
+        },
+    },
+    Family {
+        group: "timing",
+        name: "a budget for the whole case (the patient's hold)",
+        exercised: |s| s.case.is_some_and(|c| c.scenario.budget.is_some()),
+    },
+];
+
+/// The JPKI commands of the card model (CLA INS), as `docs/jpki.md` lists them.
+const JPKI_COMMANDS: &[(&str, &str)] = &[
+    ("00 A4", "SELECT"),
+    ("00 B0", "READ BINARY"),
+    ("00 20", "VERIFY"),
+    ("00 24", "CHANGE REFERENCE DATA"),
+    ("80 2A", "COMPUTE DIGITAL SIGNATURE"),
+    ("00 84", "GET CHALLENGE"),
+    ("00 CA", "GET DATA"),
+    ("80 FC", "last-command indicator (phones)"),
+    ("FF CA", "GET DATA answered by the reader (PC/SC part 3)"),
+];
+
+/// The status words the JPKI card model answers (`63Cx`: any tries-left count).
+pub const JPKI_STATUS_WORDS: &[(&str, &str)] = &[
+    ("9000", "success"),
+    ("63Cx", "wrong PIN, x tries left"),
+    ("6700", "wrong length"),
+    ("6881", "logical channel not supported"),
+    ("6882", "secure messaging not supported"),
+    ("6982", "security status not satisfied"),
+    ("6984", "PIN blocked"),
+    ("69FC", "secure messaging refused"),
+    ("6A80", "wrong data"),
+    ("6A82", "file not found"),
+    ("6A86", "wrong P1-P2"),
+    ("6A88", "referenced data not found"),
+    ("6B00", "offset beyond the end of the file"),
+    ("6D00", "INS not supported"),
+    ("6E00", "CLA not supported"),
+];
+
+fn sw_matches(pattern: &str, sw: &str) -> bool {
+    match pattern.strip_suffix('x') {
+        Some(prefix) => sw.len() == 4 && sw.starts_with(prefix),
+        None => sw == pattern,
+    }
+}
+
+/// One row of the map.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// `protocol`, `JPKI command` or `JPKI status word`.
+    pub kind: &'static str,
+    /// The family's group (`activation`, `chaining` …; for JPKI rows the code).
+    pub group: String,
+    /// The family.
+    pub name: String,
+    /// The cases that exercised it.
+    pub cases: Vec<String>,
+    /// How many of them passed.
+    pub passed: usize,
+}
+
+impl Row {
+    /// The row's result in one word: `none` (no case), `passed`, or `N failed`.
+    pub fn result(&self) -> String {
+        match (self.cases.len(), self.cases.len() - self.passed) {
+            (0, _) => "none".into(),
+            (_, 0) => "passed".into(),
+            (_, bad) => format!("{bad} not passed"),
+        }
+    }
+}
+
+/// The coverage map of `results` (with `cases`, the cases that produced them, for what only
+/// the scenario says: its budget).
+pub fn map(results: &[CaseResult], cases: &[Case]) -> Vec<Row> {
+    let by_name: BTreeMap<&str, &Case> = cases.iter().map(|c| (c.name.as_str(), c)).collect();
+    let mut profiles: BTreeMap<String, Option<(u8, bool)>> = BTreeMap::new();
+    let seen: Vec<Seen<'_>> = results
+        .iter()
+        .filter(|r| r.status != Status::NotApplicable && r.status != Status::Skipped)
+        .map(|r| {
+            let case = by_name.get(r.name.as_str()).copied();
+            let spec = case.map_or(r.card.clone(), |c| c.scenario.card.clone());
+            let profile = *profiles.entry(spec.clone()).or_insert_with(|| {
+                crate::scenario::suite::card_profile(&spec, None)
+                    .ok()
+                    .map(|p| {
+                        (
+                            p.contactless.fwi.value,
+                            p.device != kazasu_sim::profile::Device::TestCard,
+                        )
+                    })
+            });
+            Seen {
+                result: r,
+                case,
+                fwi: profile.map(|p| p.0),
+                jpki: profile.is_some_and(|p| p.1),
+            }
+        })
+        .collect();
+    let row = |kind, group: String, name: String, hit: &dyn Fn(&Seen<'_>) -> bool| {
+        let hits: Vec<&Seen<'_>> = seen.iter().filter(|s| hit(s)).collect();
+        Row {
+            kind,
+            group,
+            name,
+            passed: hits
+                .iter()
+                .filter(|s| s.result.status == Status::Passed)
+                .count(),
+            cases: hits.iter().map(|s| s.result.name.clone()).collect(),
+        }
+    };
+    let mut rows = Vec::new();
+    for f in FAMILIES {
+        rows.push(row("protocol", f.group.into(), f.name.into(), &|s| {
+            (f.exercised)(s)
+        }));
+    }
+    for (prefix, name) in JPKI_COMMANDS {
+        rows.push(row(
+            "JPKI command",
+            (*prefix).into(),
+            (*name).into(),
+            &|s| {
+                s.jpki
+                    && s.result
+                        .transcript
+                        .entries
+                        .iter()
+                        .any(|e| e.command.starts_with(prefix))
+            },
+        ));
+    }
+    for (sw, meaning) in JPKI_STATUS_WORDS {
+        rows.push(row(
+            "JPKI status word",
+            (*sw).into(),
+            (*meaning).into(),
+            &|s| {
+                s.jpki
+                    && s.result
+                        .transcript
+                        .entries
+                        .iter()
+                        .any(|e| sw_matches(sw, &e.sw))
+            },
+        ));
+    }
+    rows
+}
+
+/// The map as a text table (`kazasu coverage`, `coverage.txt` of a certification bundle).
+pub fn text(rows: &[Row]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let mut last_kind = "";
+    for r in rows {
+        if r.kind != last_kind {
+            let _ = writeln!(
+                s,
+                "\n{:<18} {:<62} {:>5}  result",
+                r.kind, "family", "cases"
+            );
+            last_kind = r.kind;
+        }
+        let label = format!("{}: {}", r.group, r.name);
+        let _ = writeln!(s, "  {label:<78} {:>5}  {}", r.cases.len(), r.result());
+    }
+    let empty = rows.iter().filter(|r| r.cases.is_empty()).count();
+    let _ = writeln!(
+        s,
+        "\n{} families, commands and status words; {} without a case",
+        rows.len(),
+        empty
+    );
+    s
+}
