@@ -50,6 +50,9 @@ enum Cmd {
     /// Show which protocol families (activation, chaining, WTX, recovery …), JPKI commands and
     /// JPKI status words the suite exercises, from what its cases did, with their results.
     Coverage(cli::run::CoverageArgs),
+    /// List the PC/SC readers and what is on them: the ATR decoded (Type A/B, bit rates, FWI,
+    /// largest frame) and the kazasu card profile it looks like.
+    Devices,
     /// The simulated account-onboarding service (registration, reader order, commissioning).
     Onboarding {
         #[command(subcommand)]
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Cmd::FuzzHost(a) => cli::fuzz::fuzz_host(a),
         Cmd::Certify(a) => cli::certify::certify(a),
         Cmd::Coverage(a) => cli::run::coverage(a),
+        Cmd::Devices => cli::device::devices(),
         Cmd::Onboarding { command } => cli::onboarding::onboarding(command),
         Cmd::CheckTranscript(a) => cli::serve::check_transcript(&a.transcript, &a.expectations),
         Cmd::Schema => Ok(cli::info::schema()),

@@ -274,3 +274,119 @@ fn serve_reaches_a_vpcd_by_host_and_port() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("the vpcd at 127.0.0.1:35965"), "{said}");
 }
+
+/// `kazasu serve` on slot `slot` with `args`, as the "physical" card of a --device run.
+fn serve_on(slot: u16, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args([
+            "serve",
+            "--card",
+            "mynumber-card",
+            "--slot",
+            &slot.to_string(),
+        ])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn scenario_file(name: &str) -> String {
+    format!("{}/../scenarios/serve/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scenario with tap and remove runs on a card on a PC/SC reader (`--device`): kazasu serve
+/// plays the physical card, its script the operator who taps, takes off and taps again; the
+/// prompts name the reader, and a case with faults is not applicable. `--unattended` fails the
+/// case at the tap it cannot cause.
+#[test]
+fn a_device_run_waits_for_the_operators_taps_and_unattended_fails_cleanly() {
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !stack_available() || kazasu::link::pcsc::configured_slots().unwrap() < 5 {
+        assert!(!pcscd_required(), "ci/pcscd.sh configures slot 4");
+        return;
+    }
+    let device = kazasu_sim::vpcd::reader_name(4);
+    let scenario = scenario_file("device-tap-remove.yaml");
+    let script = scenario_file("operator-taps-twice.yaml");
+    let mut served = serve_on(4, &["--script", &script, "--duration", "30s"]);
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args([
+            "run",
+            "--backend",
+            "pcsc",
+            "--device",
+            &device,
+            &scenario,
+            "-v",
+        ])
+        .output()
+        .unwrap();
+    let _ = served.kill();
+    let _ = served.wait();
+    let (out, err) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert_eq!(run.status.code(), Some(0), "{out}{err}");
+    assert!(
+        out.contains("PASS") && out.contains("the card is read, taken off and read again"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 passed, 0 failed, 1 not applicable"),
+        "{out}"
+    );
+    assert!(out.contains("needs faults injected"), "{out}");
+    assert!(
+        err.contains(&format!("Hold the test card on {device} now")),
+        "the operator is told what to do: {err}"
+    );
+    // The card stays on the reader and no one is there: the second tap cannot happen.
+    let mut served = serve_on(4, &["--duration", "30s"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args([
+            "run",
+            "--backend",
+            "pcsc",
+            "--device",
+            &device,
+            "--unattended",
+            &scenario,
+        ])
+        .output()
+        .unwrap();
+    let _ = served.kill();
+    let _ = served.wait();
+    let (out, err) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert_eq!(run.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("at step 6 (tap)"), "{out}");
+    assert!(
+        err.contains("--unattended: the case needs the card taken off"),
+        "{err}"
+    );
+    // A name that matches no reader is bad input, with the readers listed.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args([
+            "run",
+            "--backend",
+            "pcsc",
+            "--device",
+            "ACS ACR1252",
+            &scenario,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no PC/SC reader's name contains `ACS ACR1252`")
+            && err.contains("Virtual PCD 00 00"),
+        "{err}"
+    );
+}

@@ -68,3 +68,101 @@ pub fn pcsc_contactless_atr(p: &CardProfile) -> Vec<u8> {
     atr.push(tck);
     atr
 }
+
+/// What a PC/SC part-3 contactless ATR tells about the card behind it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContactlessAtr {
+    /// The reader's generic ATR (`3B 80 80 01 01`): nothing about the card.
+    Generic,
+    /// Historical bytes of 8 that read as a Type B card's ATQB application data, protocol info
+    /// and MBLI: its bit rates, frame size and FWI.
+    TypeB {
+        /// ATQB application data.
+        application_data: [u8; 4],
+        /// Bit rates the card takes, kbit/s (106 always).
+        bit_rates: Vec<u32>,
+        /// Largest frame the card takes, bytes.
+        max_frame: usize,
+        /// Frame waiting time index.
+        fwi: u8,
+    },
+    /// Other historical bytes: a Type A card's ATS historical bytes (the ATR carries no FWI
+    /// or frame size for Type A).
+    TypeA {
+        /// The historical bytes.
+        historical: Vec<u8>,
+    },
+    /// Not a part-3 contactless ATR (a contact card, or a reader of its own kind).
+    Other,
+}
+
+/// Reads a PC/SC part-3 contactless ATR (`3B 8n 80 01 <n historical bytes> TCK`).
+pub fn read_pcsc_contactless_atr(atr: &[u8]) -> ContactlessAtr {
+    if atr == [0x3B, 0x80, 0x80, 0x01, 0x01] {
+        return ContactlessAtr::Generic;
+    }
+    let n = match atr {
+        [0x3B, t0, 0x80, 0x01, ..] if t0 & 0xF0 == 0x80 => usize::from(t0 & 0x0F),
+        _ => return ContactlessAtr::Other,
+    };
+    if atr.len() != 4 + n + 1 || atr[1..].iter().fold(0u8, |a, b| a ^ b) != 0 {
+        return ContactlessAtr::Other;
+    }
+    let hist = &atr[4..4 + n];
+    // Type B: application data (4), protocol info (3: bit rates; FSCI | protocol type; FWI |
+    // ADC | FO), MBLI | CID. The protocol type's "ISO/IEC 14443-4 compliant" bit tells it apart.
+    if n == 8 && hist[5] & 0x0F == 0x01 && hist[5] >> 4 <= 12 && hist[6] >> 4 <= 14 {
+        let rates = hist[4];
+        let mut bit_rates = vec![106];
+        for (bit, kbps) in [(0x01u8, 212u32), (0x02, 424), (0x04, 848)] {
+            if rates & bit != 0 || rates & (bit << 4) != 0 {
+                bit_rates.push(kbps);
+            }
+        }
+        return ContactlessAtr::TypeB {
+            application_data: [hist[0], hist[1], hist[2], hist[3]],
+            bit_rates,
+            max_frame: frame_size(hist[5] >> 4),
+            fwi: hist[6] >> 4,
+        };
+    }
+    ContactlessAtr::TypeA {
+        historical: hist.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_type_b_atr_reads_back_as_its_profile_builds_it() {
+        let p = CardProfile::builtin("mynumber-card").unwrap();
+        let atr = pcsc_contactless_atr(&p);
+        match read_pcsc_contactless_atr(&atr) {
+            ContactlessAtr::TypeB {
+                max_frame,
+                fwi,
+                bit_rates,
+                ..
+            } => {
+                assert_eq!(max_frame, 256);
+                assert_eq!(fwi, p.contactless.fwi.value);
+                assert!(bit_rates.contains(&424), "{bit_rates:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            read_pcsc_contactless_atr(&[0x3B, 0x80, 0x80, 0x01, 0x01]),
+            ContactlessAtr::Generic
+        );
+        let mut bad = atr.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert_eq!(read_pcsc_contactless_atr(&bad), ContactlessAtr::Other);
+        let a = CardProfile::builtin("android-jpki").unwrap();
+        assert!(matches!(
+            read_pcsc_contactless_atr(&pcsc_contactless_atr(&a)),
+            ContactlessAtr::TypeA { .. } | ContactlessAtr::TypeB { .. }
+        ));
+    }
+}

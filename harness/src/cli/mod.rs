@@ -23,6 +23,7 @@ macro_rules! outln {
 }
 
 pub mod certify;
+pub mod device;
 pub mod field;
 pub mod fuzz;
 pub mod info;

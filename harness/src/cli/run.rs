@@ -73,6 +73,17 @@ pub struct RunArgs {
     /// every slot pcscd has, up to 16 with `ci/pcscd.sh`).
     #[arg(long)]
     pub slots: Option<u16>,
+    /// With --backend pcsc: run on the card on this PC/SC reader (any part of its name; a
+    /// physical reader with a test card or phone) instead of virtual cards on vpcd slots.
+    /// Tap and remove steps prompt the operator; cases with faults are not applicable.
+    #[arg(long, value_name = "NAME")]
+    pub device: Option<String>,
+    /// With --device: no operator; a step that needs a tap or a removal fails.
+    #[arg(long, requires = "device")]
+    pub unattended: bool,
+    /// With --device: how long to wait for the operator to tap or remove the card.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s", requires = "device")]
+    pub operator_timeout: std::time::Duration,
     /// Run the onboarding steps against this service (http://host:port) instead of a fresh
     /// embedded one per case.
     #[arg(long, value_name = "URL")]
@@ -147,7 +158,18 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
         fail_fast: a.fail_fast,
         target: a.target.clone(),
     };
-    let factory = backend_factory(a.backend, a.pace, a.slots, a.jobs, &mut opts)?;
+    let factory = match &a.device {
+        Some(name) => {
+            if a.backend != Backend::Pcsc {
+                return Err(InputFailure(
+                    "--device needs --backend pcsc (the reader is reached through pcscd)".into(),
+                ));
+            }
+            opts.jobs = 1;
+            device_factory(name, a.unattended, a.operator_timeout)?
+        }
+        None => backend_factory(a.backend, a.pace, a.slots, a.jobs, &mut opts)?,
+    };
     if a.target.is_some() && opts.jobs > 1 {
         // One service, reset before each case: the cases take turns.
         opts.jobs = 1;
@@ -166,7 +188,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
     let transcripts = a.transcripts;
     let print_lock = std::sync::Mutex::new(());
     let started = Instant::now();
-    let results = run::run_with(&cases, &opts, &*factory, &|r| {
+    let mut results = run::run_with(&cases, &opts, &*factory, &|r| {
         let _guard = print_lock.lock();
         let failed = matches!(r.status, Status::Failed | Status::Error);
         let mut text = String::new();
@@ -192,6 +214,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
     });
     if let Some(b) = &bar {
         b.finish_and_clear();
+    }
+    if let Some(device) = &a.device {
+        // The reader is the device, and the card whatever was on it.
+        for r in &mut results {
+            r.reader = device.clone();
+        }
     }
     let summary = Summary::of(&results, started.elapsed());
     out!("{}", report::console_summary(&results, &summary));
@@ -284,6 +312,46 @@ fn pcsc_factory(
         PcscBackend::new(worker as u16, model, pace, Timeouts::default())
             .map(|b| Box::new(b) as Box<dyn kazasu::link::backend::Backend>)
     }))
+}
+
+#[cfg(feature = "pcsc")]
+fn device_factory(
+    name: &str,
+    unattended: bool,
+    timeout: std::time::Duration,
+) -> Result<Factory, InputFailure> {
+    use kazasu::link::device::{DeviceBackend, Operator};
+    let operator = Operator {
+        timeout,
+        unattended,
+    };
+    // Fail early, with the readers named, when none or several match.
+    let probe = DeviceBackend::new(name, operator).map_err(InputFailure)?;
+    eprintln!(
+        "running on the card on {}{}",
+        probe.reader_name(),
+        if unattended {
+            " (unattended: steps that need a tap or a removal fail)"
+        } else {
+            "; follow the prompts to tap and remove it"
+        }
+    );
+    drop(probe);
+    let name = name.to_string();
+    Ok(Box::new(move |_, _| {
+        DeviceBackend::new(&name, operator)
+            .map(|b| Box::new(b) as Box<dyn kazasu::link::backend::Backend>)
+    }))
+}
+
+#[cfg(not(feature = "pcsc"))]
+fn device_factory(_: &str, _: bool, _: std::time::Duration) -> Result<Factory, InputFailure> {
+    pcsc_factory(
+        kazasu::link::vpcd::Pace::Fast,
+        None,
+        None,
+        &mut RunOptions::default(),
+    )
 }
 
 #[cfg(not(feature = "pcsc"))]

@@ -29,6 +29,10 @@ pub trait Backend: Transport + Send {
     fn finish(&mut self) {}
     /// Planned faults (at a precise point) that never struck, described.
     fn missed_faults(&self) -> Vec<String>;
+    /// Whether the backend applies a case's planned faults (a physical card does not).
+    fn injects_faults(&self) -> bool {
+        true
+    }
 }
 
 impl Backend for Reader {

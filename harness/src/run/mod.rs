@@ -367,6 +367,12 @@ pub fn run_case_on(
         Ok(b) => b,
         Err(e) => return error(result, e),
     };
+    if !case.scenario.faults.is_empty() && !reader.injects_faults() {
+        result.status = Status::NotApplicable;
+        result.note =
+            Some("needs faults injected, which a card on a physical reader cannot be given".into());
+        return result;
+    }
     let mut secrets = BTreeMap::new();
     let pins = &subject.identity.pins;
     secrets.insert("auth_pin".to_string(), pins.auth.clone());
