@@ -21,6 +21,7 @@ if [ "${1:-}" = "--self-test" ]; then
     trap 'rm -rf "$scratch"' EXIT
     echo "== self-test: apdu_codec with a planted panic must fail the smoke run"
     rm -rf target/fuzz-artifacts/apdu_codec-planted
+    mkdir -p target/fuzz-artifacts/apdu_codec-planted
     if KAZASU_FUZZ_PLANTED_PANIC=1 fuzz_run apdu_codec "$secs" "$scratch/corpus" \
         -artifact_prefix=target/fuzz-artifacts/apdu_codec-planted/ >"$scratch/log" 2>&1; then
         tail -n 20 "$scratch/log"
