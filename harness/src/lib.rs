@@ -14,11 +14,13 @@
 //! fuzz: the virtual card as a fuzzer of host software (`kazasu fuzz-host`)
 //! onboarding: the onboarding service over HTTP (and in-process for the runner)
 //! certify: a certification bundle's manifest and its check
+//! calibrate: reader timing values estimated from round trips measured on a device
 //! ```
 //!
 //! The `kazasu` binary (`main.rs` and `cli/`) is the command-line face.
 #![warn(missing_docs)]
 
+pub mod calibrate;
 pub mod certify;
 pub mod field;
 pub mod files;

@@ -53,6 +53,10 @@ enum Cmd {
     /// List the PC/SC readers and what is on them: the ATR decoded (Type A/B, bit rates, FWI,
     /// largest frame) and the kazasu card profile it looks like.
     Devices,
+    /// Measure a reader with a readertest card on it through PC/SC (round trips against answer
+    /// length, host overhead, extended APDUs) and write a reader profile with the measured
+    /// values marked `sure: measured`.
+    Calibrate(cli::calibrate::CalibrateArgs),
     /// The simulated account-onboarding service (registration, reader order, commissioning).
     Onboarding {
         #[command(subcommand)]
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Cmd::Certify(a) => cli::certify::certify(a),
         Cmd::Coverage(a) => cli::run::coverage(a),
         Cmd::Devices => cli::device::devices(),
+        Cmd::Calibrate(a) => cli::calibrate::calibrate(a),
         Cmd::Onboarding { command } => cli::onboarding::onboarding(command),
         Cmd::CheckTranscript(a) => cli::serve::check_transcript(&a.transcript, &a.expectations),
         Cmd::Schema => Ok(cli::info::schema()),

@@ -390,3 +390,95 @@ fn a_device_run_waits_for_the_operators_taps_and_unattended_fails_cleanly() {
         "{err}"
     );
 }
+
+/// `kazasu calibrate`, closed loop: a readertest card served behind typical-424k at real-time
+/// pace is measured through pcscd, with a card served at once (fast pace) on the next slot as
+/// the stack's own cost; the profile's host overhead (1 ms) and bit rate (424 kbit/s) come back
+/// within 10 %, and the profile written loads with its values marked measured.
+#[test]
+fn calibrate_recovers_a_served_readers_timing_within_ten_percent() {
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !stack_available() || kazasu::link::pcsc::configured_slots().unwrap() < 8 {
+        assert!(!pcscd_required(), "ci/pcscd.sh configures slots 6 and 7");
+        return;
+    }
+    let serve = |slot: &str, pace: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+            .args([
+                "serve",
+                "--card",
+                "readertest",
+                "--reader",
+                "typical-424k",
+                "--slot",
+                slot,
+                "--pace",
+                pace,
+                "--duration",
+                "120s",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut measured = serve("6", "realtime");
+    let mut null = serve("7", "fast");
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = std::env::temp_dir().join(format!("kazasu-calibrated-{}.yaml", std::process::id()));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args([
+            "calibrate",
+            "--device",
+            &kazasu_sim::vpcd::reader_name(6),
+            "--baseline",
+            &kazasu_sim::vpcd::reader_name(7),
+            "--name",
+            "served-typical",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    for c in [&mut measured, &mut null] {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    let number_after = |label: &str| -> f64 {
+        let rest =
+            &err[err.find(label).unwrap_or_else(|| panic!("{label}: {err}")) + label.len()..];
+        rest.trim_start()
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let overhead_us = number_after("host overhead");
+    let kbps = number_after("effective bit rate");
+    assert!(
+        (overhead_us - 1000.0).abs() <= 100.0,
+        "host overhead {overhead_us} µs: {err}"
+    );
+    assert!(
+        (kbps - 424.0).abs() <= 42.4,
+        "bit rate {kbps} kbit/s: {err}"
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let p = kazasu_sim::ReaderProfile::from_yaml(&text, "calibrated").unwrap();
+    assert_eq!(p.name, "served-typical");
+    assert_eq!(p.bit_rates.value, vec![106, 212, 424]);
+    assert_eq!(
+        p.extended_apdus.value,
+        kazasu_sim::reader_profile::ExtendedApdus::Supported
+    );
+    for key in ["bit_rates", "host_overhead", "extended_apdus"] {
+        let line = text.lines().find(|l| l.starts_with(key)).unwrap();
+        assert!(
+            line.contains("sure: measured") && line.contains("Virtual PCD 3 00 00"),
+            "{line}"
+        );
+    }
+}

@@ -18,6 +18,8 @@ pub enum Sureness {
     Reported,
     /// No public source: our own reasonable model.
     Modelled,
+    /// Measured on a device by `kazasu calibrate` (the note says which, when and how).
+    Measured,
 }
 
 /// A profile value with its sureness and an optional note on its source.

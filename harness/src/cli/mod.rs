@@ -22,6 +22,7 @@ macro_rules! outln {
     }};
 }
 
+pub mod calibrate;
 pub mod certify;
 pub mod device;
 pub mod field;

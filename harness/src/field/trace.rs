@@ -30,10 +30,15 @@ pub enum Format {
     Kazasu,
 }
 
+/// How many lines of a capture format detection reads.
+const DETECT_LINES: usize = 100_000;
+
 impl Format {
     /// The format a capture is in, from its first lines.
     pub fn detect(text: &str) -> Option<Format> {
-        let head: Vec<&str> = text.lines().take(200).collect();
+        // A capture's first exchange may come after a long start: pcscd's debug log of a machine
+        // with many readers, say, polls them all before anything is read.
+        let head: Vec<&str> = text.lines().take(DETECT_LINES).collect();
         let any = |f: &dyn Fn(&str) -> bool| head.iter().any(|l| f(l));
         if any(&|l| l.trim_start().starts_with('{') && l.contains("\"event\"")) {
             Some(Format::Kazasu)
@@ -1485,6 +1490,16 @@ Incoming APDU (2 bytes):
 
 ";
         assert_eq!(Format::detect(text), Some(Format::Opensc));
+        // pcscd's debug log of a machine with 16 readers: OpenSC lists them all (about 500
+        // lines) before its first APDU; the format is still told.
+        let mut busy = String::new();
+        for i in 0..600 {
+            busy.push_str(&format!(
+                "00000004 readerfactory.c:866:RFReaderInfoById() RefReader() count was: {i}\n"
+            ));
+        }
+        busy.push_str("00000003 APDU: 00 A4 04 00 07 62 76 01 FF 00 00 00\n00000003 SW: 90 00\n");
+        assert_eq!(Format::detect(&busy), Some(Format::Pcscd));
         let t = parse(Format::Opensc, text, None).unwrap();
         assert_eq!(t.atr.as_ref().unwrap().len(), 13);
         assert_eq!(t.reader.as_deref(), Some("Virtual PCD 00 00"));

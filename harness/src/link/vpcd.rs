@@ -21,6 +21,9 @@ pub enum Pace {
     Realtime,
 }
 
+/// How long before the end of a paced exchange the link stops sleeping and yields instead.
+const SPIN_FOR: Duration = Duration::from_micros(300);
+
 /// Where and how the link runs.
 #[derive(Clone, Debug)]
 pub struct LinkConfig {
@@ -253,7 +256,16 @@ fn serve_connection<S: SlotCard + ?Sized>(
                             {
                                 break;
                             }
-                            std::thread::sleep(rest.min(Duration::from_millis(20)));
+                            // A sleep overshoots by tens of microseconds: sleep until
+                            // shortly before the end, then yield until it (a few hundred
+                            // microseconds of a core at most per exchange).
+                            if rest > SPIN_FOR {
+                                std::thread::sleep(
+                                    (rest - SPIN_FOR).min(Duration::from_millis(20)),
+                                );
+                            } else {
+                                std::thread::yield_now();
+                            }
                         }
                         if !control.present.load(Ordering::SeqCst) {
                             on_event(LinkEvent::Undelivered {

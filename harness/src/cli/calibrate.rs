@@ -1,0 +1,232 @@
+//! `calibrate`: measures a reader with the readertest applet on it through PC/SC and writes a
+//! reader profile whose timing values are `sure: measured` (the estimating is in
+//! `kazasu::calibrate`).
+
+use super::InputFailure;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Measure a reader (with a readertest card on it) through PC/SC and write its profile.
+#[derive(clap::Args)]
+pub struct CalibrateArgs {
+    /// The reader to measure (any part of its PC/SC name).
+    #[arg(long, value_name = "NAME")]
+    pub device: String,
+    /// Write the profile here (default: print it).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The profile's name (default: from the device's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The reader profile the values not measured come from.
+    #[arg(long, default_value = "typical-424k")]
+    pub base: String,
+    /// Round trips per point of the sweep.
+    #[arg(long, default_value_t = 15)]
+    pub reps: usize,
+    /// A reader whose card answers at once (e.g. `kazasu serve --card readertest` at
+    /// `--pace fast`): its round trips — the PC/SC stack's own cost — are measured in the same
+    /// run and subtracted.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+}
+
+#[cfg(not(feature = "pcsc"))]
+pub fn calibrate(_: CalibrateArgs) -> Result<ExitCode, InputFailure> {
+    Err(InputFailure(
+        "this kazasu was built without PC/SC; build it with `cargo build --release --features pcsc` (needs Debian's libpcsclite-dev)".into(),
+    ))
+}
+
+#[cfg(feature = "pcsc")]
+pub fn calibrate(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
+    use super::write_file;
+    use kazasu::calibrate::{self as cal, Measured};
+    use std::time::Instant;
+    if a.reps < 3 {
+        return Err(InputFailure("--reps must be at least 3".into()));
+    }
+    let base = kazasu::scenario::suite::reader_profile(&a.base, None)
+        .map_err(|e| InputFailure(format!("--base {}: {e}", a.base)))?;
+    let base_text = if kazasu::scenario::suite::is_path(&a.base) {
+        kazasu::files::read_text(std::path::Path::new(&a.base), kazasu::files::SMALL_YAML)
+            .map_err(InputFailure)?
+    } else {
+        kazasu_sim::reader_profile::BUILTIN_READER_PROFILES
+            .iter()
+            .find(|(n, _)| *n == base.name)
+            .map(|(_, t)| t.to_string())
+            .ok_or_else(|| InputFailure(format!("--base {}: no built-in profile", a.base)))?
+    };
+    let card_profile = kazasu_sim::CardProfile::builtin("readertest").expect("built-in");
+    let ctx = pcsc::Context::establish(pcsc::Scope::User)
+        .map_err(|e| InputFailure(format!("pcscd is not reachable ({e}); start it")))?;
+    let open = |part: &str| -> Result<(pcsc::Card, String, Vec<u8>), InputFailure> {
+        let name = kazasu::link::device::find_reader(&ctx, part).map_err(InputFailure)?;
+        let card = ctx
+            .connect(
+                name.as_c_str(),
+                pcsc::ShareMode::Shared,
+                pcsc::Protocols::ANY,
+            )
+            .map_err(|e| {
+                InputFailure(format!(
+                    "no card on {} ({e}): put the readertest card on it",
+                    name.to_string_lossy()
+                ))
+            })?;
+        let atr = card
+            .status2_owned()
+            .map(|s| s.atr().to_vec())
+            .unwrap_or_default();
+        let mut buf = [0u8; 258];
+        let answer = card
+            .transmit(&cal::READERTEST_SELECT, &mut buf)
+            .map_err(|e| InputFailure(format!("SELECT on {}: {e}", name.to_string_lossy())))?;
+        if answer != [0x90, 0x00] {
+            return Err(InputFailure(format!(
+                "the card on {} has no readertest applet (SELECT answered {}); calibrate needs a test card with pcsc-lite's readertest applet",
+                name.to_string_lossy(),
+                hex::encode_upper(answer)
+            )));
+        }
+        Ok((card, name.to_string_lossy().into_owned(), atr))
+    };
+    let (card, device, atr) = open(&a.device)?;
+    let baseline = a.baseline.as_deref().map(open).transpose()?;
+    let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    // One round trip in seconds, or a clear error.
+    let mut time = |card: &pcsc::Card, apdu: &[u8]| -> Result<f64, InputFailure> {
+        let t = Instant::now();
+        let r = card
+            .transmit(apdu, &mut buf)
+            .map_err(|e| InputFailure(format!("transmit {}: {e}", hex::encode_upper(apdu))))?;
+        let took = t.elapsed().as_secs_f64();
+        if r.len() < 2 || r[r.len() - 2..] != [0x90, 0x00] {
+            return Err(InputFailure(format!(
+                "{} answered {}",
+                hex::encode_upper(apdu),
+                hex::encode_upper(r)
+            )));
+        }
+        Ok(took)
+    };
+    let get_data = [0xFF, 0xCA, 0x00, 0x00, 0x00];
+    eprintln!(
+        "calibrating {device}: {} round trips a point{}",
+        a.reps,
+        if baseline.is_some() {
+            ", with the stack baseline"
+        } else {
+            ""
+        }
+    );
+    // Warm-up, then every point in turn (device and baseline alternating), so that drift of a
+    // shared machine spreads over all points alike.
+    for _ in 0..3 {
+        time(&card, &cal::case2(1))?;
+    }
+    let mut gd = (Vec::new(), Vec::new());
+    let mut sweep: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); cal::SWEEP.len()];
+    for _ in 0..a.reps {
+        gd.0.push(time(&card, &get_data)?);
+        if let Some((b, _, _)) = &baseline {
+            gd.1.push(time(b, &get_data)?);
+        }
+        for (i, n) in cal::SWEEP.iter().enumerate() {
+            sweep[i].0.push(time(&card, &cal::case2(*n))?);
+            if let Some((b, _, _)) = &baseline {
+                sweep[i].1.push(time(b, &cal::case2(*n))?);
+            }
+        }
+    }
+    let med = |v: &[f64]| cal::median(v).unwrap_or(0.0);
+    let get_data_s = med(&gd.0) - med(&gd.1);
+    let points: Vec<(f64, f64)> = cal::SWEEP
+        .iter()
+        .zip(&sweep)
+        .map(|(n, (d, b))| (*n as f64, med(d) - med(b)))
+        .collect();
+    let answers =
+        cal::fit(&points).ok_or_else(|| InputFailure("no line through the sweep".into()))?;
+    // Extended case 2: how the reader carries it, and the largest answer that comes through.
+    use kazasu_sim::reader_profile::ExtendedApdus;
+    let mut extended = (ExtendedApdus::Supported, 0usize);
+    for n in [256usize, 1024, 4096, 16384, 65533] {
+        let apdu = [
+            0x80,
+            0x34,
+            (n >> 8) as u8,
+            n as u8,
+            0x00,
+            (n >> 8) as u8,
+            n as u8,
+        ];
+        match card.transmit(&apdu, &mut buf) {
+            Ok(r) if r.len() == n + 2 && r[n..] == [0x90, 0x00] => extended.1 = n,
+            Ok(r) if extended.1 == 0 && r == [0x67, 0x00] => {
+                extended.0 = ExtendedApdus::WrongLength;
+                break;
+            }
+            Ok(_) => break,
+            Err(_) if extended.1 == 0 => {
+                extended.0 = ExtendedApdus::TransportError;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let m = Measured {
+        get_data: get_data_s,
+        get_data_spread: cal::relative_spread(&gd.0),
+        answers,
+        samples: a.reps,
+        sweep_spread: sweep
+            .iter()
+            .map(|(d, _)| cal::relative_spread(d))
+            .fold(0.0, f64::max),
+        extended,
+        device: device.clone(),
+        atr: hex::encode_upper(&atr),
+        date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        baseline: baseline.as_ref().map(|(_, n, _)| n.clone()),
+    };
+    let e = cal::estimate(&m, &base, &card_profile).map_err(InputFailure)?;
+    let name = a.name.clone().unwrap_or_else(|| {
+        device
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+            .split('-')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("-")
+    });
+    let yaml = cal::profile_yaml(&base_text, &name, &e, &m);
+    kazasu_sim::ReaderProfile::from_yaml(&yaml, "calibrated profile")
+        .map_err(|err| InputFailure(format!("the calibrated profile does not load: {err}")))?;
+    eprintln!(
+        "host overhead {:.0} µs (GET DATA FF CA, spread {:.1} %); effective bit rate {:.0} kbit/s (nearest {} kbit/s; sweep spread {:.1} %); extended APDUs {:?}, largest answer {} bytes",
+        e.host_overhead * 1e6,
+        m.get_data_spread * 100.0,
+        e.kbps,
+        e.nominal_kbps,
+        m.sweep_spread * 100.0,
+        m.extended.0,
+        m.extended.1
+    );
+    match &a.out {
+        Some(p) => {
+            write_file(p, &yaml)?;
+            eprintln!("wrote {}", p.display());
+        }
+        None => out!("{yaml}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
