@@ -298,7 +298,7 @@ fn scenario_file(name: &str) -> String {
 
 /// A scenario with tap and remove runs on a card on a PC/SC reader (`--device`): kazasu serve
 /// plays the physical card, its script the operator who taps, takes off and taps again; the
-/// prompts name the reader, and a case with faults is not applicable. `--unattended` fails the
+/// prompts name the reader, and a case with faults or about another card is not applicable. `--unattended` fails the
 /// case at the tap it cannot cause.
 #[test]
 fn a_device_run_waits_for_the_operators_taps_and_unattended_fails_cleanly() {
@@ -335,10 +335,11 @@ fn a_device_run_waits_for_the_operators_taps_and_unattended_fails_cleanly() {
         "{out}"
     );
     assert!(
-        out.contains("1 passed, 0 failed, 1 not applicable"),
+        out.contains("1 passed, 0 failed, 2 not applicable"),
         "{out}"
     );
     assert!(out.contains("needs faults injected"), "{out}");
+    assert!(out.contains("needs the card `iphone-jpki`"), "{out}");
     assert!(
         err.contains(&format!("Hold the test card on {device} now")),
         "the operator is told what to do: {err}"

@@ -159,6 +159,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
         target: a.target.clone(),
     };
     let factory = match &a.device {
+        Some(_) if a.select.paths.is_empty() => {
+            return Err(InputFailure(
+                "--device runs the scenarios you name, not the bundled suite: the suite blocks \
+                 PINs and changes them on purpose, which would lock a physical card; give the \
+                 scenario files to run (e.g. scenarios/serve/device-tap-remove.yaml)"
+                    .into(),
+            ));
+        }
         Some(name) => {
             if a.backend != Backend::Pcsc {
                 return Err(InputFailure(

@@ -308,6 +308,30 @@ pub fn run_case(case: &Case, run_seed: u64) -> CaseResult {
     run_case_on(case, run_seed, 0, &inproc, None)
 }
 
+/// Why the card on a physical reader is not the case's card (`None`: it is, or the reader's
+/// generic ATR cannot tell).
+fn other_card(
+    backend: &dyn crate::link::backend::Backend,
+    profile: &kazasu_sim::CardProfile,
+) -> Option<String> {
+    let on_reader = backend.atr().ok()?;
+    if on_reader == kazasu_sim::reader_profile::GENERIC_ATR {
+        return None;
+    }
+    let expected = match &profile.atr {
+        Some(own) => own.value.0.clone(),
+        None => kazasu_sim::atr::pcsc_contactless_atr(profile),
+    };
+    (on_reader != expected).then(|| {
+        format!(
+            "needs the card `{}` (ATR {}); the reader holds a card with ATR {}",
+            profile.name,
+            hex::encode_upper(&expected),
+            hex::encode_upper(&on_reader)
+        )
+    })
+}
+
 /// Runs one case on a backend.
 pub fn run_case_on(
     case: &Case,
@@ -353,7 +377,7 @@ pub fn run_case_on(
         None => fixtures.default_subject(),
     };
     let device = profiles.card.device;
-    let card = match Card::new(Arc::new(profiles.card), subject.clone(), seed) {
+    let card = match Card::new(Arc::new(profiles.card.clone()), subject.clone(), seed) {
         Ok(c) => c,
         Err(e) => return error(result, e.to_string()),
     };
@@ -367,11 +391,21 @@ pub fn run_case_on(
         Ok(b) => b,
         Err(e) => return error(result, e),
     };
-    if !case.scenario.faults.is_empty() && !reader.injects_faults() {
-        result.status = Status::NotApplicable;
-        result.note =
-            Some("needs faults injected, which a card on a physical reader cannot be given".into());
-        return result;
+    if !reader.injects_faults() {
+        // A card on a physical reader: faults cannot be given to it, and a case about another
+        // card does not apply to it (told by the ATR, unless the reader's ATR is generic).
+        if !case.scenario.faults.is_empty() {
+            result.status = Status::NotApplicable;
+            result.note = Some(
+                "needs faults injected, which a card on a physical reader cannot be given".into(),
+            );
+            return result;
+        }
+        if let Some(why) = other_card(&*reader, &profiles.card) {
+            result.status = Status::NotApplicable;
+            result.note = Some(why);
+            return result;
+        }
     }
     let mut secrets = BTreeMap::new();
     let pins = &subject.identity.pins;
