@@ -462,6 +462,9 @@ impl<S: SlotCard + Send> Transport for SlotBackend<S> {
     }
 }
 
+/// How long after a run's time-out its card stops answering (so that a hung host thread ends).
+const CARD_OUTLIVES_VERDICT: Duration = Duration::from_millis(100);
+
 /// Runs an in-process host against `card` on its own thread; a panic is a crash, a run longer
 /// than `timeout` a hang (the card stops answering then, so the thread ends soon after).
 pub fn run_in_process<S: SlotCard + Send + 'static>(
@@ -471,8 +474,11 @@ pub fn run_in_process<S: SlotCard + Send + 'static>(
     expect_exit: Option<&[i32]>,
 ) -> HostRun {
     let started = Instant::now();
+    let deadline = started + timeout;
     let mut backend: SlotBackend<S> = SlotBackend::new(card);
-    backend.deadline = Some(started + timeout);
+    // The card goes dead only after the verdict: a host that waits for the card to leave must
+    // not see it leave before kazasu has called the run a hang.
+    backend.deadline = Some(deadline + CARD_OUTLIVES_VERDICT);
     let recorded = backend.recording.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -484,25 +490,26 @@ pub fn run_in_process<S: SlotCard + Send + 'static>(
         Some(codes) if !codes.contains(&code) => Outcome::UnexpectedExit { code },
         _ => Outcome::Passed { code },
     };
-    let (outcome, output_tail) = match rx.recv_timeout(timeout) {
-        Ok(Ok(Ok(()))) => (judge(0), String::new()),
-        Ok(Ok(Err(message))) => (judge(1), message),
-        Ok(Err(panic)) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "a panic".into());
-            (
-                Outcome::Crashed {
-                    signal: "panic".into(),
-                },
-                message,
-            )
-        }
-        // The host thread still holds the card; it ends when it next asks for something.
-        Err(_) => (Outcome::Hung, String::new()),
-    };
+    let (outcome, output_tail) =
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(Ok(Ok(()))) => (judge(0), String::new()),
+            Ok(Ok(Err(message))) => (judge(1), message),
+            Ok(Err(panic)) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "a panic".into());
+                (
+                    Outcome::Crashed {
+                        signal: "panic".into(),
+                    },
+                    message,
+                )
+            }
+            // The host thread still holds the card; it ends when it next asks for something.
+            Err(_) => (Outcome::Hung, String::new()),
+        };
     let recording = recorded.lock().expect("recording lock").clone();
     HostRun {
         outcome,
