@@ -21,8 +21,8 @@ pub enum Pace {
     Realtime,
 }
 
-/// How long before the end of a paced exchange the link stops sleeping and yields instead.
-const SPIN_FOR: Duration = Duration::from_micros(300);
+/// How long before the end of a paced exchange the link stops sleeping and spins instead.
+const SPIN_FOR: Duration = Duration::from_millis(1);
 
 /// Where and how the link runs.
 #[derive(Clone, Debug)]
@@ -256,15 +256,15 @@ fn serve_connection<S: SlotCard + ?Sized>(
                             {
                                 break;
                             }
-                            // A sleep overshoots by tens of microseconds: sleep until
-                            // shortly before the end, then yield until it (a few hundred
-                            // microseconds of a core at most per exchange).
+                            // A sleep wakes up late, by tens to hundreds of microseconds on a
+                            // busy machine: sleep until shortly before the end, then spin until
+                            // it (at most a millisecond of a core per exchange).
                             if rest > SPIN_FOR {
                                 std::thread::sleep(
                                     (rest - SPIN_FOR).min(Duration::from_millis(20)),
                                 );
                             } else {
-                                std::thread::yield_now();
+                                std::hint::spin_loop();
                             }
                         }
                         if !control.present.load(Ordering::SeqCst) {
