@@ -104,7 +104,10 @@ fn main() {
     let files = kazasu::scenario::suite::load(&[]).unwrap();
     let cases: Vec<_> = files
         .iter()
-        .flat_map(|(f, s)| kazasu::scenario::suite::expand(s, f, None, None))
+        .flat_map(|(f, s)| {
+            kazasu::scenario::suite::expand(s, f, &kazasu::scenario::suite::Overrides::NONE)
+                .expect("profiles load")
+        })
         .collect();
     let configured = kazasu::link::pcsc::configured_slots().expect("vpcd slots");
     for slots in [2, configured] {

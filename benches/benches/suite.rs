@@ -15,7 +15,10 @@ fn bundled_cases() -> Vec<suite::Case> {
     let files = suite::load(&[]).expect("the bundled suite loads");
     files
         .iter()
-        .flat_map(|(file, scenarios)| suite::expand(scenarios, file, None, None))
+        .flat_map(|(file, scenarios)| {
+            suite::expand(scenarios, file, &kazasu::scenario::suite::Overrides::NONE)
+                .expect("profiles load")
+        })
         .collect()
 }
 

@@ -27,6 +27,7 @@ pub mod files;
 pub mod fuzz;
 pub mod link;
 pub mod onboarding;
+pub mod profiles;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -14,7 +14,9 @@ fn every_family_command_and_status_word_has_a_passing_case() {
     let files = suite::load(&[]).unwrap();
     let cases: Vec<_> = files
         .iter()
-        .flat_map(|(f, s)| suite::expand(s, f, None, None))
+        .flat_map(|(f, s)| {
+            suite::expand(s, f, &kazasu::scenario::suite::Overrides::NONE).expect("profiles load")
+        })
         .collect();
     let results = run::run_with(&cases, &RunOptions::default(), &run::inproc, &|_| {});
     let rows = coverage::map(&results, &cases);

@@ -69,7 +69,12 @@ impl Transport for Rewriting {
 fn run_rewritten(yaml: &str, rule: (Vec<u8>, Vec<u8>)) -> CaseResult {
     let scenarios = suite::parse(yaml, "t.yaml").unwrap();
     suite::check(&scenarios, "t.yaml").unwrap();
-    let cases = suite::expand(&scenarios, "t.yaml", None, None);
+    let cases = suite::expand(
+        &scenarios,
+        "t.yaml",
+        &kazasu::scenario::suite::Overrides::NONE,
+    )
+    .expect("profiles load");
     let factory = move |_: usize, inner: Reader| -> Result<Box<dyn Backend>, String> {
         Ok(Box::new(Rewriting {
             inner,
@@ -175,7 +180,12 @@ fn an_answer_that_is_not_json_fails_expectations_about_json() {
             "name: not json\nsteps:\n  - http: {{ method: GET, path: /api/program }}\n    expect: {{ {expect} }}\n"
         );
         let scenarios = suite::parse(&yaml, "t.yaml").unwrap();
-        let cases = suite::expand(&scenarios, "t.yaml", None, None);
+        let cases = suite::expand(
+            &scenarios,
+            "t.yaml",
+            &kazasu::scenario::suite::Overrides::NONE,
+        )
+        .expect("profiles load");
         let r = run_case_on(&cases[0], 1, 0, &kazasu::run::inproc, Some(&url));
         assert_eq!(r.status, Status::Failed, "{expect}: {:?}", r.failure);
         let f = r.failure.unwrap();

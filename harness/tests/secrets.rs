@@ -57,7 +57,12 @@ fn reports_and_transcripts_never_show_secret_command_data() {
     // The last step fails, so that the failure's context (the exchanges before it) is printed.
     yaml.push_str("  - apdu: 00 84 00 00 08\n    expect: { sw: \"6F00\" }\n");
     let scenarios = suite::parse(&yaml, "secrets.yaml").unwrap();
-    let cases = suite::expand(&scenarios, "secrets.yaml", None, None);
+    let cases = suite::expand(
+        &scenarios,
+        "secrets.yaml",
+        &kazasu::scenario::suite::Overrides::NONE,
+    )
+    .expect("profiles load");
     let result = run_case(&cases[0], 1);
     assert_eq!(
         result.failure.as_ref().map(|f| f.step),
@@ -173,7 +178,12 @@ fn a_failed_expectation_made_from_a_secret_shows_no_secret() {
         "name: secret expectation\nsecrets: {{ code: \"{secret}\" }}\nsteps:\n  - tap\n  - apdu: 00 84 00 00 06\n    expect: {{ data: \"${{secrets.code}}\" }}\n"
     );
     let scenarios = suite::parse(&yaml, "secret-expect.yaml").unwrap();
-    let cases = suite::expand(&scenarios, "secret-expect.yaml", None, None);
+    let cases = suite::expand(
+        &scenarios,
+        "secret-expect.yaml",
+        &kazasu::scenario::suite::Overrides::NONE,
+    )
+    .expect("profiles load");
     let result = run_case(&cases[0], 1);
     let failure = result
         .failure
@@ -215,7 +225,12 @@ fn a_failed_expectation_made_from_a_secret_shows_no_secret() {
 fn a_literal_invitation_code_in_a_raw_body_is_hidden() {
     let yaml = "name: literal code\nsteps:\n  - http: { method: POST, path: /api/registrations, body: \"{\\\"name\\\": \\\"x\\\", \\\"invitation_code\\\": \\\"ZZ9QX7\\\"}\" }\n    expect: { status: 201 }\n";
     let scenarios = suite::parse(yaml, "literal.yaml").unwrap();
-    let cases = suite::expand(&scenarios, "literal.yaml", None, None);
+    let cases = suite::expand(
+        &scenarios,
+        "literal.yaml",
+        &kazasu::scenario::suite::Overrides::NONE,
+    )
+    .expect("profiles load");
     let result = run_case(&cases[0], 1);
     assert!(result.failure.is_some(), "an unknown code is refused");
     let text = report::failure_text(&result);

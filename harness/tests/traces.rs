@@ -148,7 +148,14 @@ fn imported_scenarios_pass_against_the_card_they_were_captured_from() {
     let files = kazasu::scenario::suite::load(&paths).unwrap();
     let mut cases = Vec::new();
     for (f, scenarios) in &files {
-        cases.extend(kazasu::scenario::suite::expand(scenarios, f, None, None));
+        cases.extend(
+            kazasu::scenario::suite::expand(
+                scenarios,
+                f,
+                &kazasu::scenario::suite::Overrides::NONE,
+            )
+            .expect("profiles load"),
+        );
     }
     assert_eq!(cases.len(), SAMPLES.len());
     let results = kazasu::run::run(&cases, &Default::default(), &|_| {});

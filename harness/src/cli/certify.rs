@@ -1,15 +1,17 @@
 //! `certify`: the conformance suite on a manufacturer's reader profile, written as a bundle to
-//! hand over (reports, the profile, the coverage map, a manifest with every file's SHA-256), and
-//! `certify --verify` that checks such a bundle (and `--rerun` that runs it again).
+//! hand over (reports, the profile, the coverage map, certificate.html, a manifest with every
+//! file's SHA-256, optionally signed), and `certify --verify` that rechecks such a bundle
+//! (`--key` its signature, `--rerun` every case again).
 
-use super::{InputFailure, write_file};
-use kazasu::certify::{self, Manifest, ManifestSummary};
+use super::InputFailure;
+use kazasu::certify::{self, Counts, ExpectedCase, Manifest, PROFILE_FILE, shown};
 use kazasu::report::{self, Summary, html};
 use kazasu::run::{self, RunOptions};
 use kazasu::scenario::suite;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Run the conformance suite on a reader profile and write a certification bundle, or check one.
@@ -18,146 +20,175 @@ pub struct CertifyArgs {
     /// The reader under test: a profile YAML (or a built-in name).
     #[arg(long, required_unless_present = "verify")]
     pub reader: Option<String>,
-    /// The bundle's folder (created; an earlier bundle there is replaced).
+    /// The bundle's folder: new or empty (see --force).
     #[arg(long, short = 'o', default_value = "kazasu-certification")]
     pub out: PathBuf,
+    /// Replace an earlier bundle in the --out folder: only the files its manifest lists; a
+    /// folder with any other file is refused and left as it is.
+    #[arg(long, conflicts_with = "verify")]
+    pub force: bool,
     /// Seed for every random choice; the manifest records it.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Check the bundle in this folder against its manifest instead of writing one.
+    /// Sign the bundle with this Ed25519 private key (PEM, as `openssl genpkey -algorithm
+    /// ed25519` writes it): manifest.json.sig, and the key's fingerprint in the manifest.
+    #[arg(long, value_name = "KEY.pem", conflicts_with = "verify")]
+    pub sign: Option<PathBuf>,
+    /// Recheck the bundle in this folder instead of writing one.
     #[arg(long, value_name = "BUNDLE", conflicts_with = "reader")]
     pub verify: Option<PathBuf>,
+    /// With --verify: the signer's Ed25519 public key (PEM); the bundle must be signed with it.
+    #[arg(long, value_name = "PUB.pem", requires = "verify")]
+    pub key: Option<PathBuf>,
     /// With --verify: also run the suite again with the bundle's profile and seed, and compare
-    /// every case's result with the bundle's.
+    /// every case's result and the totals with the bundle's.
     #[arg(long, requires = "verify")]
     pub rerun: bool,
 }
 
-/// The reader profile's file in a bundle.
-const PROFILE_FILE: &str = "reader-profile.yaml";
-
 pub fn certify(a: CertifyArgs) -> Result<ExitCode, InputFailure> {
     match (&a.verify, &a.reader) {
-        (Some(bundle), _) => verify(bundle, a.rerun),
-        (None, Some(reader)) => write_bundle(reader, &a.out, a.seed),
+        (Some(bundle), _) => verify(bundle, a.rerun, a.key.as_deref()),
+        (None, Some(reader)) => write_bundle(reader, &a),
         (None, None) => Err(InputFailure("--reader or --verify is needed".into())),
     }
 }
 
-/// The profile's text as the user gave it (a file's bytes, or the built-in profile's YAML).
-fn profile_text(reader: &str) -> Result<String, InputFailure> {
+/// The profile's text as the user gave it (a file's bytes, or the built-in profile's YAML), and
+/// the profile loaded from exactly that text: what the bundle holds is what runs.
+fn profile_text(reader: &str) -> Result<(String, kazasu_sim::ReaderProfile), InputFailure> {
     let bad = |e: String| InputFailure(format!("--reader {reader}: {e}"));
-    let profile = suite::reader_profile(reader, None).map_err(bad)?;
-    if suite::is_path(reader) {
-        kazasu::files::read_text(Path::new(reader), kazasu::files::SMALL_YAML).map_err(bad)
+    let text = if suite::is_path(reader) {
+        kazasu::files::read_text(Path::new(reader), kazasu::files::SMALL_YAML).map_err(bad)?
     } else {
         kazasu_sim::reader_profile::BUILTIN_READER_PROFILES
             .iter()
-            .find(|(n, _)| *n == profile.name)
+            .find(|(n, _)| *n == reader)
             .map(|(_, t)| t.to_string())
-            .ok_or_else(|| bad("no built-in profile of that name".into()))
-    }
+            .ok_or_else(|| {
+                bad("no built-in reader of that name (`kazasu profiles` lists them)".into())
+            })?
+    };
+    let profile =
+        kazasu_sim::ReaderProfile::from_yaml(&text, reader).map_err(|e| bad(e.to_string()))?;
+    Ok((text, profile))
 }
 
-/// Runs the bundled suite with `profile_path` (the profile `name`) as every case's reader. Cases
-/// are named after the profile, not its path, so that their seeds — derived from their names —
-/// and their results are the same wherever the bundle lies.
-fn run_suite(
-    profile_path: &Path,
-    name: &str,
-    seed: u64,
-) -> Result<(Vec<run::CaseResult>, Vec<suite::Case>), InputFailure> {
-    let spec = profile_path.to_string_lossy().into_owned();
+/// The bundled suite with `profile` as every case's reader.
+fn suite_cases(profile: &Arc<kazasu_sim::ReaderProfile>) -> Result<Vec<suite::Case>, InputFailure> {
     let files = suite::load(&[]).map_err(|e| InputFailure(e.to_string()))?;
-    let mut cases: Vec<_> = files
-        .iter()
-        .flat_map(|(file, scenarios)| suite::expand(scenarios, file, None, Some(&spec)))
-        .collect();
-    for c in &mut cases {
-        c.name = c
-            .name
-            .replace(&format!("reader={spec}"), &format!("reader={name}"));
-    }
+    super::run::expand_all(
+        &files,
+        &suite::Overrides {
+            card: None,
+            reader: Some(profile.clone()),
+        },
+    )
+}
+
+fn run_suite(cases: &[suite::Case], seed: u64) -> Vec<run::CaseResult> {
     let opts = RunOptions {
         seed,
         ..RunOptions::default()
     };
-    let mut results = run::run_with(&cases, &opts, &run::inproc, &|_| {});
-    for r in &mut results {
-        r.reader = name.to_string();
-    }
-    Ok((results, cases))
+    run::run_with(cases, &opts, &run::inproc, &|_| {})
 }
 
-fn counts(summary: &Summary) -> ManifestSummary {
-    ManifestSummary {
-        total: summary.total,
-        passed: summary.passed,
-        failed: summary.failed,
-        error: summary.error,
-        not_applicable: summary.not_applicable,
-    }
-}
-
-fn write_bundle(reader: &str, out: &Path, seed: u64) -> Result<ExitCode, InputFailure> {
-    let text = profile_text(reader)?;
-    let profile = kazasu_sim::ReaderProfile::from_yaml(&text, reader)
-        .map_err(|e| InputFailure(format!("--reader {reader}: {e}")))?;
-    prepare_folder(out)?;
-    // The suite runs on the bundle's copy of the profile: what the bundle holds is what ran.
-    let profile_path = out.join(PROFILE_FILE);
-    write_file(&profile_path, &text)?;
+fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure> {
+    let (text, profile) = profile_text(reader)?;
+    let key = match &a.sign {
+        Some(path) => Some(certify::sign::private_key(path).map_err(InputFailure)?),
+        None => None,
+    };
+    let profile = Arc::new(profile);
+    let cases = suite_cases(&profile)?;
+    certify::files::prepare_out(&a.out, a.force).map_err(InputFailure)?;
     let started = Instant::now();
-    let (results, cases) = run_suite(&profile_path, &profile.name, seed)?;
+    let results = run_suite(&cases, a.seed);
     let coverage = report::coverage::map(&results, &cases);
     let summary = Summary::of(&results, started.elapsed());
     let mut written: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     written.insert(PROFILE_FILE.into(), text.into_bytes());
-    written.insert(
-        certify::REPORT_JSON.into(),
-        report::json(&results, summary, seed, "inproc", &coverage).into_bytes(),
-    );
+    let report_json = report::json(&results, summary, a.seed, "inproc", &coverage);
     written.insert(
         certify::REPORT_JUNIT.into(),
-        report::junit(&results, summary, seed).into_bytes(),
+        report::junit(&results, summary, a.seed).into_bytes(),
     );
     written.insert(
         certify::REPORT_HTML.into(),
-        html::render(&results, &summary, seed, "inproc", &coverage).into_bytes(),
+        html::render(&results, &summary, a.seed, "inproc", &coverage).into_bytes(),
     );
     written.insert(
         certify::COVERAGE.into(),
         report::coverage::text(&coverage).into_bytes(),
     );
-    for (name, bytes) in &written {
-        std::fs::write(out.join(name), bytes)
-            .map_err(|e| InputFailure(format!("cannot write {}: {e}", out.join(name).display())))?;
-    }
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format: certify::FORMAT,
         kazasu_version: env!("CARGO_PKG_VERSION").into(),
         kazasu_commit: env!("KAZASU_COMMIT").into(),
         command_line: std::env::args().collect(),
-        seed,
+        seed: a.seed,
         date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         reader: profile.name.clone(),
         reader_profile: PROFILE_FILE.into(),
-        summary: counts(&summary),
-        files: written
-            .iter()
-            .map(|(n, b)| (n.clone(), certify::sha256_hex(b)))
-            .collect(),
+        device: None,
+        summary: Counts::of(results.iter().map(|r| &r.status)),
+        signing_key_sha256: match &key {
+            Some(k) => Some(certify::sign::fingerprint(k).map_err(InputFailure)?),
+            None => None,
+        },
+        files: BTreeMap::new(),
     };
-    let json = serde_json::to_string_pretty(&manifest).expect("a manifest serializes");
-    write_file(&out.join(certify::MANIFEST), &(json + "\n"))?;
+    // The page is rendered from report.json as written, as --verify renders it again.
+    let view: certify::check::ReportView = serde_json::from_str(&report_json)
+        .map_err(|e| InputFailure(format!("the JSON report does not read back: {e}")))?;
+    written.insert(
+        certify::CERTIFICATE.into(),
+        certify::page::render(&manifest, &view, &profile).into_bytes(),
+    );
+    written.insert(certify::REPORT_JSON.into(), report_json.into_bytes());
+    manifest.files = written
+        .iter()
+        .map(|(n, b)| (n.clone(), certify::sha256_hex(b)))
+        .collect();
+    // What is about to be handed over rechecks, or nothing is written.
+    let expected = expected_cases(&cases, a.seed);
+    let problems = certify::check(&manifest, &written, Some(&expected));
+    if let Some(p) = problems.first() {
+        return Err(InputFailure(format!(
+            "the bundle does not recheck ({p}); nothing was written"
+        )));
+    }
+    let manifest_text =
+        serde_json::to_string_pretty(&manifest).expect("a manifest serializes") + "\n";
+    for (name, bytes) in &written {
+        std::fs::write(a.out.join(name), bytes).map_err(|e| {
+            InputFailure(format!("cannot write {}: {e}", a.out.join(name).display()))
+        })?;
+    }
+    let manifest_path = a.out.join(certify::MANIFEST);
+    std::fs::write(&manifest_path, &manifest_text)
+        .map_err(|e| InputFailure(format!("cannot write {}: {e}", manifest_path.display())))?;
+    if let Some(k) = &key {
+        let sig = certify::sign::sign(k, manifest_text.as_bytes()).map_err(InputFailure)?;
+        let path = a.out.join(certify::SIGNATURE);
+        std::fs::write(&path, sig)
+            .map_err(|e| InputFailure(format!("cannot write {}: {e}", path.display())))?;
+    }
     outln!("{}", report::console_summary(&results, &summary).trim_end());
     outln!(
-        "certification bundle for `{}` in {}: {} files and {} (check it with `kazasu certify --verify {}`)",
-        profile.name,
-        out.display(),
+        "certification bundle for `{}` in {}: {} files and {}{} (check it with `kazasu certify --verify {}`{})",
+        shown(&profile.name),
+        shown(&a.out.display().to_string()),
         written.len(),
         certify::MANIFEST,
-        out.display()
+        if key.is_some() {
+            format!(", signed in {}", certify::SIGNATURE)
+        } else {
+            String::new()
+        },
+        report::shell_quote(&a.out.display().to_string()),
+        if key.is_some() { " --key PUB.pem" } else { "" }
     );
     Ok(if summary.ok() {
         ExitCode::SUCCESS
@@ -166,106 +197,145 @@ fn write_bundle(reader: &str, out: &Path, seed: u64) -> Result<ExitCode, InputFa
     })
 }
 
-/// Creates the bundle's folder; refuses one that holds anything but an earlier bundle.
-fn prepare_folder(out: &Path) -> Result<(), InputFailure> {
-    if out.exists() {
-        let entries = std::fs::read_dir(out)
-            .map_err(|e| InputFailure(format!("cannot read {}: {e}", out.display())))?
-            .count();
-        if entries > 0 && !out.join(certify::MANIFEST).exists() {
-            return Err(InputFailure(format!(
-                "{} is not empty and holds no earlier bundle; choose another folder with -o",
-                out.display()
-            )));
-        }
-        if entries > 0 {
-            std::fs::remove_dir_all(out)
-                .map_err(|e| InputFailure(format!("cannot replace {}: {e}", out.display())))?;
-        }
-    }
-    std::fs::create_dir_all(out)
-        .map_err(|e| InputFailure(format!("cannot create {}: {e}", out.display())))
-}
-
-/// Every file under `dir` except the manifest, by path relative to `dir` ('/'-separated).
-fn read_bundle(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, InputFailure> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d)
-            .map_err(|e| InputFailure(format!("cannot read {}: {e}", d.display())))?;
-        for entry in entries {
-            let path = entry
-                .map_err(|e| InputFailure(format!("cannot read {}: {e}", d.display())))?
-                .path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path
-                .strip_prefix(dir)
-                .expect("under the bundle")
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
-            if rel == certify::MANIFEST {
-                continue;
-            }
-            let bytes = kazasu::files::read_bounded(&path, kazasu::files::CAPTURES)
-                .map_err(InputFailure)?;
-            files.insert(rel, bytes);
-        }
-    }
-    Ok(files)
-}
-
-fn verify(bundle: &Path, rerun: bool) -> Result<ExitCode, InputFailure> {
-    let manifest_path = bundle.join(certify::MANIFEST);
-    let text =
-        kazasu::files::read_text(&manifest_path, kazasu::files::SMALL_YAML).map_err(|e| {
-            InputFailure(format!(
-                "{e}; is {} a kazasu certification bundle?",
-                bundle.display()
-            ))
-        })?;
-    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
-        InputFailure(format!(
-            "{}: not a bundle manifest: {e}",
-            manifest_path.display()
-        ))
-    })?;
-    let files = read_bundle(bundle)?;
-    let mut problems: Vec<String> = certify::verify(&manifest, &files)
+fn expected_cases(cases: &[suite::Case], seed: u64) -> Vec<ExpectedCase> {
+    cases
         .iter()
-        .map(|d| d.to_string())
-        .collect();
-    if problems.is_empty() && rerun {
-        problems.extend(rerun_and_compare(bundle, &manifest, &files)?);
+        .map(|c| ExpectedCase {
+            name: c.name.clone(),
+            seed: run::case_seed(c, seed),
+        })
+        .collect()
+}
+
+fn verify(bundle: &Path, rerun: bool, key: Option<&Path>) -> Result<ExitCode, InputFailure> {
+    let public = match key {
+        Some(path) => Some(certify::sign::public_key(path).map_err(InputFailure)?),
+        None => None,
+    };
+    let read = certify::files::read_bundle(bundle).map_err(InputFailure)?;
+    let mut files = read.files;
+    let mut problems: Vec<String> = read.refused.clone();
+    let Some(manifest_bytes) = files.remove(certify::MANIFEST) else {
+        if !problems.is_empty() {
+            for p in &problems {
+                outln!("FAIL {}", shown(p));
+            }
+        }
+        return Err(InputFailure(format!(
+            "{} holds no readable {}: is it a kazasu certification bundle?",
+            shown(&bundle.display().to_string()),
+            certify::MANIFEST
+        )));
+    };
+    let signature = files.remove(certify::SIGNATURE);
+    let manifest: Manifest = match serde_json::from_slice(&manifest_bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            outln!(
+                "FAIL {}: not a kazasu manifest: {}",
+                certify::MANIFEST,
+                shown(&e.to_string())
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if manifest.format != certify::FORMAT {
+        problems.push(format!(
+            "{}: format {}, this kazasu checks format {}",
+            certify::MANIFEST,
+            manifest.format,
+            certify::FORMAT
+        ));
     }
-    if manifest.kazasu_version != env!("CARGO_PKG_VERSION") {
+    let this_commit = env!("KAZASU_COMMIT");
+    let same_commit = manifest.kazasu_commit == this_commit && this_commit != "unknown";
+    let profile = files
+        .get(PROFILE_FILE)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|t| kazasu_sim::ReaderProfile::from_yaml(t, PROFILE_FILE).ok())
+        .map(Arc::new);
+    let mut cases = None;
+    if let (true, Some(p), None) = (same_commit, &profile, &manifest.device) {
+        cases = Some(suite_cases(p)?);
+    }
+    let expected = cases.as_deref().map(|c| expected_cases(c, manifest.seed));
+    problems.extend(
+        certify::check(&manifest, &files, expected.as_deref())
+            .iter()
+            .map(|d| d.to_string()),
+    );
+    match (&public, &signature) {
+        (Some(k), Some(sig)) => {
+            let fp = certify::sign::fingerprint(k).map_err(InputFailure)?;
+            if manifest.signing_key_sha256.as_deref() != Some(fp.as_str()) {
+                problems.push(format!(
+                    "{}: names the signing key {}, the key given is {}",
+                    certify::MANIFEST,
+                    shown(manifest.signing_key_sha256.as_deref().unwrap_or("(none)")),
+                    fp
+                ));
+            }
+            if !certify::sign::verifies(k, &manifest_bytes, sig) {
+                problems.push(format!(
+                    "{}: the signature of {} does not verify with the key given",
+                    certify::SIGNATURE,
+                    certify::MANIFEST
+                ));
+            }
+        }
+        (Some(_), None) => problems.push(format!(
+            "{}: missing; --key needs a signed bundle",
+            certify::SIGNATURE
+        )),
+        (None, _) => {}
+    }
+    if problems.is_empty() && rerun {
+        match &profile {
+            Some(p) if manifest.device.is_none() => {
+                problems.extend(rerun_and_compare(p, &manifest, &files)?)
+            }
+            _ => problems.push(
+                "--rerun: a bundle made on a device is rerun on that device, not in-process".into(),
+            ),
+        }
+    }
+    if manifest.kazasu_version != env!("CARGO_PKG_VERSION") || !same_commit {
         eprintln!(
-            "note: the bundle was written by kazasu {}, this is {}",
-            manifest.kazasu_version,
-            env!("CARGO_PKG_VERSION")
+            "note: the bundle was written by kazasu {} ({}), this is {} ({}); the case list is \
+             compared with the suite only by the same commit",
+            shown(&manifest.kazasu_version),
+            shown(&manifest.kazasu_commit),
+            env!("CARGO_PKG_VERSION"),
+            this_commit
         );
+    }
+    if public.is_none() {
+        match (&manifest.signing_key_sha256, &signature) {
+            (Some(fp), Some(_)) => eprintln!(
+                "note: signed by the key with SHA-256 {}; give --key PUB.pem to check the signature",
+                shown(fp)
+            ),
+            _ => eprintln!("note: the bundle is not signed: anyone could have written it"),
+        }
     }
     if problems.is_empty() {
         outln!(
-            "ok {}: {} files match the manifest (reader `{}`, seed {}, {} passed, {} failed, {} not applicable of {}, kazasu {} {}, {}){}",
-            bundle.display(),
+            "ok {}: {} files match the manifest and recheck (reader `{}`, seed {}, {}, kazasu {} {}, {}){}{}",
+            shown(&bundle.display().to_string()),
             manifest.files.len(),
-            manifest.reader,
+            shown(&manifest.reader),
             manifest.seed,
-            manifest.summary.passed,
-            manifest.summary.failed,
-            manifest.summary.not_applicable,
-            manifest.summary.total,
-            manifest.kazasu_version,
-            manifest.kazasu_commit,
-            manifest.date,
+            manifest.summary,
+            shown(&manifest.kazasu_version),
+            shown(&manifest.kazasu_commit),
+            shown(&manifest.date),
+            if public.is_some() {
+                "; the signature verifies"
+            } else {
+                ""
+            },
             if rerun {
-                "; a new run gives every case the same result"
+                "; a new run gives every case and every total the same result"
             } else {
                 ""
             }
@@ -273,11 +343,11 @@ fn verify(bundle: &Path, rerun: bool) -> Result<ExitCode, InputFailure> {
         Ok(ExitCode::SUCCESS)
     } else {
         for p in &problems {
-            outln!("FAIL {p}");
+            outln!("FAIL {}", shown(p));
         }
         outln!(
-            "{} does not match its manifest: {} problem{}",
-            bundle.display(),
+            "{} does not verify: {} problem{}",
+            shown(&bundle.display().to_string()),
             problems.len(),
             if problems.len() == 1 { "" } else { "s" }
         );
@@ -285,43 +355,36 @@ fn verify(bundle: &Path, rerun: bool) -> Result<ExitCode, InputFailure> {
     }
 }
 
-/// Runs the suite again with the bundle's profile and seed; the cases whose result differs.
+/// Runs the suite again with the bundle's profile and seed; every case and total that differs.
 fn rerun_and_compare(
-    bundle: &Path,
+    profile: &Arc<kazasu_sim::ReaderProfile>,
     manifest: &Manifest,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Vec<String>, InputFailure> {
-    let report: serde_json::Value = serde_json::from_slice(&files[certify::REPORT_JSON])
-        .map_err(|e| InputFailure(format!("{}: {e}", certify::REPORT_JSON)))?;
-    let recorded: BTreeMap<String, String> = report["scenarios"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap_or_default().to_string(),
-                c["status"].as_str().unwrap_or_default().to_string(),
-            )
-        })
+    let report: certify::check::ReportView =
+        serde_json::from_slice(&files[certify::REPORT_JSON])
+            .map_err(|e| InputFailure(format!("{}: {e}", certify::REPORT_JSON)))?;
+    let recorded: BTreeMap<&str, run::Status> = report
+        .scenarios
+        .iter()
+        .map(|c| (c.name.as_str(), c.status))
         .collect();
-    let (results, _) = run_suite(
-        &bundle.join(&manifest.reader_profile),
-        &manifest.reader,
-        manifest.seed,
-    )?;
+    let cases = suite_cases(profile)?;
+    let results = run_suite(&cases, manifest.seed);
     let mut differ = Vec::new();
-    let mut now = BTreeMap::new();
-    for r in &results {
-        let status = serde_json::to_value(r.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        now.insert(r.name.clone(), status);
-    }
+    let now: BTreeMap<&str, run::Status> = results
+        .iter()
+        .map(|r| (r.name.as_str(), r.status))
+        .collect();
+    let word = |s: run::Status| report::status_word(s).to_lowercase();
     for (name, was) in &recorded {
         match now.get(name) {
             Some(is) if is == was => {}
-            Some(is) => differ.push(format!("{name}: {was} in the bundle, {is} now")),
+            Some(is) => differ.push(format!(
+                "{name}: {} in the bundle, {} now",
+                word(*was),
+                word(*is)
+            )),
             None => differ.push(format!("{name}: in the bundle, not in this kazasu's suite")),
         }
     }
@@ -329,6 +392,13 @@ fn rerun_and_compare(
         if !recorded.contains_key(name) {
             differ.push(format!("{name}: in this kazasu's suite, not in the bundle"));
         }
+    }
+    let totals = Counts::of(results.iter().map(|r| &r.status));
+    if totals != manifest.summary {
+        differ.push(format!(
+            "the totals: {} in the bundle, {totals} now",
+            manifest.summary
+        ));
     }
     Ok(differ)
 }

@@ -126,10 +126,17 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
             };
             let loaded = kazasu::scenario::suite::load(std::slice::from_ref(path))
                 .map_err(|e| InputFailure(e.to_string()))?;
-            let cases: Vec<_> = loaded
-                .iter()
-                .flat_map(|(file, s)| kazasu::scenario::suite::expand(s, file, None, None))
-                .collect();
+            let mut cases = Vec::new();
+            for (file, s) in &loaded {
+                cases.extend(
+                    kazasu::scenario::suite::expand(
+                        s,
+                        file,
+                        &kazasu::scenario::suite::Overrides::NONE,
+                    )
+                    .map_err(|e| InputFailure(e.to_string()))?,
+                );
+            }
             let [case] = cases.as_slice() else {
                 return Err(InputFailure(format!(
                     "{}: the host is one case, the file has {}; keep one scenario without a matrix in it",

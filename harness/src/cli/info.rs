@@ -18,31 +18,7 @@ pub struct ProfilesArgs {
     pub sureness: bool,
 }
 
-/// Every `{ value, sure, note }` in a profile, as (path, sureness, note).
-fn sourced_values(value: &serde_json::Value, path: &str, out: &mut Vec<(String, String, String)>) {
-    match value {
-        serde_json::Value::Object(map) if map.contains_key("sure") && map.contains_key("value") => {
-            let text = |k: &str| {
-                map.get(k)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_string()
-            };
-            out.push((path.to_string(), text("sure"), text("note")));
-        }
-        serde_json::Value::Object(map) => {
-            for (k, v) in map {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                sourced_values(v, &p, out);
-            }
-        }
-        _ => {}
-    }
-}
+use kazasu::profiles::sourced_values;
 
 /// The Markdown sureness report of the built-in profiles.
 pub fn sureness_report() -> anyhow::Result<String> {

@@ -104,35 +104,58 @@ pub struct ValidateArgs {
     pub paths: Vec<PathBuf>,
 }
 
-fn cases(select: &Select) -> Result<Vec<suite::Case>, InputFailure> {
-    // A profile given on the command line is checked once, here: a wrong one is bad input
-    // (exit 2), not a failure of every case.
-    if let Some(card) = &select.card {
-        suite::card_profile(card, None).map_err(|e| InputFailure(format!("--card {card}: {e}")))?;
-    }
-    if let Some(reader) = &select.reader {
-        suite::reader_profile(reader, None)
-            .map_err(|e| InputFailure(format!("--reader {reader}: {e}")))?;
-    }
-    let files = suite::load(&select.paths).map_err(|e| InputFailure(e.to_string()))?;
+/// The profiles given on the command line, loaded once: a wrong one is bad input (exit 2), not
+/// a failure of every case.
+pub fn overrides(
+    card: Option<&str>,
+    reader: Option<&str>,
+) -> Result<suite::Overrides, InputFailure> {
+    Ok(suite::Overrides {
+        card: match card {
+            Some(c) => Some(std::sync::Arc::new(
+                suite::card_profile(c, None)
+                    .map_err(|e| InputFailure(format!("--card {c}: {e}")))?,
+            )),
+            None => None,
+        },
+        reader: match reader {
+            Some(r) => Some(std::sync::Arc::new(
+                suite::reader_profile(r, None)
+                    .map_err(|e| InputFailure(format!("--reader {r}: {e}")))?,
+            )),
+            None => None,
+        },
+    })
+}
+
+/// Every case of `files`, expanded with `overrides`; two cases of one name are bad input.
+pub fn expand_all(
+    files: &[(String, Vec<kazasu::scenario::Scenario>)],
+    overrides: &suite::Overrides,
+) -> Result<Vec<suite::Case>, InputFailure> {
     let mut all = Vec::new();
-    for (file, scenarios) in &files {
-        all.extend(suite::expand(
-            scenarios,
-            file,
-            select.card.as_deref(),
-            select.reader.as_deref(),
-        ));
+    for (file, scenarios) in files {
+        all.extend(
+            suite::expand(scenarios, file, overrides).map_err(|e| InputFailure(e.to_string()))?,
+        );
     }
     let mut seen = std::collections::HashSet::new();
     for c in &all {
         if !seen.insert(c.name.clone()) {
             return Err(InputFailure(format!(
-                "{}: two cases are named `{}`; scenario names must be unique in a run",
+                "{}: two cases are named `{}`; scenario names must be unique in a run (two \
+                 profiles with one `name:` in a matrix are one product to kazasu)",
                 c.file, c.name
             )));
         }
     }
+    Ok(all)
+}
+
+fn cases(select: &Select) -> Result<Vec<suite::Case>, InputFailure> {
+    let overrides = overrides(select.card.as_deref(), select.reader.as_deref())?;
+    let files = suite::load(&select.paths).map_err(|e| InputFailure(e.to_string()))?;
+    let all = expand_all(&files, &overrides)?;
     let selection = Selection {
         filters: select.filters.clone(),
         tags: select.tags.clone(),
@@ -416,8 +439,8 @@ pub fn list(select: &Select) -> Result<ExitCode, InputFailure> {
         outln!(
             "{:<70} {:<14} {:<13} {}",
             c.name,
-            c.scenario.card,
-            c.scenario.reader,
+            c.card.name,
+            c.reader.name,
             c.file
         );
     }
@@ -431,8 +454,19 @@ pub fn validate(paths: &[PathBuf]) -> Result<ExitCode, InputFailure> {
         match suite::load(std::slice::from_ref(p)) {
             Ok(files) => {
                 for (file, scenarios) in files {
-                    let n = suite::expand(&scenarios, &file, None, None).len();
-                    outln!("ok {file}: {} scenarios, {n} cases", scenarios.len());
+                    match suite::expand(&scenarios, &file, &suite::Overrides::NONE) {
+                        Ok(cases) => {
+                            outln!(
+                                "ok {file}: {} scenarios, {} cases",
+                                scenarios.len(),
+                                cases.len()
+                            )
+                        }
+                        Err(e) => {
+                            bad += 1;
+                            eprintln!("{e}");
+                        }
+                    }
                 }
             }
             Err(e) => {

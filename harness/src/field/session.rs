@@ -183,7 +183,12 @@ impl CardReplay {
         let scenarios = crate::scenario::suite::parse(&text, &name).map_err(|e| e.to_string())?;
         crate::scenario::suite::check_located(&scenarios, &name, &text)
             .map_err(|e| e.to_string())?;
-        let cases = crate::scenario::suite::expand(&scenarios, &name, None, None);
+        let cases = crate::scenario::suite::expand(
+            &scenarios,
+            &name,
+            &crate::scenario::suite::Overrides::NONE,
+        )
+        .map_err(|e| e.to_string())?;
         let last = Arc::new(Mutex::new(None::<CardReplayOutcome>));
         // Fail early (a bad model profile) rather than in every case.
         self.card(trace)?;

@@ -5,7 +5,7 @@
 //! reader, with its faults and PIN ([`read_through`]).
 
 use crate::link::backend::Backend;
-use crate::report::transcript::Transcript;
+use crate::report::transcript::{Event, Transcript};
 use crate::run::flows::{self, Host, ReadMode};
 use kazasu_sim::profile::Device;
 use kazasu_sim::{Card, FaultPlan, Fixtures, Reader, Secret};
@@ -33,10 +33,12 @@ pub fn read_through(
     }
     let tap = reader.tap();
     let what = match &tap {
-        Ok(()) => format!("commissioning: tap on {reader_name}"),
-        Err(e) => format!("commissioning: tap failed: {e}"),
+        Ok(()) => Event::CommissionTap {
+            reader: reader_name.to_string(),
+        },
+        Err(e) => Event::CommissionTapFailed(e.clone()),
     };
-    transcript.record_event(&what, reader.now().since(start), &reader.last_frames());
+    transcript.record_event(what, reader.now().since(start), &reader.last_frames());
     if let Err(e) = tap {
         return Ok(Err(format!("the phone was not detected: {e}")));
     }

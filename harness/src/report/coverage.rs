@@ -9,7 +9,8 @@ use crate::run::{CaseResult, Status};
 use crate::scenario::suite::Case;
 use kazasu_sim::frame::BlockKind;
 use kazasu_sim::reader::{Direction, Fate, FrameWhat};
-use serde::Serialize;
+use kazasu_sim::{LinkError, StatusWord};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What the coverage rules see of one case.
@@ -56,11 +57,14 @@ impl Seen<'_> {
             .max()
             .unwrap_or(0)
     }
-    fn error(&self, text: &str) -> bool {
-        self.result.transcript.entries.iter().any(|e| {
-            e.error.as_deref().is_some_and(|x| x.contains(text))
-                || e.event.as_deref().is_some_and(|x| x.contains(text))
-        })
+    /// Whether an exchange or a tap of the case failed with `kind` (read from the recorded
+    /// type, never from a message's wording).
+    fn link_failed(&self, kind: LinkError) -> bool {
+        self.result
+            .transcript
+            .entries
+            .iter()
+            .any(|e| e.link_error() == Some(&kind))
     }
     fn exchanged(&self) -> bool {
         self.block(|k| matches!(k, BlockKind::I { .. }))
@@ -104,7 +108,7 @@ const FAMILIES: &[Family] = &[
         group: "activation",
         name: "two cards in the field (collision resolved or refused)",
         exercised: |s| {
-            s.error("more than one card")
+            s.link_failed(LinkError::Collision)
                 || s.result.transcript.entries.iter().any(|e| {
                     e.frames
                         .iter()
@@ -186,7 +190,7 @@ const FAMILIES: &[Family] = &[
     Family {
         group: "WTX",
         name: "the reader's WTX limit ends the exchange",
-        exercised: |s| s.error("more waiting-time extensions than the reader grants"),
+        exercised: |s| s.link_failed(LinkError::TooManyWtx),
     },
     Family {
         group: "recovery",
@@ -196,7 +200,7 @@ const FAMILIES: &[Family] = &[
     Family {
         group: "recovery",
         name: "retry limit reached: a transport error, not a wrong answer",
-        exercised: |s| s.error("did not answer after the reader's retries"),
+        exercised: |s| s.link_failed(LinkError::NoAnswer),
     },
     Family {
         group: "invalid blocks",
@@ -237,16 +241,19 @@ const FAMILIES: &[Family] = &[
 ];
 
 /// The JPKI commands of the card model (CLA INS), as `docs/jpki.md` lists them.
-const JPKI_COMMANDS: &[(&str, &str)] = &[
-    ("00 A4", "SELECT"),
-    ("00 B0", "READ BINARY"),
-    ("00 20", "VERIFY"),
-    ("00 24", "CHANGE REFERENCE DATA"),
-    ("80 2A", "COMPUTE DIGITAL SIGNATURE"),
-    ("00 84", "GET CHALLENGE"),
-    ("00 CA", "GET DATA"),
-    ("80 FC", "last-command indicator (phones)"),
-    ("FF CA", "GET DATA answered by the reader (PC/SC part 3)"),
+const JPKI_COMMANDS: &[([u8; 2], &str)] = &[
+    ([0x00, 0xA4], "SELECT"),
+    ([0x00, 0xB0], "READ BINARY"),
+    ([0x00, 0x20], "VERIFY"),
+    ([0x00, 0x24], "CHANGE REFERENCE DATA"),
+    ([0x80, 0x2A], "COMPUTE DIGITAL SIGNATURE"),
+    ([0x00, 0x84], "GET CHALLENGE"),
+    ([0x00, 0xCA], "GET DATA"),
+    ([0x80, 0xFC], "last-command indicator (phones)"),
+    (
+        [0xFF, 0xCA],
+        "GET DATA answered by the reader (PC/SC part 3)",
+    ),
 ];
 
 /// The status words the JPKI card model answers (`63Cx`: any tries-left count).
@@ -268,18 +275,19 @@ pub const JPKI_STATUS_WORDS: &[(&str, &str)] = &[
     ("6E00", "CLA not supported"),
 ];
 
-fn sw_matches(pattern: &str, sw: &str) -> bool {
+/// Whether `sw` is the status word `pattern` names (`63Cx`: any low nibble).
+fn sw_matches(pattern: &str, sw: StatusWord) -> bool {
     match pattern.strip_suffix('x') {
-        Some(prefix) => sw.len() == 4 && sw.starts_with(prefix),
-        None => sw == pattern,
+        Some(prefix) => u16::from_str_radix(prefix, 16).is_ok_and(|p| sw.0 >> 4 == p),
+        None => u16::from_str_radix(pattern, 16).is_ok_and(|p| sw.0 == p),
     }
 }
 
 /// One row of the map.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Row {
     /// `protocol`, `JPKI command` or `JPKI status word`.
-    pub kind: &'static str,
+    pub kind: String,
     /// The family's group (`activation`, `chaining` …; for JPKI rows the code).
     pub group: String,
     /// The family.
@@ -305,22 +313,16 @@ impl Row {
 /// the scenario says: its budget).
 pub fn map(results: &[CaseResult], cases: &[Case]) -> Vec<Row> {
     let by_name: BTreeMap<&str, &Case> = cases.iter().map(|c| (c.name.as_str(), c)).collect();
-    let mut profiles: BTreeMap<String, Option<(u8, bool)>> = BTreeMap::new();
     let seen: Vec<Seen<'_>> = results
         .iter()
         .filter(|r| r.status != Status::NotApplicable && r.status != Status::Skipped)
         .map(|r| {
             let case = by_name.get(r.name.as_str()).copied();
-            let spec = case.map_or(r.card.clone(), |c| c.scenario.card.clone());
-            let profile = *profiles.entry(spec.clone()).or_insert_with(|| {
-                crate::scenario::suite::card_profile(&spec, None)
-                    .ok()
-                    .map(|p| {
-                        (
-                            p.contactless.fwi.value,
-                            p.device != kazasu_sim::profile::Device::TestCard,
-                        )
-                    })
+            let profile = case.map(|c| {
+                (
+                    c.card.contactless.fwi.value,
+                    c.card.device != kazasu_sim::profile::Device::TestCard,
+                )
             });
             Seen {
                 result: r,
@@ -330,10 +332,10 @@ pub fn map(results: &[CaseResult], cases: &[Case]) -> Vec<Row> {
             }
         })
         .collect();
-    let row = |kind, group: String, name: String, hit: &dyn Fn(&Seen<'_>) -> bool| {
+    let row = |kind: &str, group: String, name: String, hit: &dyn Fn(&Seen<'_>) -> bool| {
         let hits: Vec<&Seen<'_>> = seen.iter().filter(|s| hit(s)).collect();
         Row {
-            kind,
+            kind: kind.to_string(),
             group,
             name,
             passed: hits
@@ -352,7 +354,7 @@ pub fn map(results: &[CaseResult], cases: &[Case]) -> Vec<Row> {
     for (prefix, name) in JPKI_COMMANDS {
         rows.push(row(
             "JPKI command",
-            (*prefix).into(),
+            kazasu_sim::hex_spaced(prefix),
             (*name).into(),
             &|s| {
                 s.jpki
@@ -360,7 +362,7 @@ pub fn map(results: &[CaseResult], cases: &[Case]) -> Vec<Row> {
                         .transcript
                         .entries
                         .iter()
-                        .any(|e| e.command.starts_with(prefix))
+                        .any(|e| e.command.cla_ins() == Some(*prefix))
             },
         ));
     }
@@ -375,7 +377,7 @@ pub fn map(results: &[CaseResult], cases: &[Case]) -> Vec<Row> {
                         .transcript
                         .entries
                         .iter()
-                        .any(|e| sw_matches(sw, &e.sw))
+                        .any(|e| e.sw.is_some_and(|x| sw_matches(sw, x)))
             },
         ));
     }
@@ -394,7 +396,7 @@ pub fn text(rows: &[Row]) -> String {
                 "\n{:<18} {:<62} {:>5}  result",
                 r.kind, "family", "cases"
             );
-            last_kind = r.kind;
+            last_kind = &r.kind;
         }
         let label = format!("{}: {}", r.group, r.name);
         let _ = writeln!(s, "  {label:<78} {:>5}  {}", r.cases.len(), r.result());

@@ -7,7 +7,8 @@ use crate::run::{CaseResult, Status};
 use kazasu_sim::reader::{Direction, Fate, FrameWhat};
 use std::fmt::Write as _;
 
-fn esc(s: &str) -> String {
+/// `s` escaped for HTML text and attribute values.
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -94,7 +95,7 @@ pub fn render(
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}: {}</td><td class=n>{}</td><td class=\"{class}\">{}</td></tr>",
-                esc(r.kind),
+                esc(&r.kind),
                 esc(&r.group),
                 esc(&r.name),
                 r.cases.len(),
@@ -220,10 +221,13 @@ fn waterfall(h: &mut String, r: &CaseResult) {
         if *k != last_apdu {
             last_apdu = *k;
             let entry = &r.transcript.entries[*k];
-            let cmd = entry
-                .event
-                .as_deref()
-                .map_or(entry.command.as_str(), |e| e.split(':').next().unwrap_or(e));
+            let cmd = match &entry.event {
+                Some(e) => {
+                    let text = e.to_string();
+                    text.split(':').next().unwrap_or_default().to_string()
+                }
+                None => entry.command.to_string(),
+            };
             let short: String = cmd.chars().take(26).collect();
             let _ = write!(h, "<text x=\"0\" y=\"{}\">{}</text>", y + 10.0, esc(&short));
         }

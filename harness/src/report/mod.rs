@@ -65,6 +65,8 @@ pub struct JsonReport<'a> {
     pub schema_version: u32,
     /// kazasu's version.
     pub kazasu_version: &'static str,
+    /// The git commit kazasu was built from (`unknown` outside a checkout).
+    pub kazasu_commit: &'static str,
     /// The run's seed (`--seed` reproduces the run).
     pub seed: u64,
     /// `inproc` or `pcsc`.
@@ -90,6 +92,7 @@ pub fn json(
     let report = JsonReport {
         schema_version: 1,
         kazasu_version: env!("CARGO_PKG_VERSION"),
+        kazasu_commit: env!("KAZASU_COMMIT"),
         seed,
         backend,
         summary,

@@ -3,48 +3,212 @@
 //! appears).
 
 use kazasu_sim::reader::FrameRecord;
-use kazasu_sim::{SimDuration, StatusWord, hex_spaced};
+use kazasu_sim::{LinkError, SimDuration, StatusWord, hex_spaced};
 use std::fmt;
 
-/// One command/response exchange as recorded.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// One command/response exchange, or a reader event, as recorded: typed values (the command's
+/// bytes with secrets already removed, the status word, the link failure, the event), rendered
+/// as text only when shown or serialised. Reports and the coverage map read the types.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
-    /// The command, hex, with secret data replaced by `**`.
-    pub command: String,
+    /// The command as it may be shown.
+    pub command: ShownCommand,
     /// The response data length.
     pub response_len: usize,
-    /// The response data, hex, shortened when long.
-    pub response: String,
-    /// The status word.
-    pub sw: String,
-    /// What the status word means.
-    pub meaning: String,
+    /// The first bytes of the response data (at most [`RESPONSE_SHOWN`]).
+    pub response_head: Vec<u8>,
+    /// The status word (`None` when the exchange failed or the entry is an event).
+    pub sw: Option<StatusWord>,
     /// Simulated time the exchange took.
     pub duration_ns: u64,
     /// The frames on the air, where the transport models them.
     pub frames: Vec<FrameRecord>,
-    /// The transport error, when the exchange failed (then `sw` is empty).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// A reader event that is not an APDU (a tap's activation, a deselect): then `command` is empty.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub event: Option<String>,
+    /// The transport failure, when the exchange failed.
+    pub error: Option<LinkError>,
+    /// A reader event that is not an APDU (a tap's activation, a deselect).
+    pub event: Option<Event>,
+}
+
+/// How many response bytes a transcript keeps and shows.
+pub const RESPONSE_SHOWN: usize = 16;
+
+/// A command as a transcript keeps it: never the data of a secret-bearing command.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShownCommand {
+    /// The bytes that may be shown: the header and Lc of a secret-bearing command, the first 32
+    /// bytes of a long one, or all of it.
+    pub shown: Vec<u8>,
+    /// The command's length.
+    pub len: usize,
+    /// Whether the data was a secret (then every byte after the fifth is shown as `**`).
+    pub secret: bool,
+}
+
+impl ShownCommand {
+    /// What a transcript keeps of `apdu`.
+    pub fn of(apdu: &[u8], secret: bool) -> ShownCommand {
+        let keep = if secret {
+            apdu.len().min(5)
+        } else if apdu.len() > 64 {
+            32
+        } else {
+            apdu.len()
+        };
+        ShownCommand {
+            shown: apdu[..keep].to_vec(),
+            len: apdu.len(),
+            secret,
+        }
+    }
+    /// CLA and INS, when the command has them.
+    pub fn cla_ins(&self) -> Option<[u8; 2]> {
+        match self.shown.as_slice() {
+            [cla, ins, ..] => Some([*cla, *ins]),
+            _ => None,
+        }
+    }
+    /// Whether there is no command (an event).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl fmt::Display for ShownCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.secret && self.len > 5 {
+            let hidden = vec!["**"; self.len - 5].join(" ");
+            write!(f, "{} {hidden}", hex_spaced(&self.shown))
+        } else if self.len > 64 {
+            write!(f, "{} … ({} bytes)", hex_spaced(&self.shown), self.len)
+        } else {
+            f.write_str(&hex_spaced(&self.shown))
+        }
+    }
+}
+
+/// A reader or service event recorded between exchanges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A tap: the card was detected and activated at this bit rate (kbit/s).
+    Tap {
+        /// The bit rate after activation.
+        kbps: u32,
+    },
+    /// A tap that failed.
+    TapFailed(LinkError),
+    /// The reader deselected the card.
+    Deselect,
+    /// An answer without a status word.
+    Malformed {
+        /// The bytes that came back.
+        response: Vec<u8>,
+    },
+    /// Commissioning tapped the phone on the ordered reader.
+    CommissionTap {
+        /// The reader's product name.
+        reader: String,
+    },
+    /// Commissioning's tap failed.
+    CommissionTapFailed(LinkError),
+    /// An onboarding request and its answer, as one line.
+    Onboarding(String),
+}
+
+impl Event {
+    /// The link failure the event reports, if any.
+    pub fn link_error(&self) -> Option<&LinkError> {
+        match self {
+            Event::TapFailed(e) | Event::CommissionTapFailed(e) => Some(e),
+            _ => None,
+        }
+    }
+    /// A one-word label for tables (`tap`, `deselect` …).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Event::Tap { .. } | Event::TapFailed(_) => "tap",
+            Event::Deselect => "deselect",
+            Event::Malformed { .. } => "a response",
+            Event::CommissionTap { .. } | Event::CommissionTapFailed(_) => "commissioning",
+            Event::Onboarding(_) => "onboarding",
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Tap { kbps } => {
+                write!(f, "tap: card detected and activated at {kbps} kbit/s")
+            }
+            Event::TapFailed(e) => write!(f, "tap failed: {e}"),
+            Event::Deselect => f.write_str("deselect"),
+            Event::Malformed { response } => write!(
+                f,
+                "a response of {} bytes, without a status word: {}",
+                response.len(),
+                hex_spaced(response)
+            ),
+            Event::CommissionTap { reader } => write!(f, "commissioning: tap on {reader}"),
+            Event::CommissionTapFailed(e) => write!(f, "commissioning: tap failed: {e}"),
+            Event::Onboarding(line) => f.write_str(line),
+        }
+    }
 }
 
 impl Entry {
     /// An entry with a command, its time and frames, and no response yet.
-    fn new(command: String, took: SimDuration, frames: &[FrameRecord]) -> Entry {
+    fn new(command: ShownCommand, took: SimDuration, frames: &[FrameRecord]) -> Entry {
         Entry {
             command,
             response_len: 0,
-            response: String::new(),
-            sw: String::new(),
-            meaning: String::new(),
+            response_head: Vec::new(),
+            sw: None,
             duration_ns: took.as_nanos(),
             frames: frames.to_vec(),
             error: None,
             event: None,
         }
+    }
+    /// The link failure of this entry: a failed exchange's, or a failed tap's.
+    pub fn link_error(&self) -> Option<&LinkError> {
+        self.error
+            .as_ref()
+            .or_else(|| self.event.as_ref().and_then(Event::link_error))
+    }
+    /// The response data as shown (shortened when long).
+    pub fn response_text(&self) -> String {
+        if self.response_len <= RESPONSE_SHOWN {
+            hex_spaced(&self.response_head)
+        } else {
+            format!(
+                "{} … ({} bytes)",
+                hex_spaced(&self.response_head),
+                self.response_len
+            )
+        }
+    }
+}
+
+/// The JSON form (field names and texts as the report schema documents them).
+impl serde::Serialize for Entry {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let extra = usize::from(self.error.is_some()) + usize::from(self.event.is_some());
+        let mut st = ser.serialize_struct("Entry", 7 + extra)?;
+        st.serialize_field("command", &self.command.to_string())?;
+        st.serialize_field("response_len", &self.response_len)?;
+        st.serialize_field("response", &self.response_text())?;
+        st.serialize_field("sw", &self.sw.map(|s| s.to_string()).unwrap_or_default())?;
+        st.serialize_field("meaning", self.sw.map_or("", |s| s.name()))?;
+        st.serialize_field("duration_ns", &self.duration_ns)?;
+        st.serialize_field("frames", &self.frames)?;
+        if let Some(e) = &self.error {
+            st.serialize_field("error", &e.to_string())?;
+        }
+        if let Some(e) = &self.event {
+            st.serialize_field("event", &e.to_string())?;
+        }
+        st.end()
     }
 }
 
@@ -80,15 +244,6 @@ pub fn redact(apdu: &[u8], secret: bool) -> String {
     }
 }
 
-fn shorten(data: &[u8]) -> String {
-    const KEEP: usize = 16;
-    if data.len() <= KEEP {
-        hex_spaced(data)
-    } else {
-        format!("{} … ({} bytes)", hex_spaced(&data[..KEEP]), data.len())
-    }
-}
-
 /// The transcript of a session with a card.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Transcript {
@@ -121,11 +276,10 @@ impl Transcript {
     ) {
         self.entries.push(Entry {
             response_len: data.len(),
-            response: shorten(data),
-            sw: sw.to_string(),
-            meaning: sw.name().to_string(),
+            response_head: data[..data.len().min(RESPONSE_SHOWN)].to_vec(),
+            sw: Some(sw),
             ..Entry::new(
-                redact(command, secret || carries_secret(command)),
+                ShownCommand::of(command, secret || carries_secret(command)),
                 took,
                 frames,
             )
@@ -133,10 +287,10 @@ impl Transcript {
     }
 
     /// Records a reader event with its frames (a tap's anticollision and activation).
-    pub fn record_event(&mut self, event: &str, took: SimDuration, frames: &[FrameRecord]) {
+    pub fn record_event(&mut self, event: Event, took: SimDuration, frames: &[FrameRecord]) {
         self.entries.push(Entry {
-            event: Some(event.to_string()),
-            ..Entry::new(String::new(), took, frames)
+            event: Some(event),
+            ..Entry::new(ShownCommand::default(), took, frames)
         });
     }
 
@@ -150,9 +304,9 @@ impl Transcript {
         frames: &[FrameRecord],
     ) {
         self.entries.push(Entry {
-            error: Some(error.to_string()),
+            error: Some(error.clone()),
             ..Entry::new(
-                redact(command, secret || carries_secret(command)),
+                ShownCommand::of(command, secret || carries_secret(command)),
                 took,
                 frames,
             )
@@ -185,6 +339,8 @@ impl fmt::Display for Transcript {
                 continue;
             }
             writeln!(f, "> {}", e.command)?;
+            let sw = e.sw.map(|s| s.to_string()).unwrap_or_default();
+            let meaning = e.sw.map_or("", |s| s.name());
             if let Some(err) = &e.error {
                 writeln!(
                     f,
@@ -195,17 +351,17 @@ impl fmt::Display for Transcript {
                 writeln!(
                     f,
                     "< {} {} ({}) [{}]",
-                    e.response,
-                    e.sw,
-                    e.meaning,
+                    e.response_text(),
+                    sw,
+                    meaning,
                     SimDuration::from_nanos(e.duration_ns)
                 )?;
             } else {
                 writeln!(
                     f,
                     "< {} ({}) [{}]",
-                    e.sw,
-                    e.meaning,
+                    sw,
+                    meaning,
                     SimDuration::from_nanos(e.duration_ns)
                 )?;
             }
@@ -233,5 +389,27 @@ mod tests {
         assert_eq!(redact_command(&read), "00 B0 00 00 04");
         // The counter query carries no secret.
         assert_eq!(redact_command(&[0x00, 0x20, 0x00, 0x80]), "00 20 00 80");
+    }
+
+    #[test]
+    fn a_kept_command_shows_as_the_redacted_text_and_holds_no_secret() {
+        let long: Vec<u8> = (0..100u8).collect();
+        let verify = [0x00, 0x20, 0x00, 0x80, 0x04, b'1', b'2', b'3', b'4'];
+        for (apdu, secret) in [
+            (&verify[..], false),
+            (&verify[..], true),
+            (&long[..], false),
+            (&long[..], true),
+            (&[0x00, 0xA4][..], false),
+        ] {
+            let kept = ShownCommand::of(apdu, secret || carries_secret(apdu));
+            assert_eq!(
+                kept.to_string(),
+                redact(apdu, secret || carries_secret(apdu))
+            );
+        }
+        let kept = ShownCommand::of(&verify, true);
+        assert!(!kept.shown.windows(2).any(|w| w == b"12"), "{kept:?}");
+        assert_eq!(kept.cla_ins(), Some([0x00, 0x20]));
     }
 }

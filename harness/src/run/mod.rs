@@ -6,8 +6,8 @@
 pub mod flows;
 
 use crate::link::backend::Backend;
-use crate::report::transcript::Transcript;
-use crate::scenario::suite::{Case, profiles_of, stable_hash};
+use crate::report::transcript::{Event, Transcript};
+use crate::scenario::suite::{Case, stable_hash};
 use crate::scenario::variables::{self, Var};
 use crate::scenario::{
     CardAction, CardExpect, CardStep, OnboardingAction, OnboardingStep, ReadHow, SelectTarget,
@@ -22,12 +22,11 @@ use kazasu_sim::{
 use rand_core::{RngCore, SeedableRng};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How a case ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Every expectation held.
@@ -201,7 +200,8 @@ pub fn run_with(
         .collect()
 }
 
-fn case_seed(case: &Case, run_seed: u64) -> u64 {
+/// A case's seed: the scenario's own, or derived from the run's seed and the case's name.
+pub fn case_seed(case: &Case, run_seed: u64) -> u64 {
     case.scenario
         .seed
         .unwrap_or_else(|| stable_hash(&case.name) ^ run_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15))
@@ -217,7 +217,7 @@ fn blank(case: &Case, seed: u64, run_seed: u64, status: Status) -> CaseResult {
     let (card, reader) = if service_only {
         ("onboarding".to_string(), "-".to_string())
     } else {
-        (case.scenario.card.clone(), case.scenario.reader.clone())
+        (case.card.name.clone(), case.reader.name.clone())
     };
     CaseResult {
         name: case.name.clone(),
@@ -297,7 +297,8 @@ struct World {
     target: Option<String>,
     /// The embedded service's calendar day.
     today: Option<kazasu_onboarding::program::Day>,
-    /// The case's reader profile (commissioning reads through it).
+    /// The case's reader profile's name (commissioning reads through it: the account must have
+    /// ordered that product).
     reader_profile: String,
     /// Whether the case injects faults.
     has_faults: bool,
@@ -354,15 +355,11 @@ pub fn run_case_on(
         });
         r
     };
-    let profiles = match profiles_of(case) {
-        Ok(p) => p,
-        Err(e) => return error(result, e),
-    };
     if let Some(why) = case
         .scenario
         .applies_to
         .as_ref()
-        .and_then(|a| a.unmet(&profiles.reader))
+        .and_then(|a| a.unmet(&case.reader))
     {
         result.status = Status::NotApplicable;
         result.note = Some(why);
@@ -376,8 +373,8 @@ pub fn run_case_on(
         },
         None => fixtures.default_subject(),
     };
-    let device = profiles.card.device;
-    let card = match Card::new(Arc::new(profiles.card.clone()), subject.clone(), seed) {
+    let device = case.card.device;
+    let card = match Card::new(case.card.clone(), subject.clone(), seed) {
         Ok(c) => c,
         Err(e) => return error(result, e.to_string()),
     };
@@ -385,7 +382,7 @@ pub fn run_case_on(
         case.scenario.faults.clone(),
         rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xFA17),
     );
-    let mut model = Reader::new(Arc::new(profiles.reader), card, faults);
+    let mut model = Reader::new(case.reader.clone(), card, faults);
     model.set_max_bit_rate(case.scenario.bit_rate);
     let reader = match factory(worker, model) {
         Ok(b) => b,
@@ -401,7 +398,7 @@ pub fn run_case_on(
             );
             return result;
         }
-        if let Some(why) = other_card(&*reader, &profiles.card) {
+        if let Some(why) = other_card(&*reader, &case.card) {
             result.status = Status::NotApplicable;
             result.note = Some(why);
             return result;
@@ -423,7 +420,7 @@ pub fn run_case_on(
         rng: rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x0A0CE),
         onboarding: None,
         target: target.map(str::to_string),
-        reader_profile: case.scenario.reader.clone(),
+        reader_profile: case.reader.name.clone(),
         has_faults: !case.scenario.faults.is_empty(),
         today: match case
             .scenario
@@ -638,11 +635,9 @@ impl World {
                     Err(_) => {
                         let frames = self.reader.last_frames();
                         self.transcript.record_event(
-                            &format!(
-                                "a response of {} bytes, without a status word: {}",
-                                t.response.len(),
-                                hex_spaced(&t.response)
-                            ),
+                            Event::Malformed {
+                                response: t.response.clone(),
+                            },
                             t.duration,
                             &frames,
                         );
@@ -737,7 +732,8 @@ impl World {
             MODELLED_RESPONSE_TIME.as_nanos() as u64
         ));
         let took = self.reader.now().since(t0);
-        self.transcript.record_event(&report.line, took, &[]);
+        self.transcript
+            .record_event(Event::Onboarding(report.line), took, &[]);
         let own_check = report.failure.or_else(|| match step.expect.within {
             Some(limit) if took > limit.0 => Some((
                 format!("the step within {}", limit.0),
@@ -758,14 +754,13 @@ impl World {
                 let r = self.reader.tap();
                 let took = self.reader.now().since(t0);
                 let what = match &r {
-                    Ok(()) => format!(
-                        "tap: card detected and activated at {} kbit/s",
-                        self.reader.bit_rate()
-                    ),
-                    Err(e) => format!("tap failed: {e}"),
+                    Ok(()) => Event::Tap {
+                        kbps: self.reader.bit_rate(),
+                    },
+                    Err(e) => Event::TapFailed(e.clone()),
                 };
                 self.transcript
-                    .record_event(&what, took, &self.reader.last_frames());
+                    .record_event(what, took, &self.reader.last_frames());
                 self.link(r)
             }
             CardAction::Remove => {
@@ -786,7 +781,7 @@ impl World {
                 let r = self.reader.disconnect();
                 let took = self.reader.now().since(t0);
                 self.transcript
-                    .record_event("deselect", took, &self.reader.last_frames());
+                    .record_event(Event::Deselect, took, &self.reader.last_frames());
                 self.link(r)
             }
             CardAction::Wait(d) => {

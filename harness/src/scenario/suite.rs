@@ -7,6 +7,7 @@ use crate::scenario::{CardAction, OnboardingAction, Scenario, Step, SwPattern};
 use kazasu_sim::{CardProfile, ReaderProfile};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 macro_rules! bundled_suite {
     ($($path:literal),* $(,)?) => {
@@ -58,15 +59,39 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// One runnable case: a scenario with its matrix values filled in.
+/// One runnable case: a scenario with its matrix values filled in and its profiles resolved,
+/// once, at expansion. Everything downstream (runner, reports, coverage, certification) takes
+/// the loaded profiles from here and never reloads one: a profile's identity is its `name:`,
+/// the path in `scenario.card` / `scenario.reader` only says where it was read from.
 #[derive(Clone, Debug)]
 pub struct Case {
-    /// Display name: the scenario name plus the matrix values.
+    /// Display name: the scenario name plus the matrix values (profiles by their `name:`).
     pub name: String,
     /// The file it came from.
     pub file: String,
     /// The scenario, with `card`, `reader` and `bit_rate` set for this case.
     pub scenario: Scenario,
+    /// The card profile, loaded.
+    pub card: Arc<CardProfile>,
+    /// The reader profile, loaded.
+    pub reader: Arc<ReaderProfile>,
+}
+
+/// Profiles that replace every case's own (`--card`, `--reader`), loaded once by the caller.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// Every case's card.
+    pub card: Option<Arc<CardProfile>>,
+    /// Every case's reader.
+    pub reader: Option<Arc<ReaderProfile>>,
+}
+
+impl Overrides {
+    /// No override: each case keeps its own profiles.
+    pub const NONE: Overrides = Overrides {
+        card: None,
+        reader: None,
+    };
 }
 
 /// Parses the text of a scenario file.
@@ -160,23 +185,6 @@ fn resolve(spec: &str, base: Option<&Path>) -> PathBuf {
         Some(dir) if Path::new(spec).is_relative() && dir.join(spec).exists() => dir.join(spec),
         _ => PathBuf::from(spec),
     }
-}
-
-/// Resolved profiles of a case.
-pub struct Profiles {
-    /// Card.
-    pub card: CardProfile,
-    /// Reader.
-    pub reader: ReaderProfile,
-}
-
-/// Loads the profiles a case names (paths relative to its file's folder, or the working folder).
-pub fn profiles_of(case: &Case) -> Result<Profiles, String> {
-    let base = Path::new(&case.file).parent();
-    Ok(Profiles {
-        card: card_profile(&case.scenario.card, base)?,
-        reader: reader_profile(&case.scenario.reader, base)?,
-    })
 }
 
 fn check_hex_template(t: &str) -> Result<(), String> {
@@ -512,45 +520,90 @@ fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Located> {
     Ok(())
 }
 
-/// Expands scenarios into cases (matrix combinations), with optional profile overrides.
+/// Expands scenarios into cases (matrix combinations), each with its profiles loaded once
+/// (paths relative to the scenario file's folder first), or replaced by `overrides`.
 pub fn expand(
     scenarios: &[Scenario],
     file: &str,
-    card: Option<&str>,
-    reader: Option<&str>,
-) -> Vec<Case> {
+    overrides: &Overrides,
+) -> Result<Vec<Case>, InputError> {
+    let base = Path::new(file).parent();
+    let mut cards_loaded: Vec<(String, Arc<CardProfile>)> = Vec::new();
+    let mut readers_loaded: Vec<(String, Arc<ReaderProfile>)> = Vec::new();
+    let fail = |s: &Scenario, e: String| InputError {
+        file: file.to_string(),
+        at: None,
+        message: format!("scenario `{}`: {e}", s.name),
+        hint: Some("name a built-in profile (`kazasu profiles`) or a YAML file".into()),
+    };
     let mut out = Vec::new();
     for s in scenarios {
         let m = s.matrix.clone().unwrap_or_default();
-        let cards: Vec<String> = match card {
-            Some(c) => vec![c.to_string()],
-            None if m.card.is_empty() => vec![s.card.clone()],
-            None => m.card.clone(),
+        let cards: Vec<(String, Arc<CardProfile>)> = match &overrides.card {
+            Some(c) => vec![(c.name.clone(), c.clone())],
+            None => {
+                let specs = if m.card.is_empty() {
+                    vec![s.card.clone()]
+                } else {
+                    m.card.clone()
+                };
+                let mut v = Vec::new();
+                for spec in specs {
+                    let p = match cards_loaded.iter().find(|(k, _)| *k == spec) {
+                        Some((_, p)) => p.clone(),
+                        None => {
+                            let p = Arc::new(card_profile(&spec, base).map_err(|e| fail(s, e))?);
+                            cards_loaded.push((spec.clone(), p.clone()));
+                            p
+                        }
+                    };
+                    v.push((spec, p));
+                }
+                v
+            }
         };
-        let readers: Vec<String> = match reader {
-            Some(r) => vec![r.to_string()],
-            None if m.reader.is_empty() => vec![s.reader.clone()],
-            None => m.reader.clone(),
+        let readers: Vec<(String, Arc<ReaderProfile>)> = match &overrides.reader {
+            Some(r) => vec![(r.name.clone(), r.clone())],
+            None => {
+                let specs = if m.reader.is_empty() {
+                    vec![s.reader.clone()]
+                } else {
+                    m.reader.clone()
+                };
+                let mut v = Vec::new();
+                for spec in specs {
+                    let p = match readers_loaded.iter().find(|(k, _)| *k == spec) {
+                        Some((_, p)) => p.clone(),
+                        None => {
+                            let p = Arc::new(reader_profile(&spec, base).map_err(|e| fail(s, e))?);
+                            readers_loaded.push((spec.clone(), p.clone()));
+                            p
+                        }
+                    };
+                    v.push((spec, p));
+                }
+                v
+            }
         };
         let rates: Vec<Option<u32>> = if m.bit_rate.is_empty() {
             vec![s.bit_rate]
         } else {
             m.bit_rate.iter().map(|r| Some(*r)).collect()
         };
-        for c in &cards {
-            for r in &readers {
+        for (card_spec, card) in &cards {
+            for (reader_spec, reader) in &readers {
                 for rate in &rates {
                     let mut scenario = s.clone();
-                    scenario.card = c.clone();
-                    scenario.reader = r.clone();
+                    scenario.card = card_spec.clone();
+                    scenario.reader = reader_spec.clone();
                     scenario.bit_rate = *rate;
                     scenario.matrix = None;
                     let mut dims = Vec::new();
-                    if cards.len() > 1 || card.is_some() {
-                        dims.push(format!("card={c}"));
+                    if cards.len() > 1 || overrides.card.is_some() {
+                        dims.push(format!("card={}", card.name));
                     }
-                    if readers.len() > 1 || reader.is_some() {
-                        dims.push(format!("reader={r}"));
+                    if readers.len() > 1 || overrides.reader.is_some() {
+                        dims.push(format!("reader={}", reader.name));
                     }
                     if rates.len() > 1 {
                         dims.push(format!("bit_rate={}", rate.unwrap_or(0)));
@@ -564,12 +617,14 @@ pub fn expand(
                         name,
                         file: file.to_string(),
                         scenario,
+                        card: card.clone(),
+                        reader: reader.clone(),
                     });
                 }
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// A deterministic shard of the suite: `count:K/N` (every N-th case from the K-th) or
