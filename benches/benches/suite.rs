@@ -43,7 +43,9 @@ fn main() {
     let signatures = results
         .iter()
         .flat_map(|r| &r.transcript.entries)
-        .filter(|e| e.command.starts_with("80 2A") && e.sw == "9000")
+        .filter(|e| {
+            e.command.cla_ins() == Some([0x80, 0x2A]) && e.sw == Some(kazasu_sim::StatusWord::OK)
+        })
         .count();
     let simulated: u64 = results.iter().map(|r| r.sim_time_ns).sum();
     let subject = kazasu_sim::Fixtures::embedded().default_subject();

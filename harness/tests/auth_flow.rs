@@ -74,7 +74,10 @@ fn auth_flow_completes_on_every_profile_with_independently_verified_signatures()
                 &out.signature
             ));
             assert!(
-                transcript.entries.iter().all(|e| e.sw == "9000"),
+                transcript
+                    .entries
+                    .iter()
+                    .all(|e| e.sw == Some(kazasu_sim::StatusWord::OK)),
                 "{profile}: {transcript}"
             );
         }
@@ -87,11 +90,11 @@ fn the_physical_card_reads_its_certificate_with_one_extended_read() {
     let reads: Vec<_> = transcript
         .entries
         .iter()
-        .filter(|e| e.command.starts_with("00 B0"))
+        .filter(|e| e.command.cla_ins() == Some([0x00, 0xB0]))
         .collect();
     assert_eq!(reads.len(), 2, "header + one extended read: {transcript}");
     assert!(
-        reads[1].command.starts_with("00 B0 00 04 00 "),
+        reads[1].command.to_string().starts_with("00 B0 00 04 00 "),
         "{}",
         reads[1].command
     );
@@ -109,7 +112,7 @@ fn the_flow_order_follows_the_device() {
             .1
             .entries
             .into_iter()
-            .map(|e| e.command)
+            .map(|e| e.command.to_string())
             .collect()
     };
     let android = order("android-jpki");

@@ -101,7 +101,7 @@ fn a_removal_mid_read_is_a_transport_error_and_the_card_comes_back() {
             .transcript
             .entries
             .iter()
-            .filter_map(|e| e.error.as_deref())
+            .filter_map(|e| e.error.as_ref())
             .collect();
         assert!(
             !errors.is_empty(),

@@ -75,7 +75,7 @@ fn reports_and_transcripts_never_show_secret_command_data() {
             .transcript
             .entries
             .iter()
-            .filter(|e| e.command.contains("**"))
+            .filter(|e| e.command.to_string().contains("**"))
             .count(),
         secret_commands().len(),
         "every secret-bearing command is in the transcript, redacted"

@@ -210,6 +210,14 @@ pub fn check(
     suite: Option<&[ExpectedCase]>,
 ) -> Vec<Discrepancy> {
     let mut found = Vec::new();
+    if manifest.format != super::FORMAT {
+        found.push(Discrepancy::Disagrees {
+            file: super::MANIFEST,
+            what: "the format".into(),
+            stated: manifest.format.to_string(),
+            rechecked: format!("{} (the format this kazasu checks)", super::FORMAT),
+        });
+    }
     for (path, hash) in &manifest.files {
         match files.get(path) {
             None => found.push(Discrepancy::Missing(path.clone())),
@@ -407,18 +415,34 @@ fn check_report(
                 "{}, yet it records no failure",
                 status_word(c.status)
             ))),
-            Status::Failed => {
+            Status::Failed | Status::Error => {
+                // A case stops at its failing step: every step before it passed; a failure of
+                // the case as a whole (step 0: its budget, its faults) comes after steps that
+                // all passed.
                 let step = c.failure.as_ref().map_or(0, |f| f.step);
-                let at = step.checked_sub(1).and_then(|i| c.steps.get(i));
-                if step != 0 && at.is_none_or(|s| s.status != Status::Failed) {
+                let shape_holds = if step == 0 {
+                    failed_steps == 0
+                } else {
+                    c.steps.len() == step
+                        && c.steps[..step - 1]
+                            .iter()
+                            .all(|s| s.status == Status::Passed)
+                        && c.steps[step - 1].status == c.status
+                };
+                if !shape_holds {
                     found.push(bad(format!(
-                        "failed at step {step}, which its steps do not show failing"
+                        "{} at step {step}, which its steps do not show",
+                        status_word(c.status)
                     )));
                 }
             }
-            Status::NotApplicable if c.note.is_none() || !c.steps.is_empty() => found.push(bad(
-                "not applicable, yet it ran steps or says no reason".into(),
-            )),
+            Status::NotApplicable
+                if c.note.is_none() || !c.steps.is_empty() || c.failure.is_some() =>
+            {
+                found.push(bad(
+                    "not applicable, yet it ran steps, records a failure or says no reason".into(),
+                ))
+            }
             Status::Skipped => found.push(bad(
                 "skipped: a certification runs every case (no fail-fast)".into(),
             )),

@@ -36,7 +36,7 @@ pub fn read_through(
         Ok(()) => Event::CommissionTap {
             reader: reader_name.to_string(),
         },
-        Err(e) => Event::CommissionTapFailed(e.clone()),
+        Err(e) => Event::CommissionTapFailed(*e),
     };
     transcript.record_event(what, reader.now().since(start), &reader.last_frames());
     if let Err(e) = tap {

@@ -301,7 +301,10 @@ pub struct Row {
 impl Row {
     /// The row's result in one word: `none` (no case), `passed`, or `N failed`.
     pub fn result(&self) -> String {
-        match (self.cases.len(), self.cases.len() - self.passed) {
+        match (
+            self.cases.len(),
+            self.cases.len().saturating_sub(self.passed),
+        ) {
             (0, _) => "none".into(),
             (_, 0) => "passed".into(),
             (_, bad) => format!("{bad} not passed"),

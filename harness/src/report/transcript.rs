@@ -304,7 +304,7 @@ impl Transcript {
         frames: &[FrameRecord],
     ) {
         self.entries.push(Entry {
-            error: Some(error.clone()),
+            error: Some(*error),
             ..Entry::new(
                 ShownCommand::of(command, secret || carries_secret(command)),
                 took,

@@ -757,7 +757,7 @@ impl World {
                     Ok(()) => Event::Tap {
                         kbps: self.reader.bit_rate(),
                     },
-                    Err(e) => Event::TapFailed(e.clone()),
+                    Err(e) => Event::TapFailed(*e),
                 };
                 self.transcript
                     .record_event(what, took, &self.reader.last_frames());
