@@ -28,6 +28,8 @@ cargo build --release --features pcsc --locked
 target/release/kazasu run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
 echo "== the HTML report in a browser"
 ci/html-check.sh target/release/kazasu
+echo "== certification: a signed bundle checked with openssl and kazasu, a forgery refused, the certificate in a browser"
+ci/certify.sh target/release/kazasu
 echo "== onboarding: the scenarios (embedded and --target), the README walkthrough, the pages in a browser"
 ci/onboarding.sh target/release/kazasu
 ci/onboarding-browser.sh target/release/kazasu

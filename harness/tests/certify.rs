@@ -742,3 +742,55 @@ fn verify_reads_only_the_bundles_own_files_within_its_bound() {
     assert!(!out.contains('\u{1b}') && !out.contains('\r'), "{out:?}");
     assert!(out.contains("\\u{1b}[2K"), "{out}");
 }
+
+/// Every bundled scenario says whether it is destructive, and every case that says
+/// `destructive: false` is not, by what it did: no VERIFY answered with anything but 90 00, no
+/// CHANGE REFERENCE DATA or RESET RETRY COUNTER, no PIN reference verified twice. Those are the
+/// cases `certify --device` may run on a physical card.
+#[test]
+fn cases_marked_not_destructive_leave_every_pin_as_it_was() {
+    use kazasu::run::{self, RunOptions};
+    use kazasu::scenario::suite;
+    use kazasu_sim::StatusWord;
+    let files = suite::load(&[]).unwrap();
+    for (file, scenarios) in &files {
+        for s in scenarios {
+            assert!(
+                s.destructive.is_some(),
+                "{file}: scenario `{}` does not say whether it is destructive",
+                s.name
+            );
+        }
+    }
+    let cases: Vec<_> = files
+        .iter()
+        .flat_map(|(f, s)| suite::expand(s, f, &suite::Overrides::NONE).unwrap())
+        .filter(|c| c.scenario.destructive == Some(false))
+        .collect();
+    assert!(cases.len() >= 40, "{} non-destructive cases", cases.len());
+    let results = run::run_with(&cases, &RunOptions::default(), &run::inproc, &|_| {});
+    for r in &results {
+        let mut verified = std::collections::BTreeMap::new();
+        for e in &r.transcript.entries {
+            let shown = &e.command.shown;
+            match e.command.cla_ins() {
+                Some([0x00, 0x24] | [0x00, 0x2C]) => {
+                    panic!("{}: changes or resets a PIN: {}", r.name, e.command)
+                }
+                Some([0x00, 0x20]) if e.command.len > 4 => {
+                    assert_eq!(
+                        e.sw,
+                        Some(StatusWord::OK),
+                        "{}: a VERIFY not answered 90 00: {}",
+                        r.name,
+                        e.command
+                    );
+                    let n = verified.entry(shown[3]).or_insert(0);
+                    *n += 1;
+                    assert_eq!(*n, 1, "{}: a PIN verified twice", r.name);
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -485,3 +485,131 @@ fn calibrate_recovers_a_served_readers_timing_within_ten_percent() {
         );
     }
 }
+
+/// `kazasu certify --device`: kazasu serve plays the physical card resting on a physical
+/// reader. Only cases that never send a wrong PIN, change or block one, or need the card taken
+/// off run; the PIN tries left are the same before and after, and the right PINs still verify.
+/// Unattended with no card on the reader, every case that needs it fails at its tap, cleanly.
+#[test]
+fn certify_on_a_device_leaves_the_pins_as_they_were() {
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !stack_available() || kazasu::link::pcsc::configured_slots().unwrap() < 5 {
+        assert!(!pcscd_required(), "ci/pcscd.sh configures slot 4");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("kazasu-certify-device-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let device = kazasu_sim::vpcd::reader_name(4);
+    let counters_yaml = dir.join("counters.yaml");
+    std::fs::write(
+        &counters_yaml,
+        "- name: the PIN tries left, then the right PINs\n  card: mynumber-card\n  destructive: false\n  steps:\n    - tap\n    - select: jpki\n    - verify_pin: { ef: \"0018\" }\n      expect: { sw: \"63Cx\" }\n    - verify_pin: { ef: \"001B\" }\n      expect: { sw: \"63Cx\" }\n    - verify_pin: { ef: \"0018\", pin: \"${secrets.auth_pin}\" }\n      expect: { sw: \"9000\" }\n    - verify_pin: { ef: \"001B\", pin: \"${secrets.sign_pin}\" }\n      expect: { sw: \"9000\" }\n",
+    )
+    .unwrap();
+    let counters = |name: &str| -> Vec<String> {
+        let json = dir.join(format!("{name}.json"));
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+            .args([
+                "run",
+                "--backend",
+                "pcsc",
+                "--device",
+                &device,
+                "--unattended",
+            ])
+            .arg(&counters_yaml)
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .unwrap();
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        report["scenarios"][0]["transcript"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["command"].as_str().unwrap().starts_with("00 20"))
+            .map(|e| e["sw"].as_str().unwrap().to_string())
+            .collect()
+    };
+    /// A served card that ends with the test, whatever happens in it.
+    struct Served(std::process::Child);
+    impl Drop for Served {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let served = Served(serve_on(4, &["--duration", "300s"]));
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = counters("before");
+    assert_eq!(before, ["63C3", "63C5", "9000", "9000"]);
+    let out = dir.join("bundle");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args(["certify", "--device", &device, "--unattended", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&run.stdout).into_owned(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    );
+    let after = counters("after");
+    drop(served);
+    assert_eq!(run.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(after, before, "the PINs' tries and values are unchanged");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["device"]["name"], device.as_str());
+    assert!(
+        m["device"]["atr"].as_str().unwrap().starts_with("3B"),
+        "{m}"
+    );
+    let passed = m["summary"]["passed"].as_u64().unwrap();
+    assert!(passed >= 10, "{stdout}");
+    let (code, out_text, err) = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args(["certify", "--verify"])
+        .arg(&out)
+        .output()
+        .map(|o| {
+            (
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
+    assert_eq!(code, Some(0), "{out_text}{err}");
+    // No card on the reader and no operator: the cases that need the card fail at their tap.
+    let script = dir.join("nobody.yaml");
+    std::fs::write(&script, "start_in_field: false\nevents: []\n").unwrap();
+    let mut served = serve_on(
+        4,
+        &["--script", script.to_str().unwrap(), "--duration", "120s"],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args(["certify", "--device", &device, "--unattended", "-o"])
+        .arg(dir.join("nobody-bundle"))
+        .output()
+        .unwrap();
+    let _ = served.kill();
+    let _ = served.wait();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert_eq!(run.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("--unattended: the case needs the card tapped on"),
+        "{stderr}"
+    );
+}

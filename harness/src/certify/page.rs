@@ -146,7 +146,12 @@ pub fn render(manifest: &Manifest, report: &ReportView, profile: &ReaderProfile)
             r.cases.len()
         );
     }
-    h.push_str("</table>\n<h2>Failures</h2>\n");
+    h.push_str(
+        "</table>\n<p><em>not reached</em>: no case of the suite exercised the family on this \
+         reader — its values can put a family out of reach (frames of 64 bytes or less need a \
+         reader with a smaller frame size; a WTX limit needs a reader that sets one).</p>\n\
+         <h2>Failures</h2>\n",
+    );
     let failures: Vec<_> = report
         .scenarios
         .iter()
@@ -167,11 +172,18 @@ pub fn render(manifest: &Manifest, report: &ReportView, profile: &ReaderProfile)
                             f.actual.clone(),
                         )
                     });
-            let reproduce = format!(
-                "kazasu run --reader {PROFILE_FILE} --seed {} --filter {}",
-                manifest.seed,
-                shell_quote(&c.name)
-            );
+            let reproduce = match &manifest.device {
+                None => format!(
+                    "kazasu run --reader {PROFILE_FILE} --seed {} --filter {}",
+                    manifest.seed,
+                    shell_quote(&c.name)
+                ),
+                Some(d) => format!(
+                    "kazasu certify --device {} --reader {PROFILE_FILE} --seed {} -o again",
+                    shell_quote(&d.name),
+                    manifest.seed
+                ),
+            };
             let _ = writeln!(
                 h,
                 "<li><strong>{}</strong> ({}): {}: expected {}, got {}<pre>{}</pre></li>",

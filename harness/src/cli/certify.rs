@@ -18,7 +18,7 @@ use std::time::Instant;
 #[derive(clap::Args)]
 pub struct CertifyArgs {
     /// The reader under test: a profile YAML (or a built-in name).
-    #[arg(long, required_unless_present = "verify")]
+    #[arg(long, required_unless_present_any = ["verify", "device"])]
     pub reader: Option<String>,
     /// The bundle's folder: new or empty (see --force).
     #[arg(long, short = 'o', default_value = "kazasu-certification")]
@@ -44,13 +44,38 @@ pub struct CertifyArgs {
     /// every case's result and the totals with the bundle's.
     #[arg(long, requires = "verify")]
     pub rerun: bool,
+    /// Certify a physical reader with a physical card (or phone) on it, through pcscd: the
+    /// bundled cases that never block or change a PIN and need one tap (the card rests on the
+    /// reader). PINs of a physical card come from KAZASU_SECRET_AUTH_PIN, KAZASU_SECRET_SIGN_PIN
+    /// and KAZASU_SECRET_CARD_INFO_PIN. --reader gives its profile (best: one `kazasu
+    /// calibrate` measured); the device's name and the card's ATR go into the manifest.
+    #[arg(long, value_name = "NAME", conflicts_with = "verify")]
+    pub device: Option<String>,
+    /// With --device: no operator; a case that needs the card tapped fails instead of waiting.
+    #[arg(long, requires = "device")]
+    pub unattended: bool,
+    /// With --device: how long to wait for the operator to put the card on the reader.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s", requires = "device")]
+    pub operator_timeout: std::time::Duration,
 }
 
+/// The reader profile a `--device` certification assumes when none is given.
+const DEVICE_DEFAULT_PROFILE: &str = "typical-424k";
+
 pub fn certify(a: CertifyArgs) -> Result<ExitCode, InputFailure> {
-    match (&a.verify, &a.reader) {
-        (Some(bundle), _) => verify(bundle, a.rerun, a.key.as_deref()),
-        (None, Some(reader)) => write_bundle(reader, &a),
-        (None, None) => Err(InputFailure("--reader or --verify is needed".into())),
+    match (&a.verify, &a.reader, &a.device) {
+        (Some(bundle), _, _) => verify(bundle, a.rerun, a.key.as_deref()),
+        (None, Some(reader), _) => write_bundle(reader, &a),
+        (None, None, Some(_)) => {
+            eprintln!(
+                "note: no --reader profile: the cases are judged against `{DEVICE_DEFAULT_PROFILE}`; \
+                 give the profile `kazasu calibrate` measured for this reader"
+            );
+            write_bundle(DEVICE_DEFAULT_PROFILE, &a)
+        }
+        (None, None, None) => Err(InputFailure(
+            "--reader, --device or --verify is needed".into(),
+        )),
     }
 }
 
@@ -94,6 +119,46 @@ fn run_suite(cases: &[suite::Case], seed: u64) -> Vec<run::CaseResult> {
     run::run_with(cases, &opts, &run::inproc, &|_| {})
 }
 
+/// Whether a case may run on a physical card resting on a physical reader: it says it is not
+/// destructive (no wrong PIN, no PIN changed or blocked, each PIN used once), and it needs one
+/// tap and no removal.
+pub fn device_safe(case: &suite::Case) -> bool {
+    use kazasu::scenario::{CardAction, Step};
+    let card = |want: fn(&CardAction) -> bool| {
+        case.scenario
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Card(c) if want(&c.action)))
+            .count()
+    };
+    case.scenario.destructive == Some(false)
+        && card(|a| matches!(a, CardAction::Tap)) <= 1
+        && card(|a| matches!(a, CardAction::Remove)) == 0
+}
+
+/// The device's full name and the ATR of the card on it (`None`: no card there now).
+#[cfg(feature = "pcsc")]
+fn device_facts(name: &str) -> Result<(String, Option<Vec<u8>>), InputFailure> {
+    use kazasu::link::backend::Backend;
+    let probe = kazasu::link::device::DeviceBackend::new(
+        name,
+        kazasu::link::device::Operator {
+            timeout: std::time::Duration::ZERO,
+            unattended: true,
+        },
+    )
+    .map_err(InputFailure)?;
+    Ok((probe.reader_name(), probe.atr().ok()))
+}
+
+#[cfg(not(feature = "pcsc"))]
+fn device_facts(_: &str) -> Result<(String, Option<Vec<u8>>), InputFailure> {
+    Err(InputFailure(
+        "certify --device reaches the reader through pcscd: build kazasu with `--features pcsc`"
+            .into(),
+    ))
+}
+
 fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure> {
     let (text, profile) = profile_text(reader)?;
     let key = match &a.sign {
@@ -101,10 +166,46 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
         None => None,
     };
     let profile = Arc::new(profile);
-    let cases = suite_cases(&profile)?;
+    let mut cases = suite_cases(&profile)?;
+    let mut device = None;
+    if let Some(name) = &a.device {
+        cases.retain(device_safe);
+        let (full, atr) = device_facts(name)?;
+        device = Some((full, atr));
+    }
     certify::files::prepare_out(&a.out, a.force).map_err(InputFailure)?;
     let started = Instant::now();
-    let results = run_suite(&cases, a.seed);
+    let results = match &a.device {
+        None => run_suite(&cases, a.seed),
+        Some(name) => {
+            let factory = super::run::device_factory(name, a.unattended, a.operator_timeout)?;
+            let opts = RunOptions {
+                seed: a.seed,
+                jobs: 1,
+                ..RunOptions::default()
+            };
+            run::run_with(&cases, &opts, &*factory, &|r| {
+                if matches!(r.status, run::Status::Failed | run::Status::Error) {
+                    eprintln!("{}", report::case_line(r));
+                }
+            })
+        }
+    };
+    let device = match (device, &a.device) {
+        (Some((full, before)), Some(name)) => {
+            // The ATR of the card on the reader: read before the run, or after it when the
+            // operator put the card there during the run.
+            let atr = before.or_else(|| device_facts(name).ok().and_then(|f| f.1));
+            Some(certify::DeviceRecord {
+                name: full,
+                atr: atr.map_or_else(
+                    || "(no card on the reader)".into(),
+                    |a| hex::encode_upper(a),
+                ),
+            })
+        }
+        _ => None,
+    };
     let coverage = report::coverage::map(&results, &cases);
     let summary = Summary::of(&results, started.elapsed());
     let mut written: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -131,7 +232,7 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
         date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         reader: profile.name.clone(),
         reader_profile: PROFILE_FILE.into(),
-        device: None,
+        device,
         summary: Counts::of(results.iter().map(|r| &r.status)),
         signing_key_sha256: match &key {
             Some(k) => Some(certify::sign::fingerprint(k).map_err(InputFailure)?),
@@ -153,7 +254,11 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
         .collect();
     // What is about to be handed over rechecks, or nothing is written.
     let expected = expected_cases(&cases, a.seed);
-    let problems = certify::check(&manifest, &written, Some(&expected));
+    let problems = certify::check(
+        &manifest,
+        &written,
+        manifest.device.is_none().then_some(&expected[..]),
+    );
     if let Some(p) = problems.first() {
         return Err(InputFailure(format!(
             "the bundle does not recheck ({p}); nothing was written"
@@ -177,7 +282,7 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
     }
     outln!("{}", report::console_summary(&results, &summary).trim_end());
     outln!(
-        "certification bundle for `{}` in {}: {} files and {}{} (check it with `kazasu certify --verify {}`{})",
+        "certification bundle for `{}` in {}: {} files and {}{} (check it with `kazasu certify --verify {}{}`)",
         shown(&profile.name),
         shown(&a.out.display().to_string()),
         written.len(),

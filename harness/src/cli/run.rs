@@ -277,7 +277,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
     })
 }
 
-type Factory = Box<run::BackendFactory>;
+/// A backend factory of the CLI's.
+pub type Factory = Box<run::BackendFactory>;
 
 fn backend_factory(
     backend: Backend,
@@ -345,8 +346,9 @@ fn pcsc_factory(
     }))
 }
 
+/// The backend of a physical reader whose name contains `name` (one case at a time).
 #[cfg(feature = "pcsc")]
-fn device_factory(
+pub fn device_factory(
     name: &str,
     unattended: bool,
     timeout: std::time::Duration,
@@ -375,8 +377,9 @@ fn device_factory(
     }))
 }
 
+/// Without the real-stack backend: the error that says how to build it.
 #[cfg(not(feature = "pcsc"))]
-fn device_factory(_: &str, _: bool, _: std::time::Duration) -> Result<Factory, InputFailure> {
+pub fn device_factory(_: &str, _: bool, _: std::time::Duration) -> Result<Factory, InputFailure> {
     pcsc_factory(
         kazasu::link::vpcd::Pace::Fast,
         None,

@@ -406,9 +406,21 @@ pub fn run_case_on(
     }
     let mut secrets = BTreeMap::new();
     let pins = &subject.identity.pins;
-    secrets.insert("auth_pin".to_string(), pins.auth.clone());
-    secrets.insert("sign_pin".to_string(), pins.sign.clone());
-    secrets.insert("card_info_pin".to_string(), pins.card_info.clone());
+    for (name, pin) in [
+        ("auth_pin", &pins.auth),
+        ("sign_pin", &pins.sign),
+        ("card_info_pin", &pins.card_info),
+    ] {
+        // A physical card has its own PINs: the operator gives them as KAZASU_SECRET_AUTH_PIN
+        // and so on; the test identity's would be wrong PINs to it.
+        let own = (!reader.injects_faults())
+            .then(|| std::env::var(format!("KAZASU_SECRET_{}", name.to_ascii_uppercase())).ok())
+            .flatten();
+        secrets.insert(
+            name.to_string(),
+            own.map_or_else(|| pin.clone(), Secret::new),
+        );
+    }
     secrets.extend(case.scenario.secrets.clone());
     let mut world = World {
         reader,

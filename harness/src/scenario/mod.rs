@@ -82,6 +82,11 @@ pub struct Scenario {
     /// the reader it is about.
     #[serde(default)]
     pub applies_to: Option<AppliesTo>,
+    /// Whether the case can harm a physical card: it sends a wrong PIN, blocks or changes a
+    /// PIN, or uses one PIN more than once. `kazasu certify --device` runs only cases that say
+    /// `destructive: false` (every bundled scenario says which it is).
+    #[serde(default)]
+    pub destructive: Option<bool>,
 }
 
 /// The reader capabilities a case is about; every one given must hold for the case to apply.
