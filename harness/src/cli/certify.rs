@@ -198,10 +198,7 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
             let atr = before.or_else(|| device_facts(name).ok().and_then(|f| f.1));
             Some(certify::DeviceRecord {
                 name: full,
-                atr: atr.map_or_else(
-                    || "(no card on the reader)".into(),
-                    |a| hex::encode_upper(a),
-                ),
+                atr: atr.map_or_else(|| "(no card on the reader)".into(), hex::encode_upper),
             })
         }
         _ => None,
