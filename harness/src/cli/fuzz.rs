@@ -159,9 +159,10 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
             (target, card)
         }
     };
-    // Bad profiles are bad input, before any run.
-    kazasu::scenario::suite::card_profile(&card.profile, None).map_err(InputFailure)?;
-    kazasu::scenario::suite::reader_profile(&a.reader, None).map_err(InputFailure)?;
+    // The profiles are loaded once, here: bad ones are bad input, before any run.
+    let card = fuzz::LoadedCard::load(card).map_err(InputFailure)?;
+    let reader =
+        Arc::new(kazasu::scenario::suite::reader_profile(&a.reader, None).map_err(InputFailure)?);
 
     if let Some(recording) = &a.replay {
         let text =
@@ -192,7 +193,7 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
 
     let opts = Options {
         card: card.clone(),
-        reader: a.reader.clone(),
+        reader,
         runs: a.runs,
         seed: a.seed,
         out_dir: a.out_dir.clone(),

@@ -61,13 +61,31 @@ impl Target {
     }
 }
 
+/// A served card resolved once: how it was named (for the reproduce command) and its profile,
+/// loaded; every run of a campaign serves a fresh card of this profile.
+#[derive(Clone, Debug)]
+pub struct LoadedCard {
+    /// The card as given (`profile[:identity]`).
+    pub spec: CardSpec,
+    /// Its profile.
+    pub profile: Arc<kazasu_sim::CardProfile>,
+}
+
+impl LoadedCard {
+    /// Loads the profile `spec` names.
+    pub fn load(spec: CardSpec) -> Result<LoadedCard, String> {
+        let profile = Arc::new(crate::scenario::suite::card_profile(&spec.profile, None)?);
+        Ok(LoadedCard { spec, profile })
+    }
+}
+
 /// What to fuzz with.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// The served card.
-    pub card: CardSpec,
+    pub card: LoadedCard,
     /// The reader model between the link and the card.
-    pub reader: String,
+    pub reader: Arc<kazasu_sim::ReaderProfile>,
     /// Mutated runs.
     pub runs: u32,
     /// Seed of the plans (and of the card).
@@ -129,25 +147,27 @@ pub struct Summary {
     pub wall_s: f64,
 }
 
-/// A fresh served card of `spec` behind `reader`, seeded.
-fn served_slot(spec: &CardSpec, reader: &str, seed: u64) -> Result<Slot, String> {
-    let card = model_card(spec, seed)?;
-    let reader = Arc::new(crate::scenario::suite::reader_profile(reader, None)?);
+/// A fresh served card of `card` behind `reader`, seeded.
+fn served_slot(
+    card: &LoadedCard,
+    reader: &Arc<kazasu_sim::ReaderProfile>,
+    seed: u64,
+) -> Result<Slot, String> {
+    let card = model_card(card, seed)?;
     Ok(Slot::new(Reader::new(
-        reader,
+        reader.clone(),
         card,
         FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
     )))
 }
 
-fn model_card(spec: &CardSpec, seed: u64) -> Result<Card, String> {
-    let profile = Arc::new(crate::scenario::suite::card_profile(&spec.profile, None)?);
+fn model_card(card: &LoadedCard, seed: u64) -> Result<Card, String> {
     let fixtures = Fixtures::embedded();
-    let subject = match &spec.identity {
+    let subject = match &card.spec.identity {
         Some(id) => fixtures.subject(id)?,
         None => fixtures.default_subject(),
     };
-    Card::new(profile, subject, seed).map_err(|e| e.to_string())
+    Card::new(card.profile.clone(), subject, seed).map_err(|e| e.to_string())
 }
 
 /// Reads a recording (a kazasu transcript) back as a trace.
@@ -159,12 +179,12 @@ pub fn recording_trace(text: &str) -> Result<Trace, String> {
 /// every command it does not hold — and runs the host once against it.
 pub fn replay(
     recording: &str,
-    spec: &CardSpec,
+    card: &LoadedCard,
     seed: u64,
     target: &Target,
 ) -> Result<HostRun, String> {
     let trace = recording_trace(recording)?;
-    let card = RecordedCard::new(&trace, Mode::Model, Some(model_card(spec, seed)?))?;
+    let card = RecordedCard::new(&trace, Mode::Model, Some(model_card(card, seed)?))?;
     target.run(card)
 }
 
@@ -196,12 +216,12 @@ fn joined(prefix: &[ServedLine], groups: &[Vec<ServedLine>]) -> Vec<ServedLine> 
 pub fn minimize(
     recording: &[ServedLine],
     key: &str,
-    spec: &CardSpec,
+    card: &LoadedCard,
     seed: u64,
     target: &Target,
 ) -> Result<Option<(Vec<ServedLine>, usize)>, String> {
     let still_fails = |lines: &[ServedLine]| -> bool {
-        replay(&host::recording_text(lines), spec, seed, target)
+        replay(&host::recording_text(lines), card, seed, target)
             .is_ok_and(|r| r.outcome.key() == key)
     };
     if host::count_apdus(recording) == 0 {
@@ -339,7 +359,7 @@ pub fn campaign(
             minimized_apdus: None,
             replays: 0,
             not_minimized: None,
-            reproduce: reproduce_command(&path, &opts.card, opts.seed, target, scenario),
+            reproduce: reproduce_command(&path, &opts.card.spec, opts.seed, target, scenario),
             output_tail: run.output_tail.clone(),
         };
         if opts.minimize {
@@ -350,7 +370,7 @@ pub fn campaign(
                     write(&min_path, &host::recording_text(&small))?;
                     finding.minimized_apdus = Some(host::count_apdus(&small));
                     finding.reproduce =
-                        reproduce_command(&min_path, &opts.card, opts.seed, target, scenario);
+                        reproduce_command(&min_path, &opts.card.spec, opts.seed, target, scenario);
                     finding.minimized = Some(min_path);
                     finding.replays = replays;
                 }
