@@ -53,7 +53,20 @@ fn rewording_every_message_leaves_the_coverage_map_unchanged() {
             r
         })
         .collect();
-    assert_eq!(coverage::map(&reworded, &cases), before);
+    let after = coverage::map(&reworded, &cases);
+    for (a, b) in before.iter().zip(&after) {
+        let gone: Vec<_> = a.cases.iter().filter(|c| !b.cases.contains(c)).collect();
+        let new: Vec<_> = b.cases.iter().filter(|c| !a.cases.contains(c)).collect();
+        assert!(
+            a == b,
+            "{}: {}: cases no longer counted {gone:?}, newly counted {new:?}, passed {} then {}",
+            a.group,
+            a.name,
+            a.passed,
+            b.passed
+        );
+    }
+    assert_eq!(after.len(), before.len());
     // The rows that rest on link failures are among those that have cases.
     for name in [
         "two cards in the field (collision resolved or refused)",

@@ -226,11 +226,18 @@ const FAMILIES: &[Family] = &[
         group: "removal",
         name: "removal between commands, then a new tap",
         exercised: |s| {
-            let labels: Vec<&str> = s.result.steps.iter().map(|x| x.label.as_str()).collect();
-            labels
-                .iter()
-                .position(|l| l.starts_with("remove"))
-                .is_some_and(|i| labels[i..].iter().any(|l| l.starts_with("tap")))
+            use crate::scenario::{CardAction, Step};
+            // The steps that ran, by their kind (never by their labels' wording).
+            let Some(case) = s.case else { return false };
+            let ran = &case.scenario.steps[..s.result.steps.len().min(case.scenario.steps.len())];
+            let is = |step: &Step, want: fn(&CardAction) -> bool| matches!(step, Step::Card(c) if want(&c.action));
+            ran.iter()
+                .position(|x| is(x, |a| matches!(a, CardAction::Remove)))
+                .is_some_and(|i| {
+                    ran[i..]
+                        .iter()
+                        .any(|x| is(x, |a| matches!(a, CardAction::Tap)))
+                })
         },
     },
     Family {
