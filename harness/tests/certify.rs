@@ -266,6 +266,38 @@ fn every_built_in_reader_and_its_exported_copy_certify_without_an_error() {
         }
         // The path is where the profile was read from; its name is what it is.
         assert_eq!(verdicts[0], verdicts[1], "{reader}");
+        // And `kazasu run --reader` gives the same cases, seeds and results both ways.
+        let mut runs = Vec::new();
+        for (spec, json) in [
+            (reader.to_string(), dir.join(format!("{reader}-run.json"))),
+            (
+                copy.to_str().unwrap().to_string(),
+                dir.join(format!("{reader}-copy-run.json")),
+            ),
+        ] {
+            let (code, out, err) =
+                kazasu(&["run", "--reader", &spec, "--json", json.to_str().unwrap()]);
+            assert_eq!(code, 0, "{spec}: {out}{err}");
+            let report: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+            let cases: Vec<String> = report["scenarios"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {} {} {}",
+                        c["name"], c["status"], c["seed"], c["reader"]
+                    )
+                })
+                .collect();
+            runs.push(cases);
+        }
+        assert_eq!(
+            runs[0], runs[1],
+            "{reader}: run --reader NAME and --reader copy.yaml"
+        );
+        assert_eq!(runs[0].len(), verdicts[0].len());
     }
 }
 
