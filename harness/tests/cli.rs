@@ -387,3 +387,49 @@ fn the_committed_sureness_report_is_current() {
         "README.md's sureness table is stale: copy it from `kazasu profiles --sureness`"
     );
 }
+
+/// `${saved.NAME}` (and `verify_with`) need an earlier step that saves the name: `validate`
+/// says so at the step's line, as `run` would only find out when the case ran.
+#[test]
+fn a_saved_name_used_before_any_step_saves_it_does_not_validate() {
+    let dir = temp("saved");
+    let file = dir.join("saved.yaml");
+    for (yaml, name, line) in [
+        (
+            "- name: never saved\n  steps:\n    - tap\n    - select: jpki\n    - apdu: 00 B0 00 00 ${saved.never}\n",
+            "${saved.never}",
+            5,
+        ),
+        (
+            "- name: saved too late\n  steps:\n    - tap\n    - select: jpki\n    - apdu: 00 84 00 00 08\n      expect: { data: \"${saved.nonce}\" }\n    - apdu: 00 84 00 00 08\n      save: nonce\n",
+            "${saved.nonce}",
+            5,
+        ),
+        (
+            "- name: no certificate\n  steps:\n    - tap\n    - select: jpki\n    - sign: { key: \"0017\", digest_of: nonce, verify_with: auth_cert }\n",
+            "auth_cert",
+            5,
+        ),
+    ] {
+        std::fs::write(&file, yaml).unwrap();
+        let (code, out, err) = kazasu(&["validate", file.to_str().unwrap()]);
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(
+            err.contains(&format!("`{name}` is used before any step saves it")),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("{}:{line}:", file.display())),
+            "{err}"
+        );
+        assert!(!err.contains("Nodes {") && !err.contains("Some("), "{err}");
+    }
+    // Saved by an earlier step: valid.
+    std::fs::write(
+        &file,
+        "- name: saved first\n  steps:\n    - tap\n    - select: jpki\n    - read_file: { ef: \"000A\", save: auth_cert }\n    - apdu: 00 B0 00 00 01\n      expect: { data_prefix: \"${saved.auth_cert}\" }\n      name: prefix\n",
+    )
+    .unwrap();
+    let (code, out, err) = kazasu(&["validate", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+}

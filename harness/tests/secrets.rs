@@ -252,3 +252,48 @@ fn a_literal_invitation_code_in_a_raw_body_is_hidden() {
         assert!(!out.contains("ZZ9QX7"), "{what} shows the code:\n{out}");
     }
 }
+
+/// A card that echoes stored data: the readertest card's dump (`80 40`) answers with the last
+/// VERIFY as it received it. Once a `${secrets.…}` PIN went to the card, an answer that holds it
+/// is never shown — not on the console, in the JSON, JUnit or HTML report, nor in the failure
+/// text — while the step's expectations still see the real bytes.
+#[test]
+fn an_answer_that_echoes_a_secret_is_never_shown() {
+    let dir = std::env::temp_dir().join(format!("kazasu-echo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("echo.yaml");
+    std::fs::write(
+        &scenario,
+        "- name: the dump echoes the PIN\n  card: readertest\n  secrets: { pin: \"1234\" }\n  steps:\n    - tap\n    - select: readertest\n    - apdu: 80 20 00 00 04 ${secrets.pin}\n    - apdu: 80 40 00 00 00\n      expect: { data: \"80 20 00 00 04 ${secrets.pin}\" }\n    - apdu: 80 40 00 00 00\n      expect: { data_len: 1 }\n",
+    )
+    .unwrap();
+    let (json, junit, html) = (dir.join("r.json"), dir.join("r.xml"), dir.join("r.html"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .arg("run")
+        .arg(&scenario)
+        .args(["--verbose", "--transcripts", "--json"])
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--html")
+        .arg(&html)
+        .output()
+        .unwrap();
+    let console =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // The first dump matched the secret expectation; the second fails (data_len), so the
+    // failure text describes the answer.
+    assert_eq!(out.status.code(), Some(1), "{console}");
+    assert!(console.contains("at step 5"), "{console}");
+    assert!(console.contains("hold a secret the case sent"), "{console}");
+    for (what, text) in [
+        ("the console", console),
+        ("the JSON report", std::fs::read_to_string(&json).unwrap()),
+        ("the JUnit report", std::fs::read_to_string(&junit).unwrap()),
+        ("the HTML report", std::fs::read_to_string(&html).unwrap()),
+    ] {
+        for shown in ["31 32 33 34", "31323334"] {
+            assert!(!text.contains(shown), "{what} shows the PIN: {text}");
+        }
+    }
+}

@@ -15,8 +15,11 @@ pub struct Entry {
     pub command: ShownCommand,
     /// The response data length.
     pub response_len: usize,
-    /// The first bytes of the response data (at most [`RESPONSE_SHOWN`]).
+    /// The first bytes of the response data (at most [`RESPONSE_SHOWN`]); empty when the data
+    /// holds a secret.
     pub response_head: Vec<u8>,
+    /// The response data holds a secret the case sent (a card that echoes a PIN): never shown.
+    pub response_secret: bool,
     /// The status word (`None` when the exchange failed or the entry is an event).
     pub sw: Option<StatusWord>,
     /// Simulated time the exchange took.
@@ -162,6 +165,7 @@ impl Entry {
             command,
             response_len: 0,
             response_head: Vec::new(),
+            response_secret: false,
             sw: None,
             duration_ns: took.as_nanos(),
             frames: frames.to_vec(),
@@ -177,7 +181,12 @@ impl Entry {
     }
     /// The response data as shown (shortened when long).
     pub fn response_text(&self) -> String {
-        if self.response_len <= RESPONSE_SHOWN {
+        if self.response_secret {
+            format!(
+                "** ({} bytes that hold a secret the case sent)",
+                self.response_len
+            )
+        } else if self.response_len <= RESPONSE_SHOWN {
             hex_spaced(&self.response_head)
         } else {
             format!(
@@ -284,6 +293,14 @@ impl Transcript {
                 frames,
             )
         });
+    }
+
+    /// Hides the data of the last answer: it holds a secret the case sent.
+    pub fn hide_last_response(&mut self) {
+        if let Some(e) = self.entries.last_mut() {
+            e.response_head.clear();
+            e.response_secret = true;
+        }
     }
 
     /// Records a reader event with its frames (a tap's anticollision and activation).

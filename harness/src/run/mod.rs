@@ -251,6 +251,8 @@ struct Outcome {
     malformed: Option<Vec<u8>>,
     /// A check the step makes itself (a signature that does not verify, a UID that did not change).
     own_check: Option<(String, String)>,
+    /// The data holds a secret the case sent: reports never show it.
+    data_secret: bool,
 }
 
 /// Why an APDU got no response to check.
@@ -281,6 +283,14 @@ impl Outcome {
             ..Outcome::default()
         }
     }
+    /// [`Outcome::response`], with data that may hold a secret.
+    fn answered(r: Response, w: &World) -> Self {
+        let data_secret = w.holds_secret(&r.data);
+        Outcome {
+            data_secret,
+            ..Outcome::response(r)
+        }
+    }
 }
 
 struct World {
@@ -302,6 +312,8 @@ struct World {
     reader_profile: String,
     /// Whether the case injects faults.
     has_faults: bool,
+    /// Secrets the case has sent to the card: an answer that echoes one is never shown.
+    sent_secrets: Vec<Secret<String>>,
 }
 
 /// Runs one case in-process.
@@ -434,6 +446,7 @@ pub fn run_case_on(
         target: target.map(str::to_string),
         reader_profile: case.reader.name.clone(),
         has_faults: !case.scenario.faults.is_empty(),
+        sent_secrets: Vec::new(),
         today: match case
             .scenario
             .today
@@ -620,11 +633,15 @@ impl World {
                 secret = true;
                 Ok(hex::encode(self.secret(name)?.expose().as_bytes()))
             }
-            Var::Saved(name) => self
-                .saved
-                .get(name)
-                .map(hex::encode)
-                .ok_or_else(|| format!("nothing was saved as `{name}` before this step")),
+            Var::Saved(name) => {
+                let value = self
+                    .saved
+                    .get(name)
+                    .ok_or_else(|| format!("nothing was saved as `{name}` before this step"))?;
+                // Data saved from an answer that echoed a secret is a secret too.
+                secret |= self.holds_secret(value);
+                Ok(hex::encode(value))
+            }
             Var::Account => unreachable!("not allowed in hex"),
         })?;
         kazasu_sim::parse_hex(&out).map(|b| (b, secret))
@@ -639,7 +656,29 @@ impl World {
         self.expand_text(text).map(Secret::new)
     }
 
+    /// Whether `data` holds a secret this case sent (3 bytes or longer: shorter values would
+    /// hide answers by coincidence).
+    fn holds_secret(&self, data: &[u8]) -> bool {
+        self.sent_secrets.iter().any(|s| {
+            let s = s.expose().as_bytes();
+            s.len() >= 3 && data.windows(s.len()).any(|w| w == s)
+        })
+    }
+
     fn send(&mut self, apdu: &[u8], secret: bool) -> Result<Response, SendError> {
+        if secret {
+            // Which of the case's secrets went into the command: an answer may echo them.
+            let sent: Vec<Secret<String>> = self
+                .secrets
+                .values()
+                .filter(|v| {
+                    let b = v.expose().as_bytes();
+                    !b.is_empty() && apdu.windows(b.len()).any(|w| w == b)
+                })
+                .cloned()
+                .collect();
+            self.sent_secrets.extend(sent);
+        }
         match self.reader.transmit(apdu) {
             Ok(t) => {
                 let r = match Response::parse(&t.response) {
@@ -664,6 +703,9 @@ impl World {
                     t.duration,
                     &self.reader.last_frames(),
                 );
+                if self.holds_secret(&r.data) {
+                    self.transcript.hide_last_response();
+                }
                 Ok(r)
             }
             Err(e) => {
@@ -683,7 +725,7 @@ impl World {
     fn send_step(&mut self, apdu: &[u8], secret: bool) -> Result<Response, Outcome> {
         match self.send(apdu, secret) {
             Ok(r) if r.sw.is_ok() => Ok(r),
-            Ok(r) => Err(Outcome::response(r)),
+            Ok(r) => Err(Outcome::answered(r, self)),
             Err(e) => Err(Outcome::not_answered(e)),
         }
     }
@@ -966,7 +1008,7 @@ impl World {
 
     fn apdu_outcome(&mut self, cmd: &[u8], secret: bool) -> Outcome {
         match self.send(cmd, secret) {
-            Ok(r) => Outcome::response(r),
+            Ok(r) => Outcome::answered(r, self),
             Err(e) => Outcome::not_answered(e),
         }
     }
@@ -1044,6 +1086,11 @@ fn describe(o: &Outcome) -> String {
     match (&o.error, o.sw) {
         (Some(e), _) => format!("transport error: {e}"),
         (None, Some(sw)) if o.data.is_empty() => format!("SW {sw} ({})", sw.name()),
+        (None, Some(sw)) if o.data_secret => format!(
+            "SW {sw} ({}) with {} bytes ** (they hold a secret the case sent)",
+            sw.name(),
+            o.data.len()
+        ),
         (None, Some(sw)) => format!(
             "SW {sw} ({}) with {} bytes {}",
             sw.name(),

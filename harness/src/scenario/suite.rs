@@ -461,6 +461,9 @@ fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Located> {
                 "add steps, e.g. `- tap`",
             ));
         }
+        // Names a step saves, in order: `${saved.X}` and `verify_with` need an earlier step
+        // that saves X, or the case could only fail when run.
+        let mut saved: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for (i, step) in s.steps.iter().enumerate() {
             let at = |m: String| {
                 err(
@@ -469,6 +472,34 @@ fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Located> {
                     "fix the step",
                 )
             };
+            if let Step::Card(card) = step {
+                let unsaved = |name: &str| {
+                    format!(
+                        "`{name}` is used before any step saves it: add `save: {name}` to an \
+                         earlier step (a read_file, apdu or select), or correct the name"
+                    )
+                };
+                for t in card_hex_templates(card) {
+                    for part in variables::parse(t, variables::place::HEX).unwrap_or_default() {
+                        if let variables::Part::Var(variables::Var::Saved(name)) = part
+                            && !saved.contains(name)
+                        {
+                            return Err(at(unsaved(&format!("${{saved.{name}}}"))));
+                        }
+                    }
+                }
+                if let CardAction::Sign(g) = &card.action
+                    && let Some(cert) = &g.verify_with
+                    && !saved.contains(cert.as_str())
+                {
+                    return Err(at(unsaved(cert)));
+                }
+                let file_save = match &card.action {
+                    CardAction::ReadFile(r) => r.save.as_deref(),
+                    _ => None,
+                };
+                saved.extend(file_save.into_iter().chain(card.save.as_deref()));
+            }
             let step = match step {
                 Step::Card(step) => step,
                 Step::Onboarding(step) => {
@@ -518,6 +549,25 @@ fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Located> {
         }
     }
     Ok(())
+}
+
+/// The hex templates of a card step that may use `${saved.…}`: its command, AID, data to sign
+/// and expected data.
+fn card_hex_templates(step: &crate::scenario::CardStep) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    match &step.action {
+        CardAction::Apdu(t) => out.push(t),
+        CardAction::Select(crate::scenario::SelectTarget::Aid(a)) => out.push(a),
+        CardAction::Sign(g) if g.digest_of != "nonce" => out.push(&g.digest_of),
+        _ => {}
+    }
+    out.extend(
+        [&step.expect.data, &step.expect.data_prefix]
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+    );
+    out
 }
 
 /// Expands scenarios into cases (matrix combinations), each with its profiles loaded once
