@@ -40,6 +40,24 @@ pub fn profile_for_atr(atr: &[u8]) -> Option<String> {
         .map(|(name, _)| name.to_string())
 }
 
+/// Where a command's data field lies (start, end), by ISO/IEC 7816-4's cases: short Lc at byte
+/// 4, or extended (a zero byte, then two bytes of Lc); `None` when the command has no data
+/// (cases 1 and 2) or its lengths do not add up.
+fn data_span(command: &[u8]) -> Option<(usize, usize)> {
+    match command {
+        [_, _, _, _, 0, hi, lo, ..] if command.len() > 7 => {
+            let lc = usize::from(u16::from_be_bytes([*hi, *lo]));
+            let end = 7 + lc;
+            (lc > 0 && (end == command.len() || end + 2 == command.len())).then_some((7, end))
+        }
+        [_, _, _, _, lc, ..] if *lc != 0 && command.len() > 5 => {
+            let end = 5 + usize::from(*lc);
+            (end == command.len() || end + 1 == command.len()).then_some((5, end))
+        }
+        _ => None,
+    }
+}
+
 /// The name a PIN placeholder gets, from the PIN EF selected before the VERIFY.
 fn secret_name(ef: Option<u16>, unnamed: &mut usize) -> String {
     match ef {
@@ -199,11 +217,22 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                 host_free_at = e.at_us.map(|a| a.saturating_add(took_us.unwrap_or(0)));
                 exchange_no += 1;
                 let secret = *redacted || carries_secret(command);
-                let apdu = if secret && (*redacted || !opts.keep_secrets) && command.len() > 5 {
-                    let name = secret_name(ef, &mut unnamed);
-                    format!("{} ${{secrets.{name}}}", hex_spaced(&command[..5]))
-                } else {
-                    hex_spaced(command)
+                let apdu = match data_span(command) {
+                    Some((start, end)) if secret && (*redacted || !opts.keep_secrets) => {
+                        // The header and every length byte stay as recorded (short or extended
+                        // Lc, a trailing Le); only the data becomes the placeholder.
+                        let name = secret_name(ef, &mut unnamed);
+                        let after = if end < command.len() {
+                            format!(" {}", hex_spaced(&command[end..]))
+                        } else {
+                            String::new()
+                        };
+                        format!(
+                            "{} ${{secrets.{name}}}{after}",
+                            hex_spaced(&command[..start])
+                        )
+                    }
+                    _ => hex_spaced(command),
                 };
                 if let Some(f) = selected_ef(command) {
                     ef = Some(f);
@@ -312,6 +341,59 @@ mod tests {
         // What it writes is a valid scenario.
         let parsed: crate::scenario::Scenario = serde_saphyr::from_str(&y).unwrap();
         assert_eq!(parsed.steps.len(), 7);
+    }
+
+    #[test]
+    fn every_apdu_form_keeps_its_length_bytes_around_the_placeholder() {
+        assert_eq!(data_span(&[0, 0x20, 0, 0x80, 4, 1, 2, 3, 4]), Some((5, 9)));
+        assert_eq!(
+            data_span(&[0, 0x20, 0, 0x80, 4, 1, 2, 3, 4, 0]),
+            Some((5, 9))
+        );
+        assert_eq!(
+            data_span(&[0, 0x20, 0, 0x80, 0, 0, 4, 1, 2, 3, 4]),
+            Some((7, 11))
+        );
+        assert_eq!(
+            data_span(&[0, 0x20, 0, 0x80, 0, 0, 4, 1, 2, 3, 4, 0, 0]),
+            Some((7, 11))
+        );
+        assert_eq!(data_span(&[0, 0x20, 0, 0x80]), None);
+        assert_eq!(data_span(&[0, 0x20, 0, 0x80, 0]), None);
+        assert_eq!(data_span(&[0, 0x20, 0, 0x80, 9, 1]), None);
+        let log = "00000005 Card ATR: 3B 88 80 01 00 00 05 E0 B3 81 A1 00 7F \n\
+                   00000003 APDU: 00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01 \n\
+                   00000100 SW: 90 00 \n\
+                   00000003 APDU: 00 A4 02 0C 02 00 18 \n\
+                   00000100 SW: 90 00 \n\
+                   00000003 APDU: 00 20 00 80 00 00 04 31 32 33 34 \n\
+                   00000100 SW: 90 00 \n\
+                   00000003 APDU: 00 A4 02 0C 02 00 18 \n\
+                   00000100 SW: 90 00 \n";
+        let t = parse(Format::Pcscd, log, None).unwrap();
+        let y = to_scenario(
+            &t,
+            &ImportOptions {
+                name: "extended".into(),
+                source: "field.log".into(),
+                ..ImportOptions::default()
+            },
+        );
+        assert!(
+            y.contains("- apdu: 00 20 00 80 00 00 04 ${secrets.auth_pin}  #"),
+            "{y}"
+        );
+        assert!(!y.contains("31 32 33 34"), "{y}");
+        // Replayed against the card model with the identity's PIN, every recorded 90 00 holds.
+        let scenarios = crate::scenario::suite::parse(&y, "extended.yaml").unwrap();
+        let cases = crate::scenario::suite::expand(
+            &scenarios,
+            "extended.yaml",
+            &crate::scenario::suite::Overrides::NONE,
+        )
+        .unwrap();
+        let r = crate::run::run_case(&cases[0], 1);
+        assert_eq!(r.status, crate::run::Status::Passed, "{:?}\n{y}", r.failure);
     }
 
     proptest::proptest! {
