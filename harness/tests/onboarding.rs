@@ -354,7 +354,7 @@ fn slow_clients_are_cut_off_and_connections_are_capped() {
     let started = Instant::now();
     let got = raw(
         addr,
-        b"GET /api/program HTTP/1.1\r\nHost: x\r\n",
+        format!("GET /api/program HTTP/1.1\r\nHost: {addr}\r\n").as_bytes(),
         Duration::from_secs(5),
     );
     let took = started.elapsed();
@@ -365,7 +365,7 @@ fn slow_clients_are_cut_off_and_connections_are_capped() {
     // A body that never arrives: 408 after the request time-out.
     let got = raw(
         addr,
-        b"POST /api/registrations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"name\"",
+        format!("POST /api/registrations HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\"").as_bytes(),
         Duration::from_secs(5),
     );
     assert!(got.starts_with("HTTP/1.1 408"), "{got}");
@@ -379,7 +379,8 @@ fn slow_clients_are_cut_off_and_connections_are_capped() {
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
     use std::io::Write;
-    let _ = fifth.write_all(b"GET /api/program HTTP/1.1\r\nHost: x\r\n\r\n");
+    let _ =
+        fifth.write_all(format!("GET /api/program HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes());
     let mut buf = Vec::new();
     let n = fifth.read_to_end(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "past the cap: {}", String::from_utf8_lossy(&buf));
@@ -388,7 +389,8 @@ fn slow_clients_are_cut_off_and_connections_are_capped() {
     drop(idle);
     let got = raw(
         addr,
-        b"GET /api/program HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        format!("GET /api/program HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
         Duration::from_secs(5),
     );
     assert!(got.starts_with("HTTP/1.1 200"), "{got}");
@@ -404,7 +406,7 @@ fn cross_site_form_posts_are_refused() {
     let addr = running.addr;
     let page = raw(
         addr,
-        b"GET /register HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        format!("GET /register HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
         Duration::from_secs(5),
     );
     let token = page
@@ -457,4 +459,104 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Every request that can change state is guarded, whatever its content type or body: a
+/// cross-site POST without a form (once 204 for a reset of every account, 200 for a
+/// commissioning) is refused, Origins are compared with scheme, host and port, a Host that is
+/// not the service (DNS rebinding) is refused even for GET, and every answer forbids framing
+/// and carries a content security policy.
+#[test]
+fn cross_site_requests_of_any_kind_and_foreign_hosts_are_refused() {
+    use std::time::Duration;
+    let program = Program::from_yaml(PROGRAM_YAML, "program").unwrap();
+    let mut shared = Shared::new(
+        program,
+        registry(10),
+        Store::memory(),
+        Some(Day::parse("2025-10-01").unwrap()),
+    )
+    .unwrap();
+    shared.allow_reset = true;
+    let running = Running::start(shared, ([127, 0, 0, 1], 0).into(), 2).unwrap();
+    let addr = running.addr;
+    let agent = ureq::Agent::new_with_defaults();
+    let inst = &registry(10).institutions[0];
+    let (status, _) = register(&agent, &running.url(), inst, CODE);
+    assert_eq!(status, 201);
+    let request = |method: &str, path: &str, host: &str, extra: &str, body: &str| {
+        raw(
+            addr,
+            format!(
+                "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+            Duration::from_secs(5),
+        )
+    };
+    let own = addr.to_string();
+    let other_port = format!("127.0.0.1:{}", addr.port().wrapping_add(1));
+    for (origin, why) in [
+        ("http://evil.example".to_string(), "another site"),
+        (format!("https://{own}"), "another scheme"),
+        (format!("http://{other_port}"), "another port"),
+        ("null".to_string(), "an opaque origin"),
+    ] {
+        for (method, path, kind) in [
+            ("POST", "/api/test/reset", "text/plain"),
+            ("POST", "/api/test/reset", "application/json"),
+            ("POST", "/api/accounts/1/commission", "text/plain"),
+            ("PUT", "/api/accounts/1/website", "text/plain"),
+        ] {
+            let got = request(
+                method,
+                path,
+                &own,
+                &format!("Origin: {origin}\r\nContent-Type: {kind}\r\n"),
+                "",
+            );
+            assert!(
+                got.starts_with("HTTP/1.1 403"),
+                "{why}, {method} {path}: {got}"
+            );
+        }
+    }
+    assert_eq!(running.shared.accounts().len(), 1, "nothing was wiped");
+    // A browser that says the request is cross-site.
+    let got = request(
+        "POST",
+        "/api/test/reset",
+        &own,
+        "Sec-Fetch-Site: cross-site\r\n",
+        "",
+    );
+    assert!(got.starts_with("HTTP/1.1 403"), "{got}");
+    // DNS rebinding: the page's own name in Host, even for a read.
+    let got = request("GET", "/api/accounts/1", "rebound.example:80", "", "");
+    assert!(got.starts_with("HTTP/1.1 421"), "{got}");
+    assert!(got.contains("--allow-host"), "{got}");
+    // Every answer forbids framing and sets a policy.
+    let got = request("GET", "/", &own, "", "");
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    let lower = got.to_ascii_lowercase();
+    assert!(lower.contains("x-frame-options: deny"), "{got}");
+    assert!(
+        lower.contains("content-security-policy: default-src 'none'"),
+        "{got}"
+    );
+    // The service's own origin, and clients that send none (curl, kazasu --target), pass.
+    let got = request(
+        "POST",
+        "/api/test/reset",
+        &format!("localhost:{}", addr.port()),
+        &format!("Origin: http://localhost:{}\r\n", addr.port()),
+        "",
+    );
+    assert!(got.starts_with("HTTP/1.1 204"), "{got}");
+    let (status, _) = register(&agent, &running.url(), inst, CODE);
+    assert_eq!(status, 201);
+    let got = request("POST", "/api/test/reset", &own, "", "");
+    assert!(got.starts_with("HTTP/1.1 204"), "{got}");
+    assert!(running.shared.accounts().is_empty());
 }

@@ -39,6 +39,11 @@ pub struct ServeArgs {
     /// No request log (by default one line per request on stderr: method, path, status).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Answer to this host name too (`name` or `name:port`; repeatable). By default only the
+    /// listen address (and `localhost` on loopback) is accepted in the Host header, so that a
+    /// web page whose DNS name was rebound to the service cannot read it.
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
 }
 
 /// Runs an `onboarding` subcommand.
@@ -54,6 +59,7 @@ pub fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
         registry,
         allow_reset,
         quiet,
+        allow_host,
     }) = cmd;
     let read = |p: &Option<PathBuf>, bundled: &str| -> Result<(String, String), InputFailure> {
         match p {
@@ -78,6 +84,7 @@ pub fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
     let mut shared = server::Shared::new(program, registry, store, today).map_err(InputFailure)?;
     shared.allow_reset = allow_reset;
     shared.log_requests = !quiet;
+    shared.extra_hosts = allow_host;
     let restored = shared.accounts().len();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let running = server::Running::start(shared, addr, workers).map_err(InputFailure)?;

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod commission;
+pub mod guard;
 pub mod pages;
 pub mod server;
 mod site;

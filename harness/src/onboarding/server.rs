@@ -49,6 +49,11 @@ pub struct Shared {
     pub limits: Limits,
     /// The token every HTML form carries (random per start of the service).
     pub(super) csrf_token: String,
+    /// Names the service answers to besides its listen address (`--allow-host`).
+    pub extra_hosts: Vec<String>,
+    /// The `Host` values that name the service, and the port when it listens on every
+    /// address; set when it starts listening (in-process requests carry no `Host`).
+    pub(super) allowed_hosts: std::sync::OnceLock<(Vec<String>, Option<u16>)>,
 }
 
 impl Shared {
@@ -74,6 +79,8 @@ impl Shared {
             log_requests: false,
             limits: Limits::default(),
             csrf_token: random_token()?,
+            extra_hosts: Vec::new(),
+            allowed_hosts: std::sync::OnceLock::new(),
         })
     }
 
@@ -173,6 +180,10 @@ pub fn router(shared: App) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             site::csrf_guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            super::guard::guard,
         ))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
@@ -781,6 +792,10 @@ impl Running {
             .block_on(tokio::net::TcpListener::bind(addr))
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let _ = shared.allowed_hosts.set((
+            super::guard::allowed_hosts(addr, &shared.extra_hosts),
+            addr.ip().is_unspecified().then_some(addr.port()),
+        ));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let app = router(shared.clone());
         let limits = shared.limits;
