@@ -102,19 +102,19 @@ pub(super) async fn guard(
             text(header::HeaderName::from_static("sec-fetch-site")),
         )
     };
-    if let (Some(host), Some(allowed)) = (&host, app.allowed_hosts.get()) {
-        if !host_allowed(host, &allowed.0, allowed.1) {
-            return refused(
-                StatusCode::MISDIRECTED_REQUEST,
-                &path,
-                format!(
-                    "the Host header names `{}`, not this service ({}); start it with \
-                     --allow-host NAME to serve under another name",
-                    crate::certify::shown(host),
-                    allowed.0.join(", ")
-                ),
-            );
-        }
+    if let (Some(host), Some(allowed)) = (&host, app.allowed_hosts.get())
+        && !host_allowed(host, &allowed.0, allowed.1)
+    {
+        return refused(
+            StatusCode::MISDIRECTED_REQUEST,
+            &path,
+            format!(
+                "the Host header names `{}`, not this service ({}); start it with \
+                 --allow-host NAME to serve under another name",
+                crate::certify::shown(host),
+                allowed.0.join(", ")
+            ),
+        );
     }
     if changes_state(req.method()) {
         if let Some(origin) = &origin {
