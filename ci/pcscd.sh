@@ -16,13 +16,19 @@ mkdir -p target
 case "${1:-}" in
 start)
   ci/install-deps.sh pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools opensc
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    echo "pcscd.sh: pcscd already running (pid $(cat "$pidfile"))"
+  # Ask pcscd itself, through its socket, not the process list: a pcscd of another mount
+  # namespace or user does not answer here and is not ours to use, and one that answers without
+  # vpcd readers cannot serve the tests.
+  answer=$(timeout 10 opensc-tool -l 2>&1 || true)
+  readers=$(grep -c "Virtual PCD" <<<"$answer" || true)
+  if [ "$readers" -ge 2 ]; then
+    echo "pcscd.sh: a pcscd answers with $readers vpcd readers; using it"
     exit 0
   fi
-  if pgrep -x pcscd >/dev/null; then
-    echo "pcscd.sh: another pcscd is running (pid $(pgrep -x pcscd | head -1)); using it" >&2
-    exit 0
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    # Ours, but it does not answer: start afresh.
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    sleep 0.5
   fi
   mkdir -p /run/pcscd
   # vpcd drives two slots per configured reader and keeps its state per loaded library, so
@@ -60,7 +66,8 @@ start)
     fi
     sleep 0.1
   done
-  echo "pcscd.sh: pcscd did not list the vpcd readers within 10 s; see $log" >&2
+  echo "pcscd.sh: pcscd did not list the vpcd readers within 10 s; see $log" \
+    "(a pcscd started by the system holds the socket? stop it: systemctl stop pcscd.socket pcscd)" >&2
   exit 1
   ;;
 stop)

@@ -47,3 +47,5 @@ echo "== kazasu fuzz-host: a crashing and a hanging host found, minimized, repla
 ci/fuzz-host.sh target/release/kazasu
 echo "== the real stack failing: pcscd restarted mid-suite, pcscd gone"
 ci/failures.sh target/release/kazasu
+echo "== ci/pcscd.sh beside a pcscd of another namespace"
+ci/pcscd-foreign.sh
