@@ -166,3 +166,79 @@ fn alias_bombs_deep_nesting_and_huge_files_end_quickly() {
     );
     refused("huge.yaml", &huge, "is longer than 8 MiB");
 }
+
+/// A card profile's processing times are bounded: `18446744073709551615s` for a SELECT once
+/// ran until the process aborted at 4 GB, and `31d` was accepted. Now both are bad input with
+/// the value named, before any case runs.
+#[test]
+fn a_card_profile_that_takes_for_ever_is_refused() {
+    let (_, card, _) = kazasu(&["profiles", "mynumber-card"]);
+    let dir = std::env::temp_dir().join(format!("kazasu-slow-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = scenario_file(
+        "one-select.yaml",
+        "name: one select\nsteps:\n  - tap\n  - select: jpki\n",
+    );
+    let select_line = card
+        .lines()
+        .find(|l| l.trim_start().starts_with("select:"))
+        .expect("the profile has a select time")
+        .to_string();
+    let indent = &select_line[..select_line.len() - select_line.trim_start().len()];
+    for value in ["18446744073709551615s", "31d", "61s"] {
+        let slow = card.replace(
+            &select_line,
+            &format!("{indent}select: {{ value: {value}, sure: modelled }}"),
+        );
+        let path = dir.join(format!("slow-{}.yaml", value.len()));
+        std::fs::write(&path, slow).unwrap();
+        let started = std::time::Instant::now();
+        let (code, out, err) = kazasu(&[
+            "run",
+            scenario.to_str().unwrap(),
+            "--card",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{value}: {out}{err}");
+        assert!(
+            err.contains("processing.select") || err.contains("duration"),
+            "{value}: {err}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+}
+
+/// Budgets are per case, in total: a WTX storm on every exchange over 200 SELECTs (3.5 KB of
+/// YAML) once took 2.1 GB and wrote a 2 GB report. The case now ends as an error at the step
+/// that crossed its frame budget, naming it, and the report stays small.
+#[test]
+fn a_case_ends_at_the_step_that_crosses_its_budget() {
+    let mut yaml = String::from(
+        "name: storm on every exchange\nfaults:\n  - { when: { probability: 1.0 }, do: { wtx_storm: 10000 } }\nsteps:\n  - tap\n",
+    );
+    for _ in 0..200 {
+        yaml.push_str("  - select: jpki\n");
+    }
+    let scenario = scenario_file("storm.yaml", &yaml);
+    let json = std::env::temp_dir().join(format!("kazasu-storm-{}.json", std::process::id()));
+    let started = std::time::Instant::now();
+    let (code, out, err) = kazasu(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("crossed its budget of 250000 frames"), "{out}");
+    let report = std::fs::metadata(&json).unwrap().len();
+    assert!(report < 160 << 20, "the report is {report} bytes");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "{:?}",
+        started.elapsed()
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let step = v["scenarios"][0]["failure"]["step"].as_u64().unwrap();
+    assert!((2..=200).contains(&step), "ended at step {step}");
+}

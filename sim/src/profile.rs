@@ -8,6 +8,12 @@ use crate::time::{SimDuration, human};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The longest a card may take over one command (`processing.*`).
+pub const MAX_PROCESSING: SimDuration = SimDuration::from_millis(60_000);
+
+/// The longest a phone's approval may last.
+pub const MAX_WINDOW: SimDuration = SimDuration::from_millis(3_600_000);
+
 /// How sure a profile value is (see `docs/jpki.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -466,6 +472,51 @@ impl CardProfile {
             return Err(invalid(
                 "contactless.uid_bytes must be 4, 7 or 10 bytes".into(),
                 "Type B PUPIs are 4 bytes; Type A UIDs 4, 7 or 10",
+            ));
+        }
+        // Every duration is bounded: a card's time for one command by what a slow secure
+        // element could take (an RSA-2048 signature takes about a second), the others by what
+        // the simulated clock and a case's frames must hold.
+        let p = &self.processing;
+        for (name, d) in [
+            ("select", &p.select),
+            ("read", &p.read),
+            ("read_per_kib", &p.read_per_kib),
+            ("verify", &p.verify),
+            ("change_pin", &p.change_pin),
+            ("sign", &p.sign),
+            ("other", &p.other),
+        ] {
+            if d.value.0 > MAX_PROCESSING {
+                return Err(invalid(
+                    format!(
+                        "processing.{name} is {}, longer than {MAX_PROCESSING}",
+                        d.value.0
+                    ),
+                    "a card answers one command within a minute; write e.g. 350ms or 1.2s",
+                ));
+            }
+        }
+        if let Some(a) = &self.approval
+            && a.window.value.0 > MAX_WINDOW
+        {
+            return Err(invalid(
+                format!(
+                    "approval.window is {}, longer than {MAX_WINDOW}",
+                    a.window.value.0
+                ),
+                "a phone's approval lasts seconds to minutes",
+            ));
+        }
+        if let Some(r) = &self.readertest
+            && r.time_unit.value.0 > MAX_PROCESSING
+        {
+            return Err(invalid(
+                format!(
+                    "readertest.time_unit is {}, longer than {MAX_PROCESSING}",
+                    r.time_unit.value.0
+                ),
+                "the time request waits a multiple of this unit: keep it under a minute",
             ));
         }
         if let Some(atr) = &self.atr

@@ -38,6 +38,9 @@ pub enum AtrForm {
     Generic,
 }
 
+/// The longest a reader's host overhead or card-detect time may be.
+pub const MAX_READER_TIME: crate::SimDuration = crate::SimDuration::from_millis(10_000);
+
 /// The short generic ATR some readers report for every ISO/IEC 14443-4 card.
 pub const GENERIC_ATR: [u8; 5] = [0x3B, 0x80, 0x80, 0x01, 0x01];
 
@@ -126,6 +129,17 @@ impl ReaderProfile {
                 format!("fsdi is {}", self.fsdi.value),
                 "FSDI is 0..=12 (8 = 256 bytes)",
             ));
+        }
+        for (name, d) in [
+            ("host_overhead", &self.host_overhead),
+            ("card_detect", &self.card_detect),
+        ] {
+            if d.value.0 > MAX_READER_TIME {
+                return Err(invalid(
+                    format!("{name} is {}, longer than {MAX_READER_TIME}", d.value.0),
+                    "a reader's overhead and polling period are milliseconds; write e.g. 1ms or 50ms",
+                ));
+            }
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! the APDU/frame transcript and — on failure — the step, what was expected, what happened and
 //! the exchanges around it. Cases run in parallel; no retries: a flaky scenario is a bug.
 
+pub mod budget;
 pub mod flows;
 
 use crate::link::backend::Backend;
@@ -459,6 +460,7 @@ pub fn run_case_on(
         },
     };
     let start = world.reader.now();
+    let mut frames_on_air = 0usize;
     for (i, step) in case.scenario.steps.iter().enumerate() {
         let label = match step.name() {
             Some(n) => format!("{} ({n})", step.keyword()),
@@ -472,6 +474,19 @@ pub fn run_case_on(
         };
         let took = world.reader.now().since(t0);
         let apdus = (first_apdu, world.transcript.entries.len());
+        frames_on_air += world.transcript.entries[first_apdu..]
+            .iter()
+            .map(|e| e.frames.len())
+            .sum::<usize>();
+        let over_budget = budget::crossed(
+            frames_on_air,
+            world.transcript.entries.len(),
+            world.reader.now().since(start),
+        );
+        let outcome = match over_budget {
+            Some(why) => Err(why),
+            None => outcome,
+        };
         let verdict = match (outcome, step) {
             (Ok(o), Step::Card(step)) => {
                 let save = match &step.action {
