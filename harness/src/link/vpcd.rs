@@ -132,6 +132,7 @@ pub fn run<S: SlotCard + ?Sized>(
     on_event: &(dyn Fn(LinkEvent) + Sync),
 ) {
     let mut backoff = Duration::from_millis(20);
+    let mut early = EarlyCloses::default();
     let listener = if cfg.listen {
         match std::net::TcpListener::bind(cfg.addr)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -179,13 +180,86 @@ pub fn run<S: SlotCard + ?Sized>(
             std::thread::sleep(cfg.poll);
             continue;
         }
-        on_event(LinkEvent::Connected);
+        // A peer that accepts and closes at once (not vpcd, or a vpcd in trouble) would be
+        // reconnected to thousands of times a second: within a burst of such connections only
+        // the first is reported, and each next attempt waits longer.
+        if early.closed == 0 {
+            on_event(LinkEvent::Connected);
+        }
+        let opened = Instant::now();
+        let apdus_before = control.apdus.load(Ordering::SeqCst);
         let why = serve_connection(&stream, &slot, &cfg, &control, on_event);
         let _ = stream.shutdown(std::net::Shutdown::Both);
         if !control.present.load(Ordering::SeqCst) {
             slot.lock().expect("slot lock").disconnected();
         }
-        on_event(LinkEvent::Disconnected(why));
+        let closed_early = opened.elapsed() < HEALTHY_SESSION
+            && control.apdus.load(Ordering::SeqCst) == apdus_before
+            && control.present.load(Ordering::SeqCst)
+            && !control.stop.load(Ordering::SeqCst);
+        if !closed_early {
+            if early.closed > 1 {
+                on_event(LinkEvent::Disconnected(format!(
+                    "{} more connections closed at once before this one held",
+                    early.closed - 1
+                )));
+            }
+            early = EarlyCloses::default();
+            on_event(LinkEvent::Disconnected(why));
+            continue;
+        }
+        if early.closed == 0 {
+            on_event(LinkEvent::Disconnected(format!(
+                "{why}; the peer closed the connection at once: retrying with back-off \
+                 ({} to {})",
+                humantime::format_duration(EARLY_BACKOFF_FIRST),
+                humantime::format_duration(EARLY_BACKOFF_MAX)
+            )));
+        }
+        early.closed += 1;
+        let pause = early.next_pause();
+        let until = Instant::now() + pause;
+        while Instant::now() < until && !control.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(cfg.poll.min(Duration::from_millis(20)));
+        }
+    }
+}
+
+/// A connection that ends sooner than this without serving an APDU closed "at once".
+const HEALTHY_SESSION: Duration = Duration::from_secs(1);
+/// The first pause after a connection that closed at once.
+const EARLY_BACKOFF_FIRST: Duration = Duration::from_millis(50);
+/// The longest pause between attempts while connections keep closing at once.
+const EARLY_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// A burst of connections that closed at once, and the back-off it earned.
+#[derive(Default)]
+struct EarlyCloses {
+    /// Connections of the burst so far.
+    closed: u64,
+    /// A small generator for the jitter (seeded from the clock at the burst's first pause).
+    jitter: u64,
+}
+
+impl EarlyCloses {
+    /// The pause before the next attempt: 50 ms doubling up to 5 s, each within ±25 %.
+    fn next_pause(&mut self) -> Duration {
+        if self.jitter == 0 {
+            self.jitter = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0x9E37_79B9, |d| d.subsec_nanos() as u64)
+                | 1;
+        }
+        // xorshift64
+        self.jitter ^= self.jitter << 13;
+        self.jitter ^= self.jitter >> 7;
+        self.jitter ^= self.jitter << 17;
+        let doublings = (self.closed.saturating_sub(1)).min(16) as u32;
+        let base = EARLY_BACKOFF_FIRST
+            .saturating_mul(1 << doublings)
+            .min(EARLY_BACKOFF_MAX);
+        let spread = (self.jitter % 501) as f64 / 1000.0 + 0.75;
+        base.mul_f64(spread).min(EARLY_BACKOFF_MAX)
     }
 }
 
@@ -328,4 +402,23 @@ pub fn spawn_with<S: SlotCard + Send + ?Sized + 'static>(
     let c = control.clone();
     let handle = std::thread::spawn(move || run(slot, cfg, c, &*on_event));
     (control, handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_from_50_ms_to_5_s_with_jitter() {
+        let mut e = EarlyCloses::default();
+        let mut pauses = Vec::new();
+        for n in 1..=12 {
+            e.closed = n;
+            pauses.push(e.next_pause());
+        }
+        assert!(pauses[0] >= Duration::from_millis(37) && pauses[0] <= Duration::from_millis(63));
+        assert!(pauses[3] >= Duration::from_millis(300) && pauses[3] <= Duration::from_millis(500));
+        assert!(pauses.iter().all(|p| *p <= EARLY_BACKOFF_MAX));
+        assert!(pauses[11] >= Duration::from_millis(3750));
+    }
 }
