@@ -345,6 +345,7 @@ fn slow_clients_are_cut_off_and_connections_are_capped() {
     use std::time::{Duration, Instant};
     let limits = kazasu::onboarding::server::Limits {
         max_connections: 4,
+        max_per_client: 64,
         header_timeout: Duration::from_millis(400),
         request_timeout: Duration::from_millis(600),
     };
@@ -559,4 +560,80 @@ fn cross_site_requests_of_any_kind_and_foreign_hosts_are_refused() {
     let got = request("POST", "/api/test/reset", &own, "", "");
     assert!(got.starts_with("HTTP/1.1 204"), "{got}");
     assert!(running.shared.accounts().is_empty());
+}
+
+/// One client cannot take every connection: past its own cap a new connection of that address
+/// is closed at once, while another address is still served. (Once one client reopening
+/// half-sent requests starved every other.)
+#[test]
+fn one_client_cannot_take_every_connection() {
+    use std::io::Read;
+    use std::time::Duration;
+    let limits = kazasu::onboarding::server::Limits {
+        max_connections: 8,
+        max_per_client: 3,
+        header_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(5),
+    };
+    let running = limited_service(limits);
+    let addr = running.addr;
+    let from = |ip: [u8; 4]| {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.bind(&std::net::SocketAddr::from((ip, 0)).into()).unwrap();
+        s.connect(&addr.into()).unwrap();
+        std::net::TcpStream::from(s)
+    };
+    let hog: Vec<std::net::TcpStream> = (0..3).map(|_| from([127, 0, 0, 1])).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut fourth = from([127, 0, 0, 1]);
+    fourth
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    use std::io::Write;
+    let _ =
+        fourth.write_all(format!("GET /api/program HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes());
+    let mut buf = Vec::new();
+    assert_eq!(
+        fourth.read_to_end(&mut buf).unwrap_or(0),
+        0,
+        "past the client's cap: {}",
+        String::from_utf8_lossy(&buf)
+    );
+    // Another client address is served while the first holds its three.
+    let mut other = from([127, 0, 0, 2]);
+    other
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    other
+        .write_all(
+            format!("GET /api/program HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .unwrap();
+    let mut answer = String::new();
+    let _ = other.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(hog);
+}
+
+/// The one-server-per-database lock goes by the file on disk: a symbolic link to the same
+/// database cannot open a second writer (it once could), and two different files whose names
+/// differ only in their extension never conflict (they once did).
+#[test]
+fn the_database_lock_goes_by_the_file_not_its_name() {
+    let dir = std::env::temp_dir().join(format!("kazasu-dblock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let first = Store::open(&dir.join("d.sqlite")).unwrap();
+    std::os::unix::fs::symlink(dir.join("d.sqlite"), dir.join("link.sqlite")).unwrap();
+    let e = Store::open(&dir.join("link.sqlite"))
+        .err()
+        .expect("a second writer through a link");
+    assert!(e.contains("in use by another onboarding server"), "{e}");
+    std::fs::hard_link(dir.join("d.sqlite"), dir.join("hard.sqlite")).unwrap();
+    assert!(Store::open(&dir.join("hard.sqlite")).is_err());
+    let other = Store::open(&dir.join("d.db")).expect("another file is another database");
+    drop((first, other));
+    // Once the first server is gone, the link opens.
+    Store::open(&dir.join("link.sqlite")).unwrap();
 }

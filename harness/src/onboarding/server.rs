@@ -685,6 +685,9 @@ pub struct Limits {
     /// client sees a reset and may retry) rather than left waiting while the process runs out
     /// of files.
     pub max_connections: usize,
+    /// Most connections one client address holds at once: one client reopening half-sent
+    /// requests cannot take every slot from the others.
+    pub max_per_client: usize,
     /// A client must send a request's headers within this long (also an idle keep-alive
     /// connection's limit), or the connection is closed: half-sent requests cannot pile up.
     pub header_timeout: std::time::Duration,
@@ -697,6 +700,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: 512,
+            max_per_client: 128,
             header_timeout: std::time::Duration::from_secs(10),
             request_timeout: std::time::Duration::from_secs(20),
         }
@@ -715,6 +719,7 @@ async fn serve_connections(
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let per_client: Arc<Mutex<std::collections::HashMap<std::net::IpAddr, usize>>> = Arc::default();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -728,7 +733,29 @@ async fn serve_connections(
             },
             _ = &mut stop => break,
         };
+        {
+            let mut held = per_client.lock().expect("per-client lock");
+            let n = held.entry(peer.ip()).or_insert(0);
+            if *n >= limits.max_per_client {
+                drop(stream);
+                continue;
+            }
+            *n += 1;
+        }
+        let release = {
+            let per_client = per_client.clone();
+            move || {
+                let mut held = per_client.lock().expect("per-client lock");
+                if let Some(n) = held.get_mut(&peer.ip()) {
+                    *n -= 1;
+                    if *n == 0 {
+                        held.remove(&peer.ip());
+                    }
+                }
+            }
+        };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
+            release();
             drop(stream);
             continue;
         };
@@ -744,6 +771,7 @@ async fn serve_connections(
         tokio::spawn(async move {
             let _ = connection.await;
             drop(slot);
+            release();
         });
     }
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;

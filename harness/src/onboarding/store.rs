@@ -8,30 +8,32 @@ use rusqlite::{Connection, params};
 /// The store.
 pub struct Store {
     db: Connection,
-    /// An exclusive lock on `<database>.lock`, held while the store is open: one server per
-    /// database file, so two cannot hand out the same account id.
+    /// An exclusive lock (flock) on the database file itself, held while the store is open:
+    /// one server per database — per file on disk (device and inode), so a symbolic or hard
+    /// link to the same file cannot start a second writer, and two different files never
+    /// conflict. (SQLite's own locks are POSIX record locks, independent of this one.)
     _lock: Option<std::fs::File>,
 }
 
 impl Store {
     /// A database file (created when missing).
     pub fn open(path: &std::path::Path) -> Result<Store, String> {
-        let lock_path = path.with_extension("lock");
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
-            .open(&lock_path)
-            .map_err(|e| format!("cannot open the lock file {}: {e}", lock_path.display()))?;
+            .open(path)
+            .map_err(|e| format!("cannot open the database {}: {e}", path.display()))?;
         if let Err(e) = lock.try_lock() {
             return Err(match e {
                 std::fs::TryLockError::WouldBlock => format!(
-                    "the database {} is in use by another onboarding server; stop it, or give \
-                     this one its own --db",
+                    "the database {} is in use by another onboarding server (the same file, \
+                     maybe under another name); stop it, or give this one its own --db",
                     path.display()
                 ),
                 std::fs::TryLockError::Error(e) => {
-                    format!("cannot lock {}: {e}", lock_path.display())
+                    format!("cannot lock {}: {e}", path.display())
                 }
             });
         }
