@@ -2,7 +2,7 @@
 # ci/fuzz-campaign.sh. libFuzzer through cargo-fuzz, on the nightly toolchain beside stable
 # (or stable with RUSTC_BOOTSTRAP=1 where no nightly is installed).
 
-FUZZ_TARGETS=(apdu_codec card_os frames vpcd_link trace_import scenario_load onboarding_forms)
+FUZZ_TARGETS=(apdu_codec card_os frames vpcd_link trace_import scenario_load onboarding_forms bundle_verify)
 
 # Longest input a target is given: the text targets' seeds are captures and suites of a few
 # KB; longer inputs only slow the search.
@@ -20,6 +20,7 @@ fuzz_dict() {
         trace_import) echo fuzz/dict/trace.dict ;;
         scenario_load) echo fuzz/dict/yaml.dict ;;
         onboarding_forms) echo fuzz/dict/forms.dict ;;
+        bundle_verify) echo fuzz/dict/bundle.dict ;;
         *) echo "unknown fuzz target $1" >&2; return 1 ;;
     esac
 }
