@@ -56,23 +56,15 @@ fn bundle() -> &'static (Value, BTreeMap<String, Vec<u8>>) {
         let profile = std::sync::Arc::new(
             kazasu_sim::ReaderProfile::from_yaml(text, "typical-424k").unwrap(),
         );
-        let files = kazasu::scenario::suite::load(&[]).unwrap();
-        let cases: Vec<_> = files
-            .iter()
-            .flat_map(|(f, s)| {
-                kazasu::scenario::suite::expand(
-                    s,
-                    f,
-                    &kazasu::scenario::suite::Overrides {
-                        card: None,
-                        reader: Some(profile.clone()),
-                    },
-                )
-                .unwrap()
-            })
-            .filter(|c| c.name.starts_with("SW 6A8"))
-            .take(3)
-            .collect();
+        let cases: Vec<_> = kazasu::scenario::suite::expand_all(
+            &kazasu::scenario::suite::load(&[]).unwrap(),
+            &kazasu::scenario::suite::Overrides::reader(profile.clone()),
+        )
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.name.starts_with("SW 6A8"))
+        .take(3)
+        .collect();
         let opts = kazasu::run::RunOptions {
             seed: 1,
             jobs: 1,

@@ -387,7 +387,7 @@ fn a_relabelled_bundle_fails_verify_and_rerun() {
 /// the reader, the seed or the commit is caught by the recheck alone, without a rerun.
 #[test]
 fn every_edit_of_a_verdict_count_reader_seed_or_commit_is_caught() {
-    use kazasu::certify::{self, ExpectedCase, Manifest};
+    use kazasu::certify::{self, Manifest};
     use serde_json::Value;
     use std::collections::BTreeMap;
     let dir = temp("mutation");
@@ -410,25 +410,12 @@ fn every_edit_of_a_verdict_count_reader_seed_or_commit_is_caught() {
         )
         .unwrap(),
     );
-    let expected: Vec<ExpectedCase> = kazasu::scenario::suite::load(&[])
-        .unwrap()
-        .iter()
-        .flat_map(|(f, s)| {
-            kazasu::scenario::suite::expand(
-                s,
-                f,
-                &kazasu::scenario::suite::Overrides {
-                    card: None,
-                    reader: Some(profile.clone()),
-                },
-            )
-            .unwrap()
-        })
-        .map(|c| ExpectedCase {
-            seed: kazasu::run::case_seed(&c, manifest.seed),
-            name: c.name,
-        })
-        .collect();
+    let suite = kazasu::scenario::suite::expand_all(
+        &kazasu::scenario::suite::load(&[]).unwrap(),
+        &kazasu::scenario::suite::Overrides::reader(profile.clone()),
+    )
+    .unwrap();
+    let expected = certify::expected_cases(&suite, manifest.seed);
     assert!(certify::check(&manifest, &files, Some(&expected)).is_empty());
 
     fn edited(v: &Value) -> Option<Value> {

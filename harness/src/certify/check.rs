@@ -23,29 +23,12 @@ pub struct ReportView {
     /// The run's seed.
     pub seed: u64,
     /// The stated counts.
-    pub summary: SummaryView,
+    pub summary: crate::report::Summary,
     /// Every case.
     pub scenarios: Vec<CaseView>,
     /// The coverage map.
     #[serde(default)]
     pub coverage: Vec<Row>,
-}
-
-/// report.json's `summary`.
-#[derive(Clone, Copy, Debug, Deserialize)]
-pub struct SummaryView {
-    /// Cases.
-    pub total: usize,
-    /// Passed.
-    pub passed: usize,
-    /// Failed.
-    pub failed: usize,
-    /// Could not run.
-    pub error: usize,
-    /// Not run (fail-fast).
-    pub skipped: usize,
-    /// Not applicable.
-    pub not_applicable: usize,
 }
 
 /// One case of report.json.
@@ -90,6 +73,18 @@ pub struct FailureView {
     pub expected: String,
     /// What happened.
     pub actual: String,
+}
+
+/// The cases of a run on `seed` with the seeds the runner gives them: what a bundle's case
+/// list must be.
+pub fn expected_cases(cases: &[crate::scenario::suite::Case], seed: u64) -> Vec<ExpectedCase> {
+    cases
+        .iter()
+        .map(|c| ExpectedCase {
+            name: c.name.clone(),
+            seed: crate::run::case_seed(c, seed),
+        })
+        .collect()
 }
 
 /// A case this kazasu's suite has, with the seed it would give it.

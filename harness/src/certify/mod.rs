@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
-pub use check::{Discrepancy, ExpectedCase, check};
+pub use check::{Discrepancy, ExpectedCase, check, expected_cases};
 
 /// The manifest's file name inside a bundle.
 pub const MANIFEST: &str = "manifest.json";

@@ -4,7 +4,7 @@
 //! (`--key` its signature, `--rerun` every case again).
 
 use super::InputFailure;
-use kazasu::certify::{self, Counts, ExpectedCase, Manifest, PROFILE_FILE, shown};
+use kazasu::certify::{self, Counts, Manifest, PROFILE_FILE, shown};
 use kazasu::report::{self, Summary, html};
 use kazasu::run::{self, RunOptions};
 use kazasu::scenario::suite;
@@ -102,13 +102,7 @@ fn profile_text(reader: &str) -> Result<(String, kazasu_sim::ReaderProfile), Inp
 /// The bundled suite with `profile` as every case's reader.
 fn suite_cases(profile: &Arc<kazasu_sim::ReaderProfile>) -> Result<Vec<suite::Case>, InputFailure> {
     let files = suite::load(&[]).map_err(|e| InputFailure(e.to_string()))?;
-    super::run::expand_all(
-        &files,
-        &suite::Overrides {
-            card: None,
-            reader: Some(profile.clone()),
-        },
-    )
+    super::run::expand_all(&files, &suite::Overrides::reader(profile.clone()))
 }
 
 fn run_suite(cases: &[suite::Case], seed: u64) -> Vec<run::CaseResult> {
@@ -250,7 +244,7 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
         .map(|(n, b)| (n.clone(), certify::sha256_hex(b)))
         .collect();
     // What is about to be handed over rechecks, or nothing is written.
-    let expected = expected_cases(&cases, a.seed);
+    let expected = certify::expected_cases(&cases, a.seed);
     let problems = certify::check(
         &manifest,
         &written,
@@ -299,16 +293,6 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
     })
 }
 
-fn expected_cases(cases: &[suite::Case], seed: u64) -> Vec<ExpectedCase> {
-    cases
-        .iter()
-        .map(|c| ExpectedCase {
-            name: c.name.clone(),
-            seed: run::case_seed(c, seed),
-        })
-        .collect()
-}
-
 fn verify(bundle: &Path, rerun: bool, key: Option<&Path>) -> Result<ExitCode, InputFailure> {
     let public = match key {
         Some(path) => Some(certify::sign::public_key(path).map_err(InputFailure)?),
@@ -352,7 +336,9 @@ fn verify(bundle: &Path, rerun: bool, key: Option<&Path>) -> Result<ExitCode, In
     if let (true, Some(p), None) = (same_commit, &profile, &manifest.device) {
         cases = Some(suite_cases(p)?);
     }
-    let expected = cases.as_deref().map(|c| expected_cases(c, manifest.seed));
+    let expected = cases
+        .as_deref()
+        .map(|c| certify::expected_cases(c, manifest.seed));
     problems.extend(
         certify::check(&manifest, &files, expected.as_deref())
             .iter()

@@ -133,23 +133,7 @@ pub fn expand_all(
     files: &[(String, Vec<kazasu::scenario::Scenario>)],
     overrides: &suite::Overrides,
 ) -> Result<Vec<suite::Case>, InputFailure> {
-    let mut all = Vec::new();
-    for (file, scenarios) in files {
-        all.extend(
-            suite::expand(scenarios, file, overrides).map_err(|e| InputFailure(e.to_string()))?,
-        );
-    }
-    let mut seen = std::collections::HashSet::new();
-    for c in &all {
-        if !seen.insert(c.name.clone()) {
-            return Err(InputFailure(format!(
-                "{}: two cases are named `{}`; scenario names must be unique in a run (two \
-                 profiles with one `name:` in a matrix are one product to kazasu)",
-                c.file, c.name
-            )));
-        }
-    }
-    Ok(all)
+    suite::expand_all(files, overrides).map_err(|e| InputFailure(e.to_string()))
 }
 
 fn cases(select: &Select) -> Result<Vec<suite::Case>, InputFailure> {

@@ -92,6 +92,14 @@ impl Overrides {
         card: None,
         reader: None,
     };
+
+    /// Every case on `reader` (a reader under test).
+    pub fn reader(reader: Arc<ReaderProfile>) -> Overrides {
+        Overrides {
+            card: None,
+            reader: Some(reader),
+        }
+    }
 }
 
 /// Parses the text of a scenario file.
@@ -551,6 +559,67 @@ fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Located> {
     Ok(())
 }
 
+/// The profiles of one matrix dimension: the override alone, or each spec the scenario names
+/// (its matrix, else its own), loaded once per file (`loaded` caches them by spec).
+fn dimension<P>(
+    override_with: Option<&Arc<P>>,
+    name: impl Fn(&P) -> String,
+    own: &str,
+    matrix: &[String],
+    loaded: &mut Vec<(String, Arc<P>)>,
+    load: impl Fn(&str) -> Result<P, InputError>,
+) -> Result<Vec<(String, Arc<P>)>, InputError> {
+    if let Some(p) = override_with {
+        return Ok(vec![(name(p), p.clone())]);
+    }
+    let specs: Vec<String> = if matrix.is_empty() {
+        vec![own.to_string()]
+    } else {
+        matrix.to_vec()
+    };
+    let mut out = Vec::new();
+    for spec in specs {
+        let p = match loaded.iter().find(|(k, _)| *k == spec) {
+            Some((_, p)) => p.clone(),
+            None => {
+                let p = Arc::new(load(&spec)?);
+                loaded.push((spec.clone(), p.clone()));
+                p
+            }
+        };
+        out.push((spec, p));
+    }
+    Ok(out)
+}
+
+/// Every case of `files` (as [`load`] returns them), expanded with `overrides`; two cases of
+/// one name are an error (two profiles with one `name:` in a matrix are one product).
+pub fn expand_all(
+    files: &[(String, Vec<Scenario>)],
+    overrides: &Overrides,
+) -> Result<Vec<Case>, InputError> {
+    let mut all = Vec::new();
+    for (file, scenarios) in files {
+        all.extend(expand(scenarios, file, overrides)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &all {
+        if !seen.insert(c.name.as_str()) {
+            return Err(InputError {
+                file: c.file.clone(),
+                at: None,
+                message: format!("two cases are named `{}`", c.name),
+                hint: Some(
+                    "scenario names must be unique in a run; two profiles with one `name:` in a \
+                     matrix are one product to kazasu"
+                        .into(),
+                ),
+            });
+        }
+    }
+    Ok(all)
+}
+
 /// The hex templates of a card step that may use `${saved.…}`: its command, AID, data to sign
 /// and expected data.
 fn card_hex_templates(step: &crate::scenario::CardStep) -> Vec<&str> {
@@ -589,52 +658,22 @@ pub fn expand(
     let mut out = Vec::new();
     for s in scenarios {
         let m = s.matrix.clone().unwrap_or_default();
-        let cards: Vec<(String, Arc<CardProfile>)> = match &overrides.card {
-            Some(c) => vec![(c.name.clone(), c.clone())],
-            None => {
-                let specs = if m.card.is_empty() {
-                    vec![s.card.clone()]
-                } else {
-                    m.card.clone()
-                };
-                let mut v = Vec::new();
-                for spec in specs {
-                    let p = match cards_loaded.iter().find(|(k, _)| *k == spec) {
-                        Some((_, p)) => p.clone(),
-                        None => {
-                            let p = Arc::new(card_profile(&spec, base).map_err(|e| fail(s, e))?);
-                            cards_loaded.push((spec.clone(), p.clone()));
-                            p
-                        }
-                    };
-                    v.push((spec, p));
-                }
-                v
-            }
-        };
-        let readers: Vec<(String, Arc<ReaderProfile>)> = match &overrides.reader {
-            Some(r) => vec![(r.name.clone(), r.clone())],
-            None => {
-                let specs = if m.reader.is_empty() {
-                    vec![s.reader.clone()]
-                } else {
-                    m.reader.clone()
-                };
-                let mut v = Vec::new();
-                for spec in specs {
-                    let p = match readers_loaded.iter().find(|(k, _)| *k == spec) {
-                        Some((_, p)) => p.clone(),
-                        None => {
-                            let p = Arc::new(reader_profile(&spec, base).map_err(|e| fail(s, e))?);
-                            readers_loaded.push((spec.clone(), p.clone()));
-                            p
-                        }
-                    };
-                    v.push((spec, p));
-                }
-                v
-            }
-        };
+        let cards = dimension(
+            overrides.card.as_ref(),
+            |c: &CardProfile| c.name.clone(),
+            &s.card,
+            &m.card,
+            &mut cards_loaded,
+            |spec| card_profile(spec, base).map_err(|e| fail(s, e)),
+        )?;
+        let readers = dimension(
+            overrides.reader.as_ref(),
+            |r: &ReaderProfile| r.name.clone(),
+            &s.reader,
+            &m.reader,
+            &mut readers_loaded,
+            |spec| reader_profile(spec, base).map_err(|e| fail(s, e)),
+        )?;
         let rates: Vec<Option<u32>> = if m.bit_rate.is_empty() {
             vec![s.bit_rate]
         } else {
