@@ -7,7 +7,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use kazasu::link::transport::DirectCard;
 use kazasu::run::flows::{self, Host, ReadMode};
 use kazasu_benches::powered_card;
-use kazasu_sim::{SimTime, jpki};
+use kazasu_sim::{SimTime, applets::jpki};
 use std::hint::black_box;
 
 fn simple_apdus(c: &mut Criterion) {
@@ -65,7 +65,7 @@ fn auth_flow(c: &mut Criterion) {
             let mut host = Host::new(&mut direct);
             let out = flows::jpki_auth_flow(
                 &mut host,
-                kazasu_sim::profile::Device::Android,
+                kazasu_sim::platform::profile::Device::Android,
                 &pin,
                 b"nonce",
                 ReadMode::Chunked,

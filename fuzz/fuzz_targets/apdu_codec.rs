@@ -4,7 +4,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use kazasu_sim::apdu::{Case, MAX_COMMAND_LEN};
+use kazasu_sim::iso7816::apdu::{Case, MAX_COMMAND_LEN};
 use kazasu_sim::{Command, Response};
 use libfuzzer_sys::fuzz_target;
 

@@ -48,7 +48,7 @@ struct Input<'a> {
 fn bundle() -> &'static (Value, BTreeMap<String, Vec<u8>>) {
     static BUNDLE: OnceLock<(Value, BTreeMap<String, Vec<u8>>)> = OnceLock::new();
     BUNDLE.get_or_init(|| {
-        let text = kazasu_sim::reader_profile::BUILTIN_READER_PROFILES
+        let text = kazasu_sim::reader::profile::BUILTIN_READER_PROFILES
             .iter()
             .find(|(n, _)| *n == "typical-424k")
             .unwrap()

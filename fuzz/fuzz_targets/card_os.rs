@@ -6,8 +6,8 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use kazasu_sim::profile::AppletName;
-use kazasu_sim::{CardReply, SimTime, StatusWord, card_info, jpki};
+use kazasu_sim::platform::profile::AppletName;
+use kazasu_sim::{CardReply, SimTime, StatusWord, applets::card_info, applets::jpki};
 use libfuzzer_sys::fuzz_target;
 use openssl::rsa::{Padding, Rsa};
 use std::sync::OnceLock;
@@ -145,7 +145,7 @@ fn signature_opens(signature: &[u8], pss: bool) -> bool {
 
 fuzz_target!(|input: Input| {
     let mut card = kazasu_fuzz::card(usize::from(input.profile), input.seed);
-    let jpki_os = card.profile().device != kazasu_sim::profile::Device::TestCard;
+    let jpki_os = card.profile().device != kazasu_sim::platform::profile::Device::TestCard;
     let tries = |card: &kazasu_sim::Card| -> Vec<Option<u8>> {
         PINS.iter()
             .map(|(aid, fid)| card.tries_left(aid, *fid))

@@ -13,12 +13,12 @@
 mod numbering;
 
 use arbitrary::Arbitrary;
-use kazasu_sim::fault::Fault;
-use kazasu_sim::frame::{Block, append_crc, check_crc};
-use kazasu_sim::pcd::{Pcd, PcdAction};
-use kazasu_sim::picc::{Phase, Picc};
-use kazasu_sim::profile::NfcType;
-use kazasu_sim::readertest::pattern;
+use kazasu_sim::reader::fault::Fault;
+use kazasu_sim::iso14443::frame::{Block, append_crc, check_crc};
+use kazasu_sim::iso14443::pcd::{Pcd, PcdAction};
+use kazasu_sim::iso14443::picc::{Phase, Picc};
+use kazasu_sim::platform::profile::NfcType;
+use kazasu_sim::applets::readertest::pattern;
 use kazasu_sim::{CardProfile, FaultPlan, Reader, ReaderProfile, SimTime};
 use libfuzzer_sys::fuzz_target;
 use rand_core::SeedableRng;
@@ -85,7 +85,7 @@ fuzz_target!(|input: Input| {
             slow,
             cmds,
         } => {
-            let readers = kazasu_sim::reader_profile::BUILTIN_READER_PROFILES;
+            let readers = kazasu_sim::reader::profile::BUILTIN_READER_PROFILES;
             let (name, _) = readers[usize::from(reader) % readers.len()];
             let mut yaml = format!(
                 "- {{ when: {{ probability: {} }}, do: frame_lost }}\n- {{ when: {{ probability: {} }}, do: crc_error }}\n",
@@ -206,7 +206,7 @@ fuzz_target!(|input: Input| {
                 }
             }
             assert_eq!(picc.phase(), Phase::Active);
-            let fsd = kazasu_sim::atr::frame_size(fsdi % 9);
+            let fsd = kazasu_sim::iso14443::atr::frame_size(fsdi % 9);
             let mut now = SimTime::START;
             for (with_crc, frame) in frames.iter().take(64) {
                 kazasu_fuzz::planted(frame);
@@ -236,7 +236,7 @@ fuzz_target!(|input: Input| {
         } => {
             kazasu_fuzz::planted(&apdu);
             let nfc = nfc(type_b);
-            let fsc = kazasu_sim::atr::frame_size(fsc % 9);
+            let fsc = kazasu_sim::iso14443::atr::frame_size(fsc % 9);
             let mut pcd = Pcd::new(nfc, fsc, fwi % 15, 2, Some(20));
             let mut action = pcd.start(&apdu);
             let mut frames = frames.into_iter().take(256);

@@ -20,7 +20,7 @@ struct Input<'a> {
 }
 
 fuzz_target!(|input: Input<'_>| {
-    let readers = kazasu_sim::reader_profile::BUILTIN_READER_PROFILES;
+    let readers = kazasu_sim::reader::profile::BUILTIN_READER_PROFILES;
     let (reader, _) = readers[usize::from(input.reader) % readers.len()];
     let card = kazasu_fuzz::card(usize::from(input.card), 1);
     let rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);

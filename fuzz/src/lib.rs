@@ -19,7 +19,7 @@ pub fn planted(data: &[u8]) {
 
 /// The built-in card profiles, in a fixed order.
 pub fn card_profiles() -> &'static [(&'static str, &'static str)] {
-    kazasu_sim::profile::BUILTIN_CARD_PROFILES
+    kazasu_sim::platform::profile::BUILTIN_CARD_PROFILES
 }
 
 /// A powered card of the `index`-th built-in profile (modulo their number).

@@ -114,7 +114,7 @@ pub struct Measured {
     /// Largest relative spread over the sweep's points.
     pub sweep_spread: f64,
     /// How the reader handled an extended-length case 2, and the largest answer it carried.
-    pub extended: (kazasu_sim::reader_profile::ExtendedApdus, usize),
+    pub extended: (kazasu_sim::reader::profile::ExtendedApdus, usize),
     /// The device's PC/SC name.
     pub device: String,
     /// The card's ATR, hex.
@@ -196,9 +196,9 @@ pub fn profile_yaml(base_text: &str, name: &str, e: &Estimate, m: &Measured) -> 
             .unwrap_or_default()
     );
     let extended = match m.extended.0 {
-        kazasu_sim::reader_profile::ExtendedApdus::Supported => "supported",
-        kazasu_sim::reader_profile::ExtendedApdus::WrongLength => "wrong-length",
-        kazasu_sim::reader_profile::ExtendedApdus::TransportError => "transport-error",
+        kazasu_sim::reader::profile::ExtendedApdus::Supported => "supported",
+        kazasu_sim::reader::profile::ExtendedApdus::WrongLength => "wrong-length",
+        kazasu_sim::reader::profile::ExtendedApdus::TransportError => "transport-error",
     };
     let mut out = format!(
         "# Measured by kazasu calibrate: {how}.\n# Values without `sure: measured` come from the base profile.\n"
@@ -276,7 +276,7 @@ mod tests {
             },
             samples: 1,
             sweep_spread: 0.0,
-            extended: (kazasu_sim::reader_profile::ExtendedApdus::Supported, 65533),
+            extended: (kazasu_sim::reader::profile::ExtendedApdus::Supported, 65533),
             device: "model".into(),
             atr: "3B".into(),
             date: "2026-12-03T00:00:00Z".into(),
@@ -286,7 +286,7 @@ mod tests {
         assert_eq!(e.nominal_kbps, 424);
         assert!((e.kbps - 424.0).abs() / 424.0 < 0.02, "{e:?}");
         assert!((e.host_overhead - 0.001).abs() < 1e-9, "{e:?}");
-        let text = kazasu_sim::reader_profile::BUILTIN_READER_PROFILES
+        let text = kazasu_sim::reader::profile::BUILTIN_READER_PROFILES
             .iter()
             .find(|(n, _)| *n == "typical-424k")
             .unwrap()

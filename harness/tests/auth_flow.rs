@@ -4,7 +4,7 @@
 
 use kazasu::link::transport::DirectCard;
 use kazasu::run::flows::{self, Host, ReadMode};
-use kazasu_sim::profile::Device;
+use kazasu_sim::platform::profile::Device;
 use kazasu_sim::{Card, CardProfile, Fixtures};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::{Pkcs1v15Sign, RsaPublicKey};
@@ -170,7 +170,8 @@ fn android_refuses_the_certificate_without_the_pin() {
     d.tap();
     let mut host = Host::new(&mut d);
     host.select_jpki().unwrap();
-    host.select_ef(kazasu_sim::jpki::ef::AUTH_CERT).unwrap();
+    host.select_ef(kazasu_sim::applets::jpki::ef::AUTH_CERT)
+        .unwrap();
     let err = host
         .read_current_der(ReadMode::Chunked)
         .unwrap_err()

@@ -120,7 +120,7 @@ fn a_card_that_never_answers_fails_within_the_time_out() {
     // A signature a thousand times slower than the profile, paced in real time, would keep the
     // link quiet for minutes: our watchdog drops the link after the transmit time-out instead.
     let mut case = cases("a slow secure element").remove(0);
-    case.scenario.faults[0].action = kazasu_sim::fault::Action::SlowCard(1000.0);
+    case.scenario.faults[0].action = kazasu_sim::reader::fault::Action::SlowCard(1000.0);
     case.scenario.budget = None;
     let timeouts = Timeouts {
         presence: Duration::from_secs(5),
@@ -475,7 +475,7 @@ fn calibrate_recovers_a_served_readers_timing_within_ten_percent() {
     assert_eq!(p.bit_rates.value, vec![106, 212, 424]);
     assert_eq!(
         p.extended_apdus.value,
-        kazasu_sim::reader_profile::ExtendedApdus::Supported
+        kazasu_sim::reader::profile::ExtendedApdus::Supported
     );
     for key in ["bit_rates", "host_overhead", "extended_apdus"] {
         let line = text.lines().find(|l| l.starts_with(key)).unwrap();

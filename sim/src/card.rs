@@ -2,14 +2,16 @@
 //! memory, the phone's approval state and a seeded RNG. Bytes and a time in; a response and
 //! the card's processing time out.
 
-use crate::apdu::{Command, Response};
-use crate::identity::Subject;
-use crate::nvm::{Nvm, PowerLost};
-use crate::os::{Approval, Ctx, IsoApp, Outcome, Persistent, Session, SideChannel, Work};
-use crate::profile::{AppletName, CardProfile, ProfileError, ReadertestParams, UidBehaviour};
-use crate::status::StatusWord as Sw;
+use crate::iso7816::apdu::{Command, Response};
+use crate::iso7816::nvm::{Nvm, PowerLost};
+use crate::iso7816::status::StatusWord as Sw;
+use crate::platform::identity::Subject;
+use crate::platform::os::{Approval, Ctx, IsoApp, Outcome, Persistent, Session, SideChannel, Work};
+use crate::platform::profile::{
+    AppletName, CardProfile, ProfileError, ReadertestParams, UidBehaviour,
+};
 use crate::time::{SimDuration, SimTime};
-use crate::{athena, card_info, jpki, readertest};
+use crate::{applets::athena, applets::card_info, applets::jpki, applets::readertest};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::sync::Arc;
@@ -224,7 +226,7 @@ impl Card {
     pub fn tries_left(&self, aid: &[u8], fid: u16) -> Option<u8> {
         self.applets.iter().find_map(|a| match a {
             Applet::Iso(app) if app.aid == aid => app.files.iter().find_map(|f| match &f.body {
-                crate::os::EfBody::Pin { slot, .. } if f.fid == fid => {
+                crate::platform::os::EfBody::Pin { slot, .. } if f.fid == fid => {
                     Some(self.nvm.get().pins[*slot].tries_left)
                 }
                 _ => None,
@@ -280,7 +282,7 @@ impl Card {
             Some(_) => return refuse(Sw::LOGICAL_CHANNEL_NOT_SUPPORTED),
         }
         // The JPKI card OS (cards and phones; not the reader-test cards):
-        let jpki_os = self.profile.device != crate::profile::Device::TestCard;
+        let jpki_os = self.profile.device != crate::platform::profile::Device::TestCard;
         // Secure messaging (CLA 08 / 0C) is not offered: SELECT answers 68 82, READ BINARY and
         // VERIFY 69 FC, as the card does (reported).
         if jpki_os && matches!(cmd.cla, 0x08 | 0x0C) {

@@ -5,53 +5,44 @@
 //! back durations; every random choice comes from a seed. Thin IO shells elsewhere (the vpcd
 //! link, the harness) drive it.
 //!
-//! - [`apdu`] and [`status`]: the APDU codec and named status words.
-//! - [`Card`]: a virtual My Number card, Android or iPhone JPKI, or reader-test card, built from
-//!   a [`CardProfile`] and a test [`Subject`] of the committed [`Fixtures`].
-//! - [`jpki`], [`card_info`]: the applications' AIDs, files and formats; [`signature`]: the
-//!   card's signature schemes (COMPUTE DIGITAL SIGNATURE P1 00..05).
-//! - [`pki`]: the test PKI generator behind `kazasu gen-test-pki`.
+//! The crate is laid out in floors; a module imports only from its own floor or below
+//! (`ARCHITECTURE.md`):
+//!
+//! 1. [`time`], [`secret`], hex helpers — the ground floor.
+//! 2. [`iso7816`]: the APDU codec, named status words, BER-TLV and the card's non-volatile memory.
+//! 3. [`platform`]: what a card is made of — its [`CardProfile`], the test identities and keys,
+//!    the signature schemes, the test PKI and the card OS with its files and PINs.
+//! 4. [`applets`]: the applications built on that OS (JPKI, card-info, readertest, Athena).
+//! 5. [`Card`]: a virtual My Number card, Android or iPhone JPKI, or reader-test card, built
+//!    from a profile and a test [`Subject`] of the committed [`Fixtures`].
+//! 6. [`iso14443`]: the contactless protocol — frames, timing, ATR/ATS, the card's and the
+//!    reader's halves of ISO/IEC 14443-4.
+//! 7. [`reader`]: the virtual PC/SC reader with its profile and fault plan; [`vpcd`]: the codec
+//!    of vsmartcard's vpcd socket protocol.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod apdu;
-mod athena;
-pub mod atr;
+pub mod applets;
 mod card;
-pub mod card_info;
-pub mod fault;
-pub mod frame;
-pub mod identity;
-pub mod jpki;
-pub mod my_number;
-mod nvm;
-mod os;
-pub mod pcd;
-pub mod picc;
-pub mod pki;
-pub mod profile;
+pub mod iso14443;
+pub mod iso7816;
+pub mod platform;
 pub mod reader;
-pub mod reader_profile;
-pub mod readertest;
 pub mod secret;
-pub mod signature;
-pub mod status;
 pub mod time;
-pub mod timing;
-pub mod tlv;
 pub mod vpcd;
 
-pub use apdu::{ApduError, Command, Response, carries_secret, secret_bearing_ins};
 pub use card::{Answer, Card, CardReply};
-pub use fault::{Fault, FaultPlan};
-pub use identity::{Fixtures, Identity, Subject};
-pub use nvm::PowerLost;
-pub use os::{Approval, SideChannel, Work};
-pub use profile::{CardProfile, ProfileError};
+pub use iso7816::apdu::{ApduError, Command, Response, carries_secret, secret_bearing_ins};
+pub use iso7816::nvm::PowerLost;
+pub use iso7816::status::StatusWord;
+pub use platform::identity::{Fixtures, Identity, Subject};
+pub use platform::os::{Approval, SideChannel, Work};
+pub use platform::profile::{CardProfile, ProfileError};
+pub use reader::fault::{Fault, FaultPlan};
+pub use reader::profile::ReaderProfile;
 pub use reader::{FrameRecord, LinkError, Reader, Transmitted};
-pub use reader_profile::ReaderProfile;
 pub use secret::Secret;
-pub use status::StatusWord;
 pub use time::{SimDuration, SimTime};
 
 /// Hex with a space between bytes, upper case: `00 A4 04 0C`.

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use kazasu_sim::{Fixtures, card_info, my_number};
+use kazasu_sim::{Fixtures, applets::card_info, platform::my_number};
 use rsa::pkcs8::DecodePublicKey;
 use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use sha2::{Digest, Sha256};
@@ -211,7 +211,7 @@ fn integrity_record_and_ap_key_verify_against_the_test_pki() {
     // The AP's own key signs without any credential.
     let challenge = tx(&mut c, "00 84 00 00 10").0;
     let digest_info = [
-        &kazasu_sim::signature::SHA256_DIGEST_INFO_PREFIX[..],
+        &kazasu_sim::platform::signature::SHA256_DIGEST_INFO_PREFIX[..],
         &Sha256::digest(&challenge),
     ]
     .concat();

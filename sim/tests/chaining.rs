@@ -9,9 +9,9 @@
 mod common;
 
 use common::*;
-use kazasu_sim::atr::FRAME_SIZES;
-use kazasu_sim::frame::{inf_room, next_segment};
-use kazasu_sim::readertest::pattern;
+use kazasu_sim::applets::readertest::pattern;
+use kazasu_sim::iso14443::atr::FRAME_SIZES;
+use kazasu_sim::iso14443::frame::{inf_room, next_segment};
 use kazasu_sim::{CardProfile, ReaderProfile};
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 mod verify;
 
 use common::*;
-use kazasu_sim::{SimDuration, SimTime, jpki};
+use kazasu_sim::{SimDuration, SimTime, applets::jpki};
 use verify::PublicKeyParts;
 
 fn read_whole(card: &mut kazasu_sim::Card, fid: u16) -> Vec<u8> {
@@ -278,7 +278,7 @@ fn certificates_have_the_structure_of_real_ones() {
 /// certificate (SubjectAltName otherName under 1.2.392.200149.8.5.5, name with U+3000, birth date
 /// as era code + YYYYMMDD), romanised localities and a serial-like CN.
 fn shapes_match_real_jpki_certificates(auth: &[u8], auth_ca: &[u8], sign: &[u8], sign_ca: &[u8]) {
-    use kazasu_sim::pki::{REAL_AUTH_SIZE, REAL_CA_SIZES, REAL_SIGN_SIZE};
+    use kazasu_sim::platform::pki::{REAL_AUTH_SIZE, REAL_CA_SIZES, REAL_SIGN_SIZE};
     use x509_parser::extensions::GeneralName;
     let within_5_percent = |len: usize, lo: usize, hi: usize| {
         len as f64 >= lo as f64 * 0.95 && len as f64 <= hi as f64 * 1.05
@@ -898,7 +898,11 @@ fn every_signature_scheme_verifies_independently() {
         assert_eq!(s.to_string(), "9000", "P1 {p1:02X}");
         sig
     };
-    let digest_info = [&kazasu_sim::signature::SHA256_DIGEST_INFO_PREFIX[..], &hash].concat();
+    let digest_info = [
+        &kazasu_sim::platform::signature::SHA256_DIGEST_INFO_PREFIX[..],
+        &hash,
+    ]
+    .concat();
     let bare = Pkcs1v15Sign::new_unprefixed();
     let p1_00 = sign(&mut c, 0x00, &digest_info);
     assert!(

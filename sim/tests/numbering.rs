@@ -11,9 +11,9 @@ mod numbering;
 
 use common::*;
 use kazasu_sim::LinkError;
-use kazasu_sim::frame::BlockKind;
+use kazasu_sim::applets::readertest::pattern;
+use kazasu_sim::iso14443::frame::BlockKind;
 use kazasu_sim::reader::{Direction, Fate, FrameRecord, FrameWhat};
-use kazasu_sim::readertest::pattern;
 use numbering::Model;
 use proptest::prelude::*;
 

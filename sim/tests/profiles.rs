@@ -1,7 +1,7 @@
 //! Profiles: every built-in profile loads, derives the right ATR, and bad ones fail helpfully.
 
-use kazasu_sim::profile::{BUILTIN_CARD_PROFILES, Device, NfcType};
-use kazasu_sim::{CardProfile, Fixtures, hex_spaced, my_number};
+use kazasu_sim::platform::profile::{BUILTIN_CARD_PROFILES, Device, NfcType};
+use kazasu_sim::{CardProfile, Fixtures, hex_spaced, platform::my_number};
 
 #[test]
 fn every_builtin_profile_loads() {
@@ -35,7 +35,7 @@ fn type_a_atr_is_built_from_the_ats_historical_bytes() {
     assert_eq!(atr[4..9], p.contactless.historical_bytes.value.0[..]);
     let tck = atr[1..atr.len() - 1].iter().fold(0, |a, b| a ^ b);
     assert_eq!(*atr.last().unwrap(), tck);
-    let ats = kazasu_sim::atr::ats(&p);
+    let ats = kazasu_sim::iso14443::atr::ats(&p);
     assert_eq!(ats[0] as usize, ats.len(), "TL counts itself");
     assert_eq!(ats[1] & 0x0F, 8, "FSCI");
 }

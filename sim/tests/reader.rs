@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use kazasu_sim::frame::BlockKind;
+use kazasu_sim::iso14443::frame::BlockKind;
 use kazasu_sim::reader::{Direction, EventKind, Fate, FrameWhat};
-use kazasu_sim::{LinkError, SimDuration, hex_spaced, readertest::pattern};
+use kazasu_sim::{LinkError, SimDuration, applets::readertest::pattern, hex_spaced};
 
 const SELECT_JPKI: &str = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01";
 
@@ -213,7 +213,7 @@ fn extended_apdus_depend_on_the_reader() {
         "short APDUs still work"
     );
     let mut p = kazasu_sim::ReaderProfile::builtin("basic-106k").unwrap();
-    p.extended_apdus.value = kazasu_sim::reader_profile::ExtendedApdus::WrongLength;
+    p.extended_apdus.value = kazasu_sim::reader::profile::ExtendedApdus::WrongLength;
     let mut w = reader_with(
         p,
         kazasu_sim::CardProfile::builtin("mynumber-card").unwrap(),
@@ -352,7 +352,7 @@ fn a_card_that_never_answers_fails_with_a_transport_error_after_the_retries() {
         .filter(|f| f.what == FrameWhat::Timeout)
         .count();
     assert!(timeouts >= 3, "first try + 2 retries: {timeouts}");
-    assert!(r.now().since(before) >= kazasu_sim::timing::fwt(8).saturating_mul(3));
+    assert!(r.now().since(before) >= kazasu_sim::iso14443::timing::fwt(8).saturating_mul(3));
     // The reader reset the field and re-activated the card: it is usable again.
     assert!(r.is_present());
     assert_eq!(send(&mut r, SELECT_JPKI).unwrap().1, "9000");
@@ -378,11 +378,12 @@ fn the_reader_answers_get_data_itself_on_every_profile() {
             want.extend_from_slice(&[0x90, 0x00]);
             assert_eq!(at(&mut r, &[0xFF, 0xCA, 0x00, 0x00, 0x00]), want);
             let contactless = &r.card().profile().contactless;
-            let mut hist = if contactless.nfc_type.value == kazasu_sim::profile::NfcType::A {
-                contactless.historical_bytes.value.0.clone()
-            } else {
-                Vec::new()
-            };
+            let mut hist =
+                if contactless.nfc_type.value == kazasu_sim::platform::profile::NfcType::A {
+                    contactless.historical_bytes.value.0.clone()
+                } else {
+                    Vec::new()
+                };
             hist.extend_from_slice(&[0x90, 0x00]);
             assert_eq!(at(&mut r, &[0xFF, 0xCA, 0x01, 0x00, 0x00]), hist);
             assert_eq!(at(&mut r, &[0xFF, 0xCA, 0x02, 0x00, 0x00]), [0x6A, 0x81]);

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use kazasu_sim::reader::{EventKind, Fate};
-use kazasu_sim::{Fixtures, LinkError, jpki};
+use kazasu_sim::{Fixtures, LinkError, applets::jpki};
 
 const SELECT_JPKI: &str = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01";
 

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use kazasu_sim::{Card, CardReply, SimTime, card_info, jpki};
+use kazasu_sim::{Card, CardReply, SimTime, applets::card_info, applets::jpki};
 
 struct Pin {
     profile: &'static str,

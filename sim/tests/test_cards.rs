@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use kazasu_sim::readertest::pattern;
+use kazasu_sim::applets::readertest::pattern;
 use kazasu_sim::{Card, CardProfile, Fixtures, SimTime, hex_spaced};
 use std::sync::Arc;
 
@@ -86,7 +86,8 @@ fn readertest_iso_cases() {
 #[test]
 fn readertest_tpdu_mode_answers_61xx_and_get_response() {
     let mut profile = CardProfile::builtin("readertest").unwrap();
-    profile.readertest.as_mut().unwrap().mode.value = kazasu_sim::profile::ReadertestMode::Tpdu;
+    profile.readertest.as_mut().unwrap().mode.value =
+        kazasu_sim::platform::profile::ReadertestMode::Tpdu;
     let mut c = Card::new(Arc::new(profile), Fixtures::embedded().default_subject(), 1).unwrap();
     c.power_on();
     tx(&mut c, "00 A4 04 00 06 A0 00 00 00 18 FF");

@@ -52,7 +52,7 @@ pub fn calibrate(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
         kazasu::files::read_text(std::path::Path::new(&a.base), kazasu::files::SMALL_YAML)
             .map_err(InputFailure)?
     } else {
-        kazasu_sim::reader_profile::BUILTIN_READER_PROFILES
+        kazasu_sim::reader::profile::BUILTIN_READER_PROFILES
             .iter()
             .find(|(n, _)| *n == base.name)
             .map(|(_, t)| t.to_string())
@@ -150,7 +150,7 @@ pub fn calibrate(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
     let answers =
         cal::fit(&points).ok_or_else(|| InputFailure("no line through the sweep".into()))?;
     // Extended case 2: how the reader carries it, and the largest answer that comes through.
-    use kazasu_sim::reader_profile::ExtendedApdus;
+    use kazasu_sim::reader::profile::ExtendedApdus;
     let mut extended = (ExtendedApdus::Supported, 0usize);
     for n in [256usize, 1024, 4096, 16384, 65533] {
         let apdu = [

@@ -86,7 +86,7 @@ fn profile_text(reader: &str) -> Result<(String, kazasu_sim::ReaderProfile), Inp
     let text = if suite::is_path(reader) {
         kazasu::files::read_text(Path::new(reader), kazasu::files::SMALL_YAML).map_err(bad)?
     } else {
-        kazasu_sim::reader_profile::BUILTIN_READER_PROFILES
+        kazasu_sim::reader::profile::BUILTIN_READER_PROFILES
             .iter()
             .find(|(n, _)| *n == reader)
             .map(|(_, t)| t.to_string())

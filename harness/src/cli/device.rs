@@ -4,8 +4,8 @@
 #![cfg_attr(not(feature = "pcsc"), allow(dead_code, unused_imports))]
 
 use super::InputFailure;
-use kazasu_sim::atr::{ContactlessAtr, pcsc_contactless_atr, read_pcsc_contactless_atr};
-use kazasu_sim::profile::BUILTIN_CARD_PROFILES;
+use kazasu_sim::iso14443::atr::{ContactlessAtr, pcsc_contactless_atr, read_pcsc_contactless_atr};
+use kazasu_sim::platform::profile::BUILTIN_CARD_PROFILES;
 use std::process::ExitCode;
 
 /// The built-in card profile whose ATR is `atr`, or the one with the same Type B parameters.

@@ -1,8 +1,8 @@
 //! `schema`, `profiles` and `gen-test-pki`: what kazasu knows, for editors and profile authors.
 
 use anyhow::Context;
-use kazasu_sim::profile::BUILTIN_CARD_PROFILES;
-use kazasu_sim::reader_profile::BUILTIN_READER_PROFILES;
+use kazasu_sim::platform::profile::BUILTIN_CARD_PROFILES;
+use kazasu_sim::reader::profile::BUILTIN_READER_PROFILES;
 use kazasu_sim::{CardProfile, ReaderProfile};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -133,7 +133,8 @@ pub fn gen_test_pki(dir: &Path) -> anyhow::Result<()> {
     }
     let file: File = serde_saphyr::from_slice(&text)
         .with_context(|| format!("{} does not parse", ids_path.display()))?;
-    let files = kazasu_sim::pki::generate(&file.identities).context("generating the test PKI")?;
+    let files =
+        kazasu_sim::platform::pki::generate(&file.identities).context("generating the test PKI")?;
     for f in &files {
         let path = dir.join(&f.path);
         std::fs::create_dir_all(path.parent().expect("files live in folders"))?;

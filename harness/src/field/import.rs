@@ -29,7 +29,7 @@ pub struct ImportOptions {
 /// The built-in card profile whose ATR is `atr`.
 pub fn profile_for_atr(atr: &[u8]) -> Option<String> {
     let fixtures = Fixtures::embedded();
-    kazasu_sim::profile::BUILTIN_CARD_PROFILES
+    kazasu_sim::platform::profile::BUILTIN_CARD_PROFILES
         .iter()
         .find(|(name, _)| {
             crate::scenario::suite::card_profile(name, None)
@@ -61,9 +61,9 @@ fn data_span(command: &[u8]) -> Option<(usize, usize)> {
 /// The name a PIN placeholder gets, from the PIN EF selected before the VERIFY.
 fn secret_name(ef: Option<u16>, unnamed: &mut usize) -> String {
     match ef {
-        Some(kazasu_sim::jpki::ef::AUTH_PIN) => "auth_pin".into(),
-        Some(kazasu_sim::jpki::ef::SIGN_PIN) => "sign_pin".into(),
-        Some(kazasu_sim::card_info::ef::PIN) => "card_info_pin".into(),
+        Some(kazasu_sim::applets::jpki::ef::AUTH_PIN) => "auth_pin".into(),
+        Some(kazasu_sim::applets::jpki::ef::SIGN_PIN) => "sign_pin".into(),
+        Some(kazasu_sim::applets::card_info::ef::PIN) => "card_info_pin".into(),
         _ => {
             *unnamed += 1;
             format!("pin_{unnamed}")

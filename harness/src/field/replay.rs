@@ -647,9 +647,9 @@ fn not_sent(
 fn pin_for(subject: &Subject, selected_ef: Option<u16>) -> Option<String> {
     let pins = &subject.identity.pins;
     match selected_ef? {
-        kazasu_sim::jpki::ef::AUTH_PIN => Some(pins.auth.expose().clone()),
-        kazasu_sim::jpki::ef::SIGN_PIN => Some(pins.sign.expose().clone()),
-        kazasu_sim::card_info::ef::PIN => Some(pins.card_info.expose().clone()),
+        kazasu_sim::applets::jpki::ef::AUTH_PIN => Some(pins.auth.expose().clone()),
+        kazasu_sim::applets::jpki::ef::SIGN_PIN => Some(pins.sign.expose().clone()),
+        kazasu_sim::applets::card_info::ef::PIN => Some(pins.card_info.expose().clone()),
         _ => None,
     }
 }

@@ -1055,9 +1055,9 @@ fn parse_opensc_raw(text: &str) -> Result<RawTrace, ParseError> {
                     .parse()
                     .map_err(|_| err(n, format!("`{len}` is not a byte count")))?;
                 let most = if outgoing {
-                    kazasu_sim::apdu::MAX_COMMAND_LEN
+                    kazasu_sim::iso7816::apdu::MAX_COMMAND_LEN
                 } else {
-                    kazasu_sim::apdu::MAX_RESPONSE_LEN
+                    kazasu_sim::iso7816::apdu::MAX_RESPONSE_LEN
                 };
                 if want > most {
                     return Err(err(

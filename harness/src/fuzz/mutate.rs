@@ -4,7 +4,7 @@
 //! short read, a phone that is slow or asks for waiting time again and again, a phone pulled
 //! away half-way, a garbled ATR), and a vpcd slot card that applies them to a virtual card.
 
-use kazasu_sim::fault::{Action, Fault, When};
+use kazasu_sim::reader::fault::{Action, Fault, When};
 use kazasu_sim::vpcd::{Reply, Request, Slot, SlotCard, encode};
 use kazasu_sim::{Command, LinkError, SimDuration};
 use rand_chacha::ChaCha8Rng;

@@ -7,7 +7,7 @@
 use crate::link::backend::Backend;
 use crate::report::transcript::{Event, Transcript};
 use crate::run::flows::{self, Host, ReadMode};
-use kazasu_sim::profile::Device;
+use kazasu_sim::platform::profile::Device;
 use kazasu_sim::{Card, FaultPlan, Fixtures, Reader, Secret};
 use rand_core::SeedableRng;
 use std::sync::Arc;
@@ -99,7 +99,7 @@ pub fn first_read(reader_profile: &str, seed: u64) -> Result<String, String> {
 mod tests {
     #[test]
     fn every_builtin_reader_reads_a_phone() {
-        for (name, _) in kazasu_sim::reader_profile::BUILTIN_READER_PROFILES {
+        for (name, _) in kazasu_sim::reader::profile::BUILTIN_READER_PROFILES {
             let d = super::first_read(name, 1).unwrap();
             assert!(d.contains("signature verified"), "{d}");
         }

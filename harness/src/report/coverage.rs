@@ -7,7 +7,7 @@
 
 use crate::run::{CaseResult, Status};
 use crate::scenario::suite::Case;
-use kazasu_sim::frame::BlockKind;
+use kazasu_sim::iso14443::frame::BlockKind;
 use kazasu_sim::reader::{Direction, Fate, FrameWhat};
 use kazasu_sim::{LinkError, StatusWord};
 use serde::{Deserialize, Serialize};
@@ -331,7 +331,7 @@ pub fn map(results: &[CaseResult], cases: &[Case]) -> Vec<Row> {
             let profile = case.map(|c| {
                 (
                     c.card.contactless.fwi.value,
-                    c.card.device != kazasu_sim::profile::Device::TestCard,
+                    c.card.device != kazasu_sim::platform::profile::Device::TestCard,
                 )
             });
             Seen {

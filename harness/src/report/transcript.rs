@@ -224,7 +224,7 @@ impl serde::Serialize for Entry {
 pub use kazasu_sim::carries_secret;
 
 /// The command as hex, with the data of a secret-bearing command
-/// ([`kazasu_sim::apdu::SECRET_BEARING_INS`]) replaced by `**`.
+/// ([`kazasu_sim::iso7816::apdu::SECRET_BEARING_INS`]) replaced by `**`.
 pub fn redact_command(apdu: &[u8]) -> String {
     redact(apdu, carries_secret(apdu))
 }

@@ -3,8 +3,8 @@
 
 use crate::link::transport::{Transport, TransportError};
 use crate::report::transcript::Transcript;
-use kazasu_sim::profile::Device;
-use kazasu_sim::{Command, Response, Secret, StatusWord, jpki};
+use kazasu_sim::platform::profile::Device;
+use kazasu_sim::{Command, Response, Secret, StatusWord, applets::jpki};
 
 /// A flow step did not go as a conforming card would make it go.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use crate::scenario::{
     Step, TransportErrorKind,
 };
 use flows::{Host, ReadMode, apdu};
-use kazasu_sim::profile::Device;
+use kazasu_sim::platform::profile::Device;
 use kazasu_sim::{
     Card, Command, FaultPlan, Fixtures, LinkError, Reader, Response, Secret, SimDuration,
     StatusWord, hex_spaced,
@@ -329,12 +329,12 @@ fn other_card(
     profile: &kazasu_sim::CardProfile,
 ) -> Option<String> {
     let on_reader = backend.atr().ok()?;
-    if on_reader == kazasu_sim::reader_profile::GENERIC_ATR {
+    if on_reader == kazasu_sim::reader::profile::GENERIC_ATR {
         return None;
     }
     let expected = match &profile.atr {
         Some(own) => own.value.0.clone(),
-        None => kazasu_sim::atr::pcsc_contactless_atr(profile),
+        None => kazasu_sim::iso14443::atr::pcsc_contactless_atr(profile),
     };
     (on_reader != expected).then(|| {
         format!(
@@ -859,22 +859,22 @@ impl World {
             }
             CardAction::Apdu(t) => {
                 let (bytes, secret) = self.expand(t)?;
-                if bytes.len() > kazasu_sim::apdu::MAX_COMMAND_LEN {
+                if bytes.len() > kazasu_sim::iso7816::apdu::MAX_COMMAND_LEN {
                     return Err(format!(
                         "the command is {} bytes; no APDU is longer than {} (an extended case 4 \
                          with 65,535 data bytes)",
                         bytes.len(),
-                        kazasu_sim::apdu::MAX_COMMAND_LEN
+                        kazasu_sim::iso7816::apdu::MAX_COMMAND_LEN
                     ));
                 }
                 self.apdu_outcome(&bytes, secret)
             }
             CardAction::Select(target) => {
                 let (aid, p2) = match target {
-                    SelectTarget::Jpki => (kazasu_sim::jpki::AID.to_vec(), 0x0C),
-                    SelectTarget::CardInfo => (kazasu_sim::card_info::AID.to_vec(), 0x0C),
+                    SelectTarget::Jpki => (kazasu_sim::applets::jpki::AID.to_vec(), 0x0C),
+                    SelectTarget::CardInfo => (kazasu_sim::applets::card_info::AID.to_vec(), 0x0C),
                     SelectTarget::Readertest => {
-                        (kazasu_sim::readertest::PACKAGE_AID.to_vec(), 0x00)
+                        (kazasu_sim::applets::readertest::PACKAGE_AID.to_vec(), 0x00)
                     }
                     SelectTarget::Aid(hex) => (self.expand(hex)?.0, 0x0C),
                 };

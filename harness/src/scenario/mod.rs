@@ -20,8 +20,8 @@
 pub mod suite;
 pub mod variables;
 
-use kazasu_sim::fault::Fault;
-use kazasu_sim::profile::Millis;
+use kazasu_sim::platform::profile::Millis;
+use kazasu_sim::reader::fault::Fault;
 use kazasu_sim::{Secret, StatusWord};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, MapAccess, Visitor};
@@ -181,7 +181,7 @@ impl AtrFormKind {
 impl AppliesTo {
     /// Why the case does not apply to `reader` (`None`: it applies).
     pub fn unmet(&self, reader: &kazasu_sim::ReaderProfile) -> Option<String> {
-        use kazasu_sim::reader_profile::{AtrForm, CollisionHandling, ExtendedApdus};
+        use kazasu_sim::reader::profile::{AtrForm, CollisionHandling, ExtendedApdus};
         let mut missing = Vec::new();
         if let Some(name) = &self.reader
             && *name != reader.name
@@ -240,7 +240,7 @@ impl AppliesTo {
             }
         }
         if let Some(most) = self.frame_size_at_most {
-            let has = kazasu_sim::atr::frame_size(reader.fsdi.value);
+            let has = kazasu_sim::iso14443::atr::frame_size(reader.fsdi.value);
             if has > most {
                 missing.push(format!(
                     "a reader with frames of at most {most} bytes (this one: {has})"

@@ -3,7 +3,7 @@
 //! (C, D, E, 10–13). Shared by the numbering tests and the frame-stream fuzz target.
 #![allow(dead_code)]
 
-use kazasu_sim::frame::BlockKind;
+use kazasu_sim::iso14443::frame::BlockKind;
 use kazasu_sim::reader::{Direction, Fate, FrameRecord, FrameWhat};
 
 /// Replays a frame log with the numbering rules; returns the first violation.

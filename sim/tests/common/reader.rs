@@ -1,7 +1,7 @@
 //! Readers with cards for the reader tests.
 #![allow(dead_code)]
 
-use kazasu_sim::fault::Fault;
+use kazasu_sim::reader::fault::Fault;
 use kazasu_sim::{Card, CardProfile, FaultPlan, Fixtures, Reader, ReaderProfile};
 use rand_core::SeedableRng;
 use std::sync::Arc;

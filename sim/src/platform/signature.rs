@@ -15,8 +15,8 @@
 //! The PSS salt comes from the card's seeded generator, so a seeded run signs the same bytes
 //! every time while two signatures over one hash still differ.
 
-use crate::identity::PrivateKey;
-use crate::status::StatusWord as Sw;
+use crate::iso7816::status::StatusWord as Sw;
+use crate::platform::identity::PrivateKey;
 
 /// One P1 of COMPUTE DIGITAL SIGNATURE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! `kazasu gen-test-pki`, and its output is committed under `scenarios/fixtures/pki/`;
 //! this module only computes the files, the caller writes them.
 
-use crate::identity::Identity;
+use crate::platform::identity::Identity;
 use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString, Asn1Time};
 use openssl::bn::BigNum;
 use openssl::error::ErrorStack;
@@ -56,7 +56,7 @@ pub const REAL_SIGN_SIZE: usize = 1758;
 mod der {
     /// One TLV with a definite length.
     pub fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-        crate::tlv::encode(&[tag], value)
+        crate::iso7816::tlv::encode(&[tag], value)
     }
     pub fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
         tlv(0x30, &parts.concat())
@@ -180,7 +180,7 @@ fn holder_facts(identity: &Identity) -> Result<X509Extension, ErrorStack> {
         b[4..6].parse().unwrap_or(0),
         b[6..].parse().unwrap_or(0),
     );
-    let era = crate::identity::era_code(y, m, d);
+    let era = crate::platform::identity::era_code(y, m, d);
     let names = der::seq(&[
         other(1, &identity.name),
         other(4, &format!("{era}{b}")),

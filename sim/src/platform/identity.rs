@@ -3,14 +3,15 @@
 //! The committed fixtures under `scenarios/fixtures/` are embedded in the binary;
 //! [`Fixtures::from_files`] loads another set from files a caller has read.
 
-use crate::my_number;
+use crate::platform::my_number;
 use crate::secret::Secret;
 use openssl::pkey::Private;
 use openssl::rsa::Rsa;
 use serde::{Deserialize, Serialize};
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// Sex as the card's basic four facts record it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,8 +264,32 @@ pub struct Subject {
     pub sign_ca_cert: Vec<u8>,
     /// The test issuer key that signs the card-info AP's records (EF 0003, EF 0007).
     pub card_info_issuer: Arc<PrivateKey>,
-    /// The card-info AP's files, computed once (they carry the issuer's signatures).
-    pub(crate) card_info_files: OnceLock<Arc<crate::card_info::Files>>,
+    /// What applications derive from this subject once and every card of it shares (the
+    /// card-info AP's files carry the issuer's signatures); the identity never looks inside.
+    pub(crate) derived: Derived,
+}
+
+/// Values derived from a [`Subject`], one per type, made on first use and shared afterwards.
+#[derive(Default)]
+pub(crate) struct Derived(Mutex<Vec<Arc<dyn Any + Send + Sync>>>);
+
+impl Derived {
+    /// The value of type `T`, made by `init` the first time it is asked for.
+    pub fn get_or_init<T: Any + Send + Sync>(&self, init: impl FnOnce() -> T) -> Arc<T> {
+        let mut values = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = values.iter().find_map(|v| v.clone().downcast::<T>().ok()) {
+            return found;
+        }
+        let made = Arc::new(init());
+        values.push(made.clone());
+        made
+    }
+}
+
+impl fmt::Debug for Derived {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Derived(..)")
+    }
 }
 
 /// A set of test identities with their keys: the committed fixtures or files given by path.
@@ -281,7 +306,7 @@ macro_rules! embedded_fixtures {
     ($($path:literal),* $(,)?) => {
         /// The committed fixture files, by path relative to `scenarios/fixtures/`.
         pub const EMBEDDED_FIXTURES: &[(&str, &[u8])] = &[
-            $(($path, include_bytes!(concat!("../../scenarios/fixtures/", $path)))),*
+            $(($path, include_bytes!(concat!("../../../scenarios/fixtures/", $path)))),*
         ];
     };
 }
@@ -372,7 +397,7 @@ impl Fixtures {
                     auth_ca_cert: auth_ca_cert.clone(),
                     sign_ca_cert: sign_ca_cert.clone(),
                     card_info_issuer: card_info_issuer.clone(),
-                    card_info_files: OnceLock::new(),
+                    derived: Derived::default(),
                 }),
             );
         }

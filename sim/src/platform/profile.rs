@@ -323,7 +323,7 @@ macro_rules! builtin_card_profiles {
     ($($name:literal),* $(,)?) => {
         /// Names and YAML text of the built-in card profiles.
         pub const BUILTIN_CARD_PROFILES: &[(&str, &str)] = &[
-            $(($name, include_str!(concat!("../../scenarios/profiles/cards/", $name, ".yaml")))),*
+            $(($name, include_str!(concat!("../../../scenarios/profiles/cards/", $name, ".yaml")))),*
         ];
     };
 }
@@ -566,7 +566,7 @@ impl CardProfile {
                 .signature_p1
                 .value
                 .iter()
-                .find(|p1| crate::signature::Scheme::from_p1(**p1).is_none())
+                .find(|p1| crate::platform::signature::Scheme::from_p1(**p1).is_none())
             {
                 return Err(invalid(
                     format!("jpki.signature_p1 has {bad}, which no JPKI card offers"),
@@ -587,19 +587,5 @@ impl CardProfile {
             }
         }
         Ok(())
-    }
-
-    /// The frame size in bytes the card accepts (from FSCI).
-    pub fn frame_size(&self) -> usize {
-        crate::atr::frame_size(self.contactless.fsci.value)
-    }
-
-    /// The ATR the host sees: the profile's own for test cards, else the one a PC/SC part 3
-    /// reader builds from the ATS (Type A) or ATQB (Type B).
-    pub fn atr(&self) -> Vec<u8> {
-        match &self.atr {
-            Some(atr) => atr.value.0.clone(),
-            None => crate::atr::pcsc_contactless_atr(self),
-        }
     }
 }

@@ -6,17 +6,20 @@
 //! The reader owns the medium between the two protocol machines: it moves frames, charges
 //! their air time and the waiting times to the clock, and never sleeps.
 
-use crate::apdu::Command;
+pub mod fault;
+pub mod profile;
+
 use crate::card::Card;
-use crate::fault::{Action, FaultPlan, FrameFault};
-use crate::frame::{Block, BlockKind, append_crc};
-use crate::pcd::{Pcd, PcdAction, PcdError};
-use crate::picc::{Phase, Picc};
-use crate::profile::NfcType;
-use crate::reader_profile::{CollisionHandling, ExtendedApdus, ReaderProfile};
-use crate::status::StatusWord;
+use crate::iso7816::apdu::Command;
+use crate::iso7816::status::StatusWord;
+use crate::iso14443::frame::{Block, BlockKind, append_crc};
+use crate::iso14443::pcd::{Pcd, PcdAction, PcdError};
+use crate::iso14443::picc::{Phase, Picc};
+use crate::iso14443::timing;
+use crate::platform::profile::NfcType;
 use crate::time::{SimDuration, SimTime};
-use crate::timing;
+use fault::{Action, FaultPlan, FrameFault};
+use profile::{CollisionHandling, ExtendedApdus, ReaderProfile};
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;
@@ -527,7 +530,7 @@ impl Reader {
         self.kbps = target;
         self.pcd = Some(Pcd::new(
             self.nfc,
-            crate::atr::frame_size(c.fsci.value),
+            crate::iso14443::atr::frame_size(c.fsci.value),
             c.fwi.value,
             self.profile.retries.value,
             self.profile.max_wtx.as_ref().map(|m| m.value),
@@ -652,7 +655,7 @@ impl Reader {
     }
 
     fn classify(frame: &[u8], nfc: NfcType) -> FrameWhat {
-        match crate::frame::check_crc(nfc, frame)
+        match crate::iso14443::frame::check_crc(nfc, frame)
             .ok()
             .and_then(|b| Block::parse(b).ok())
         {

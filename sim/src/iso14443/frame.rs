@@ -4,7 +4,7 @@
 //! As in smoltcp's `wire` layer, [`Block`] is a parsed representation borrowing its information
 //! field; [`Block::parse`] and [`Block::emit`] are inverses. Bad bytes are an error, not a panic.
 
-use crate::profile::NfcType;
+use crate::platform::profile::NfcType;
 
 /// What kind of block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]

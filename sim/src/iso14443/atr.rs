@@ -1,7 +1,7 @@
 //! What a reader learns from a contactless card at activation — ATQB (Type B), ATS (Type A) —
 //! and the ATR a PC/SC part 3 reader builds from them (`docs/contactless.md`).
 
-use crate::profile::{CardProfile, NfcType};
+use crate::platform::profile::{CardProfile, NfcType};
 
 /// Frame sizes in bytes by FSCI/FSDI index 0..=12 (including PCB and CRC).
 pub const FRAME_SIZES: [usize; 13] = [16, 24, 32, 40, 48, 64, 96, 128, 256, 512, 1024, 2048, 4096];
@@ -67,6 +67,24 @@ pub fn pcsc_contactless_atr(p: &CardProfile) -> Vec<u8> {
     let tck = atr[1..].iter().fold(0u8, |acc, b| acc ^ b);
     atr.push(tck);
     atr
+}
+
+/// What the profile shows of the card at activation: ISO/IEC 14443 data, built here so that the
+/// profile (data) needs nothing of this layer.
+impl CardProfile {
+    /// The frame size in bytes the card accepts (from FSCI).
+    pub fn frame_size(&self) -> usize {
+        frame_size(self.contactless.fsci.value)
+    }
+
+    /// The ATR the host sees: the profile's own for test cards, else the one a PC/SC part 3
+    /// reader builds from the ATS (Type A) or ATQB (Type B).
+    pub fn atr(&self) -> Vec<u8> {
+        match &self.atr {
+            Some(atr) => atr.value.0.clone(),
+            None => pcsc_contactless_atr(self),
+        }
+    }
 }
 
 /// What a PC/SC part-3 contactless ATR tells about the card behind it.

@@ -2,10 +2,10 @@
 //! checked data, time requests, a VERIFY with a retry counter, and a dump of the last
 //! VERIFY/MODIFY APDU — what public PC/SC test programs drive.
 
-use crate::apdu::{Command, Response};
-use crate::os::{Ctx, Outcome, Work};
-use crate::profile::{ReadertestMode, ReadertestParams};
-use crate::status::StatusWord as Sw;
+use crate::iso7816::apdu::{Command, Response};
+use crate::iso7816::status::StatusWord as Sw;
+use crate::platform::os::{Ctx, Outcome, Work};
+use crate::platform::profile::{ReadertestMode, ReadertestParams};
 
 /// Package AID.
 pub const PACKAGE_AID: [u8; 6] = [0xA0, 0x00, 0x00, 0x00, 0x18, 0xFF];
@@ -130,7 +130,8 @@ pub(crate) fn process(params: &ReadertestParams, cmd: &Command<'_>, ctx: &mut Ct
         0x20 | 0x24 => verify(cmd, ctx),
         // Dump the memory holding the last VERIFY/MODIFY APDU.
         0x40 => {
-            let store = &ctx.nvm.get().readertest;
+            let fresh = Store::default();
+            let store = ctx.nvm.get().applets.get::<Store>().unwrap_or(&fresh);
             let n = match (store.stored_len, cmd.le) {
                 (0, Some(le)) => (le as usize).min(MEMORY_SIZE),
                 (0, None) => 0,
@@ -149,21 +150,29 @@ fn verify(cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
     };
     let stored_len = raw.len().min(MEMORY_SIZE);
     ctx.nvm.commit(|p| {
-        p.readertest.memory[..stored_len].copy_from_slice(&raw[..stored_len]);
-        p.readertest.stored_len = stored_len;
+        let store = p.applets.get_mut::<Store>();
+        store.memory[..stored_len].copy_from_slice(&raw[..stored_len]);
+        store.stored_len = stored_len;
     })?;
-    let tries = ctx.nvm.get().readertest.tries_left;
+    let tries = ctx
+        .nvm
+        .get()
+        .applets
+        .get::<Store>()
+        .map_or(MAX_TRIES, |s| s.tries_left);
     if cmd.data.is_empty() {
         return Ok((Response::status(Sw::verify_failed(tries)), Work::Verify));
     }
     if tries == 0 {
         return Ok((Response::status(Sw::PIN_BLOCKED), Work::Verify));
     }
-    ctx.nvm.commit(|p| p.readertest.tries_left = tries - 1)?;
+    ctx.nvm
+        .commit(|p| p.applets.get_mut::<Store>().tries_left = tries - 1)?;
     ctx.side.pin_comparisons += 1;
     match first_wrong(cmd.data, 0x31) {
         None => {
-            ctx.nvm.commit(|p| p.readertest.tries_left = MAX_TRIES)?;
+            ctx.nvm
+                .commit(|p| p.applets.get_mut::<Store>().tries_left = MAX_TRIES)?;
             Ok((Response::status(Sw::OK), Work::Verify))
         }
         Some(i) => Ok((

@@ -1,11 +1,11 @@
 //! The JPKI AP (公的個人認証AP) as files on the card OS, exactly as `docs/jpki.md`
 //! describes it: certificates, CA certificates, token info, keys and PINs.
 
-use crate::identity::Subject;
-use crate::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec};
-use crate::profile::JpkiParams;
+use crate::platform::identity::Subject;
+use crate::platform::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec};
+use crate::platform::profile::JpkiParams;
+use crate::platform::signature::Scheme;
 use crate::secret::Secret;
-use crate::signature::Scheme;
 use std::sync::Arc;
 
 /// AID of the JPKI AP.

@@ -4,7 +4,7 @@
 //! from the bytes it was parsed from; [`Command::parse`] and [`Command::emit`] are inverses.
 //! Malformed bytes are an [`ApduError`], never a panic.
 
-use crate::status::StatusWord;
+use crate::iso7816::status::StatusWord;
 use std::fmt;
 
 /// Why bytes are not a well-formed command APDU.

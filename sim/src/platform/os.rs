@@ -1,19 +1,21 @@
 //! The card OS: ISO/IEC 7816-4 applications with elementary files, PIN objects with retry
 //! counters, keys, access rules and a per-application security state.
 //!
-//! Applications such as the JPKI AP are data built on this OS (see `jpki.rs`, `card_info.rs`);
+//! Applications such as the JPKI AP are data built on this OS (see `applets/`);
 //! the OS answers SELECT, READ BINARY, VERIFY, CHANGE REFERENCE DATA and COMPUTE DIGITAL
 //! SIGNATURE for all of them. Persistent state (PIN values and counters) lives in [`Nvm`] and
 //! changes only by commits; the security state is volatile and lost on power-off.
 
-use crate::apdu::{Command, Response};
-use crate::identity::PrivateKey;
-use crate::nvm::{Nvm, PowerLost};
-use crate::profile::LastCommandIndicator;
+use crate::iso7816::apdu::{Command, Response};
+use crate::iso7816::nvm::{Nvm, PowerLost};
+use crate::iso7816::status::StatusWord as Sw;
+use crate::platform::identity::PrivateKey;
+use crate::platform::profile::LastCommandIndicator;
+use crate::platform::signature::Scheme;
 use crate::secret::{Secret, constant_time_eq};
-use crate::signature::Scheme;
-use crate::status::StatusWord as Sw;
 use crate::time::SimTime;
+use std::any::Any;
+use std::fmt;
 use std::sync::Arc;
 
 /// Who may use a file or key.
@@ -110,7 +112,60 @@ pub(crate) struct PinRecord {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Persistent {
     pub pins: Vec<PinRecord>,
-    pub readertest: crate::readertest::Store,
+    /// What applications keep beside the PINs; the OS stores it and never looks inside.
+    pub applets: AppletMemory,
+}
+
+/// Persistent memory of the applications, one slot per type: an application keeps its own
+/// record here (the readertest applet its dump memory and tries) without the OS naming it.
+#[derive(Debug, Default)]
+pub(crate) struct AppletMemory(Vec<Box<dyn Slot>>);
+
+/// A value that can live in an [`AppletMemory`] slot.
+pub(crate) trait Slot: Any + Send + Sync + fmt::Debug {
+    fn clone_slot(&self) -> Box<dyn Slot>;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Any + Clone + Send + Sync + fmt::Debug> Slot for T {
+    fn clone_slot(&self) -> Box<dyn Slot> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+impl Clone for AppletMemory {
+    fn clone(&self) -> Self {
+        AppletMemory(self.0.iter().map(|s| (**s).clone_slot()).collect())
+    }
+}
+
+impl AppletMemory {
+    /// The record of type `T`, if the application has written one.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        self.0.iter().find_map(|s| (**s).as_any().downcast_ref())
+    }
+
+    /// The record of type `T`, created with its default on first use.
+    pub fn get_mut<T: Slot + Default>(&mut self) -> &mut T {
+        let at = match self.0.iter().position(|s| (**s).as_any().is::<T>()) {
+            Some(at) => at,
+            None => {
+                self.0.push(Box::new(T::default()));
+                self.0.len() - 1
+            }
+        };
+        (*self.0[at])
+            .as_any_mut()
+            .downcast_mut()
+            .unwrap_or_else(|| unreachable!("the slot at {at} holds a T"))
+    }
 }
 
 /// The volatile state of a powered card.

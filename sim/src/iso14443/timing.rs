@@ -1,7 +1,7 @@
 //! Air time of ISO/IEC 14443 frames and the protocol's waiting times, from the carrier frequency
 //! (`docs/contactless.md`). Pure functions: a frame and a bit rate in, a duration out.
 
-use crate::profile::NfcType;
+use crate::platform::profile::NfcType;
 use crate::time::SimDuration;
 
 /// Carrier frequency fc in Hz.

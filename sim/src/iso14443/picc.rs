@@ -4,12 +4,12 @@
 //! frame waiting time, S(DESELECT) — with the block-numbering rules C, D, E, 10–13 of the
 //! reference. Sans-IO: a frame and the time it ended in; a reply frame and its delay out.
 
-use crate::atr;
 use crate::card::{Card, CardReply};
-use crate::frame::{Block, BlockKind, append_crc, check_crc, inf_room, next_segment};
-use crate::profile::NfcType;
+use crate::iso14443::atr;
+use crate::iso14443::frame::{Block, BlockKind, append_crc, check_crc, inf_room, next_segment};
+use crate::iso14443::timing;
+use crate::platform::profile::NfcType;
 use crate::time::{SimDuration, SimTime};
-use crate::timing;
 
 /// Where the card is in its life in the field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! The Athena test cards' extended-APDU commands (`docs/readertest.md`): extended
 //! case 2 returns up to 65,535 bytes of one value, extended case 3 takes up to 65,535 bytes.
 
-use crate::apdu::{Command, Response};
-use crate::os::{Ctx, Outcome, Work};
-use crate::status::StatusWord as Sw;
+use crate::iso7816::apdu::{Command, Response};
+use crate::iso7816::status::StatusWord as Sw;
+use crate::platform::os::{Ctx, Outcome, Work};
 
 /// Processes a command (the Athena behaviour needs no SELECT).
 pub(crate) fn process(cmd: &Command<'_>, _ctx: &mut Ctx<'_>) -> Outcome {

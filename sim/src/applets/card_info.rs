@@ -2,12 +2,12 @@
 //! 照合番号A/B, the My Number file, the basic four facts, the issuer-signed integrity record and
 //! the AP's own key, with each file's access rule as real cards apply it (`docs/jpki.md`).
 
-use crate::identity::Subject;
-use crate::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec};
-use crate::profile::CardInfoParams;
+use crate::iso7816::tlv::{encode as tlv_vec, write as tlv};
+use crate::platform::identity::Subject;
+use crate::platform::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec};
+use crate::platform::profile::CardInfoParams;
+use crate::platform::signature::Scheme;
 use crate::secret::Secret;
-use crate::signature::Scheme;
-use crate::tlv::{encode as tlv_vec, write as tlv};
 use std::sync::Arc;
 
 /// AID of the card-info input support AP.
@@ -119,7 +119,7 @@ impl Files {
         let issuer = &subject.card_info_issuer;
         let sign = |data: &[u8]| {
             let digest_info = [
-                &crate::signature::SHA256_DIGEST_INFO_PREFIX[..],
+                &crate::platform::signature::SHA256_DIGEST_INFO_PREFIX[..],
                 &openssl::sha::sha256(data),
             ]
             .concat();
@@ -195,10 +195,7 @@ pub(crate) fn build(
     let b_slot = slot(id.check_code_b().expose().as_bytes(), code_tries);
     // Issued blocked: no value opens it.
     let blocked_slot = slot(&[], 0);
-    let files = subject
-        .card_info_files
-        .get_or_init(|| Arc::new(Files::new(subject)))
-        .clone();
+    let files = subject.derived.get_or_init(|| Files::new(subject));
     let by = |keys: &[u16]| Access::AnyPin(keys.to_vec());
     let pin_or_a = by(&[ef::PIN, ef::CHECK_CODE_A]);
     let pin_or_b = by(&[ef::PIN, ef::CHECK_CODE_B]);

@@ -4,10 +4,10 @@
 //! after a bounded number of retries — as a real reader does. Sans-IO: frames and time-outs in,
 //! frames to send (with how long to wait for an answer) or a finished response out.
 
-use crate::frame::{Block, BlockKind, append_crc, check_crc, inf_room, next_segment};
-use crate::profile::NfcType;
+use crate::iso14443::frame::{Block, BlockKind, append_crc, check_crc, inf_room, next_segment};
+use crate::iso14443::timing;
+use crate::platform::profile::NfcType;
 use crate::time::SimDuration;
-use crate::timing;
 
 /// Why the reader gave up on an exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]

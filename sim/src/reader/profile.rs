@@ -2,7 +2,7 @@
 //! frame size, extended-APDU support, the host-side (USB/CCID) cost of an exchange, its retry
 //! policy — as data under `scenarios/profiles/readers/`, each value with its sureness.
 
-use crate::profile::{Millis, ProfileError, Sourced};
+use crate::platform::profile::{Millis, ProfileError, Sourced};
 use serde::{Deserialize, Serialize};
 
 /// How a reader treats an extended-length APDU.
@@ -78,7 +78,7 @@ macro_rules! builtin_reader_profiles {
     ($($name:literal),* $(,)?) => {
         /// Names and YAML text of the built-in reader profiles.
         pub const BUILTIN_READER_PROFILES: &[(&str, &str)] = &[
-            $(($name, include_str!(concat!("../../scenarios/profiles/readers/", $name, ".yaml")))),*
+            $(($name, include_str!(concat!("../../../scenarios/profiles/readers/", $name, ".yaml")))),*
         ];
     };
 }
@@ -88,15 +88,15 @@ builtin_reader_profiles!("basic-106k", "typical-424k", "fast-848k");
 impl ReaderProfile {
     /// Parses a reader profile; `origin` names the source in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<ReaderProfile, ProfileError> {
-        let p: ReaderProfile = crate::profile::parse_yaml(text, origin)?;
+        let p: ReaderProfile = crate::platform::profile::parse_yaml(text, origin)?;
         p.check(origin)?;
         Ok(p)
     }
 
     /// A built-in reader profile by name (parsed once per process, then copied).
     pub fn builtin(name: &str) -> Result<ReaderProfile, ProfileError> {
-        static PARSED: crate::profile::BuiltinCache<ReaderProfile> =
-            crate::profile::BuiltinCache::new();
+        static PARSED: crate::platform::profile::BuiltinCache<ReaderProfile> =
+            crate::platform::profile::BuiltinCache::new();
         PARSED.get(BUILTIN_READER_PROFILES, name, ReaderProfile::from_yaml)
     }
 
@@ -161,6 +161,6 @@ impl ReaderProfile {
 
     /// The reader's frame size in bytes.
     pub fn frame_size(&self) -> usize {
-        crate::atr::frame_size(self.fsdi.value)
+        crate::iso14443::atr::frame_size(self.fsdi.value)
     }
 }
