@@ -4,8 +4,8 @@
 //! `cargo bench -p kazasu-benches --bench card`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use kazasu::host::flows::{self, Host, ReadMode};
 use kazasu::link::transport::DirectCard;
-use kazasu::run::flows::{self, Host, ReadMode};
 use kazasu_benches::powered_card;
 use kazasu_sim::{SimTime, applets::jpki};
 use std::hint::black_box;

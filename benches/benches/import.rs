@@ -6,7 +6,7 @@
 //! `cargo bench -p kazasu-benches --bench import`
 
 use criterion::{Criterion, Throughput};
-use kazasu::field::trace::{Format, parse};
+use kazasu::capture::trace::{Format, parse};
 use std::time::Instant;
 
 const EXCHANGES: usize = 100_000;

@@ -6,7 +6,8 @@
 //!
 //! `cargo bench -p kazasu-benches --bench onboarding`
 
-use kazasu::onboarding::server::{PROGRAM_YAML, Running, Shared};
+use kazasu::onboarding::app::{PROGRAM_YAML, Shared};
+use kazasu::onboarding::server::Running;
 use kazasu::onboarding::store::Store;
 use kazasu_onboarding::program::{Day, Program, Registry};
 use std::collections::HashSet;

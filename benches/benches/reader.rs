@@ -38,7 +38,7 @@ fn criterion_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("auth flow");
     g.throughput(Throughput::Elements(1));
     let subject = Fixtures::embedded().default_subject();
-    let digest = kazasu::run::flows::digest_info_sha256(b"nonce");
+    let digest = kazasu::host::flows::digest_info_sha256(b"nonce");
     g.bench_function("bare RSA-2048 signature (baseline)", |b| {
         b.iter(|| {
             black_box(
@@ -98,7 +98,7 @@ fn same_run_summary() {
     );
     // Auth flows against one bare signature of the same library.
     let subject = Fixtures::embedded().default_subject();
-    let digest = kazasu::run::flows::digest_info_sha256(b"nonce");
+    let digest = kazasu::host::flows::digest_info_sha256(b"nonce");
     for card_name in ["android-jpki", "iphone-jpki", "mynumber-card"] {
         let mut r = reader("typical-424k", card_name);
         let mut sim = SimDuration::ZERO;

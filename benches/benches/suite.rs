@@ -49,7 +49,7 @@ fn main() {
         .count();
     let simulated: u64 = results.iter().map(|r| r.sim_time_ns).sum();
     let subject = kazasu_sim::Fixtures::embedded().default_subject();
-    let digest = kazasu::run::flows::digest_info_sha256(b"nonce");
+    let digest = kazasu::host::flows::digest_info_sha256(b"nonce");
     let mut load = Vec::new();
     let mut rounds: Vec<(f64, f64)> = (0..9)
         .map(|_| {

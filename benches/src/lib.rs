@@ -3,7 +3,7 @@
 
 pub mod null_responder;
 
-use kazasu::run::flows::{self, Host, ReadMode};
+use kazasu::host::flows::{self, Host, ReadMode};
 use kazasu_sim::{Card, CardProfile, FaultPlan, Fixtures, Reader, ReaderProfile, SimDuration};
 use rand_core::SeedableRng;
 use std::sync::Arc;

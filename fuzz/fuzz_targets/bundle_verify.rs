@@ -99,7 +99,7 @@ fn bundle() -> &'static (Value, BTreeMap<String, Vec<u8>>) {
             signing_key_sha256: None,
             files: BTreeMap::new(),
         };
-        let view: certify::check::ReportView = serde_json::from_str(&json).unwrap();
+        let view: certify::view::ReportView = serde_json::from_str(&json).unwrap();
         out.insert(
             certify::CERTIFICATE.to_string(),
             certify::page::render(&manifest, &view, &profile).into_bytes(),
@@ -191,7 +191,7 @@ fuzz_target!(|input: Input<'_>| {
     };
     let found = certify::check(&manifest, &files, None);
     if found.is_empty() {
-        let view: certify::check::ReportView =
+        let view: certify::view::ReportView =
             serde_json::from_slice(&files[certify::REPORT_JSON]).expect("a verified report parses");
         assert_eq!(
             Counts::of(view.scenarios.iter().map(|c| &c.status)),

@@ -1,7 +1,7 @@
 //! Prints the frame log of the Android auth flow at a reader profile:
 //! `cargo run --example frames -- [reader] [card]`.
 
-use kazasu::run::flows::{self, Host, ReadMode};
+use kazasu::host::flows::{self, Host, ReadMode};
 use kazasu_sim::{Card, CardProfile, FaultPlan, Fixtures, Reader, ReaderProfile};
 use rand_core::SeedableRng;
 use std::sync::Arc;

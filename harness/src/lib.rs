@@ -21,14 +21,17 @@
 #![warn(missing_docs)]
 
 pub mod calibrate;
+pub mod capture;
 pub mod certify;
-pub mod field;
 pub mod files;
 pub mod fuzz;
+pub mod host;
 pub mod link;
 pub mod onboarding;
 pub mod profiles;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod serve;
+pub mod text;

@@ -35,11 +35,11 @@ enum Cmd {
     /// Turn a captured trace (pcscd log, pcsc-spy, apdu4j, OpenSC log, kazasu transcript) into a
     /// scenario that reproduces it: the recorded commands, the recorded answers as expectations,
     /// the host's pauses and the card's removals. PINs become ${secrets.NAME} placeholders.
-    Import(cli::field::ImportArgs),
+    Import(cli::capture::ImportArgs),
     /// Replay a captured trace: as the card (the recording answers a host under test, in-process
     /// or through pcscd with --serve) or as the host (the recorded commands go to a virtual card
     /// and its answers are compared with the recorded ones).
-    Replay(cli::field::ReplayArgs),
+    Replay(cli::capture::ReplayArgs),
     /// Fuzz host software with the virtual card: serve mutated answers run after run, keep the
     /// runs that crash, hang or exit otherwise than expected as recordings that replay them.
     FuzzHost(cli::fuzz::FuzzHostArgs),
@@ -79,8 +79,8 @@ fn main() -> ExitCode {
         Cmd::List(select) => cli::run::list(&select),
         Cmd::Validate(a) => cli::run::validate(&a.paths),
         Cmd::Serve(a) => cli::serve::serve(a),
-        Cmd::Import(a) => cli::field::import(a),
-        Cmd::Replay(a) => cli::field::replay(a),
+        Cmd::Import(a) => cli::capture::import(a),
+        Cmd::Replay(a) => cli::capture::replay(a),
         Cmd::FuzzHost(a) => cli::fuzz::fuzz_host(a),
         Cmd::Certify(a) => cli::certify::certify(a),
         Cmd::Coverage(a) => cli::run::coverage(a),

@@ -2,8 +2,8 @@
 //! DigestInfo) on each profile, with the signature checked by an independent verifier
 //! (RustCrypto `rsa` + `x509-parser`) over the certificate read from the card.
 
+use kazasu::host::flows::{self, Host, ReadMode};
 use kazasu::link::transport::DirectCard;
-use kazasu::run::flows::{self, Host, ReadMode};
 use kazasu_sim::platform::profile::Device;
 use kazasu_sim::{Card, CardProfile, Fixtures};
 use rsa::pkcs8::DecodePublicKey;
@@ -32,10 +32,7 @@ fn auth_flow(
     profile: &str,
     identity: &str,
     mode: ReadMode,
-) -> (
-    flows::AuthFlowOutput,
-    kazasu::report::transcript::Transcript,
-) {
+) -> (flows::AuthFlowOutput, kazasu::record::Transcript) {
     let mut d = direct(profile, identity);
     let device = d.card.profile().device;
     if device == Device::Iphone {
@@ -184,7 +181,7 @@ fn reader_flow(
     reader: &str,
 ) -> (
     flows::AuthFlowOutput,
-    kazasu::report::transcript::Transcript,
+    kazasu::record::Transcript,
     kazasu_sim::Reader,
 ) {
     use rand_core::SeedableRng;

@@ -25,7 +25,7 @@ fn bundled_suite() -> (Vec<suite::Case>, Vec<run::CaseResult>) {
 /// failure is an enum without text: the map of the bundled suite stays the same, row for row.
 #[test]
 fn rewording_every_message_leaves_the_coverage_map_unchanged() {
-    use kazasu::report::transcript::Event;
+    use kazasu::record::Event;
     let (cases, results) = bundled_suite();
     let before = coverage::map(&results, &cases);
     let reworded: Vec<run::CaseResult> = results

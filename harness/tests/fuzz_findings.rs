@@ -2,7 +2,7 @@
 //! a target fail, committed under `fuzz/corpus/<target>/finding-*`, and checks that kazasu now
 //! answers it the way a user needs.
 
-use kazasu::field::trace::{Format, parse};
+use kazasu::capture::trace::{Format, parse};
 use std::path::Path;
 
 /// A committed finding of a fuzz target.
@@ -42,13 +42,13 @@ fn a_recorded_answer_shorter_than_a_status_word_reads_back() {
         .events
         .iter()
         .filter_map(|e| match &e.what {
-            kazasu::field::trace::What::Exchange { outcome, .. } => Some(outcome.clone()),
+            kazasu::capture::trace::What::Exchange { outcome, .. } => Some(outcome.clone()),
             _ => None,
         })
         .collect();
     assert_eq!(
         answers,
-        [kazasu::field::trace::Outcome::Response(vec![0x90])]
+        [kazasu::capture::trace::Outcome::Response(vec![0x90])]
     );
 }
 
@@ -58,7 +58,7 @@ fn a_recorded_answer_shorter_than_a_status_word_reads_back() {
 /// written as escapes, and the scenario loads.
 #[test]
 fn a_reader_name_with_control_characters_stays_inside_its_comment() {
-    use kazasu::field::import::{ImportOptions, to_scenario};
+    use kazasu::capture::import::{ImportOptions, to_scenario};
     let input = finding("trace_import", "finding-control-character-in-reader-name");
     let text = std::str::from_utf8(&input[1..]).unwrap();
     let trace = parse(Format::PcscSpyDecoded, text, None).expect("the capture reads");
@@ -71,7 +71,7 @@ fn a_reader_name_with_control_characters_stays_inside_its_comment() {
         reader: None,
         keep_secrets: false,
     };
-    let steps = |trace: &kazasu::field::trace::Trace, source: &str| {
+    let steps = |trace: &kazasu::capture::trace::Trace, source: &str| {
         let yaml = to_scenario(trace, &opts(source));
         let scenarios = kazasu::scenario::suite::parse(&yaml, "imported.yaml")
             .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
@@ -96,7 +96,7 @@ fn a_reader_name_with_control_characters_stays_inside_its_comment() {
 /// now the longest wait a scenario holds, with the recorded length in a comment.
 #[test]
 fn a_clock_jump_in_a_capture_imports_as_the_longest_wait() {
-    use kazasu::field::import::{ImportOptions, to_scenario};
+    use kazasu::capture::import::{ImportOptions, to_scenario};
     let input = finding("trace_import", "finding-clock-jump");
     let text = std::str::from_utf8(&input[1..]).unwrap();
     let trace = parse(Format::Auto, text, None).expect("the capture reads");

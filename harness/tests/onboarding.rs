@@ -1,7 +1,8 @@
 //! The onboarding service over HTTP, as clients and operators meet it: concurrent registrations,
 //! a restart, and no invitation code anywhere in what kazasu writes.
 
-use kazasu::onboarding::server::{PROGRAM_YAML, Running, Shared};
+use kazasu::onboarding::app::{PROGRAM_YAML, Shared};
+use kazasu::onboarding::server::Running;
 use kazasu::onboarding::store::Store;
 use kazasu_onboarding::program::{Day, Institution, Program, Registry};
 use serde_json::{Value, json};
@@ -322,7 +323,7 @@ fn raw(addr: std::net::SocketAddr, request: &[u8], wait: std::time::Duration) ->
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn limited_service(limits: kazasu::onboarding::server::Limits) -> Running {
+fn limited_service(limits: kazasu::onboarding::app::Limits) -> Running {
     let program = Program::from_yaml(PROGRAM_YAML, "program").unwrap();
     let mut shared = Shared::new(
         program,
@@ -343,7 +344,7 @@ fn limited_service(limits: kazasu::onboarding::server::Limits) -> Running {
 fn slow_clients_are_cut_off_and_connections_are_capped() {
     use std::io::Read;
     use std::time::{Duration, Instant};
-    let limits = kazasu::onboarding::server::Limits {
+    let limits = kazasu::onboarding::app::Limits {
         max_connections: 4,
         max_per_client: 64,
         header_timeout: Duration::from_millis(400),
@@ -569,7 +570,7 @@ fn cross_site_requests_of_any_kind_and_foreign_hosts_are_refused() {
 fn one_client_cannot_take_every_connection() {
     use std::io::Read;
     use std::time::Duration;
-    let limits = kazasu::onboarding::server::Limits {
+    let limits = kazasu::onboarding::app::Limits {
         max_connections: 8,
         max_per_client: 3,
         header_timeout: Duration::from_secs(5),

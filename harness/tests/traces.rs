@@ -2,9 +2,9 @@
 //! kazasu serve against kazasu's own cards (ci/capture-traces.sh) — read, imported, and replayed
 //! both ways, as a field engineer's capture would be.
 
-use kazasu::field::replay::{Mode, Verdict};
-use kazasu::field::session::{CardReplay, HostReplay, TraceFile, import, import_options};
-use kazasu::field::trace::{Format, What};
+use kazasu::capture::replay::{Mode, Verdict};
+use kazasu::capture::session::{CardReplay, HostReplay, TraceFile, import, import_options};
+use kazasu::capture::trace::{Format, What};
 use kazasu::serve::CardSpec;
 use std::path::{Path, PathBuf};
 
@@ -226,7 +226,8 @@ fn host_replay_matches_the_device_and_finds_a_different_one() {
     let lenient = host("mynumber-card:suzuki-hanako", 7);
     let strict_report = lenient.run(&t).unwrap();
     assert!(strict_report.differences() > 0);
-    let sw_only = kazasu::field::replay::relax(&strict_report, kazasu::field::replay::Compare::Sw);
+    let sw_only =
+        kazasu::capture::replay::relax(&strict_report, kazasu::capture::replay::Compare::Sw);
     assert_eq!(sw_only.differences(), 0);
     assert!(sw_only.rows.iter().any(|r| matches!(
         &r.verdict,
@@ -245,7 +246,7 @@ fn the_recorded_removal_is_replayed() {
     let failed = t
         .events
         .iter()
-        .filter(|e| matches!(&e.what, What::Exchange { outcome, .. } if !matches!(outcome, kazasu::field::trace::Outcome::Response(_))))
+        .filter(|e| matches!(&e.what, What::Exchange { outcome, .. } if !matches!(outcome, kazasu::capture::trace::Outcome::Response(_))))
         .count();
     assert!(failed > 0, "the capture shows exchanges that got nothing");
     assert!(t.events.iter().any(|e| matches!(e.what, What::Removed)));

@@ -171,7 +171,7 @@ pub fn prepare_out(out: &Path, force: bool) -> Result<(), String> {
             "{} is not empty: kazasu writes a bundle only into a new or empty folder; choose \
              another -o, or add --force to replace an earlier bundle there (only the files its \
              manifest lists are replaced)",
-            super::shown(&out.display().to_string())
+            crate::text::shown(&out.display().to_string())
         ));
     }
     let listed = earlier_bundle(out)?;
@@ -180,11 +180,11 @@ pub fn prepare_out(out: &Path, force: bool) -> Result<(), String> {
         return Err(format!(
             "{} holds files the earlier bundle's manifest does not list ({}); --force replaces \
              only a bundle's own files: move them away or choose another -o",
-            super::shown(&out.display().to_string()),
+            crate::text::shown(&out.display().to_string()),
             foreign
                 .iter()
                 .take(5)
-                .map(|n| super::shown(n))
+                .map(|n| crate::text::shown(n))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
@@ -215,7 +215,7 @@ fn earlier_bundle(out: &Path) -> Result<Vec<String>, String> {
     if !kind.as_ref().is_ok_and(|m| m.is_file()) {
         return Err(format!(
             "{} is not empty and holds no earlier kazasu bundle (no {}); choose another -o",
-            super::shown(&out.display().to_string()),
+            crate::text::shown(&out.display().to_string()),
             super::MANIFEST
         ));
     }

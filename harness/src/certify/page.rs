@@ -4,7 +4,7 @@
 //! derived from the manifest, the case list and the profile, so `--verify` renders it again and
 //! compares it byte for byte: a page that says more than the bundle holds does not verify.
 
-use super::check::ReportView;
+use super::view::ReportView;
 use super::{Counts, Manifest, PROFILE_FILE};
 use crate::report::html::esc;
 use crate::report::shell_quote;

@@ -4,10 +4,11 @@
 //! (`--key` its signature, `--rerun` every case again).
 
 use super::InputFailure;
-use kazasu::certify::{self, Counts, Manifest, PROFILE_FILE, shown};
+use kazasu::certify::{self, Counts, Manifest, PROFILE_FILE};
 use kazasu::report::{self, Summary, html};
 use kazasu::run::{self, RunOptions};
 use kazasu::scenario::suite;
+use kazasu::text::shown;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -232,7 +233,7 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
         files: BTreeMap::new(),
     };
     // The page is rendered from report.json as written, as --verify renders it again.
-    let view: certify::check::ReportView = serde_json::from_str(&report_json)
+    let view: certify::view::ReportView = serde_json::from_str(&report_json)
         .map_err(|e| InputFailure(format!("the JSON report does not read back: {e}")))?;
     written.insert(
         certify::CERTIFICATE.into(),
@@ -441,9 +442,8 @@ fn rerun_and_compare(
     manifest: &Manifest,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Vec<String>, InputFailure> {
-    let report: certify::check::ReportView =
-        serde_json::from_slice(&files[certify::REPORT_JSON])
-            .map_err(|e| InputFailure(format!("{}: {e}", certify::REPORT_JSON)))?;
+    let report: certify::view::ReportView = serde_json::from_slice(&files[certify::REPORT_JSON])
+        .map_err(|e| InputFailure(format!("{}: {e}", certify::REPORT_JSON)))?;
     let recorded: BTreeMap<&str, run::Status> = report
         .scenarios
         .iter()

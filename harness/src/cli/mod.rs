@@ -23,9 +23,9 @@ macro_rules! outln {
 }
 
 pub mod calibrate;
+pub mod capture;
 pub mod certify;
 pub mod device;
-pub mod field;
 pub mod fuzz;
 pub mod info;
 pub mod onboarding;

@@ -48,7 +48,7 @@ pub struct ServeArgs {
 
 /// Runs an `onboarding` subcommand.
 pub fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
-    use kazasu::onboarding::{server, store::Store};
+    use kazasu::onboarding::{app, server, store::Store};
     use kazasu_onboarding::program::{Day, Program, Registry};
     let OnboardingCmd::Serve(ServeArgs {
         addr,
@@ -69,8 +69,8 @@ pub fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
             None => Ok((bundled.to_string(), "bundled".to_string())),
         }
     };
-    let (ptext, porigin) = read(&program, server::PROGRAM_YAML)?;
-    let (rtext, rorigin) = read(&registry, server::REGISTRY_YAML)?;
+    let (ptext, porigin) = read(&program, app::PROGRAM_YAML)?;
+    let (rtext, rorigin) = read(&registry, app::REGISTRY_YAML)?;
     let program = Program::from_yaml(&ptext, &porigin).map_err(InputFailure)?;
     let registry = Registry::from_yaml(&rtext, &rorigin).map_err(InputFailure)?;
     let today = today
@@ -81,7 +81,7 @@ pub fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
     } else {
         Store::open(&db).map_err(InputFailure)?
     };
-    let mut shared = server::Shared::new(program, registry, store, today).map_err(InputFailure)?;
+    let mut shared = app::Shared::new(program, registry, store, today).map_err(InputFailure)?;
     shared.allow_reset = allow_reset;
     shared.log_requests = !quiet;
     shared.extra_hosts = allow_host;

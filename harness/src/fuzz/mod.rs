@@ -8,9 +8,9 @@
 pub mod host;
 pub mod mutate;
 
-use crate::field::replay::{Mode, RecordedCard};
-use crate::field::shrink::ddmin;
-use crate::field::trace::{self, Format, Trace};
+use crate::capture::replay::{Mode, RecordedCard};
+use crate::capture::shrink::ddmin;
+use crate::capture::trace::{self, Format, Trace};
 use crate::serve::CardSpec;
 use crate::serve::line::{ServedEvent, ServedLine};
 use host::{HostCommand, HostRun, InProcessHost};

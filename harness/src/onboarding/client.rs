@@ -7,7 +7,8 @@
 //! same rules, statuses and JSON — without a socket, and commissioning reads the case's own card
 //! through the case's own reader (with its faults), so a scenario can make it fail.
 
-use super::server::{self, Shared};
+use super::app::{self, Shared};
+use super::server;
 use super::store::Store;
 use crate::scenario::variables;
 use crate::scenario::{HttpStep, OnboardingAction, OnboardingExpect, RegisterStep};
@@ -574,12 +575,12 @@ fn local_commission(shared: &Shared, id: &str, first_read: FirstRead<'_>) -> Res
         retry_after: false,
         body: Ok(json),
     };
-    let profile = match server::commission_begin(shared, id) {
+    let profile = match app::commission_begin(shared, id) {
         Ok(p) => p,
         Err((status, errors)) => return Ok(answer(status.as_u16(), server::errors_json(&errors))),
     };
     let read = first_read(&profile)?;
-    Ok(match server::commission_end(shared, id, profile, read) {
+    Ok(match app::commission_end(shared, id, profile, read) {
         Ok(c) => answer(200, server::commission_json(&c)),
         Err((status, errors)) => answer(status.as_u16(), server::errors_json(&errors)),
     })

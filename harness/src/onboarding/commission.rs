@@ -4,9 +4,9 @@
 //! reader profile ([`first_read`]); the runner reads the case's own card through the case's own
 //! reader, with its faults and PIN ([`read_through`]).
 
+use crate::host::flows::{self, Host, ReadMode};
 use crate::link::backend::Backend;
-use crate::report::transcript::{Event, Transcript};
-use crate::run::flows::{self, Host, ReadMode};
+use crate::record::{Event, Transcript};
 use kazasu_sim::platform::profile::Device;
 use kazasu_sim::{Card, FaultPlan, Fixtures, Reader, Secret};
 use rand_core::SeedableRng;

@@ -6,7 +6,7 @@
 //! type or body; and every answer forbids framing and carries a content security policy.
 //! Clients that are not browsers (curl, `kazasu run --target`) send no `Origin` and pass.
 
-use super::server::App;
+use super::app::App;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use std::net::{IpAddr, SocketAddr};
@@ -111,7 +111,7 @@ pub(super) async fn guard(
             format!(
                 "the Host header names `{}`, not this service ({}); start it with \
                  --allow-host NAME to serve under another name",
-                crate::certify::shown(host),
+                crate::text::shown(host),
                 allowed.0.join(", ")
             ),
         );
@@ -128,7 +128,7 @@ pub(super) async fn guard(
                     format!(
                         "it was sent from a page of another origin ({}; scheme, host and port \
                          must be this service's)",
-                        crate::certify::shown(origin)
+                        crate::text::shown(origin)
                     ),
                 );
             }

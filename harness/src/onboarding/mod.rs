@@ -3,6 +3,7 @@
 //! onboarding steps use — the same router in-process on the case's simulated clock, or any
 //! service at a `--target` URL.
 
+pub mod app;
 pub mod client;
 pub mod commission;
 pub mod guard;

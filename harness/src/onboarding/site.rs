@@ -6,8 +6,8 @@
 //! in a hidden field, and a post without it, or from a page of another origin, gets 403. (The
 //! JSON API needs `Content-Type: application/json`, which a cross-site form cannot send.)
 
+use super::app::{self, App, Shared};
 use super::pages;
-use super::server::{self, App, Shared};
 use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -76,7 +76,7 @@ pub(super) async fn csrf_guard(
         }
     }
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, server::MAX_BODY).await else {
+    let Ok(bytes) = axum::body::to_bytes(body, app::MAX_BODY).await else {
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
             Html(pages::message_page(
@@ -179,13 +179,13 @@ pub(super) async fn register(
         verification: h.verification,
         corporate_number: h.corporate_number,
     };
-    let outcome = server::register(&app, &form, &peer.ip().to_string());
+    let outcome = app::register(&app, &form, &peer.ip().to_string());
     let core = app.core.lock().expect("core lock");
     match outcome {
-        server::Registered::Opened(account, _) => {
+        app::Registered::Opened(account, _) => {
             Redirect::to(&format!("/accounts/{}?new=1", account.id)).into_response()
         }
-        server::Registered::Rejected(errors, notes) => (
+        app::Registered::Rejected(errors, notes) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             with_token(
                 &app,
@@ -193,31 +193,26 @@ pub(super) async fn register(
             ),
         )
             .into_response(),
-        server::Registered::Duplicate(_) => (
+        app::Registered::Duplicate(_) => (
             StatusCode::CONFLICT,
             with_token(
                 &app,
-                pages::register_form(&core.program, &values, &[server::duplicate_error()], &[]),
+                pages::register_form(&core.program, &values, &[app::duplicate_error()], &[]),
             ),
         )
             .into_response(),
-        server::Registered::Limited(wait) => server::retry_after(
+        app::Registered::Limited(wait) => app::retry_after(
             (
                 StatusCode::TOO_MANY_REQUESTS,
                 with_token(
                     &app,
-                    pages::register_form(
-                        &core.program,
-                        &values,
-                        &[server::rate_limited_error()],
-                        &[],
-                    ),
+                    pages::register_form(&core.program, &values, &[app::rate_limited_error()], &[]),
                 ),
             )
                 .into_response(),
             wait,
         ),
-        server::Registered::Failed(_) => (
+        app::Registered::Failed(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             Html("保存できませんでした / could not be saved".to_string()),
         )
@@ -255,7 +250,7 @@ pub(super) async fn website(
     } else {
         Some(w.url.as_str())
     };
-    match server::set_website(&app, &id, url) {
+    match app::set_website(&app, &id, url) {
         Ok(_) => Redirect::to(&format!("/accounts/{id}")).into_response(),
         Err((status, errors)) => account_page_with(&app, &id, status, &errors, None),
     }
@@ -293,7 +288,7 @@ pub(super) async fn order(
     Path(id): Path<String>,
     Form(o): Form<HtmlOrder>,
 ) -> Response {
-    match server::order(&app, &id, &o.product_id) {
+    match app::order(&app, &id, &o.product_id) {
         Ok(_) => Redirect::to(&format!("/accounts/{id}")).into_response(),
         Err((status, errors)) => account_page_with(&app, &id, status, &errors, None),
     }
@@ -302,7 +297,7 @@ pub(super) async fn order(
 pub(super) async fn commission(State(app): State<App>, Path(id): Path<String>) -> Response {
     let app2 = app.clone();
     let id2 = id.clone();
-    let result = tokio::task::spawn_blocking(move || server::commission(&app2, &id2)).await;
+    let result = tokio::task::spawn_blocking(move || app::commission(&app2, &id2)).await;
     match result {
         Ok(Ok(c)) => account_page_with(&app, &id, StatusCode::OK, &[], Some(&c.detail)),
         Ok(Err((status, errors))) => account_page_with(&app, &id, status, &errors, None),

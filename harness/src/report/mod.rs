@@ -3,7 +3,6 @@
 
 pub mod coverage;
 pub mod html;
-pub mod transcript;
 
 use crate::run::{CaseResult, Status, sim_time};
 use kazasu_sim::SimDuration;

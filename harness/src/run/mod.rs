@@ -4,17 +4,16 @@
 //! the exchanges around it. Cases run in parallel; no retries: a flaky scenario is a bug.
 
 pub mod budget;
-pub mod flows;
 
+use crate::host::flows::{self, Host, ReadMode, apdu};
 use crate::link::backend::Backend;
-use crate::report::transcript::{Event, Transcript};
+use crate::record::{Event, Transcript};
 use crate::scenario::suite::{Case, stable_hash};
 use crate::scenario::variables::{self, Var};
 use crate::scenario::{
     CardAction, CardExpect, CardStep, OnboardingAction, OnboardingStep, ReadHow, SelectTarget,
     Step, TransportErrorKind,
 };
-use flows::{Host, ReadMode, apdu};
 use kazasu_sim::platform::profile::Device;
 use kazasu_sim::{
     Card, Command, FaultPlan, Fixtures, LinkError, Reader, Response, Secret, SimDuration,

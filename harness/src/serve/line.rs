@@ -9,7 +9,7 @@
 //! {"event":"card_removed","slot":0,"t_ms":812.0,"why":"the script removed the card"}
 //! ```
 
-use crate::report::transcript::redact_secrets;
+use crate::record::redact_secrets;
 use kazasu_sim::hex_spaced;
 use serde::{Deserialize, Serialize};
 

@@ -2,7 +2,7 @@
 //! verify, read a whole certificate, sign a DigestInfo — and the whole auth flow per device.
 
 use crate::link::transport::{Transport, TransportError};
-use crate::report::transcript::Transcript;
+use crate::record::Transcript;
 use kazasu_sim::platform::profile::Device;
 use kazasu_sim::{Command, Response, Secret, StatusWord, applets::jpki};
 

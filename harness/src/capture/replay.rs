@@ -5,10 +5,10 @@
 //! the recorded ones, matching data that legitimately differs (signatures, random challenges,
 //! UIDs) by class rather than by bytes.
 
-use crate::field::trace::{Outcome, Trace, What};
+use crate::capture::trace::{Outcome, Trace, What};
 use crate::link::backend::Backend;
 use crate::link::transport::{Transport, TransportError};
-use crate::report::transcript::redact_secrets;
+use crate::record::redact_secrets;
 use kazasu_sim::{Card, CardReply, LinkError, SimDuration, SimTime, Subject, hex_spaced};
 use std::fmt;
 
@@ -360,7 +360,7 @@ impl RecordedCard {
 
 fn redact_recorded(command: &[u8], redacted: bool) -> String {
     if redacted {
-        crate::report::transcript::redact(command, true)
+        crate::record::redact(command, true)
     } else {
         redact_secrets(command)
     }
@@ -757,7 +757,7 @@ pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::field::trace::{Format, parse};
+    use crate::capture::trace::{Format, parse};
 
     fn trace(lines: &str) -> Trace {
         parse(Format::Apdu4j, lines, None).unwrap()

@@ -3,7 +3,7 @@
 
 use super::{InputFailure, write_file};
 use clap::ValueEnum;
-use kazasu::field::session::{self, TraceFile};
+use kazasu::capture::session::{self, TraceFile};
 use kazasu::report;
 use kazasu::run::Status;
 use std::path::PathBuf;
@@ -25,7 +25,7 @@ pub enum Role {
 pub struct ImportArgs {
     /// The capture's format.
     #[arg(value_enum)]
-    pub format: kazasu::field::trace::Format,
+    pub format: kazasu::capture::trace::Format,
     /// The capture.
     pub file: PathBuf,
     /// Write the scenario here (default: stdout).
@@ -54,7 +54,7 @@ pub struct ReplayArgs {
     pub file: PathBuf,
     /// The capture's format.
     #[arg(long, value_enum, default_value = "auto")]
-    pub format: kazasu::field::trace::Format,
+    pub format: kazasu::capture::trace::Format,
     /// Keep only the exchanges on the reader whose name contains this.
     #[arg(long)]
     pub reader: Option<String>,
@@ -63,7 +63,7 @@ pub struct ReplayArgs {
     pub role: Role,
     /// As the card: what to do when the host deviates from the recording.
     #[arg(long, value_enum, default_value = "strict")]
-    pub mode: kazasu::field::replay::Mode,
+    pub mode: kazasu::capture::replay::Mode,
     /// The virtual card, PROFILE[:IDENTITY]: the card under test as the host, the fallback
     /// model with --mode model (default: guessed from the ATR).
     #[arg(long)]
@@ -74,7 +74,7 @@ pub struct ReplayArgs {
     /// As the host: `class` compares bytes except signatures, challenges and UIDs; `sw`
     /// compares status words only (a real device holding another person's data).
     #[arg(long, value_enum, default_value = "class")]
-    pub compare: kazasu::field::replay::Compare,
+    pub compare: kazasu::capture::replay::Compare,
     /// As the card, in-process: the scenario that plays the host (default: the trace's own
     /// imported scenario).
     #[arg(long, value_name = "FILE")]
@@ -185,7 +185,7 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
         trace
             .atr
             .as_deref()
-            .and_then(kazasu::field::import::profile_for_atr)
+            .and_then(kazasu::capture::import::profile_for_atr)
             .map(|profile| kazasu::serve::CardSpec {
                 profile,
                 identity: None,
@@ -194,7 +194,7 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
     let passed = match a.role {
         Role::Card => {
             let model = match a.mode {
-                kazasu::field::replay::Mode::Model => Some(a.card.clone().or_else(guessed).ok_or_else(
+                kazasu::capture::replay::Mode::Model => Some(a.card.clone().or_else(guessed).ok_or_else(
                     || InputFailure("--mode model needs --card PROFILE (the ATR matches no built-in profile)".into()),
                 )?),
                 _ => None,
@@ -258,7 +258,7 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
                         let mut opts = session::import_options(&file, Some(&card));
                         opts.name = format!("{} (minimized)", opts.name);
                         opts.source = format!("{} (minimized)", opts.source);
-                        let text = kazasu::field::import::to_scenario(&small, &opts);
+                        let text = kazasu::capture::import::to_scenario(&small, &opts);
                         write_file(out_path, &text)?;
                         outln!(
                             "minimized {} events to {} in {} replays; wrote {}",

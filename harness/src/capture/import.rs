@@ -3,9 +3,9 @@
 //! data legitimately differs), the host's pauses as `wait` steps, and the recorded removals as
 //! steps or faults. PINs become `${secrets.NAME}` placeholders unless asked to keep them.
 
-use crate::field::replay::{ResponseClass, selected_ef};
-use crate::field::trace::{Outcome, Trace, What};
-use crate::report::transcript::carries_secret;
+use crate::capture::replay::{ResponseClass, selected_ef};
+use crate::capture::trace::{Outcome, Trace, What};
+use crate::record::carries_secret;
 use kazasu_sim::{Card, Fixtures, hex_spaced};
 use std::fmt::Write as _;
 
@@ -296,7 +296,7 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::field::trace::{Format, parse};
+    use crate::capture::trace::{Format, parse};
 
     #[test]
     fn a_pcscd_log_becomes_a_scenario_without_the_pin() {
@@ -416,7 +416,7 @@ mod tests {
             let y = to_scenario(&t, &ImportOptions { name: "p".into(), source: "p.log".into(), ..ImportOptions::default() });
             let scenarios = crate::scenario::suite::parse(&y, "p.yaml").map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{y}")))?;
             crate::scenario::suite::check(&scenarios, "p.yaml").map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{y}")))?;
-            let _ = crate::field::replay::RecordedCard::new(&t, crate::field::replay::Mode::Strict, None);
+            let _ = crate::capture::replay::RecordedCard::new(&t, crate::capture::replay::Mode::Strict, None);
         }
     }
 }

@@ -3,11 +3,11 @@
 //! on a vpcd slot for external PC/SC software, or as the host against a virtual card — with
 //! shrinking of a failing host replay.
 
-use crate::field::import::{ImportOptions, to_scenario};
-use crate::field::replay::{
+use crate::capture::import::{ImportOptions, to_scenario};
+use crate::capture::replay::{
     HostReport, Mode, RecordedBackend, RecordedCard, Verdict, replay_as_host,
 };
-use crate::field::trace::{Format, Trace};
+use crate::capture::trace::{Format, Trace};
 use crate::link::vpcd::{self, LinkConfig, LinkEvent, Pace};
 use crate::run::{self, RunOptions};
 use crate::serve::CardSpec;
@@ -35,7 +35,7 @@ impl TraceFile {
         let bytes = crate::files::read_bounded(&self.path, crate::files::CAPTURES)?;
         // Logs can hold stray bytes (a binary dump, a cut line): read them as text regardless.
         let text = String::from_utf8_lossy(&bytes);
-        crate::field::trace::parse(self.format, &text, self.reader.as_deref()).map_err(|e| {
+        crate::capture::trace::parse(self.format, &text, self.reader.as_deref()).map_err(|e| {
             if e.line == 0 {
                 format!("{}: {}", self.path.display(), e.message)
             } else {
@@ -110,7 +110,7 @@ pub struct CardReplayOutcome {
     /// Answered by the model.
     pub by_model: usize,
     /// Where the host left the recording.
-    pub divergence: Option<crate::field::replay::Divergence>,
+    pub divergence: Option<crate::capture::replay::Divergence>,
 }
 
 impl CardReplayOutcome {
@@ -344,7 +344,7 @@ pub struct HostReplay {
     /// Seed.
     pub seed: u64,
     /// How strictly answers are compared.
-    pub compare: crate::field::replay::Compare,
+    pub compare: crate::capture::replay::Compare,
 }
 
 impl HostReplay {
@@ -360,7 +360,7 @@ impl HostReplay {
             card,
             FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(self.seed)),
         );
-        Ok(crate::field::replay::relax(
+        Ok(crate::capture::replay::relax(
             &replay_as_host(trace, &mut reader, &subject),
             self.compare,
         ))
@@ -384,7 +384,7 @@ impl HostReplay {
             return Ok(None);
         };
         let mut error = None;
-        let (kept, calls) = crate::field::shrink::ddmin(&trace.events, |events| {
+        let (kept, calls) = crate::capture::shrink::ddmin(&trace.events, |events| {
             let sub = Trace {
                 events: events.to_vec(),
                 ..trace.clone()
