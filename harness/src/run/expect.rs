@@ -1,0 +1,212 @@
+//! Expectations: what a card step's outcome is checked against (status words, data, transport
+//! errors, time), and how an outcome is described when it does not match.
+
+use super::world::{Outcome, World};
+use crate::scenario::{CardExpect, CardStep, TransportErrorKind};
+use kazasu_sim::{LinkError, SimDuration, hex_spaced};
+
+pub(super) fn kind_matches(kind: TransportErrorKind, e: LinkError) -> bool {
+    matches!(
+        (kind, e),
+        (TransportErrorKind::Any, _)
+            | (TransportErrorKind::CardRemoved, LinkError::CardRemoved)
+            | (TransportErrorKind::NoAnswer, LinkError::NoAnswer)
+            | (TransportErrorKind::NoCard, LinkError::NoCard)
+            | (TransportErrorKind::TooManyWtx, LinkError::TooManyWtx)
+            | (TransportErrorKind::Collision, LinkError::Collision)
+            | (
+                TransportErrorKind::ExtendedApduUnsupported,
+                LinkError::ExtendedApduUnsupported
+            )
+    )
+}
+
+pub(super) fn describe(o: &Outcome) -> String {
+    match (&o.error, o.sw) {
+        (Some(e), _) => format!("transport error: {e}"),
+        (None, Some(sw)) if o.data.is_empty() => format!("SW {sw} ({})", sw.name()),
+        (None, Some(sw)) if o.data_secret => format!(
+            "SW {sw} ({}) with {} bytes ** (they hold a secret the case sent)",
+            sw.name(),
+            o.data.len()
+        ),
+        (None, Some(sw)) => format!(
+            "SW {sw} ({}) with {} bytes {}",
+            sw.name(),
+            o.data.len(),
+            short_hex(&o.data)
+        ),
+        (None, None) => "no response (not an APDU step)".into(),
+    }
+}
+
+pub(super) fn short_hex(d: &[u8]) -> String {
+    if d.len() <= 24 {
+        hex_spaced(d)
+    } else {
+        format!("{} …", hex_spaced(&d[..24]))
+    }
+}
+
+pub(super) fn check(
+    step: &CardStep,
+    o: &Outcome,
+    took: SimDuration,
+    w: &World,
+) -> Result<(), (String, String)> {
+    let e = &step.expect;
+    if let Some(bytes) = &o.malformed {
+        return Err((
+            "a response with a status word".into(),
+            format!(
+                "{} bytes without one: {}",
+                bytes.len(),
+                if bytes.is_empty() {
+                    "(nothing)".to_string()
+                } else {
+                    hex_spaced(bytes)
+                }
+            ),
+        ));
+    }
+    if let Some(kind) = e.transport_error {
+        return match o.error {
+            Some(err) if kind_matches(kind, err) => within(e, took),
+            _ => Err((format!("a transport error ({kind:?})"), describe(o))),
+        };
+    }
+    if let Some(err) = o.error {
+        let wanted = match &e.sw {
+            Some(sw) => format!(
+                "SW {}",
+                sw.0.iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            None => "the step to complete".into(),
+        };
+        return Err((wanted, format!("transport error: {err}")));
+    }
+    if let Some((expected, actual)) = &o.own_check {
+        return Err((expected.clone(), actual.clone()));
+    }
+    let patterns = match &e.sw {
+        Some(sw) => Some(sw.0.clone()),
+        None if step.action.wants_ok() => Some(vec![
+            crate::scenario::SwPattern::parse("9000").expect("valid"),
+        ]),
+        None => None,
+    };
+    if let (Some(patterns), Some(sw)) = (&patterns, o.sw)
+        && !patterns.iter().any(|p| p.matches(sw))
+    {
+        let wanted = patterns
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(" or ");
+        return Err((format!("SW {wanted}"), describe(o)));
+    }
+    let expand = |t: &str| w.expand(t).map_err(|m| (t.to_string(), m));
+    // An expected value made from a secret is shown as the template, never as its bytes.
+    let shown = |t: &str, want: &[u8], secret: bool| {
+        if secret {
+            format!("*** ({t})")
+        } else {
+            short_hex(want)
+        }
+    };
+    if let Some(d) = &e.data {
+        let (want, secret) = expand(d)?;
+        if want != o.data {
+            return Err((format!("data {}", shown(d, &want, secret)), describe(o)));
+        }
+    }
+    if let Some(d) = &e.data_prefix {
+        let (want, secret) = expand(d)?;
+        if !o.data.starts_with(&want) {
+            return Err((
+                format!("data starting {}", shown(d, &want, secret)),
+                describe(o),
+            ));
+        }
+    }
+    if let Some(r) = &e.data_regex {
+        let re = regex::Regex::new(r).map_err(|x| (r.clone(), x.to_string()))?;
+        if !re.is_match(&hex::encode_upper(&o.data)) {
+            return Err((format!("data matching /{r}/"), describe(o)));
+        }
+    }
+    if let Some(n) = e.data_len
+        && o.data.len() != n
+    {
+        return Err((format!("{n} bytes of data"), describe(o)));
+    }
+    within(e, took)
+}
+
+pub(super) fn within(e: &CardExpect, took: SimDuration) -> Result<(), (String, String)> {
+    match e.within {
+        Some(limit) if took > limit.0 => Err((
+            format!("the step within {}", limit.0),
+            format!("it took {took}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kazasu_sim::StatusWord;
+    use kazasu_sim::platform::profile::Millis;
+
+    fn answered(sw: u16, data: &[u8]) -> Outcome {
+        Outcome {
+            sw: Some(StatusWord(sw)),
+            data: data.to_vec(),
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn a_transport_error_kind_matches_itself_and_any_only() {
+        assert!(kind_matches(TransportErrorKind::Any, LinkError::NoAnswer));
+        assert!(kind_matches(
+            TransportErrorKind::NoAnswer,
+            LinkError::NoAnswer
+        ));
+        assert!(!kind_matches(
+            TransportErrorKind::CardRemoved,
+            LinkError::NoAnswer
+        ));
+        assert!(kind_matches(
+            TransportErrorKind::TooManyWtx,
+            LinkError::TooManyWtx
+        ));
+    }
+
+    #[test]
+    fn a_step_slower_than_its_limit_fails_with_both_times() {
+        let e = CardExpect {
+            within: Some(Millis(SimDuration::from_millis(10))),
+            ..CardExpect::default()
+        };
+        assert!(within(&e, SimDuration::from_millis(10)).is_ok());
+        let (expected, actual) = within(&e, SimDuration::from_millis(11)).expect_err("too slow");
+        assert_eq!(expected, "the step within 10.000 ms");
+        assert_eq!(actual, "it took 11.000 ms");
+    }
+
+    #[test]
+    fn an_answer_holding_a_secret_is_described_without_its_bytes() {
+        let mut o = answered(0x9000, b"1234-secret");
+        assert!(describe(&o).contains("31 32 33 34"), "{}", describe(&o));
+        o.data_secret = true;
+        let d = describe(&o);
+        assert!(!d.contains("31 32") && d.contains("11 bytes **"), "{d}");
+        let long = answered(0x9000, &[0xAA; 40]);
+        assert!(describe(&long).ends_with("AA …"), "{}", describe(&long));
+    }
+}
