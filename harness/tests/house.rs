@@ -68,7 +68,10 @@ fn modules(src: &Path) -> BTreeMap<String, String> {
 
 /// The text without comments, string literals and the unit-test module.
 fn code(text: &str) -> String {
-    let tests = ["#[cfg(test)]\nmod tests", "#[cfg(test)]\npub(super) mod tests"];
+    let tests = [
+        "#[cfg(test)]\nmod tests",
+        "#[cfg(test)]\npub(super) mod tests",
+    ];
     let text = match tests.iter().filter_map(|t| text.find(t)).min() {
         Some(at) => &text[..at],
         None => text,

@@ -1,0 +1,324 @@
+//! The one shape every capture format is read into: the trace's events (the ATR, exchanges with
+//! their outcome and timing, card events), the raw form before a reader is chosen, and the error
+//! that names the line a capture cannot be read at.
+
+//! Traces captured in the field, read from the formats of `docs/traces.md` into one
+//! shape: the ATR, then command/response pairs with their timing, and card events (insertion,
+//! removal, an exchange that got no answer or an error). A line that cannot be read is an error
+//! naming its line number — never a silent skip or a guess.
+//!
+//! Formats: pcscd's `--debug --apdu` log (deltas in microseconds, interleaved lines, TTY colour
+//! codes, syslog lines without deltas), pcsc-spy raw FIFO lines and `pcsc-spy -n` output, apdu4j /
+//! GlobalPlatformPro dumps, OpenSC debug logs (`OPENSC_DEBUG=9`) and kazasu's own `serve`
+//! JSONL transcripts. Captures that show several readers are narrowed to one with a reader filter.
+
+use std::fmt;
+
+/// The capture formats kazasu reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Tell the format from the text.
+    Auto,
+    /// `pcscd --foreground --debug --apdu` output.
+    Pcscd,
+    /// pcsc-spy raw lines (`THREAD@…`, what libpcscspy writes to its FIFO).
+    PcscSpy,
+    /// `pcsc-spy -n` decoded output.
+    PcscSpyDecoded,
+    /// apdu4j / GlobalPlatformPro APDU dump.
+    Apdu4j,
+    /// OpenSC debug log (`OPENSC_DEBUG=9`).
+    Opensc,
+    /// kazasu `serve --transcript` JSONL.
+    Kazasu,
+}
+
+/// How many lines of a capture format detection reads.
+pub(super) const DETECT_LINES: usize = 100_000;
+
+impl Format {
+    /// The format a capture is in, from its first lines.
+    pub fn detect(text: &str) -> Option<Format> {
+        // A capture's first exchange may come after a long start: pcscd's debug log of a machine
+        // with many readers, say, polls them all before anything is read.
+        let head: Vec<&str> = text.lines().take(DETECT_LINES).collect();
+        let any = |f: &dyn Fn(&str) -> bool| head.iter().any(|l| f(l));
+        if any(&|l| l.trim_start().starts_with('{') && l.contains("\"event\"")) {
+            Some(Format::Kazasu)
+        } else if any(&|l| l.contains("@>|") || l.contains("@<|")) {
+            Some(Format::PcscSpy)
+        } else if any(&|l| l.starts_with(" i ") || l.starts_with(" => ")) {
+            Some(Format::PcscSpyDecoded)
+        } else if any(&|l| {
+            l.contains("Outgoing APDU (") || (l.starts_with("P:") && l.contains("; T:"))
+        }) {
+            Some(Format::Opensc)
+        } else if any(&|l| l.contains("APDU: ") || l.contains("Card ATR: ")) {
+            Some(Format::Pcscd)
+        } else if any(&|l| l.starts_with('#')) {
+            Some(Format::Apdu4j)
+        } else {
+            None
+        }
+    }
+}
+
+/// How an exchange ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A response: data ‖ SW1 SW2.
+    Response(Vec<u8>),
+    /// Nothing came back (a 0-byte response: the card left or the link broke).
+    Nothing,
+    /// The stack reported an error, e.g. `SCARD_W_REMOVED_CARD`, `SCARD_E_NOT_TRANSACTED`.
+    Error(String),
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum What {
+    /// A command and how it ended.
+    Exchange {
+        /// Command APDU. When `redacted`, the data bytes are unknown (shown as zero).
+        command: Vec<u8>,
+        /// The capture hid the command's data (a PIN in a kazasu transcript).
+        redacted: bool,
+        /// The response or failure.
+        outcome: Outcome,
+        /// How long until the response, µs (when the format says).
+        took_us: Option<u64>,
+    },
+    /// The card entered the field (with its ATR when the capture shows it).
+    Inserted {
+        /// The ATR.
+        atr: Option<Vec<u8>>,
+    },
+    /// The card left the field.
+    Removed,
+}
+
+/// One event with where it is in the capture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceEvent {
+    /// 1-based line in the capture.
+    pub line: usize,
+    /// When it started, µs since the start of the capture (when the format says).
+    pub at_us: Option<u64>,
+    /// What happened.
+    pub what: What,
+}
+
+impl TraceEvent {
+    /// The command, for an exchange.
+    pub fn command(&self) -> Option<&[u8]> {
+        match &self.what {
+            What::Exchange { command, .. } => Some(command),
+            _ => None,
+        }
+    }
+}
+
+/// A trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trace {
+    /// The ATR, if the capture shows one.
+    pub atr: Option<Vec<u8>>,
+    /// The reader the trace was taken on, if the capture names it.
+    pub reader: Option<String>,
+    /// Events in order.
+    pub events: Vec<TraceEvent>,
+}
+
+impl Trace {
+    /// The number of command/response exchanges.
+    pub fn exchanges(&self) -> usize {
+        self.events
+            .iter()
+            .filter(|e| matches!(e.what, What::Exchange { .. }))
+            .count()
+    }
+}
+
+/// A line that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ParseError {
+    /// 1-based line number (0: the capture as a whole).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+pub(super) fn err(line: usize, message: impl Into<String>) -> ParseError {
+    ParseError {
+        line,
+        message: message.into(),
+    }
+}
+
+pub(super) fn hex_of(text: &str, line: usize, what: &str) -> Result<Vec<u8>, ParseError> {
+    decode_hex(text).ok_or_else(|| err(line, format!("{what} is not hex bytes: `{}`", text.trim())))
+}
+
+/// Hex bytes with any spaces or colons between them (`90 00`, `9000`, `3b:88`); `None` for
+/// anything else or an odd number of digits.
+pub(super) fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 3 + 1);
+    let mut high: Option<u8> = None;
+    for b in text.bytes() {
+        let nibble = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            b' ' | b'\t' | b':' | b'\r' => continue,
+            _ => return None,
+        };
+        match high.take() {
+            None => high = Some(nibble),
+            Some(h) => out.push(h << 4 | nibble),
+        }
+    }
+    high.is_none().then_some(out)
+}
+
+/// A trace before it is narrowed to one reader: every event with the reader it happened on.
+#[derive(Default)]
+pub(super) struct RawTrace {
+    pub(super) events: Vec<(Option<String>, TraceEvent)>,
+    /// ATRs by reader (`None`: the capture does not say which reader).
+    pub(super) atrs: Vec<(Option<String>, Vec<u8>)>,
+}
+
+impl RawTrace {
+    pub(super) fn push(
+        &mut self,
+        reader: Option<&str>,
+        line: usize,
+        at_us: Option<u64>,
+        what: What,
+    ) {
+        self.events
+            .push((reader.map(str::to_string), TraceEvent { line, at_us, what }));
+    }
+
+    pub(super) fn exchange(
+        &mut self,
+        reader: Option<&str>,
+        line: usize,
+        at_us: Option<u64>,
+        command: Vec<u8>,
+        outcome: Outcome,
+        took_us: Option<u64>,
+    ) {
+        self.push(
+            reader,
+            line,
+            at_us,
+            What::Exchange {
+                command,
+                redacted: false,
+                outcome,
+                took_us,
+            },
+        );
+    }
+
+    pub(super) fn narrow(self, wanted: Option<&str>) -> Result<Trace, ParseError> {
+        let matches = |r: &Option<String>| match (wanted, r) {
+            (None, _) => true,
+            (Some(w), Some(r)) => r.contains(w),
+            (Some(_), None) => true,
+        };
+        // The readers that saw APDUs.
+        let mut readers: Vec<(String, usize)> = Vec::new();
+        for (r, e) in &self.events {
+            if let (Some(r), What::Exchange { .. }) = (r, &e.what)
+                && matches(&Some(r.clone()))
+                && !readers.iter().any(|(x, _)| x == r)
+            {
+                readers.push((r.clone(), e.line));
+            }
+        }
+        if readers.len() > 1 {
+            let names: Vec<String> = readers.iter().map(|(r, _)| format!("`{r}`")).collect();
+            return Err(err(
+                readers[1].1,
+                format!(
+                    "the capture has APDUs for {} readers ({}); choose one with --reader",
+                    readers.len(),
+                    names.join(", ")
+                ),
+            ));
+        }
+        if let (Some(w), true) = (wanted, readers.is_empty())
+            && self.events.iter().any(|(r, _)| r.is_some())
+        {
+            return Err(err(0, format!("no APDUs on a reader named like `{w}`")));
+        }
+        let reader = readers.into_iter().next().map(|(r, _)| r);
+        let keep = |r: &Option<String>| r.is_none() || reader.is_none() || *r == reader;
+        // The ATR: the last one for the reader seen before its first exchange, else any.
+        let atr = self
+            .atrs
+            .iter()
+            .rev()
+            .find(|(r, _)| r.is_some() && *r == reader)
+            .or_else(|| self.atrs.iter().rev().find(|(r, _)| r.is_none()))
+            .or_else(|| {
+                if reader.is_none() {
+                    self.atrs.last()
+                } else {
+                    None
+                }
+            })
+            .map(|(_, a)| a.clone());
+        let events = self
+            .events
+            .into_iter()
+            .filter(|(r, _)| keep(r))
+            .map(|(_, e)| e)
+            .collect::<Vec<TraceEvent>>();
+        // A transmit without command bytes never reaches a card (PC/SC refuses it): a capture
+        // showing one is cut or garbled, and replaying it would test nothing.
+        if let Some(e) = events
+            .iter()
+            .find(|e| matches!(&e.what, What::Exchange { command, .. } if command.is_empty()))
+        {
+            return Err(err(
+                e.line,
+                "a command of 0 bytes: no host can send an empty APDU, so the capture is cut or garbled here; fix or remove the exchange",
+            ));
+        }
+        Ok(Trace {
+            atr,
+            reader,
+            events,
+        })
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use clap::ValueEnum;
+        let v = self.to_possible_value().expect("no skipped variants");
+        f.write_str(v.get_name())
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    /// The exchanges of a trace with their outcomes.
+    pub(in crate::capture::trace) fn exchanges(t: &Trace) -> Vec<(Vec<u8>, Outcome)> {
+        t.events
+            .iter()
+            .filter_map(|e| match &e.what {
+                What::Exchange {
+                    command, outcome, ..
+                } => Some((command.clone(), outcome.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
