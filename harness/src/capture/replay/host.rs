@@ -1,0 +1,300 @@
+//! Replay as the host: [`replay_as_host`] sends the recorded commands to a virtual card and
+//! compares its answers with the recorded ones, row by row, matching data that legitimately differs
+//! (signatures, random challenges, UIDs) by class rather than by bytes.
+
+use crate::capture::replay::ResponseClass;
+use crate::capture::replay::card::redact_recorded;
+use crate::capture::trace::{Outcome, Trace, What};
+use crate::link::backend::Backend;
+use kazasu_sim::{LinkError, Subject, hex_spaced};
+
+/// How one replayed exchange compares with the recording.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "verdict", content = "why")]
+pub enum Verdict {
+    /// The same bytes.
+    Same,
+    /// Equal by class (a signature, a challenge, a UID).
+    SameClass(String),
+    /// Not the same: another status word, or an answer against none.
+    Differs(String),
+    /// The same status word, other data.
+    DataDiffers(String),
+    /// Not sent: the capture hid a secret the replay does not know.
+    NotSent(String),
+}
+
+impl Verdict {
+    /// Whether the answers differ.
+    pub fn differs(&self) -> bool {
+        matches!(self, Verdict::Differs(_) | Verdict::DataDiffers(_))
+    }
+}
+
+/// One row of a host replay.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct HostRow {
+    /// 1-based exchange number.
+    pub exchange: usize,
+    /// Line in the capture.
+    pub line: usize,
+    /// The command, secrets redacted.
+    pub command: String,
+    /// The recorded answer.
+    pub recorded: String,
+    /// The virtual card's answer.
+    pub replayed: String,
+    /// How they compare.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+}
+
+/// The result of replaying a trace as the host.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct HostReport {
+    /// One row per recorded exchange.
+    pub rows: Vec<HostRow>,
+}
+
+impl HostReport {
+    /// The first exchange whose answer differs.
+    pub fn first_difference(&self) -> Option<&HostRow> {
+        self.rows.iter().find(|r| r.verdict.differs())
+    }
+    /// Rows that differ.
+    pub fn differences(&self) -> usize {
+        self.rows.iter().filter(|r| r.verdict.differs()).count()
+    }
+}
+
+pub(super) fn outcome_text(o: &Outcome) -> String {
+    match o {
+        Outcome::Response(r) if r.len() > 34 => format!(
+            "{} … ({} bytes) {}",
+            hex_spaced(&r[..16]),
+            r.len() - 2,
+            hex_spaced(&r[r.len() - 2..])
+        ),
+        Outcome::Response(r) => hex_spaced(r),
+        Outcome::Nothing => "(nothing)".into(),
+        Outcome::Error(e) => format!("({e})"),
+    }
+}
+
+/// Compares a replayed outcome with the recorded one.
+pub fn compare(command: &[u8], recorded: &Outcome, replayed: &Outcome) -> Verdict {
+    match (recorded, replayed) {
+        (Outcome::Response(a), Outcome::Response(b)) => {
+            let sw = |r: &[u8]| r.len().checked_sub(2).map(|n| r[n..].to_vec());
+            if a == b {
+                return Verdict::Same;
+            }
+            if sw(a) != sw(b) {
+                return Verdict::Differs(format!(
+                    "status word {} ≠ recorded {}",
+                    sw(b).map_or("-".into(), |s| hex_spaced(&s)),
+                    sw(a).map_or("-".into(), |s| hex_spaced(&s))
+                ));
+            }
+            let class = ResponseClass::of(command);
+            if a.len() != b.len() {
+                return Verdict::DataDiffers(format!(
+                    "{} data bytes ≠ recorded {}",
+                    b.len() - 2,
+                    a.len() - 2
+                ));
+            }
+            if class == ResponseClass::Exact {
+                let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(0);
+                Verdict::DataDiffers(format!("the data differ from byte {at} on"))
+            } else {
+                Verdict::SameClass(class.name().into())
+            }
+        }
+        (Outcome::Response(_), _) | (_, Outcome::Response(_)) => Verdict::Differs(format!(
+            "{} ≠ recorded {}",
+            outcome_text(replayed),
+            outcome_text(recorded)
+        )),
+        // Both failed: the card was gone both times, whatever the words.
+        _ => Verdict::SameClass("the card was gone both times".into()),
+    }
+}
+
+/// How strictly a host replay compares answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compare {
+    /// Bytes, except data that differs by nature (signatures, challenges, UIDs): by class.
+    #[default]
+    Class,
+    /// Status words only (and whether there was an answer): for a real device that holds
+    /// another person's data than the virtual card.
+    Sw,
+}
+
+/// The report with data differences forgiven where `compare` says so.
+pub fn relax(report: &HostReport, compare: Compare) -> HostReport {
+    let mut out = report.clone();
+    if compare == Compare::Sw {
+        for r in &mut out.rows {
+            if let Verdict::DataDiffers(_) = &r.verdict {
+                r.verdict = Verdict::SameClass("the same status word (data not compared)".into());
+            }
+        }
+    }
+    out
+}
+
+/// A row for a recorded exchange the replay did not send, and why.
+pub(super) fn not_sent(
+    exchange: usize,
+    line: usize,
+    command: String,
+    recorded: &Outcome,
+    why: &str,
+) -> HostRow {
+    HostRow {
+        exchange,
+        line,
+        command,
+        recorded: outcome_text(recorded),
+        replayed: String::new(),
+        verdict: Verdict::NotSent(why.into()),
+    }
+}
+
+/// The PIN a hidden VERIFY was for, from the EF selected before it.
+pub(super) fn pin_for(subject: &Subject, selected_ef: Option<u16>) -> Option<String> {
+    let pins = &subject.identity.pins;
+    match selected_ef? {
+        kazasu_sim::applets::jpki::ef::AUTH_PIN => Some(pins.auth.expose().clone()),
+        kazasu_sim::applets::jpki::ef::SIGN_PIN => Some(pins.sign.expose().clone()),
+        kazasu_sim::applets::card_info::ef::PIN => Some(pins.card_info.expose().clone()),
+        _ => None,
+    }
+}
+
+/// The EF a SELECT by FID (`00 A4 02 0C 02 FID`) selects.
+pub fn selected_ef(command: &[u8]) -> Option<u16> {
+    match command {
+        [_, 0xA4, 0x02, _, 0x02, hi, lo, ..] => Some(u16::from_be_bytes([*hi, *lo])),
+        _ => None,
+    }
+}
+
+/// Sends the recorded commands to `card` (a virtual card behind a reader model) and compares
+/// each answer with the recorded one. PINs a capture hid are taken from `subject` by the PIN EF
+/// selected before them.
+pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) -> HostReport {
+    let mut report = HostReport::default();
+    let mut ef: Option<u16> = None;
+    let mut in_field = card.tap().is_ok();
+    for e in &trace.events {
+        match &e.what {
+            What::Inserted { .. } => {
+                if !in_field {
+                    in_field = card.tap().is_ok();
+                }
+            }
+            What::Removed => {
+                card.remove();
+                in_field = false;
+            }
+            What::Exchange {
+                command,
+                redacted,
+                outcome,
+                ..
+            } => {
+                let exchange = report.rows.len() + 1;
+                let shown = redact_recorded(command, *redacted);
+                if !matches!(outcome, Outcome::Response(_)) {
+                    // The recorded card left the field here: so does the virtual one, and the
+                    // command is not the card's to answer.
+                    if in_field {
+                        card.remove();
+                        in_field = false;
+                    }
+                    report.rows.push(not_sent(
+                        exchange,
+                        e.line,
+                        shown,
+                        outcome,
+                        "the card had left the field in the recording",
+                    ));
+                    continue;
+                }
+                let mut sent = command.clone();
+                if *redacted {
+                    match pin_for(subject, ef) {
+                        Some(pin) if command.len() >= 5 => {
+                            sent.truncate(4);
+                            sent.push(pin.len() as u8);
+                            sent.extend_from_slice(pin.as_bytes());
+                        }
+                        _ => {
+                            report.rows.push(not_sent(
+                                exchange,
+                                e.line,
+                                shown,
+                                outcome,
+                                "the capture hid this command's data and no PIN of the identity belongs to the EF selected before it",
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                if let Some(f) = selected_ef(command) {
+                    ef = Some(f);
+                }
+                if !in_field {
+                    in_field = card.tap().is_ok();
+                }
+                let replayed = match card.transmit(&sent) {
+                    Ok(t) => Outcome::Response(t.response),
+                    Err(LinkError::CardRemoved) | Err(LinkError::NoCard) => {
+                        in_field = false;
+                        Outcome::Error(LinkError::CardRemoved.to_string())
+                    }
+                    Err(other) => Outcome::Error(other.to_string()),
+                };
+                let verdict = compare(command, outcome, &replayed);
+                report.rows.push(HostRow {
+                    exchange,
+                    line: e.line,
+                    command: shown,
+                    recorded: outcome_text(outcome),
+                    replayed: outcome_text(&replayed),
+                    verdict,
+                });
+            }
+        }
+    }
+    card.finish();
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_match_by_class_and_read_data_by_bytes() {
+        assert_eq!(
+            compare(
+                &[0x80, 0x2A, 0x00, 0x80],
+                &Outcome::Response(vec![1, 2, 0x90, 0x00]),
+                &Outcome::Response(vec![3, 4, 0x90, 0x00])
+            ),
+            Verdict::SameClass("a signature: same length".into())
+        );
+        assert!(matches!(
+            compare(
+                &[0x00, 0xB0, 0x00, 0x00],
+                &Outcome::Response(vec![1, 2, 0x90, 0x00]),
+                &Outcome::Response(vec![1, 3, 0x90, 0x00])
+            ),
+            Verdict::DataDiffers(_)
+        ));
+    }
+}
