@@ -1,0 +1,246 @@
+//! The card steps' arguments and actions (tap, select, apdu, read_file, verify_pin, sign, the
+//! JPKI auth flow, uid, atr …) with the expectations each may carry.
+use super::expect::{CARD_EXPECT_FIELDS, CardExpect};
+use kazasu_sim::platform::profile::Millis;
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer};
+
+/// What to select.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SelectTarget {
+    /// The JPKI AP.
+    Jpki,
+    /// The card-info input support AP.
+    CardInfo,
+    /// The readertest applet.
+    Readertest,
+    /// Any AID, hex.
+    Aid(String),
+}
+
+impl<'de> Deserialize<'de> for SelectTarget {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.as_str() {
+            "jpki" => SelectTarget::Jpki,
+            "card-info" => SelectTarget::CardInfo,
+            "readertest" => SelectTarget::Readertest,
+            _ => SelectTarget::Aid(s),
+        })
+    }
+}
+
+/// How `read_file` reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadHow {
+    /// SELECT EF, then short READ BINARY of at most 256 bytes.
+    #[default]
+    Chunked,
+    /// SELECT EF, the header, then the rest in one extended READ BINARY.
+    Extended,
+    /// No SELECT: the short-EF-id form for the header, then chunks.
+    Sfi,
+}
+
+/// `read_file` arguments.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadFile {
+    /// The EF, 4 hex digits.
+    pub ef: String,
+    /// Save the file's bytes under this name (`${saved.NAME}`, `verify_with`).
+    #[serde(default)]
+    pub save: Option<String>,
+    /// How to read.
+    #[serde(default)]
+    pub how: ReadHow,
+}
+
+/// `verify_pin` arguments.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyPin {
+    /// The PIN EF, 4 hex digits (selected first).
+    pub ef: String,
+    /// The PIN, usually `${secrets.NAME}`; omit to query the retry counter.
+    #[serde(default)]
+    pub pin: Option<String>,
+}
+
+/// `sign` arguments.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sign {
+    /// The key EF, 4 hex digits (selected first).
+    pub key: String,
+    /// What to hash into the DigestInfo: `nonce` (a fresh random nonce) or hex data.
+    #[serde(default = "default_digest_of")]
+    pub digest_of: String,
+    /// A saved certificate to check the signature with.
+    #[serde(default)]
+    pub verify_with: Option<String>,
+}
+
+pub(super) fn default_digest_of() -> String {
+    "nonce".into()
+}
+
+/// `jpki_auth_flow` arguments.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFlow {
+    /// The auth PIN (default `${secrets.auth_pin}`); not used on an iPhone.
+    #[serde(default)]
+    pub pin: Option<String>,
+    /// How to read the certificate.
+    #[serde(default)]
+    pub how: ReadHow,
+    /// Approve on the phone first when it is an iPhone (default true).
+    #[serde(default)]
+    pub approve: Option<bool>,
+}
+
+/// `uid` arguments: remember the card's UID or compare with one remembered.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UidCheck {
+    /// Remember the current UID under this name.
+    #[serde(default)]
+    pub save: Option<String>,
+    /// Fail unless the UID differs from this remembered one.
+    #[serde(default)]
+    pub differs_from: Option<String>,
+    /// Fail unless the UID equals this remembered one.
+    #[serde(default)]
+    pub same_as: Option<String>,
+}
+
+/// What a card step does: it talks to the reader and the card in the field.
+#[derive(Clone, Debug)]
+pub enum CardAction {
+    /// The card enters the field (detection, anticollision, activation).
+    Tap,
+    /// The card leaves the field.
+    Remove,
+    /// Approve on the phone (iPhone: Face ID / Touch ID stand-in).
+    Approve,
+    /// PC/SC disconnect: S(DESELECT).
+    Deselect,
+    /// Let simulated time pass.
+    Wait(Millis),
+    /// A raw command APDU, hex with `${secrets.X}` / `${saved.X}`.
+    Apdu(String),
+    /// SELECT an application.
+    Select(SelectTarget),
+    /// SELECT an EF by FID.
+    SelectEf(String),
+    /// Read a whole file, sized by its DER header.
+    ReadFile(ReadFile),
+    /// SELECT a PIN EF and VERIFY (or query the counter).
+    VerifyPin(VerifyPin),
+    /// SELECT a key EF and COMPUTE DIGITAL SIGNATURE, optionally checking it.
+    Sign(Sign),
+    /// The whole eligibility-check read in the device's order.
+    JpkiAuthFlow(AuthFlow),
+    /// Check or remember the card's UID.
+    Uid(UidCheck),
+    /// The ATR the reader reports for the card (its data: the ATR bytes).
+    Atr,
+}
+
+pub(super) const LINK_ONLY: &[&str] = &["transport_error", "within"];
+
+pub(super) const TIME_ONLY: &[&str] = &["within"];
+
+pub(super) const DATA_ONLY: &[&str] = &["data", "data_prefix", "data_regex", "data_len", "within"];
+
+impl CardAction {
+    /// The step's keyword.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            CardAction::Tap => "tap",
+            CardAction::Remove => "remove",
+            CardAction::Approve => "approve",
+            CardAction::Deselect => "deselect",
+            CardAction::Wait(_) => "wait",
+            CardAction::Apdu(_) => "apdu",
+            CardAction::Select(_) => "select",
+            CardAction::SelectEf(_) => "select_ef",
+            CardAction::ReadFile(_) => "read_file",
+            CardAction::VerifyPin(_) => "verify_pin",
+            CardAction::Sign(_) => "sign",
+            CardAction::JpkiAuthFlow(_) => "jpki_auth_flow",
+            CardAction::Uid(_) => "uid",
+            CardAction::Atr => "atr",
+        }
+    }
+
+    /// The `expect` fields this step can check. A tap or a DESELECT has no response, only a
+    /// possible transport error; `remove`, `approve` and `wait` cannot fail at all; `uid` reads
+    /// the UID the reader saw and `atr` the ATR it reports, with no status word.
+    pub fn checkable(&self) -> &'static [&'static str] {
+        match self {
+            CardAction::Tap | CardAction::Deselect => LINK_ONLY,
+            CardAction::Remove | CardAction::Approve | CardAction::Wait(_) => TIME_ONLY,
+            CardAction::Uid(_) | CardAction::Atr => DATA_ONLY,
+            _ => CARD_EXPECT_FIELDS,
+        }
+    }
+
+    /// Whether the step ends in a response whose data `save:` can keep.
+    pub fn has_response(&self) -> bool {
+        self.checkable().contains(&"sw")
+    }
+
+    /// High-level steps must end in 90 00 unless their expectation says otherwise.
+    pub fn wants_ok(&self) -> bool {
+        matches!(
+            self,
+            CardAction::Select(_)
+                | CardAction::SelectEf(_)
+                | CardAction::ReadFile(_)
+                | CardAction::VerifyPin(_)
+                | CardAction::Sign(_)
+                | CardAction::JpkiAuthFlow(_)
+        )
+    }
+}
+
+/// A card step: an action on the reader and card, what to expect of it, a name for reports and
+/// a name to save its response data under.
+#[derive(Clone, Debug)]
+pub struct CardStep {
+    /// What the step does.
+    pub action: CardAction,
+    /// What it must produce.
+    pub expect: CardExpect,
+    /// Save the response data under this name.
+    pub save: Option<String>,
+    /// A name for reports.
+    pub name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_steps_check_only_link_fields_and_only_data_steps_can_save() {
+        assert_eq!(CardAction::Tap.keyword(), "tap");
+        assert_eq!(CardAction::Tap.checkable(), ["transport_error", "within"]);
+        assert_eq!(CardAction::Remove.checkable(), ["within"]);
+        assert!(CardAction::Atr.checkable().contains(&"data_len"));
+        assert!(!CardAction::Atr.checkable().contains(&"sw"));
+        assert!(CardAction::Apdu("00 A4 04 00".into()).has_response());
+        assert!(!CardAction::Tap.has_response());
+    }
+
+    #[test]
+    fn a_select_names_an_application_or_gives_an_aid() {
+        let t: SelectTarget = serde_saphyr::from_str("card-info").expect("known name");
+        assert!(matches!(t, SelectTarget::CardInfo));
+        let t: SelectTarget = serde_saphyr::from_str("D3 92 10 00").expect("an AID");
+        assert!(matches!(t, SelectTarget::Aid(a) if a == "D3 92 10 00"));
+    }
+}
