@@ -1,8 +1,46 @@
-//! What profiles say of themselves: every value with its sureness, for the sureness report and
-//! the certificate's count of measured, reported and modelled values.
+//! Card and reader profiles from outside the binary: loading one by built-in name or YAML path,
+//! and what profiles say of themselves — every value with its sureness, for the sureness report
+//! and the certificate's count of measured, reported and modelled values.
 
-use kazasu_sim::ReaderProfile;
+use kazasu_sim::{CardProfile, ReaderProfile};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Loads a card profile by built-in name or YAML path (relative paths first against `base`).
+pub fn card_profile(spec: &str, base: Option<&Path>) -> Result<CardProfile, String> {
+    if is_path(spec) {
+        let path = resolve(spec, base);
+        let text = crate::files::read_text(&path, crate::files::SMALL_YAML)
+            .map_err(|e| format!("card profile: {e}"))?;
+        CardProfile::from_yaml(&text, &path.display().to_string()).map_err(|e| e.to_string())
+    } else {
+        CardProfile::builtin(spec).map_err(|e| e.to_string())
+    }
+}
+
+/// Loads a reader profile by built-in name or YAML path (relative paths first against `base`).
+pub fn reader_profile(spec: &str, base: Option<&Path>) -> Result<ReaderProfile, String> {
+    if is_path(spec) {
+        let path = resolve(spec, base);
+        let text = crate::files::read_text(&path, crate::files::SMALL_YAML)
+            .map_err(|e| format!("reader profile: {e}"))?;
+        ReaderProfile::from_yaml(&text, &path.display().to_string()).map_err(|e| e.to_string())
+    } else {
+        ReaderProfile::builtin(spec).map_err(|e| e.to_string())
+    }
+}
+
+/// Whether a profile reference is a path rather than a built-in name.
+pub fn is_path(spec: &str) -> bool {
+    spec.ends_with(".yaml") || spec.ends_with(".yml") || spec.contains('/')
+}
+
+fn resolve(spec: &str, base: Option<&Path>) -> PathBuf {
+    match base {
+        Some(dir) if Path::new(spec).is_relative() && dir.join(spec).exists() => dir.join(spec),
+        _ => PathBuf::from(spec),
+    }
+}
 
 /// Every `{ value, sure, note }` in a profile, as (path, sureness, note).
 pub fn sourced_values(

@@ -171,7 +171,35 @@ fn imports(mods: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>
             m.split("::").collect()
         };
         let mut to = BTreeSet::new();
-        for p in paths(&code(text)) {
+        let code = code(text);
+        // An index file (lib.rs, main.rs, mod.rs) names its children by relative paths too.
+        let children: Vec<String> = mods
+            .keys()
+            .filter(|c| {
+                let rest = if m.is_empty() {
+                    Some(c.as_str())
+                } else {
+                    c.strip_prefix(&format!("{m}::"))
+                };
+                rest.is_some_and(|r| !r.is_empty() && !r.contains("::"))
+            })
+            .cloned()
+            .collect();
+        for child in &children {
+            let name = child.rsplit("::").next().unwrap_or(child);
+            let used = code.lines().any(|l| {
+                let l = l.trim_start();
+                let l = l.strip_prefix("pub ").unwrap_or(l);
+                l.strip_prefix("use ")
+                    .is_some_and(|u| u.starts_with(&format!("{name}::")))
+                    || l.contains(&format!(" {name}::"))
+                    || l.contains(&format!("({name}::"))
+            });
+            if used {
+                to.insert(child.clone());
+            }
+        }
+        for p in paths(&code) {
             let mut parts: Vec<&str> = p.split("::").filter(|s| !s.is_empty()).collect();
             let mut target: Vec<&str> = if parts.first() == Some(&"crate") {
                 parts.remove(0);
@@ -342,6 +370,19 @@ fn the_checker_sees_a_circle_and_an_import_up() {
     assert_eq!(
         circles(&graph),
         vec![vec!["a::inner".to_string(), "b".to_string()]]
+    );
+    // An index that re-exports a child which imports the index is a circle too.
+    let index: BTreeMap<String, String> = [
+        ("", "pub mod p;"),
+        ("p", "mod c;\npub use c::Thing;\npub struct Shared;"),
+        ("p::c", "use super::Shared;\npub struct Thing;"),
+    ]
+    .into_iter()
+    .map(|(m, t)| (m.to_string(), t.to_string()))
+    .collect();
+    assert_eq!(
+        circles(&imports(&index)),
+        vec![vec!["p".to_string(), "p::c".to_string()]]
     );
     let up = back_up(&graph, &[&["a"], &["b", "c"]]);
     assert_eq!(

@@ -32,7 +32,7 @@ pub fn profile_for_atr(atr: &[u8]) -> Option<String> {
     kazasu_sim::platform::profile::BUILTIN_CARD_PROFILES
         .iter()
         .find(|(name, _)| {
-            crate::scenario::suite::card_profile(name, None)
+            crate::profiles::card_profile(name, None)
                 .ok()
                 .and_then(|p| Card::new(std::sync::Arc::new(p), fixtures.default_subject(), 0).ok())
                 .is_some_and(|c| c.atr() == atr)

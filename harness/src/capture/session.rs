@@ -88,7 +88,7 @@ pub fn import_options(file: &TraceFile, card: Option<&CardSpec>) -> ImportOption
 
 /// A virtual card of `spec` behind a reader model, for host replays and model fallback.
 fn virtual_card(spec: &CardSpec, seed: u64) -> Result<(Card, Arc<kazasu_sim::Subject>), String> {
-    let profile = Arc::new(crate::scenario::suite::card_profile(&spec.profile, None)?);
+    let profile = Arc::new(crate::profiles::card_profile(&spec.profile, None)?);
     let fixtures = Fixtures::embedded();
     let subject = match &spec.identity {
         Some(id) => fixtures.subject(id)?,
@@ -351,10 +351,7 @@ impl HostReplay {
     /// Sends `trace`'s commands to a fresh virtual card and compares.
     pub fn run(&self, trace: &Trace) -> Result<HostReport, String> {
         let (card, subject) = virtual_card(&self.card, self.seed)?;
-        let profile = Arc::new(crate::scenario::suite::reader_profile(
-            &self.reader_model,
-            None,
-        )?);
+        let profile = Arc::new(crate::profiles::reader_profile(&self.reader_model, None)?);
         let mut reader = Reader::new(
             profile,
             card,

@@ -3,11 +3,11 @@
 //! report.json. Counts are recomputed, never read; junit.xml, coverage.txt, certificate.html and
 //! manifest.json must agree with the recomputation case by case.
 
-use super::view::ReportView;
-use super::{
+use super::manifest::{
     CERTIFICATE, COVERAGE, Counts, Manifest, PROFILE_FILE, REPORT_HTML, REPORT_JSON, REPORT_JUNIT,
     sha256_hex,
 };
+use super::view::ReportView;
 use crate::run::Status;
 use crate::text::shown;
 use std::collections::{BTreeMap, BTreeSet};
@@ -142,12 +142,15 @@ pub fn check(
     suite: Option<&[ExpectedCase]>,
 ) -> Vec<Discrepancy> {
     let mut found = Vec::new();
-    if manifest.format != super::FORMAT {
+    if manifest.format != super::manifest::FORMAT {
         found.push(Discrepancy::Disagrees {
-            file: super::MANIFEST,
+            file: super::manifest::MANIFEST,
             what: "the format".into(),
             stated: manifest.format.to_string(),
-            rechecked: format!("{} (the format this kazasu checks)", super::FORMAT),
+            rechecked: format!(
+                "{} (the format this kazasu checks)",
+                super::manifest::FORMAT
+            ),
         });
     }
     for (path, hash) in &manifest.files {
@@ -178,7 +181,7 @@ pub fn check(
     }
     if manifest.reader_profile != PROFILE_FILE {
         found.push(Discrepancy::Disagrees {
-            file: super::MANIFEST,
+            file: super::manifest::MANIFEST,
             what: "the reader profile's file".into(),
             stated: manifest.reader_profile.clone(),
             rechecked: PROFILE_FILE.into(),
@@ -193,7 +196,7 @@ pub fn check(
     });
     match &profile {
         Some(Ok(p)) if p.name != manifest.reader => found.push(Discrepancy::Disagrees {
-            file: super::MANIFEST,
+            file: super::manifest::MANIFEST,
             what: "the reader".into(),
             stated: manifest.reader.clone(),
             rechecked: format!("{} (the `name:` of {PROFILE_FILE})", p.name),
@@ -280,7 +283,7 @@ fn check_report(
         counts,
         found,
     );
-    counts_differ(super::MANIFEST, manifest.summary, counts, found);
+    counts_differ(super::manifest::MANIFEST, manifest.summary, counts, found);
     let mut same = |file: &'static str, what: &str, stated: String, rechecked: String| {
         if stated != rechecked {
             found.push(Discrepancy::Disagrees {

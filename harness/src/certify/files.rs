@@ -210,13 +210,13 @@ pub fn prepare_out(out: &Path, force: bool) -> Result<(), String> {
 
 /// The names an earlier bundle in `out` owns: its manifest's files, the manifest, its signature.
 fn earlier_bundle(out: &Path) -> Result<Vec<String>, String> {
-    let path = out.join(super::MANIFEST);
+    let path = out.join(super::manifest::MANIFEST);
     let kind = std::fs::symlink_metadata(&path);
     if !kind.as_ref().is_ok_and(|m| m.is_file()) {
         return Err(format!(
             "{} is not empty and holds no earlier kazasu bundle (no {}); choose another -o",
             crate::text::shown(&out.display().to_string()),
-            super::MANIFEST
+            super::manifest::MANIFEST
         ));
     }
     let bytes = read_regular(&path, crate::files::SMALL_YAML)
@@ -236,8 +236,8 @@ fn earlier_bundle(out: &Path) -> Result<Vec<String>, String> {
         .into_keys()
         .filter(|n| !n.contains('/') && n != "." && n != "..")
         .collect();
-    names.push(super::MANIFEST.into());
-    names.push(super::SIGNATURE.into());
+    names.push(super::manifest::MANIFEST.into());
+    names.push(super::manifest::SIGNATURE.into());
     Ok(names)
 }
 

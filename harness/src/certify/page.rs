@@ -4,8 +4,8 @@
 //! derived from the manifest, the case list and the profile, so `--verify` renders it again and
 //! compares it byte for byte: a page that says more than the bundle holds does not verify.
 
+use super::manifest::{Counts, Manifest, PROFILE_FILE};
 use super::view::ReportView;
-use super::{Counts, Manifest, PROFILE_FILE};
 use crate::report::html::esc;
 use crate::report::shell_quote;
 use crate::run::Status;

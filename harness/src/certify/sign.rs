@@ -49,7 +49,7 @@ pub fn fingerprint<T: openssl::pkey::HasPublic>(key: &PKey<T>) -> Result<String,
     let der = key
         .public_key_to_der()
         .map_err(|e| format!("cannot encode the public key: {e}"))?;
-    Ok(super::sha256_hex(&der))
+    Ok(super::manifest::sha256_hex(&der))
 }
 
 /// The raw 64-byte Ed25519 signature of `bytes`.

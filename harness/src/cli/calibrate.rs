@@ -46,9 +46,9 @@ pub fn calibrate(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
     if a.reps < 3 {
         return Err(InputFailure("--reps must be at least 3".into()));
     }
-    let base = kazasu::scenario::suite::reader_profile(&a.base, None)
+    let base = kazasu::profiles::reader_profile(&a.base, None)
         .map_err(|e| InputFailure(format!("--base {}: {e}", a.base)))?;
-    let base_text = if kazasu::scenario::suite::is_path(&a.base) {
+    let base_text = if kazasu::profiles::is_path(&a.base) {
         kazasu::files::read_text(std::path::Path::new(&a.base), kazasu::files::SMALL_YAML)
             .map_err(InputFailure)?
     } else {

@@ -84,7 +84,7 @@ pub fn certify(a: CertifyArgs) -> Result<ExitCode, InputFailure> {
 /// the profile loaded from exactly that text: what the bundle holds is what runs.
 fn profile_text(reader: &str) -> Result<(String, kazasu_sim::ReaderProfile), InputFailure> {
     let bad = |e: String| InputFailure(format!("--reader {reader}: {e}"));
-    let text = if suite::is_path(reader) {
+    let text = if kazasu::profiles::is_path(reader) {
         kazasu::files::read_text(Path::new(reader), kazasu::files::SMALL_YAML).map_err(bad)?
     } else {
         kazasu_sim::reader::profile::BUILTIN_READER_PROFILES

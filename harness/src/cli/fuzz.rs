@@ -161,8 +161,7 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
     };
     // The profiles are loaded once, here: bad ones are bad input, before any run.
     let card = fuzz::LoadedCard::load(card).map_err(InputFailure)?;
-    let reader =
-        Arc::new(kazasu::scenario::suite::reader_profile(&a.reader, None).map_err(InputFailure)?);
+    let reader = Arc::new(kazasu::profiles::reader_profile(&a.reader, None).map_err(InputFailure)?);
 
     if let Some(recording) = &a.replay {
         let text =

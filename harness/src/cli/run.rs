@@ -113,14 +113,14 @@ pub fn overrides(
     Ok(suite::Overrides {
         card: match card {
             Some(c) => Some(std::sync::Arc::new(
-                suite::card_profile(c, None)
+                kazasu::profiles::card_profile(c, None)
                     .map_err(|e| InputFailure(format!("--card {c}: {e}")))?,
             )),
             None => None,
         },
         reader: match reader {
             Some(r) => Some(std::sync::Arc::new(
-                suite::reader_profile(r, None)
+                kazasu::profiles::reader_profile(r, None)
                     .map_err(|e| InputFailure(format!("--reader {r}: {e}")))?,
             )),
             None => None,

@@ -74,7 +74,7 @@ pub struct LoadedCard {
 impl LoadedCard {
     /// Loads the profile `spec` names.
     pub fn load(spec: CardSpec) -> Result<LoadedCard, String> {
-        let profile = Arc::new(crate::scenario::suite::card_profile(&spec.profile, None)?);
+        let profile = Arc::new(crate::profiles::card_profile(&spec.profile, None)?);
         Ok(LoadedCard { spec, profile })
     }
 }

@@ -71,11 +71,8 @@ pub fn read_through(
 /// The served service's first read: a virtual Android phone through `reader_profile`; `Ok`
 /// describes the read, `Err` says why it failed.
 pub fn first_read(reader_profile: &str, seed: u64) -> Result<String, String> {
-    let reader = Arc::new(crate::scenario::suite::reader_profile(
-        reader_profile,
-        None,
-    )?);
-    let phone = Arc::new(crate::scenario::suite::card_profile("android-jpki", None)?);
+    let reader = Arc::new(crate::profiles::reader_profile(reader_profile, None)?);
+    let phone = Arc::new(crate::profiles::card_profile("android-jpki", None)?);
     let subject = Fixtures::embedded().default_subject();
     let pin = subject.identity.pins.auth.clone();
     let card = Card::new(phone, subject, seed).map_err(|e| e.to_string())?;

@@ -261,7 +261,7 @@ pub fn served_line(started: Instant, slot: u16, event: &LinkEvent) -> ServedLine
 
 /// Serves until Ctrl-C (or the duration); returns APDUs answered per slot.
 pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
-    let reader_profile = Arc::new(crate::scenario::suite::reader_profile(&opts.reader, None)?);
+    let reader_profile = Arc::new(crate::profiles::reader_profile(&opts.reader, None)?);
     let fixtures = Fixtures::embedded();
     let sink: Option<Arc<Mutex<std::fs::File>>> = match &opts.transcript {
         Some(p) => Some(Arc::new(Mutex::new(
@@ -278,7 +278,7 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
     );
     let mut links: Vec<Link> = Vec::new();
     for (i, spec) in opts.cards.iter().enumerate() {
-        let profile = Arc::new(crate::scenario::suite::card_profile(&spec.profile, None)?);
+        let profile = Arc::new(crate::profiles::card_profile(&spec.profile, None)?);
         let subject = match &spec.identity {
             Some(id) => fixtures.subject(id)?,
             None => fixtures.default_subject(),

@@ -2,8 +2,8 @@
 //! skipping forward, or falling back to a virtual card's model when the host deviates) and leaves
 //! the field where the recording shows it did; [`RecordedBackend`] puts it behind a backend.
 
-use crate::capture::replay::Divergence;
-use crate::capture::replay::matching::same_command;
+use super::matching::Divergence;
+use super::matching::same_command;
 use crate::capture::trace::{Outcome, Trace, What};
 use crate::link::backend::Backend;
 use crate::link::transport::{Transport, TransportError};

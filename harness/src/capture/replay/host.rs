@@ -2,8 +2,8 @@
 //! compares its answers with the recorded ones, row by row, matching data that legitimately differs
 //! (signatures, random challenges, UIDs) by class rather than by bytes.
 
-use crate::capture::replay::ResponseClass;
-use crate::capture::replay::card::redact_recorded;
+use super::card::redact_recorded;
+use super::matching::ResponseClass;
 use crate::capture::trace::{Outcome, Trace, What};
 use crate::link::backend::Backend;
 use kazasu_sim::{LinkError, Subject, hex_spaced};

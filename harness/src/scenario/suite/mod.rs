@@ -1,0 +1,306 @@
+//! Suites: scenario files loaded from paths or from the bundled conformance suite, checked with
+//! errors that point at file:line:column and say how to fix them, expanded into cases, and
+//! selected with filters, tags and deterministic partitions.
+
+mod case;
+mod check;
+mod error;
+mod select;
+
+pub use case::{Case, Overrides};
+pub use error::InputError;
+
+use crate::profiles::{card_profile, reader_profile};
+use crate::scenario::Scenario;
+pub use check::{MAX_CASES_PER_SCENARIO, MAX_WAIT, check, check_located, sw_pattern};
+use kazasu_sim::{CardProfile, ReaderProfile};
+pub use select::{Partition, Selection, stable_hash};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+macro_rules! bundled_suite {
+    ($($path:literal),* $(,)?) => {
+        /// The bundled conformance suite: (path under `scenarios/`, YAML text).
+        pub const BUNDLED: &[(&str, &str)] = &[
+            $(($path, include_str!(concat!("../../../../scenarios/", $path)))),*
+        ];
+    };
+}
+
+bundled_suite!(
+    "conformance/auth-flow.yaml",
+    "conformance/sign-flow.yaml",
+    "conformance/status-words.yaml",
+    "conformance/pin.yaml",
+    "conformance/smartphones.yaml",
+    "conformance/transport.yaml",
+    "conformance/faults.yaml",
+    "conformance/readertest.yaml",
+    "conformance/commissioning.yaml",
+    "conformance/fidelity.yaml",
+);
+
+/// Parses the text of a scenario file.
+pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, InputError> {
+    // A UTF-8 byte-order mark (some Windows editors write one) is not part of the YAML.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let first = text
+        .lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---");
+    let list = first.is_some_and(|l| l.starts_with('-') || l.starts_with('['));
+    let result = if list {
+        serde_saphyr::from_str::<Vec<Scenario>>(text)
+    } else {
+        serde_saphyr::from_str::<Scenario>(text).map(|s| vec![s])
+    };
+    result.map_err(|e| {
+        let at = e.location().map(|l| (l.line(), l.column()));
+        let message = e.to_string();
+        let mut message = message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_string();
+        // The location is shown as file:line:column already.
+        if let Some(rest) = message
+            .strip_prefix("line ")
+            .and_then(|r| r.split_once(": "))
+            .map(|(_, m)| m.to_string())
+        {
+            message = rest;
+        }
+        InputError {
+            file: file.to_string(),
+            at,
+            hint: hint_for(&message),
+            message,
+        }
+    })
+}
+
+fn hint_for(message: &str) -> Option<String> {
+    let h = if message.contains("unknown field") {
+        "check the spelling; `kazasu schema` prints every field an editor can complete"
+    } else if message.contains("missing field") {
+        "add the field; `kazasu schema` lists the required ones"
+    } else if message.contains("it checks only") || message.contains("they check only") {
+        "remove the field, or move it to a step that can check it; `kazasu schema` shows what each kind of step checks"
+    } else if message.contains("unknown variant") {
+        "use one of the listed words"
+    } else if message.contains("duration") {
+        "write durations like 350ms, 1.5s or 800us"
+    } else {
+        "see the scenario format in README.md, or validate in an editor with scenarios/schema.json"
+    };
+    Some(h.to_string())
+}
+
+/// The profiles of one matrix dimension: the override alone, or each spec the scenario names
+/// (its matrix, else its own), loaded once per file (`loaded` caches them by spec).
+fn dimension<P>(
+    override_with: Option<&Arc<P>>,
+    name: impl Fn(&P) -> String,
+    own: &str,
+    matrix: &[String],
+    loaded: &mut Vec<(String, Arc<P>)>,
+    load: impl Fn(&str) -> Result<P, InputError>,
+) -> Result<Vec<(String, Arc<P>)>, InputError> {
+    if let Some(p) = override_with {
+        return Ok(vec![(name(p), p.clone())]);
+    }
+    let specs: Vec<String> = if matrix.is_empty() {
+        vec![own.to_string()]
+    } else {
+        matrix.to_vec()
+    };
+    let mut out = Vec::new();
+    for spec in specs {
+        let p = match loaded.iter().find(|(k, _)| *k == spec) {
+            Some((_, p)) => p.clone(),
+            None => {
+                let p = Arc::new(load(&spec)?);
+                loaded.push((spec.clone(), p.clone()));
+                p
+            }
+        };
+        out.push((spec, p));
+    }
+    Ok(out)
+}
+
+/// Every case of `files` (as [`load`] returns them), expanded with `overrides`; two cases of
+/// one name are an error (two profiles with one `name:` in a matrix are one product).
+pub fn expand_all(
+    files: &[(String, Vec<Scenario>)],
+    overrides: &Overrides,
+) -> Result<Vec<Case>, InputError> {
+    let mut all = Vec::new();
+    for (file, scenarios) in files {
+        all.extend(expand(scenarios, file, overrides)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in &all {
+        if !seen.insert(c.name.as_str()) {
+            return Err(InputError {
+                file: c.file.clone(),
+                at: None,
+                message: format!("two cases are named `{}`", c.name),
+                hint: Some(
+                    "scenario names must be unique in a run; two profiles with one `name:` in a \
+                     matrix are one product to kazasu"
+                        .into(),
+                ),
+            });
+        }
+    }
+    Ok(all)
+}
+
+/// Expands scenarios into cases (matrix combinations), each with its profiles loaded once
+/// (paths relative to the scenario file's folder first), or replaced by `overrides`.
+pub fn expand(
+    scenarios: &[Scenario],
+    file: &str,
+    overrides: &Overrides,
+) -> Result<Vec<Case>, InputError> {
+    let base = Path::new(file).parent();
+    let mut cards_loaded: Vec<(String, Arc<CardProfile>)> = Vec::new();
+    let mut readers_loaded: Vec<(String, Arc<ReaderProfile>)> = Vec::new();
+    let fail = |s: &Scenario, e: String| InputError {
+        file: file.to_string(),
+        at: None,
+        message: format!("scenario `{}`: {e}", s.name),
+        hint: Some("name a built-in profile (`kazasu profiles`) or a YAML file".into()),
+    };
+    let mut out = Vec::new();
+    for s in scenarios {
+        let m = s.matrix.clone().unwrap_or_default();
+        let cards = dimension(
+            overrides.card.as_ref(),
+            |c: &CardProfile| c.name.clone(),
+            &s.card,
+            &m.card,
+            &mut cards_loaded,
+            |spec| card_profile(spec, base).map_err(|e| fail(s, e)),
+        )?;
+        let readers = dimension(
+            overrides.reader.as_ref(),
+            |r: &ReaderProfile| r.name.clone(),
+            &s.reader,
+            &m.reader,
+            &mut readers_loaded,
+            |spec| reader_profile(spec, base).map_err(|e| fail(s, e)),
+        )?;
+        let rates: Vec<Option<u32>> = if m.bit_rate.is_empty() {
+            vec![s.bit_rate]
+        } else {
+            m.bit_rate.iter().map(|r| Some(*r)).collect()
+        };
+        for (card_spec, card) in &cards {
+            for (reader_spec, reader) in &readers {
+                for rate in &rates {
+                    let mut scenario = s.clone();
+                    scenario.card = card_spec.clone();
+                    scenario.reader = reader_spec.clone();
+                    scenario.bit_rate = *rate;
+                    scenario.matrix = None;
+                    let mut dims = Vec::new();
+                    if cards.len() > 1 || overrides.card.is_some() {
+                        dims.push(format!("card={}", card.name));
+                    }
+                    if readers.len() > 1 || overrides.reader.is_some() {
+                        dims.push(format!("reader={}", reader.name));
+                    }
+                    if rates.len() > 1 {
+                        dims.push(format!("bit_rate={}", rate.unwrap_or(0)));
+                    }
+                    let name = if dims.is_empty() {
+                        s.name.clone()
+                    } else {
+                        format!("{} [{}]", s.name, dims.join(", "))
+                    };
+                    out.push(Case {
+                        name,
+                        file: file.to_string(),
+                        scenario,
+                        card: card.clone(),
+                        reader: reader.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Loads scenario files: the bundled suite when `paths` is empty; folders are searched for
+/// `*.yaml` files (sorted; `*.data.yaml` files are data, not scenarios). Every file is parsed and checked; the first problem is returned.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<(String, Vec<Scenario>)>, InputError> {
+    let mut out = Vec::new();
+    if paths.is_empty() {
+        for (path, text) in BUNDLED {
+            let file = format!("scenarios/{path}");
+            let scenarios = parse(text, &file)?;
+            check_located(&scenarios, &file, text)?;
+            out.push((file, scenarios));
+        }
+        return Ok(out);
+    }
+    for p in paths {
+        let files = if p.is_dir() {
+            let mut v: Vec<PathBuf> = walk(p).map_err(|e| InputError {
+                file: p.display().to_string(),
+                at: None,
+                message: format!("cannot read the folder: {e}"),
+                hint: None,
+            })?;
+            v.sort();
+            v
+        } else {
+            vec![p.clone()]
+        };
+        for f in files {
+            let file = f.display().to_string();
+            let text =
+                crate::files::read_text(&f, crate::files::SCENARIOS).map_err(|e| InputError {
+                    file: file.clone(),
+                    at: None,
+                    message: e,
+                    hint: Some("give a scenario file or a folder of them".into()),
+                })?;
+            let scenarios = parse(&text, &file)?;
+            check_located(&scenarios, &file, &text)?;
+            out.push((file, scenarios));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(walk(&path)?);
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml")
+            && !path.to_string_lossy().ends_with(".data.yaml")
+        {
+            // `*.data.yaml` beside scenarios is what a service reads (onboarding program and
+            // registry), not scenarios.
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod bom_tests {
+    #[test]
+    fn a_byte_order_mark_before_a_list_of_scenarios_is_ignored() {
+        let text = "\u{feff}- name: one\n  steps: [tap]\n- name: two\n  steps: [tap]\n";
+        let scenarios = super::parse(text, "bom.yaml").unwrap();
+        assert_eq!(scenarios.len(), 2);
+    }
+}
