@@ -34,12 +34,7 @@ fn start(registry: Registry, db: &std::path::Path) -> Running {
 
 /// Sends `n` requests from the client threads — registrations of `names[first..first + n]`, or
 /// GET /api/program when `names` is `None` — and returns the wall time and the statuses.
-fn drive(
-    url: &str,
-    n: usize,
-    first: usize,
-    names: Option<&Arc<Vec<String>>>,
-) -> (Duration, Vec<u16>) {
+fn drive(url: &str, n: usize, first: usize, names: Option<&Arc<[String]>>) -> (Duration, Vec<u16>) {
     let next = Arc::new(AtomicUsize::new(0));
     let names = names.cloned();
     let url = url.to_string();
@@ -86,13 +81,11 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let db = dir.join("accounts.sqlite");
     let registry = Registry::synthetic(total);
-    let names: Arc<Vec<String>> = Arc::new(
-        registry
-            .institutions
-            .iter()
-            .map(|i| format!("{} {}", i.name, i.code))
-            .collect(),
-    );
+    let names: Arc<[String]> = registry
+        .institutions
+        .iter()
+        .map(|i| format!("{} {}", i.name, i.code))
+        .collect();
     let running = start(registry, &db);
     let url = running.url();
     // Warm-up: connections, page cache.

@@ -16,8 +16,7 @@ fn bundled_cases() -> Vec<suite::Case> {
     files
         .iter()
         .flat_map(|(file, scenarios)| {
-            suite::expand(scenarios, file, &kazasu::scenario::suite::Overrides::NONE)
-                .expect("profiles load")
+            suite::expand(scenarios, file, &suite::Overrides::NONE).expect("profiles load")
         })
         .collect()
 }

@@ -31,7 +31,11 @@ enum NewValue<'a> {
 #[derive(Arbitrary, Debug)]
 enum Edit<'a> {
     /// The n-th leaf (in document order) of manifest.json or report.json.
-    Json { report: bool, leaf: u16, value: NewValue<'a> },
+    Json {
+        report: bool,
+        leaf: u16,
+        value: NewValue<'a>,
+    },
     /// A file replaced by these bytes.
     Replace { file: u8, bytes: &'a [u8] },
     /// A file cut at this length.
@@ -142,7 +146,11 @@ fuzz_target!(|input: Input<'_>| {
     let mut report_edited = false;
     for edit in input.edits.iter().take(8) {
         match edit {
-            Edit::Json { report: r, leaf, value } => {
+            Edit::Json {
+                report: r,
+                leaf,
+                value,
+            } => {
                 let target = if *r { &mut report } else { &mut manifest };
                 let mut n = *leaf;
                 if let Some(p) = leaf_mut(target, &mut n) {

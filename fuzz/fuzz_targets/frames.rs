@@ -13,12 +13,12 @@
 mod numbering;
 
 use arbitrary::Arbitrary;
-use kazasu_sim::reader::fault::Fault;
+use kazasu_sim::applets::readertest::pattern;
 use kazasu_sim::iso14443::frame::{Block, append_crc, check_crc};
 use kazasu_sim::iso14443::pcd::{Pcd, PcdAction};
 use kazasu_sim::iso14443::picc::{Phase, Picc};
 use kazasu_sim::platform::profile::NfcType;
-use kazasu_sim::applets::readertest::pattern;
+use kazasu_sim::reader::fault::Fault;
 use kazasu_sim::{CardProfile, FaultPlan, Reader, ReaderProfile, SimTime};
 use libfuzzer_sys::fuzz_target;
 use rand_core::SeedableRng;

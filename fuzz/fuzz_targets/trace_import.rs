@@ -4,8 +4,8 @@
 //! (an import never writes a scenario kazasu itself refuses).
 #![no_main]
 
-use kazasu::field::import::{ImportOptions, to_scenario};
-use kazasu::field::trace::{Format, parse};
+use kazasu::capture::import::{ImportOptions, to_scenario};
+use kazasu::capture::trace::{Format, parse};
 use libfuzzer_sys::fuzz_target;
 
 const FORMATS: [Format; 7] = [

@@ -9,9 +9,8 @@ use std::sync::Arc;
 /// that a crashing target fails the smoke run. Otherwise does nothing.
 pub fn planted(data: &[u8]) {
     static PLANTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let on = *PLANTED.get_or_init(|| {
-        std::env::var_os("KAZASU_FUZZ_PLANTED_PANIC").is_some_and(|v| v == "1")
-    });
+    let on = *PLANTED
+        .get_or_init(|| std::env::var_os("KAZASU_FUZZ_PLANTED_PANIC").is_some_and(|v| v == "1"));
     if on && data.contains(&b'K') {
         panic!("planted panic (KAZASU_FUZZ_PLANTED_PANIC=1)");
     }

@@ -4,18 +4,21 @@
 //! way eligibility-check software drives real ones. Its folders follow the data flow:
 //!
 //! ```text
-//! scenario YAML ─► scenario (model, suite loading, variables) ─► run (cases, steps, checks)
-//!                                                                  │ over a link
+//! scenario YAML ─► scenario (model, checks, suite loading, variables) ─► run (cases, steps, checks)
+//!                                           host (APDU builders, JPKI flows) ◄─┤ over a link
 //!                        link: backend trait, in-process reader, pcscd + vpcd (pcsc), vpcd link
 //!                                                                  ▼
-//!                                      report (console, JUnit, JSON, HTML, transcripts)
-//! capture ─► field (trace formats, import, replay as card or host, shrink)
+//!          record (the typed transcript) ─► report (console, JUnit, JSON, HTML, coverage)
+//! capture ─► capture (trace formats, import, replay as card or host, shrink)
 //! serve: virtual cards on vpcd slots, their JSON-lines transcripts and checks
 //! fuzz: the virtual card as a fuzzer of host software (`kazasu fuzz-host`)
 //! onboarding: the onboarding service over HTTP (and in-process for the runner)
 //! certify: a certification bundle's manifest and its check
 //! calibrate: reader timing values estimated from round trips measured on a device
 //! ```
+//!
+//! The floors these modules stand on, and the rule that no import runs up them, are in
+//! `ARCHITECTURE.md` (checked by `tests/house.rs`).
 //!
 //! The `kazasu` binary (`main.rs` and `cli/`) is the command-line face.
 #![warn(missing_docs)]

@@ -316,7 +316,7 @@ impl Transcript {
         &mut self,
         command: &[u8],
         secret: bool,
-        error: &kazasu_sim::LinkError,
+        error: &LinkError,
         took: SimDuration,
         frames: &[FrameRecord],
     ) {

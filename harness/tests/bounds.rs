@@ -192,7 +192,7 @@ fn a_card_profile_that_takes_for_ever_is_refused() {
         );
         let path = dir.join(format!("slow-{}.yaml", value.len()));
         std::fs::write(&path, slow).unwrap();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let (code, out, err) = kazasu(&[
             "run",
             scenario.to_str().unwrap(),
@@ -221,7 +221,7 @@ fn a_case_ends_at_the_step_that_crosses_its_budget() {
     }
     let scenario = scenario_file("storm.yaml", &yaml);
     let json = std::env::temp_dir().join(format!("kazasu-storm-{}.json", std::process::id()));
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let (code, out, err) = kazasu(&[
         "run",
         scenario.to_str().unwrap(),

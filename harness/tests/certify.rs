@@ -722,15 +722,9 @@ fn verify_reads_only_the_bundles_own_files_within_its_bound() {
     let (code, out) = verify(&b);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("report.json: over the bound"), "{out}");
-    let peak_kib = {
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: getrusage writes the struct it is given.
-        assert_eq!(
-            unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
-            0
-        );
-        usage.ru_maxrss
-    };
+    let peak_kib = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN)
+        .expect("getrusage")
+        .max_rss();
     assert!(
         peak_kib < 320 * 1024,
         "a child of this test peaked at {peak_kib} KiB; the bundle bound is 256 MiB"

@@ -38,12 +38,8 @@ fn step_keywords(family: usize) -> BTreeSet<String> {
 fn run(yaml: &str) -> kazasu::run::CaseResult {
     let scenarios = suite::parse(yaml, "mutation.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     suite::check(&scenarios, "mutation.yaml").unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    let cases = suite::expand(
-        &scenarios,
-        "mutation.yaml",
-        &kazasu::scenario::suite::Overrides::NONE,
-    )
-    .expect("profiles load");
+    let cases =
+        suite::expand(&scenarios, "mutation.yaml", &suite::Overrides::NONE).expect("profiles load");
     assert_eq!(cases.len(), 1);
     run_case(&cases[0], 1)
 }

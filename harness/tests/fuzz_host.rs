@@ -65,8 +65,8 @@ fn campaign(host: Arc<dyn InProcessHost>, name: &str, runs: u32) -> (fuzz::Summa
         expect_exit: None,
     };
     let opts = Options {
-        card: kazasu::fuzz::LoadedCard::load(card()).unwrap(),
-        reader: std::sync::Arc::new(kazasu_sim::ReaderProfile::builtin("typical-424k").unwrap()),
+        card: fuzz::LoadedCard::load(card()).unwrap(),
+        reader: Arc::new(kazasu_sim::ReaderProfile::builtin("typical-424k").unwrap()),
         runs,
         seed: 11,
         out_dir,
@@ -95,13 +95,8 @@ fn check_finding(summary: &fuzz::Summary, target: &Target, key: &str) {
     assert!(n >= 1 && n <= full, "minimized to {n} of {full} APDUs");
     for path in [&f.recording, min] {
         let text = std::fs::read_to_string(path).unwrap();
-        let again = fuzz::replay(
-            &text,
-            &kazasu::fuzz::LoadedCard::load(card()).unwrap(),
-            11,
-            target,
-        )
-        .unwrap();
+        let again =
+            fuzz::replay(&text, &fuzz::LoadedCard::load(card()).unwrap(), 11, target).unwrap();
         assert_eq!(
             again.outcome.key(),
             key,

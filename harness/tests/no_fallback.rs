@@ -39,7 +39,7 @@ impl Backend for Rewriting {
     fn uid(&self) -> Vec<u8> {
         Backend::uid(&self.inner)
     }
-    fn atr(&self) -> Result<Vec<u8>, kazasu_sim::LinkError> {
+    fn atr(&self) -> Result<Vec<u8>, LinkError> {
         Backend::atr(&self.inner)
     }
     fn card_name(&self) -> String {
@@ -69,12 +69,8 @@ impl Transport for Rewriting {
 fn run_rewritten(yaml: &str, rule: (Vec<u8>, Vec<u8>)) -> CaseResult {
     let scenarios = suite::parse(yaml, "t.yaml").unwrap();
     suite::check(&scenarios, "t.yaml").unwrap();
-    let cases = suite::expand(
-        &scenarios,
-        "t.yaml",
-        &kazasu::scenario::suite::Overrides::NONE,
-    )
-    .expect("profiles load");
+    let cases =
+        suite::expand(&scenarios, "t.yaml", &suite::Overrides::NONE).expect("profiles load");
     let factory = move |_: usize, inner: Reader| -> Result<Box<dyn Backend>, String> {
         Ok(Box::new(Rewriting {
             inner,
@@ -180,12 +176,8 @@ fn an_answer_that_is_not_json_fails_expectations_about_json() {
             "name: not json\nsteps:\n  - http: {{ method: GET, path: /api/program }}\n    expect: {{ {expect} }}\n"
         );
         let scenarios = suite::parse(&yaml, "t.yaml").unwrap();
-        let cases = suite::expand(
-            &scenarios,
-            "t.yaml",
-            &kazasu::scenario::suite::Overrides::NONE,
-        )
-        .expect("profiles load");
+        let cases =
+            suite::expand(&scenarios, "t.yaml", &suite::Overrides::NONE).expect("profiles load");
         let r = run_case_on(&cases[0], 1, 0, &kazasu::run::inproc, Some(&url));
         assert_eq!(r.status, Status::Failed, "{expect}: {:?}", r.failure);
         let f = r.failure.unwrap();

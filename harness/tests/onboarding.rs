@@ -225,12 +225,8 @@ fn run_one(yaml: &str, target: Option<&str>) -> kazasu::run::CaseResult {
     use kazasu::scenario::suite;
     let scenarios = suite::parse(yaml, "t.yaml").unwrap();
     suite::check(&scenarios, "t.yaml").unwrap();
-    let cases = suite::expand(
-        &scenarios,
-        "t.yaml",
-        &kazasu::scenario::suite::Overrides::NONE,
-    )
-    .expect("profiles load");
+    let cases =
+        suite::expand(&scenarios, "t.yaml", &suite::Overrides::NONE).expect("profiles load");
     kazasu::run::run_case_on(&cases[0], 1, 0, &kazasu::run::inproc, target)
 }
 

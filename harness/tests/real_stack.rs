@@ -47,9 +47,7 @@ fn cases(filter: &str) -> Vec<suite::Case> {
     let files = suite::load(&[]).unwrap();
     let all: Vec<_> = files
         .iter()
-        .flat_map(|(f, s)| {
-            suite::expand(s, f, &kazasu::scenario::suite::Overrides::NONE).expect("profiles load")
-        })
+        .flat_map(|(f, s)| suite::expand(s, f, &suite::Overrides::NONE).expect("profiles load"))
         .collect();
     suite::Selection {
         filters: vec![filter.to_string()],

@@ -57,12 +57,8 @@ fn reports_and_transcripts_never_show_secret_command_data() {
     // The last step fails, so that the failure's context (the exchanges before it) is printed.
     yaml.push_str("  - apdu: 00 84 00 00 08\n    expect: { sw: \"6F00\" }\n");
     let scenarios = suite::parse(&yaml, "secrets.yaml").unwrap();
-    let cases = suite::expand(
-        &scenarios,
-        "secrets.yaml",
-        &kazasu::scenario::suite::Overrides::NONE,
-    )
-    .expect("profiles load");
+    let cases =
+        suite::expand(&scenarios, "secrets.yaml", &suite::Overrides::NONE).expect("profiles load");
     let result = run_case(&cases[0], 1);
     assert_eq!(
         result.failure.as_ref().map(|f| f.step),
@@ -91,7 +87,7 @@ fn reports_and_transcripts_never_show_secret_command_data() {
     assert_no_marker("the JUnit report", &report::junit(&results, summary, 1));
     assert_no_marker(
         "the HTML report",
-        &kazasu::report::html::render(&results, &summary, 1, "inproc", &[]),
+        &report::html::render(&results, &summary, 1, "inproc", &[]),
     );
 }
 
@@ -178,12 +174,8 @@ fn a_failed_expectation_made_from_a_secret_shows_no_secret() {
         "name: secret expectation\nsecrets: {{ code: \"{secret}\" }}\nsteps:\n  - tap\n  - apdu: 00 84 00 00 06\n    expect: {{ data: \"${{secrets.code}}\" }}\n"
     );
     let scenarios = suite::parse(&yaml, "secret-expect.yaml").unwrap();
-    let cases = suite::expand(
-        &scenarios,
-        "secret-expect.yaml",
-        &kazasu::scenario::suite::Overrides::NONE,
-    )
-    .expect("profiles load");
+    let cases = suite::expand(&scenarios, "secret-expect.yaml", &suite::Overrides::NONE)
+        .expect("profiles load");
     let result = run_case(&cases[0], 1);
     let failure = result
         .failure
@@ -204,7 +196,7 @@ fn a_failed_expectation_made_from_a_secret_shows_no_secret() {
         ("the JUnit report", report::junit(&results, summary, 1)),
         (
             "the HTML report",
-            kazasu::report::html::render(&results, &summary, 1, "inproc", &[]),
+            report::html::render(&results, &summary, 1, "inproc", &[]),
         ),
     ] {
         for form in [
@@ -225,12 +217,8 @@ fn a_failed_expectation_made_from_a_secret_shows_no_secret() {
 fn a_literal_invitation_code_in_a_raw_body_is_hidden() {
     let yaml = "name: literal code\nsteps:\n  - http: { method: POST, path: /api/registrations, body: \"{\\\"name\\\": \\\"x\\\", \\\"invitation_code\\\": \\\"ZZ9QX7\\\"}\" }\n    expect: { status: 201 }\n";
     let scenarios = suite::parse(yaml, "literal.yaml").unwrap();
-    let cases = suite::expand(
-        &scenarios,
-        "literal.yaml",
-        &kazasu::scenario::suite::Overrides::NONE,
-    )
-    .expect("profiles load");
+    let cases =
+        suite::expand(&scenarios, "literal.yaml", &suite::Overrides::NONE).expect("profiles load");
     let result = run_case(&cases[0], 1);
     assert!(result.failure.is_some(), "an unknown code is refused");
     let text = report::failure_text(&result);
@@ -246,7 +234,7 @@ fn a_literal_invitation_code_in_a_raw_body_is_hidden() {
         ("the JUnit report", report::junit(&results, summary, 1)),
         (
             "the HTML report",
-            kazasu::report::html::render(&results, &summary, 1, "inproc", &[]),
+            report::html::render(&results, &summary, 1, "inproc", &[]),
         ),
     ] {
         assert!(!out.contains("ZZ9QX7"), "{what} shows the code:\n{out}");

@@ -140,12 +140,12 @@ fn a_removal_closes_the_connection() {
 #[test]
 fn a_peer_that_closes_at_once_gets_back_off_not_a_flood() {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
     let counter = accepted.clone();
     listener.set_nonblocking(true).unwrap();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stopped = stop.clone();
     let closer = std::thread::spawn(move || {
         while !stopped.load(Ordering::SeqCst) {
@@ -154,7 +154,7 @@ fn a_peer_that_closes_at_once_gets_back_off_not_a_flood() {
                     counter.fetch_add(1, Ordering::SeqCst);
                     drop(s);
                 }
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(2)),
+                Err(_) => std::thread::sleep(Duration::from_millis(2)),
             }
         }
     });

@@ -408,8 +408,8 @@ mod tests {
         ) {
             let mut log = String::new();
             for (delta, cmd, resp) in &steps {
-                log.push_str(&format!("{:08} APDU: {} \n", delta % 100_000_000, kazasu_sim::hex_spaced(cmd)));
-                let r = resp.as_deref().map(kazasu_sim::hex_spaced).unwrap_or_default();
+                log.push_str(&format!("{:08} APDU: {} \n", delta % 100_000_000, hex_spaced(cmd)));
+                let r = resp.as_deref().map(hex_spaced).unwrap_or_default();
                 log.push_str(&format!("{:08} SW: {r} \n", delta / 1000 % 100_000_000));
             }
             let t = parse(Format::Pcscd, &log, None).unwrap();

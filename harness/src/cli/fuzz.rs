@@ -170,7 +170,7 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
         outln!(
             "replayed {} ({} recorded): the host {} after {:.2} s",
             recording.display(),
-            kazasu::fuzz::apdus(kazasu::fuzz::host::count_apdus(
+            fuzz::apdus(fuzz::host::count_apdus(
                 &kazasu::serve::line::read_all(&text)
                     .map_err(InputFailure)?
                     .into_iter()

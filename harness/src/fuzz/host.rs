@@ -346,7 +346,7 @@ impl<S: SlotCard> SlotBackend<S> {
             deadline: None,
         }
     }
-    fn record(&mut self, event: &LinkEvent) {
+    fn record(&self, event: &LinkEvent) {
         let line = served(self.started, 0, event);
         self.recording.lock().expect("recording lock").push(line);
     }

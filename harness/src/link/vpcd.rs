@@ -163,14 +163,11 @@ pub fn run<S: SlotCard + ?Sized>(
                 .and_then(|s| s.set_nonblocking(false).map(|()| s)),
             None => TcpStream::connect_timeout(&cfg.addr, Duration::from_secs(1)),
         };
-        let stream = match attempt {
-            Ok(s) => s,
-            Err(_) => {
-                // vpcd is not there (yet): try again, a little later each time.
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(cfg.max_backoff);
-                continue;
-            }
+        let Ok(stream) = attempt else {
+            // vpcd is not there (yet): try again, a little later each time.
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(cfg.max_backoff);
+            continue;
         };
         backoff = Duration::from_millis(20);
         if tune(&stream, &cfg).is_err() {

@@ -389,8 +389,7 @@ async fn serve_connections(
         };
         let _ = stream.set_nodelay(true);
         let service = hyper_util::service::TowerToHyperService::new(
-            app.clone()
-                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+            app.clone().layer(axum::Extension(ConnectInfo(peer))),
         );
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())

@@ -136,7 +136,7 @@ mod tests {
             fail_fast: true,
             ..RunOptions::default()
         };
-        let seen = std::sync::atomic::AtomicUsize::new(0);
+        let seen = AtomicUsize::new(0);
         let statuses: Vec<Status> = run(&cases(THREE), &opts, &|_| {
             seen.fetch_add(1, Ordering::SeqCst);
         })

@@ -192,19 +192,16 @@ impl World {
         }
         match self.reader.transmit(apdu) {
             Ok(t) => {
-                let r = match Response::parse(&t.response) {
-                    Ok(r) => r,
-                    Err(_) => {
-                        let frames = self.reader.last_frames();
-                        self.transcript.record_event(
-                            Event::Malformed {
-                                response: t.response.clone(),
-                            },
-                            t.duration,
-                            &frames,
-                        );
-                        return Err(SendError::Malformed(t.response));
-                    }
+                let Ok(r) = Response::parse(&t.response) else {
+                    let frames = self.reader.last_frames();
+                    self.transcript.record_event(
+                        Event::Malformed {
+                            response: t.response.clone(),
+                        },
+                        t.duration,
+                        &frames,
+                    );
+                    return Err(SendError::Malformed(t.response));
                 };
                 self.transcript.record_with(
                     apdu,
@@ -241,7 +238,7 @@ impl World {
         }
     }
 
-    pub(super) fn link(&mut self, r: Result<(), LinkError>) -> Outcome {
+    pub(super) fn link(&self, r: Result<(), LinkError>) -> Outcome {
         match r {
             Ok(()) => Outcome::default(),
             Err(e) => Outcome {

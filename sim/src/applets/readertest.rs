@@ -144,9 +144,8 @@ pub(crate) fn process(params: &ReadertestParams, cmd: &Command<'_>, ctx: &mut Ct
 }
 
 fn verify(cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
-    let raw = match cmd.to_vec() {
-        Ok(raw) => raw,
-        Err(_) => return reply(Sw::WRONG_LENGTH),
+    let Ok(raw) = cmd.to_vec() else {
+        return reply(Sw::WRONG_LENGTH);
     };
     let stored_len = raw.len().min(MEMORY_SIZE);
     ctx.nvm.commit(|p| {

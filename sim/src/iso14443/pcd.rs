@@ -89,7 +89,7 @@ impl Pcd {
         self.fwt
     }
 
-    fn send(&mut self, block: Block<'_>, wait: SimDuration) -> PcdAction {
+    fn send(&self, block: Block<'_>, wait: SimDuration) -> PcdAction {
         let mut frame = Vec::with_capacity(block.inf.len() + 4);
         block.emit(&mut frame);
         append_crc(self.nfc, &mut frame);
@@ -218,7 +218,7 @@ impl Pcd {
         }
     }
 
-    fn last_i_block(&mut self) -> Vec<u8> {
+    fn last_i_block(&self) -> Vec<u8> {
         let (start, end) = self.chunk;
         let more = end < self.command.len();
         let mut frame = Vec::with_capacity(end - start + 4);

@@ -336,7 +336,7 @@ impl Picc {
         })
     }
 
-    fn resend_last(&mut self) -> Option<Reply> {
+    fn resend_last(&self) -> Option<Reply> {
         if self.last_sent.is_empty() {
             return None;
         }

@@ -172,7 +172,7 @@ pub(super) fn pcscd_context(
     n: usize,
     at: Option<u64>,
     raw: &mut RawTrace,
-    st: &mut PcscdState,
+    st: &mut PcscdState<'_>,
 ) {
     let word = |t: &str| t.split(' ').next().unwrap_or("").to_string();
     if let Some(client) = text.strip_prefix("Received command: TRANSMIT from client ") {
