@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs kazasu's benchmarks in a quick mode and checks every target the README states as a ratio
+# Runs kazasu's benchmarks in a quick mode and checks every target docs/figures.md states as a ratio
 # to a baseline measured in the same run (the card alone, a bare RSA signature, counting a log's
 # lines, GET /api/program, a null responder): such a ratio holds on a loaded machine where an
 # absolute figure would not, so the absolute figures are shown but not judged. Exits 1 when a

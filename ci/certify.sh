@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A certification bundle as a laboratory signs it and its customer checks it: an Ed25519 key
-# made by openssl, `kazasu certify --sign`, the signature checked by openssl alone (the README's
+# made by openssl, `kazasu certify --sign`, the signature checked by openssl alone (the reader guide's
 # command), the key's fingerprint in the manifest checked against openssl's, `certify --verify
 # --key`, a forgery (a file changed, every hash recomputed) refused by both, and certificate.html
 # rendered in headless Chromium (screenshot in target/certificate.png).

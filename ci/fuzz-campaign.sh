@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kazasu's fuzz campaign: runs each fuzz target (fuzz/) to 10 million executions, or to a time
 # cap for the slow ones, one after the other, keeping the corpus it grows under
-# target/fuzz-corpus/<target>, and prints a Markdown table of what it did (the README's table
+# target/fuzz-corpus/<target>, and prints a Markdown table of what it did (docs/design/fuzzing.md's table
 # is this output). Crashes land in target/fuzz-artifacts/<target>/.
 #
 #   ci/fuzz-campaign.sh                       every target, 10M executions, 40 min cap each

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The onboarding service as its users meet it: its API description validated (OpenAPI), the
 # onboarding scenarios against the embedded service and against a served one (--target), then the
-# README's walkthrough — the curl lines between its onboarding-walkthrough markers, run as written
+# onboarding guide's walkthrough — the curl lines between its onboarding-walkthrough markers, run as written
 # (with the built binary in place of `cargo run --release --`) — checked for an active account, a
 # subsidised order and a ready account, with no invitation code in the service's log.
 # Usage: ci/onboarding.sh [KAZASU-BINARY]
@@ -42,17 +42,17 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/api/program" >/dev/nu
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=
 echo "onboarding: served instance (--target): $(tail -1 "$work/target.txt")"
 
-# The README's walkthrough, as a new user runs it.
-sed -n '/<!-- onboarding-walkthrough -->/,/<!-- \/onboarding-walkthrough -->/p' README.md \
+# The onboarding guide's walkthrough (docs/guide/onboarding.md), as a new user runs it.
+sed -n '/<!-- onboarding-walkthrough -->/,/<!-- \/onboarding-walkthrough -->/p' docs/guide/onboarding.md \
   | sed '1,2d;$d' | sed '$d' >"$work/walkthrough.sh"
-grep -q "curl" "$work/walkthrough.sh" || fail "no walkthrough found in README.md"
+grep -q "curl" "$work/walkthrough.sh" || fail "no walkthrough found in docs/guide/onboarding.md"
 sed -i "s#cargo run --release -- #$(realpath "$kazasu") #" "$work/walkthrough.sh"
 (cd "$work" && bash -e walkthrough.sh >"$work/walk.out" 2>"$work/walk.err") \
-  || fail "the README walkthrough: $(cat "$work/walk.out" "$work/walk.err" | tail -20)"
+  || fail "the onboarding guide's walkthrough: $(cat "$work/walk.out" "$work/walk.err" | tail -20)"
 out=$(cat "$work/walk.out")
 grep -q '"status":"active"' <<<"$out" || fail "walkthrough: no active account: $out"
 grep -q '"subsidy_yen":4900' <<<"$out" || fail "walkthrough: no subsidised order: $out"
 grep -q '"passed":true' <<<"$out" || fail "walkthrough: commissioning did not pass: $out"
 tail -1 "$work/walk.out" | grep -q '"status":"ready"' || fail "walkthrough: the account is not ready: $(tail -1 "$work/walk.out")"
 if grep -q "KZ7Q2M" "$work/walk.err" "$work/target.log"; then fail "a service log holds the invitation code"; fi
-echo "onboarding: the README walkthrough registered, ordered (¥9,800 − ¥4,900) and commissioned an account: ready"
+echo "onboarding: the guide's walkthrough registered, ordered (¥9,800 − ¥4,900) and commissioned an account: ready"

@@ -3,7 +3,7 @@
 # lints, starts pcscd with vsmartcard's vpcd driver, runs every unit, property, snapshot,
 # end-to-end and real-stack test, runs the bundled suite in-process (with every report) and
 # through pcscd, opens the HTML report in a headless browser, and checks interoperability with
-# real PC/SC clients (OpenSC, pcsc-tools) and foreign JPKI clients (myna-card, jpki-cli), walks the onboarding service (scenarios, the README's
+# real PC/SC clients (OpenSC, pcsc-tools) and foreign JPKI clients (myna-card, jpki-cli), walks the onboarding service (scenarios, the onboarding guide's
 # curl walkthrough, its HTML pages in headless Chromium), replays a pcscd capture of OpenSC as the card while
 # OpenSC runs again, fuzzes host programs with `kazasu fuzz-host` (a crashing and a hanging test
 # host, OpenSC, pcsc-tools), and restarts and stops pcscd under a running suite.
@@ -30,7 +30,7 @@ echo "== the HTML report in a browser"
 ci/html-check.sh target/release/kazasu
 echo "== certification: a signed bundle checked with openssl and kazasu, a forgery refused, the certificate in a browser"
 ci/certify.sh target/release/kazasu
-echo "== onboarding: the scenarios (embedded and --target), the README walkthrough, the pages in a browser"
+echo "== onboarding: the scenarios (embedded and --target), the guide's walkthrough, the pages in a browser"
 ci/onboarding.sh target/release/kazasu
 ci/onboarding-browser.sh target/release/kazasu
 echo "== the bundled suite through the real stack (pcscd + vpcd)"
@@ -41,6 +41,8 @@ ci/pcscd.sh start
 ci/interop.sh target/release/kazasu
 echo "== foreign JPKI clients (myna-card, jpki-cli from crates.io) against a served card"
 ci/interop-jpki.sh target/release/kazasu
+echo "== the README's 60-second tour, run as printed"
+ci/readme-tour.sh target/release/kazasu
 echo "== a field failure's round trip: capture with pcscd, import, replay as the card under OpenSC"
 ci/replay-e2e.sh target/release/kazasu
 echo "== kazasu fuzz-host: a crashing and a hanging host found, minimized, replayed; OpenSC and pcsc-tools fuzzed"
