@@ -48,7 +48,9 @@ fn a_recorded_answer_shorter_than_a_status_word_reads_back() {
         .collect();
     assert_eq!(
         answers,
-        [kazasu::capture::trace::Outcome::Response(vec![0x90])]
+        [kazasu::capture::trace::ExchangeOutcome::Response(vec![
+            0x90
+        ])]
     );
 }
 

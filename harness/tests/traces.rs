@@ -246,7 +246,7 @@ fn the_recorded_removal_is_replayed() {
     let failed = t
         .events
         .iter()
-        .filter(|e| matches!(&e.what, What::Exchange { outcome, .. } if !matches!(outcome, kazasu::capture::trace::Outcome::Response(_))))
+        .filter(|e| matches!(&e.what, What::Exchange { outcome, .. } if !matches!(outcome, kazasu::capture::trace::ExchangeOutcome::Response(_))))
         .count();
     assert!(failed > 0, "the capture shows exchanges that got nothing");
     assert!(t.events.iter().any(|e| matches!(e.what, What::Removed)));

@@ -6,7 +6,7 @@ use crate::iso7816::apdu::{Command, Response};
 use crate::iso7816::nvm::{Nvm, PowerLost};
 use crate::iso7816::status::StatusWord as Sw;
 use crate::platform::identity::Subject;
-use crate::platform::os::{Approval, Ctx, IsoApp, Outcome, Persistent, Session, SideChannel, Work};
+use crate::platform::os::{Approval, Ctx, Handled, IsoApp, Persistent, Session, SideChannel, Work};
 use crate::platform::profile::{
     AppletName, CardProfile, ProfileError, ReadertestParams, UidBehaviour,
 };
@@ -274,7 +274,7 @@ impl Card {
         }
     }
 
-    fn dispatch(&mut self, cmd: &Command<'_>, now: SimTime) -> Outcome {
+    fn dispatch(&mut self, cmd: &Command<'_>, now: SimTime) -> Handled {
         let refuse = |sw| Ok((Response::status(sw), Work::Other));
         match cmd.logical_channel() {
             None => return refuse(Sw::CLA_NOT_SUPPORTED),
@@ -325,7 +325,7 @@ impl Card {
         }
     }
 
-    fn select_application(applets: &[Applet], cmd: &Command<'_>, session: &mut Session) -> Outcome {
+    fn select_application(applets: &[Applet], cmd: &Command<'_>, session: &mut Session) -> Handled {
         let answer = |sw| Ok((Response::status(sw), Work::Select));
         if !matches!(cmd.p2, 0x00 | 0x0C) {
             return answer(Sw::WRONG_P1P2);
@@ -385,7 +385,7 @@ impl Card {
         }
     }
 
-    fn no_application(cmd: &Command<'_>) -> Outcome {
+    fn no_application(cmd: &Command<'_>) -> Handled {
         let sw = match (cmd.cla, cmd.ins) {
             (0x00, 0xA4) if cmd.p1 == 0x00 && !cmd.data.is_empty() => Sw::FILE_NOT_FOUND,
             (0x00 | 0x80, 0xA4) if cmd.p1 == 0x00 => Sw::WRONG_P1P2,

@@ -4,7 +4,7 @@
 //! steps or faults. PINs become `${secrets.NAME}` placeholders unless asked to keep them.
 
 use crate::capture::replay::{ResponseClass, selected_ef};
-use crate::capture::trace::{Outcome, Trace, What};
+use crate::capture::trace::{ExchangeOutcome, Trace, What};
 use crate::record::carries_secret;
 use kazasu_sim::{Card, Fixtures, hex_spaced};
 use std::fmt::Write as _;
@@ -192,7 +192,7 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                 outcome,
                 took_us,
             } => {
-                let answered = matches!(outcome, Outcome::Response(r) if r.len() >= 2);
+                let answered = matches!(outcome, ExchangeOutcome::Response(r) if r.len() >= 2);
                 if !in_field && answered {
                     // The card answers again: it is back in the field.
                     let _ = writeln!(steps, "  - tap");
@@ -242,7 +242,7 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                     .unwrap_or_default();
                 let _ = writeln!(steps, "  - apdu: {apdu}  # line {}{timing}", e.line);
                 match outcome {
-                    Outcome::Response(r) if r.len() >= 2 => {
+                    ExchangeOutcome::Response(r) if r.len() >= 2 => {
                         let (data, sw) = r.split_at(r.len() - 2);
                         let mut expect = format!("sw: \"{}\"", hex_spaced(sw).replace(' ', ""));
                         if !data.is_empty() {
@@ -258,9 +258,11 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                         }
                         let _ = writeln!(steps, "    expect: {{ {expect} }}");
                     }
-                    Outcome::Response(_) | Outcome::Nothing | Outcome::Error(_) => {
+                    ExchangeOutcome::Response(_)
+                    | ExchangeOutcome::Nothing
+                    | ExchangeOutcome::Error(_) => {
                         let why = match outcome {
-                            Outcome::Error(e) => comment(e),
+                            ExchangeOutcome::Error(e) => comment(e),
                             _ => "no answer".into(),
                         };
                         if in_field {

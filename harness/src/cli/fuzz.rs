@@ -2,7 +2,7 @@
 //! outcomes, minimized recordings with the command that replays them.
 
 use super::{InputFailure, write_file};
-use kazasu::fuzz::host::{HostCommand, Outcome, ScenarioHost};
+use kazasu::fuzz::host::{HostCommand, HostOutcome, ScenarioHost};
 use kazasu::fuzz::{self, Options, Progress, Target};
 use kazasu::serve::CardSpec;
 use std::path::PathBuf;
@@ -245,12 +245,12 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
     })
 }
 
-fn describe(o: &Outcome) -> String {
+fn describe(o: &HostOutcome) -> String {
     match o {
-        Outcome::Passed { code } => format!("passed (exit {code})"),
-        Outcome::Crashed { signal } => format!("CRASHED ({signal})"),
-        Outcome::Hung => "HUNG (killed at the time-out)".into(),
-        Outcome::UnexpectedExit { code } => format!("exited {code}, not an expected code"),
+        HostOutcome::Passed { code } => format!("passed (exit {code})"),
+        HostOutcome::Crashed { signal } => format!("CRASHED ({signal})"),
+        HostOutcome::Hung => "HUNG (killed at the time-out)".into(),
+        HostOutcome::UnexpectedExit { code } => format!("exited {code}, not an expected code"),
     }
 }
 

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Backend {
+pub enum BackendChoice {
     /// The simulator in this process (virtual time; no setup).
     Inproc,
     /// Through the real stack: pcscd + vsmartcard's vpcd (start it with ci/pcscd.sh start).
@@ -65,7 +65,7 @@ pub struct RunArgs {
     pub html: Option<PathBuf>,
     /// Where the cards live.
     #[arg(long, value_enum, default_value = "inproc")]
-    pub backend: Backend,
+    pub backend: BackendChoice,
     /// With --backend pcsc: `fast`, or `realtime` to make the link wait out modelled durations.
     #[arg(long, value_enum, default_value = "fast")]
     pub pace: kazasu::link::vpcd::Pace,
@@ -156,8 +156,8 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
         ));
     }
     let backend = match a.backend {
-        Backend::Inproc => "inproc",
-        Backend::Pcsc => "pcsc",
+        BackendChoice::Inproc => "inproc",
+        BackendChoice::Pcsc => "pcsc",
     };
     let mut opts = RunOptions {
         seed: a.seed,
@@ -175,7 +175,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
             ));
         }
         Some(name) => {
-            if a.backend != Backend::Pcsc {
+            if a.backend != BackendChoice::Pcsc {
                 return Err(InputFailure(
                     "--device needs --backend pcsc (the reader is reached through pcscd)".into(),
                 ));
@@ -265,15 +265,15 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
 pub type Factory = Box<run::BackendFactory>;
 
 fn backend_factory(
-    backend: Backend,
+    backend: BackendChoice,
     pace: kazasu::link::vpcd::Pace,
     slots: Option<u16>,
     jobs: Option<usize>,
     opts: &mut RunOptions,
 ) -> Result<Factory, InputFailure> {
     match backend {
-        Backend::Inproc => Ok(Box::new(run::inproc)),
-        Backend::Pcsc => pcsc_factory(pace, slots, jobs, opts),
+        BackendChoice::Inproc => Ok(Box::new(run::inproc)),
+        BackendChoice::Pcsc => pcsc_factory(pace, slots, jobs, opts),
     }
 }
 

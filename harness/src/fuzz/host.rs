@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 /// How a run of the host ended.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
-pub enum Outcome {
+pub enum HostOutcome {
     /// It ended by itself with an expected exit code.
     Passed {
         /// The exit code.
@@ -38,18 +38,18 @@ pub enum Outcome {
     },
 }
 
-impl Outcome {
+impl HostOutcome {
     /// Whether this run is a finding.
     pub fn is_failure(&self) -> bool {
-        !matches!(self, Outcome::Passed { .. })
+        !matches!(self, HostOutcome::Passed { .. })
     }
     /// What makes two failures the same: crash and signal, hang, or exit code.
     pub fn key(&self) -> String {
         match self {
-            Outcome::Passed { code } => format!("passed (exit {code})"),
-            Outcome::Crashed { signal } => format!("crash ({signal})"),
-            Outcome::Hung => "hang".into(),
-            Outcome::UnexpectedExit { code } => format!("exit {code}"),
+            HostOutcome::Passed { code } => format!("passed (exit {code})"),
+            HostOutcome::Crashed { signal } => format!("crash ({signal})"),
+            HostOutcome::Hung => "hang".into(),
+            HostOutcome::UnexpectedExit { code } => format!("exit {code}"),
         }
     }
 }
@@ -66,10 +66,10 @@ pub struct HostCommand {
 }
 
 impl HostCommand {
-    fn judge_exit(&self, code: i32) -> Outcome {
+    fn judge_exit(&self, code: i32) -> HostOutcome {
         match &self.expect_exit {
-            Some(codes) if !codes.contains(&code) => Outcome::UnexpectedExit { code },
-            _ => Outcome::Passed { code },
+            Some(codes) if !codes.contains(&code) => HostOutcome::UnexpectedExit { code },
+            _ => HostOutcome::Passed { code },
         }
     }
 }
@@ -78,7 +78,7 @@ impl HostCommand {
 #[derive(Clone, Debug)]
 pub struct HostRun {
     /// How it ended.
-    pub outcome: Outcome,
+    pub outcome: HostOutcome,
     /// What crossed the link, as the card saw it.
     pub recording: Vec<ServedLine>,
     /// The last lines the host wrote (stdout and stderr), at most 2 KB.
@@ -206,7 +206,7 @@ pub fn run_through_pcscd<S: SlotCard + Send + 'static>(
 }
 
 /// Runs the program in its own process group; kills the group at the time-out.
-fn run_program(host: &HostCommand) -> Result<(Outcome, String, Duration), String> {
+fn run_program(host: &HostCommand) -> Result<(HostOutcome, String, Duration), String> {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
     let Some((program, args)) = host.argv.split_first() else {
         return Err(
@@ -272,15 +272,15 @@ fn run_program(host: &HostCommand) -> Result<(Outcome, String, Duration), String
     }
     let output_tail = String::from_utf8_lossy(&tail.lock().expect("output lock")).into_owned();
     let outcome = match status {
-        None => Outcome::Hung,
+        None => HostOutcome::Hung,
         Some(s) => match (s.code(), s.signal()) {
             (Some(code), _) => host.judge_exit(code),
-            (None, Some(sig)) => Outcome::Crashed {
+            (None, Some(sig)) => HostOutcome::Crashed {
                 signal: nix::sys::signal::Signal::try_from(sig)
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_else(|_| format!("signal {sig}")),
             },
-            (None, None) => Outcome::Crashed {
+            (None, None) => HostOutcome::Crashed {
                 signal: "an unknown end".into(),
             },
         },
@@ -487,8 +487,8 @@ pub fn run_in_process<S: SlotCard + Send + 'static>(
         let _ = tx.send(result);
     });
     let judge = |code: i32| match expect_exit {
-        Some(codes) if !codes.contains(&code) => Outcome::UnexpectedExit { code },
-        _ => Outcome::Passed { code },
+        Some(codes) if !codes.contains(&code) => HostOutcome::UnexpectedExit { code },
+        _ => HostOutcome::Passed { code },
     };
     let (outcome, output_tail) =
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
@@ -501,14 +501,14 @@ pub fn run_in_process<S: SlotCard + Send + 'static>(
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "a panic".into());
                 (
-                    Outcome::Crashed {
+                    HostOutcome::Crashed {
                         signal: "panic".into(),
                     },
                     message,
                 )
             }
             // The host thread still holds the card; it ends when it next asks for something.
-            Err(_) => (Outcome::Hung, String::new()),
+            Err(_) => (HostOutcome::Hung, String::new()),
         };
     let recording = recorded.lock().expect("recording lock").clone();
     HostRun {

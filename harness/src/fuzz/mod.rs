@@ -136,7 +136,7 @@ pub struct Summary {
     /// Mutated runs that crashed, hung or exited otherwise than expected.
     pub failed: u32,
     /// How the run without mutation ended (a host that fails even then needs fixing first).
-    pub baseline: host::Outcome,
+    pub baseline: host::HostOutcome,
     /// APDUs of the run without mutation.
     pub baseline_apdus: usize,
     /// Seed.

@@ -1,7 +1,7 @@
 //! The card steps: tap, remove, APDUs, selects, whole-file reads, PIN checks, signatures, the
 //! JPKI auth flow, ATR and UID — each turned into an outcome the expectations check.
 
-use super::world::{Outcome, World, encode, parse_fid};
+use super::world::{StepOutcome, World, encode, parse_fid};
 use crate::host::flows::{self, Host, ReadMode, apdu};
 use crate::record::Event;
 use crate::scenario::{CardAction, CardStep, ReadHow, SelectTarget};
@@ -10,7 +10,7 @@ use kazasu_sim::{StatusWord, hex_spaced};
 use rand_core::RngCore;
 
 impl World {
-    pub(super) fn card_step(&mut self, step: &CardStep) -> Result<Outcome, String> {
+    pub(super) fn card_step(&mut self, step: &CardStep) -> Result<StepOutcome, String> {
         Ok(match &step.action {
             CardAction::Tap => {
                 let t0 = self.reader.now();
@@ -28,7 +28,7 @@ impl World {
             }
             CardAction::Remove => {
                 self.reader.remove();
-                Outcome::default()
+                StepOutcome::default()
             }
             CardAction::Approve => {
                 if !self.reader.approve() {
@@ -37,7 +37,7 @@ impl World {
                         self.reader.card_name()
                     ));
                 }
-                Outcome::default()
+                StepOutcome::default()
             }
             CardAction::Deselect => {
                 let t0 = self.reader.now();
@@ -49,7 +49,7 @@ impl World {
             }
             CardAction::Wait(d) => {
                 self.reader.wait(d.0);
-                Outcome::default()
+                StepOutcome::default()
             }
             CardAction::Apdu(t) => {
                 let (bytes, secret) = self.expand(t)?;
@@ -143,10 +143,10 @@ impl World {
                 self.transcript.extend(t);
                 match result {
                     Ok(out) => {
-                        let mut o = Outcome {
+                        let mut o = StepOutcome {
                             sw: Some(StatusWord::OK),
                             data: out.signature.clone(),
-                            ..Outcome::default()
+                            ..StepOutcome::default()
                         };
                         if !flows::signature_verifies(&out.certificate, &nonce, &out.signature)? {
                             o.own_check = Some((
@@ -156,13 +156,13 @@ impl World {
                         }
                         o
                     }
-                    Err(flows::FlowError::Status { sw, .. }) => Outcome {
+                    Err(flows::FlowError::Status { sw, .. }) => StepOutcome {
                         sw: Some(sw),
-                        ..Outcome::default()
+                        ..StepOutcome::default()
                     },
-                    Err(flows::FlowError::Transport { source, .. }) => Outcome {
+                    Err(flows::FlowError::Transport { source, .. }) => StepOutcome {
                         error: Some(source),
-                        ..Outcome::default()
+                        ..StepOutcome::default()
                     },
                     Err(e) => return Err(e.to_string()),
                 }
@@ -172,16 +172,16 @@ impl World {
                     .reader
                     .atr()
                     .map_err(|e| format!("no ATR to read: {e} (tap the card first)"))?;
-                Outcome {
+                StepOutcome {
                     data: atr,
-                    ..Outcome::default()
+                    ..StepOutcome::default()
                 }
             }
             CardAction::Uid(u) => {
                 let uid = self.reader.uid();
-                let mut o = Outcome {
+                let mut o = StepOutcome {
                     data: uid.clone(),
-                    ..Outcome::default()
+                    ..StepOutcome::default()
                 };
                 if let Some(name) = &u.differs_from {
                     let old = self
@@ -215,7 +215,7 @@ impl World {
         })
     }
 
-    pub(super) fn read_file(&mut self, ef: &str, how: ReadHow) -> Result<Outcome, String> {
+    pub(super) fn read_file(&mut self, ef: &str, how: ReadHow) -> Result<StepOutcome, String> {
         let fid = parse_fid(ef)?;
         let header = if how == ReadHow::Sfi {
             encode(apdu::read_header(Some(fid[1])))?
@@ -232,11 +232,11 @@ impl World {
         let total = match flows::der_total_length(&data) {
             Ok(t) => t,
             Err(m) => {
-                return Ok(Outcome {
+                return Ok(StepOutcome {
                     sw: Some(StatusWord::OK),
                     data,
                     own_check: Some(("a DER header".into(), m)),
-                    ..Outcome::default()
+                    ..StepOutcome::default()
                 });
             }
         };
@@ -248,11 +248,11 @@ impl World {
             let bytes = encode(cmd)?;
             match self.send_step(&bytes, false) {
                 Ok(r) if r.data.is_empty() => {
-                    return Ok(Outcome {
+                    return Ok(StepOutcome {
                         sw: Some(r.sw),
                         data,
                         own_check: Some(("the rest of the file".into(), "an empty answer".into())),
-                        ..Outcome::default()
+                        ..StepOutcome::default()
                     });
                 }
                 Ok(r) => data.extend_from_slice(&r.data),
@@ -260,10 +260,10 @@ impl World {
             }
         }
         data.truncate(total);
-        Ok(Outcome {
+        Ok(StepOutcome {
             sw: Some(StatusWord::OK),
             data,
-            ..Outcome::default()
+            ..StepOutcome::default()
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Expectations: what a card step's outcome is checked against (status words, data, transport
 //! errors, time), and how an outcome is described when it does not match.
 
-use super::world::{Outcome, World};
+use super::world::{StepOutcome, World};
 use crate::scenario::{CardExpect, CardStep, TransportErrorKind};
 use kazasu_sim::{LinkError, SimDuration, hex_spaced};
 
@@ -21,7 +21,7 @@ pub(super) fn kind_matches(kind: TransportErrorKind, e: LinkError) -> bool {
     )
 }
 
-pub(super) fn describe(o: &Outcome) -> String {
+pub(super) fn describe(o: &StepOutcome) -> String {
     match (&o.error, o.sw) {
         (Some(e), _) => format!("transport error: {e}"),
         (None, Some(sw)) if o.data.is_empty() => format!("SW {sw} ({})", sw.name()),
@@ -50,7 +50,7 @@ pub(super) fn short_hex(d: &[u8]) -> String {
 
 pub(super) fn check(
     step: &CardStep,
-    o: &Outcome,
+    o: &StepOutcome,
     took: SimDuration,
     w: &World,
 ) -> Result<(), (String, String)> {
@@ -162,11 +162,11 @@ mod tests {
     use kazasu_sim::StatusWord;
     use kazasu_sim::platform::profile::Millis;
 
-    fn answered(sw: u16, data: &[u8]) -> Outcome {
-        Outcome {
+    fn answered(sw: u16, data: &[u8]) -> StepOutcome {
+        StepOutcome {
             sw: Some(StatusWord(sw)),
             data: data.to_vec(),
-            ..Outcome::default()
+            ..StepOutcome::default()
         }
     }
 

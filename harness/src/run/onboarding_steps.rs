@@ -1,7 +1,7 @@
 //! The onboarding steps: the case's session with the service (in-process or `--target`), and
 //! commissioning's first read through the case's own card and reader.
 
-use super::world::{Outcome, World, expand_text, lookup_secret};
+use super::world::{StepOutcome, World, expand_text, lookup_secret};
 use crate::link::backend::Backend;
 use crate::record::{Event, Transcript};
 use crate::scenario::{OnboardingAction, OnboardingStep};
@@ -10,7 +10,7 @@ use kazasu_sim::{Secret, SimDuration};
 use rand_core::RngCore;
 
 impl World {
-    pub(super) fn onboarding_step(&mut self, step: &OnboardingStep) -> Result<Outcome, String> {
+    pub(super) fn onboarding_step(&mut self, step: &OnboardingStep) -> Result<StepOutcome, String> {
         use crate::onboarding::client::{MODELLED_RESPONSE_TIME, Session};
         let session = match self.onboarding.take() {
             Some(s) => s,
@@ -61,9 +61,9 @@ impl World {
             )),
             _ => None,
         });
-        Ok(Outcome {
+        Ok(StepOutcome {
             own_check,
-            ..Outcome::default()
+            ..StepOutcome::default()
         })
     }
 }

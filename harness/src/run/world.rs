@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 /// What a step produced.
 #[derive(Default)]
-pub(super) struct Outcome {
+pub(super) struct StepOutcome {
     pub(super) sw: Option<StatusWord>,
     pub(super) data: Vec<u8>,
     pub(super) error: Option<LinkError>,
@@ -30,32 +30,32 @@ pub(super) enum SendError {
     Malformed(Vec<u8>),
 }
 
-impl Outcome {
+impl StepOutcome {
     pub(super) fn not_answered(e: SendError) -> Self {
         match e {
-            SendError::Link(e) => Outcome {
+            SendError::Link(e) => StepOutcome {
                 error: Some(e),
-                ..Outcome::default()
+                ..StepOutcome::default()
             },
-            SendError::Malformed(bytes) => Outcome {
+            SendError::Malformed(bytes) => StepOutcome {
                 malformed: Some(bytes),
-                ..Outcome::default()
+                ..StepOutcome::default()
             },
         }
     }
     pub(super) fn response(r: Response) -> Self {
-        Outcome {
+        StepOutcome {
             sw: Some(r.sw),
             data: r.data,
-            ..Outcome::default()
+            ..StepOutcome::default()
         }
     }
-    /// [`Outcome::response`], with data that may hold a secret.
+    /// [`StepOutcome::response`], with data that may hold a secret.
     pub(super) fn answered(r: Response, w: &World) -> Self {
         let data_secret = w.holds_secret(&r.data);
-        Outcome {
+        StepOutcome {
             data_secret,
-            ..Outcome::response(r)
+            ..StepOutcome::response(r)
         }
     }
 }
@@ -230,20 +230,20 @@ impl World {
     }
 
     /// Sends, and stops the step at a transport error or a status other than 90 00.
-    pub(super) fn send_step(&mut self, apdu: &[u8], secret: bool) -> Result<Response, Outcome> {
+    pub(super) fn send_step(&mut self, apdu: &[u8], secret: bool) -> Result<Response, StepOutcome> {
         match self.send(apdu, secret) {
             Ok(r) if r.sw.is_ok() => Ok(r),
-            Ok(r) => Err(Outcome::answered(r, self)),
-            Err(e) => Err(Outcome::not_answered(e)),
+            Ok(r) => Err(StepOutcome::answered(r, self)),
+            Err(e) => Err(StepOutcome::not_answered(e)),
         }
     }
 
-    pub(super) fn link(&self, r: Result<(), LinkError>) -> Outcome {
+    pub(super) fn link(&self, r: Result<(), LinkError>) -> StepOutcome {
         match r {
-            Ok(()) => Outcome::default(),
-            Err(e) => Outcome {
+            Ok(()) => StepOutcome::default(),
+            Err(e) => StepOutcome {
                 error: Some(e),
-                ..Outcome::default()
+                ..StepOutcome::default()
             },
         }
     }
@@ -252,10 +252,10 @@ impl World {
         expand_text(&self.secrets, template)
     }
 
-    pub(super) fn apdu_outcome(&mut self, cmd: &[u8], secret: bool) -> Outcome {
+    pub(super) fn apdu_outcome(&mut self, cmd: &[u8], secret: bool) -> StepOutcome {
         match self.send(cmd, secret) {
-            Ok(r) => Outcome::answered(r, self),
-            Err(e) => Outcome::not_answered(e),
+            Ok(r) => StepOutcome::answered(r, self),
+            Err(e) => StepOutcome::not_answered(e),
         }
     }
 }

@@ -3,10 +3,10 @@
 
 use crate::iso7816::apdu::{Command, Response};
 use crate::iso7816::status::StatusWord as Sw;
-use crate::platform::os::{Ctx, Outcome, Work};
+use crate::platform::os::{Ctx, Handled, Work};
 
 /// Processes a command (the Athena behaviour needs no SELECT).
-pub(crate) fn process(cmd: &Command<'_>, _ctx: &mut Ctx<'_>) -> Outcome {
+pub(crate) fn process(cmd: &Command<'_>, _ctx: &mut Ctx<'_>) -> Handled {
     if cmd.cla != 0x80 {
         return Ok((Response::status(Sw::CLA_NOT_SUPPORTED), Work::Other));
     }

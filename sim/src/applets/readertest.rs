@@ -4,7 +4,7 @@
 
 use crate::iso7816::apdu::{Command, Response};
 use crate::iso7816::status::StatusWord as Sw;
-use crate::platform::os::{Ctx, Outcome, Work};
+use crate::platform::os::{Ctx, Handled, Work};
 use crate::platform::profile::{ReadertestMode, ReadertestParams};
 
 /// Package AID.
@@ -56,7 +56,7 @@ fn p1p2(cmd: &Command<'_>) -> usize {
     usize::from(u16::from_be_bytes([cmd.p1, cmd.p2]))
 }
 
-fn reply(sw: Sw) -> Outcome {
+fn reply(sw: Sw) -> Handled {
     Ok((Response::status(sw), Work::Other))
 }
 
@@ -68,7 +68,7 @@ fn data_check(cmd: &Command<'_>, lc_zero_is_error: bool) -> Option<Sw> {
 }
 
 /// Processes a command while the applet is selected.
-pub(crate) fn process(params: &ReadertestParams, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+pub(crate) fn process(params: &ReadertestParams, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Handled {
     if cmd.cla != 0x80 {
         return reply(Sw::CLA_NOT_SUPPORTED);
     }
@@ -143,7 +143,7 @@ pub(crate) fn process(params: &ReadertestParams, cmd: &Command<'_>, ctx: &mut Ct
     }
 }
 
-fn verify(cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+fn verify(cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Handled {
     let Ok(raw) = cmd.to_vec() else {
         return reply(Sw::WRONG_LENGTH);
     };

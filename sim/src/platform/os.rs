@@ -239,9 +239,9 @@ pub(crate) struct Ctx<'a> {
     pub rng: &'a mut rand_chacha::ChaCha8Rng,
 }
 
-pub(crate) type Outcome = Result<(Response, Work), PowerLost>;
+pub(crate) type Handled = Result<(Response, Work), PowerLost>;
 
-fn status(sw: Sw, work: Work) -> Outcome {
+fn status(sw: Sw, work: Work) -> Handled {
     Ok((Response::status(sw), work))
 }
 
@@ -257,7 +257,7 @@ fn p2_target(p2: u8, current: Option<u16>) -> Result<u16, Sw> {
 impl IsoApp {
     /// Processes a command addressed to this application (the card has dealt with SELECT by
     /// AID, the class byte's channel bits and malformed bytes).
-    pub(crate) fn process(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+    pub(crate) fn process(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Handled {
         let iso = cmd.cla == 0x00;
         let proprietary = cmd.cla == 0x80;
         if !iso && !proprietary {
@@ -283,7 +283,7 @@ impl IsoApp {
         }
     }
 
-    fn select(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+    fn select(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Handled {
         match cmd.p1 {
             // `00 A4 00 0C 02 3F 00`: the MF by its file id is not found, whatever is selected
             // (reported).
@@ -316,7 +316,7 @@ impl IsoApp {
         }
     }
 
-    fn read_binary(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+    fn read_binary(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Handled {
         let (fid, offset) = if cmd.p1 & 0x80 != 0 {
             if cmd.p1 & 0x60 != 0 || cmd.p1 & 0x1F == 0 {
                 return status(Sw::WRONG_P1P2, Work::Other);
@@ -373,7 +373,7 @@ impl IsoApp {
         }
     }
 
-    fn verify(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+    fn verify(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Handled {
         if cmd.p1 != 0x00 {
             return status(Sw::WRONG_P1P2, Work::Verify);
         }
@@ -415,7 +415,7 @@ impl IsoApp {
         }
     }
 
-    fn change_reference_data(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+    fn change_reference_data(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Handled {
         if cmd.p1 != 0x01 {
             return status(Sw::WRONG_P1P2, Work::ChangePin);
         }
@@ -440,7 +440,7 @@ impl IsoApp {
         status(Sw::OK, Work::ChangePin)
     }
 
-    fn sign(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Outcome {
+    fn sign(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Handled {
         let Some(scheme) = Scheme::from_p1(cmd.p1).filter(|s| self.sign_schemes.contains(s)) else {
             return status(Sw::WRONG_P1P2, Work::Sign);
         };
@@ -481,7 +481,7 @@ impl IsoApp {
         Ok((Response::ok(signature), Work::Sign))
     }
 
-    fn last_command_indicator(&self, cmd: &Command<'_>) -> Outcome {
+    fn last_command_indicator(&self, cmd: &Command<'_>) -> Handled {
         let sw = match self.last_command {
             Some(LastCommandIndicator::Accept) if cmd.p1 == 0 && cmd.p2 == 0 => Sw::OK,
             Some(LastCommandIndicator::Accept) => Sw::WRONG_P1P2,

@@ -4,7 +4,7 @@
 
 use super::matching::Divergence;
 use super::matching::same_command;
-use crate::capture::trace::{Outcome, Trace, What};
+use crate::capture::trace::{ExchangeOutcome, Trace, What};
 use crate::link::backend::Backend;
 use crate::link::transport::{Transport, TransportError};
 use crate::record::redact_secrets;
@@ -27,7 +27,7 @@ pub enum Mode {
 pub(super) struct Recorded {
     command: Vec<u8>,
     redacted: bool,
-    outcome: Outcome,
+    outcome: ExchangeOutcome,
     took: SimDuration,
     line: usize,
     /// The card left the field after this exchange.
@@ -162,7 +162,7 @@ impl RecordedCard {
     fn only_failures_left(&self) -> bool {
         self.script[self.cursor.min(self.script.len())..]
             .iter()
-            .all(|r| !matches!(r.outcome, Outcome::Response(_)))
+            .all(|r| !matches!(r.outcome, ExchangeOutcome::Response(_)))
     }
 
     /// Recorded exchanges replayed, counting a failing tail after the card left for good.
@@ -178,7 +178,7 @@ impl RecordedCard {
     /// next, that is part of the recording (the host trying a card that left).
     pub fn absorb_while_away(&mut self, command: &[u8]) {
         if let Some(r) = self.script.get(self.cursor)
-            && !matches!(r.outcome, Outcome::Response(_))
+            && !matches!(r.outcome, ExchangeOutcome::Response(_))
             && same_command(&r.command, r.redacted, command)
         {
             self.cursor += 1;
@@ -257,11 +257,11 @@ impl RecordedCard {
         let r = &self.script[k];
         self.now += r.took;
         match &r.outcome {
-            Outcome::Response(response) => Answer::Respond {
+            ExchangeOutcome::Response(response) => Answer::Respond {
                 response: response.clone(),
                 took: r.took,
             },
-            Outcome::Nothing | Outcome::Error(_) => {
+            ExchangeOutcome::Nothing | ExchangeOutcome::Error(_) => {
                 // The card left during this exchange (unless the recording brings it back).
                 self.leave = false;
                 self.away = !r.then_inserted;

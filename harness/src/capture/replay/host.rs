@@ -4,7 +4,7 @@
 
 use super::card::redact_recorded;
 use super::matching::ResponseClass;
-use crate::capture::trace::{Outcome, Trace, What};
+use crate::capture::trace::{ExchangeOutcome, Trace, What};
 use crate::link::backend::Backend;
 use kazasu_sim::{LinkError, Subject, hex_spaced};
 
@@ -67,24 +67,24 @@ impl HostReport {
     }
 }
 
-pub(super) fn outcome_text(o: &Outcome) -> String {
+pub(super) fn outcome_text(o: &ExchangeOutcome) -> String {
     match o {
-        Outcome::Response(r) if r.len() > 34 => format!(
+        ExchangeOutcome::Response(r) if r.len() > 34 => format!(
             "{} … ({} bytes) {}",
             hex_spaced(&r[..16]),
             r.len() - 2,
             hex_spaced(&r[r.len() - 2..])
         ),
-        Outcome::Response(r) => hex_spaced(r),
-        Outcome::Nothing => "(nothing)".into(),
-        Outcome::Error(e) => format!("({e})"),
+        ExchangeOutcome::Response(r) => hex_spaced(r),
+        ExchangeOutcome::Nothing => "(nothing)".into(),
+        ExchangeOutcome::Error(e) => format!("({e})"),
     }
 }
 
 /// Compares a replayed outcome with the recorded one.
-pub fn compare(command: &[u8], recorded: &Outcome, replayed: &Outcome) -> Verdict {
+pub fn compare(command: &[u8], recorded: &ExchangeOutcome, replayed: &ExchangeOutcome) -> Verdict {
     match (recorded, replayed) {
-        (Outcome::Response(a), Outcome::Response(b)) => {
+        (ExchangeOutcome::Response(a), ExchangeOutcome::Response(b)) => {
             let sw = |r: &[u8]| r.len().checked_sub(2).map(|n| r[n..].to_vec());
             if a == b {
                 return Verdict::Same;
@@ -111,11 +111,13 @@ pub fn compare(command: &[u8], recorded: &Outcome, replayed: &Outcome) -> Verdic
                 Verdict::SameClass(class.name().into())
             }
         }
-        (Outcome::Response(_), _) | (_, Outcome::Response(_)) => Verdict::Differs(format!(
-            "{} ≠ recorded {}",
-            outcome_text(replayed),
-            outcome_text(recorded)
-        )),
+        (ExchangeOutcome::Response(_), _) | (_, ExchangeOutcome::Response(_)) => {
+            Verdict::Differs(format!(
+                "{} ≠ recorded {}",
+                outcome_text(replayed),
+                outcome_text(recorded)
+            ))
+        }
         // Both failed: the card was gone both times, whatever the words.
         _ => Verdict::SameClass("the card was gone both times".into()),
     }
@@ -150,7 +152,7 @@ pub(super) fn not_sent(
     exchange: usize,
     line: usize,
     command: String,
-    recorded: &Outcome,
+    recorded: &ExchangeOutcome,
     why: &str,
 ) -> HostRow {
     HostRow {
@@ -208,7 +210,7 @@ pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) 
             } => {
                 let exchange = report.rows.len() + 1;
                 let shown = redact_recorded(command, *redacted);
-                if !matches!(outcome, Outcome::Response(_)) {
+                if !matches!(outcome, ExchangeOutcome::Response(_)) {
                     // The recorded card left the field here: so does the virtual one, and the
                     // command is not the card's to answer.
                     if in_field {
@@ -251,12 +253,12 @@ pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) 
                     in_field = card.tap().is_ok();
                 }
                 let replayed = match card.transmit(&sent) {
-                    Ok(t) => Outcome::Response(t.response),
+                    Ok(t) => ExchangeOutcome::Response(t.response),
                     Err(LinkError::CardRemoved) | Err(LinkError::NoCard) => {
                         in_field = false;
-                        Outcome::Error(LinkError::CardRemoved.to_string())
+                        ExchangeOutcome::Error(LinkError::CardRemoved.to_string())
                     }
-                    Err(other) => Outcome::Error(other.to_string()),
+                    Err(other) => ExchangeOutcome::Error(other.to_string()),
                 };
                 let verdict = compare(command, outcome, &replayed);
                 report.rows.push(HostRow {
@@ -283,16 +285,16 @@ mod tests {
         assert_eq!(
             compare(
                 &[0x80, 0x2A, 0x00, 0x80],
-                &Outcome::Response(vec![1, 2, 0x90, 0x00]),
-                &Outcome::Response(vec![3, 4, 0x90, 0x00])
+                &ExchangeOutcome::Response(vec![1, 2, 0x90, 0x00]),
+                &ExchangeOutcome::Response(vec![3, 4, 0x90, 0x00])
             ),
             Verdict::SameClass("a signature: same length".into())
         );
         assert!(matches!(
             compare(
                 &[0x00, 0xB0, 0x00, 0x00],
-                &Outcome::Response(vec![1, 2, 0x90, 0x00]),
-                &Outcome::Response(vec![1, 3, 0x90, 0x00])
+                &ExchangeOutcome::Response(vec![1, 2, 0x90, 0x00]),
+                &ExchangeOutcome::Response(vec![1, 3, 0x90, 0x00])
             ),
             Verdict::DataDiffers(_)
         ));

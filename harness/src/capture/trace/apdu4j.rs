@@ -1,6 +1,6 @@
 //! apdu4j's dumps (`apdu4j -d` / `--dump`): `>>`/`<<` lines with the time of each answer.
 
-use super::model::{Outcome, ParseError, RawTrace, err, hex_of};
+use super::model::{ExchangeOutcome, ParseError, RawTrace, err, hex_of};
 
 /// apdu4j's `24ms` or, past a second, `1s234ms`, as µs.
 pub(super) fn apdu4j_time(text: &str) -> Option<u64> {
@@ -50,7 +50,7 @@ pub(super) fn parse_apdu4j_raw(text: &str) -> Result<RawTrace, ParseError> {
                     first,
                     None,
                     command,
-                    Outcome::Response(bytes),
+                    ExchangeOutcome::Response(bytes),
                     took.take(),
                 );
             }
@@ -65,7 +65,7 @@ pub(super) fn parse_apdu4j_raw(text: &str) -> Result<RawTrace, ParseError> {
 #[cfg(test)]
 mod tests {
 
-    use crate::capture::trace::{Format, Outcome, TraceEvent, What, parse_apdu4j};
+    use crate::capture::trace::{ExchangeOutcome, Format, TraceEvent, What, parse_apdu4j};
 
     #[test]
     fn apdu4j_dump() {
@@ -80,7 +80,7 @@ mod tests {
                 what: What::Exchange {
                     command: kazasu_sim::parse_hex("00A4040C0AD392F000260100000001").unwrap(),
                     redacted: false,
-                    outcome: Outcome::Response(vec![0x90, 0x00]),
+                    outcome: ExchangeOutcome::Response(vec![0x90, 0x00]),
                     took_us: Some(24_000),
                 }
             }]

@@ -1,6 +1,6 @@
 //! kazasu's own JSON-lines transcripts (`serve --transcript`) read back as a trace.
 
-use super::model::{Outcome, ParseError, RawTrace, What, err, hex_of};
+use super::model::{ExchangeOutcome, ParseError, RawTrace, What, err, hex_of};
 
 pub(super) fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
     use crate::serve::line::{ServedEvent, ServedLine};
@@ -40,12 +40,12 @@ pub(super) fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
                 let mut response = hex_of(&response, n, "the response")?;
                 let sw = hex_of(&sw, n, "the SW")?;
                 let outcome = match sw.len() {
-                    0 if response.is_empty() => Outcome::Nothing,
+                    0 if response.is_empty() => ExchangeOutcome::Nothing,
                     // An answer shorter than a status word, as the card sent it.
-                    0 => Outcome::Response(response),
+                    0 => ExchangeOutcome::Response(response),
                     2 => {
                         response.extend_from_slice(&sw);
-                        Outcome::Response(response)
+                        ExchangeOutcome::Response(response)
                     }
                     _ => {
                         return Err(err(
@@ -77,7 +77,7 @@ pub(super) fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
 mod tests {
 
     use crate::capture::trace::model::tests::exchanges;
-    use crate::capture::trace::{Format, Outcome, What, parse};
+    use crate::capture::trace::{ExchangeOutcome, Format, What, parse};
 
     #[test]
     fn kazasu_transcript() {
@@ -96,7 +96,7 @@ mod tests {
             } => assert_eq!((*redacted, *took_us), (true, Some(4321))),
             other => panic!("{other:?}"),
         }
-        assert_eq!(exchanges(&t)[1].1, Outcome::Nothing);
+        assert_eq!(exchanges(&t)[1].1, ExchangeOutcome::Nothing);
         assert!(matches!(t.events[3].what, What::Removed));
         let e = parse(Format::Kazasu, "{\"event\":\"apdu\"}\n", None).unwrap_err();
         assert_eq!(e.line, 1);

@@ -11,7 +11,7 @@
 use self::apdu4j::parse_apdu4j_raw;
 use self::kazasu::parse_kazasu_raw;
 use self::model::err;
-pub use self::model::{Format, Outcome, ParseError, Trace, TraceEvent, What};
+pub use self::model::{ExchangeOutcome, Format, ParseError, Trace, TraceEvent, What};
 use self::opensc::parse_opensc_raw;
 use self::pcscd::parse_pcscd_raw;
 use self::spy::{parse_spy_decoded, parse_spy_raw};

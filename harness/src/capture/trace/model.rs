@@ -65,7 +65,7 @@ impl Format {
 
 /// How an exchange ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum ExchangeOutcome {
     /// A response: data ‖ SW1 SW2.
     Response(Vec<u8>),
     /// Nothing came back (a 0-byte response: the card left or the link broke).
@@ -84,7 +84,7 @@ pub enum What {
         /// The capture hid the command's data (a PIN in a kazasu transcript).
         redacted: bool,
         /// The response or failure.
-        outcome: Outcome,
+        outcome: ExchangeOutcome,
         /// How long until the response, µs (when the format says).
         took_us: Option<u64>,
     },
@@ -207,7 +207,7 @@ impl RawTrace {
         line: usize,
         at_us: Option<u64>,
         command: Vec<u8>,
-        outcome: Outcome,
+        outcome: ExchangeOutcome,
         took_us: Option<u64>,
     ) {
         self.push(
@@ -310,7 +310,7 @@ pub(super) mod tests {
     use super::*;
 
     /// The exchanges of a trace with their outcomes.
-    pub(in crate::capture::trace) fn exchanges(t: &Trace) -> Vec<(Vec<u8>, Outcome)> {
+    pub(in crate::capture::trace) fn exchanges(t: &Trace) -> Vec<(Vec<u8>, ExchangeOutcome)> {
         t.events
             .iter()
             .filter_map(|e| match &e.what {

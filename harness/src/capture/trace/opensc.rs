@@ -1,6 +1,6 @@
 //! OpenSC's debug log (`debug = 3`): the APDUs `sc_transmit` sent and the answers it got.
 
-use super::model::{Outcome, ParseError, RawTrace, What, err, hex_of};
+use super::model::{ExchangeOutcome, ParseError, RawTrace, What, err, hex_of};
 use super::pcscd::between;
 
 pub(super) fn parse_opensc_raw(text: &str) -> Result<RawTrace, ParseError> {
@@ -63,9 +63,9 @@ pub(super) fn parse_opensc_raw(text: &str) -> Result<RawTrace, ParseError> {
                     let at = sent.map(|s| s.saturating_sub(first_us.unwrap_or(s)));
                     let took = sent.zip(now_us).map(|(s, t)| t.saturating_sub(s));
                     let outcome = if d.bytes.is_empty() {
-                        Outcome::Nothing
+                        ExchangeOutcome::Nothing
                     } else {
-                        Outcome::Response(d.bytes)
+                        ExchangeOutcome::Response(d.bytes)
                     };
                     raw.exchange(reader.as_deref(), first, at, command, outcome, took);
                 }
@@ -96,7 +96,7 @@ pub(super) fn parse_opensc_raw(text: &str) -> Result<RawTrace, ParseError> {
                         first,
                         at,
                         command,
-                        Outcome::Error(why),
+                        ExchangeOutcome::Error(why),
                         None,
                     );
                     if removal {
@@ -152,7 +152,7 @@ pub(super) fn parse_opensc_raw(text: &str) -> Result<RawTrace, ParseError> {
                 first,
                 at,
                 command,
-                Outcome::Nothing,
+                ExchangeOutcome::Nothing,
                 None,
             );
         }
@@ -194,7 +194,7 @@ pub(super) fn opensc_time(clock: &str) -> Option<u64> {
 mod tests {
 
     use crate::capture::trace::model::tests::exchanges;
-    use crate::capture::trace::{Format, Outcome, What, parse};
+    use crate::capture::trace::{ExchangeOutcome, Format, What, parse};
     use proptest::prelude::*;
 
     #[test]
@@ -227,7 +227,7 @@ Incoming APDU (2 bytes):
         assert_eq!(t.reader.as_deref(), Some("Virtual PCD 00 00"));
         let x = exchanges(&t);
         assert_eq!(x[0].0.len(), 20);
-        assert_eq!(x[0].1, Outcome::Response(vec![0x6A, 0x82]));
+        assert_eq!(x[0].1, ExchangeOutcome::Response(vec![0x6A, 0x82]));
         // A declared length no APDU can have is an error at its line — never an allocation of
         // that size (a panic on capacity overflow, or an abort out of memory).
         for (huge, line) in [

@@ -1,7 +1,7 @@
 //! pcscd's debug log (`pcscd -f -d`, with or without colours): the APDUs its
 //! IFD handler sent and received, with the card events and timestamps around them.
 
-use super::model::{Outcome, ParseError, RawTrace, TraceEvent, What, err, hex_of};
+use super::model::{ExchangeOutcome, ParseError, RawTrace, TraceEvent, What, err, hex_of};
 use std::collections::HashMap;
 
 /// Removes ANSI colour sequences (pcscd on a colour terminal).
@@ -89,11 +89,11 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
             };
             let response = hex_of(h, n, "the SW")?;
             let outcome = if response.is_empty() {
-                Outcome::Nothing
+                ExchangeOutcome::Nothing
             } else if response.len() < 2 {
                 return Err(err(n, "a response needs at least SW1 SW2"));
             } else {
-                Outcome::Response(response)
+                ExchangeOutcome::Response(response)
             };
             raw.exchange(
                 reader.as_deref(),
@@ -138,7 +138,7 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
                     first,
                     timed.then_some(sent),
                     command,
-                    Outcome::Error(rv.to_string()),
+                    ExchangeOutcome::Error(rv.to_string()),
                     timed.then_some(clock - sent),
                 );
             }
@@ -198,7 +198,7 @@ pub(super) fn pcscd_context(
 mod tests {
 
     use crate::capture::trace::model::tests::exchanges;
-    use crate::capture::trace::{Outcome, What, parse_apdu4j, parse_pcscd};
+    use crate::capture::trace::{ExchangeOutcome, What, parse_apdu4j, parse_pcscd};
     use proptest::prelude::*;
 
     #[test]
@@ -223,7 +223,7 @@ mod tests {
         match &t.events[0].what {
             What::Exchange {
                 command,
-                outcome: Outcome::Response(response),
+                outcome: ExchangeOutcome::Response(response),
                 took_us,
                 ..
             } => {
@@ -233,7 +233,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(exchanges(&t)[1].1, Outcome::Nothing);
+        assert_eq!(exchanges(&t)[1].1, ExchangeOutcome::Nothing);
     }
 
     #[test]

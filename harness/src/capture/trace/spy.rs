@@ -1,7 +1,7 @@
 //! pcsc-spy's logs, raw (the spy's pipe format) and decoded (its text): SCard calls with
 //! their arguments and results, card events from SCardGetStatusChange.
 
-use super::model::{Outcome, ParseError, RawTrace, What, err, hex_of};
+use super::model::{ExchangeOutcome, ParseError, RawTrace, What, err, hex_of};
 use super::pcscd::between;
 use std::collections::HashMap;
 
@@ -159,21 +159,21 @@ pub(super) fn spy_call(
             let command = hex_of(send, line, "the send buffer")?;
             let took = Some(exit_us.saturating_sub(call.entered_us));
             let outcome = if code != 0 {
-                Outcome::Error(scard_name(code))
+                ExchangeOutcome::Error(scard_name(code))
             } else {
                 match buffers.get(1) {
                     Some((_, r)) => {
                         let resp = hex_of(r, line, "the receive buffer")?;
                         if resp.is_empty() {
-                            Outcome::Nothing
+                            ExchangeOutcome::Nothing
                         } else {
-                            Outcome::Response(resp)
+                            ExchangeOutcome::Response(resp)
                         }
                     }
-                    None => Outcome::Nothing,
+                    None => ExchangeOutcome::Nothing,
                 }
             };
-            let removal = matches!(&outcome, Outcome::Error(e) if means_removal(e));
+            let removal = matches!(&outcome, ExchangeOutcome::Error(e) if means_removal(e));
             raw.exchange(reader.as_deref(), line, Some(at), command, outcome, took);
             if removal {
                 raw.push(reader.as_deref(), line, Some(at), What::Removed);
@@ -305,13 +305,13 @@ pub(super) fn parse_spy_decoded(text: &str) -> Result<RawTrace, ParseError> {
                         ));
                     }
                     let outcome = if code != 0 {
-                        Outcome::Error(scard_name(code))
+                        ExchangeOutcome::Error(scard_name(code))
                     } else if c.recv.is_empty() {
-                        Outcome::Nothing
+                        ExchangeOutcome::Nothing
                     } else {
-                        Outcome::Response(c.recv)
+                        ExchangeOutcome::Response(c.recv)
                     };
-                    let removal = matches!(&outcome, Outcome::Error(e) if means_removal(e));
+                    let removal = matches!(&outcome, ExchangeOutcome::Error(e) if means_removal(e));
                     raw.exchange(reader.as_deref(), c.line, Some(at), c.send, outcome, took);
                     if removal {
                         raw.push(reader.as_deref(), c.line, Some(at), What::Removed);
@@ -387,7 +387,7 @@ pub(super) fn parse_spy_decoded(text: &str) -> Result<RawTrace, ParseError> {
 mod tests {
 
     use crate::capture::trace::model::tests::exchanges;
-    use crate::capture::trace::{Format, Outcome, What, parse};
+    use crate::capture::trace::{ExchangeOutcome, Format, What, parse};
     use proptest::prelude::*;
 
     const SPY_RAW: &str = "7FF952AC5B80@>|1795885137|382511|SCardConnect
@@ -430,8 +430,11 @@ mod tests {
         assert_eq!(t.reader.as_deref(), Some("Virtual PCD 00 01"));
         let x = exchanges(&t);
         assert_eq!(x.len(), 2);
-        assert_eq!(x[0].1, Outcome::Response(vec![0x90, 0x00]));
-        assert_eq!(x[1].1, Outcome::Error("SCARD_W_REMOVED_CARD".into()));
+        assert_eq!(x[0].1, ExchangeOutcome::Response(vec![0x90, 0x00]));
+        assert_eq!(
+            x[1].1,
+            ExchangeOutcome::Error("SCARD_W_REMOVED_CARD".into())
+        );
         assert_eq!(t.events[0].at_us, Some(374));
         assert!(matches!(t.events.last().unwrap().what, What::Removed));
         assert_eq!(Format::detect(SPY_RAW), Some(Format::PcscSpy));
@@ -464,7 +467,7 @@ Thread 1/1
         let x = exchanges(&t);
         assert_eq!(x[0].0.len(), 20, "the ASCII column is not read as bytes");
         assert_eq!(x[0].0[16..], [0x20, 0x76, 0x33, 0x35]);
-        assert_eq!(x[0].1, Outcome::Response(vec![0x90, 0x00]));
+        assert_eq!(x[0].1, ExchangeOutcome::Response(vec![0x90, 0x00]));
         let bad = text.replace(" i  0010 20 76 33 35", " i  0010 20 76");
         let e = parse(Format::PcscSpyDecoded, &bad, None).unwrap_err();
         assert!(e.message.contains("bSendLength"), "{e}");
