@@ -2,7 +2,7 @@
 # kazasu's test command: installs what the tests need (Debian packages), checks formatting and
 # lints, starts pcscd with vsmartcard's vpcd driver, runs every unit, property, snapshot,
 # end-to-end and real-stack test, runs the bundled suite in-process (with every report) and
-# through pcscd, opens the HTML report in a headless browser, and checks interoperability with
+# through pcscd, builds the book (docs/) with mdBook and checks its pages and links, opens the HTML report in a headless browser, and checks interoperability with
 # real PC/SC clients (OpenSC, pcsc-tools) and foreign JPKI clients (myna-card, jpki-cli), walks the onboarding service (scenarios, the onboarding guide's
 # curl walkthrough, its HTML pages in headless Chromium), replays a pcscd capture of OpenSC as the card while
 # OpenSC runs again, fuzzes host programs with `kazasu fuzz-host` (a crashing and a hanging test
@@ -26,6 +26,8 @@ cargo test --workspace --features kazasu/pcsc --locked
 echo "== the bundled suite in-process, release build"
 cargo build --release --features pcsc --locked
 target/release/kazasu run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
+echo "== the book: mdbook build of docs/, every page listed and every link between pages"
+ci/book.sh
 echo "== the HTML report in a browser"
 ci/html-check.sh target/release/kazasu
 echo "== certification: a signed bundle checked with openssl and kazasu, a forgery refused, the certificate in a browser"

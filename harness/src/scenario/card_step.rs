@@ -4,6 +4,7 @@ use super::expect::{CARD_EXPECT_FIELDS, CardExpect};
 use kazasu_sim::platform::profile::Millis;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
+use serde_json::json;
 
 /// What to select.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,7 +118,14 @@ pub struct UidCheck {
 }
 
 /// What a card step does: it talks to the reader and the card in the field.
-#[derive(Clone, Debug)]
+///
+/// This enum is the card steps' vocabulary: each variant's name (in snake_case) is the step's
+/// keyword, its payload the step's argument, its doc comment the description in the JSON
+/// schema. The parser, the schema and the "unknown step" hints all read it; a new step kind is
+/// a variant here and its arm in the runner (`run/card_steps.rs`).
+#[derive(Clone, Debug, Deserialize, JsonSchema, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum CardAction {
     /// The card enters the field (detection, anticollision, activation).
     Tap,
@@ -127,26 +135,36 @@ pub enum CardAction {
     Approve,
     /// PC/SC disconnect: S(DESELECT).
     Deselect,
-    /// Let simulated time pass.
-    Wait(Millis),
-    /// A raw command APDU, hex with `${secrets.X}` / `${saved.X}`.
-    Apdu(String),
-    /// SELECT an application.
-    Select(SelectTarget),
-    /// SELECT an EF by FID.
-    SelectEf(String),
+    /// Simulated time to let pass, e.g. 500ms.
+    Wait(#[schemars(with = "String", example = &"500ms")] Millis),
+    /// Command APDU, hex; ${secrets.NAME} and ${saved.NAME} are substituted.
+    Apdu(#[schemars(example = &"00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01")] String),
+    /// SELECT an application: jpki, card-info, readertest, or an AID in hex.
+    Select(#[schemars(with = "String", example = &"jpki")] SelectTarget),
+    /// SELECT an EF by its FID, 4 hex digits.
+    SelectEf(#[schemars(example = &"000A")] String),
     /// Read a whole file, sized by its DER header.
-    ReadFile(ReadFile),
+    ReadFile(#[schemars(example = json!({ "ef": "000A", "save": "auth_cert" }))] ReadFile),
     /// SELECT a PIN EF and VERIFY (or query the counter).
-    VerifyPin(VerifyPin),
+    VerifyPin(
+        #[schemars(example = json!({ "ef": "0018", "pin": "${secrets.auth_pin}" }))] VerifyPin,
+    ),
     /// SELECT a key EF and COMPUTE DIGITAL SIGNATURE, optionally checking it.
-    Sign(Sign),
-    /// The whole eligibility-check read in the device's order.
-    JpkiAuthFlow(AuthFlow),
+    Sign(#[schemars(example = json!({ "key": "0017", "verify_with": "auth_cert" }))] Sign),
+    /// The whole eligibility-check read in the device's order (arguments optional).
+    #[serde(deserialize_with = "or_default")]
+    JpkiAuthFlow(#[schemars(with = "Option<AuthFlow>")] AuthFlow),
     /// Check or remember the card's UID.
-    Uid(UidCheck),
-    /// The ATR the reader reports for the card (its data: the ATR bytes).
+    Uid(#[schemars(example = json!({ "save": "first" }))] UidCheck),
+    /// The ATR the reader reports for the card; expect: data, data_prefix, data_len, data_regex.
     Atr,
+}
+
+/// An argument that may be left out (`- jpki_auth_flow`, `jpki_auth_flow: null`): its default.
+fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 pub(super) const LINK_ONLY: &[&str] = &["transport_error", "within"];
@@ -158,22 +176,7 @@ pub(super) const DATA_ONLY: &[&str] = &["data", "data_prefix", "data_regex", "da
 impl CardAction {
     /// The step's keyword.
     pub fn keyword(&self) -> &'static str {
-        match self {
-            CardAction::Tap => "tap",
-            CardAction::Remove => "remove",
-            CardAction::Approve => "approve",
-            CardAction::Deselect => "deselect",
-            CardAction::Wait(_) => "wait",
-            CardAction::Apdu(_) => "apdu",
-            CardAction::Select(_) => "select",
-            CardAction::SelectEf(_) => "select_ef",
-            CardAction::ReadFile(_) => "read_file",
-            CardAction::VerifyPin(_) => "verify_pin",
-            CardAction::Sign(_) => "sign",
-            CardAction::JpkiAuthFlow(_) => "jpki_auth_flow",
-            CardAction::Uid(_) => "uid",
-            CardAction::Atr => "atr",
-        }
+        self.into()
     }
 
     /// The `expect` fields this step can check. A tap or a DESELECT has no response, only a

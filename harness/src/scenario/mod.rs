@@ -25,6 +25,7 @@ mod card_step;
 mod expect;
 mod onboarding_step;
 mod step;
+mod word;
 
 pub use applies_to::{AppliesTo, AtrFormKind, CollisionKind, ExtendedApdusKind};
 pub use card_step::{

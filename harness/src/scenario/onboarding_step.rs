@@ -3,6 +3,7 @@
 use super::expect::OnboardingExpect;
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::json;
 
 /// `register` arguments: the onboarding service's registration form (every field may use
 /// `${secrets.NAME}`; omitted fields are not sent).
@@ -72,33 +73,42 @@ pub struct HttpStep {
 }
 
 /// What an onboarding step does: it talks to the onboarding service.
-#[derive(Clone, Debug)]
+///
+/// The onboarding steps' vocabulary, read by the parser and the schema as [`CardAction`] is:
+/// a new step kind is a variant here and its arm in the onboarding client.
+///
+/// [`CardAction`]: super::CardAction
+#[derive(Clone, Debug, Deserialize, JsonSchema, strum::IntoStaticStr, strum::VariantNames)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum OnboardingAction {
     /// Register a business account.
-    Register(RegisterStep),
+    Register(
+        #[schemars(example = json!({ "name": "かざす内科クリニック 1310123458", "business_type": "sole_proprietor", "invitation_code": "${secrets.invitation_code}" }))]
+         RegisterStep,
+    ),
     /// The optional website step.
-    Website(WebsiteStep),
+    Website(
+        #[schemars(example = json!({ "url": "https://clinic.example.jp" }))]
+        WebsiteStep,
+    ),
     /// Order a reader.
-    Order(OrderStep),
-    /// Read the account's status (default: the one registered last).
+    Order(#[schemars(example = json!({ "product": "sanwa-body" }))] OrderStep),
+    /// Read an account's status (default: the one the case registered last).
     AccountStatus(Option<String>),
     /// The bought reader's first read of a phone.
     Commission,
     /// A raw HTTP request.
-    Http(HttpStep),
+    Http(
+        #[schemars(example = json!({ "method": "GET", "path": "/api/accounts/${account}" }))]
+        HttpStep,
+    ),
 }
 
 impl OnboardingAction {
     /// The step's keyword.
     pub fn keyword(&self) -> &'static str {
-        match self {
-            OnboardingAction::Register(_) => "register",
-            OnboardingAction::Website(_) => "website",
-            OnboardingAction::Order(_) => "order",
-            OnboardingAction::AccountStatus(_) => "account_status",
-            OnboardingAction::Commission => "commission",
-            OnboardingAction::Http(_) => "http",
-        }
+        self.into()
     }
 }
 

@@ -1,17 +1,19 @@
-//! The step vocabulary: a step is a card step or an onboarding step, written as a keyword with
-//! its arguments; the parser (with file:line:column errors and hints for unknown words) and the
-//! JSON schema both read the keyword tables here.
-use super::card_step::{AuthFlow, CardAction, CardStep, ReadFile, Sign, UidCheck, VerifyPin};
+//! A step: a card step or an onboarding step, written as a keyword with its argument. The
+//! keywords, their arguments and their schema come from the two action enums
+//! ([`CardAction`], [`OnboardingAction`]); this file reads a step map around them (the action,
+//! `expect` checked against what the action can check, `save`, `name`) with file:line:column
+//! errors and hints, and assembles the step's JSON schema from the enums' own.
+use super::card_step::{CardAction, CardStep};
 use super::expect::{CARD_EXPECT_FIELDS, CardExpect, ONBOARDING_EXPECT_FIELDS, OnboardingExpect};
-use super::onboarding_step::{
-    HttpStep, OnboardingAction, OnboardingStep, OrderStep, RegisterStep, WebsiteStep,
-};
-use kazasu_sim::platform::profile::Millis;
+use super::onboarding_step::{OnboardingAction, OnboardingStep};
+use super::word::{Bare, Keyed};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::de::{self, MapAccess, Visitor};
+use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::LazyLock;
+use strum::VariantNames;
 
 /// One step of a scenario, of one of two families that share nothing but a name: card steps
 /// talk to the reader and card, onboarding steps to the onboarding service. Each family has its
@@ -45,68 +47,43 @@ impl Step {
     }
 }
 
-pub(super) const CARD_WORDS: &[&str] = &[
-    "tap",
-    "remove",
-    "approve",
-    "deselect",
-    "jpki_auth_flow",
-    "atr",
-];
+/// The keys a step map may have beside its action.
+const STEP_FIELDS: &[&str] = &["expect", "save", "name"];
 
-pub(super) const ONBOARDING_WORDS: &[&str] = &["account_status", "commission"];
+/// Every key a step map may have: the actions of both families, then [`STEP_FIELDS`].
+static STEP_KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    CardAction::VARIANTS
+        .iter()
+        .chain(OnboardingAction::VARIANTS)
+        .chain(STEP_FIELDS)
+        .copied()
+        .collect()
+});
 
-pub(super) const CARD_KEYS: &[&str] = &[
-    "apdu",
-    "wait",
-    "select",
-    "select_ef",
-    "read_file",
-    "verify_pin",
-    "sign",
-    "jpki_auth_flow",
-    "uid",
-    "atr",
-    "tap",
-    "remove",
-    "approve",
-    "deselect",
-];
+/// The keywords that may stand alone as a step (`- tap`): those whose argument may be left out.
+pub(super) fn bare_words() -> Vec<&'static str> {
+    CardAction::VARIANTS
+        .iter()
+        .chain(OnboardingAction::VARIANTS)
+        .copied()
+        .filter(|w| bare_action(w).is_some_and(|a| a.is_ok()))
+        .collect()
+}
 
-pub(super) const ONBOARDING_KEYS: &[&str] = &[
-    "register",
-    "website",
-    "order",
-    "account_status",
-    "commission",
-    "http",
-];
-
-pub(super) const STEP_KEYS: &[&str] = &[
-    "apdu",
-    "wait",
-    "select",
-    "select_ef",
-    "read_file",
-    "verify_pin",
-    "sign",
-    "jpki_auth_flow",
-    "uid",
-    "atr",
-    "tap",
-    "remove",
-    "approve",
-    "deselect",
-    "register",
-    "website",
-    "order",
-    "account_status",
-    "commission",
-    "http",
-    "expect",
-    "save",
-    "name",
-];
+/// A bare keyword read as its action with no argument: `None` for a word that is no action,
+/// an error for an action that needs an argument.
+fn bare_action(word: &str) -> Option<Result<AnyAction, de::value::Error>> {
+    fn bare<T: DeserializeOwned>(word: &str) -> Result<T, de::value::Error> {
+        T::deserialize(Bare(word))
+    }
+    if CardAction::VARIANTS.contains(&word) {
+        Some(bare(word).map(AnyAction::Card))
+    } else if OnboardingAction::VARIANTS.contains(&word) {
+        Some(bare(word).map(AnyAction::Onboarding))
+    } else {
+        None
+    }
+}
 
 /// A step's action while it is being read: either family.
 pub(super) enum AnyAction {
@@ -218,23 +195,54 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for CheckedKeys<'_, A> {
     }
 }
 
-pub(super) fn card_word(word: &str) -> Option<CardAction> {
-    Some(match word {
-        "tap" => CardAction::Tap,
-        "remove" => CardAction::Remove,
-        "approve" => CardAction::Approve,
-        "deselect" => CardAction::Deselect,
-        "jpki_auth_flow" => CardAction::JpkiAuthFlow(AuthFlow::default()),
-        "atr" => CardAction::Atr,
-        _ => return None,
-    })
-}
-
-pub(super) fn onboarding_word(word: &str) -> Option<OnboardingAction> {
-    Some(match word {
-        "account_status" => OnboardingAction::AccountStatus(None),
-        "commission" => OnboardingAction::Commission,
-        _ => return None,
+/// A step from its parts, refusing a `save` the action cannot honour.
+fn finish<E: de::Error>(
+    action: AnyAction,
+    expect: Option<AnyExpect>,
+    save: Option<String>,
+    name: Option<String>,
+) -> Result<Step, E> {
+    Ok(match action {
+        AnyAction::Card(action) => {
+            if save.is_some() && !action.has_response() {
+                return Err(E::custom(format!(
+                    "`save` on a `{}` step: it has no response data to save{}",
+                    action.keyword(),
+                    if matches!(action, CardAction::Uid(_)) {
+                        "; remember a UID with `uid: { save: NAME }`"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            let expect = match expect {
+                Some(AnyExpect::Card(e)) => e,
+                _ => CardExpect::default(),
+            };
+            Step::Card(CardStep {
+                action,
+                expect,
+                save,
+                name,
+            })
+        }
+        AnyAction::Onboarding(action) => {
+            if save.is_some() {
+                return Err(E::custom(format!(
+                    "`save` on a `{}` step: onboarding steps save nothing (the account a case registered last is `${{account}}`)",
+                    action.keyword()
+                )));
+            }
+            let expect = match expect {
+                Some(AnyExpect::Onboarding(e)) => e,
+                _ => OnboardingExpect::default(),
+            };
+            Step::Onboarding(OnboardingStep {
+                action,
+                expect,
+                name,
+            })
+        }
     })
 }
 
@@ -245,87 +253,49 @@ impl<'de> Deserialize<'de> for Step {
         impl<'de> Visitor<'de> for V {
             type Value = Step;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    "a step: `tap`, `remove`, `approve`, `deselect`, or a map with one action key",
+                write!(
+                    f,
+                    "a step: a word ({}) or a map with one action key",
+                    bare_words().join(", ")
                 )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Step, E> {
-                if let Some(action) = card_word(v) {
-                    return Ok(Step::Card(CardStep {
-                        action,
-                        expect: CardExpect::default(),
-                        save: None,
-                        name: None,
-                    }));
+                match bare_action(v) {
+                    Some(Ok(action)) => finish(action, None, None, None),
+                    Some(Err(_)) => Err(E::custom(format!(
+                        "`{v}` needs an argument: write it as `- {v}: …`; the steps that stand alone are {}",
+                        bare_words().join(", ")
+                    ))),
+                    None => Err(E::custom(format!(
+                        "unknown step `{v}`, expected one of {}",
+                        bare_words().join(", ")
+                    ))),
                 }
-                if let Some(action) = onboarding_word(v) {
-                    return Ok(Step::Onboarding(OnboardingStep {
-                        action,
-                        expect: OnboardingExpect::default(),
-                        name: None,
-                    }));
-                }
-                let words: Vec<&str> = CARD_WORDS.iter().chain(ONBOARDING_WORDS).copied().collect();
-                Err(E::custom(format!(
-                    "unknown step `{v}`, expected one of {}",
-                    words.join(", ")
-                )))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {
                 let (mut action, mut expect, mut save, mut name) =
                     (None::<AnyAction>, None, None::<String>, None);
                 while let Some(key) = map.next_key::<String>()? {
-                    let a = match key.as_str() {
-                        "apdu" => AnyAction::Card(CardAction::Apdu(map.next_value()?)),
-                        "wait" => AnyAction::Card(CardAction::Wait(map.next_value::<Millis>()?)),
-                        "select" => AnyAction::Card(CardAction::Select(map.next_value()?)),
-                        "select_ef" => AnyAction::Card(CardAction::SelectEf(map.next_value()?)),
-                        "read_file" => AnyAction::Card(CardAction::ReadFile(map.next_value()?)),
-                        "verify_pin" => AnyAction::Card(CardAction::VerifyPin(map.next_value()?)),
-                        "sign" => AnyAction::Card(CardAction::Sign(map.next_value()?)),
-                        "jpki_auth_flow" => AnyAction::Card(CardAction::JpkiAuthFlow(
-                            map.next_value::<Option<AuthFlow>>()?.unwrap_or_default(),
-                        )),
-                        "uid" => AnyAction::Card(CardAction::Uid(map.next_value()?)),
-                        "register" => {
-                            AnyAction::Onboarding(OnboardingAction::Register(map.next_value()?))
+                    let entry = |map| Keyed { key: &key, map };
+                    let a = if CardAction::VARIANTS.contains(&key.as_str()) {
+                        AnyAction::Card(CardAction::deserialize(entry(&mut map))?)
+                    } else if OnboardingAction::VARIANTS.contains(&key.as_str()) {
+                        AnyAction::Onboarding(OnboardingAction::deserialize(entry(&mut map))?)
+                    } else {
+                        match key.as_str() {
+                            "expect" => {
+                                let Some(a) = &action else {
+                                    return Err(de::Error::custom(
+                                        "`expect` comes before the step's action: write the action first (`- apdu: …`, then `expect:`), since what a step can check depends on it",
+                                    ));
+                                };
+                                expect = Some(map.next_value_seed(ExpectSeed(a))?);
+                            }
+                            "save" => save = Some(map.next_value::<String>()?),
+                            "name" => name = Some(map.next_value::<String>()?),
+                            other => return Err(de::Error::unknown_field(other, &STEP_KEYS)),
                         }
-                        "website" => {
-                            AnyAction::Onboarding(OnboardingAction::Website(map.next_value()?))
-                        }
-                        "order" => {
-                            AnyAction::Onboarding(OnboardingAction::Order(map.next_value()?))
-                        }
-                        "account_status" => AnyAction::Onboarding(OnboardingAction::AccountStatus(
-                            map.next_value()?,
-                        )),
-                        "commission" => {
-                            map.next_value::<de::IgnoredAny>()?;
-                            AnyAction::Onboarding(OnboardingAction::Commission)
-                        }
-                        "http" => AnyAction::Onboarding(OnboardingAction::Http(map.next_value()?)),
-                        "tap" | "remove" | "approve" | "deselect" | "atr" => {
-                            map.next_value::<de::IgnoredAny>()?;
-                            AnyAction::Card(card_word(&key).expect("a card word"))
-                        }
-                        "expect" => {
-                            let Some(a) = &action else {
-                                return Err(de::Error::custom(
-                                    "`expect` comes before the step's action: write the action first (`- apdu: …`, then `expect:`), since what a step can check depends on it",
-                                ));
-                            };
-                            expect = Some(map.next_value_seed(ExpectSeed(a))?);
-                            continue;
-                        }
-                        "save" => {
-                            save = Some(map.next_value::<String>()?);
-                            continue;
-                        }
-                        "name" => {
-                            name = Some(map.next_value::<String>()?);
-                            continue;
-                        }
-                        other => return Err(de::Error::unknown_field(other, STEP_KEYS)),
+                        continue;
                     };
                     if let Some(first) = action.replace(a) {
                         return Err(de::Error::custom(format!(
@@ -337,56 +307,58 @@ impl<'de> Deserialize<'de> for Step {
                 let action = action.ok_or_else(|| {
                     de::Error::custom(format!(
                         "this step has no action; add a card action ({}) or an onboarding action ({})",
-                        CARD_KEYS.join(", "),
-                        ONBOARDING_KEYS.join(", ")
+                        CardAction::VARIANTS.join(", "),
+                        OnboardingAction::VARIANTS.join(", ")
                     ))
                 })?;
-                Ok(match action {
-                    AnyAction::Card(action) => {
-                        if save.is_some() && !action.has_response() {
-                            return Err(de::Error::custom(format!(
-                                "`save` on a `{}` step: it has no response data to save{}",
-                                action.keyword(),
-                                if matches!(action, CardAction::Uid(_)) {
-                                    "; remember a UID with `uid: {{ save: NAME }}`"
-                                } else {
-                                    ""
-                                }
-                            )));
-                        }
-                        let expect = match expect {
-                            Some(AnyExpect::Card(e)) => e,
-                            _ => CardExpect::default(),
-                        };
-                        Step::Card(CardStep {
-                            action,
-                            expect,
-                            save,
-                            name,
-                        })
-                    }
-                    AnyAction::Onboarding(action) => {
-                        if save.is_some() {
-                            return Err(de::Error::custom(format!(
-                                "`save` on a `{}` step: onboarding steps save nothing (the account a case registered last is `${{account}}`)",
-                                action.keyword()
-                            )));
-                        }
-                        let expect = match expect {
-                            Some(AnyExpect::Onboarding(e)) => e,
-                            _ => OnboardingExpect::default(),
-                        };
-                        Step::Onboarding(OnboardingStep {
-                            action,
-                            expect,
-                            name,
-                        })
-                    }
-                })
+                finish(action, expect, save, name)
             }
         }
         d.deserialize_any(V)
     }
+}
+
+/// The step-map properties of an action enum's schema: its keywords, each with its argument's
+/// schema and the variant's description. schemars writes an externally tagged enum as a `oneOf`
+/// of string words (variants without an argument) and one-property objects (the others).
+fn action_properties(enum_schema: &Schema) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::{Value, json};
+    let mut properties = serde_json::Map::new();
+    let variants = enum_schema
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .expect("an action enum's schema is a oneOf of its variants");
+    for variant in variants {
+        let description = variant.get("description").cloned();
+        let words = variant
+            .get("enum")
+            .and_then(Value::as_array)
+            .cloned()
+            .or_else(|| variant.get("const").map(|c| vec![c.clone()]));
+        if let Some(words) = words {
+            for word in words {
+                let word = word.as_str().expect("a variant's word is a string");
+                let mut entry = json!({});
+                if let Some(d) = &description {
+                    entry["description"] = d.clone();
+                }
+                properties.insert(word.to_owned(), entry);
+            }
+            continue;
+        }
+        let own = variant
+            .get("properties")
+            .and_then(Value::as_object)
+            .expect("a variant with an argument is a one-property object");
+        for (keyword, argument) in own {
+            let mut argument = argument.clone();
+            if let (Some(d), Some(obj)) = (&description, argument.as_object_mut()) {
+                obj.entry("description").or_insert_with(|| d.clone());
+            }
+            properties.insert(keyword.clone(), argument);
+        }
+    }
+    properties
 }
 
 impl JsonSchema for Step {
@@ -394,59 +366,46 @@ impl JsonSchema for Step {
         "Step".into()
     }
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let family = |description: &str, actions: Schema, expect: Schema, save: bool| {
+            let mut properties = action_properties(&actions);
+            properties.insert("expect".into(), expect.to_value());
+            if save {
+                properties.insert(
+                    "save".into(),
+                    serde_json::json!({ "type": "string", "description": "Save the response data under this name (steps with a response)." }),
+                );
+            }
+            properties.insert("name".into(), serde_json::json!({ "type": "string" }));
+            json_schema!({
+                "type": "object",
+                "description": description,
+                "additionalProperties": false,
+                "minProperties": 1,
+                "properties": properties
+            })
+        };
+        let card_actions = CardAction::json_schema(generator);
         let card_expect = generator.subschema_for::<CardExpect>();
+        let onboarding_actions = OnboardingAction::json_schema(generator);
         let onboarding_expect = generator.subschema_for::<OnboardingExpect>();
-        let read_file = generator.subschema_for::<ReadFile>();
-        let verify_pin = generator.subschema_for::<VerifyPin>();
-        let sign = generator.subschema_for::<Sign>();
-        let auth = generator.subschema_for::<AuthFlow>();
-        let uid = generator.subschema_for::<UidCheck>();
-        let register = generator.subschema_for::<RegisterStep>();
-        let website = generator.subschema_for::<WebsiteStep>();
-        let order = generator.subschema_for::<OrderStep>();
-        let http = generator.subschema_for::<HttpStep>();
+        let card = family(
+            "A card step: talks to the reader and the card.",
+            card_actions,
+            card_expect,
+            true,
+        );
+        let onboarding = family(
+            "An onboarding step: talks to the onboarding service.",
+            onboarding_actions,
+            onboarding_expect,
+            false,
+        );
         json_schema!({
             "description": "A step: a bare word, or a map with exactly one action key plus optional expect, save and name. Card steps and onboarding steps have different expectations.",
             "oneOf": [
-                { "type": "string", "enum": ["tap", "remove", "approve", "deselect", "jpki_auth_flow", "atr", "account_status", "commission"] },
-                {
-                    "type": "object",
-                    "description": "A card step: talks to the reader and the card.",
-                    "additionalProperties": false,
-                    "minProperties": 1,
-                    "properties": {
-                        "apdu": { "type": "string", "description": "Command APDU, hex; ${secrets.NAME} and ${saved.NAME} are substituted." },
-                        "wait": { "type": "string", "description": "Simulated time to let pass, e.g. 500ms." },
-                        "select": { "type": "string", "description": "jpki, card-info, readertest, or an AID in hex." },
-                        "select_ef": { "type": "string", "description": "FID, 4 hex digits." },
-                        "read_file": read_file,
-                        "verify_pin": verify_pin,
-                        "sign": sign,
-                        "jpki_auth_flow": { "anyOf": [auth, { "type": "null" }] },
-                        "uid": uid,
-                        "tap": {}, "remove": {}, "approve": {}, "deselect": {},
-                        "atr": { "description": "The ATR the reader reports for the card; expect: data, data_prefix, data_len, data_regex." },
-                        "expect": card_expect,
-                        "save": { "type": "string", "description": "Save the response data under this name (steps with a response)." },
-                        "name": { "type": "string" }
-                    }
-                },
-                {
-                    "type": "object",
-                    "description": "An onboarding step: talks to the onboarding service.",
-                    "additionalProperties": false,
-                    "minProperties": 1,
-                    "properties": {
-                        "register": register,
-                        "website": website,
-                        "order": order,
-                        "account_status": { "type": ["string", "null"], "description": "The account (default: the one registered last)." },
-                        "commission": {},
-                        "http": http,
-                        "expect": onboarding_expect,
-                        "name": { "type": "string" }
-                    }
-                }
+                { "type": "string", "enum": bare_words() },
+                card,
+                onboarding
             ]
         })
     }
@@ -454,87 +413,109 @@ impl JsonSchema for Step {
 
 #[cfg(test)]
 mod tests {
+    use super::super::card_step::{AuthFlow, ReadHow};
     use super::*;
 
     fn step(yaml: &str) -> Result<Step, String> {
         serde_saphyr::from_str(yaml).map_err(|e| e.to_string())
     }
 
-    /// The keywords the JSON schema offers: bare words, and the action keys of each family.
-    fn schema_words() -> (Vec<String>, Vec<String>, Vec<String>) {
+    /// What the JSON schema offers: the bare words, and each family's action keys with the
+    /// examples the schema gives of their argument.
+    /// A family's action keys, each with the examples of its argument.
+    type Keys = Vec<(String, Vec<serde_json::Value>)>;
+
+    fn schema_words() -> (Vec<String>, [Keys; 2]) {
         let schema = schemars::schema_for!(Step);
         let v = serde_json::to_value(&schema).expect("a schema is JSON");
         let one_of = v["oneOf"].as_array().expect("oneOf");
-        let strings = |x: &serde_json::Value| -> Vec<String> {
-            x.as_array()
-                .expect("an array")
-                .iter()
-                .map(|s| s.as_str().expect("a word").to_string())
-                .collect()
-        };
-        let keys = |x: &serde_json::Value| -> Vec<String> {
+        let bare = one_of[0]["enum"]
+            .as_array()
+            .expect("the bare words")
+            .iter()
+            .map(|s| s.as_str().expect("a word").to_string())
+            .collect();
+        let keys = |x: &serde_json::Value| {
             x["properties"]
                 .as_object()
                 .expect("properties")
-                .keys()
-                .filter(|k| !["expect", "save", "name"].contains(&k.as_str()))
-                .cloned()
+                .iter()
+                .filter(|(k, _)| !STEP_FIELDS.contains(&k.as_str()))
+                .map(|(k, p)| {
+                    let examples = p["examples"].as_array().cloned().unwrap_or_default();
+                    (k.clone(), examples)
+                })
                 .collect()
         };
-        (
-            strings(&one_of[0]["enum"]),
-            keys(&one_of[1]),
-            keys(&one_of[2]),
-        )
+        (bare, [keys(&one_of[1]), keys(&one_of[2])])
     }
 
     #[test]
     fn the_schema_and_the_parser_agree_on_every_keyword() {
-        let (bare, card, onboarding) = schema_words();
-        let sorted = |v: &[&str]| {
-            let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+        let (bare, [card, onboarding]) = schema_words();
+        let sorted = |v: &mut dyn Iterator<Item = String>| {
+            let mut v: Vec<String> = v.collect();
             v.sort();
             v
         };
-        let mut ours = card.clone();
-        ours.sort();
-        assert_eq!(ours, sorted(CARD_KEYS), "card step keys");
-        let mut ours = onboarding.clone();
-        ours.sort();
-        assert_eq!(ours, sorted(ONBOARDING_KEYS), "onboarding step keys");
-        let mut words: Vec<&str> = CARD_WORDS.iter().chain(ONBOARDING_WORDS).copied().collect();
-        words.sort();
-        let mut b = bare.clone();
-        b.sort();
-        assert_eq!(b, sorted(&words), "bare words");
-        // Every word the schema offers parses, bare and as a key, into a step of its family
-        // whose keyword is that word.
+        for (family, schema, variants) in [
+            ("card", &card, CardAction::VARIANTS),
+            ("onboarding", &onboarding, OnboardingAction::VARIANTS),
+        ] {
+            assert_eq!(
+                sorted(&mut schema.iter().map(|(k, _)| k.clone())),
+                sorted(&mut variants.iter().map(|s| s.to_string())),
+                "the schema's {family} step keys are the {family} actions"
+            );
+        }
+        assert!(bare.iter().any(|w| w == "tap") && bare.iter().any(|w| w == "commission"));
+        assert!(!bare.iter().any(|w| w == "apdu"), "apdu needs its command");
+        // Every word the schema offers parses, bare and as a key (with each example the schema
+        // gives of its argument, or none), into a step of its family whose keyword is that word.
         for w in &bare {
             let s = step(w).unwrap_or_else(|e| panic!("bare `{w}` does not parse: {e}"));
             assert_eq!(s.keyword(), w);
         }
-        let value = |k: &str| match k {
-            "apdu" => "00 A4 04 00",
-            "wait" => "10ms",
-            "select" => "jpki",
-            "select_ef" => "000A",
-            "read_file" => "{ ef: 000A }",
-            "verify_pin" => "{ ef: \"0018\" }",
-            "sign" => "{ key: \"0017\" }",
-            "uid" => "{}",
-            "register" => "{ name: n, business_type: corporation, invitation_code: c }",
-            "website" => "{ url: null }",
-            "order" => "{ product: p }",
-            "http" => "{ method: GET, path: / }",
-            _ => "null",
-        };
         for (keys, onboarding) in [(&card, false), (&onboarding, true)] {
-            for k in keys {
-                let s = step(&format!("{{ {k}: {} }}", value(k)))
-                    .unwrap_or_else(|e| panic!("`{k}:` does not parse: {e}"));
-                assert_eq!((s.keyword(), s.is_onboarding()), (k.as_str(), onboarding));
+            for (k, examples) in keys {
+                let arguments: Vec<String> = if examples.is_empty() {
+                    vec!["null".into()]
+                } else {
+                    // JSON is YAML's flow syntax.
+                    examples.iter().map(|e| e.to_string()).collect()
+                };
+                for argument in arguments {
+                    let s = step(&format!("{{ {k}: {argument} }}"))
+                        .unwrap_or_else(|e| panic!("`{k}: {argument}` does not parse: {e}"));
+                    assert_eq!((s.keyword(), s.is_onboarding()), (k.as_str(), onboarding));
+                }
             }
         }
+    }
+
+    #[test]
+    fn a_word_that_needs_an_argument_says_how_to_write_it() {
+        let e = step("apdu").expect_err("apdu needs its command");
+        assert!(
+            e.contains("`apdu` needs an argument") && e.contains("- apdu: …"),
+            "{e}"
+        );
+        let e = step("{ wait: 10 parsecs }").expect_err("not a duration");
+        assert!(
+            e.contains("line 1"),
+            "the argument's error keeps its position: {e}"
+        );
+        let s = step("{ jpki_auth_flow: { how: extended } }").expect("arguments");
+        assert!(matches!(
+            s,
+            Step::Card(CardStep {
+                action: CardAction::JpkiAuthFlow(AuthFlow {
+                    how: ReadHow::Extended,
+                    ..
+                }),
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -92,7 +92,7 @@ fn hint_for(message: &str) -> Option<String> {
     } else if message.contains("duration") {
         "write durations like 350ms, 1.5s or 800us"
     } else {
-        "see the scenario format in README.md, or validate in an editor with scenarios/schema.json"
+        "`kazasu schema > scenario.schema.json` gives an editor the whole format (every step, its arguments and an example of each)"
     };
     Some(h.to_string())
 }
