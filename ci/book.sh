@@ -11,8 +11,9 @@ version=0.5.4
 mdbook=target/tools/bin/mdbook
 if ! "$mdbook" --version 2>/dev/null | grep -q "v$version"; then
   echo "book: installing mdbook $version into target/tools (once)"
-  # Without the `serve` and `watch` features: building is all CI does, and it halves the build.
-  cargo install --quiet --locked mdbook --version "$version" --no-default-features \
+  # Without the `serve` and `watch` features and unoptimised: building a book of a few dozen
+  # pages is all CI asks of it, and it compiles in a third of the time (about a minute).
+  cargo install --debug --quiet --locked mdbook --version "$version" --no-default-features \
     --features search --root target/tools --target-dir target/tools-build
 fi
 

@@ -11,45 +11,47 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KAZASU_PCSC=1   # real-stack tests must not skip here
+step() { echo "== [$(printf '%4d' "$SECONDS") s] $*"; }   # each step with the time it starts at
 
 ci/install-deps.sh pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools opensc
 
-echo "== cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
-echo "== pcscd + vpcd"
+step "pcscd + vpcd"
 trap 'ci/pcscd.sh stop' EXIT
 ci/pcscd.sh start
-echo "== cargo test (with the real-stack backend)"
+step "cargo test (with the real-stack backend)"
 cargo test --workspace --features kazasu/pcsc --locked
-echo "== the bundled suite in-process, release build"
+step "the bundled suite in-process, release build"
 cargo build --release --features pcsc --locked
 target/release/kazasu run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
-echo "== the book: mdbook build of docs/, every page listed and every link between pages"
+step "the book: mdbook build of docs/, every page listed and every link between pages"
 ci/book.sh
-echo "== the HTML report in a browser"
+step "the HTML report in a browser"
 ci/html-check.sh target/release/kazasu
-echo "== certification: a signed bundle checked with openssl and kazasu, a forgery refused, the certificate in a browser"
+step "certification: a signed bundle checked with openssl and kazasu, a forgery refused, the certificate in a browser"
 ci/certify.sh target/release/kazasu
-echo "== onboarding: the scenarios (embedded and --target), the guide's walkthrough, the pages in a browser"
+step "onboarding: the scenarios (embedded and --target), the guide's walkthrough, the pages in a browser"
 ci/onboarding.sh target/release/kazasu
 ci/onboarding-browser.sh target/release/kazasu
-echo "== the bundled suite through the real stack (pcscd + vpcd)"
+step "the bundled suite through the real stack (pcscd + vpcd)"
 target/release/kazasu run --backend pcsc --junit target/kazasu-pcsc-junit.xml
-echo "== interoperability: OpenSC and pcsc-tools against served cards (a fresh pcscd)"
+step "interoperability: OpenSC and pcsc-tools against served cards (a fresh pcscd)"
 ci/pcscd.sh stop
 ci/pcscd.sh start
 ci/interop.sh target/release/kazasu
-echo "== foreign JPKI clients (myna-card, jpki-cli from crates.io) against a served card"
+step "foreign JPKI clients (myna-card, jpki-cli from crates.io) against a served card"
 ci/interop-jpki.sh target/release/kazasu
-echo "== the README's 60-second tour, run as printed"
+step "the README's 60-second tour, run as printed"
 ci/readme-tour.sh target/release/kazasu
-echo "== a field failure's round trip: capture with pcscd, import, replay as the card under OpenSC"
+step "a field failure's round trip: capture with pcscd, import, replay as the card under OpenSC"
 ci/replay-e2e.sh target/release/kazasu
-echo "== kazasu fuzz-host: a crashing and a hanging host found, minimized, replayed; OpenSC and pcsc-tools fuzzed"
+step "kazasu fuzz-host: a crashing and a hanging host found, minimized, replayed; OpenSC and pcsc-tools fuzzed"
 ci/fuzz-host.sh target/release/kazasu
-echo "== the real stack failing: pcscd restarted mid-suite, pcscd gone"
+step "the real stack failing: pcscd restarted mid-suite, pcscd gone"
 ci/failures.sh target/release/kazasu
-echo "== ci/pcscd.sh beside a pcscd of another namespace"
+step "ci/pcscd.sh beside a pcscd of another namespace"
 ci/pcscd-foreign.sh
+step "all passed"
