@@ -6,7 +6,7 @@
 #     and with 照合番号A, the basic four with 照合番号B, EF 0003's digests and issuer signature;
 #   - jpki-cli (crates.io), the command-line tool My Number card users run: certificates, PIN
 #     status, a signature checked by openssl, the card-info AP's My Number and basic four.
-# Both are built from crates.io at pinned versions into target/. Needs pcscd started
+# Both are built from crates.io at pinned versions into target/peers and target/tools. Needs pcscd started
 # (ci/pcscd.sh start). Usage: ci/interop-jpki.sh [KAZASU-BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,13 +16,14 @@ name=interop-jpki
 source ci/lib.sh
 
 echo "interop-jpki: building the peers (myna-card 3.3.4, jpki-cli 0.4.3)"
-cargo build --release --locked --quiet --manifest-path ci/peers/myna-card-peer/Cargo.toml --target-dir target
-peer=target/release/myna-card-peer
+# Unoptimised: they make a few dozen exchanges, and CI compiles them in less time.
+cargo build --locked --quiet --manifest-path ci/peers/myna-card-peer/Cargo.toml --target-dir target/peers
+peer=target/peers/debug/myna-card-peer
 jpki_cli=target/tools/bin/jpki-cli
 if [ ! -x "$jpki_cli" ]; then
   # Not --locked: the lock file published with 0.4.3 pins a terminal crate whose password prompt
   # fails under a pseudo-terminal (EBADF); current dependency releases read it fine.
-  cargo install --quiet jpki-cli --version 0.4.3 --root target/tools --target-dir target
+  cargo install --debug --quiet jpki-cli --version 0.4.3 --root target/tools --target-dir target/peers
 fi
 
 # The test identity's secrets (synthetic; scenarios/fixtures/identities.yaml). 照合番号B is the

@@ -626,7 +626,11 @@ fn the_database_lock_goes_by_the_file_not_its_name() {
     let e = Store::open(&dir.join("link.sqlite"))
         .err()
         .expect("a second writer through a link");
-    assert!(e.contains("in use by another onboarding server"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("in use by another onboarding server"),
+        "{e}"
+    );
     std::fs::hard_link(dir.join("d.sqlite"), dir.join("hard.sqlite")).unwrap();
     assert!(Store::open(&dir.join("hard.sqlite")).is_err());
     let other = Store::open(&dir.join("d.db")).expect("another file is another database");

@@ -5,11 +5,13 @@
 use std::fmt;
 
 /// Why an identifier is not valid.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum CodeError {
     /// Not the right number of digits (or not digits at all).
+    #[error("has not the right number of digits")]
     Shape,
     /// The check digit does not match the other digits.
+    #[error("fails its check digit")]
     CheckDigit,
 }
 

@@ -18,10 +18,36 @@ pub struct Day {
     pub day: u8,
 }
 
+/// Text that is not a calendar day.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a day (write YYYY-MM-DD, e.g. 2025-09-19)")]
+pub struct NotADay(pub String);
+
+/// Program or registry data that cannot be used: which file, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// Not YAML of the expected shape.
+    #[error("{origin}: {source}")]
+    Yaml {
+        /// The file.
+        origin: String,
+        /// The parser's reason, with its position.
+        source: Box<serde_saphyr::Error>,
+    },
+    /// Readable, but against one of the data's rules.
+    #[error("{origin}: {rule}")]
+    Rule {
+        /// The file.
+        origin: String,
+        /// The rule broken, with the value that breaks it.
+        rule: String,
+    },
+}
+
 impl Day {
     /// Parses `YYYY-MM-DD`.
-    pub fn parse(text: &str) -> Result<Day, String> {
-        let bad = || format!("`{text}` is not a day (write YYYY-MM-DD, e.g. 2025-09-19)");
+    pub fn parse(text: &str) -> Result<Day, NotADay> {
+        let bad = || NotADay(text.to_owned());
         let mut it = text.trim().split('-');
         let (y, m, d) = (it.next(), it.next(), it.next());
         if it.next().is_some() {
@@ -274,31 +300,46 @@ impl Registry {
     }
 }
 
-fn yaml<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T, String> {
-    serde_saphyr::from_str(text).map_err(|e| format!("{origin}: {e}"))
+fn yaml<T: serde::de::DeserializeOwned>(text: &str, origin: &str) -> Result<T, DataError> {
+    serde_saphyr::from_str(text).map_err(|source| DataError::Yaml {
+        origin: origin.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+/// A broken rule of the data in `origin`.
+fn rule(origin: &str, rule: String) -> DataError {
+    DataError::Rule {
+        origin: origin.to_owned(),
+        rule,
+    }
 }
 
 impl Program {
     /// Reads and checks program data.
-    pub fn from_yaml(text: &str, origin: &str) -> Result<Program, String> {
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Program, DataError> {
         let p: Program = yaml(text, origin)?;
         if p.window.opens > p.window.closes {
-            return Err(format!("{origin}: the window closes before it opens"));
+            return Err(rule(origin, "the window closes before it opens".into()));
         }
         if p.subsidy.rate_percent > 100 {
-            return Err(format!("{origin}: subsidy.rate_percent is over 100"));
+            return Err(rule(origin, "subsidy.rate_percent is over 100".into()));
         }
         if hex::decode(&p.invitation_code.salt).is_err()
             || hex::decode(&p.invitation_code.sha256).map(|h| h.len()) != Ok(32)
         {
-            return Err(format!(
-                "{origin}: invitation_code needs a hex salt and a 64-hex-digit sha256"
+            return Err(rule(
+                origin,
+                "invitation_code needs a hex salt and a 64-hex-digit sha256".into(),
             ));
         }
         let mut ids = std::collections::HashSet::new();
         for prod in &p.products {
             if !ids.insert(&prod.id) {
-                return Err(format!("{origin}: two products have the id `{}`", prod.id));
+                return Err(rule(
+                    origin,
+                    format!("two products have the id `{}`", prod.id),
+                ));
             }
         }
         Ok(p)
@@ -311,18 +352,24 @@ impl Program {
 
 impl Registry {
     /// Reads and checks a registry: every code and corporate number valid, no code twice.
-    pub fn from_yaml(text: &str, origin: &str) -> Result<Registry, String> {
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Registry, DataError> {
         let r: Registry = yaml(text, origin)?;
         let mut seen = std::collections::HashSet::new();
         for i in &r.institutions {
             MedicalCode::parse(&i.code)
-                .map_err(|e| format!("{origin}: institution {}: code {e:?}", i.code))?;
+                .map_err(|e| rule(origin, format!("institution {}: the code {e}", i.code)))?;
             if !seen.insert(&i.code) {
-                return Err(format!("{origin}: institution {} is listed twice", i.code));
+                return Err(rule(
+                    origin,
+                    format!("institution {} is listed twice", i.code),
+                ));
             }
             if let Some(n) = &i.corporate_number {
                 check_corporate_number(n).map_err(|e| {
-                    format!("{origin}: institution {}: corporate number {e:?}", i.code)
+                    rule(
+                        origin,
+                        format!("institution {}: the corporate number {e}", i.code),
+                    )
                 })?;
             }
         }

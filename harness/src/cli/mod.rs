@@ -37,6 +37,24 @@ use std::path::Path;
 /// Bad input or environment: exit code 2.
 pub struct InputFailure(pub String);
 
+/// Any typed error of kazasu's library reaching the command line is bad input or environment:
+/// `?` turns it into an [`InputFailure`], shown with its causes.
+impl<E: std::error::Error> From<E> for InputFailure {
+    fn from(e: E) -> InputFailure {
+        let mut message = e.to_string();
+        let mut source = e.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        InputFailure(message)
+    }
+}
+
 /// Writes `text` to `path`, creating its folder.
 pub fn write_file(path: &Path, text: &str) -> Result<(), InputFailure> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -71,17 +71,17 @@ pub fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
     };
     let (ptext, porigin) = read(&program, app::PROGRAM_YAML)?;
     let (rtext, rorigin) = read(&registry, app::REGISTRY_YAML)?;
-    let program = Program::from_yaml(&ptext, &porigin).map_err(InputFailure)?;
-    let registry = Registry::from_yaml(&rtext, &rorigin).map_err(InputFailure)?;
+    let program = Program::from_yaml(&ptext, &porigin)?;
+    let registry = Registry::from_yaml(&rtext, &rorigin)?;
     let today = today
         .map(|t| Day::parse(&t).map_err(|e| InputFailure(format!("--today: {e}"))))
         .transpose()?;
     let store = if memory {
         Store::memory()
     } else {
-        Store::open(&db).map_err(InputFailure)?
+        Store::open(&db)?
     };
-    let mut shared = app::Shared::new(program, registry, store, today).map_err(InputFailure)?;
+    let mut shared = app::Shared::new(program, registry, store, today)?;
     shared.allow_reset = allow_reset;
     shared.log_requests = !quiet;
     shared.extra_hosts = allow_host;

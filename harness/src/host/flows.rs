@@ -35,6 +35,21 @@ pub enum FlowError {
     },
 }
 
+/// A header with no DER length in it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no DER length in header {}", kazasu_sim::hex_spaced(.0))]
+pub struct NoDerLength(pub Vec<u8>);
+
+/// An offset READ BINARY cannot reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("READ BINARY cannot reach offset {0} (offsets have 15 bits: at most 32,767)")]
+pub struct OffsetTooFar(pub usize);
+
+/// A certificate that cannot be read to check a signature with.
+#[derive(Debug, thiserror::Error)]
+#[error("the certificate is not X.509: {0}")]
+pub struct NotACertificate(#[from] openssl::error::ErrorStack);
+
 /// How to read a whole file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadMode {
@@ -58,7 +73,7 @@ pub fn digest_info_sha256(data: &[u8]) -> Vec<u8> {
 }
 
 /// The length of a DER object from its first bytes (tag, length), or why it cannot be known.
-pub fn der_total_length(header: &[u8]) -> Result<usize, String> {
+pub fn der_total_length(header: &[u8]) -> Result<usize, NoDerLength> {
     match header {
         [_, len @ 0..=0x7F, ..] => Ok(2 + usize::from(*len)),
         [_, 0x81, l, ..] => Ok(3 + usize::from(*l)),
@@ -66,10 +81,7 @@ pub fn der_total_length(header: &[u8]) -> Result<usize, String> {
         [_, 0x83, a, b, c, ..] => {
             Ok(5 + (usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c)))
         }
-        _ => Err(format!(
-            "no DER length in header {}",
-            kazasu_sim::hex_spaced(header)
-        )),
+        _ => Err(NoDerLength(header.to_vec())),
     }
 }
 
@@ -109,13 +121,15 @@ pub mod apdu {
 
     /// READ BINARY of `len` bytes at `offset` (short: at most 256; extended: up to 65,536). The
     /// offset has 15 bits: past 32,767 there is no such command, and this says so.
-    pub fn read_at(offset: usize, len: usize, extended: bool) -> Result<Command<'static>, String> {
+    pub fn read_at(
+        offset: usize,
+        len: usize,
+        extended: bool,
+    ) -> Result<Command<'static>, super::OffsetTooFar> {
         let [hi, lo] = u16::try_from(offset)
             .ok()
             .filter(|o| *o <= 0x7FFF)
-            .ok_or_else(|| {
-                format!("READ BINARY cannot reach offset {offset} (offsets have 15 bits: at most 32,767)")
-            })?
+            .ok_or(super::OffsetTooFar(offset))?
             .to_be_bytes();
         let cmd = Command::new(0x00, 0xB0, hi, lo);
         Ok(if extended {
@@ -223,19 +237,20 @@ impl<'t, T: Transport + ?Sized> Host<'t, T> {
     /// Reads the whole current EF, sized by its DER header.
     pub fn read_current_der(&mut self, mode: ReadMode) -> Result<Vec<u8>, FlowError> {
         let mut data = self.send_ok("read header", apdu::read_header(None))?;
-        let total = der_total_length(&data).map_err(|message| FlowError::Malformed {
+        let total = der_total_length(&data).map_err(|e| FlowError::Malformed {
             step: "read header".into(),
-            message,
+            message: e.to_string(),
         })?;
         while data.len() < total {
             let offset = data.len();
             let remaining = total - offset;
-            let cmd = apdu::read_at(offset, remaining, mode == ReadMode::Extended).map_err(
-                |message| FlowError::Malformed {
-                    step: format!("read at {offset}"),
-                    message,
-                },
-            )?;
+            let cmd =
+                apdu::read_at(offset, remaining, mode == ReadMode::Extended).map_err(|e| {
+                    FlowError::Malformed {
+                        step: format!("read at {offset}"),
+                        message: e.to_string(),
+                    }
+                })?;
             let chunk = self.send_ok(&format!("read at {offset}"), cmd)?;
             if chunk.is_empty() {
                 return Err(FlowError::Malformed {
@@ -317,13 +332,11 @@ pub fn signature_verifies(
     cert_der: &[u8],
     message: &[u8],
     signature: &[u8],
-) -> Result<bool, String> {
-    let cert = openssl::x509::X509::from_der(cert_der)
-        .map_err(|e| format!("the certificate is not X.509: {e}"))?;
-    let key = cert.public_key().map_err(|e| e.to_string())?;
-    let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)
-        .map_err(|e| e.to_string())?;
-    v.update(message).map_err(|e| e.to_string())?;
+) -> Result<bool, NotACertificate> {
+    let cert = openssl::x509::X509::from_der(cert_der)?;
+    let key = cert.public_key()?;
+    let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key)?;
+    v.update(message)?;
     // A signature of the wrong length or form is an error to openssl and a non-match here.
     Ok(v.verify(signature).unwrap_or(false))
 }

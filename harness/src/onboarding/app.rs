@@ -3,9 +3,11 @@
 //! set the website, order, commission — that the JSON API (`server.rs`) and the HTML site
 //! (`site.rs`) both call. It imports neither.
 
-use super::store::Store;
+use super::commission::ReadOutcome;
+use super::store::{Store, StoreError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use kazasu_onboarding::program::DataError;
 use kazasu_onboarding::program::{Day, Program, Registry};
 use kazasu_onboarding::service::{
     Account, FieldError, Onboarding, Ordered, Registration, RegistrationForm,
@@ -20,6 +22,20 @@ pub const REGISTRY_YAML: &str = include_str!("../../../scenarios/onboarding/regi
 
 /// Largest request body accepted, bytes.
 pub const MAX_BODY: usize = 16 * 1024;
+
+/// Why the service cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Its program or registry data.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Its database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The operating system gave no random bytes for the form token.
+    #[error("no random bytes for the form token: {0}")]
+    Random(openssl::error::ErrorStack),
+}
 
 /// What the service runs on.
 pub struct Shared {
@@ -54,7 +70,7 @@ impl Shared {
         registry: Registry,
         store: Store,
         today: Option<Day>,
-    ) -> Result<Shared, String> {
+    ) -> Result<Shared, StartError> {
         let mut core = Onboarding::new(program, registry);
         let (accounts, orders) = store.load()?;
         core.restore(accounts, orders);
@@ -75,7 +91,7 @@ impl Shared {
     }
 
     /// The embedded program and registry over `store`.
-    pub fn embedded(store: Store, today: Option<Day>) -> Result<Shared, String> {
+    pub fn embedded(store: Store, today: Option<Day>) -> Result<Shared, StartError> {
         Shared::new(
             Program::from_yaml(PROGRAM_YAML, "program.data.yaml")?,
             Registry::from_yaml(REGISTRY_YAML, "registry.data.yaml")?,
@@ -116,9 +132,9 @@ impl Shared {
 }
 
 /// 16 random bytes as hex, from the operating system's generator.
-fn random_token() -> Result<String, String> {
+fn random_token() -> Result<String, StartError> {
     let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|e| format!("no random bytes: {e}"))?;
+    openssl::rand::rand_bytes(&mut bytes).map_err(StartError::Random)?;
     Ok(hex::encode(bytes))
 }
 
@@ -199,7 +215,7 @@ pub(super) enum Registered {
     Rejected(Vec<FieldError>, Vec<String>),
     Duplicate(String),
     Limited(u64),
-    Failed(String),
+    Failed(StoreError),
 }
 
 pub(super) fn register(app: &Shared, form: &RegistrationForm, client: &str) -> Registered {
@@ -320,11 +336,11 @@ pub fn commission_end(
     app: &Shared,
     id: &str,
     reader_profile: String,
-    first_read: Result<String, String>,
+    first_read: ReadOutcome,
 ) -> Result<Commissioning, (StatusCode, Vec<FieldError>)> {
     let (passed, detail) = match first_read {
-        Ok(d) => (true, d),
-        Err(d) => (false, d),
+        ReadOutcome::Passed(d) => (true, d),
+        ReadOutcome::Failed(d) => (false, d),
     };
     let mut core = app.core.lock().expect("core lock");
     let account = core

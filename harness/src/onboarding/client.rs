@@ -7,10 +7,11 @@
 //! same rules, statuses and JSON — without a socket, and commissioning reads the case's own card
 //! through the case's own reader (with its faults), so a scenario can make it fail.
 
-use super::app::{self, Shared};
+use super::app::{self, Shared, StartError};
+use super::commission::ReadOutcome;
 use super::server;
 use super::store::Store;
-use crate::scenario::variables;
+use crate::scenario::variables::{self, VariableError};
 use crate::scenario::{HttpStep, OnboardingAction, OnboardingExpect, RegisterStep};
 use kazasu_onboarding::program::Day;
 use serde_json::{Value, json};
@@ -22,9 +23,68 @@ use std::time::Duration;
 pub const MODELLED_RESPONSE_TIME: Duration = Duration::from_millis(150);
 
 /// The bought reader's first read, made by the runner in-process: given the reader profile the
-/// account ordered, `Ok(Ok(what was read))`, `Ok(Err(why the read failed))`, or `Err` when the
-/// case cannot make the read (a step error).
-pub type FirstRead<'a> = &'a mut dyn FnMut(&str) -> Result<Result<String, String>, String>;
+/// account ordered, what the read came to, or why the case cannot make it (a step error).
+pub type FirstRead<'a> = &'a mut dyn FnMut(&str) -> Result<ReadOutcome, BoxedError>;
+
+/// An error of the runner, carried through the service's first read.
+pub type BoxedError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `${secrets.NAME}` substituted in a string.
+pub type Expand<'a> = &'a dyn Fn(&str) -> Result<String, VariableError>;
+
+/// Why an onboarding step could not be made (an answer the step did not expect is no error:
+/// it is the step's mismatch).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The in-process service.
+    #[error("cannot start the onboarding service: {0}")]
+    Start(#[from] StartError),
+    /// Its runtime.
+    #[error("cannot start the onboarding runtime: {0}")]
+    Runtime(std::io::Error),
+    /// A `--target` that cannot be reset between cases.
+    #[error(
+        "{url}: POST /api/test/reset answered {status}; a target must let the runner start each \
+         case afresh (kazasu onboarding serve --allow-reset)"
+    )]
+    NoReset {
+        /// The target.
+        url: String,
+        /// Its answer.
+        status: u16,
+    },
+    /// An `http` step's method.
+    #[error("method `{0}`: use GET, POST, PUT or DELETE")]
+    Method(String),
+    /// A request that got no answer.
+    #[error("{method} {target}: {reason}")]
+    Request {
+        /// Its method.
+        method: String,
+        /// Its URL or path.
+        target: String,
+        /// The HTTP client's reason.
+        reason: String,
+    },
+    /// An `http` step with both kinds of body.
+    #[error("an http step has `json` or `body`, not both")]
+    JsonAndBody,
+    /// A `${…}` variable.
+    #[error(transparent)]
+    Variable(#[from] VariableError),
+    /// The runner could not make commissioning's first read.
+    #[error(transparent)]
+    FirstRead(BoxedError),
+}
+
+/// A request error with its method and target.
+fn request_error(method: &str, target: &str) -> impl FnOnce(String) -> ServiceError {
+    move |reason| ServiceError::Request {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        reason,
+    }
+}
 
 enum Service {
     /// The rules in this process, behind the served router.
@@ -63,12 +123,12 @@ pub fn http_agent() -> ureq::Agent {
 
 impl Session {
     /// A fresh service in this process (in memory), with its calendar at `today`.
-    pub fn local(today: Option<Day>) -> Result<Session, String> {
+    pub fn local(today: Option<Day>) -> Result<Session, ServiceError> {
         let shared = Arc::new(Shared::embedded(Store::memory(), today)?);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
-            .map_err(|e| format!("cannot start the onboarding runtime: {e}"))?;
+            .map_err(ServiceError::Runtime)?;
         Ok(Session {
             service: Service::Local {
                 router: server::router(shared.clone()),
@@ -82,7 +142,7 @@ impl Session {
     /// Any service implementing the API at `url`, reset first (`POST /api/test/reset`, with the
     /// case's calendar day) so that every case starts from no accounts, as with the local
     /// service.
-    pub fn remote(url: &str, today: Option<Day>) -> Result<Session, String> {
+    pub fn remote(url: &str, today: Option<Day>) -> Result<Session, ServiceError> {
         let s = Session {
             service: Service::Remote {
                 base: url.trim_end_matches('/').to_string(),
@@ -93,10 +153,10 @@ impl Session {
         let body = today.map(|d| json!({ "today": d.to_string() }).to_string());
         let r = s.request("POST", "/api/test/reset", body)?;
         if !(200..300).contains(&r.status) {
-            return Err(format!(
-                "{url}: POST /api/test/reset answered {}; a target must let the runner start each case afresh (kazasu onboarding serve --allow-reset)",
-                r.status
-            ));
+            return Err(ServiceError::NoReset {
+                url: url.to_owned(),
+                status: r.status,
+            });
         }
         Ok(s)
     }
@@ -113,16 +173,21 @@ impl Session {
         }
     }
 
-    fn account_or(&self, given: Option<&str>) -> Result<String, String> {
+    fn account_or(&self, given: Option<&str>) -> Result<String, VariableError> {
         given
             .map(str::to_string)
             .or_else(|| self.last_account.clone())
-            .ok_or_else(|| "no account yet: register one in an earlier step, or name it".into())
+            .ok_or(VariableError::NoAccount)
     }
 
-    fn request(&self, method: &str, path: &str, body: Option<String>) -> Result<Reply, String> {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Reply, ServiceError> {
         if !["GET", "POST", "PUT", "DELETE"].contains(&method) {
-            return Err(format!("method `{method}`: use GET, POST, PUT or DELETE"));
+            return Err(ServiceError::Method(method.to_owned()));
         }
         let (status, retry_after, text) = match &self.service {
             Service::Local {
@@ -144,13 +209,13 @@ impl Session {
                     ("PUT", None) => agent.put(&url).send_empty(),
                     _ => agent.delete(&url).call(),
                 };
-                let mut resp = result.map_err(|e| format!("{method} {url}: {e}"))?;
+                let mut resp = result.map_err(|e| request_error(method, &url)(e.to_string()))?;
                 let status = resp.status().as_u16();
                 let retry_after = resp.headers().get("retry-after").is_some();
                 let text = resp
                     .body_mut()
                     .read_to_string()
-                    .map_err(|e| format!("{method} {url}: reading the answer: {e}"))?;
+                    .map_err(|e| request_error(method, &url)(format!("reading the answer: {e}")))?;
                 (status, retry_after, text)
             }
         };
@@ -174,9 +239,9 @@ impl Session {
         &mut self,
         action: &OnboardingAction,
         expect: &OnboardingExpect,
-        expand: &dyn Fn(&str) -> Result<String, String>,
+        expand: Expand<'_>,
         first_read: FirstRead<'_>,
-    ) -> Result<StepReport, String> {
+    ) -> Result<StepReport, ServiceError> {
         let (method, path, body, shown_body) = match action {
             OnboardingAction::Register(r) => {
                 let (body, shown) = register_body(r, expand)?;
@@ -260,12 +325,12 @@ impl Session {
     fn http_parts(
         &self,
         h: &HttpStep,
-        expand: &dyn Fn(&str) -> Result<String, String>,
-    ) -> Result<(String, Option<String>, String), String> {
+        expand: Expand<'_>,
+    ) -> Result<(String, Option<String>, String), ServiceError> {
         let path =
             variables::substitute(&h.path, variables::place::PATH, |_| self.account_or(None))?;
         match (&h.json, &h.body) {
-            (Some(_), Some(_)) => Err("an http step has `json` or `body`, not both".into()),
+            (Some(_), Some(_)) => Err(ServiceError::JsonAndBody),
             (Some(v), None) => {
                 let shown = redact_value(v).to_string();
                 Ok((path, Some(expand_value(v, expand)?.to_string()), shown))
@@ -287,7 +352,7 @@ impl Session {
         action: &OnboardingAction,
         e: &OnboardingExpect,
         reply: &Reply,
-    ) -> Result<Option<(String, String)>, String> {
+    ) -> Result<Option<(String, String)>, ServiceError> {
         let shown = reply.describe();
         match e.status {
             Some(s) if s != reply.status => return Ok(Some((format!("HTTP {s}"), shown))),
@@ -433,10 +498,7 @@ impl Reply {
     }
 }
 
-fn register_body(
-    r: &RegisterStep,
-    expand: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<(String, String), String> {
+fn register_body(r: &RegisterStep, expand: Expand<'_>) -> Result<(String, String), VariableError> {
     let mut body = serde_json::Map::new();
     let mut shown = serde_json::Map::new();
     let fields: [(&str, Option<&String>, Option<&str>); 7] = [
@@ -470,10 +532,7 @@ fn register_body(
     ))
 }
 
-fn expand_value(
-    v: &Value,
-    expand: &dyn Fn(&str) -> Result<String, String>,
-) -> Result<Value, String> {
+fn expand_value(v: &Value, expand: Expand<'_>) -> Result<Value, VariableError> {
     Ok(match v {
         Value::String(s) => Value::String(expand(s)?),
         Value::Array(a) => Value::Array(
@@ -531,7 +590,7 @@ fn local_request(
     method: &str,
     path: &str,
     body: Option<String>,
-) -> Result<(u16, bool, String), String> {
+) -> Result<(u16, bool, String), ServiceError> {
     use tower::ServiceExt;
     let mut request = axum::http::Request::builder().method(method).uri(path);
     if body.is_some() {
@@ -539,7 +598,7 @@ fn local_request(
     }
     let mut request = request
         .body(axum::body::Body::from(body.unwrap_or_default()))
-        .map_err(|e| format!("{method} {path}: {e}"))?;
+        .map_err(|e| request_error(method, path)(e.to_string()))?;
     // The wrong-code limiter keys on the client's address.
     request
         .extensions_mut()
@@ -552,12 +611,12 @@ fn local_request(
             .clone()
             .oneshot(request)
             .await
-            .map_err(|e| format!("{method} {path}: {e}"))?;
+            .map_err(|e| request_error(method, path)(e.to_string()))?;
         let status = response.status().as_u16();
         let retry_after = response.headers().contains_key("retry-after");
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
             .await
-            .map_err(|e| format!("{method} {path}: reading the answer: {e}"))?;
+            .map_err(|e| request_error(method, path)(format!("reading the answer: {e}")))?;
         Ok((
             status,
             retry_after,
@@ -569,7 +628,11 @@ fn local_request(
 /// Commissioning in-process: the service names the ordered reader profile, the runner reads
 /// the case's card through the case's reader, the service records the outcome — the answer is
 /// the one the served service gives.
-fn local_commission(shared: &Shared, id: &str, first_read: FirstRead<'_>) -> Result<Reply, String> {
+fn local_commission(
+    shared: &Shared,
+    id: &str,
+    first_read: FirstRead<'_>,
+) -> Result<Reply, ServiceError> {
     let answer = |status: u16, json: Value| Reply {
         status,
         retry_after: false,
@@ -579,7 +642,7 @@ fn local_commission(shared: &Shared, id: &str, first_read: FirstRead<'_>) -> Res
         Ok(p) => p,
         Err((status, errors)) => return Ok(answer(status.as_u16(), server::errors_json(&errors))),
     };
-    let read = first_read(&profile)?;
+    let read = first_read(&profile).map_err(ServiceError::FirstRead)?;
     Ok(match app::commission_end(shared, id, profile, read) {
         Ok(c) => answer(200, server::commission_json(&c)),
         Err((status, errors)) => answer(status.as_u16(), server::errors_json(&errors)),

@@ -134,7 +134,7 @@ async fn api_reset(State(app): State<App>, body: axum::body::Bytes) -> Response 
                         field: "today".into(),
                         code: "today.invalid".into(),
                         ja: "日付の形式が正しくありません。".into(),
-                        en: e,
+                        en: e.to_string(),
                     }],
                 );
             }

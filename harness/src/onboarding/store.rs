@@ -4,6 +4,64 @@
 
 use kazasu_onboarding::service::{Account, Order};
 use rusqlite::{Connection, params};
+use std::path::{Path, PathBuf};
+
+/// What went wrong with the database, and with which file or record.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file cannot be opened or locked.
+    #[error("cannot open the database {}: {source}", path.display())]
+    File {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Another server holds the file.
+    #[error(
+        "the database {} is in use by another onboarding server (the same file, maybe under \
+         another name); stop it, or give this one its own --db",
+        path.display()
+    )]
+    InUse {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// SQLite refused.
+    #[error("{doing}: {source}")]
+    Sqlite {
+        /// What the store was doing: `cannot save order O-1`.
+        doing: String,
+        /// SQLite's reason.
+        source: rusqlite::Error,
+    },
+    /// A saved record does not read back.
+    #[error("a damaged row: {0}")]
+    Damaged(serde_json::Error),
+    /// An update of an account the database does not hold.
+    #[error(
+        "cannot save account {id}: the database holds no such account of institution {institution}"
+    )]
+    NoSuchAccount {
+        /// The account.
+        id: String,
+        /// Its institution code.
+        institution: String,
+    },
+}
+
+/// `Err(e)` of SQLite as [`StoreError::Sqlite`], saying what the store was doing.
+fn doing(doing: impl FnOnce() -> String) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |source| StoreError::Sqlite {
+        doing: doing(),
+        source,
+    }
+}
+
+/// A record as the JSON the rows hold (records are plain data: this cannot fail).
+fn record<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("a record serialises")
+}
 
 /// The store.
 pub struct Store {
@@ -17,32 +75,32 @@ pub struct Store {
 
 impl Store {
     /// A database file (created when missing).
-    pub fn open(path: &std::path::Path) -> Result<Store, String> {
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let file = |source| StoreError::File {
+            path: path.to_path_buf(),
+            source,
+        };
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
             .open(path)
-            .map_err(|e| format!("cannot open the database {}: {e}", path.display()))?;
+            .map_err(file)?;
         if let Err(e) = lock.try_lock() {
             return Err(match e {
-                std::fs::TryLockError::WouldBlock => format!(
-                    "the database {} is in use by another onboarding server (the same file, \
-                     maybe under another name); stop it, or give this one its own --db",
-                    path.display()
-                ),
-                std::fs::TryLockError::Error(e) => {
-                    format!("cannot lock {}: {e}", path.display())
-                }
+                std::fs::TryLockError::WouldBlock => StoreError::InUse {
+                    path: path.to_path_buf(),
+                },
+                std::fs::TryLockError::Error(e) => file(e),
             });
         }
-        let db = Connection::open(path)
-            .map_err(|e| format!("cannot open the database {}: {e}", path.display()))?;
+        let opening = || format!("cannot open the database {}", path.display());
+        let db = Connection::open(path).map_err(doing(opening))?;
         // WAL: a crash loses at most the write in progress, and readers never wait.
         db.pragma_update(None, "journal_mode", "WAL")
             .and_then(|_| db.pragma_update(None, "synchronous", "NORMAL"))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(doing(opening))?;
         let mut store = Store::init(db)?;
         store._lock = Some(lock);
         Ok(store)
@@ -54,7 +112,7 @@ impl Store {
             .expect("the schema applies")
     }
 
-    fn init(db: Connection) -> Result<Store, String> {
+    fn init(db: Connection) -> Result<Store, StoreError> {
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS accounts (
                  id TEXT PRIMARY KEY,
@@ -65,24 +123,25 @@ impl Store {
                  account_id TEXT NOT NULL REFERENCES accounts(id),
                  record TEXT NOT NULL);",
         )
-        .map_err(|e| format!("cannot create the tables: {e}"))?;
+        .map_err(doing(|| "cannot create the tables".into()))?;
         Ok(Store { db, _lock: None })
     }
 
     /// Everything saved, in id order.
-    pub fn load(&self) -> Result<(Vec<Account>, Vec<Order>), String> {
+    pub fn load(&self) -> Result<(Vec<Account>, Vec<Order>), StoreError> {
         fn all<T: serde::de::DeserializeOwned>(
             db: &Connection,
             sql: &str,
-        ) -> Result<Vec<T>, String> {
-            let mut st = db.prepare(sql).map_err(|e| e.to_string())?;
+        ) -> Result<Vec<T>, StoreError> {
+            let reading = || "cannot read the database".to_string();
+            let mut st = db.prepare(sql).map_err(doing(reading))?;
             let rows = st
                 .query_map([], |r| r.get::<_, String>(0))
-                .map_err(|e| e.to_string())?;
+                .map_err(doing(reading))?;
             let mut out = Vec::new();
             for row in rows {
-                let text = row.map_err(|e| e.to_string())?;
-                out.push(serde_json::from_str(&text).map_err(|e| format!("a damaged row: {e}"))?);
+                let text = row.map_err(doing(reading))?;
+                out.push(serde_json::from_str(&text).map_err(StoreError::Damaged)?);
             }
             Ok(out)
         }
@@ -94,60 +153,57 @@ impl Store {
 
     /// Saves a new account. An id or institution already in the database is an error: a new
     /// account never replaces one that was acknowledged.
-    pub fn insert_account(&self, a: &Account) -> Result<(), String> {
-        let record = serde_json::to_string(a).map_err(|e| e.to_string())?;
+    pub fn insert_account(&self, a: &Account) -> Result<(), StoreError> {
         self.db
             .execute(
                 "INSERT INTO accounts (id, institution_code, record) VALUES (?1, ?2, ?3)",
-                params![a.id, a.institution_code, record],
+                params![a.id, a.institution_code, record(a)],
             )
             .map(|_| ())
-            .map_err(|e| format!("cannot save the new account {}: {e}", a.id))
+            .map_err(doing(|| format!("cannot save the new account {}", a.id)))
     }
 
     /// Saves a change to an account already saved (the same id and institution).
-    pub fn update_account(&self, a: &Account) -> Result<(), String> {
-        let record = serde_json::to_string(a).map_err(|e| e.to_string())?;
+    pub fn update_account(&self, a: &Account) -> Result<(), StoreError> {
         let changed = self
             .db
             .execute(
                 "UPDATE accounts SET record = ?3 WHERE id = ?1 AND institution_code = ?2",
-                params![a.id, a.institution_code, record],
+                params![a.id, a.institution_code, record(a)],
             )
-            .map_err(|e| format!("cannot save account {}: {e}", a.id))?;
+            .map_err(doing(|| format!("cannot save account {}", a.id)))?;
         if changed == 1 {
             Ok(())
         } else {
-            Err(format!(
-                "cannot save account {}: the database holds no such account of institution {}",
-                a.id, a.institution_code
-            ))
+            Err(StoreError::NoSuchAccount {
+                id: a.id.clone(),
+                institution: a.institution_code.clone(),
+            })
         }
     }
 
     /// Deletes everything (a test service's reset).
-    pub fn clear(&self) -> Result<(), String> {
+    pub fn clear(&self) -> Result<(), StoreError> {
         self.db
             .execute_batch("DELETE FROM orders; DELETE FROM accounts;")
-            .map_err(|e| format!("cannot clear the database: {e}"))
+            .map_err(doing(|| "cannot clear the database".into()))
     }
 
     /// Saves an order.
-    pub fn save_order(&self, o: &Order) -> Result<(), String> {
-        let record = serde_json::to_string(o).map_err(|e| e.to_string())?;
+    pub fn save_order(&self, o: &Order) -> Result<(), StoreError> {
         self.db
             .execute(
                 "INSERT INTO orders (id, account_id, record) VALUES (?1, ?2, ?3)",
-                params![o.id, o.account_id, record],
+                params![o.id, o.account_id, record(o)],
             )
             .map(|_| ())
-            .map_err(|e| format!("cannot save order {}: {e}", o.id))
+            .map_err(doing(|| format!("cannot save order {}", o.id)))
     }
 }
 
 #[cfg(test)]
 mod lock_tests {
-    use super::Store;
+    use super::{Store, StoreError};
     use kazasu_onboarding::program::BusinessType;
     use kazasu_onboarding::program::Day;
     use kazasu_onboarding::service::{Account, AccountStatus};
@@ -175,7 +231,10 @@ mod lock_tests {
         let e = store
             .insert_account(&account("A000001", "1322222222"))
             .unwrap_err();
-        assert!(e.contains("A000001"), "{e}");
+        assert!(
+            matches!(&e, StoreError::Sqlite { doing, .. } if doing.contains("A000001")),
+            "{e}"
+        );
         let (accounts, _) = store.load().unwrap();
         assert_eq!(accounts, [account("A000001", "1311111111")]);
         // A change of the saved account goes through; one of another institution does not.
@@ -198,7 +257,10 @@ mod lock_tests {
         let first = Store::open(&db).unwrap();
         let second = Store::open(&db).err().expect("the database is taken");
         assert!(
-            second.contains("in use by another onboarding server"),
+            matches!(second, StoreError::InUse { .. })
+                && second
+                    .to_string()
+                    .contains("in use by another onboarding server"),
             "{second}"
         );
         drop(first);

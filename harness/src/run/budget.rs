@@ -22,7 +22,7 @@ pub fn crossed(frames: usize, exchanges: usize, elapsed: SimDuration) -> Option<
     let over = |what: &str, budget: String| {
         Some(format!(
             "the case crossed its budget of {budget} {what} (a case's budget is in total, \
-             whatever its faults and profiles: see `kazasu schema` and README \"Budgets\")"
+             whatever its faults and profiles: see \"Budgets\" in the scenario reference)"
         ))
     };
     if frames > MAX_FRAMES {

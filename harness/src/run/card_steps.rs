@@ -1,6 +1,7 @@
 //! The card steps: tap, remove, APDUs, selects, whole-file reads, PIN checks, signatures, the
 //! JPKI auth flow, ATR and UID — each turned into an outcome the expectations check.
 
+use super::error::StepError;
 use super::world::{StepOutcome, World, encode, parse_fid};
 use crate::host::flows::{self, Host, ReadMode, apdu};
 use crate::record::Event;
@@ -10,7 +11,7 @@ use kazasu_sim::{StatusWord, hex_spaced};
 use rand_core::RngCore;
 
 impl World {
-    pub(super) fn card_step(&mut self, step: &CardStep) -> Result<StepOutcome, String> {
+    pub(super) fn card_step(&mut self, step: &CardStep) -> Result<StepOutcome, StepError> {
         Ok(match &step.action {
             CardAction::Tap => {
                 let t0 = self.reader.now();
@@ -32,10 +33,7 @@ impl World {
             }
             CardAction::Approve => {
                 if !self.reader.approve() {
-                    return Err(format!(
-                        "`approve`: the card profile `{}` has no phone approval",
-                        self.reader.card_name()
-                    ));
+                    return Err(StepError::NoApproval(self.reader.card_name()));
                 }
                 StepOutcome::default()
             }
@@ -54,12 +52,7 @@ impl World {
             CardAction::Apdu(t) => {
                 let (bytes, secret) = self.expand(t)?;
                 if bytes.len() > kazasu_sim::iso7816::apdu::MAX_COMMAND_LEN {
-                    return Err(format!(
-                        "the command is {} bytes; no APDU is longer than {} (an extended case 4 \
-                         with 65,535 data bytes)",
-                        bytes.len(),
-                        kazasu_sim::iso7816::apdu::MAX_COMMAND_LEN
-                    ));
+                    return Err(StepError::TooLong(bytes.len()));
                 }
                 self.apdu_outcome(&bytes, secret)
             }
@@ -115,7 +108,7 @@ impl World {
                     let der = self
                         .saved
                         .get(cert)
-                        .ok_or_else(|| format!("nothing was saved as `{cert}` to verify with"))?;
+                        .ok_or_else(|| StepError::NothingToVerifyWith(cert.clone()))?;
                     if !flows::signature_verifies(der, &message, &o.data)? {
                         o.own_check = Some((
                             format!("a signature that verifies with `{cert}`"),
@@ -164,14 +157,11 @@ impl World {
                         error: Some(source),
                         ..StepOutcome::default()
                     },
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(StepError::Flow(e)),
                 }
             }
             CardAction::Atr => {
-                let atr = self
-                    .reader
-                    .atr()
-                    .map_err(|e| format!("no ATR to read: {e} (tap the card first)"))?;
+                let atr = self.reader.atr().map_err(StepError::NoAtr)?;
                 StepOutcome {
                     data: atr,
                     ..StepOutcome::default()
@@ -187,7 +177,7 @@ impl World {
                     let old = self
                         .uids
                         .get(name)
-                        .ok_or_else(|| format!("no UID remembered as `{name}`"))?;
+                        .ok_or_else(|| StepError::NoUid(name.clone()))?;
                     if *old == uid {
                         o.own_check = Some((
                             format!("a UID other than `{name}` ({})", hex_spaced(old)),
@@ -199,7 +189,7 @@ impl World {
                     let old = self
                         .uids
                         .get(name)
-                        .ok_or_else(|| format!("no UID remembered as `{name}`"))?;
+                        .ok_or_else(|| StepError::NoUid(name.clone()))?;
                     if *old != uid {
                         o.own_check = Some((
                             format!("the UID `{name}` ({})", hex_spaced(old)),
@@ -215,7 +205,7 @@ impl World {
         })
     }
 
-    pub(super) fn read_file(&mut self, ef: &str, how: ReadHow) -> Result<StepOutcome, String> {
+    pub(super) fn read_file(&mut self, ef: &str, how: ReadHow) -> Result<StepOutcome, StepError> {
         let fid = parse_fid(ef)?;
         let header = if how == ReadHow::Sfi {
             encode(apdu::read_header(Some(fid[1])))?
@@ -235,7 +225,7 @@ impl World {
                 return Ok(StepOutcome {
                     sw: Some(StatusWord::OK),
                     data,
-                    own_check: Some(("a DER header".into(), m)),
+                    own_check: Some(("a DER header".into(), m.to_string())),
                     ..StepOutcome::default()
                 });
             }
@@ -244,7 +234,7 @@ impl World {
             let off = data.len();
             let rest = total - off;
             let cmd = apdu::read_at(off, rest, how == ReadHow::Extended)
-                .map_err(|e| format!("the file declares {total} bytes: {e}"))?;
+                .map_err(|reason| StepError::FileTooLong { total, reason })?;
             let bytes = encode(cmd)?;
             match self.send_step(&bytes, false) {
                 Ok(r) if r.data.is_empty() => {

@@ -3,6 +3,7 @@
 //! end (faults that never struck, the case's time budget).
 
 use super::budget;
+use super::error::StepError;
 use super::expect::check;
 
 use super::result::{CaseResult, Failure, Status, StepResult, blank};
@@ -198,7 +199,7 @@ pub fn run_case_on(
             world.reader.now().since(start),
         );
         let outcome = match over_budget {
-            Some(why) => Err(why),
+            Some(why) => Err(StepError::OverBudget(why)),
             None => outcome,
         };
         let verdict = match (outcome, step) {
@@ -218,7 +219,11 @@ pub fn run_case_on(
                 Some((e, a)) => Err((Status::Failed, e, a)),
                 None => Ok(()),
             },
-            (Err(message), _) => Err((Status::Error, "a step that can run".to_string(), message)),
+            (Err(e), _) => Err((
+                Status::Error,
+                "a step that can run".to_string(),
+                e.to_string(),
+            )),
         };
         let status = if verdict.is_ok() {
             Status::Passed

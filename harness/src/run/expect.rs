@@ -108,7 +108,7 @@ pub(super) fn check(
             .join(" or ");
         return Err((format!("SW {wanted}"), describe(o)));
     }
-    let expand = |t: &str| w.expand(t).map_err(|m| (t.to_string(), m));
+    let expand = |t: &str| w.expand(t).map_err(|m| (t.to_string(), m.to_string()));
     // An expected value made from a secret is shown as the template, never as its bytes.
     let shown = |t: &str, want: &[u8], secret: bool| {
         if secret {

@@ -6,6 +6,7 @@
 pub mod budget;
 mod card_steps;
 mod case;
+mod error;
 mod expect;
 mod onboarding_steps;
 mod pool;
@@ -13,6 +14,7 @@ mod result;
 mod world;
 
 pub use case::{BackendFactory, case_seed, inproc, run_case, run_case_on};
+pub use error::StepError;
 pub use pool::{RunOptions, run, run_with};
 pub use result::{CaseResult, Failure, Status, StepResult, sim_time, wall_time};
 

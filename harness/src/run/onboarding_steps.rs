@@ -1,8 +1,10 @@
 //! The onboarding steps: the case's session with the service (in-process or `--target`), and
 //! commissioning's first read through the case's own card and reader.
 
+use super::error::StepError;
 use super::world::{StepOutcome, World, expand_text, lookup_secret};
 use crate::link::backend::Backend;
+use crate::onboarding::commission::ReadOutcome;
 use crate::record::{Event, Transcript};
 use crate::scenario::{OnboardingAction, OnboardingStep};
 use kazasu_sim::platform::profile::Device;
@@ -10,8 +12,11 @@ use kazasu_sim::{Secret, SimDuration};
 use rand_core::RngCore;
 
 impl World {
-    pub(super) fn onboarding_step(&mut self, step: &OnboardingStep) -> Result<StepOutcome, String> {
-        use crate::onboarding::client::{MODELLED_RESPONSE_TIME, Session};
+    pub(super) fn onboarding_step(
+        &mut self,
+        step: &OnboardingStep,
+    ) -> Result<StepOutcome, StepError> {
+        use crate::onboarding::client::{BoxedError, MODELLED_RESPONSE_TIME, Session};
         let session = match self.onboarding.take() {
             Some(s) => s,
             None => match &self.target {
@@ -24,10 +29,14 @@ impl World {
             && self.has_faults
             && !session.is_local()
         {
-            return Err("a --target service commissions with its own phone and reader: the case's faults cannot reach that read; run the case without --target".into());
+            return Err(StepError::NeedsLocalService(
+                "a --target service commissions with its own phone and reader: the case's faults cannot reach that read; run the case without --target",
+            ));
         }
         if step.expect.within.is_some() && !session.is_local() {
-            return Err("`within` on an onboarding step is simulated time, which only the in-process service keeps; a --target service answers in wall time".into());
+            return Err(StepError::NeedsLocalService(
+                "`within` on an onboarding step is simulated time, which only the in-process service keeps; a --target service answers in wall time",
+            ));
         }
         let t0 = self.reader.now();
         session.set_clock(t0.since(kazasu_sim::SimTime::START).as_nanos() / 1_000_000_000);
@@ -35,9 +44,9 @@ impl World {
         let expand = |t: &str| expand_text(secrets, t);
         let (reader, transcript, rng) = (&mut self.reader, &mut self.transcript, &mut self.rng);
         let (device, case_reader) = (self.device, self.reader_profile.as_str());
-        let mut read = |ordered: &str| {
+        let mut read = |ordered: &str| -> Result<ReadOutcome, BoxedError> {
             let pin = lookup_secret(secrets, "auth_pin")?;
-            first_read(
+            Ok(first_read(
                 &mut **reader,
                 transcript,
                 rng,
@@ -45,7 +54,7 @@ impl World {
                 case_reader,
                 ordered,
                 &pin,
-            )
+            )?)
         };
         let report = session.run(&step.action, &step.expect, &expand, &mut read)?;
         self.reader.wait(SimDuration::from_nanos(
@@ -79,15 +88,18 @@ pub(super) fn first_read(
     case_reader: &str,
     ordered: &str,
     pin: &Secret<String>,
-) -> Result<Result<String, String>, String> {
+) -> Result<ReadOutcome, StepError> {
     if case_reader != ordered {
-        return Err(format!(
-            "commissioning reads through the case's reader `{case_reader}`, but the account ordered a `{ordered}` reader: give the case `reader: {ordered}`"
-        ));
+        return Err(StepError::OtherReader {
+            case: case_reader.to_owned(),
+            ordered: ordered.to_owned(),
+        });
     }
     let mut nonce = vec![0u8; 32];
     rng.fill_bytes(&mut nonce);
-    crate::onboarding::commission::read_through(reader, transcript, device, pin, &nonce, ordered)
+    Ok(crate::onboarding::commission::read_through(
+        reader, transcript, device, pin, &nonce, ordered,
+    )?)
 }
 
 #[cfg(test)]
@@ -109,7 +121,10 @@ mod tests {
             &pin,
         )
         .expect_err("another reader");
-        assert!(e.contains("give the case `reader: fast-848k`"), "{e}");
+        assert!(
+            e.to_string().contains("give the case `reader: fast-848k`"),
+            "{e}"
+        );
         assert!(w.transcript.entries.is_empty(), "nothing was read");
     }
 
@@ -127,7 +142,7 @@ mod tests {
             &pin,
         )
         .expect("the same reader");
-        assert!(read.is_ok(), "{read:?}");
+        assert!(matches!(read, ReadOutcome::Passed(_)), "{read:?}");
         assert!(
             !w.transcript.entries.is_empty(),
             "the read is in the transcript"

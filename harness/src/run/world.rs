@@ -1,9 +1,10 @@
 //! A case's world: its reader (with the card), secrets, saved values and transcript, and how a
 //! step sends an APDU through it — recorded, secrets kept out of what is shown.
 
+use super::error::StepError;
 use crate::link::backend::Backend;
 use crate::record::{Event, Transcript};
-use crate::scenario::variables::{self, Var};
+use crate::scenario::variables::{self, Var, VariableError};
 use kazasu_sim::platform::profile::Device;
 use kazasu_sim::{Command, LinkError, Response, Secret, SimDuration, StatusWord};
 use std::collections::{BTreeMap, HashMap};
@@ -88,17 +89,17 @@ pub(super) struct World {
 pub(super) fn lookup_secret(
     secrets: &BTreeMap<String, Secret<String>>,
     name: &str,
-) -> Result<Secret<String>, String> {
+) -> Result<Secret<String>, VariableError> {
     if let Some(v) = secrets.get(name) {
         return Ok(v.clone());
     }
     let var = format!("KAZASU_SECRET_{}", name.to_ascii_uppercase());
-    std::env::var(&var).map(Secret::new).map_err(|_| {
-        format!(
-            "no secret `{name}`: give it in the scenario's `secrets` or as the environment variable {var}; known: {}",
-            secrets.keys().cloned().collect::<Vec<_>>().join(", ")
-        )
-    })
+    std::env::var(&var)
+        .map(Secret::new)
+        .map_err(|_| VariableError::NoSecret {
+            name: name.to_owned(),
+            known: secrets.keys().cloned().collect(),
+        })
 }
 
 /// Substitutes `${secrets.X}` into text (PINs, onboarding fields); any other variable is an
@@ -106,7 +107,7 @@ pub(super) fn lookup_secret(
 pub(super) fn expand_text(
     secrets: &BTreeMap<String, Secret<String>>,
     template: &str,
-) -> Result<String, String> {
+) -> Result<String, VariableError> {
     variables::substitute(template, variables::place::TEXT, |var| match var {
         Var::Secret(name) => Ok(lookup_secret(secrets, name)?.expose().clone()),
         _ => unreachable!("only secrets are allowed in text"),
@@ -123,21 +124,20 @@ pub(super) fn context(t: &Transcript, end: usize) -> String {
 }
 
 /// The bytes of a command the runner built.
-pub(super) fn encode(cmd: Command<'_>) -> Result<Vec<u8>, String> {
-    cmd.to_vec()
-        .map_err(|e| format!("the command cannot be encoded: {e}"))
+pub(super) fn encode(cmd: Command<'_>) -> Result<Vec<u8>, StepError> {
+    Ok(cmd.to_vec()?)
 }
 
-pub(super) fn parse_fid(f: &str) -> Result<[u8; 2], String> {
+pub(super) fn parse_fid(f: &str) -> Result<[u8; 2], StepError> {
     u16::from_str_radix(f, 16)
         .map(u16::to_be_bytes)
-        .map_err(|_| format!("`{f}` is not a file id (4 hex digits)"))
+        .map_err(|_| StepError::FileId(f.to_owned()))
 }
 
 impl World {
     /// Substitutes `${secrets.X}` (ASCII bytes) and `${saved.X}` into hex; tells whether a
     /// secret went in.
-    pub(super) fn expand(&self, template: &str) -> Result<(Vec<u8>, bool), String> {
+    pub(super) fn expand(&self, template: &str) -> Result<(Vec<u8>, bool), StepError> {
         let mut secret = false;
         let out = variables::substitute(template, variables::place::HEX, |var| match var {
             Var::Secret(name) => {
@@ -148,22 +148,24 @@ impl World {
                 let value = self
                     .saved
                     .get(name)
-                    .ok_or_else(|| format!("nothing was saved as `{name}` before this step"))?;
+                    .ok_or_else(|| VariableError::NothingSaved(name.to_owned()))?;
                 // Data saved from an answer that echoed a secret is a secret too.
                 secret |= self.holds_secret(value);
                 Ok(hex::encode(value))
             }
             Var::Account => unreachable!("not allowed in hex"),
         })?;
-        kazasu_sim::parse_hex(&out).map(|b| (b, secret))
+        kazasu_sim::parse_hex(&out)
+            .map(|b| (b, secret))
+            .map_err(StepError::Hex)
     }
 
-    pub(super) fn secret(&self, name: &str) -> Result<Secret<String>, String> {
+    pub(super) fn secret(&self, name: &str) -> Result<Secret<String>, VariableError> {
         lookup_secret(&self.secrets, name)
     }
 
     /// A PIN given as text, possibly with `${secrets.X}`.
-    pub(super) fn text_secret(&self, text: &str) -> Result<Secret<String>, String> {
+    pub(super) fn text_secret(&self, text: &str) -> Result<Secret<String>, VariableError> {
         self.expand_text(text).map(Secret::new)
     }
 
@@ -248,7 +250,7 @@ impl World {
         }
     }
 
-    pub(super) fn expand_text(&self, template: &str) -> Result<String, String> {
+    pub(super) fn expand_text(&self, template: &str) -> Result<String, VariableError> {
         expand_text(&self.secrets, template)
     }
 
@@ -305,8 +307,9 @@ pub(super) mod tests {
             "1234"
         );
         let e = lookup_secret(&known, "never_given_anywhere").expect_err("unknown");
-        assert!(e.contains("KAZASU_SECRET_NEVER_GIVEN_ANYWHERE"), "{e}");
-        assert!(e.contains("known: auth_pin"), "{e}");
+        let shown = e.to_string();
+        assert!(shown.contains("KAZASU_SECRET_NEVER_GIVEN_ANYWHERE"), "{e}");
+        assert!(shown.contains("known: auth_pin"), "{e}");
     }
 
     #[test]
@@ -323,7 +326,10 @@ pub(super) mod tests {
             (vec![1, 0xAB, 0xCD], false)
         );
         let e = w.expand("${saved.y}").expect_err("nothing saved as y");
-        assert!(e.contains("nothing was saved as `y`"), "{e}");
+        assert!(
+            matches!(&e, StepError::Variable(VariableError::NothingSaved(n)) if n == "y"),
+            "{e}"
+        );
     }
 
     #[test]

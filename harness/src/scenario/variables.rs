@@ -7,6 +7,63 @@
 //! - `${saved.NAME}`: data a card step saved earlier in the case (hex templates only).
 //! - `${account}`: the account the case registered last (onboarding `http` paths only).
 
+/// A template that cannot be read or filled in: what is wrong, and what may be written instead.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VariableError {
+    /// `${` with no `}` after it.
+    #[error("`{template}`: `${{` without a closing `}}`")]
+    Unclosed {
+        /// The template.
+        template: String,
+    },
+    /// A name that is no variable.
+    #[error("unknown variable `${{{name}}}`: here you can write {}", list(allowed))]
+    Unknown {
+        /// What was written between `${` and `}`.
+        name: String,
+        /// What the place accepts.
+        allowed: &'static [Kind],
+    },
+    /// `${secrets.}` or `${saved.}`.
+    #[error("`${{{name}}}` names nothing: write {}", list(allowed))]
+    Empty {
+        /// What was written.
+        name: String,
+        /// What the place accepts.
+        allowed: &'static [Kind],
+    },
+    /// A variable the place does not accept.
+    #[error(
+        "`${{{name}}}` cannot be used here: here you can write {}",
+        list(allowed)
+    )]
+    NotHere {
+        /// What was written.
+        name: String,
+        /// What the place accepts.
+        allowed: &'static [Kind],
+    },
+    /// A secret given nowhere.
+    #[error(
+        "no secret `{name}`: give it in the scenario's `secrets` or as the environment variable \
+         KAZASU_SECRET_{}; known: {}",
+        name.to_ascii_uppercase(),
+        known.join(", ")
+    )]
+    NoSecret {
+        /// Its name.
+        name: String,
+        /// The secrets the case has.
+        known: Vec<String>,
+    },
+    /// `${saved.NAME}` before any step saved NAME.
+    #[error("nothing was saved as `{0}` before this step")]
+    NothingSaved(String),
+    /// `${account}` before any account was registered.
+    #[error("no account yet: register one in an earlier step, or name it")]
+    NoAccount,
+}
+
 /// A variable named in a template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Var<'a> {
@@ -71,7 +128,10 @@ pub enum Part<'a> {
 
 /// Splits `template` into text and variables, refusing an unclosed `${`, an empty name, and any
 /// variable that `allowed` does not list.
-pub fn parse<'a>(template: &'a str, allowed: &[Kind]) -> Result<Vec<Part<'a>>, String> {
+pub fn parse<'a>(
+    template: &'a str,
+    allowed: &'static [Kind],
+) -> Result<Vec<Part<'a>>, VariableError> {
     let mut parts = Vec::new();
     let mut rest = template;
     while let Some(i) = rest.find("${") {
@@ -79,7 +139,9 @@ pub fn parse<'a>(template: &'a str, allowed: &[Kind]) -> Result<Vec<Part<'a>>, S
             parts.push(Part::Text(&rest[..i]));
         }
         let Some(len) = rest[i..].find('}') else {
-            return Err(format!("`{template}`: `${{` without a closing `}}`"));
+            return Err(VariableError::Unclosed {
+                template: template.to_owned(),
+            });
         };
         let name = &rest[i + 2..i + len];
         let var = if let Some(n) = name.strip_prefix("secrets.") {
@@ -89,19 +151,22 @@ pub fn parse<'a>(template: &'a str, allowed: &[Kind]) -> Result<Vec<Part<'a>>, S
         } else if name == "account" {
             Var::Account
         } else {
-            return Err(unknown(name, allowed));
+            return Err(VariableError::Unknown {
+                name: name.to_owned(),
+                allowed,
+            });
         };
         if matches!(var, Var::Secret("") | Var::Saved("")) {
-            return Err(format!(
-                "`${{{name}}}` names nothing: write {}",
-                list(allowed)
-            ));
+            return Err(VariableError::Empty {
+                name: name.to_owned(),
+                allowed,
+            });
         }
         if !allowed.contains(&var.kind()) {
-            return Err(format!(
-                "`${{{name}}}` cannot be used here: here you can write {}",
-                list(allowed)
-            ));
+            return Err(VariableError::NotHere {
+                name: name.to_owned(),
+                allowed,
+            });
         }
         parts.push(Part::Var(var));
         rest = &rest[i + len + 1..];
@@ -123,19 +188,12 @@ fn list(allowed: &[Kind]) -> String {
         .join(" or ")
 }
 
-fn unknown(name: &str, allowed: &[Kind]) -> String {
-    format!(
-        "unknown variable `${{{name}}}`: here you can write {}",
-        list(allowed)
-    )
-}
-
 /// Replaces each variable of `template` with what `resolve` gives for it.
 pub fn substitute(
     template: &str,
-    allowed: &[Kind],
-    mut resolve: impl FnMut(Var<'_>) -> Result<String, String>,
-) -> Result<String, String> {
+    allowed: &'static [Kind],
+    mut resolve: impl FnMut(Var<'_>) -> Result<String, VariableError>,
+) -> Result<String, VariableError> {
     let mut out = String::with_capacity(template.len());
     for part in parse(template, allowed)? {
         match part {
@@ -154,7 +212,7 @@ pub fn names_secret(template: &str) -> bool {
 }
 
 /// The template with everything but its variables removed: what must be hex in a hex template.
-pub fn without_vars(template: &str, allowed: &[Kind]) -> Result<String, String> {
+pub fn without_vars(template: &str, allowed: &'static [Kind]) -> Result<String, VariableError> {
     Ok(parse(template, allowed)?
         .into_iter()
         .filter_map(|p| match p {
@@ -186,24 +244,23 @@ mod tests {
     fn unknown_and_misplaced_variables_are_errors_everywhere() {
         for allowed in [place::HEX, place::TEXT, place::PATH] {
             let e = parse("a ${nope} b", allowed).unwrap_err();
-            assert!(e.contains("unknown variable `${nope}`"), "{e}");
-            assert!(
-                parse("${secrets.x", allowed)
-                    .unwrap_err()
-                    .contains("closing")
-            );
+            assert!(e.to_string().contains("unknown variable `${nope}`"), "{e}");
+            assert!(matches!(
+                parse("${secrets.x", allowed),
+                Err(VariableError::Unclosed { .. })
+            ));
         }
         assert!(
             parse("${saved.x}", place::TEXT)
                 .unwrap_err()
+                .to_string()
                 .contains("cannot be used here")
         );
         assert!(parse("${account}", place::HEX).is_err());
-        assert!(
-            parse("${secrets.}", place::TEXT)
-                .unwrap_err()
-                .contains("names nothing")
-        );
+        assert!(matches!(
+            parse("${secrets.}", place::TEXT),
+            Err(VariableError::Empty { .. })
+        ));
     }
 
     #[test]

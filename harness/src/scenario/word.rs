@@ -194,6 +194,9 @@ mod tests {
         assert_eq!(entry("{ pair: [1, 2] }"), Ok(Act::Pair(1, 2)));
         assert_eq!(entry("{ named: { x: 3 } }"), Ok(Act::Named { x: 3 }));
         let e = entry("{ maybe: many }").expect_err("not a number");
-        assert!(e.contains("line 1"), "the value's error keeps its position: {e}");
+        assert!(
+            e.contains("line 1"),
+            "the value's error keeps its position: {e}"
+        );
     }
 }

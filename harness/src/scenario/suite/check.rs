@@ -3,24 +3,55 @@
 //! sizes, onboarding fields — each error located at its file:line:column.
 use super::error::InputError;
 use crate::profiles::{card_profile, reader_profile};
-use crate::scenario::variables;
+use crate::scenario::variables::{self, VariableError};
 use crate::scenario::{CardAction, OnboardingAction, Scenario, Step, SwPattern};
 use std::path::Path;
 
-pub(super) fn check_hex_template(t: &str) -> Result<(), String> {
+/// A value a step writes that cannot be what it stands for.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ValueError {
+    /// Its `${…}` variables.
+    #[error(transparent)]
+    Variable(#[from] VariableError),
+    /// Hex that is not whole bytes.
+    #[error("`{0}` is not hex bytes")]
+    NotHex(String),
+    /// A saved name used before any step saves it.
+    #[error(
+        "`{written}` is used before any step saves it: add `save: {name}` to an earlier step (a \
+         read_file, apdu or select), or correct the name"
+    )]
+    Unsaved {
+        /// As the step writes it (`${saved.cert}`, or `cert` in `verify_with`).
+        written: String,
+        /// The name.
+        name: String,
+    },
+    /// A wait the simulated clock cannot take.
+    #[error("wait of {0} is longer than {MAX_WAIT} (the simulated clock would saturate)")]
+    WaitTooLong(kazasu_sim::SimDuration),
+    /// An expected-data pattern that is no regular expression.
+    #[error("data_regex: {0}")]
+    Regex(#[from] regex::Error),
+    /// A file id that is not 4 hex digits.
+    #[error("`{0}` is not a file id: write 4 hex digits, e.g. \"000A\"")]
+    NotFileId(String),
+}
+
+pub(super) fn check_hex_template(t: &str) -> Result<(), ValueError> {
     let rest = variables::without_vars(t, variables::place::HEX)?;
     let compact: String = rest.chars().filter(|c| !c.is_whitespace()).collect();
     if !compact.len().is_multiple_of(2) || !compact.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!("`{t}` is not hex bytes"));
+        return Err(ValueError::NotHex(t.to_owned()));
     }
     Ok(())
 }
 
-pub(super) fn check_text(t: &str, allowed: &[variables::Kind]) -> Result<(), String> {
-    variables::parse(t, allowed).map(|_| ())
+pub(super) fn check_text(t: &str, allowed: &'static [variables::Kind]) -> Result<(), ValueError> {
+    Ok(variables::parse(t, allowed).map(|_| ())?)
 }
 
-pub(super) fn check_json_text(v: &serde_json::Value) -> Result<(), String> {
+pub(super) fn check_json_text(v: &serde_json::Value) -> Result<(), ValueError> {
     match v {
         serde_json::Value::String(s) => check_text(s, variables::place::TEXT),
         serde_json::Value::Array(a) => a.iter().try_for_each(check_json_text),
@@ -31,7 +62,7 @@ pub(super) fn check_json_text(v: &serde_json::Value) -> Result<(), String> {
 
 /// Checks the templates of an onboarding step: secrets in form fields and bodies, `${account}`
 /// in an `http` path, nothing else anywhere.
-pub(super) fn check_onboarding(action: &OnboardingAction) -> Result<(), String> {
+pub(super) fn check_onboarding(action: &OnboardingAction) -> Result<(), ValueError> {
     use variables::place::{PATH, TEXT};
     match action {
         OnboardingAction::Register(r) => [
@@ -64,13 +95,11 @@ pub(super) fn check_onboarding(action: &OnboardingAction) -> Result<(), String> 
     }
 }
 
-pub(super) fn check_fid(f: &str) -> Result<(), String> {
+pub(super) fn check_fid(f: &str) -> Result<(), ValueError> {
     if f.len() == 4 && f.chars().all(|c| c.is_ascii_hexdigit()) {
         Ok(())
     } else {
-        Err(format!(
-            "`{f}` is not a file id: write 4 hex digits, e.g. \"000A\""
-        ))
+        Err(ValueError::NotFileId(f.to_owned()))
     }
 }
 
@@ -285,7 +314,7 @@ pub(super) fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Loca
         // that saves X, or the case could only fail when run.
         let mut saved: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for (i, step) in s.steps.iter().enumerate() {
-            let at = |m: String| {
+            let at = |m: ValueError| {
                 err(
                     Part::Step(i),
                     format!("step {} ({}): {m}", i + 1, step.keyword()),
@@ -293,18 +322,16 @@ pub(super) fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Loca
                 )
             };
             if let Step::Card(card) = step {
-                let unsaved = |name: &str| {
-                    format!(
-                        "`{name}` is used before any step saves it: add `save: {name}` to an \
-                         earlier step (a read_file, apdu or select), or correct the name"
-                    )
+                let unsaved = |written: String, name: &str| ValueError::Unsaved {
+                    written,
+                    name: name.to_owned(),
                 };
                 for t in card_hex_templates(card) {
                     for part in variables::parse(t, variables::place::HEX).unwrap_or_default() {
                         if let variables::Part::Var(variables::Var::Saved(name)) = part
                             && !saved.contains(name)
                         {
-                            return Err(at(unsaved(&format!("${{saved.{name}}}"))));
+                            return Err(at(unsaved(format!("${{saved.{name}}}"), name)));
                         }
                     }
                 }
@@ -312,7 +339,7 @@ pub(super) fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Loca
                     && let Some(cert) = &g.verify_with
                     && !saved.contains(cert.as_str())
                 {
-                    return Err(at(unsaved(cert)));
+                    return Err(at(unsaved(cert.clone(), cert)));
                 }
                 let file_save = match &card.action {
                     CardAction::ReadFile(r) => r.save.as_deref(),
@@ -329,10 +356,7 @@ pub(super) fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Loca
             };
             match &step.action {
                 CardAction::Wait(d) if d.0 > MAX_WAIT => {
-                    return Err(at(format!(
-                        "wait of {} is longer than {} (the simulated clock would saturate)",
-                        d.0, MAX_WAIT
-                    )));
+                    return Err(at(ValueError::WaitTooLong(d.0)));
                 }
                 CardAction::Apdu(t) => check_hex_template(t).map_err(at)?,
                 CardAction::SelectEf(f) => check_fid(f).map_err(at)?,
@@ -364,7 +388,7 @@ pub(super) fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Loca
                 check_hex_template(t).map_err(at)?;
             }
             if let Some(r) = &e.data_regex {
-                regex::Regex::new(r).map_err(|x| at(format!("data_regex: {x}")))?;
+                regex::Regex::new(r).map_err(|x| at(x.into()))?;
             }
         }
     }
