@@ -3,7 +3,7 @@
 //! exhaustion. Each kind of input has its own bound, far above any real file of that kind.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Card and reader profiles, serve scripts, expectation lists.
 pub const SMALL_YAML: u64 = 1 << 20;
@@ -12,29 +12,64 @@ pub const SCENARIOS: u64 = 8 << 20;
 /// Captures (pcscd, pcsc-spy, OpenSC, apdu4j logs; kazasu transcripts).
 pub const CAPTURES: u64 = 256 << 20;
 
+/// A file kazasu was given that it cannot take.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The operating system refused.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Longer than any file of its kind.
+    #[error(
+        "{} is longer than {} MiB, more than a file of this kind can be; is it the right file?",
+        path.display(),
+        limit >> 20
+    )]
+    TooLong {
+        /// The file.
+        path: PathBuf,
+        /// The bound, bytes.
+        limit: u64,
+    },
+    /// Not UTF-8 text.
+    #[error("{} is not UTF-8 text: {source}", path.display())]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// Where the text breaks.
+        source: std::string::FromUtf8Error,
+    },
+}
+
 /// Reads at most `limit` bytes of `path`; a longer file (or an endless one) is an error that
 /// names the file and the bound.
-pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
+    let read = |source| FileError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read)?;
     let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(read)?;
     if bytes.len() as u64 > limit {
-        return Err(format!(
-            "{} is longer than {} MiB, more than a file of this kind can be; is it the right file?",
-            path.display(),
-            limit >> 20
-        ));
+        return Err(FileError::TooLong {
+            path: path.to_path_buf(),
+            limit,
+        });
     }
     Ok(bytes)
 }
 
 /// [`read_bounded`] as UTF-8 text.
-pub fn read_text(path: &Path, limit: u64) -> Result<String, String> {
-    String::from_utf8(read_bounded(path, limit)?)
-        .map_err(|e| format!("{} is not UTF-8 text: {e}", path.display()))
+pub fn read_text(path: &Path, limit: u64) -> Result<String, FileError> {
+    String::from_utf8(read_bounded(path, limit)?).map_err(|source| FileError::NotText {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -44,7 +79,8 @@ mod tests {
     #[test]
     fn an_endless_file_ends_at_the_bound() {
         let e = read_bounded(Path::new("/dev/zero"), 1 << 10).unwrap_err();
-        assert!(e.contains("/dev/zero is longer than"), "{e}");
+        assert!(matches!(e, FileError::TooLong { .. }), "{e}");
+        assert!(e.to_string().contains("/dev/zero is longer than"), "{e}");
     }
 
     #[test]

@@ -2,31 +2,56 @@
 //! and what profiles say of themselves — every value with its sureness, for the sureness report
 //! and the certificate's count of measured, reported and modelled values.
 
+use crate::files::{FileError, SMALL_YAML, read_text};
+use kazasu_sim::platform::profile::ProfileError;
 use kazasu_sim::{CardProfile, ReaderProfile};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// A profile that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Its file.
+    #[error("{kind} profile: {source}")]
+    File {
+        /// `card` or `reader`.
+        kind: &'static str,
+        /// Why the file cannot be read.
+        source: FileError,
+    },
+    /// Its content (or no built-in of that name).
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+}
+
 /// Loads a card profile by built-in name or YAML path (relative paths first against `base`).
-pub fn card_profile(spec: &str, base: Option<&Path>) -> Result<CardProfile, String> {
+pub fn card_profile(spec: &str, base: Option<&Path>) -> Result<CardProfile, LoadError> {
     if is_path(spec) {
         let path = resolve(spec, base);
-        let text = crate::files::read_text(&path, crate::files::SMALL_YAML)
-            .map_err(|e| format!("card profile: {e}"))?;
-        CardProfile::from_yaml(&text, &path.display().to_string()).map_err(|e| e.to_string())
+        let text = read_text(&path, SMALL_YAML).map_err(|source| LoadError::File {
+            kind: "card",
+            source,
+        })?;
+        Ok(CardProfile::from_yaml(&text, &path.display().to_string())?)
     } else {
-        CardProfile::builtin(spec).map_err(|e| e.to_string())
+        Ok(CardProfile::builtin(spec)?)
     }
 }
 
 /// Loads a reader profile by built-in name or YAML path (relative paths first against `base`).
-pub fn reader_profile(spec: &str, base: Option<&Path>) -> Result<ReaderProfile, String> {
+pub fn reader_profile(spec: &str, base: Option<&Path>) -> Result<ReaderProfile, LoadError> {
     if is_path(spec) {
         let path = resolve(spec, base);
-        let text = crate::files::read_text(&path, crate::files::SMALL_YAML)
-            .map_err(|e| format!("reader profile: {e}"))?;
-        ReaderProfile::from_yaml(&text, &path.display().to_string()).map_err(|e| e.to_string())
+        let text = read_text(&path, SMALL_YAML).map_err(|source| LoadError::File {
+            kind: "reader",
+            source,
+        })?;
+        Ok(ReaderProfile::from_yaml(
+            &text,
+            &path.display().to_string(),
+        )?)
     } else {
-        ReaderProfile::builtin(spec).map_err(|e| e.to_string())
+        Ok(ReaderProfile::builtin(spec)?)
     }
 }
 

@@ -8,15 +8,65 @@ use crate::capture::replay::{
     HostReport, Mode, RecordedBackend, RecordedCard, Verdict, replay_as_host,
 };
 use crate::capture::trace::{Format, Trace};
+use crate::files::FileError;
 use crate::link::vpcd::{self, LinkConfig, LinkEvent, Pace};
+use crate::profiles::LoadError;
 use crate::run::{self, RunOptions};
-use crate::serve::CardSpec;
-use kazasu_sim::{Card, FaultPlan, Fixtures, Reader};
+use crate::scenario::suite::InputError;
+use crate::serve::{CardSetupError, CardSpec};
+use kazasu_sim::{FaultPlan, Reader};
 use rand_core::SeedableRng;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Why a capture cannot be imported or replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The file.
+    #[error(transparent)]
+    Read(#[from] FileError),
+    /// Its text, at a line when the format has lines.
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: Option<usize>,
+        /// What is wrong there.
+        message: String,
+    },
+    /// A capture without a single exchange.
+    #[error("{}: no APDU exchanges in the capture (was pcscd started with --apdu?)", .0.display())]
+    Empty(PathBuf),
+    /// The scenario made from a capture that does not load or check: a kazasu bug.
+    #[error("the imported scenario does not {doing} (a kazasu bug): {source}")]
+    Imported {
+        /// `load` or `check`.
+        doing: &'static str,
+        /// Why.
+        source: InputError,
+    },
+    /// The host scenarios given to replay against the recording.
+    #[error(transparent)]
+    Scenario(#[from] InputError),
+    /// The virtual card.
+    #[error(transparent)]
+    Card(#[from] CardSetupError),
+    /// The reader model.
+    #[error(transparent)]
+    Reader(#[from] LoadError),
+    /// The recording as a card.
+    #[error(transparent)]
+    Recording(#[from] crate::capture::replay::RecordingError),
+    /// No case ran against the recording.
+    #[error("no case ran")]
+    NoCase,
+    /// Ctrl-C cannot be handled.
+    #[error("cannot handle Ctrl-C: {0}")]
+    Signal(ctrlc::Error),
+}
 
 /// A capture file and how to read it.
 #[derive(Clone, Debug)]
@@ -31,15 +81,15 @@ pub struct TraceFile {
 
 impl TraceFile {
     /// Reads and parses the capture; errors name the file and line.
-    pub fn load(&self) -> Result<Trace, String> {
+    pub fn load(&self) -> Result<Trace, CaptureError> {
         let bytes = crate::files::read_bounded(&self.path, crate::files::CAPTURES)?;
         // Logs can hold stray bytes (a binary dump, a cut line): read them as text regardless.
         let text = String::from_utf8_lossy(&bytes);
         crate::capture::trace::parse(self.format, &text, self.reader.as_deref()).map_err(|e| {
-            if e.line == 0 {
-                format!("{}: {}", self.path.display(), e.message)
-            } else {
-                format!("{}:{}: {}", self.path.display(), e.line, e.message)
+            CaptureError::Parse {
+                path: self.path.clone(),
+                line: (e.line != 0).then_some(e.line),
+                message: e.message,
             }
         })
     }
@@ -54,19 +104,25 @@ impl TraceFile {
 }
 
 /// `kazasu import`: the scenario text for a capture, checked to load as a scenario.
-pub fn import(file: &TraceFile, opts: ImportOptions) -> Result<(String, Trace), String> {
+pub fn import(file: &TraceFile, opts: ImportOptions) -> Result<(String, Trace), CaptureError> {
     let trace = file.load()?;
     if trace.exchanges() == 0 {
-        return Err(format!(
-            "{}: no APDU exchanges in the capture (was pcscd started with --apdu?)",
-            file.path.display()
-        ));
+        return Err(CaptureError::Empty(file.path.clone()));
     }
     let text = to_scenario(&trace, &opts);
-    let scenarios = crate::scenario::suite::parse(&text, "imported scenario")
-        .map_err(|e| format!("the imported scenario does not load (a kazasu bug): {e}"))?;
-    crate::scenario::suite::check_located(&scenarios, "imported scenario", &text)
-        .map_err(|e| format!("the imported scenario does not check: {e}"))?;
+    let scenarios =
+        crate::scenario::suite::parse(&text, "imported scenario").map_err(|source| {
+            CaptureError::Imported {
+                doing: "load",
+                source,
+            }
+        })?;
+    crate::scenario::suite::check_located(&scenarios, "imported scenario", &text).map_err(
+        |source| CaptureError::Imported {
+            doing: "check",
+            source,
+        },
+    )?;
     Ok((text, trace))
 }
 
@@ -84,18 +140,6 @@ pub fn import_options(file: &TraceFile, card: Option<&CardSpec>) -> ImportOption
         reader: None,
         keep_secrets: false,
     }
-}
-
-/// A virtual card of `spec` behind a reader model, for host replays and model fallback.
-fn virtual_card(spec: &CardSpec, seed: u64) -> Result<(Card, Arc<kazasu_sim::Subject>), String> {
-    let profile = Arc::new(crate::profiles::card_profile(&spec.profile, None)?);
-    let fixtures = Fixtures::embedded();
-    let subject = match &spec.identity {
-        Some(id) => fixtures.subject(id)?,
-        None => fixtures.default_subject(),
-    };
-    let card = Card::new(profile, subject.clone(), seed).map_err(|e| e.to_string())?;
-    Ok((card, subject))
 }
 
 /// How a card replay ended.
@@ -153,13 +197,9 @@ pub struct CardReplay {
 }
 
 impl CardReplay {
-    fn card(&self, trace: &Trace) -> Result<RecordedCard, String> {
-        let model = self
-            .model
-            .as_ref()
-            .map(|m| virtual_card(m, self.seed).map(|(card, _)| card))
-            .transpose()?;
-        RecordedCard::new(trace, self.mode, model)
+    fn card(&self, trace: &Trace) -> Result<RecordedCard, CaptureError> {
+        let model = self.model.as_ref().map(|m| m.card(self.seed)).transpose()?;
+        Ok(RecordedCard::new(trace, self.mode, model)?)
     }
 
     /// Runs the scenarios of `host` (default: the trace's own imported scenario) against the
@@ -169,7 +209,7 @@ impl CardReplay {
         file: &TraceFile,
         trace: &Trace,
         host: Option<&Path>,
-    ) -> Result<(Vec<run::CaseResult>, CardReplayOutcome), String> {
+    ) -> Result<(Vec<run::CaseResult>, CardReplayOutcome), CaptureError> {
         let (text, name) = match host {
             Some(p) => (
                 crate::files::read_text(p, crate::files::SCENARIOS)?,
@@ -180,15 +220,13 @@ impl CardReplay {
                 "imported".to_string(),
             ),
         };
-        let scenarios = crate::scenario::suite::parse(&text, &name).map_err(|e| e.to_string())?;
-        crate::scenario::suite::check_located(&scenarios, &name, &text)
-            .map_err(|e| e.to_string())?;
+        let scenarios = crate::scenario::suite::parse(&text, &name)?;
+        crate::scenario::suite::check_located(&scenarios, &name, &text)?;
         let cases = crate::scenario::suite::expand(
             &scenarios,
             &name,
             &crate::scenario::suite::Overrides::NONE,
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
         let last = Arc::new(Mutex::new(None::<CardReplayOutcome>));
         // Fail early (a bad model profile) rather than in every case.
         self.card(trace)?;
@@ -203,7 +241,7 @@ impl CardReplay {
         let factory = move |_w: usize,
                             _r: Reader|
               -> Result<Box<dyn crate::link::backend::Backend>, String> {
-            let card = me.card(&recorded)?;
+            let card = me.card(&recorded).map_err(|e| e.to_string())?;
             Ok(Box::new(Watched {
                 inner: RecordedBackend::new(card, &format!("recording {source}")),
                 report: keep.clone(),
@@ -218,7 +256,7 @@ impl CardReplay {
             .lock()
             .expect("outcome lock")
             .take()
-            .ok_or("no case ran")?;
+            .ok_or(CaptureError::NoCase)?;
         Ok((results, outcome))
     }
 
@@ -230,7 +268,7 @@ impl CardReplay {
         slot: u16,
         pace: Pace,
         duration: Duration,
-    ) -> Result<CardReplayOutcome, String> {
+    ) -> Result<CardReplayOutcome, CaptureError> {
         let card = Arc::new(Mutex::new(self.card(trace)?));
         let mut cfg = LinkConfig::slot(slot);
         cfg.pace = pace;
@@ -239,7 +277,7 @@ impl CardReplay {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
-            .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+            .map_err(CaptureError::Signal)?;
         eprintln!(
             "replaying {} recorded exchanges on slot {slot} ({}); run the host software now",
             trace.exchanges(),
@@ -349,8 +387,9 @@ pub struct HostReplay {
 
 impl HostReplay {
     /// Sends `trace`'s commands to a fresh virtual card and compares.
-    pub fn run(&self, trace: &Trace) -> Result<HostReport, String> {
-        let (card, subject) = virtual_card(&self.card, self.seed)?;
+    pub fn run(&self, trace: &Trace) -> Result<HostReport, CaptureError> {
+        let subject = self.card.subject().map_err(CardSetupError::from)?;
+        let card = self.card.card(self.seed)?;
         let profile = Arc::new(crate::profiles::reader_profile(&self.reader_model, None)?);
         let mut reader = Reader::new(
             profile,
@@ -365,7 +404,7 @@ impl HostReplay {
 
     /// The shortest sub-trace whose host replay still fails the same way (same command, same
     /// difference), by delta debugging over its events. `None` if the trace does not fail.
-    pub fn minimize(&self, trace: &Trace) -> Result<Option<(Trace, usize)>, String> {
+    pub fn minimize(&self, trace: &Trace) -> Result<Option<(Trace, usize)>, CaptureError> {
         let signature = |r: &HostReport| {
             r.first_difference().map(|row| {
                 (

@@ -49,8 +49,7 @@ pub fn calibrate(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
     let base = kazasu::profiles::reader_profile(&a.base, None)
         .map_err(|e| InputFailure(format!("--base {}: {e}", a.base)))?;
     let base_text = if kazasu::profiles::is_path(&a.base) {
-        kazasu::files::read_text(std::path::Path::new(&a.base), kazasu::files::SMALL_YAML)
-            .map_err(InputFailure)?
+        kazasu::files::read_text(std::path::Path::new(&a.base), kazasu::files::SMALL_YAML)?
     } else {
         kazasu_sim::reader::profile::BUILTIN_READER_PROFILES
             .iter()

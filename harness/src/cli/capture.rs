@@ -129,7 +129,7 @@ pub fn import(a: ImportArgs) -> Result<ExitCode, InputFailure> {
         opts.name = n;
     }
     opts.keep_secrets = keep_secrets;
-    let (text, trace) = session::import(&file, opts).map_err(InputFailure)?;
+    let (text, trace) = session::import(&file, opts)?;
     // The secrets the scenario names, read with the scanner every template goes through.
     use kazasu::scenario::variables::{self, Kind, Part, Var};
     let placeholders: std::collections::BTreeSet<&str> = text
@@ -175,7 +175,7 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
         format: a.format,
         reader: a.reader.clone(),
     };
-    let trace = file.load().map_err(InputFailure)?;
+    let trace = file.load()?;
     if a.minimize && a.role != Role::Host {
         return Err(InputFailure(
             "--minimize shrinks a host replay that fails: use it with --as host".into(),
@@ -205,15 +205,11 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
                 seed: a.seed,
             };
             if a.serve {
-                let outcome = replay
-                    .serve(&trace, a.slot, a.pace, a.duration)
-                    .map_err(InputFailure)?;
+                let outcome = replay.serve(&trace, a.slot, a.pace, a.duration)?;
                 outln!("{}", outcome.describe());
                 outcome.ok()
             } else {
-                let (results, outcome) = replay
-                    .in_process(&file, &trace, a.scenario.as_deref())
-                    .map_err(InputFailure)?;
+                let (results, outcome) = replay.in_process(&file, &trace, a.scenario.as_deref())?;
                 for r in &results {
                     outln!("{}", report::case_line(r));
                     if matches!(r.status, Status::Failed | Status::Error) {
@@ -239,7 +235,7 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
                 seed: a.seed,
                 compare: a.compare,
             };
-            let report = host.run(&trace).map_err(InputFailure)?;
+            let report = host.run(&trace)?;
             out!("{}", session::host_report_text(&report, a.verbose));
             if let Some(p) = &a.json {
                 let json = serde_json::to_string_pretty(&report)
@@ -252,7 +248,7 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
                         "--minimize writes a scenario: give it a file with -o".into(),
                     ));
                 };
-                match host.minimize(&trace).map_err(InputFailure)? {
+                match host.minimize(&trace)? {
                     None => outln!("nothing to minimize: the replay matches the recording"),
                     Some((small, calls)) => {
                         let mut opts = session::import_options(&file, Some(&card));

@@ -85,7 +85,8 @@ pub fn certify(a: CertifyArgs) -> Result<ExitCode, InputFailure> {
 fn profile_text(reader: &str) -> Result<(String, kazasu_sim::ReaderProfile), InputFailure> {
     let bad = |e: String| InputFailure(format!("--reader {reader}: {e}"));
     let text = if kazasu::profiles::is_path(reader) {
-        kazasu::files::read_text(Path::new(reader), kazasu::files::SMALL_YAML).map_err(bad)?
+        kazasu::files::read_text(Path::new(reader), kazasu::files::SMALL_YAML)
+            .map_err(|e| bad(e.to_string()))?
     } else {
         kazasu_sim::reader::profile::BUILTIN_READER_PROFILES
             .iter()
@@ -157,7 +158,7 @@ fn device_facts(_: &str) -> Result<(String, Option<Vec<u8>>), InputFailure> {
 fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure> {
     let (text, profile) = profile_text(reader)?;
     let key = match &a.sign {
-        Some(path) => Some(certify::sign::private_key(path).map_err(InputFailure)?),
+        Some(path) => Some(certify::sign::private_key(path)?),
         None => None,
     };
     let profile = Arc::new(profile);
@@ -227,7 +228,7 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
         device,
         summary: Counts::of(results.iter().map(|r| &r.status)),
         signing_key_sha256: match &key {
-            Some(k) => Some(certify::sign::fingerprint(k).map_err(InputFailure)?),
+            Some(k) => Some(certify::sign::fingerprint(k)?),
             None => None,
         },
         files: BTreeMap::new(),
@@ -267,7 +268,7 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
     std::fs::write(&manifest_path, &manifest_text)
         .map_err(|e| InputFailure(format!("cannot write {}: {e}", manifest_path.display())))?;
     if let Some(k) = &key {
-        let sig = certify::sign::sign(k, manifest_text.as_bytes()).map_err(InputFailure)?;
+        let sig = certify::sign::sign(k, manifest_text.as_bytes())?;
         let path = a.out.join(certify::SIGNATURE);
         std::fs::write(&path, sig)
             .map_err(|e| InputFailure(format!("cannot write {}: {e}", path.display())))?;
@@ -296,7 +297,7 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
 
 fn verify(bundle: &Path, rerun: bool, key: Option<&Path>) -> Result<ExitCode, InputFailure> {
     let public = match key {
-        Some(path) => Some(certify::sign::public_key(path).map_err(InputFailure)?),
+        Some(path) => Some(certify::sign::public_key(path)?),
         None => None,
     };
     let read = certify::files::read_bundle(bundle).map_err(InputFailure)?;
@@ -347,7 +348,7 @@ fn verify(bundle: &Path, rerun: bool, key: Option<&Path>) -> Result<ExitCode, In
     );
     match (&public, &signature) {
         (Some(k), Some(sig)) => {
-            let fp = certify::sign::fingerprint(k).map_err(InputFailure)?;
+            let fp = certify::sign::fingerprint(k)?;
             if manifest.signing_key_sha256.as_deref() != Some(fp.as_str()) {
                 problems.push(format!(
                     "{}: names the signing key {}, the key given is {}",

@@ -160,13 +160,12 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
         }
     };
     // The profiles are loaded once, here: bad ones are bad input, before any run.
-    let card = fuzz::LoadedCard::load(card).map_err(InputFailure)?;
-    let reader = Arc::new(kazasu::profiles::reader_profile(&a.reader, None).map_err(InputFailure)?);
+    let card = fuzz::LoadedCard::load(card)?;
+    let reader = Arc::new(kazasu::profiles::reader_profile(&a.reader, None)?);
 
     if let Some(recording) = &a.replay {
-        let text =
-            kazasu::files::read_text(recording, kazasu::files::CAPTURES).map_err(InputFailure)?;
-        let run = fuzz::replay(&text, &card, a.seed, &target).map_err(InputFailure)?;
+        let text = kazasu::files::read_text(recording, kazasu::files::CAPTURES)?;
+        let run = fuzz::replay(&text, &card, a.seed, &target)?;
         outln!(
             "replayed {} ({} recorded): the host {} after {:.2} s",
             recording.display(),
@@ -227,7 +226,7 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
         }
     };
     let scenario = a.scenario.as_deref();
-    let summary = fuzz::campaign(&opts, &target, scenario, &progress).map_err(InputFailure)?;
+    let summary = fuzz::campaign(&opts, &target, scenario, &progress)?;
     bar.finish_and_clear();
     out!("{}", fuzz::summary_text(&summary));
     if let Some(p) = &a.json {

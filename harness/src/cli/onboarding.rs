@@ -63,9 +63,10 @@ pub fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
     }) = cmd;
     let read = |p: &Option<PathBuf>, bundled: &str| -> Result<(String, String), InputFailure> {
         match p {
-            Some(p) => kazasu::files::read_text(p, kazasu::files::SCENARIOS)
-                .map(|t| (t, p.display().to_string()))
-                .map_err(InputFailure),
+            Some(p) => Ok((
+                kazasu::files::read_text(p, kazasu::files::SCENARIOS)?,
+                p.display().to_string(),
+            )),
             None => Ok((bundled.to_string(), "bundled".to_string())),
         }
     };

@@ -61,8 +61,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, InputFailure> {
     let script = match &a.script {
         Some(p) => kazasu::serve::ServeScript::load(p),
         None => Ok(kazasu::serve::ServeScript::default()),
-    }
-    .map_err(InputFailure)?;
+    }?;
     let counts = kazasu::serve::serve(kazasu::serve::ServeOptions {
         cards: a.cards,
         reader: a.reader,
@@ -75,15 +74,13 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, InputFailure> {
         script,
         listen: a.listen,
         vpcd: a.vpcd,
-    })
-    .map_err(InputFailure)?;
+    })?;
     eprintln!("stopped; APDUs answered per slot: {counts:?}");
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn check_transcript(transcript: &Path, expectations: &Path) -> Result<ExitCode, InputFailure> {
-    let read =
-        |p: &Path| kazasu::files::read_text(p, kazasu::files::CAPTURES).map_err(InputFailure);
+    let read = |p: &Path| kazasu::files::read_text(p, kazasu::files::CAPTURES);
     let t = read(transcript)?;
     let x = read(expectations)?;
     let expected: Vec<kazasu::serve::check::Expected> = serde_saphyr::from_str(&x)

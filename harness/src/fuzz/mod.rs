@@ -8,14 +8,14 @@
 pub mod host;
 pub mod mutate;
 
-use crate::capture::replay::{Mode, RecordedCard};
+use crate::capture::replay::{Mode, RecordedCard, RecordingError};
 use crate::capture::shrink::ddmin;
-use crate::capture::trace::{self, Format, Trace};
-use crate::serve::CardSpec;
+use crate::capture::trace::{self, Format, ParseError, Trace};
 use crate::serve::line::{ServedEvent, ServedLine};
+use crate::serve::{CardSetupError, CardSpec};
 use host::{HostCommand, HostRun, InProcessHost};
 use kazasu_sim::vpcd::{Slot, SlotCard};
-use kazasu_sim::{Card, FaultPlan, Fixtures, Reader};
+use kazasu_sim::{FaultPlan, Reader};
 use mutate::{MutatingCard, Plan};
 use rand_core::SeedableRng;
 use std::path::{Path, PathBuf};
@@ -43,10 +43,38 @@ pub enum Target {
     },
 }
 
+/// Why a fuzzing campaign or a replay cannot go on (a host that fails is no error: it is a
+/// finding).
+#[derive(Debug, thiserror::Error)]
+pub enum FuzzError {
+    /// The served card.
+    #[error(transparent)]
+    Card(#[from] CardSetupError),
+    /// A recording that does not read back.
+    #[error("the recording: {0}")]
+    Recording(#[from] ParseError),
+    /// A recording that cannot be played.
+    #[error(transparent)]
+    Playback(#[from] RecordingError),
+    /// The host could not be run at all (no such program, pcscd never powered the card …).
+    #[error("{0}")]
+    Host(String),
+    /// A findings file or folder.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 impl Target {
-    fn run<S: SlotCard + Send + 'static>(&self, card: S) -> Result<HostRun, String> {
+    fn run<S: SlotCard + Send + 'static>(&self, card: S) -> Result<HostRun, FuzzError> {
         match self {
-            Target::Pcscd { slot, host } => host::run_through_pcscd(card, *slot, host),
+            Target::Pcscd { slot, host } => {
+                host::run_through_pcscd(card, *slot, host).map_err(FuzzError::Host)
+            }
             Target::InProcess {
                 host,
                 timeout,
@@ -73,7 +101,7 @@ pub struct LoadedCard {
 
 impl LoadedCard {
     /// Loads the profile `spec` names.
-    pub fn load(spec: CardSpec) -> Result<LoadedCard, String> {
+    pub fn load(spec: CardSpec) -> Result<LoadedCard, CardSetupError> {
         let profile = Arc::new(crate::profiles::card_profile(&spec.profile, None)?);
         Ok(LoadedCard { spec, profile })
     }
@@ -152,8 +180,8 @@ fn served_slot(
     card: &LoadedCard,
     reader: &Arc<kazasu_sim::ReaderProfile>,
     seed: u64,
-) -> Result<Slot, String> {
-    let card = model_card(card, seed)?;
+) -> Result<Slot, CardSetupError> {
+    let card = card.spec.card_of(card.profile.clone(), seed)?;
     Ok(Slot::new(Reader::new(
         reader.clone(),
         card,
@@ -161,18 +189,9 @@ fn served_slot(
     )))
 }
 
-fn model_card(card: &LoadedCard, seed: u64) -> Result<Card, String> {
-    let fixtures = Fixtures::embedded();
-    let subject = match &card.spec.identity {
-        Some(id) => fixtures.subject(id)?,
-        None => fixtures.default_subject(),
-    };
-    Card::new(card.profile.clone(), subject, seed).map_err(|e| e.to_string())
-}
-
 /// Reads a recording (a kazasu transcript) back as a trace.
-pub fn recording_trace(text: &str) -> Result<Trace, String> {
-    trace::parse(Format::Kazasu, text, None).map_err(|e| format!("the recording: {e}"))
+pub fn recording_trace(text: &str) -> Result<Trace, ParseError> {
+    trace::parse(Format::Kazasu, text, None)
 }
 
 /// Serves a recording as the card — what it recorded, and the virtual card of `spec` for
@@ -182,9 +201,10 @@ pub fn replay(
     card: &LoadedCard,
     seed: u64,
     target: &Target,
-) -> Result<HostRun, String> {
+) -> Result<HostRun, FuzzError> {
     let trace = recording_trace(recording)?;
-    let card = RecordedCard::new(&trace, Mode::Model, Some(model_card(card, seed)?))?;
+    let model = card.spec.card_of(card.profile.clone(), seed)?;
+    let card = RecordedCard::new(&trace, Mode::Model, Some(model))?;
     target.run(card)
 }
 
@@ -219,7 +239,7 @@ pub fn minimize(
     card: &LoadedCard,
     seed: u64,
     target: &Target,
-) -> Result<Option<(Vec<ServedLine>, usize)>, String> {
+) -> Result<Option<(Vec<ServedLine>, usize)>, FuzzError> {
     let still_fails = |lines: &[ServedLine]| -> bool {
         replay(&host::recording_text(lines), card, seed, target)
             .is_ok_and(|r| r.outcome.key() == key)
@@ -313,13 +333,15 @@ pub fn campaign(
     target: &Target,
     scenario: Option<&Path>,
     progress: &dyn Fn(Progress<'_>),
-) -> Result<Summary, String> {
+) -> Result<Summary, FuzzError> {
     let started = Instant::now();
-    std::fs::create_dir_all(&opts.out_dir)
-        .map_err(|e| format!("cannot create {}: {e}", opts.out_dir.display()))?;
+    std::fs::create_dir_all(&opts.out_dir).map_err(|source| FuzzError::Write {
+        path: opts.out_dir.clone(),
+        source,
+    })?;
     let mut findings: Vec<Finding> = Vec::new();
     let (mut passed, mut failed) = (0u32, 0u32);
-    let card = |plan: Plan| -> Result<MutatingCard, String> {
+    let card = |plan: Plan| -> Result<MutatingCard, FuzzError> {
         Ok(MutatingCard::new(
             served_slot(&opts.card, &opts.reader, opts.seed)?,
             plan,
@@ -329,7 +351,7 @@ pub fn campaign(
     progress(Progress::Baseline(&baseline));
     let baseline_apdus = baseline.apdus();
     let baseline_outcome = baseline.outcome.clone();
-    let mut record = |n: u32, plan: &Plan, run: HostRun| -> Result<(), String> {
+    let mut record = |n: u32, plan: &Plan, run: HostRun| -> Result<(), FuzzError> {
         if n > 0 {
             if run.outcome.is_failure() {
                 failed += 1;
@@ -406,8 +428,11 @@ pub fn campaign(
     })
 }
 
-fn write(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+fn write(path: &Path, text: &str) -> Result<(), FuzzError> {
+    std::fs::write(path, text).map_err(|source| FuzzError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The summary as people read it.

@@ -84,11 +84,11 @@ pub fn read_through(
 pub fn first_read(reader_profile: &str, seed: u64) -> ReadOutcome {
     let reader = match crate::profiles::reader_profile(reader_profile, None) {
         Ok(r) => Arc::new(r),
-        Err(why) => return ReadOutcome::Failed(why),
+        Err(why) => return ReadOutcome::Failed(why.to_string()),
     };
     let phone = match crate::profiles::card_profile("android-jpki", None) {
         Ok(p) => Arc::new(p),
-        Err(why) => return ReadOutcome::Failed(why),
+        Err(why) => return ReadOutcome::Failed(why.to_string()),
     };
     let subject = Fixtures::embedded().default_subject();
     let pin = subject.identity.pins.auth.clone();

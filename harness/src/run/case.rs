@@ -97,7 +97,7 @@ pub fn run_case_on(
     let subject = match case.scenario.identity.as_deref() {
         Some(id) => match fixtures.subject(id) {
             Ok(s) => s,
-            Err(e) => return error(result, e),
+            Err(e) => return error(result, e.to_string()),
         },
         None => fixtures.default_subject(),
     };

@@ -4,10 +4,14 @@
 pub mod check;
 pub mod line;
 
+use crate::files::FileError;
 use crate::link::vpcd::{self, LinkConfig, LinkControl, LinkEvent, Pace};
+use crate::profiles::LoadError;
 use crate::serve::line::{ServedEvent, ServedLine};
+use kazasu_sim::platform::identity::FixtureError;
+use kazasu_sim::platform::profile::ProfileError;
 use kazasu_sim::vpcd::{Request, Slot};
-use kazasu_sim::{Card, FaultPlan, Fixtures, Reader, hex_spaced};
+use kazasu_sim::{Card, CardProfile, FaultPlan, Fixtures, Reader, Subject, hex_spaced};
 use rand_core::SeedableRng;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +25,70 @@ pub struct CardSpec {
     pub profile: String,
     /// Test identity.
     pub identity: Option<String>,
+}
+
+/// A virtual card that cannot be made from its spec.
+#[derive(Debug, thiserror::Error)]
+pub enum CardSetupError {
+    /// Its profile.
+    #[error(transparent)]
+    Profile(#[from] LoadError),
+    /// Its identity.
+    #[error(transparent)]
+    Identity(#[from] FixtureError),
+    /// The profile loaded but cannot make a card.
+    #[error(transparent)]
+    Card(#[from] ProfileError),
+}
+
+impl CardSpec {
+    /// The spec's test identity (the first of the fixtures when it names none).
+    pub fn subject(&self) -> Result<Arc<Subject>, FixtureError> {
+        let fixtures = Fixtures::embedded();
+        match &self.identity {
+            Some(id) => fixtures.subject(id),
+            None => Ok(fixtures.default_subject()),
+        }
+    }
+
+    /// A card of `profile` (loaded from this spec) with the spec's identity, seeded.
+    pub fn card_of(&self, profile: Arc<CardProfile>, seed: u64) -> Result<Card, CardSetupError> {
+        Ok(Card::new(profile, self.subject()?, seed)?)
+    }
+
+    /// Loads the spec's profile and makes its card, seeded.
+    pub fn card(&self, seed: u64) -> Result<Card, CardSetupError> {
+        let profile = Arc::new(crate::profiles::card_profile(&self.profile, None)?);
+        self.card_of(profile, seed)
+    }
+}
+
+/// Why cards cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A card.
+    #[error(transparent)]
+    Card(#[from] CardSetupError),
+    /// The reader profile.
+    #[error(transparent)]
+    Reader(#[from] LoadError),
+    /// A file that cannot be read.
+    #[error(transparent)]
+    Read(#[from] FileError),
+    /// A file that cannot be used or written.
+    #[error("{}: {reason}", path.display())]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A vpcd address.
+    #[error("{0}")]
+    Address(String),
+    /// Ctrl-C cannot be handled.
+    #[error("cannot handle Ctrl-C: {0}")]
+    Signal(ctrlc::Error),
 }
 
 impl std::str::FromStr for CardSpec {
@@ -96,22 +164,23 @@ pub struct ServeScript {
 
 impl ServeScript {
     /// Reads and checks a script file.
-    pub fn load(path: &std::path::Path) -> Result<ServeScript, String> {
+    pub fn load(path: &std::path::Path) -> Result<ServeScript, ServeError> {
+        let bad = |reason: String| ServeError::File {
+            path: path.to_path_buf(),
+            reason,
+        };
         let text = crate::files::read_text(path, crate::files::SMALL_YAML)?;
-        let script: ServeScript =
-            serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let script: ServeScript = serde_saphyr::from_str(&text).map_err(|e| bad(e.to_string()))?;
         for (i, e) in script.events.iter().enumerate() {
             if e.at.is_some() == e.after_apdus.is_some() {
-                return Err(format!(
-                    "{}: event {}: give exactly one of `at` and `after_apdus`",
-                    path.display(),
+                return Err(bad(format!(
+                    "event {}: give exactly one of `at` and `after_apdus`",
                     i + 1
-                ));
+                )));
             }
         }
         for f in &script.faults {
-            f.check()
-                .map_err(|m| format!("{}: fault: {m}", path.display()))?;
+            f.check().map_err(|m| bad(format!("fault: {m}")))?;
         }
         Ok(script)
     }
@@ -206,20 +275,24 @@ impl std::str::FromStr for VpcdAddress {
 
 impl VpcdAddress {
     /// The socket address of the `i`-th card's vpcd slot.
-    fn resolve(&self, first_slot: u16, i: u16) -> Result<std::net::SocketAddr, String> {
+    fn resolve(&self, first_slot: u16, i: u16) -> Result<std::net::SocketAddr, ServeError> {
         use std::net::ToSocketAddrs;
         let port = self
             .port
             .unwrap_or(kazasu_sim::vpcd::BASE_PORT.saturating_add(first_slot))
             .checked_add(i)
-            .ok_or_else(|| format!("card {} would be past port 65535", i + 1))?;
+            .ok_or_else(|| {
+                ServeError::Address(format!("card {} would be past port 65535", i + 1))
+            })?;
         (self.host.as_str(), port)
             .to_socket_addrs()
-            .map_err(|e| format!("cannot resolve the vpcd host `{}`: {e}", self.host))?
+            .map_err(|e| {
+                ServeError::Address(format!("cannot resolve the vpcd host `{}`: {e}", self.host))
+            })?
             // vpcd listens on IPv4 (0.0.0.0) unless built otherwise: a name with both kinds of
             // address is reached on IPv4.
             .min_by_key(|a| a.is_ipv6())
-            .ok_or_else(|| format!("the vpcd host `{}` has no address", self.host))
+            .ok_or_else(|| ServeError::Address(format!("the vpcd host `{}` has no address", self.host)))
     }
 }
 
@@ -260,13 +333,15 @@ pub fn served_line(started: Instant, slot: u16, event: &LinkEvent) -> ServedLine
 }
 
 /// Serves until Ctrl-C (or the duration); returns APDUs answered per slot.
-pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
+pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
     let reader_profile = Arc::new(crate::profiles::reader_profile(&opts.reader, None)?);
-    let fixtures = Fixtures::embedded();
     let sink: Option<Arc<Mutex<std::fs::File>>> = match &opts.transcript {
-        Some(p) => Some(Arc::new(Mutex::new(
-            std::fs::File::create(p).map_err(|e| format!("cannot write {}: {e}", p.display()))?,
-        ))),
+        Some(p) => Some(Arc::new(Mutex::new(std::fs::File::create(p).map_err(
+            |e| ServeError::File {
+                path: p.clone(),
+                reason: format!("cannot write: {e}"),
+            },
+        )?))),
         None => None,
     };
     let started = Instant::now();
@@ -278,13 +353,9 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
     );
     let mut links: Vec<Link> = Vec::new();
     for (i, spec) in opts.cards.iter().enumerate() {
-        let profile = Arc::new(crate::profiles::card_profile(&spec.profile, None)?);
-        let subject = match &spec.identity {
-            Some(id) => fixtures.subject(id)?,
-            None => fixtures.default_subject(),
-        };
         let seed = opts.seed.wrapping_add(i as u64);
-        let card = Card::new(profile.clone(), subject, seed).map_err(|e| e.to_string())?;
+        let card = spec.card(seed)?;
+        let card_name = card.profile().name.clone();
         let reader = Reader::new(
             reader_profile.clone(),
             card,
@@ -325,7 +396,7 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
         };
         eprintln!(
             "slot {slot_no} ({place}): {} for {} through {}",
-            profile.name,
+            card_name,
             spec.identity.as_deref().unwrap_or("the default identity"),
             reader_profile.name
         );
@@ -335,8 +406,7 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, String> {
     }
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
-    ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
-        .map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    ctrlc::set_handler(move || s.store(true, Ordering::SeqCst)).map_err(ServeError::Signal)?;
     eprintln!("serving; Ctrl-C stops and removes the cards");
     let deadline = opts.duration.map(|d| started + d);
     let mut events = opts.script.events.clone();
@@ -475,11 +545,17 @@ mod tests {
         std::fs::write(&f, "events:\n  - { at: 1s, after_apdus: 3, do: remove }\n").unwrap();
         let err = ServeScript::load(&f).unwrap_err();
         assert!(
-            err.contains("exactly one of `at` and `after_apdus`"),
+            err.to_string()
+                .contains("exactly one of `at` and `after_apdus`"),
             "{err}"
         );
         std::fs::write(&f, "events:\n  - { at: 1s, do: dance }\n").unwrap();
-        assert!(ServeScript::load(&f).unwrap_err().contains("dance"));
+        assert!(
+            ServeScript::load(&f)
+                .unwrap_err()
+                .to_string()
+                .contains("dance")
+        );
     }
 
     #[test]

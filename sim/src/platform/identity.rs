@@ -131,21 +131,22 @@ impl Identity {
         ))
     }
 
-    fn validate(&self) -> Result<(), String> {
-        let id = &self.id;
+    fn validate(&self) -> Result<(), FixtureError> {
+        let invalid = |rule| FixtureError::Invalid {
+            id: self.id.clone(),
+            rule,
+        };
         if !my_number::is_valid(self.my_number.expose()) {
-            return Err(format!("identity {id}: my_number fails the check digit"));
+            return Err(invalid("my_number fails the check digit"));
         }
         let b = self.birth_yyyymmdd();
         if b.len() != 8 || !b.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(format!("identity {id}: birth_date must be YYYY-MM-DD"));
+            return Err(invalid("birth_date must be YYYY-MM-DD"));
         }
         let pins = &self.pins;
         let four_digits = |p: &str| p.len() == 4 && p.bytes().all(|c| c.is_ascii_digit());
         if !four_digits(pins.auth.expose()) || !four_digits(pins.card_info.expose()) {
-            return Err(format!(
-                "identity {id}: the auth and card-info PINs are 4 digits"
-            ));
+            return Err(invalid("the auth and card-info PINs are 4 digits"));
         }
         let s = pins.sign.expose();
         if !(6..=16).contains(&s.len())
@@ -153,15 +154,74 @@ impl Identity {
                 .bytes()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         {
-            return Err(format!(
-                "identity {id}: the signature PIN is 6-16 upper-case letters and digits"
+            return Err(invalid(
+                "the signature PIN is 6-16 upper-case letters and digits",
             ));
         }
         if !four_digits(self.security_code.expose()) {
-            return Err(format!("identity {id}: security_code is 4 digits"));
+            return Err(invalid("security_code is 4 digits"));
         }
         Ok(())
     }
+}
+
+/// Test identities that cannot be used: which file or identity, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    /// A file that cannot be read.
+    #[error("{path}: {reason}")]
+    Unreadable {
+        /// Its path in the fixtures folder.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// `identities.yaml` is not what it should be.
+    #[error("identities.yaml: {0}")]
+    Identities(String),
+    /// An identity breaks a rule of the test data.
+    #[error("identity {id}: {rule}")]
+    Invalid {
+        /// The identity.
+        id: String,
+        /// The rule.
+        rule: &'static str,
+    },
+    /// A certificate that is not PEM.
+    #[error("{path}: not a PEM certificate: {source}")]
+    Certificate {
+        /// Its path.
+        path: String,
+        /// openssl's reason.
+        source: openssl::error::ErrorStack,
+    },
+    /// A key that is not an RSA private key.
+    #[error("{path}: {source}")]
+    Key {
+        /// Its path.
+        path: String,
+        /// Why.
+        source: KeyError,
+    },
+    /// An identity id asked for that is not among them.
+    #[error("no test identity `{id}`; known identities: {}", known.join(", "))]
+    Unknown {
+        /// The id asked for.
+        id: String,
+        /// The ids there are.
+        known: Vec<String>,
+    },
+}
+
+/// A private-key operation or key text that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Not an RSA private key.
+    #[error("not an RSA private key: {0}")]
+    NotAKey(openssl::error::ErrorStack),
+    /// The RSA operation itself.
+    #[error("RSA private-key operation failed: {0}")]
+    Operation(openssl::error::ErrorStack),
 }
 
 #[derive(Deserialize)]
@@ -182,30 +242,30 @@ impl fmt::Debug for PrivateKey {
 
 impl PrivateKey {
     /// Parses a PEM private key (PKCS#1 or PKCS#8).
-    pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+    pub fn from_pem(pem: &[u8]) -> Result<Self, KeyError> {
         Rsa::private_key_from_pem(pem)
             .map(PrivateKey)
-            .map_err(|e| format!("not an RSA private key: {e}"))
+            .map_err(KeyError::NotAKey)
     }
     /// The RSA private-key operation with PKCS#1 v1.5 type 1 padding — what the card does for
     /// COMPUTE DIGITAL SIGNATURE with P1 = 00. `input` is at most modulus length − 11 bytes.
-    pub fn sign_pkcs1(&self, input: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn sign_pkcs1(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {
         let mut out = vec![0u8; self.0.size() as usize];
         let n = self
             .0
             .private_encrypt(input, &mut out, openssl::rsa::Padding::PKCS1)
-            .map_err(|e| format!("RSA private-key operation failed: {e}"))?;
+            .map_err(KeyError::Operation)?;
         out.truncate(n);
         Ok(out)
     }
     /// The raw RSA private-key operation on an already encoded block of the modulus length
     /// (the PSS schemes encode it themselves).
-    pub fn sign_raw(&self, block: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn sign_raw(&self, block: &[u8]) -> Result<Vec<u8>, KeyError> {
         let mut out = vec![0u8; self.size()];
         let n = self
             .0
             .private_encrypt(block, &mut out, openssl::rsa::Padding::NONE)
-            .map_err(|e| format!("RSA private-key operation failed: {e}"))?;
+            .map_err(KeyError::Operation)?;
         out.truncate(n);
         Ok(out)
     }
@@ -300,7 +360,7 @@ pub struct Fixtures {
 }
 
 /// Reads the text of a fixture file by its path relative to the fixtures folder.
-pub type FixtureReader<'a> = dyn Fn(&str) -> Result<Vec<u8>, String> + 'a;
+pub type FixtureReader<'a> = dyn Fn(&str) -> Result<Vec<u8>, FixtureError> + 'a;
 
 macro_rules! embedded_fixtures {
     ($($path:literal),* $(,)?) => {
@@ -333,10 +393,13 @@ embedded_fixtures!(
     "pki/tanaka-ichiro/card-info.key.pem",
 );
 
-fn pem_cert_to_der(pem: &[u8], path: &str) -> Result<Vec<u8>, String> {
+fn pem_cert_to_der(pem: &[u8], path: &str) -> Result<Vec<u8>, FixtureError> {
     openssl::x509::X509::from_pem(pem)
         .and_then(|c| c.to_der())
-        .map_err(|e| format!("{path}: not a PEM certificate: {e}"))
+        .map_err(|source| FixtureError::Certificate {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 impl Fixtures {
@@ -349,7 +412,10 @@ impl Fixtures {
                     .iter()
                     .find(|(p, _)| *p == path)
                     .map(|(_, b)| b.to_vec())
-                    .ok_or_else(|| format!("{path} is not among the embedded fixtures"))
+                    .ok_or_else(|| FixtureError::Unreadable {
+                        path: path.to_owned(),
+                        reason: "not among the embedded fixtures".into(),
+                    })
             };
             Fixtures::from_files(&read)
                 .unwrap_or_else(|e| panic!("the committed fixtures are broken: {e}"))
@@ -357,18 +423,22 @@ impl Fixtures {
     }
 
     /// Parses `identities.yaml` and each identity's `pki/<id>/…` files through `read`.
-    pub fn from_files(read: &FixtureReader<'_>) -> Result<Fixtures, String> {
+    pub fn from_files(read: &FixtureReader<'_>) -> Result<Fixtures, FixtureError> {
         let text = read("identities.yaml")?;
         let text =
-            String::from_utf8(text).map_err(|_| "identities.yaml is not UTF-8".to_string())?;
+            String::from_utf8(text).map_err(|_| FixtureError::Identities("not UTF-8".into()))?;
         let file: IdentityFile =
-            serde_saphyr::from_str(&text).map_err(|e| format!("identities.yaml: {e}"))?;
+            serde_saphyr::from_str(&text).map_err(|e| FixtureError::Identities(e.to_string()))?;
         let auth_ca_cert = pem_cert_to_der(&read("pki/auth-ca.pem")?, "pki/auth-ca.pem")?;
         let sign_ca_cert = pem_cert_to_der(&read("pki/sign-ca.pem")?, "pki/sign-ca.pem")?;
         let issuer_path = "pki/card-info-issuer.key.pem";
-        let card_info_issuer = Arc::new(
-            PrivateKey::from_pem(&read(issuer_path)?).map_err(|e| format!("{issuer_path}: {e}"))?,
-        );
+        let card_info_issuer =
+            Arc::new(PrivateKey::from_pem(&read(issuer_path)?).map_err(|source| {
+                FixtureError::Key {
+                    path: issuer_path.into(),
+                    source,
+                }
+            })?);
         let mut subjects = BTreeMap::new();
         let mut order = Vec::new();
         for identity in file.identities {
@@ -376,7 +446,10 @@ impl Fixtures {
             let id = identity.id.clone();
             let file = |name: &str| read(&format!("pki/{id}/{name}"));
             let key = |name: &str| {
-                PrivateKey::from_pem(&file(name)?).map_err(|e| format!("pki/{id}/{name}: {e}"))
+                PrivateKey::from_pem(&file(name)?).map_err(|source| FixtureError::Key {
+                    path: format!("pki/{id}/{name}"),
+                    source,
+                })
             };
             let keys = IdentityKeys {
                 auth_key: key("auth.key.pem")?,
@@ -386,7 +459,9 @@ impl Fixtures {
                 card_info_key: key("card-info.key.pem")?,
             };
             if subjects.contains_key(&id) {
-                return Err(format!("identities.yaml: identity {id} appears twice"));
+                return Err(FixtureError::Identities(format!(
+                    "identity {id} appears twice"
+                )));
             }
             order.push(id.clone());
             subjects.insert(
@@ -402,19 +477,20 @@ impl Fixtures {
             );
         }
         if order.is_empty() {
-            return Err("identities.yaml lists no identity".into());
+            return Err(FixtureError::Identities("it lists no identity".into()));
         }
         Ok(Fixtures { subjects, order })
     }
 
     /// An identity by id.
-    pub fn subject(&self, id: &str) -> Result<Arc<Subject>, String> {
-        self.subjects.get(id).cloned().ok_or_else(|| {
-            format!(
-                "no test identity `{id}`; known identities: {}",
-                self.order.join(", ")
-            )
-        })
+    pub fn subject(&self, id: &str) -> Result<Arc<Subject>, FixtureError> {
+        self.subjects
+            .get(id)
+            .cloned()
+            .ok_or_else(|| FixtureError::Unknown {
+                id: id.to_owned(),
+                known: self.order.clone(),
+            })
     }
 
     /// The first identity: the default person on a virtual card.

@@ -16,7 +16,7 @@
 //! every time while two signatures over one hash still differ.
 
 use crate::iso7816::status::StatusWord as Sw;
-use crate::platform::identity::PrivateKey;
+use crate::platform::identity::{KeyError, PrivateKey};
 
 /// One P1 of COMPUTE DIGITAL SIGNATURE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,7 +89,7 @@ impl Scheme {
         key: &PrivateKey,
         data: &[u8],
         salt: &mut dyn FnMut() -> [u8; HASH_LEN],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, KeyError> {
         let sha = openssl::sha::sha256;
         let digest_info = |hash: &[u8]| [&SHA256_DIGEST_INFO_PREFIX[..], hash].concat();
         match self {

@@ -72,11 +72,26 @@ pub struct RecordedCard {
     stopped: bool,
 }
 
+/// A recording that cannot be played as a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RecordingError {
+    /// Model fallback asked for with no card to answer from.
+    #[error("model fallback needs a card profile to answer from (--card)")]
+    NoModel,
+    /// Nothing to play.
+    #[error("the trace has no exchanges to replay")]
+    NoExchanges,
+}
+
 impl RecordedCard {
     /// A recorded card for `trace`; `model` answers deviations in [`Mode::Model`].
-    pub fn new(trace: &Trace, mode: Mode, model: Option<Card>) -> Result<RecordedCard, String> {
+    pub fn new(
+        trace: &Trace,
+        mode: Mode,
+        model: Option<Card>,
+    ) -> Result<RecordedCard, RecordingError> {
         if mode == Mode::Model && model.is_none() {
-            return Err("model fallback needs a card profile to answer from (--card)".into());
+            return Err(RecordingError::NoModel);
         }
         let mut script: Vec<Recorded> = Vec::new();
         for e in &trace.events {
@@ -108,7 +123,7 @@ impl RecordedCard {
             }
         }
         if script.is_empty() {
-            return Err("the trace has no exchanges to replay".into());
+            return Err(RecordingError::NoExchanges);
         }
         let atr = trace
             .atr

@@ -9,6 +9,6 @@ mod card;
 mod host;
 mod matching;
 
-pub use card::{Mode, RecordedBackend, RecordedCard};
+pub use card::{Mode, RecordedBackend, RecordedCard, RecordingError};
 pub use host::{Compare, HostReport, HostRow, Verdict, relax, replay_as_host, selected_ef};
 pub use matching::{Divergence, ResponseClass};

@@ -271,7 +271,7 @@ pub(super) fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Loca
             card_profile(c, base).map_err(|e| {
                 err(
                     Part::Card,
-                    e,
+                    e.to_string(),
                     "name a built-in card profile (`kazasu profiles`) or a YAML file",
                 )
             })?;
@@ -280,7 +280,7 @@ pub(super) fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Loca
             reader_profile(r, base).map_err(|e| {
                 err(
                     Part::Reader,
-                    e,
+                    e.to_string(),
                     "name a built-in reader profile (`kazasu profiles`) or a YAML file",
                 )
             })?;

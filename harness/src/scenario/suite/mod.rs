@@ -183,7 +183,7 @@ pub fn expand(
             &s.card,
             &m.card,
             &mut cards_loaded,
-            |spec| card_profile(spec, base).map_err(|e| fail(s, e)),
+            |spec| card_profile(spec, base).map_err(|e| fail(s, e.to_string())),
         )?;
         let readers = dimension(
             overrides.reader.as_ref(),
@@ -191,7 +191,7 @@ pub fn expand(
             &s.reader,
             &m.reader,
             &mut readers_loaded,
-            |spec| reader_profile(spec, base).map_err(|e| fail(s, e)),
+            |spec| reader_profile(spec, base).map_err(|e| fail(s, e.to_string())),
         )?;
         let rates: Vec<Option<u32>> = if m.bit_rate.is_empty() {
             vec![s.bit_rate]
@@ -267,7 +267,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<(String, Vec<Scenario>)>, InputErro
                 crate::files::read_text(&f, crate::files::SCENARIOS).map_err(|e| InputError {
                     file: file.clone(),
                     at: None,
-                    message: e,
+                    message: e.to_string(),
                     hint: Some("give a scenario file or a folder of them".into()),
                 })?;
             let scenarios = parse(&text, &file)?;
