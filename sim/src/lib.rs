@@ -59,11 +59,24 @@ pub fn hex_spaced(bytes: &[u8]) -> String {
     s
 }
 
+/// Text that is not hex bytes.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("`{text}` is not hex bytes ({reason})")]
+pub struct NotHex {
+    /// The text.
+    pub text: String,
+    /// Where it breaks.
+    pub reason: hex::FromHexError,
+}
+
 /// Parses hex that may contain spaces, colons or newlines between bytes.
-pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, NotHex> {
     let compact: String = text
         .chars()
         .filter(|c| !c.is_whitespace() && *c != ':')
         .collect();
-    hex::decode(&compact).map_err(|e| format!("`{text}` is not hex bytes ({e})"))
+    hex::decode(&compact).map_err(|reason| NotHex {
+        text: text.to_owned(),
+        reason,
+    })
 }

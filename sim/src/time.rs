@@ -151,18 +151,27 @@ pub(crate) mod human {
         s.serialize_str(&humantime::format_duration((*v).into()).to_string())
     }
 
+    /// Text that is not a duration.
+    #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+    #[error("`{text}` is not a duration ({reason}); write e.g. \"350ms\", \"1.5s\" or \"800us\"")]
+    pub struct NotADuration {
+        /// The text.
+        pub text: String,
+        /// Where it breaks.
+        pub reason: humantime::DurationError,
+    }
+
     /// Parses `"350ms"`, `"1s 500ms"`, `"800us"`, `"0"`.
-    pub fn parse(text: &str) -> Result<SimDuration, String> {
+    pub fn parse(text: &str) -> Result<SimDuration, NotADuration> {
         let t = text.trim();
         if t == "0" {
             return Ok(SimDuration::ZERO);
         }
         humantime::parse_duration(t)
             .map(SimDuration::from)
-            .map_err(|e| {
-                format!(
-                    "`{text}` is not a duration ({e}); write e.g. \"350ms\", \"1.5s\" or \"800us\""
-                )
+            .map_err(|reason| NotADuration {
+                text: text.to_owned(),
+                reason,
             })
     }
 }
@@ -191,7 +200,7 @@ mod tests {
         );
         assert_eq!(human::parse("0").unwrap(), SimDuration::ZERO);
         let err = human::parse("fast").unwrap_err();
-        assert!(err.contains("\"350ms\""), "{err}");
+        assert!(err.to_string().contains("\"350ms\""), "{err}");
     }
 
     #[test]

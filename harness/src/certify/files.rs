@@ -4,9 +4,11 @@
 //! folder holding anything kazasu did not write, and `--force` replaces only the files an
 //! earlier manifest lists.
 
+use super::manifest::MANIFEST;
+use crate::text::shown;
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The most a bundle may hold, all files together: far above a bundle of the whole suite (about
 /// 8 MiB), and the most `--verify` ever reads into memory.
@@ -28,26 +30,114 @@ pub struct BundleFiles {
     pub refused: Vec<String>,
 }
 
+/// A bundle folder, or a folder to write one into, that kazasu cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// The operating system refused.
+    #[error("cannot {doing} {}: {source}", path.display())]
+    Io {
+        /// `read`, `create`, `replace`.
+        doing: &'static str,
+        /// What.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A bundle to check that is no folder.
+    #[error("{} is not a folder; give the bundle's folder", .0.display())]
+    NotAFolder(PathBuf),
+    /// An output that is no folder.
+    #[error("{} exists and is not a folder; choose another -o", .0.display())]
+    OutNotAFolder(PathBuf),
+    /// An output with files in it, and no --force.
+    #[error(
+        "{} is not empty: kazasu writes a bundle only into a new or empty folder; choose \
+         another -o, or add --force to replace an earlier bundle there (only the files its \
+         manifest lists are replaced)",
+        shown(&.0.display().to_string())
+    )]
+    NotEmpty(PathBuf),
+    /// --force on a folder that holds no earlier bundle.
+    #[error(
+        "{} is not empty and holds no earlier kazasu bundle (no {MANIFEST}); choose another -o",
+        shown(&.0.display().to_string())
+    )]
+    NoEarlierBundle(PathBuf),
+    /// --force on a folder with files the earlier bundle does not list.
+    #[error(
+        "{} holds files the earlier bundle's manifest does not list ({}); --force replaces \
+         only a bundle's own files: move them away or choose another -o",
+        shown(&path.display().to_string()),
+        names.iter().take(5).map(|n| shown(n)).collect::<Vec<_>>().join(", ")
+    )]
+    Foreign {
+        /// The folder.
+        path: PathBuf,
+        /// The files no manifest lists.
+        names: Vec<String>,
+    },
+    /// --force on a folder with a folder in it.
+    #[error("{} is a folder; a bundle's files are never folders: move it away", .0.display())]
+    HoldsFolder(PathBuf),
+    /// An earlier manifest that cannot be read.
+    #[error("{}: {reason}", path.display())]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A file under a bundle folder that is not read.
+#[derive(Debug, thiserror::Error)]
+pub enum Unreadable {
+    /// It cannot be opened.
+    #[error("cannot open: {0}")]
+    Open(std::io::Error),
+    /// It cannot be read.
+    #[error("cannot read: {0}")]
+    Read(std::io::Error),
+    /// Not a regular file (swapped in after the listing).
+    #[error("not a regular file")]
+    NotRegular,
+    /// More than the bundle's bound.
+    #[error(
+        "over the bound: {0} bytes where the bundle may hold {mib} MiB in all",
+        mib = MAX_BUNDLE_BYTES >> 20
+    )]
+    OverBound(u64),
+    /// It grew past the bound while read.
+    #[error("over the bound: the file grew while read past {} MiB", MAX_BUNDLE_BYTES >> 20)]
+    Grew,
+}
+
+/// `doing` on `path` failed.
+fn io(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BundleError {
+    let path = path.to_path_buf();
+    move |source| BundleError::Io {
+        doing,
+        path,
+        source,
+    }
+}
+
 /// Reads every regular file under `dir`, never following a link and never opening anything but
 /// a regular file; the total is bounded by [`MAX_BUNDLE_BYTES`].
-pub fn read_bundle(dir: &Path) -> Result<BundleFiles, String> {
-    let meta = std::fs::metadata(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+pub fn read_bundle(dir: &Path) -> Result<BundleFiles, BundleError> {
+    let meta = std::fs::metadata(dir).map_err(io("read", dir))?;
     if !meta.is_dir() {
-        return Err(format!(
-            "{} is not a folder; give the bundle's folder",
-            dir.display()
-        ));
+        return Err(BundleError::NotAFolder(dir.to_path_buf()));
     }
     let mut out = BundleFiles::default();
     let mut budget = MAX_BUNDLE_BYTES;
     let mut entries = 0usize;
     let mut stack = vec![(dir.to_path_buf(), 0usize)];
     while let Some((d, depth)) = stack.pop() {
-        let listing =
-            std::fs::read_dir(&d).map_err(|e| format!("cannot read {}: {e}", d.display()))?;
+        let listing = std::fs::read_dir(&d).map_err(io("read", &d))?;
         let mut names = Vec::new();
         for entry in listing {
-            let entry = entry.map_err(|e| format!("cannot read {}: {e}", d.display()))?;
+            let entry = entry.map_err(io("read", &d))?;
             entries += 1;
             if entries > MAX_ENTRIES {
                 out.refused.push(format!(
@@ -69,9 +159,7 @@ pub fn read_bundle(dir: &Path) -> Result<BundleFiles, String> {
                         .join("/")
                 })
                 .unwrap_or_else(|_| path.display().to_string());
-            let kind = entry
-                .file_type()
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let kind = entry.file_type().map_err(io("read", &path))?;
             if kind.is_symlink() {
                 out.refused.push(format!(
                     "{rel}: a symbolic link (a bundle holds only files)"
@@ -95,7 +183,7 @@ pub fn read_bundle(dir: &Path) -> Result<BundleFiles, String> {
                     }
                     Err(why) => {
                         out.refused.push(format!("{rel}: {why}"));
-                        if why.starts_with("over") {
+                        if matches!(why, Unreadable::OverBound(_) | Unreadable::Grew) {
                             return Ok(out);
                         }
                     }
@@ -108,33 +196,26 @@ pub fn read_bundle(dir: &Path) -> Result<BundleFiles, String> {
 
 /// Reads a regular file of at most `budget` bytes: opened without following a link and without
 /// blocking (a FIFO swapped in after the listing is refused, not waited on).
-fn read_regular(path: &Path, budget: u64) -> Result<Vec<u8>, String> {
+fn read_regular(path: &Path, budget: u64) -> Result<Vec<u8>, Unreadable> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| format!("cannot open: {e}"))?;
-    let meta = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(Unreadable::Open)?;
+    let meta = file.metadata().map_err(Unreadable::Read)?;
     if !meta.is_file() {
-        return Err("not a regular file".into());
+        return Err(Unreadable::NotRegular);
     }
     if meta.len() > budget {
-        return Err(format!(
-            "over the bound: {} bytes where the bundle may hold {} MiB in all",
-            meta.len(),
-            MAX_BUNDLE_BYTES >> 20
-        ));
+        return Err(Unreadable::OverBound(meta.len()));
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(budget + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read: {e}"))?;
+        .map_err(Unreadable::Read)?;
     if bytes.len() as u64 > budget {
-        return Err(format!(
-            "over the bound: the file grew while read past {} MiB",
-            MAX_BUNDLE_BYTES >> 20
-        ));
+        return Err(Unreadable::Grew);
     }
     Ok(bytes)
 }
@@ -143,100 +224,82 @@ fn read_regular(path: &Path, budget: u64) -> Result<Vec<u8>, String> {
 /// it is refused unless `force`; with `force`, only a folder whose every entry an earlier kazasu
 /// manifest in it lists (and the manifest and its signature) is accepted, and exactly those files
 /// are removed. Nothing is touched when the answer is no.
-pub fn prepare_out(out: &Path, force: bool) -> Result<(), String> {
+pub fn prepare_out(out: &Path, force: bool) -> Result<(), BundleError> {
     let meta = match std::fs::symlink_metadata(out) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return std::fs::create_dir_all(out)
-                .map_err(|e| format!("cannot create {}: {e}", out.display()));
+            return std::fs::create_dir_all(out).map_err(io("create", out));
         }
-        Err(e) => return Err(format!("cannot read {}: {e}", out.display())),
+        Err(e) => return Err(io("read", out)(e)),
         Ok(m) => m,
     };
     if !meta.is_dir() {
-        return Err(format!(
-            "{} exists and is not a folder; choose another -o",
-            out.display()
-        ));
+        return Err(BundleError::OutNotAFolder(out.to_path_buf()));
     }
     let names: Vec<String> = std::fs::read_dir(out)
-        .map_err(|e| format!("cannot read {}: {e}", out.display()))?
+        .map_err(io("read", out))?
         .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("cannot read {}: {e}", out.display()))?;
+        .map_err(io("read", out))?;
     if names.is_empty() {
         return Ok(());
     }
     if !force {
-        return Err(format!(
-            "{} is not empty: kazasu writes a bundle only into a new or empty folder; choose \
-             another -o, or add --force to replace an earlier bundle there (only the files its \
-             manifest lists are replaced)",
-            crate::text::shown(&out.display().to_string())
-        ));
+        return Err(BundleError::NotEmpty(out.to_path_buf()));
     }
     let listed = earlier_bundle(out)?;
-    let foreign: Vec<&String> = names.iter().filter(|n| !listed.contains(*n)).collect();
+    let foreign: Vec<String> = names
+        .iter()
+        .filter(|n| !listed.contains(*n))
+        .cloned()
+        .collect();
     if !foreign.is_empty() {
-        return Err(format!(
-            "{} holds files the earlier bundle's manifest does not list ({}); --force replaces \
-             only a bundle's own files: move them away or choose another -o",
-            crate::text::shown(&out.display().to_string()),
-            foreign
-                .iter()
-                .take(5)
-                .map(|n| crate::text::shown(n))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        return Err(BundleError::Foreign {
+            path: out.to_path_buf(),
+            names: foreign,
+        });
     }
     for name in &names {
         let path = out.join(name);
-        let kind = std::fs::symlink_metadata(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let kind = std::fs::symlink_metadata(&path).map_err(io("read", &path))?;
         if kind.is_dir() {
-            return Err(format!(
-                "{} is a folder; a bundle's files are never folders: move it away",
-                path.display()
-            ));
+            return Err(BundleError::HoldsFolder(path));
         }
     }
     for name in &names {
         let path = out.join(name);
-        std::fs::remove_file(&path)
-            .map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
+        std::fs::remove_file(&path).map_err(io("replace", &path))?;
     }
     Ok(())
 }
 
 /// The names an earlier bundle in `out` owns: its manifest's files, the manifest, its signature.
-fn earlier_bundle(out: &Path) -> Result<Vec<String>, String> {
-    let path = out.join(super::manifest::MANIFEST);
+fn earlier_bundle(out: &Path) -> Result<Vec<String>, BundleError> {
+    let path = out.join(MANIFEST);
     let kind = std::fs::symlink_metadata(&path);
     if !kind.as_ref().is_ok_and(|m| m.is_file()) {
-        return Err(format!(
-            "{} is not empty and holds no earlier kazasu bundle (no {}); choose another -o",
-            crate::text::shown(&out.display().to_string()),
-            super::manifest::MANIFEST
-        ));
+        return Err(BundleError::NoEarlierBundle(out.to_path_buf()));
     }
-    let bytes = read_regular(&path, crate::files::SMALL_YAML)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes =
+        read_regular(&path, crate::files::SMALL_YAML).map_err(|e| BundleError::Manifest {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
     #[derive(serde::Deserialize)]
     struct Listed {
         files: BTreeMap<String, String>,
     }
-    let listed: Listed = serde_json::from_slice(&bytes).map_err(|e| {
-        format!(
-            "{}: not a kazasu manifest ({e}); --force replaces only an earlier kazasu bundle",
-            path.display()
-        )
+    let listed: Listed = serde_json::from_slice(&bytes).map_err(|e| BundleError::Manifest {
+        path: path.clone(),
+        reason: format!(
+            "not a kazasu manifest ({e}); --force replaces only an earlier kazasu bundle"
+        ),
     })?;
     let mut names: Vec<String> = listed
         .files
         .into_keys()
         .filter(|n| !n.contains('/') && n != "." && n != "..")
         .collect();
-    names.push(super::manifest::MANIFEST.into());
+    names.push(MANIFEST.into());
     names.push(super::manifest::SIGNATURE.into());
     Ok(names)
 }
@@ -245,7 +308,7 @@ fn earlier_bundle(out: &Path) -> Result<Vec<String>, String> {
 mod tests {
     use super::*;
 
-    fn folder(name: &str) -> std::path::PathBuf {
+    fn folder(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("kazasu-files-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
@@ -283,10 +346,14 @@ mod tests {
         let d = folder("force");
         std::fs::write(d.join("manifest.json"), br#"{"name":"a web manifest"}"#).unwrap();
         std::fs::write(d.join("index.html"), b"<p>mine</p>").unwrap();
-        assert!(prepare_out(&d, false).unwrap_err().contains("not empty"));
+        assert!(matches!(
+            prepare_out(&d, false),
+            Err(BundleError::NotEmpty(_))
+        ));
         assert!(
             prepare_out(&d, true)
                 .unwrap_err()
+                .to_string()
                 .contains("not a kazasu manifest")
         );
         std::fs::write(
@@ -296,7 +363,10 @@ mod tests {
         .unwrap();
         std::fs::write(d.join("report.json"), b"{}").unwrap();
         let e = prepare_out(&d, true).unwrap_err();
-        assert!(e.contains("index.html"), "{e}");
+        assert!(
+            matches!(&e, BundleError::Foreign { names, .. } if names == &["index.html"]),
+            "{e}"
+        );
         // Nothing was touched.
         assert!(d.join("index.html").exists() && d.join("report.json").exists());
         std::fs::remove_file(d.join("index.html")).unwrap();

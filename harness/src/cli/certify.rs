@@ -169,7 +169,7 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
         let (full, atr) = device_facts(name)?;
         device = Some((full, atr));
     }
-    certify::files::prepare_out(&a.out, a.force).map_err(InputFailure)?;
+    certify::files::prepare_out(&a.out, a.force)?;
     let started = Instant::now();
     let results = match &a.device {
         None => run_suite(&cases, a.seed),
@@ -300,7 +300,7 @@ fn verify(bundle: &Path, rerun: bool, key: Option<&Path>) -> Result<ExitCode, In
         Some(path) => Some(certify::sign::public_key(path)?),
         None => None,
     };
-    let read = certify::files::read_bundle(bundle).map_err(InputFailure)?;
+    let read = certify::files::read_bundle(bundle)?;
     let mut files = read.files;
     let mut problems: Vec<String> = read.refused.clone();
     let Some(manifest_bytes) = files.remove(certify::MANIFEST) else {

@@ -124,13 +124,43 @@ const PRESENCE_POLL: Duration = Duration::from_millis(450);
 /// How much of the host's output is kept.
 const OUTPUT_TAIL: usize = 2048;
 
+/// The host could not be run at all (as opposed to a host that ran and failed: a finding).
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// pcscd saw the slot but never powered the card.
+    #[error(
+        "vpcd slot {0}: pcscd never powered the card within {s} s",
+        s = READY_TIMEOUT.as_secs()
+    )]
+    NeverPowered(u16),
+    /// Nothing listens on the slot.
+    #[error(
+        "vpcd slot {0} (port {port}) is not reachable: start pcscd with vpcd (ci/pcscd.sh start), or choose another --slot",
+        port = u32::from(kazasu_sim::vpcd::BASE_PORT) + u32::from(*.0)
+    )]
+    Unreachable(u16),
+    /// No program given.
+    #[error("no host command: give it after --, e.g. -- pkcs15-tool --list-certificates")]
+    NoCommand,
+    /// The program cannot be started or waited for.
+    #[error("cannot {doing} `{program}`: {source}")]
+    Process {
+        /// `start`, `wait for`.
+        doing: &'static str,
+        /// The program.
+        program: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
 /// Serves `card` on vpcd slot `slot` (in real time, so that slow answers are slow), waits until
 /// pcscd has powered it, runs the host, and takes the card away again.
 pub fn run_through_pcscd<S: SlotCard + Send + 'static>(
     card: S,
     slot: u16,
     host: &HostCommand,
-) -> Result<HostRun, String> {
+) -> Result<HostRun, HostError> {
     let started = Instant::now();
     let recording: Arc<Mutex<Vec<ServedLine>>> = Arc::new(Mutex::new(Vec::new()));
     let sink = recording.clone();
@@ -170,15 +200,9 @@ pub fn run_through_pcscd<S: SlotCard + Send + 'static>(
             .iter()
             .any(|l| l.event == ServedEvent::CardInserted);
         return Err(if connected {
-            format!(
-                "vpcd slot {slot}: pcscd never powered the card within {} s",
-                READY_TIMEOUT.as_secs()
-            )
+            HostError::NeverPowered(slot)
         } else {
-            format!(
-                "vpcd slot {slot} (port {}) is not reachable: start pcscd with vpcd (ci/pcscd.sh start), or choose another --slot",
-                kazasu_sim::vpcd::BASE_PORT + slot
-            )
+            HostError::Unreachable(slot)
         });
     }
     let result = run_program(host);
@@ -206,12 +230,17 @@ pub fn run_through_pcscd<S: SlotCard + Send + 'static>(
 }
 
 /// Runs the program in its own process group; kills the group at the time-out.
-fn run_program(host: &HostCommand) -> Result<(HostOutcome, String, Duration), String> {
+fn run_program(host: &HostCommand) -> Result<(HostOutcome, String, Duration), HostError> {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
     let Some((program, args)) = host.argv.split_first() else {
-        return Err(
-            "no host command: give it after --, e.g. -- pkcs15-tool --list-certificates".into(),
-        );
+        return Err(HostError::NoCommand);
+    };
+    let process = |doing| {
+        move |source| HostError::Process {
+            doing,
+            program: program.clone(),
+            source,
+        }
     };
     let started = Instant::now();
     let mut child = Command::new(program)
@@ -221,7 +250,7 @@ fn run_program(host: &HostCommand) -> Result<(HostOutcome, String, Duration), St
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
-        .map_err(|e| format!("cannot start `{program}`: {e}"))?;
+        .map_err(process("start"))?;
     let tail = Arc::new(Mutex::new(Vec::<u8>::new()));
     let readers: Vec<_> = [
         child
@@ -257,7 +286,7 @@ fn run_program(host: &HostCommand) -> Result<(HostOutcome, String, Duration), St
             Ok(Some(status)) => break Some(status),
             Ok(None) if started.elapsed() >= host.timeout => break None,
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(format!("cannot wait for `{program}`: {e}")),
+            Err(e) => return Err(process("wait for")(e)),
         }
     };
     let took = started.elapsed();

@@ -57,8 +57,8 @@ pub enum FuzzError {
     #[error(transparent)]
     Playback(#[from] RecordingError),
     /// The host could not be run at all (no such program, pcscd never powered the card …).
-    #[error("{0}")]
-    Host(String),
+    #[error(transparent)]
+    Host(#[from] host::HostError),
     /// A findings file or folder.
     #[error("cannot write {}: {source}", path.display())]
     Write {
@@ -72,9 +72,7 @@ pub enum FuzzError {
 impl Target {
     fn run<S: SlotCard + Send + 'static>(&self, card: S) -> Result<HostRun, FuzzError> {
         match self {
-            Target::Pcscd { slot, host } => {
-                host::run_through_pcscd(card, *slot, host).map_err(FuzzError::Host)
-            }
+            Target::Pcscd { slot, host } => Ok(host::run_through_pcscd(card, *slot, host)?),
             Target::InProcess {
                 host,
                 timeout,

@@ -16,8 +16,8 @@ pub enum StepError {
     #[error(transparent)]
     Variable(#[from] VariableError),
     /// Text that should be hex bytes.
-    #[error("{0}")]
-    Hex(String),
+    #[error(transparent)]
+    Hex(#[from] kazasu_sim::NotHex),
     /// A command the runner built that cannot be encoded.
     #[error("the command cannot be encoded: {0}")]
     Encode(#[from] ApduError),

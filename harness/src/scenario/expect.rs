@@ -39,14 +39,28 @@ pub struct SwPattern {
     text: [u8; 4],
 }
 
+/// Text that is not a status-word pattern.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SwPatternError {
+    /// Not four digits.
+    #[error("status word `{0}` must be 4 hex digits, `x` for any digit (e.g. 63Cx)")]
+    Length(String),
+    /// A character that is neither.
+    #[error("status word `{text}`: `{bad}` is not a hex digit or x")]
+    Digit {
+        /// The pattern.
+        text: String,
+        /// The character.
+        bad: char,
+    },
+}
+
 impl SwPattern {
     /// Parses `9000`, `63Cx`, `6Axx`.
-    pub fn parse(text: &str) -> Result<SwPattern, String> {
+    pub fn parse(text: &str) -> Result<SwPattern, SwPatternError> {
         let t = text.trim().replace(' ', "");
         if t.len() != 4 {
-            return Err(format!(
-                "status word `{text}` must be 4 hex digits, `x` for any digit (e.g. 63Cx)"
-            ));
+            return Err(SwPatternError::Length(text.to_owned()));
         }
         let (mut value, mut mask) = (0u16, 0u16);
         let mut shown = [0u8; 4];
@@ -58,9 +72,10 @@ impl SwPattern {
                 shown[i] = b'x';
                 continue;
             }
-            let d = c
-                .to_digit(16)
-                .ok_or_else(|| format!("status word `{text}`: `{c}` is not a hex digit or x"))?;
+            let d = c.to_digit(16).ok_or_else(|| SwPatternError::Digit {
+                text: text.to_owned(),
+                bad: c,
+            })?;
             value |= d as u16;
             mask |= 0xF;
         }

@@ -33,7 +33,7 @@ pub use card_step::{
 };
 pub use expect::{
     CARD_EXPECT_FIELDS, CardExpect, ONBOARDING_EXPECT_FIELDS, OnboardingExpect, SwExpect,
-    SwPattern, TransportErrorKind,
+    SwPattern, SwPatternError, TransportErrorKind,
 };
 pub use onboarding_step::{
     HttpStep, OnboardingAction, OnboardingStep, OrderStep, RegisterStep, WebsiteStep,

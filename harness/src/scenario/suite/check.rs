@@ -415,7 +415,7 @@ pub(super) fn card_hex_templates(step: &crate::scenario::CardStep) -> Vec<&str> 
 }
 
 /// Status-word patterns parse (re-exported for tests).
-pub fn sw_pattern(text: &str) -> Result<SwPattern, String> {
+pub fn sw_pattern(text: &str) -> Result<SwPattern, crate::scenario::SwPatternError> {
     SwPattern::parse(text)
 }
 
