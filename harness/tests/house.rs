@@ -1,5 +1,6 @@
-//! The house's rules, checked on the source: no import circle between files, and no import that
-//! runs back up the floors ARCHITECTURE.md describes (for kazasu-sim and for the harness).
+//! The house's rules, checked on the source: no import circle between files, no import that
+//! runs back up the floors ARCHITECTURE.md describes (for kazasu-sim and for the harness), and
+//! errors returned as types rather than text.
 //!
 //! A file's imports are its `crate::…` and `super::…` paths outside its `#[cfg(test)] mod tests`;
 //! each is resolved to the longest module path that is a file of the crate.
@@ -335,6 +336,78 @@ fn check(src: &str, floors: &[&[&str]]) {
         up.is_empty(),
         "{src}: imports that run back up:\n{}",
         up.join("\n")
+    );
+}
+
+/// How many `Result<_, String>` the three libraries may still return outside their tests: errors
+/// are types (`thiserror`), made into text where they are shown. Lower it as they go.
+const MAX_TEXT_ERRORS: usize = 25;
+
+/// How many `Result<…, String>` types `code` names (any nesting inside the `Result`).
+fn text_errors(code: &str) -> usize {
+    let mut n = 0;
+    let mut rest = code;
+    while let Some(at) = rest.find("Result<") {
+        let after = &rest[at + "Result<".len()..];
+        let (mut depth, mut last_arg) = (0i32, 0usize);
+        for (i, c) in after.char_indices() {
+            match c {
+                '<' | '(' | '[' => depth += 1,
+                ')' | ']' => depth -= 1,
+                '>' if depth == 0 => {
+                    // `Result<T, String>`: the error of a two-argument Result (not an alias's
+                    // `anyhow::Result<String>`).
+                    if last_arg > 0 && after[last_arg..i].trim() == "String" {
+                        n += 1;
+                    }
+                    break;
+                }
+                '>' => depth -= 1,
+                ',' if depth == 0 => last_arg = i + 1,
+                _ => {}
+            }
+        }
+        rest = after;
+    }
+    n
+}
+
+#[test]
+fn the_libraries_return_errors_as_types() {
+    let mut found = Vec::new();
+    for src in ["src", "../sim/src", "../onboarding/src"] {
+        for (module, text) in modules(Path::new(src)) {
+            let n = text_errors(&code(&text));
+            if n > 0 {
+                found.push((n, format!("{src} {module}")));
+            }
+        }
+    }
+    found.sort_by(|a, b| b.cmp(a));
+    let total: usize = found.iter().map(|(n, _)| n).sum();
+    assert!(
+        total <= MAX_TEXT_ERRORS,
+        "{total} `Result<_, String>` outside tests (at most {MAX_TEXT_ERRORS}); give the new ones \
+         an error type:\n{}",
+        found
+            .iter()
+            .map(|(n, m)| format!("{n:3} {m}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn the_error_count_sees_text_errors_at_any_depth_and_nothing_else() {
+    assert_eq!(
+        text_errors(
+            "fn a() -> Result<Vec<u8>, String> {}\n\
+             fn b() -> Result<(), StepError> {}\n\
+             fn c() -> Result<Result<String, String>, String> {}\n\
+             type F = dyn Fn(&str) -> Result<(u16, String), Box<dyn Error>>;\n\
+             fn d() -> anyhow::Result<String> {}"
+        ),
+        3
     );
 }
 

@@ -170,8 +170,7 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
             "replayed {} ({} recorded): the host {} after {:.2} s",
             recording.display(),
             fuzz::apdus(fuzz::host::count_apdus(
-                &kazasu::serve::line::read_all(&text)
-                    .map_err(InputFailure)?
+                &kazasu::serve::line::read_all(&text)?
                     .into_iter()
                     .map(|(_, l)| l)
                     .collect::<Vec<_>>()

@@ -57,7 +57,8 @@ pub fn check(
     transcript: &str,
     expected: &[Expected],
 ) -> Result<Vec<Result<String, String>>, String> {
-    let events: Vec<ServedLine> = line::read_all(transcript)?
+    let events: Vec<ServedLine> = line::read_all(transcript)
+        .map_err(|e| e.to_string())?
         .into_iter()
         .map(|(_, l)| l)
         .collect();

@@ -95,10 +95,20 @@ impl ServedEvent {
     }
 }
 
+/// A line that is not a transcript line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}not a kazasu transcript line: {source}", line.map(|n| format!("transcript line {n}: ")).unwrap_or_default())]
+pub struct NotALine {
+    /// Its 1-based number, when read from a whole transcript.
+    pub line: Option<usize>,
+    /// What JSON says of it.
+    pub source: serde_json::Error,
+}
+
 impl ServedLine {
     /// Reads one line.
-    pub fn parse(line: &str) -> Result<ServedLine, String> {
-        serde_json::from_str(line).map_err(|e| format!("not a kazasu transcript line: {e}"))
+    pub fn parse(line: &str) -> Result<ServedLine, NotALine> {
+        serde_json::from_str(line).map_err(|source| NotALine { line: None, source })
     }
 
     /// Writes the line (without the newline).
@@ -108,14 +118,17 @@ impl ServedLine {
 }
 
 /// Reads a whole transcript: every non-empty line, with its 1-based line number.
-pub fn read_all(text: &str) -> Result<Vec<(usize, ServedLine)>, String> {
+pub fn read_all(text: &str) -> Result<Vec<(usize, ServedLine)>, NotALine> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
             ServedLine::parse(l)
                 .map(|s| (i + 1, s))
-                .map_err(|e| format!("transcript line {}: {e}", i + 1))
+                .map_err(|e| NotALine {
+                    line: Some(i + 1),
+                    ..e
+                })
         })
         .collect()
 }
@@ -169,7 +182,8 @@ mod tests {
             assert_eq!(&again, l);
         }
         let e = read_all("{\"event\":\"teleport\",\"slot\":0,\"t_ms\":1}\n").unwrap_err();
-        assert!(e.contains("line 1") && e.contains("teleport"), "{e}");
+        assert_eq!(e.line, Some(1));
+        assert!(e.to_string().contains("teleport"), "{e}");
     }
 
     #[test]

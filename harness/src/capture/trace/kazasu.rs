@@ -10,7 +10,7 @@ pub(super) fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
         if text_line.trim().is_empty() {
             continue;
         }
-        let l = ServedLine::parse(text_line).map_err(|e| err(n, e))?;
+        let l = ServedLine::parse(text_line).map_err(|e| err(n, e.to_string()))?;
         let reader = kazasu_sim::vpcd::reader_name(l.slot);
         let at = (l.t_ms.is_finite() && l.t_ms >= 0.0).then_some((l.t_ms * 1000.0) as u64);
         match l.event {
