@@ -7,6 +7,7 @@
 
 use criterion::{Criterion, Throughput};
 use kazasu::capture::trace::{Format, parse};
+use kazasu_benches::targets::IMPORT_OVER_LINES;
 use std::time::Instant;
 
 const EXCHANGES: usize = 100_000;
@@ -87,7 +88,7 @@ fn main() {
     );
     let ratio = import / lines;
     println!(
-        "\n== import: {} exchanges, {:.1} MB of pcscd log: median {:.0} ms (< 1 s {}); counting its lines {:.0} ms; import ÷ counting {:.1} (target ≤ 25: {})",
+        "\n== import: {} exchanges, {:.1} MB of pcscd log: median {:.0} ms (< 1 s {}); counting its lines {:.0} ms; import ÷ counting {:.1} (target {}: {})",
         EXCHANGES,
         log.len() as f64 / 1e6,
         import * 1e3,
@@ -98,6 +99,7 @@ fn main() {
         },
         lines * 1e3,
         ratio,
-        if ratio <= 25.0 { "PASS" } else { "MISS" }
+        IMPORT_OVER_LINES.bound,
+        IMPORT_OVER_LINES.verdict(ratio)
     );
 }

@@ -9,6 +9,7 @@
 //! prints each figure with PASS or MISS.
 
 use criterion::{Criterion, Throughput};
+use kazasu_benches::targets::{FLOW_OVER_SIGNATURE, READER_OVER_CARD};
 use kazasu_benches::{alternate, auth_flow_from_tap, reader};
 use kazasu_sim::{Fixtures, SimDuration};
 use std::hint::black_box;
@@ -59,11 +60,6 @@ fn criterion_benches(c: &mut Criterion) {
     g.finish();
 }
 
-/// A target measured against a baseline of the same run: what `ci/bench-check.sh` judges.
-fn verdict(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "MISS" }
-}
-
 /// A figure in absolute terms: shown, not judged (it follows the machine's load).
 fn absolute(ok: bool) -> &'static str {
     if ok { "met" } else { "not met on this run" }
@@ -88,13 +84,14 @@ fn same_run_summary() {
     let per_s = 1.0 / through_reader.as_secs_f64();
     let overhead = through_reader.as_secs_f64() / card_alone.as_secs_f64();
     println!(
-        "simple APDU through the in-process reader: {:.0} ns ({:.2} M/s, ≥ 1 M/s {}); card alone {:.0} ns; reader ÷ card {:.1} (target ≤ 20: {})",
+        "simple APDU through the in-process reader: {:.0} ns ({:.2} M/s, ≥ 1 M/s {}); card alone {:.0} ns; reader ÷ card {:.1} (target {}: {})",
         through_reader.as_nanos(),
         per_s / 1e6,
         absolute(per_s >= 1e6),
         card_alone.as_nanos(),
         overhead,
-        verdict(overhead <= 20.0)
+        READER_OVER_CARD.bound,
+        READER_OVER_CARD.verdict(overhead)
     );
     // Auth flows against one bare signature of the same library.
     let subject = Fixtures::embedded().default_subject();
@@ -122,7 +119,7 @@ fn same_run_summary() {
         println!(
             "{card_name:<14} auth flow at typical-424k (tap to remove): {:.0} µs wall, {} simulated; \
              {:.0} flows/s (≥ 800 {}); simulated time {:.0} × faster than wall (≥ 1000 {}); \
-             {:.2} × a bare signature of {:.0} µs (target ≤ 1.2: {})",
+             {:.2} × a bare signature of {:.0} µs (target {}: {})",
             micros(flow),
             sim,
             flows_per_s,
@@ -131,7 +128,8 @@ fn same_run_summary() {
             absolute(speedup >= 1000.0),
             ratio,
             micros(sign),
-            verdict(ratio <= 1.2),
+            FLOW_OVER_SIGNATURE.bound,
+            FLOW_OVER_SIGNATURE.verdict(ratio),
         );
     }
 }

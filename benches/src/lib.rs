@@ -2,6 +2,7 @@
 //! builds them, and a same-run comparison of a flow against a baseline.
 
 pub mod null_responder;
+pub mod targets;
 
 use kazasu::host::flows::{self, Host, ReadMode};
 use kazasu_sim::{Card, CardProfile, FaultPlan, Fixtures, Reader, ReaderProfile, SimDuration};
