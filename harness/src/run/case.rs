@@ -93,13 +93,9 @@ pub fn run_case_on(
         result.note = Some(why);
         return result;
     }
-    let fixtures = Fixtures::embedded();
-    let subject = match case.scenario.identity.as_deref() {
-        Some(id) => match fixtures.subject(id) {
-            Ok(s) => s,
-            Err(e) => return error(result, e.to_string()),
-        },
-        None => fixtures.default_subject(),
+    let subject = match Fixtures::embedded().subject_or_default(case.scenario.identity.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return error(result, e.to_string()),
     };
     let device = case.card.device;
     let card = match Card::new(case.card.clone(), subject.clone(), seed) {

@@ -44,11 +44,7 @@ pub enum CardSetupError {
 impl CardSpec {
     /// The spec's test identity (the first of the fixtures when it names none).
     pub fn subject(&self) -> Result<Arc<Subject>, FixtureError> {
-        let fixtures = Fixtures::embedded();
-        match &self.identity {
-            Some(id) => fixtures.subject(id),
-            None => Ok(fixtures.default_subject()),
-        }
+        Fixtures::embedded().subject_or_default(self.identity.as_deref())
     }
 
     /// A card of `profile` (loaded from this spec) with the spec's identity, seeded.

@@ -493,6 +493,14 @@ impl Fixtures {
             })
     }
 
+    /// The identity `id` names, or the default one when it names none.
+    pub fn subject_or_default(&self, id: Option<&str>) -> Result<Arc<Subject>, FixtureError> {
+        match id {
+            Some(id) => self.subject(id),
+            None => Ok(self.default_subject()),
+        }
+    }
+
     /// The first identity: the default person on a virtual card.
     pub fn default_subject(&self) -> Arc<Subject> {
         self.subjects[&self.order[0]].clone()
