@@ -45,17 +45,8 @@ fi
 grep -q "CKR_PIN_INCORRECT" "$work/p11bad.log" || fail "a wrong PIN gave: $(tail -2 "$work/p11bad.log")"
 echo "interop: a wrong PIN is refused (CKR_PIN_INCORRECT)"
 
-# 4. scriptor drives the readertest card.
-cat >"$work/rt.script" <<'SCRIPT'
-00 A4 04 00 06 A0 00 00 00 18 FF
-80 30 00 00
-80 34 00 10 10
-80 32 00 00 05 00 01 02 03 04
-80 36 00 04 02 00 01 04
-80 20 00 00 04 31 32 33 34
-80 40 00 00 00
-SCRIPT
-timeout 30 scriptor -r "Virtual PCD 00 01" "$work/rt.script" >"$work/scriptor.txt" 2>&1 || fail "scriptor: $(cat "$work/scriptor.txt")"
+# 4. scriptor drives the readertest card (the real-stack guide's script).
+timeout 30 scriptor -r "Virtual PCD 00 01" scenarios/serve/readertest.script >"$work/scriptor.txt" 2>&1 || fail "scriptor: $(cat "$work/scriptor.txt")"
 [ "$(grep -c '90 00 : Normal processing' "$work/scriptor.txt")" -eq 7 ] || fail "scriptor: $(cat "$work/scriptor.txt")"
 grep -q "^< 00 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F" "$work/scriptor.txt" || fail "case 2 data wrong"
 grep -q "^< 80 20 00 00 04 31 32 33 34 90 00" "$work/scriptor.txt" || fail "dump did not return the VERIFY"

@@ -46,7 +46,7 @@ echo "onboarding: served instance (--target): $(tail -1 "$work/target.txt")"
 sed -n '/<!-- onboarding-walkthrough -->/,/<!-- \/onboarding-walkthrough -->/p' docs/guide/onboarding.md \
   | sed '1,2d;$d' | sed '$d' >"$work/walkthrough.sh"
 grep -q "curl" "$work/walkthrough.sh" || fail "no walkthrough found in docs/guide/onboarding.md"
-sed -i "s#cargo run --release -- #$(realpath "$kazasu") #" "$work/walkthrough.sh"
+sed -i "s#^kazasu #$(realpath "$kazasu") #" "$work/walkthrough.sh"
 (cd "$work" && bash -e walkthrough.sh >"$work/walk.out" 2>"$work/walk.err") \
   || fail "the onboarding guide's walkthrough: $(cat "$work/walk.out" "$work/walk.err" | tail -20)"
 out=$(cat "$work/walk.out")

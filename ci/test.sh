@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # kazasu's test command: installs what the tests need (Debian packages), checks formatting and
 # lints, starts pcscd with vsmartcard's vpcd driver, runs every unit, property, snapshot,
-# end-to-end and real-stack test, runs the bundled suite in-process (with every report) and
-# through pcscd, builds the book (docs/) with mdBook and checks its pages and links, opens the HTML report in a headless browser, and checks interoperability with
-# real PC/SC clients (OpenSC, pcsc-tools) and foreign JPKI clients (myna-card, jpki-cli), walks the onboarding service (scenarios, the onboarding guide's
-# curl walkthrough, its HTML pages in headless Chromium), replays a pcscd capture of OpenSC as the card while
-# OpenSC runs again, fuzzes host programs with `kazasu fuzz-host` (a crashing and a hanging test
-# host, OpenSC, pcsc-tools), and restarts and stops pcscd under a running suite.
+# end-to-end and real-stack test, runs the bundled suite in-process (with every report), builds
+# the book (docs/) with mdBook and checks its pages and links, opens the HTML report in a headless
+# browser, checks a signed certification bundle, walks the onboarding service (scenarios, its
+# HTML pages in headless Chromium), checks interoperability with real PC/SC clients (OpenSC,
+# pcsc-tools), runs every command the guide pages show as printed (docs that run: among them the
+# bundled suite through pcscd, the foreign JPKI clients myna-card and jpki-cli, a reader
+# calibrated and certified), runs the README's tour, replays a pcscd capture of OpenSC as the card
+# while OpenSC runs again, fuzzes host programs with `kazasu fuzz-host` (a crashing and a hanging
+# test host, OpenSC, pcsc-tools), and restarts and stops pcscd under a running suite.
 # pcscd is stopped at the end. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,14 +39,12 @@ ci/certify.sh target/release/kazasu
 step "onboarding: the scenarios (embedded and --target), the guide's walkthrough, the pages in a browser"
 ci/onboarding.sh target/release/kazasu
 ci/onboarding-browser.sh target/release/kazasu
-step "the bundled suite through the real stack (pcscd + vpcd)"
-target/release/kazasu run --backend pcsc --junit target/kazasu-pcsc-junit.xml
 step "interoperability: OpenSC and pcsc-tools against served cards (a fresh pcscd)"
 ci/pcscd.sh stop
 ci/pcscd.sh start
 ci/interop.sh target/release/kazasu
-step "foreign JPKI clients (myna-card, jpki-cli from crates.io) against a served card"
-ci/interop-jpki.sh target/release/kazasu
+step "the guides, every command as printed: the bundled suite through pcscd + vpcd, foreign JPKI clients, a reader calibrated and certified, a field failure replayed, a host fuzzed"
+ci/guides.sh target/release/kazasu
 step "the README's 60-second tour, run as printed"
 ci/readme-tour.sh target/release/kazasu
 step "a field failure's round trip: capture with pcscd, import, replay as the card under OpenSC"
