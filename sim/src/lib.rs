@@ -35,7 +35,7 @@ pub mod vpcd;
 pub use card::{Answer, Card, CardReply};
 pub use iso7816::apdu::{ApduError, Command, Response, carries_secret, secret_bearing_ins};
 pub use iso7816::nvm::PowerLost;
-pub use iso7816::status::StatusWord;
+pub use iso7816::status::{NAMED as STATUS_WORDS, Named as NamedStatus, StatusWord};
 pub use platform::identity::{Fixtures, Identity, Subject};
 pub use platform::os::{Approval, SideChannel, Work};
 pub use platform::profile::{CardProfile, ProfileError};

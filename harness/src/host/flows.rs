@@ -1,10 +1,14 @@
 //! Host-side JPKI flows: what eligibility-check software sends to a card or phone — select,
 //! verify, read a whole certificate, sign a DigestInfo — and the whole auth flow per device.
 
+pub use super::apdu;
+pub use super::apdu::OffsetTooFar;
+use super::read::FileRead;
+pub use super::read::{NoDerLength, der_total_length};
 use crate::link::transport::{Transport, TransportError};
-use crate::record::Transcript;
+use crate::record::{Event, Transcript};
 use kazasu_sim::platform::profile::Device;
-use kazasu_sim::{Command, Response, Secret, StatusWord, applets::jpki};
+use kazasu_sim::{Command, Response, Secret, SimDuration, StatusWord, applets::jpki};
 
 /// A flow step did not go as a conforming card would make it go.
 #[derive(Debug, thiserror::Error)]
@@ -35,16 +39,6 @@ pub enum FlowError {
     },
 }
 
-/// A header with no DER length in it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no DER length in header {}", kazasu_sim::hex_spaced(.0))]
-pub struct NoDerLength(pub Vec<u8>);
-
-/// An offset READ BINARY cannot reach.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("READ BINARY cannot reach offset {0} (offsets have 15 bits: at most 32,767)")]
-pub struct OffsetTooFar(pub usize);
-
 /// A certificate that cannot be read to check a signature with.
 #[derive(Debug, thiserror::Error)]
 #[error("the certificate is not X.509: {0}")]
@@ -72,79 +66,15 @@ pub fn digest_info_sha256(data: &[u8]) -> Vec<u8> {
     v
 }
 
-/// The length of a DER object from its first bytes (tag, length), or why it cannot be known.
-pub fn der_total_length(header: &[u8]) -> Result<usize, NoDerLength> {
-    match header {
-        [_, len @ 0..=0x7F, ..] => Ok(2 + usize::from(*len)),
-        [_, 0x81, l, ..] => Ok(3 + usize::from(*l)),
-        [_, 0x82, h, l, ..] => Ok(4 + usize::from(u16::from_be_bytes([*h, *l]))),
-        [_, 0x83, a, b, c, ..] => {
-            Ok(5 + (usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c)))
-        }
-        _ => Err(NoDerLength(header.to_vec())),
-    }
-}
-
-/// The commands of the JPKI and card-info flows, built in one place: the host flows below and the
-/// runner's card steps both send these.
-pub mod apdu {
-    use kazasu_sim::Command;
-
-    /// SELECT an application by AID: `00 A4 04 P2` (P2 `0C`: no answer data; `00`: FCI).
-    pub fn select_aid(aid: &[u8], p2: u8) -> Command<'_> {
-        Command::new(0x00, 0xA4, 0x04, p2).with_data(aid)
-    }
-
-    /// SELECT an elementary file: `00 A4 02 0C 02 FID`.
-    pub fn select_ef(fid: &[u8; 2]) -> Command<'_> {
-        Command::new(0x00, 0xA4, 0x02, 0x0C).with_data(fid)
-    }
-
-    /// VERIFY the selected PIN: `00 20 00 80 Lc PIN`.
-    pub fn verify(pin: &[u8]) -> Command<'_> {
-        Command::new(0x00, 0x20, 0x00, 0x80).with_data(pin)
-    }
-
-    /// The retry-counter query: VERIFY without data, `00 20 00 80`.
-    pub fn retry_counter() -> Command<'static> {
-        Command::new(0x00, 0x20, 0x00, 0x80)
-    }
-
-    /// The first 4 bytes of a file (its DER header): of the selected EF (`00 B0 00 00 04`), or
-    /// by short EF id without a SELECT (`00 B0 8s 00 04`).
-    pub fn read_header(sfi: Option<u8>) -> Command<'static> {
-        match sfi {
-            Some(sfi) => Command::new(0x00, 0xB0, 0x80 | (sfi & 0x1F), 0x00).with_le(4),
-            None => Command::new(0x00, 0xB0, 0x00, 0x00).with_le(4),
-        }
-    }
-
-    /// READ BINARY of `len` bytes at `offset` (short: at most 256; extended: up to 65,536). The
-    /// offset has 15 bits: past 32,767 there is no such command, and this says so.
-    pub fn read_at(
-        offset: usize,
-        len: usize,
-        extended: bool,
-    ) -> Result<Command<'static>, super::OffsetTooFar> {
-        let [hi, lo] = u16::try_from(offset)
-            .ok()
-            .filter(|o| *o <= 0x7FFF)
-            .ok_or(super::OffsetTooFar(offset))?
-            .to_be_bytes();
-        let cmd = Command::new(0x00, 0xB0, hi, lo);
-        Ok(if extended {
-            cmd.with_le(len.min(65_536) as u32).extended()
-        } else {
-            cmd.with_le(len.min(256) as u32)
-        })
-    }
-
-    /// COMPUTE DIGITAL SIGNATURE over a DigestInfo with the selected key: `80 2A 00 80 Lc DI 00`.
-    pub fn sign(digest_info: &[u8]) -> Command<'_> {
-        Command::new(0x80, 0x2A, 0x00, 0x80)
-            .with_data(digest_info)
-            .with_le(256)
-    }
+/// What a card did with one command.
+#[derive(Debug)]
+pub enum Answer {
+    /// It answered, with any status word.
+    Response(Response),
+    /// No answer: the link failed (no card, the card left, no answer in time, …).
+    Lost(TransportError),
+    /// Bytes without a status word (fewer than 2).
+    Malformed(Vec<u8>),
 }
 
 /// A host talking to one card through a transport, keeping a redacted transcript.
@@ -168,27 +98,53 @@ impl<'t, T: Transport + ?Sized> Host<'t, T> {
         self.transport
     }
 
-    /// Sends raw bytes and returns the response, whatever its status.
+    /// Sends raw bytes and gives whatever came back — any status word, a link failure or bytes
+    /// without a status word —, recording it (the command's data hidden when `secret`, and
+    /// always for a VERIFY).
+    pub fn exchange(&mut self, apdu: &[u8], secret: bool) -> Answer {
+        match self.transport.transmit(apdu) {
+            Ok(ex) => {
+                let frames = self.transport.last_frames();
+                let Ok(r) = Response::parse(&ex.response) else {
+                    let event = Event::Malformed {
+                        response: ex.response.clone(),
+                    };
+                    self.transcript.record_event(event, ex.duration, &frames);
+                    return Answer::Malformed(ex.response);
+                };
+                self.transcript
+                    .record_with(apdu, secret, &r.data, r.sw, ex.duration, &frames);
+                Answer::Response(r)
+            }
+            Err(e) => {
+                let frames = self.transport.last_frames();
+                let took = match (frames.first(), frames.last()) {
+                    (Some(a), Some(b)) => b.end.since(a.start),
+                    _ => SimDuration::ZERO,
+                };
+                self.transcript
+                    .record_error(apdu, secret, &e, took, &frames);
+                Answer::Lost(e)
+            }
+        }
+    }
+
+    /// Sends raw bytes and returns the response, whatever its status; no answer is an error.
     pub fn send(&mut self, step: &str, apdu: &[u8]) -> Result<Response, FlowError> {
-        let ex = self
-            .transport
-            .transmit(apdu)
-            .map_err(|source| FlowError::Transport {
+        match self.exchange(apdu, false) {
+            Answer::Response(r) => Ok(r),
+            Answer::Lost(source) => Err(FlowError::Transport {
                 step: step.to_string(),
                 source,
-            })?;
-        let r = Response::parse(&ex.response).map_err(|e| FlowError::Malformed {
-            step: step.to_string(),
-            message: e.to_string(),
-        })?;
-        self.transcript.record(
-            apdu,
-            &r.data,
-            r.sw,
-            ex.duration,
-            &self.transport.last_frames(),
-        );
-        Ok(r)
+            }),
+            Answer::Malformed(bytes) => Err(FlowError::Malformed {
+                step: step.to_string(),
+                message: Response::parse(&bytes)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+            }),
+        }
     }
 
     /// Sends a command and requires 90 00.
@@ -234,34 +190,32 @@ impl<'t, T: Transport + ?Sized> Host<'t, T> {
             .map(drop)
     }
 
-    /// Reads the whole current EF, sized by its DER header.
+    /// Reads the whole current EF, sized by its DER header; anything but 90 00 with data is an
+    /// error.
     pub fn read_current_der(&mut self, mode: ReadMode) -> Result<Vec<u8>, FlowError> {
-        let mut data = self.send_ok("read header", apdu::read_header(None))?;
-        let total = der_total_length(&data).map_err(|e| FlowError::Malformed {
-            step: "read header".into(),
-            message: e.to_string(),
-        })?;
-        while data.len() < total {
-            let offset = data.len();
-            let remaining = total - offset;
-            let cmd =
-                apdu::read_at(offset, remaining, mode == ReadMode::Extended).map_err(|e| {
-                    FlowError::Malformed {
-                        step: format!("read at {offset}"),
-                        message: e.to_string(),
-                    }
-                })?;
-            let chunk = self.send_ok(&format!("read at {offset}"), cmd)?;
-            if chunk.is_empty() {
-                return Err(FlowError::Malformed {
-                    step: format!("read at {offset}"),
-                    message: "the card returned no data before the end of the file".into(),
-                });
-            }
-            data.extend_from_slice(&chunk);
+        let step = |offset: usize| match offset {
+            0 => "read header".to_string(),
+            _ => format!("read at {offset}"),
+        };
+        let read = super::read::read_whole(
+            apdu::read_header(None),
+            mode == ReadMode::Extended,
+            |offset, cmd| self.send_ok(&step(offset), cmd),
+        );
+        let malformed = |offset: usize, message: String| FlowError::Malformed {
+            step: step(offset),
+            message,
+        };
+        match read {
+            FileRead::Whole(data) => Ok(data),
+            FileRead::Stopped { at, .. } => Err(at),
+            FileRead::NoHeader(e) => Err(malformed(0, e.to_string())),
+            FileRead::Empty { data } => Err(malformed(
+                data.len(),
+                "the card returned no data before the end of the file".into(),
+            )),
+            FileRead::TooFar { reason, .. } => Err(malformed(reason.0, reason.to_string())),
         }
-        data.truncate(total);
-        Ok(data)
     }
 
     /// SELECT the key EF and COMPUTE DIGITAL SIGNATURE over `digest_info`.

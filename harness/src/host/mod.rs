@@ -3,4 +3,6 @@
 //! verification. The runner's card steps, commissioning and the fuzz examples all drive a card
 //! through it.
 
+pub mod apdu;
 pub mod flows;
+pub mod read;

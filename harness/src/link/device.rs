@@ -6,10 +6,25 @@
 //! reports such cases not applicable. Time is wall time.
 
 use crate::link::backend::Backend;
+use crate::link::presence::{self, Presence, PresenceError};
 use crate::link::transport::{Transport, TransportError};
 use kazasu_sim::{FrameRecord, LinkError, SimDuration, SimTime, Transmitted};
 use std::ffi::CString;
 use std::time::{Duration, Instant};
+
+/// Why the operator's tap or removal did not happen.
+#[derive(Debug, thiserror::Error)]
+enum OperatorError {
+    /// Nobody is there to do it.
+    #[error(
+        "--unattended: the case needs the card {} {reader}, which kazasu cannot do without an operator",
+        match .awaited { Presence::Present => "tapped on", Presence::Absent => "taken off" }
+    )]
+    Unattended { awaited: Presence, reader: String },
+    /// pcscd did not see it happen in time, or could not be asked.
+    #[error(transparent)]
+    Wait(#[from] PresenceError),
+}
 
 /// How the device backend waits for the operator.
 #[derive(Clone, Copy, Debug)]
@@ -96,65 +111,35 @@ impl DeviceBackend {
         self.reader.to_string_lossy().into_owned()
     }
 
-    fn present(&self) -> Result<bool, String> {
-        let mut states = [pcsc::ReaderState::new(
-            self.reader.as_c_str(),
-            pcsc::State::UNAWARE,
-        )];
-        self.ctx
-            .get_status_change(Duration::ZERO, &mut states)
-            .map_err(|e| format!("SCardGetStatusChange: {e}"))?;
-        let s = states[0].event_state();
-        Ok(s.contains(pcsc::State::PRESENT) && !s.contains(pcsc::State::MUTE))
+    fn present(&self) -> Result<bool, PresenceError> {
+        presence::is_present(&self.ctx, &self.reader)
     }
 
     /// Waits until the card is there (`true`) or gone, telling the operator what to do.
-    fn wait_for(&self, present: bool, prompt: &str) -> Result<(), String> {
+    fn wait_for(&self, present: bool, prompt: &str) -> Result<(), OperatorError> {
         if self.present()? == present {
             return Ok(());
         }
+        let awaited = Presence::of(present);
         if self.operator.unattended {
-            return Err(format!(
-                "--unattended: the case needs the card {} {}, which kazasu cannot do without an operator",
-                if present { "tapped on" } else { "taken off" },
-                self.reader_name()
-            ));
+            return Err(OperatorError::Unattended {
+                awaited,
+                reader: self.reader_name(),
+            });
         }
         eprintln!(
             "{prompt} (waiting up to {} s)",
             self.operator.timeout.as_secs()
         );
-        let deadline = Instant::now() + self.operator.timeout;
-        let mut state = pcsc::State::UNAWARE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!(
-                    "the card was not {} {} within {} s",
-                    if present { "tapped on" } else { "taken off" },
-                    self.reader_name(),
-                    self.operator.timeout.as_secs()
-                ));
-            }
-            let mut states = [pcsc::ReaderState::new(self.reader.as_c_str(), state)];
-            match self
-                .ctx
-                .get_status_change(left.min(Duration::from_millis(500)), &mut states)
-            {
-                Ok(()) | Err(pcsc::Error::Timeout) => {}
-                Err(e) => return Err(format!("SCardGetStatusChange: {e}")),
-            }
-            let now = states[0].event_state();
-            let reached = if present {
-                now.contains(pcsc::State::PRESENT) && !now.contains(pcsc::State::MUTE)
-            } else {
-                now.contains(pcsc::State::EMPTY)
-            };
-            if reached {
-                return Ok(());
-            }
-            state = now;
-        }
+        let waited = self.operator.timeout;
+        presence::wait(
+            &self.ctx,
+            &self.reader,
+            awaited,
+            Instant::now() + waited,
+            waited,
+        )?;
+        Ok(())
     }
 
     fn connect(&mut self) -> Result<&pcsc::Card, LinkError> {

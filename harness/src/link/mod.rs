@@ -7,5 +7,7 @@ pub mod backend;
 pub mod device;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
+#[cfg(feature = "pcsc")]
+pub mod presence;
 pub mod transport;
 pub mod vpcd;

@@ -6,6 +6,7 @@
 //! every wait has a time-out: a dead link or pcscd never hangs a run.
 
 use crate::link::backend::Backend;
+use crate::link::presence::{self, Presence, PresenceError};
 use crate::link::transport::{Transport, TransportError};
 use crate::link::vpcd::{self, LinkConfig, LinkControl, Pace};
 use kazasu_sim::reader::FrameRecord;
@@ -192,7 +193,7 @@ impl PcscBackend {
             last_wall: Duration::ZERO,
             lost_at: None,
         };
-        b.wait_for(false)?;
+        b.wait_for(false).map_err(|e| e.to_string())?;
         Ok(b)
     }
 
@@ -205,47 +206,23 @@ impl PcscBackend {
         self.ctx.as_ref().ok_or(LinkError::NoCard)
     }
 
-    /// Waits until pcscd reports the card present (`true`) or absent.
-    fn wait_for(&mut self, present: bool) -> Result<(), String> {
-        let deadline = Instant::now() + self.timeouts.presence;
+    /// Waits until pcscd reports the card present (`true`) or absent, through a restart of
+    /// pcscd (a new context each time it went away).
+    fn wait_for(&mut self, present: bool) -> Result<(), PresenceError> {
+        let waited = self.timeouts.presence;
+        let deadline = Instant::now() + waited;
         let name = self.reader_name.clone();
-        let mut state = pcsc::State::UNAWARE;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(format!(
-                    "pcscd did not see the card {} within {:?}",
-                    if present { "arrive" } else { "leave" },
-                    self.timeouts.presence
-                ));
-            }
             let ctx = self
                 .context()
-                .map_err(|_| "pcscd is not reachable".to_string())?;
-            let mut states = [pcsc::ReaderState::new(name.as_c_str(), state)];
-            match ctx.get_status_change(left.min(Duration::from_millis(500)), &mut states) {
-                Ok(()) | Err(pcsc::Error::Timeout) => {}
-                Err(
-                    pcsc::Error::NoService
-                    | pcsc::Error::ServiceStopped
-                    | pcsc::Error::InvalidHandle,
-                ) => {
+                .map_err(|_| PresenceError::ServiceGone(pcsc::Error::NoService))?;
+            match presence::wait(ctx, &name, Presence::of(present), deadline, waited) {
+                Err(PresenceError::ServiceGone(_)) if Instant::now() < deadline => {
                     self.ctx = None;
                     std::thread::sleep(Duration::from_millis(100));
-                    continue;
                 }
-                Err(e) => return Err(format!("SCardGetStatusChange: {e}")),
+                done => return done,
             }
-            let now = states[0].event_state();
-            let reached = if present {
-                now.contains(pcsc::State::PRESENT) && !now.contains(pcsc::State::MUTE)
-            } else {
-                now.contains(pcsc::State::EMPTY)
-            };
-            if reached && !now.contains(pcsc::State::UNAVAILABLE) {
-                return Ok(());
-            }
-            state = now;
         }
     }
 

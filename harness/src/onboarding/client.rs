@@ -12,7 +12,7 @@ use super::commission::ReadOutcome;
 use super::server;
 use super::store::Store;
 use crate::scenario::variables::{self, VariableError};
-use crate::scenario::{HttpStep, OnboardingAction, OnboardingExpect, RegisterStep};
+use crate::scenario::{HttpStep, Mismatch, OnboardingAction, OnboardingExpect, RegisterStep};
 use kazasu_onboarding::program::Day;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -107,8 +107,8 @@ pub struct Session {
 pub struct StepReport {
     /// `POST /api/registrations → 422 invitation_code.invalid`.
     pub line: String,
-    /// (expected, actual) of the first expectation that failed.
-    pub failure: Option<(String, String)>,
+    /// The first expectation that failed.
+    pub failure: Option<Mismatch>,
 }
 
 /// An HTTP client for the onboarding API: statuses are answers, not errors; every call has a
@@ -352,12 +352,14 @@ impl Session {
         action: &OnboardingAction,
         e: &OnboardingExpect,
         reply: &Reply,
-    ) -> Result<Option<(String, String)>, ServiceError> {
+    ) -> Result<Option<Mismatch>, ServiceError> {
         let shown = reply.describe();
         match e.status {
-            Some(s) if s != reply.status => return Ok(Some((format!("HTTP {s}"), shown))),
+            Some(s) if s != reply.status => {
+                return Ok(Some(Mismatch::new(format!("HTTP {s}"), shown)));
+            }
             None if !(200..300).contains(&reply.status) => {
-                return Ok(Some(("HTTP 2xx".into(), shown)));
+                return Ok(Some(Mismatch::new("HTTP 2xx", shown)));
             }
             _ => {}
         }
@@ -367,8 +369,8 @@ impl Session {
             || e.account_status.is_some()
             || matches!(action, OnboardingAction::Commission);
         if let (true, Some(body)) = (reads_json, reply.not_json()) {
-            return Ok(Some((
-                "a JSON answer".into(),
+            return Ok(Some(Mismatch::new(
+                "a JSON answer",
                 format!("HTTP {} with a body that is not JSON: {body}", reply.status),
             )));
         }
@@ -378,7 +380,10 @@ impl Session {
             let mut got = reply.error_codes();
             got.sort();
             if want != got {
-                return Ok(Some((format!("errors [{}]", want.join(", ")), shown)));
+                return Ok(Some(Mismatch::new(
+                    format!("errors [{}]", want.join(", ")),
+                    shown,
+                )));
             }
         }
         if let Some(notes) = &e.notes {
@@ -395,7 +400,7 @@ impl Session {
                 .unwrap_or_default();
             for n in notes {
                 if !have.iter().any(|h| h.contains(n.as_str())) {
-                    return Ok(Some((
+                    return Ok(Some(Mismatch::new(
                         format!("a note saying `{n}`"),
                         format!("notes {have:?}"),
                     )));
@@ -405,7 +410,7 @@ impl Session {
         if let Some(want) = e.retry_after
             && want != reply.retry_after
         {
-            return Ok(Some((
+            return Ok(Some(Mismatch::new(
                 format!("{} Retry-After header", if want { "a" } else { "no" }),
                 shown,
             )));
@@ -414,8 +419,8 @@ impl Session {
             && e.json.is_none()
             && e.status.is_none();
         if commission_default && reply.json().get("passed") != Some(&Value::Bool(true)) {
-            return Ok(Some((
-                "the phone read through the bought reader (passed: true)".into(),
+            return Ok(Some(Mismatch::new(
+                "the phone read through the bought reader (passed: true)",
                 shown,
             )));
         }
@@ -423,7 +428,7 @@ impl Session {
             for (p, want) in pointers {
                 let got = reply.json().pointer(p);
                 if got != Some(want) {
-                    return Ok(Some((
+                    return Ok(Some(Mismatch::new(
                         format!("{p} = {want}"),
                         format!("{p} = {}", got.map_or("(absent)".into(), Value::to_string)),
                     )));
@@ -448,7 +453,7 @@ impl Session {
                 }
             };
             if *want != status {
-                return Ok(Some((
+                return Ok(Some(Mismatch::new(
                     format!("account status {want}"),
                     format!("account status {status}"),
                 )));

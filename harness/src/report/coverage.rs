@@ -9,7 +9,7 @@ use crate::run::{CaseResult, Status};
 use crate::scenario::suite::Case;
 use kazasu_sim::iso14443::frame::BlockKind;
 use kazasu_sim::reader::{Direction, Fate, FrameWhat};
-use kazasu_sim::{LinkError, StatusWord};
+use kazasu_sim::LinkError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -263,31 +263,10 @@ const JPKI_COMMANDS: &[([u8; 2], &str)] = &[
     ),
 ];
 
-/// The status words the JPKI card model answers (`63Cx`: any tries-left count).
-pub const JPKI_STATUS_WORDS: &[(&str, &str)] = &[
-    ("9000", "success"),
-    ("63Cx", "wrong PIN, x tries left"),
-    ("6700", "wrong length"),
-    ("6881", "logical channel not supported"),
-    ("6882", "secure messaging not supported"),
-    ("6982", "security status not satisfied"),
-    ("6984", "PIN blocked"),
-    ("69FC", "secure messaging refused"),
-    ("6A80", "wrong data"),
-    ("6A82", "file not found"),
-    ("6A86", "wrong P1-P2"),
-    ("6A88", "referenced data not found"),
-    ("6B00", "offset beyond the end of the file"),
-    ("6D00", "INS not supported"),
-    ("6E00", "CLA not supported"),
-];
-
-/// Whether `sw` is the status word `pattern` names (`63Cx`: any low nibble).
-fn sw_matches(pattern: &str, sw: StatusWord) -> bool {
-    match pattern.strip_suffix('x') {
-        Some(prefix) => u16::from_str_radix(prefix, 16).is_ok_and(|p| sw.0 >> 4 == p),
-        None => u16::from_str_radix(pattern, 16).is_ok_and(|p| sw.0 == p),
-    }
+/// The status words the JPKI card model answers (`63Cx`: any tries-left count): the rows of
+/// the simulator's status-word table marked `jpki`.
+pub fn jpki_status_words() -> impl Iterator<Item = &'static kazasu_sim::NamedStatus> {
+    kazasu_sim::STATUS_WORDS.iter().filter(|n| n.jpki)
 }
 
 /// One row of the map.
@@ -376,18 +355,18 @@ pub fn map(results: &[CaseResult], cases: &[Case]) -> Vec<Row> {
             },
         ));
     }
-    for (sw, meaning) in JPKI_STATUS_WORDS {
+    for named in jpki_status_words() {
         rows.push(row(
             "JPKI status word",
-            (*sw).into(),
-            (*meaning).into(),
+            named.pattern.into(),
+            named.meaning.into(),
             &|s| {
                 s.jpki
                     && s.result
                         .transcript
                         .entries
                         .iter()
-                        .any(|e| e.sw.is_some_and(|x| sw_matches(sw, x)))
+                        .any(|e| e.sw.is_some_and(|x| named.matches(x)))
             },
         ));
     }

@@ -4,8 +4,9 @@
 use super::error::StepError;
 use super::world::{StepOutcome, World, encode, parse_fid};
 use crate::host::flows::{self, Host, ReadMode, apdu};
+use crate::host::read::{FileRead, read_whole};
 use crate::record::Event;
-use crate::scenario::{CardAction, CardStep, ReadHow, SelectTarget};
+use crate::scenario::{CardAction, CardStep, Mismatch, ReadHow, SelectTarget};
 use kazasu_sim::platform::profile::Device;
 use kazasu_sim::{StatusWord, hex_spaced};
 use rand_core::RngCore;
@@ -110,9 +111,9 @@ impl World {
                         .get(cert)
                         .ok_or_else(|| StepError::NothingToVerifyWith(cert.clone()))?;
                     if !flows::signature_verifies(der, &message, &o.data)? {
-                        o.own_check = Some((
+                        o.own_check = Some(Mismatch::new(
                             format!("a signature that verifies with `{cert}`"),
-                            "a signature that does not verify".into(),
+                            "a signature that does not verify",
                         ));
                     }
                 }
@@ -142,9 +143,9 @@ impl World {
                             ..StepOutcome::default()
                         };
                         if !flows::signature_verifies(&out.certificate, &nonce, &out.signature)? {
-                            o.own_check = Some((
-                                "a signature that verifies with the certificate read".into(),
-                                "one that does not".into(),
+                            o.own_check = Some(Mismatch::new(
+                                "a signature that verifies with the certificate read",
+                                "one that does not",
                             ));
                         }
                         o
@@ -179,7 +180,7 @@ impl World {
                         .get(name)
                         .ok_or_else(|| StepError::NoUid(name.clone()))?;
                     if *old == uid {
-                        o.own_check = Some((
+                        o.own_check = Some(Mismatch::new(
                             format!("a UID other than `{name}` ({})", hex_spaced(old)),
                             format!("the same UID {}", hex_spaced(&uid)),
                         ));
@@ -191,7 +192,7 @@ impl World {
                         .get(name)
                         .ok_or_else(|| StepError::NoUid(name.clone()))?;
                     if *old != uid {
-                        o.own_check = Some((
+                        o.own_check = Some(Mismatch::new(
                             format!("the UID `{name}` ({})", hex_spaced(old)),
                             format!("UID {}", hex_spaced(&uid)),
                         ));
@@ -205,55 +206,45 @@ impl World {
         })
     }
 
+    /// A whole file through the host's read loop: the outcome of the first command the card
+    /// refuses, or the file with 90 00.
     pub(super) fn read_file(&mut self, ef: &str, how: ReadHow) -> Result<StepOutcome, StepError> {
         let fid = parse_fid(ef)?;
         let header = if how == ReadHow::Sfi {
-            encode(apdu::read_header(Some(fid[1])))?
+            apdu::read_header(Some(fid[1]))
         } else {
             if let Err(o) = self.send_step(&encode(apdu::select_ef(&fid))?, false) {
                 return Ok(o);
             }
-            encode(apdu::read_header(None))?
+            apdu::read_header(None)
         };
-        let mut data = match self.send_step(&header, false) {
-            Ok(r) => r.data,
-            Err(o) => return Ok(o),
-        };
-        let total = match flows::der_total_length(&data) {
-            Ok(t) => t,
-            Err(m) => {
-                return Ok(StepOutcome {
-                    sw: Some(StatusWord::OK),
-                    data,
-                    own_check: Some(("a DER header".into(), m.to_string())),
-                    ..StepOutcome::default()
-                });
+        // The read stops at an outcome to report, or at an error of the step.
+        let read = read_whole(header, how == ReadHow::Extended, |_, cmd| {
+            let bytes = encode(cmd).map_err(Err)?;
+            self.send_step(&bytes, false).map(|r| r.data).map_err(Ok)
+        });
+        Ok(match read {
+            FileRead::Whole(data) => StepOutcome {
+                sw: Some(StatusWord::OK),
+                data,
+                ..StepOutcome::default()
+            },
+            FileRead::Stopped { at, .. } => return at,
+            FileRead::NoHeader(e) => StepOutcome {
+                sw: Some(StatusWord::OK),
+                data: e.0.clone(),
+                own_check: Some(Mismatch::new("a DER header", e.to_string())),
+                ..StepOutcome::default()
+            },
+            FileRead::Empty { data } => StepOutcome {
+                sw: Some(StatusWord::OK),
+                data,
+                own_check: Some(Mismatch::new("the rest of the file", "an empty answer")),
+                ..StepOutcome::default()
+            },
+            FileRead::TooFar { total, reason } => {
+                return Err(StepError::FileTooLong { total, reason });
             }
-        };
-        while data.len() < total {
-            let off = data.len();
-            let rest = total - off;
-            let cmd = apdu::read_at(off, rest, how == ReadHow::Extended)
-                .map_err(|reason| StepError::FileTooLong { total, reason })?;
-            let bytes = encode(cmd)?;
-            match self.send_step(&bytes, false) {
-                Ok(r) if r.data.is_empty() => {
-                    return Ok(StepOutcome {
-                        sw: Some(r.sw),
-                        data,
-                        own_check: Some(("the rest of the file".into(), "an empty answer".into())),
-                        ..StepOutcome::default()
-                    });
-                }
-                Ok(r) => data.extend_from_slice(&r.data),
-                Err(o) => return Ok(o),
-            }
-        }
-        data.truncate(total);
-        Ok(StepOutcome {
-            sw: Some(StatusWord::OK),
-            data,
-            ..StepOutcome::default()
         })
     }
 }

@@ -11,7 +11,7 @@ use super::world::{World, context};
 use crate::link::backend::Backend;
 use crate::record::Transcript;
 use crate::scenario::suite::{Case, stable_hash};
-use crate::scenario::{CardAction, Step};
+use crate::scenario::{CardAction, Mismatch, Step};
 use kazasu_sim::{Card, FaultPlan, Fixtures, Reader, Secret};
 use rand_core::SeedableRng;
 use std::collections::{BTreeMap, HashMap};
@@ -209,16 +209,15 @@ pub fn run_case_on(
                 {
                     world.saved.insert(name.clone(), o.data.clone());
                 }
-                check(step, &o, took, &world).map_err(|(e, a)| (Status::Failed, e, a))
+                check(step, &o, took, &world).map_err(|m| (Status::Failed, m))
             }
             (Ok(o), Step::Onboarding(_)) => match o.own_check {
-                Some((e, a)) => Err((Status::Failed, e, a)),
+                Some(m) => Err((Status::Failed, m)),
                 None => Ok(()),
             },
             (Err(e), _) => Err((
                 Status::Error,
-                "a step that can run".to_string(),
-                e.to_string(),
+                Mismatch::new("a step that can run", e.to_string()),
             )),
         };
         let status = if verdict.is_ok() {
@@ -233,7 +232,7 @@ pub fn run_case_on(
             sim_time_ns: took.as_nanos(),
             apdus,
         });
-        if let Err((status, expected, actual)) = verdict {
+        if let Err((status, Mismatch { expected, actual })) = verdict {
             result.status = status;
             result.failure = Some(Failure {
                 step: i + 1,

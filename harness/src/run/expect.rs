@@ -2,7 +2,7 @@
 //! errors, time), and how an outcome is described when it does not match.
 
 use super::world::{StepOutcome, World};
-use crate::scenario::{CardExpect, CardStep, TransportErrorKind};
+use crate::scenario::{CardExpect, CardStep, Mismatch, TransportErrorKind};
 use kazasu_sim::{LinkError, SimDuration, hex_spaced};
 
 pub(super) fn kind_matches(kind: TransportErrorKind, e: LinkError) -> bool {
@@ -53,11 +53,11 @@ pub(super) fn check(
     o: &StepOutcome,
     took: SimDuration,
     w: &World,
-) -> Result<(), (String, String)> {
+) -> Result<(), Mismatch> {
     let e = &step.expect;
     if let Some(bytes) = &o.malformed {
-        return Err((
-            "a response with a status word".into(),
+        return Err(Mismatch::new(
+            "a response with a status word",
             format!(
                 "{} bytes without one: {}",
                 bytes.len(),
@@ -72,7 +72,10 @@ pub(super) fn check(
     if let Some(kind) = e.transport_error {
         return match o.error {
             Some(err) if kind_matches(kind, err) => within(e, took),
-            _ => Err((format!("a transport error ({kind:?})"), describe(o))),
+            _ => Err(Mismatch::new(
+                format!("a transport error ({kind:?})"),
+                describe(o),
+            )),
         };
     }
     if let Some(err) = o.error {
@@ -86,10 +89,10 @@ pub(super) fn check(
             ),
             None => "the step to complete".into(),
         };
-        return Err((wanted, format!("transport error: {err}")));
+        return Err(Mismatch::new(wanted, format!("transport error: {err}")));
     }
-    if let Some((expected, actual)) = &o.own_check {
-        return Err((expected.clone(), actual.clone()));
+    if let Some(m) = &o.own_check {
+        return Err(m.clone());
     }
     let patterns = match &e.sw {
         Some(sw) => Some(sw.0.clone()),
@@ -106,9 +109,9 @@ pub(super) fn check(
             .map(|p| p.to_string())
             .collect::<Vec<_>>()
             .join(" or ");
-        return Err((format!("SW {wanted}"), describe(o)));
+        return Err(Mismatch::new(format!("SW {wanted}"), describe(o)));
     }
-    let expand = |t: &str| w.expand(t).map_err(|m| (t.to_string(), m.to_string()));
+    let expand = |t: &str| w.expand(t).map_err(|m| Mismatch::new(t, m.to_string()));
     // An expected value made from a secret is shown as the template, never as its bytes.
     let shown = |t: &str, want: &[u8], secret: bool| {
         if secret {
@@ -120,35 +123,38 @@ pub(super) fn check(
     if let Some(d) = &e.data {
         let (want, secret) = expand(d)?;
         if want != o.data {
-            return Err((format!("data {}", shown(d, &want, secret)), describe(o)));
+            return Err(Mismatch::new(
+                format!("data {}", shown(d, &want, secret)),
+                describe(o),
+            ));
         }
     }
     if let Some(d) = &e.data_prefix {
         let (want, secret) = expand(d)?;
         if !o.data.starts_with(&want) {
-            return Err((
+            return Err(Mismatch::new(
                 format!("data starting {}", shown(d, &want, secret)),
                 describe(o),
             ));
         }
     }
     if let Some(r) = &e.data_regex {
-        let re = regex::Regex::new(r).map_err(|x| (r.clone(), x.to_string()))?;
+        let re = regex::Regex::new(r).map_err(|x| Mismatch::new(r.clone(), x.to_string()))?;
         if !re.is_match(&hex::encode_upper(&o.data)) {
-            return Err((format!("data matching /{r}/"), describe(o)));
+            return Err(Mismatch::new(format!("data matching /{r}/"), describe(o)));
         }
     }
     if let Some(n) = e.data_len
         && o.data.len() != n
     {
-        return Err((format!("{n} bytes of data"), describe(o)));
+        return Err(Mismatch::new(format!("{n} bytes of data"), describe(o)));
     }
     within(e, took)
 }
 
-pub(super) fn within(e: &CardExpect, took: SimDuration) -> Result<(), (String, String)> {
+pub(super) fn within(e: &CardExpect, took: SimDuration) -> Result<(), Mismatch> {
     match e.within {
-        Some(limit) if took > limit.0 => Err((
+        Some(limit) if took > limit.0 => Err(Mismatch::new(
             format!("the step within {}", limit.0),
             format!("it took {took}"),
         )),
@@ -194,9 +200,11 @@ mod tests {
             ..CardExpect::default()
         };
         assert!(within(&e, SimDuration::from_millis(10)).is_ok());
-        let (expected, actual) = within(&e, SimDuration::from_millis(11)).expect_err("too slow");
-        assert_eq!(expected, "the step within 10.000 ms");
-        assert_eq!(actual, "it took 11.000 ms");
+        let m = within(&e, SimDuration::from_millis(11)).expect_err("too slow");
+        assert_eq!(
+            m,
+            Mismatch::new("the step within 10.000 ms", "it took 11.000 ms")
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::world::{StepOutcome, World, expand_text, lookup_secret};
 use crate::link::backend::Backend;
 use crate::onboarding::commission::ReadOutcome;
 use crate::record::{Event, Transcript};
-use crate::scenario::{OnboardingAction, OnboardingStep};
+use crate::scenario::{Mismatch, OnboardingAction, OnboardingStep};
 use kazasu_sim::platform::profile::Device;
 use kazasu_sim::{Secret, SimDuration};
 use rand_core::RngCore;
@@ -64,7 +64,7 @@ impl World {
         self.transcript
             .record_event(Event::Onboarding(report.line), took, &[]);
         let own_check = report.failure.or_else(|| match step.expect.within {
-            Some(limit) if took > limit.0 => Some((
+            Some(limit) if took > limit.0 => Some(Mismatch::new(
                 format!("the step within {}", limit.0),
                 format!("it took {took}"),
             )),

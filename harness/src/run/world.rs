@@ -2,11 +2,13 @@
 //! step sends an APDU through it — recorded, secrets kept out of what is shown.
 
 use super::error::StepError;
+use crate::host::flows::{Answer, Host};
 use crate::link::backend::Backend;
-use crate::record::{Event, Transcript};
+use crate::record::Transcript;
+use crate::scenario::Mismatch;
 use crate::scenario::variables::{self, Var, VariableError};
 use kazasu_sim::platform::profile::Device;
-use kazasu_sim::{Command, LinkError, Response, Secret, SimDuration, StatusWord};
+use kazasu_sim::{Command, LinkError, Response, Secret, StatusWord};
 use std::collections::{BTreeMap, HashMap};
 
 /// What a step produced.
@@ -18,27 +20,21 @@ pub(super) struct StepOutcome {
     /// An answer without a status word (fewer than 2 bytes).
     pub(super) malformed: Option<Vec<u8>>,
     /// A check the step makes itself (a signature that does not verify, a UID that did not change).
-    pub(super) own_check: Option<(String, String)>,
+    pub(super) own_check: Option<Mismatch>,
     /// The data holds a secret the case sent: reports never show it.
     pub(super) data_secret: bool,
 }
 
-/// Why an APDU got no response to check.
-pub(super) enum SendError {
-    /// The link failed (no card, removal, no answer, …).
-    Link(LinkError),
-    /// The answer had no status word.
-    Malformed(Vec<u8>),
-}
-
 impl StepOutcome {
-    pub(super) fn not_answered(e: SendError) -> Self {
-        match e {
-            SendError::Link(e) => StepOutcome {
+    /// What a step reports of an answer it does not take further.
+    pub(super) fn of(answer: Answer, w: &World) -> Self {
+        match answer {
+            Answer::Response(r) => StepOutcome::answered(r, w),
+            Answer::Lost(e) => StepOutcome {
                 error: Some(e),
                 ..StepOutcome::default()
             },
-            SendError::Malformed(bytes) => StepOutcome {
+            Answer::Malformed(bytes) => StepOutcome {
                 malformed: Some(bytes),
                 ..StepOutcome::default()
             },
@@ -178,7 +174,9 @@ impl World {
         })
     }
 
-    pub(super) fn send(&mut self, apdu: &[u8], secret: bool) -> Result<Response, SendError> {
+    /// Sends through the host's exchange, into the case's transcript; an answer that echoes a
+    /// secret the case sent is hidden there.
+    pub(super) fn send(&mut self, apdu: &[u8], secret: bool) -> Answer {
         if secret {
             // Which of the case's secrets went into the command: an answer may echo them.
             let sent: Vec<Secret<String>> = self
@@ -192,51 +190,22 @@ impl World {
                 .collect();
             self.sent_secrets.extend(sent);
         }
-        match self.reader.transmit(apdu) {
-            Ok(t) => {
-                let Ok(r) = Response::parse(&t.response) else {
-                    let frames = self.reader.last_frames();
-                    self.transcript.record_event(
-                        Event::Malformed {
-                            response: t.response.clone(),
-                        },
-                        t.duration,
-                        &frames,
-                    );
-                    return Err(SendError::Malformed(t.response));
-                };
-                self.transcript.record_with(
-                    apdu,
-                    secret,
-                    &r.data,
-                    r.sw,
-                    t.duration,
-                    &self.reader.last_frames(),
-                );
-                if self.holds_secret(&r.data) {
-                    self.transcript.hide_last_response();
-                }
-                Ok(r)
-            }
-            Err(e) => {
-                let frames = self.reader.last_frames();
-                let took = match (frames.first(), frames.last()) {
-                    (Some(a), Some(b)) => b.end.since(a.start),
-                    _ => SimDuration::ZERO,
-                };
-                self.transcript
-                    .record_error(apdu, secret, &e, took, &frames);
-                Err(SendError::Link(e))
-            }
+        let mut host = Host::new(&mut *self.reader);
+        let answer = host.exchange(apdu, secret);
+        self.transcript.extend(host.transcript);
+        if let Answer::Response(r) = &answer
+            && self.holds_secret(&r.data)
+        {
+            self.transcript.hide_last_response();
         }
+        answer
     }
 
     /// Sends, and stops the step at a transport error or a status other than 90 00.
     pub(super) fn send_step(&mut self, apdu: &[u8], secret: bool) -> Result<Response, StepOutcome> {
         match self.send(apdu, secret) {
-            Ok(r) if r.sw.is_ok() => Ok(r),
-            Ok(r) => Err(StepOutcome::answered(r, self)),
-            Err(e) => Err(StepOutcome::not_answered(e)),
+            Answer::Response(r) if r.sw.is_ok() => Ok(r),
+            other => Err(StepOutcome::of(other, self)),
         }
     }
 
@@ -255,10 +224,8 @@ impl World {
     }
 
     pub(super) fn apdu_outcome(&mut self, cmd: &[u8], secret: bool) -> StepOutcome {
-        match self.send(cmd, secret) {
-            Ok(r) => StepOutcome::answered(r, self),
-            Err(e) => StepOutcome::not_answered(e),
-        }
+        let answer = self.send(cmd, secret);
+        StepOutcome::of(answer, self)
     }
 }
 
@@ -350,12 +317,12 @@ pub(super) mod tests {
         let mut w = world("mynumber-card");
         // No tap yet: the reader has no card.
         match w.send(&[0x00, 0xA4, 0x04, 0x0C], false) {
-            Err(SendError::Link(e)) => assert_eq!(e, LinkError::NoCard),
+            Answer::Lost(e) => assert_eq!(e, LinkError::NoCard),
             _ => panic!("a command without a card fails on the link"),
         }
         assert_eq!(w.transcript.entries.len(), 1);
         w.reader.tap().expect("tap");
-        let Ok(r) = w.send(&[0x00, 0xA4, 0x04, 0x0C, 0x02, 0xFF, 0xFF], false) else {
+        let Answer::Response(r) = w.send(&[0x00, 0xA4, 0x04, 0x0C, 0x02, 0xFF, 0xFF], false) else {
             panic!("a tapped card answers");
         };
         assert_eq!(r.sw, StatusWord::FILE_NOT_FOUND);

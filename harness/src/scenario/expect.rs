@@ -9,6 +9,26 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// An expectation that did not hold, for either kind of step: what the scenario wanted and what
+/// happened, in the words a report shows (the step it happened at is the report's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// What the scenario expected.
+    pub expected: String,
+    /// What happened instead.
+    pub actual: String,
+}
+
+impl Mismatch {
+    /// What was expected, and what happened.
+    pub fn new(expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        Mismatch {
+            expected: expected.into(),
+            actual: actual.into(),
+        }
+    }
+}
+
 /// Every field a card step's `expect` may have.
 pub const CARD_EXPECT_FIELDS: &[&str] = &[
     "sw",

@@ -32,7 +32,7 @@ pub use card_step::{
     AuthFlow, CardAction, CardStep, ReadFile, ReadHow, SelectTarget, Sign, UidCheck, VerifyPin,
 };
 pub use expect::{
-    CARD_EXPECT_FIELDS, CardExpect, ONBOARDING_EXPECT_FIELDS, OnboardingExpect, SwExpect,
+    CARD_EXPECT_FIELDS, CardExpect, Mismatch, ONBOARDING_EXPECT_FIELDS, OnboardingExpect, SwExpect,
     SwPattern, SwPatternError, TransportErrorKind,
 };
 pub use onboarding_step::{

@@ -82,32 +82,76 @@ impl StatusWord {
         }
     }
 
-    /// A short English name, for transcripts and reports.
+    /// A short English name, for transcripts and reports: the meaning of the first row of
+    /// [`NAMED`] it matches.
     pub fn name(self) -> &'static str {
-        match self {
-            StatusWord::OK => "success",
-            StatusWord::WRONG_LENGTH => "wrong length",
-            StatusWord::LOGICAL_CHANNEL_NOT_SUPPORTED => "logical channel not supported",
-            StatusWord::SECURITY_STATUS_NOT_SATISFIED => "security status not satisfied",
-            StatusWord::PIN_BLOCKED => "PIN blocked",
-            StatusWord::WRONG_DATA => "wrong data",
-            StatusWord::FILE_NOT_FOUND => "file not found",
-            StatusWord::DATA_NOT_FOUND => "referenced data not found",
-            StatusWord::WRONG_P1P2 => "wrong P1-P2",
-            StatusWord::OFFSET_BEYOND_END => "offset beyond end of file",
-            StatusWord::INS_NOT_SUPPORTED => "INS not supported",
-            StatusWord::CLA_NOT_SUPPORTED => "CLA not supported",
-            StatusWord::SM_NOT_SUPPORTED => "secure messaging not supported",
-            StatusWord::SM_REFUSED => "secure messaging refused",
-            StatusWord::FUNCTION_NOT_SUPPORTED => "function not supported",
-            sw if sw.tries_left().is_some() => "wrong PIN",
-            sw if sw.sw1() == 0x61 => "bytes remaining",
-            sw if sw.sw1() == 0x6C => "wrong Le: the exact length is SW2",
-            sw if sw.sw1() == 0x6A => "wrong data (readertest: index of first wrong byte)",
-            _ => "unnamed status",
-        }
+        NAMED
+            .iter()
+            .find(|n| n.matches(self))
+            .map_or("unnamed status", |n| n.meaning)
     }
 }
+
+/// A status word kazasu names: one row of [`NAMED`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Named {
+    /// Four hex digits, `x` for any nibble (`63Cx`: any tries-left count).
+    pub pattern: &'static str,
+    /// What it means, in the words transcripts, reports and the coverage map show.
+    pub meaning: &'static str,
+    /// Whether the JPKI card model answers it (the coverage map lists these, and a JPKI device
+    /// answering any other fails kazasu's own tests).
+    pub jpki: bool,
+}
+
+impl Named {
+    /// Whether `sw` is this status word (`x` matches any nibble).
+    pub fn matches(&self, sw: StatusWord) -> bool {
+        let digits = format!("{:04X}", sw.0);
+        self.pattern.len() == 4
+            && self
+                .pattern
+                .chars()
+                .zip(digits.chars())
+                .all(|(p, d)| p == 'x' || p.eq_ignore_ascii_case(&d))
+    }
+}
+
+const fn named(pattern: &'static str, meaning: &'static str, jpki: bool) -> Named {
+    Named {
+        pattern,
+        meaning,
+        jpki,
+    }
+}
+
+/// kazasu's status-word table — the one list of names, read first row first: the simulator's
+/// answers, transcripts, reports and the coverage map all take their words from it.
+pub const NAMED: &[Named] = &[
+    named("9000", "success", true),
+    named("63Cx", "wrong PIN", true),
+    named("6700", "wrong length", true),
+    named("6881", "logical channel not supported", true),
+    named("6882", "secure messaging not supported", true),
+    named("6982", "security status not satisfied", true),
+    named("6984", "PIN blocked", true),
+    named("69FC", "secure messaging refused", true),
+    named("6A80", "wrong data", true),
+    named("6A81", "function not supported", false),
+    named("6A82", "file not found", true),
+    named("6A86", "wrong P1-P2", true),
+    named("6A88", "referenced data not found", true),
+    named("6B00", "offset beyond the end of the file", true),
+    named("6D00", "INS not supported", true),
+    named("6E00", "CLA not supported", true),
+    named("61xx", "bytes remaining", false),
+    named("6Cxx", "wrong Le: the exact length is SW2", false),
+    named(
+        "6Axx",
+        "wrong data (readertest: index of first wrong byte)",
+        false,
+    ),
+];
 
 impl fmt::Display for StatusWord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -141,5 +185,43 @@ mod tests {
             "6984 (PIN blocked)"
         );
         assert_eq!(StatusWord::from_bytes(0x90, 0x00), StatusWord::OK);
+    }
+
+    #[test]
+    fn every_status_word_takes_its_name_from_the_first_row_it_matches() {
+        assert_eq!(StatusWord(0x63C2).name(), "wrong PIN");
+        assert_eq!(StatusWord(0x6A82).name(), "file not found", "before 6Axx");
+        assert_eq!(StatusWord(0x6A05).name(), NAMED[NAMED.len() - 1].meaning);
+        assert_eq!(StatusWord(0x6110).name(), "bytes remaining");
+        assert_eq!(StatusWord(0x6F00).name(), "unnamed status");
+        let constants = [
+            StatusWord::OK,
+            StatusWord::WRONG_LENGTH,
+            StatusWord::LOGICAL_CHANNEL_NOT_SUPPORTED,
+            StatusWord::SECURITY_STATUS_NOT_SATISFIED,
+            StatusWord::PIN_BLOCKED,
+            StatusWord::WRONG_DATA,
+            StatusWord::FILE_NOT_FOUND,
+            StatusWord::DATA_NOT_FOUND,
+            StatusWord::WRONG_P1P2,
+            StatusWord::OFFSET_BEYOND_END,
+            StatusWord::INS_NOT_SUPPORTED,
+            StatusWord::CLA_NOT_SUPPORTED,
+            StatusWord::SM_NOT_SUPPORTED,
+            StatusWord::SM_REFUSED,
+            StatusWord::FUNCTION_NOT_SUPPORTED,
+        ];
+        for sw in constants {
+            let row = NAMED.iter().find(|n| n.matches(sw)).expect("named");
+            assert_eq!(row.pattern, sw.to_string(), "{sw}: a row of its own");
+        }
+        for n in NAMED {
+            assert!(
+                n.pattern.len() == 4
+                    && n.pattern.chars().all(|c| c == 'x' || c.is_ascii_hexdigit()),
+                "{}",
+                n.pattern
+            );
+        }
     }
 }
