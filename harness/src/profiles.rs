@@ -110,3 +110,57 @@ pub fn reader_sureness(profile: &ReaderProfile) -> BTreeMap<String, usize> {
     }
     counts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_a_built_in_and_a_path_is_read_against_the_scenario_folder_first() {
+        assert!(!is_path("typical-424k") && is_path("acme.yaml") && is_path("lab/acme"));
+        assert_eq!(
+            reader_profile("typical-424k", None).expect("built-in").name,
+            "typical-424k"
+        );
+        let dir = std::env::temp_dir().join(format!("kazasu-profiles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let (_, text) = kazasu_sim::reader::profile::BUILTIN_READER_PROFILES
+            .iter()
+            .find(|(name, _)| *name == "typical-424k")
+            .expect("built-in text");
+        let text = text.replace("name: typical-424k", "name: acme-r10");
+        std::fs::write(dir.join("acme.yaml"), text).expect("write");
+        let p = reader_profile("acme.yaml", Some(&dir)).expect("found beside the scenario");
+        assert_eq!(p.name, "acme-r10");
+        let missing = reader_profile("missing.yaml", Some(&dir));
+        std::fs::remove_dir_all(&dir).expect("clean up");
+        match missing {
+            Err(LoadError::File { kind: "reader", .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            card_profile("no-such-card", None),
+            Err(LoadError::Profile(_))
+        ));
+    }
+
+    #[test]
+    fn every_value_of_a_built_in_reader_is_counted_by_its_sureness() {
+        let p = reader_profile("typical-424k", None).expect("built-in");
+        let counts = reader_sureness(&p);
+        let mut values = Vec::new();
+        sourced_values(&serde_json::to_value(&p).expect("json"), "", &mut values);
+        assert!(values.len() >= 5, "{values:?}");
+        assert_eq!(counts.values().sum::<usize>(), values.len());
+        assert!(
+            counts
+                .keys()
+                .all(|k| ["measured", "confirmed", "reported", "modelled"].contains(&k.as_str())),
+            "{counts:?}"
+        );
+        assert!(
+            values.iter().any(|(path, _, _)| path == "host_overhead"),
+            "{values:?}"
+        );
+    }
+}

@@ -601,3 +601,47 @@ fn check_coverage(report: &ReportView, text: Option<&Vec<u8>>, found: &mut Vec<D
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junit_cases_are_read_with_their_status_reader_and_seed() {
+        let xml = br#"<?xml version="1.0"?>
+<testsuites><testsuite name="kazasu">
+  <testcase name="a &amp; b"><properties><property name="reader" value="acme-r10"/><property name="seed" value="7"/></properties></testcase>
+  <testcase name="c"><failure message="x"/></testcase>
+  <testcase name="d"><skipped/></testcase>
+  <testcase name="e"/>
+</testsuite></testsuites>"#;
+        let cases = junit_cases(xml).expect("JUnit");
+        let got: Vec<(&str, &str, &str, &str)> = cases
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.status,
+                    c.reader.as_str(),
+                    c.seed.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a & b", "passed", "acme-r10", "7"),
+                ("c", "failed", "", ""),
+                ("d", "skipped", "", ""),
+                ("e", "passed", "", ""),
+            ]
+        );
+        assert!(junit_cases(b"<testsuite><testcase name=\"x\"></testsuite>").is_err());
+        assert!(
+            junit_cases(&[0xFF, 0xFE])
+                .unwrap_err()
+                .contains("not UTF-8")
+        );
+        assert_eq!(status_word(Status::NotApplicable), "skipped");
+    }
+}

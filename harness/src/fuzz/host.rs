@@ -547,3 +547,34 @@ pub fn run_in_process<S: SlotCard + Send + 'static>(
         took: started.elapsed(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_counts_only_its_apdus_and_reads_back_line_for_line() {
+        let text = "{\"event\":\"card_inserted\",\"slot\":1,\"t_ms\":0.5}\n\
+                    {\"event\":\"apdu\",\"slot\":1,\"t_ms\":1.0,\"command\":\"00 A4 04 0C\",\"response\":\"\",\"sw\":\"6A82\",\"sim_ns\":1000}\n\
+                    {\"event\":\"apdu\",\"slot\":1,\"t_ms\":2.0,\"command\":\"00 B0 00 00 04\",\"response\":\"30 82 06 16\",\"sw\":\"9000\",\"sim_ns\":2000}\n";
+        let lines: Vec<ServedLine> = text
+            .lines()
+            .map(|l| ServedLine::parse(l).expect("a transcript line"))
+            .collect();
+        assert_eq!(count_apdus(&lines), 2);
+        let again: Vec<ServedLine> = recording_text(&lines)
+            .lines()
+            .map(|l| ServedLine::parse(l).expect("written back readable"))
+            .collect();
+        assert_eq!(again, lines);
+        assert_eq!(
+            HostCommand {
+                argv: vec!["host".into()],
+                timeout: Duration::from_secs(1),
+                expect_exit: Some(vec![0]),
+            }
+            .judge_exit(3),
+            HostOutcome::UnexpectedExit { code: 3 }
+        );
+    }
+}

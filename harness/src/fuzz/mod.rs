@@ -541,3 +541,44 @@ pub fn junit(s: &Summary) -> String {
     report.add_test_suite(suite);
     report.to_string().unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reproduce_line_names_everything_the_run_used_and_quotes_what_needs_it() {
+        let spec = CardSpec {
+            profile: "mynumber-card".into(),
+            identity: Some("yamada-taro".into()),
+        };
+        let target = Target::Pcscd {
+            slot: 1,
+            host: HostCommand {
+                argv: vec![
+                    "ci/hosts/crashing-host.sh".into(),
+                    "Virtual PCD 00 01".into(),
+                ],
+                timeout: Duration::from_secs(3),
+                expect_exit: Some(vec![0]),
+            },
+        };
+        let line = reproduce_command(
+            Path::new("out/finding-1.min.jsonl"),
+            &spec,
+            3,
+            &target,
+            None,
+        );
+        assert_eq!(
+            line,
+            "kazasu fuzz-host --replay out/finding-1.min.jsonl --card mynumber-card:yamada-taro \
+             --seed 3 --slot 1 --timeout 3s --expect-exit 0 -- ci/hosts/crashing-host.sh \
+             'Virtual PCD 00 01'"
+        );
+        assert_eq!(
+            (apdus(1), apdus(3)),
+            ("1 APDU".to_string(), "3 APDUs".to_string())
+        );
+    }
+}

@@ -294,3 +294,99 @@ pub fn signature_verifies(
     // A signature of the wrong length or form is an error to openssl and a non-match here.
     Ok(v.verify(signature).unwrap_or(false))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::transport::DirectCard;
+    use kazasu_sim::{Card, CardProfile, Fixtures};
+    use std::sync::Arc;
+
+    fn card(profile: &str) -> (DirectCard, Secret<String>) {
+        let subject = Fixtures::embedded().default_subject();
+        let pin = subject.identity.pins.auth.clone();
+        let profile = Arc::new(CardProfile::builtin(profile).expect("built-in"));
+        let mut card = DirectCard::new(Card::new(profile, subject, 1).expect("card"));
+        card.tap();
+        (card, pin)
+    }
+
+    #[test]
+    fn the_auth_flow_signs_a_nonce_the_certificate_read_verifies_on_every_device() {
+        for (profile, device) in [
+            ("mynumber-card", Device::Card),
+            ("android-jpki", Device::Android),
+            ("iphone-jpki", Device::Iphone),
+        ] {
+            let (mut card, pin) = card(profile);
+            if device == Device::Iphone {
+                assert!(card.approve(), "the iPhone's approval");
+            }
+            let extended = card.card.profile().extended_apdus.value;
+            for mode in [ReadMode::Chunked, ReadMode::Extended] {
+                if mode == ReadMode::Extended && !extended {
+                    continue; // the device refuses extended APDUs (67 00)
+                }
+                let mut host = Host::new(&mut card);
+                let out = jpki_auth_flow(&mut host, device, &pin, b"nonce", mode)
+                    .unwrap_or_else(|e| panic!("{profile} {mode:?}: {e}"));
+                assert_eq!(out.digest_info, digest_info_sha256(b"nonce"));
+                assert!(
+                    signature_verifies(&out.certificate, b"nonce", &out.signature).expect("X.509"),
+                    "{profile} {mode:?}"
+                );
+                assert!(!signature_verifies(&out.certificate, b"other", &out.signature).unwrap());
+                let shown = format!("{:#}", host.transcript);
+                assert!(
+                    !shown.contains(&hex::encode_upper(pin.expose().as_bytes())),
+                    "the PIN is never in the transcript: {shown}"
+                );
+                if device == Device::Iphone {
+                    break; // one approval, one signature
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_strict_helpers_fail_on_the_step_and_status_the_card_refused_with() {
+        let (mut card, pin) = card("mynumber-card");
+        let mut host = Host::new(&mut card);
+        // No application selected: the certificate EF is not found.
+        match host.select_ef(jpki::ef::AUTH_CERT) {
+            Err(FlowError::Status { step, sw }) => {
+                assert_eq!(
+                    (step.as_str(), sw),
+                    ("select EF 000A", StatusWord::FILE_NOT_FOUND)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        host.select_jpki().expect("select");
+        let wrong = Secret::new("9999".to_string());
+        match host.verify(jpki::ef::AUTH_PIN, &wrong) {
+            Err(FlowError::Status { sw, .. }) => assert_eq!(sw.tries_left(), Some(2)),
+            other => panic!("{other:?}"),
+        }
+        host.verify(jpki::ef::AUTH_PIN, &pin)
+            .expect("the right PIN");
+    }
+
+    #[test]
+    fn exchange_gives_a_lost_link_as_an_answer_and_records_it() {
+        let (mut card, _) = card("mynumber-card");
+        card.remove();
+        let mut host = Host::new(&mut card);
+        let answer = host.exchange(&[0x00, 0xA4, 0x04, 0x0C], false);
+        assert!(matches!(answer, Answer::Lost(_)), "{answer:?}");
+        assert_eq!(
+            host.transcript.entries.len(),
+            1,
+            "the failed exchange is recorded"
+        );
+        assert!(matches!(
+            host.send("select", &[0x00, 0xA4, 0x04, 0x0C]),
+            Err(FlowError::Transport { .. })
+        ));
+    }
+}

@@ -89,3 +89,56 @@ impl Transport for Reader {
         Reader::last_frames(self).to_vec()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kazasu_sim::{CardProfile, Fixtures, ReaderProfile};
+    use std::sync::Arc;
+
+    fn card() -> Card {
+        let profile = Arc::new(CardProfile::builtin("mynumber-card").expect("built-in"));
+        Card::new(profile, Fixtures::embedded().default_subject(), 1).expect("card")
+    }
+
+    const SELECT_JPKI: [u8; 15] = [
+        0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01,
+    ];
+
+    #[test]
+    fn a_direct_card_answers_only_in_the_field_and_costs_only_its_processing_time() {
+        let mut direct = DirectCard::new(card());
+        assert_eq!(direct.transmit(&SELECT_JPKI), Err(LinkError::NoCard));
+        direct.tap();
+        let ex = direct.transmit(&SELECT_JPKI).expect("answered");
+        assert_eq!(ex.response, [0x90, 0x00]);
+        assert_eq!(direct.now(), SimTime::START + ex.duration);
+        assert!(direct.last_frames().is_empty(), "no reader, no frames");
+        direct.wait(SimDuration::from_millis(5));
+        assert_eq!(
+            direct.now(),
+            SimTime::START + ex.duration + SimDuration::from_millis(5)
+        );
+        direct.remove();
+        assert!(direct.transmit(&SELECT_JPKI).is_err(), "out of the field");
+    }
+
+    #[test]
+    fn through_a_reader_an_exchange_carries_its_frames_and_air_time() {
+        let profile = Arc::new(ReaderProfile::builtin("typical-424k").expect("built-in"));
+        let faults = kazasu_sim::FaultPlan::new(
+            Vec::new(),
+            <rand_chacha::ChaCha8Rng as rand_core::SeedableRng>::seed_from_u64(1),
+        );
+        let mut reader = Reader::new(profile, card(), faults);
+        reader.tap().expect("tap");
+        let before = Transport::now(&reader);
+        let ex = Transport::transmit(&mut reader, &SELECT_JPKI).expect("answered");
+        assert_eq!(ex.response, [0x90, 0x00]);
+        assert!(
+            !Transport::last_frames(&reader).is_empty(),
+            "the frames on the air"
+        );
+        assert!(Transport::now(&reader).since(before) >= ex.duration);
+    }
+}

@@ -403,3 +403,84 @@ impl Default for Limits {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kazasu_onboarding::service::RegistrationForm;
+
+    fn service() -> Shared {
+        let day = Day {
+            year: 2025,
+            month: 10,
+            day: 1,
+        };
+        Shared::embedded(Store::memory(), Some(day)).expect("the embedded program")
+    }
+
+    fn form(code: &str) -> RegistrationForm {
+        RegistrationForm {
+            name: "かざす内科クリニック 1310123458".into(),
+            postal_code: "100-0001".into(),
+            contact_email: "desk@example.jp".into(),
+            business_type: Some("sole_proprietor".into()),
+            verification: None,
+            invitation_code: Some(kazasu_sim::Secret::new(code.to_string())),
+            corporate_number: None,
+        }
+    }
+
+    #[test]
+    fn a_registration_is_saved_once_and_an_order_gets_the_subsidy() {
+        let app = service();
+        let Registered::Opened(account, _) = register(&app, &form("KZ7Q2M"), "127.0.0.1") else {
+            panic!("the bundled test code opens an account");
+        };
+        assert_eq!(app.accounts().len(), 1);
+        assert!(matches!(
+            register(&app, &form("KZ7Q2M"), "127.0.0.1"),
+            Registered::Duplicate(id) if id == account.id
+        ));
+        let o = order(&app, &account.id, "sanwa-body").expect("a subsidised reader");
+        assert_eq!(
+            (o.price_yen, o.subsidy_yen, o.total_yen),
+            (9_800, 4_900, 4_900)
+        );
+        let (status, errors) = order(&app, "A999999", "sanwa-body").expect_err("no account");
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(errors[0].code, "account.unknown");
+        let (status, _) = set_website(&app, "A999999", None).expect_err("no account");
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn a_wrong_invitation_code_is_rejected_and_the_days_count_from_1970() {
+        let app = service();
+        match register(&app, &form("WRONG1"), "127.0.0.1") {
+            Registered::Rejected(errors, _) => {
+                assert!(
+                    errors.iter().any(|e| e.field == "invitation_code"),
+                    "{errors:?}"
+                );
+            }
+            _ => panic!("a wrong code opens nothing"),
+        }
+        assert!(app.accounts().is_empty());
+        assert_eq!(
+            civil_from_days(0),
+            Day {
+                year: 1970,
+                month: 1,
+                day: 1
+            }
+        );
+        assert_eq!(
+            civil_from_days(20_362),
+            Day {
+                year: 2025,
+                month: 10,
+                day: 1
+            }
+        );
+    }
+}

@@ -7,9 +7,9 @@
 
 use crate::run::{CaseResult, Status};
 use crate::scenario::suite::Case;
+use kazasu_sim::LinkError;
 use kazasu_sim::iso14443::frame::BlockKind;
 use kazasu_sim::reader::{Direction, Fate, FrameWhat};
-use kazasu_sim::LinkError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -398,4 +398,47 @@ pub fn text(rows: &[Row]) -> String {
         empty
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{self, RunOptions};
+    use crate::scenario::suite;
+
+    fn run_yaml(yaml: &str) -> Vec<Row> {
+        let scenarios = suite::parse(yaml, "t.yaml").expect("scenario");
+        let cases = suite::expand(&scenarios, "t.yaml", &suite::Overrides::NONE).expect("cases");
+        let results = run::run_with(&cases, &RunOptions::default(), &run::inproc, &|_| {});
+        map(&results, &cases)
+    }
+
+    fn row<'r>(rows: &'r [Row], kind: &str, group: &str) -> &'r Row {
+        rows.iter()
+            .find(|r| r.kind == kind && r.group == group)
+            .unwrap_or_else(|| panic!("no row {kind} {group}"))
+    }
+
+    #[test]
+    fn a_row_counts_the_cases_whose_answers_show_it_and_how_they_ended() {
+        let rows = run_yaml(
+            "- name: a file that is not there\n  steps:\n    - tap\n    - select: jpki\n    - select_ef: 'FFFF'\n      expect: { sw: 6A82 }\n\
+             - name: the same, expected wrongly\n  steps:\n    - tap\n    - select: jpki\n    - select_ef: 'FFFF'\n      expect: { sw: 9000 }\n",
+        );
+        let not_found = row(&rows, "JPKI status word", "6A82");
+        assert_eq!(not_found.cases.len(), 2);
+        assert_eq!(
+            (not_found.passed, not_found.result()),
+            (1, "1 not passed".to_string())
+        );
+        assert_eq!(row(&rows, "JPKI status word", "6984").result(), "none");
+        assert!(row(&rows, "JPKI command", "00 A4").cases.len() == 2);
+        let shown = text(&rows);
+        assert!(shown.contains("6A82: file not found"), "{shown}");
+        let empty = rows.iter().filter(|r| r.cases.is_empty()).count();
+        assert!(
+            shown.ends_with(&format!("{empty} without a case\n")),
+            "{shown}"
+        );
+    }
 }

@@ -258,3 +258,18 @@ fn waterfall(h: &mut String, r: &CaseResult) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_from_a_case_cannot_open_a_tag_or_leave_an_attribute() {
+        assert_eq!(
+            esc(r#"<script>alert("x")</script> & co"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co"
+        );
+        assert_eq!(esc("&lt;"), "&amp;lt;", "escaped once, as given");
+        assert_eq!(ms(1_234_567), "1.235 ms");
+    }
+}

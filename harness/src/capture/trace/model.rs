@@ -321,4 +321,53 @@ pub(super) mod tests {
             })
             .collect()
     }
+
+    fn sample(name: &str) -> String {
+        let path = format!("{}/../scenarios/traces/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn every_sample_capture_is_told_by_its_text() {
+        for (file, format) in [
+            ("opensc-read-cert.pcscd.log", Format::Pcscd),
+            ("opensc-read-cert.opensc.log", Format::Opensc),
+            ("opensc-read-cert.apdu4j.dump", Format::Apdu4j),
+            ("pkcs11-sign.kazasu.jsonl", Format::Kazasu),
+            ("scriptor-readertest.pcsc-spy.log", Format::PcscSpy),
+            (
+                "scriptor-readertest.pcsc-spy-decoded.txt",
+                Format::PcscSpyDecoded,
+            ),
+        ] {
+            assert_eq!(Format::detect(&sample(file)), Some(format), "{file}");
+        }
+        assert_eq!(Format::detect("hello\nworld\n"), None);
+    }
+
+    #[test]
+    fn a_trace_counts_its_exchanges_and_only_they_have_a_command() {
+        let exchange = |line| TraceEvent {
+            line,
+            at_us: None,
+            what: What::Exchange {
+                command: vec![0x00, 0xA4, 0x04, 0x0C],
+                redacted: false,
+                outcome: ExchangeOutcome::Nothing,
+                took_us: None,
+            },
+        };
+        let removed = TraceEvent {
+            line: 3,
+            at_us: Some(10),
+            what: What::Removed,
+        };
+        assert_eq!(removed.command(), None);
+        assert_eq!(exchange(1).command(), Some(&[0x00, 0xA4, 0x04, 0x0C][..]));
+        let trace = Trace {
+            events: vec![exchange(1), removed, exchange(5)],
+            ..Trace::default()
+        };
+        assert_eq!(trace.exchanges(), 2);
+    }
 }
