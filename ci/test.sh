@@ -27,32 +27,35 @@ trap 'ci/pcscd.sh stop' EXIT
 ci/pcscd.sh start
 step "cargo test (with the real-stack backend)"
 cargo test --workspace --features kazasu/pcsc --locked
-step "the bundled suite in-process, release build"
-cargo build --release --features pcsc --locked
-target/release/kazasu run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
+# The scripts below run the kazasu that `cargo test` built (test profile: optimised dependencies,
+# with the real-stack backend): the bundled suite takes as long with it as with a release build,
+# and CI does not compile the whole tree a third time.
+kazasu=target/debug/kazasu
+step "the bundled suite in-process, every report"
+"$kazasu" run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
 step "the book: mdbook build of docs/, every page listed and every link between pages"
 ci/book.sh
 step "the HTML report in a browser"
-ci/html-check.sh target/release/kazasu
+ci/html-check.sh "$kazasu"
 step "certification: a signed bundle checked with openssl and kazasu, a forgery refused, the certificate in a browser"
-ci/certify.sh target/release/kazasu
+ci/certify.sh "$kazasu"
 step "onboarding: the scenarios (embedded and --target), the guide's walkthrough, the pages in a browser"
-ci/onboarding.sh target/release/kazasu
-ci/onboarding-browser.sh target/release/kazasu
+ci/onboarding.sh "$kazasu"
+ci/onboarding-browser.sh "$kazasu"
 step "interoperability: OpenSC and pcsc-tools against served cards (a fresh pcscd)"
 ci/pcscd.sh stop
 ci/pcscd.sh start
-ci/interop.sh target/release/kazasu
+ci/interop.sh "$kazasu"
 step "the guides, every command as printed: the bundled suite through pcscd + vpcd, foreign JPKI clients, a reader calibrated and certified, a field failure replayed, a host fuzzed"
-ci/guides.sh target/release/kazasu
+ci/guides.sh "$kazasu"
 step "the README's 60-second tour, run as printed"
-ci/readme-tour.sh target/release/kazasu
+ci/readme-tour.sh "$kazasu"
 step "a field failure's round trip: capture with pcscd, import, replay as the card under OpenSC"
-ci/replay-e2e.sh target/release/kazasu
+ci/replay-e2e.sh "$kazasu"
 step "kazasu fuzz-host: a crashing and a hanging host found, minimized, replayed; OpenSC and pcsc-tools fuzzed"
-ci/fuzz-host.sh target/release/kazasu
+ci/fuzz-host.sh "$kazasu"
 step "the real stack failing: pcscd restarted mid-suite, pcscd gone"
-ci/failures.sh target/release/kazasu
+ci/failures.sh "$kazasu"
 step "ci/pcscd.sh beside a pcscd of another namespace"
 ci/pcscd-foreign.sh
 step "all passed"
