@@ -26,7 +26,7 @@ if [ ! -x "$jpki_cli" ]; then
   cargo install --debug --quiet jpki-cli --version 0.4.3 --root target/tools --target-dir target/peers
 fi
 
-# The test identity's secrets (synthetic; scenarios/fixtures/identities.yaml). 照合番号B is the
+# The test identity's secrets (synthetic; sim/data/fixtures/identities.yaml). 照合番号B is the
 # birth date with its Japanese-era year (1980-04-01: 昭和55 → 550401), the expiry year and the
 # security code.
 auth_pin=1234 sign_pin=YAMADA2026 card_info_pin=1234 code_a=999900000011 code_b=55040120354711
@@ -50,7 +50,7 @@ serve --card mynumber-card:yamada-taro
 "$jpki_cli" crypto --auth read-certificate >"$work/auth.der" 2>"$work/cli.err" || fail "jpki-cli read-certificate: $(cat "$work/cli.err")"
 "$jpki_cli" crypto --auth --ca read-certificate >"$work/auth-ca.der" 2>>"$work/cli.err" || fail "jpki-cli --ca: $(cat "$work/cli.err")"
 "$jpki_cli" crypto --ca read-certificate >"$work/sign-ca.der" 2>>"$work/cli.err" || fail "jpki-cli sign --ca: $(cat "$work/cli.err")"
-cmp -s "$work/sign-ca.der" <(openssl x509 -in scenarios/fixtures/pki/sign-ca.pem -outform der) \
+cmp -s "$work/sign-ca.der" <(openssl x509 -in sim/data/fixtures/pki/sign-ca.pem -outform der) \
   || fail "the signature CA certificate jpki-cli read ($(wc -c <"$work/sign-ca.der") bytes) is not the card's"
 openssl verify -CAfile <(openssl x509 -inform der -in "$work/auth-ca.der") <(openssl x509 -inform der -in "$work/auth.der") >/dev/null \
   || fail "the auth certificate jpki-cli read does not chain to the CA it read"

@@ -160,14 +160,7 @@ pub fn estimate(
         ));
     }
     let kbps = b / (m.answers.slope - a);
-    let nominal_kbps = [106u32, 212, 424, 848]
-        .into_iter()
-        .min_by(|a, b| {
-            ((*a as f64) - kbps)
-                .abs()
-                .total_cmp(&((*b as f64) - kbps).abs())
-        })
-        .expect("rates");
+    let nominal_kbps = kazasu_sim::BitRate::nearest(kbps).kbps();
     Ok(Estimate {
         host_overhead: m.get_data.max(0.0),
         kbps,
@@ -179,8 +172,9 @@ pub fn estimate(
 /// saying how; `name` renames it.
 pub fn profile_yaml(base_text: &str, name: &str, e: &Estimate, m: &Measured) -> String {
     use std::fmt::Write;
-    let rates: Vec<String> = [106u32, 212, 424, 848]
+    let rates: Vec<String> = kazasu_sim::BitRate::ALL
         .into_iter()
+        .map(kazasu_sim::BitRate::kbps)
         .filter(|r| *r <= e.nominal_kbps)
         .map(|r| r.to_string())
         .collect();

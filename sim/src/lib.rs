@@ -36,6 +36,7 @@ pub use card::{Answer, Card, CardReply};
 pub use iso7816::apdu::{ApduError, Command, Response, carries_secret, secret_bearing_ins};
 pub use iso7816::nvm::PowerLost;
 pub use iso7816::status::{NAMED as STATUS_WORDS, Named as NamedStatus, StatusWord};
+pub use platform::bit_rate::{BitRate, NotABitRate};
 pub use platform::identity::{Fixtures, Identity, Subject};
 pub use platform::os::{Approval, SideChannel, Work};
 pub use platform::profile::{CardProfile, ProfileError};

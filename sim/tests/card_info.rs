@@ -196,7 +196,7 @@ fn integrity_record_and_ap_key_verify_against_the_test_pki() {
     let issuer = RsaPublicKey::from_public_key_pem(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../scenarios/fixtures/pki/card-info-issuer.pub.pem"
+            "/data/fixtures/pki/card-info-issuer.pub.pem"
         ))
         .unwrap(),
     )

@@ -482,3 +482,76 @@ pub fn host_report_text(report: &HostReport, all: bool) -> String {
     ));
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> TraceFile {
+        TraceFile {
+            path: PathBuf::from(format!(
+                "{}/../scenarios/traces/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            )),
+            format: Format::Auto,
+            reader: None,
+        }
+    }
+
+    #[test]
+    fn a_capture_is_imported_under_its_file_name_with_every_exchange() {
+        let file = sample("opensc-read-cert.pcscd.log");
+        assert_eq!(file.stem(), "opensc-read-cert.pcscd");
+        let opts = import_options(&file, None);
+        assert_eq!(
+            (opts.source.as_str(), opts.card.as_deref()),
+            ("opensc-read-cert.pcscd.log", None)
+        );
+        let (text, trace) = import(&file, opts).expect("the sample imports");
+        assert!(trace.exchanges() >= 40, "{}", trace.exchanges());
+        assert_eq!(text.matches("- apdu:").count(), trace.exchanges(), "{text}");
+    }
+
+    #[test]
+    fn a_line_that_cannot_be_read_is_named_with_its_file_and_line() {
+        let dir = std::env::temp_dir().join(format!("kazasu-session-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("bad.pcscd.log");
+        std::fs::write(&path, "00000010 APDU: 00 A4 04 00\n00000020 SW: 9G 00\n").expect("write");
+        let file = TraceFile {
+            path: path.clone(),
+            format: Format::Pcscd,
+            reader: None,
+        };
+        let err = file.load().expect_err("9G is no hex");
+        std::fs::remove_dir_all(&dir).expect("clean up");
+        match err {
+            CaptureError::Parse { path: p, line, .. } => assert_eq!((p, line), (path, Some(2))),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn a_card_replay_says_how_far_the_host_followed_the_recording() {
+        let outcome = |replayed, skipped| CardReplayOutcome {
+            replayed,
+            total: 47,
+            skipped,
+            by_model: 0,
+            divergence: None,
+        };
+        let whole = outcome(47, 1);
+        assert!(whole.ok());
+        assert_eq!(
+            whole.describe(),
+            "replayed 47/47 recorded exchanges, 1 skipped; the host followed the recording"
+        );
+        let short = outcome(5, 0);
+        assert!(!short.ok());
+        assert!(
+            short.describe().ends_with("(next: exchange 6)"),
+            "{}",
+            short.describe()
+        );
+    }
+}

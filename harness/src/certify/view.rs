@@ -67,3 +67,33 @@ pub struct FailureView {
     /// What happened.
     pub actual: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Summary, coverage, json};
+    use crate::run::{self, RunOptions};
+    use crate::scenario::suite;
+
+    #[test]
+    fn the_claims_of_a_report_kazasu_wrote_read_back_case_by_case() {
+        let yaml = "- name: passes\n  steps: [tap]\n\
+                    - name: fails\n  steps:\n    - tap\n    - select_ef: 'FFFF'\n      expect: { sw: 9000 }\n";
+        let scenarios = suite::parse(yaml, "t.yaml").expect("scenario");
+        let cases = suite::expand(&scenarios, "t.yaml", &suite::Overrides::NONE).expect("cases");
+        let results = run::run_with(&cases, &RunOptions::default(), &run::inproc, &|_| {});
+        let rows = coverage::map(&results, &cases);
+        let summary = Summary::of(&results, std::time::Duration::ZERO);
+        let text = json(&results, summary, 7, "inproc", &rows);
+        let view: ReportView = serde_json::from_str(&text).expect("a report reads as claims");
+        assert_eq!(view.seed, 7);
+        assert_eq!(view.coverage, rows);
+        let by_name = |n: &str| view.scenarios.iter().find(|c| c.name == n).expect("case");
+        assert_eq!(by_name("passes").status, Status::Passed);
+        let failed = by_name("fails");
+        assert_eq!(failed.status, Status::Failed);
+        let failure = failed.failure.as_ref().expect("its failure");
+        assert_eq!((failure.step, failure.expected.as_str()), (2, "SW 9000"));
+        assert_eq!(failed.steps.last().map(|s| s.status), Some(Status::Failed));
+    }
+}

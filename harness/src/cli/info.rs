@@ -76,7 +76,7 @@ pub fn sureness_report() -> anyhow::Result<String> {
 #[derive(clap::Args)]
 pub struct GenTestPkiArgs {
     /// The fixtures folder holding identities.yaml.
-    #[arg(long, default_value = "scenarios/fixtures")]
+    #[arg(long, default_value = "sim/data/fixtures")]
     pub fixtures: PathBuf,
 }
 

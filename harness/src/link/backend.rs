@@ -77,3 +77,44 @@ pub fn describe_missed(reader: &Reader) -> Vec<String> {
         .map(|f| format!("{:?} at {}", f.action, f.when))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kazasu_sim::reader::fault::{Action, Fault, When};
+    use kazasu_sim::{Card, CardProfile, FaultPlan, Fixtures, ReaderProfile};
+    use rand_core::SeedableRng;
+    use std::sync::Arc;
+
+    fn reader(faults: Vec<Fault>) -> Reader {
+        let profile = Arc::new(CardProfile::builtin("mynumber-card").expect("built-in"));
+        let card = Card::new(profile, Fixtures::embedded().default_subject(), 1).expect("card");
+        let reader = Arc::new(ReaderProfile::builtin("typical-424k").expect("built-in"));
+        let rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        Reader::new(reader, card, FaultPlan::new(faults, rng))
+    }
+
+    #[test]
+    fn the_in_process_reader_is_a_backend_that_names_its_card_and_its_missed_faults() {
+        let never = Fault {
+            when: When {
+                exchange: Some(99),
+                ..When::default()
+            },
+            action: Action::FieldOff,
+        };
+        let mut r = reader(vec![never]);
+        let backend: &mut dyn Backend = &mut r;
+        assert_eq!(
+            backend.atr(),
+            Err(LinkError::NoCard),
+            "no card in the field yet"
+        );
+        backend.tap().expect("tap");
+        assert_eq!(backend.card_name(), "mynumber-card");
+        assert!(backend.atr().is_ok_and(|atr| atr.starts_with(&[0x3B])));
+        assert!([106, 212, 424].contains(&backend.bit_rate()));
+        assert!(!backend.uid().is_empty());
+        assert_eq!(backend.missed_faults(), ["FieldOff at exchange 99"]);
+    }
+}

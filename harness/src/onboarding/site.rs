@@ -304,3 +304,38 @@ pub(super) async fn commission(State(app): State<App>, Path(id): Path<String>) -
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, Html(String::new())).into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_a_page_carries_the_services_token_and_nothing_else_changes() {
+        let app = Shared::embedded(super::super::store::Store::memory(), None).expect("service");
+        let page = "<p>a</p><form method=\"post\" action=\"/x\"><input name=\"n\"></form>\
+                    <form action=\"/y\"></form><p>form </p>";
+        let Html(out) = with_token(&app, page.to_string());
+        let field = format!(
+            "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+            app.csrf_token
+        );
+        assert_eq!(out.matches(&field).count(), 2, "{out}");
+        assert_eq!(out.replace(&field, ""), page);
+        assert!(
+            out.contains(&format!("action=\"/x\">{field}<input name=\"n\">")),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_form_value_is_read_decoded_and_the_first_one_wins() {
+        let body = b"name=%E3%81%8B+b&csrf=abc&csrf=def";
+        assert_eq!(form_urlencoded_value(body, "name").as_deref(), Some("か b"));
+        assert_eq!(
+            form_urlencoded_value(body, TOKEN_FIELD).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(form_urlencoded_value(body, "missing"), None);
+        assert_eq!(refused("x").status(), StatusCode::FORBIDDEN);
+    }
+}

@@ -65,7 +65,7 @@ pub struct Scenario {
     /// Reader profile: a built-in name or a YAML path.
     #[serde(default = "default_reader")]
     pub reader: String,
-    /// Test identity on the card (`scenarios/fixtures/identities.yaml`).
+    /// Test identity on the card (`sim/data/fixtures/identities.yaml`).
     #[serde(default)]
     pub identity: Option<String>,
     /// Highest bit rate to negotiate, kbit/s.

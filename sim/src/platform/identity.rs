@@ -1,6 +1,6 @@
 //! Test identities: synthetic people with My Numbers, PINs and JPKI keys and certificates.
 //!
-//! The committed fixtures under `scenarios/fixtures/` are embedded in the binary;
+//! The committed fixtures under `sim/data/fixtures/` are embedded in the binary;
 //! [`Fixtures::from_files`] loads another set from files a caller has read.
 
 use crate::platform::my_number;
@@ -364,9 +364,9 @@ pub type FixtureReader<'a> = dyn Fn(&str) -> Result<Vec<u8>, FixtureError> + 'a;
 
 macro_rules! embedded_fixtures {
     ($($path:literal),* $(,)?) => {
-        /// The committed fixture files, by path relative to `scenarios/fixtures/`.
+        /// The committed fixture files, by path relative to `sim/data/fixtures/`.
         pub const EMBEDDED_FIXTURES: &[(&str, &[u8])] = &[
-            $(($path, include_bytes!(concat!("../../../scenarios/fixtures/", $path)))),*
+            $(($path, include_bytes!(concat!("../../data/fixtures/", $path)))),*
         ];
     };
 }

@@ -2,6 +2,7 @@
 //! identities with their keys and certificates, the signature schemes, the test PKI that made
 //! them, and the card OS (files, PINs, access rules) the applications are data on.
 
+pub mod bit_rate;
 pub mod identity;
 pub mod my_number;
 pub(crate) mod os;

@@ -2,7 +2,7 @@
 //! identity, RSA-2048 keys with X.509 v3 certificates shaped like real JPKI ones.
 //!
 //! The CAs are named as test CAs and are never a real JPKI CA. Generation happens once, by
-//! `kazasu gen-test-pki`, and its output is committed under `scenarios/fixtures/pki/`;
+//! `kazasu gen-test-pki`, and its output is committed under `sim/data/fixtures/pki/`;
 //! this module only computes the files, the caller writes them.
 
 use crate::platform::identity::Identity;
@@ -317,7 +317,7 @@ fn make_end_entity(
     Ok(b.build())
 }
 
-/// A file of the generated PKI: its path relative to `scenarios/fixtures/` and its contents.
+/// A file of the generated PKI: its path relative to `sim/data/fixtures/` and its contents.
 pub struct GeneratedFile {
     /// Relative path, e.g. `pki/yamada-taro/auth.pem`.
     pub path: String,

@@ -1,9 +1,10 @@
 //! Card profiles: everything that varies between a My Number card, an Android phone, an iPhone
 //! and the reader-test cards, as data. Every value says how sure it is.
 //!
-//! Profiles are YAML files under `scenarios/profiles/`, embedded in the binary
+//! Profiles are YAML files under `sim/data/profiles/`, embedded in the binary
 //! ([`CardProfile::builtin`]) and loadable by path ([`CardProfile::from_yaml`]).
 
+use super::bit_rate::BitRate;
 use crate::time::{SimDuration, human};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -323,7 +324,7 @@ macro_rules! builtin_card_profiles {
     ($($name:literal),* $(,)?) => {
         /// Names and YAML text of the built-in card profiles.
         pub const BUILTIN_CARD_PROFILES: &[(&str, &str)] = &[
-            $(($name, include_str!(concat!("../../../scenarios/profiles/cards/", $name, ".yaml")))),*
+            $(($name, include_str!(concat!("../../data/profiles/cards/", $name, ".yaml")))),*
         ];
     };
 }
@@ -442,7 +443,7 @@ impl CardProfile {
             .bit_rates
             .value
             .iter()
-            .find(|r| ![106, 212, 424, 848].contains(*r))
+            .find(|r| BitRate::from_kbps(**r).is_err())
         {
             return Err(invalid(
                 format!("contactless.bit_rates has {bad}"),

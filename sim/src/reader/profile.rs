@@ -1,7 +1,8 @@
 //! Reader profiles: what distinguishes one PC/SC contactless reader from another — bit rates,
 //! frame size, extended-APDU support, the host-side (USB/CCID) cost of an exchange, its retry
-//! policy — as data under `scenarios/profiles/readers/`, each value with its sureness.
+//! policy — as data under `sim/data/profiles/readers/`, each value with its sureness.
 
+use crate::platform::bit_rate::BitRate;
 use crate::platform::profile::{Millis, ProfileError, Sourced};
 use serde::{Deserialize, Serialize};
 
@@ -78,7 +79,7 @@ macro_rules! builtin_reader_profiles {
     ($($name:literal),* $(,)?) => {
         /// Names and YAML text of the built-in reader profiles.
         pub const BUILTIN_READER_PROFILES: &[(&str, &str)] = &[
-            $(($name, include_str!(concat!("../../../scenarios/profiles/readers/", $name, ".yaml")))),*
+            $(($name, include_str!(concat!("../../data/profiles/readers/", $name, ".yaml")))),*
         ];
     };
 }
@@ -111,7 +112,7 @@ impl ReaderProfile {
             .bit_rates
             .value
             .iter()
-            .find(|r| ![106, 212, 424, 848].contains(*r))
+            .find(|r| BitRate::from_kbps(**r).is_err())
         {
             return Err(invalid(
                 format!("bit_rates has {bad}"),

@@ -286,7 +286,7 @@ pub(super) fn check_parts(scenarios: &[Scenario], file: &str) -> Result<(), Loca
             })?;
         }
         for rate in s.bit_rate.iter().chain(&m.bit_rate) {
-            if ![106, 212, 424, 848].contains(rate) {
+            if kazasu_sim::BitRate::from_kbps(*rate).is_err() {
                 return Err(err(
                     Part::BitRate,
                     format!("bit rate {rate}"),
