@@ -63,3 +63,59 @@ pub fn sign(digest_info: &[u8]) -> Command<'_> {
         .with_data(digest_info)
         .with_le(256)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(cmd: Command<'_>) -> Vec<u8> {
+        cmd.to_vec().expect("encodes")
+    }
+
+    #[test]
+    fn each_command_has_the_bytes_the_jpki_flows_send() {
+        let aid = [0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
+        let mut select = vec![0x00, 0xA4, 0x04, 0x0C, 0x0A];
+        select.extend_from_slice(&aid);
+        assert_eq!(bytes(select_aid(&aid, 0x0C)), select);
+        assert_eq!(
+            bytes(select_ef(&[0x00, 0x0A])),
+            [0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x0A]
+        );
+        assert_eq!(
+            bytes(verify(b"1234")),
+            [0x00, 0x20, 0x00, 0x80, 0x04, 0x31, 0x32, 0x33, 0x34]
+        );
+        assert_eq!(bytes(retry_counter()), [0x00, 0x20, 0x00, 0x80]);
+        assert_eq!(bytes(read_header(None)), [0x00, 0xB0, 0x00, 0x00, 0x04]);
+        assert_eq!(
+            bytes(read_header(Some(0x0A))),
+            [0x00, 0xB0, 0x8A, 0x00, 0x04]
+        );
+        let di = [0xAB; 51];
+        let signed = bytes(sign(&di));
+        assert_eq!(signed[..5], [0x80, 0x2A, 0x00, 0x80, 51]);
+        assert_eq!(signed.len(), 5 + 51 + 1, "Le 00: up to 256 bytes");
+    }
+
+    #[test]
+    fn a_read_takes_at_most_what_its_form_carries_and_no_offset_past_15_bits() {
+        let read = |o, n, ext| bytes(read_at(o, n, ext).expect("reachable"));
+        assert_eq!(
+            read(4, 1_000, false),
+            [0x00, 0xB0, 0x00, 0x04, 0x00],
+            "256 bytes: Le 00"
+        );
+        assert_eq!(read(260, 10, false), [0x00, 0xB0, 0x01, 0x04, 0x0A]);
+        assert_eq!(
+            read(4, 1_000, true),
+            [0x00, 0xB0, 0x00, 0x04, 0x00, 0x03, 0xE8]
+        );
+        assert_eq!(read(0x7FFF, 1, false)[2..4], [0x7F, 0xFF]);
+        assert_eq!(read_at(0x8000, 1, false).err(), Some(OffsetTooFar(0x8000)));
+        assert_eq!(
+            read_at(usize::MAX, 1, true).err(),
+            Some(OffsetTooFar(usize::MAX))
+        );
+    }
+}
