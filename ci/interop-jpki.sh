@@ -9,7 +9,7 @@
 # Both are built from crates.io at pinned versions into target/peers and target/tools. Needs pcscd started
 # (ci/pcscd.sh start). Usage: ci/interop-jpki.sh [KAZASU-BINARY]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$(readlink -f "$0")")/.."   # the repository, also when ci/ is reached through a link
 
 kazasu=${1:-target/release/kazasu}
 name=interop-jpki
@@ -37,8 +37,9 @@ timeout 120 "$peer" "Virtual PCD 00 00" "$auth_pin" "$sign_pin" "$card_info_pin"
   >"$work/peer.txt" 2>&1 || fail "myna-card: $(cat "$work/peer.txt")"
 [ "$(grep -c '(P1 0[0-5]): verified' "$work/peer.txt")" -eq 12 ] || fail "myna-card signed: $(cat "$work/peer.txt")"
 grep -q "照合番号A: not the basic four" "$work/peer.txt" || fail "myna-card: $(cat "$work/peer.txt")"
+grep -q "^ok   contact ATR by GET DATA 5F 51" "$work/peer.txt" || fail "myna-card's contact_atr(): $(cat "$work/peer.txt")"
 if grep -q "$code_a" "$work/peer.txt"; then fail "the My Number was printed"; fi
-echo "interop-jpki: myna-card: $(grep -c '^ok' "$work/peer.txt") checks held — 12 signatures (P1 00..05, both keys), card-info AP by PIN, 照合番号A and 照合番号B"
+echo "interop-jpki: myna-card: $(grep -c '^ok' "$work/peer.txt") checks held — the contact ATR (5F 51, checksum checked), 12 signatures (P1 00..05, both keys), card-info AP by PIN, 照合番号A and 照合番号B"
 stop_serving
 
 # 2. jpki-cli. It asks for PINs on the terminal: `script` gives it one, the PIN arrives on it.

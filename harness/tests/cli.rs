@@ -377,7 +377,11 @@ fn the_committed_sureness_report_is_current() {
     for name in ["mynumber-card", "iphone-jpki-type-b", "basic-106k (reader)"] {
         assert!(out.contains(&format!("| `{name}` |")), "{name}");
     }
-    assert!(out.contains("| `mynumber-card` | `contact_atr` |"));
+    assert!(out.contains("| `mynumber-card` | `contactless.uid_bytes` |"));
+    assert!(
+        !out.contains("| `mynumber-card` | `contact_atr` |"),
+        "reported, not modelled"
+    );
     // The book's models page shows the counts table as generated.
     let counts = &out[out.find("| profile | confirmed").unwrap()..out.find("## Modelled").unwrap()];
     let page = std::fs::read_to_string(concat!(

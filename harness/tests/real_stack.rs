@@ -611,3 +611,97 @@ fn certify_on_a_device_leaves_the_pins_as_they_were() {
         "{stderr}"
     );
 }
+
+/// `FF CA 00 00 00` through pcscd on `slot`, once a card answers it (retried until `deadline`).
+fn pupi_on(slot: u16, deadline: Instant) -> Vec<u8> {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+    let name = std::ffi::CString::new(kazasu_sim::vpcd::reader_name(slot)).unwrap();
+    let mut buf = [0u8; 258];
+    loop {
+        let answer = ctx
+            .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+            .and_then(|card| {
+                card.transmit(&[0xFF, 0xCA, 0x00, 0x00, 0x00], &mut buf)
+                    .map(<[u8]>::to_vec)
+            });
+        match answer {
+            Ok(a) if a.ends_with(&[0x90, 0x00]) => return a[..a.len() - 2].to_vec(),
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            other => panic!("no PUPI on {name:?}: {other:02X?}"),
+        }
+    }
+}
+
+/// The PUPIs `profile` served on `slot` answers through pcscd at two taps (its serve script
+/// takes the card away after the first command and brings it back 5 s in, well after the first
+/// read).
+fn pupis_of_two_taps(profile: &str, slot: u16) -> (Vec<u8>, Vec<u8>) {
+    let dir = std::env::temp_dir().join(format!("kazasu-pupi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("two-taps.yaml");
+    std::fs::write(
+        &script,
+        "start_in_field: true\nevents:\n  - { after_apdus: 1, do: remove }\n  - { at: 5s, do: tap }\n",
+    )
+    .unwrap();
+    let mut served = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args([
+            "serve",
+            "--card",
+            profile,
+            "--slot",
+            &slot.to_string(),
+            "--duration",
+            "30s",
+            "--script",
+        ])
+        .arg(&script)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = pupi_on(slot, Instant::now() + Duration::from_secs(15));
+    std::thread::sleep(Duration::from_millis(1_500)); // pcscd sees the card leave
+    let second = pupi_on(slot, Instant::now() + Duration::from_secs(20));
+    let _ = served.kill();
+    let _ = served.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    (first, second)
+}
+
+/// A physical card draws a new random PUPI at every activation: two taps of the same served
+/// card answer `FF CA 00 00 00` differently through pcscd; a profile that pins the PUPI
+/// (`uid: fixed`) answers the same both times.
+#[test]
+fn two_taps_give_two_pupis_unless_the_profile_pins_one() {
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !stack_available() || kazasu::link::pcsc::configured_slots().unwrap() < 6 {
+        assert!(!pcscd_required(), "ci/pcscd.sh configures slots 3 and 5");
+        return;
+    }
+    // Each serve on a slot of its own: vpcd takes a while to accept a new card on a slot whose
+    // last one was killed.
+    let (a, b) = pupis_of_two_taps("mynumber-card", 3);
+    assert_eq!((a.len(), b.len()), (4, 4));
+    assert_ne!(a, b, "a new PUPI at the second tap");
+    let shown = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .args(["profiles", "mynumber-card"])
+        .output()
+        .unwrap();
+    let yaml = String::from_utf8(shown.stdout).unwrap();
+    let pinned = yaml
+        .lines()
+        .map(|l| match l.trim_start().starts_with("uid:") {
+            true => "  uid: { value: fixed, sure: modelled }",
+            false => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("name: mynumber-card", "name: mynumber-card-pinned");
+    let path = std::env::temp_dir().join(format!("kazasu-pinned-{}.yaml", std::process::id()));
+    std::fs::write(&path, pinned).unwrap();
+    let (a, b) = pupis_of_two_taps(path.to_str().unwrap(), 5);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(a, b, "a pinned PUPI stays");
+    assert_eq!(a, [0x5A, 0x5A, 0x00, 0x01]);
+}

@@ -8,7 +8,7 @@ use crate::iso7816::status::StatusWord as Sw;
 use crate::platform::identity::Subject;
 use crate::platform::os::{Approval, Ctx, Handled, IsoApp, Persistent, Session, SideChannel, Work};
 use crate::platform::profile::{
-    AppletName, CardProfile, ProfileError, ReadertestParams, UidBehaviour,
+    AppletName, CardProfile, NfcType, ProfileError, ReadertestParams, UidBehaviour,
 };
 use crate::time::{SimDuration, SimTime};
 use crate::{applets::athena, applets::card_info, applets::jpki, applets::readertest};
@@ -168,11 +168,17 @@ impl Card {
         });
     }
 
-    /// Draws a new random UID from the seeded RNG (the first byte stays the profile's: 08 marks
-    /// a random Type A UID).
+    /// Draws a new random identifier from the seeded RNG: a Type B PUPI is random in all its
+    /// bytes; a Type A UID keeps the profile's first byte (08 marks a random UID).
     pub fn randomize_uid(&mut self) {
         let mut uid = self.profile.contactless.uid_bytes.value.0.clone();
-        self.rng.fill_bytes(&mut uid[1..]);
+        let keep = match self.profile.contactless.nfc_type.value {
+            NfcType::B => 0,
+            NfcType::A => 1,
+        };
+        if let Some(random) = uid.get_mut(keep..) {
+            self.rng.fill_bytes(random);
+        }
         self.uid = uid;
     }
 

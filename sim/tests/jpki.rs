@@ -798,7 +798,7 @@ fn unpowered_cards_answer_nothing() {
 }
 
 #[test]
-fn phones_get_a_new_uid_every_tap_and_cards_keep_theirs() {
+fn phones_and_cards_get_a_new_uid_every_tap_and_a_pinned_one_stays() {
     let mut phone = card("android-jpki");
     let first = phone.uid().to_vec();
     phone.power_off();
@@ -806,10 +806,20 @@ fn phones_get_a_new_uid_every_tap_and_cards_keep_theirs() {
     assert_ne!(phone.uid(), first.as_slice());
     assert_eq!(phone.uid()[0], 0x08, "random UIDs start with 08");
     let mut c = card("mynumber-card");
-    let fixed = c.uid().to_vec();
+    let pupi = c.uid().to_vec();
     c.power_off();
     c.power_on();
-    assert_eq!(c.uid(), fixed.as_slice());
+    assert_ne!(
+        c.uid(),
+        pupi.as_slice(),
+        "a Type B PUPI is random per activation"
+    );
+    assert_eq!(c.uid().len(), 4);
+    let mut pinned = card("readertest");
+    let fixed = pinned.uid().to_vec();
+    pinned.power_off();
+    pinned.power_on();
+    assert_eq!(pinned.uid(), fixed.as_slice());
     // The same seed gives the same UIDs.
     let again = card("android-jpki");
     assert_eq!(again.uid(), first.as_slice());
@@ -958,17 +968,23 @@ fn every_signature_scheme_verifies_independently() {
     );
 }
 
-/// GET DATA `00 CA 5F 51` at MF level hands over the contact ATR (physical cards; its value is
-/// the profile's, modelled); with an application selected it is not offered. EF 0009 and
-/// EF 0016 exist and no credential opens them; `80 A2` is refused.
+/// GET DATA `00 CA 5F 51` at MF level hands over the contact ATR as the card stores it — no TS,
+/// the last byte the XOR of the others, which a client checks before it puts `3B` in front
+/// (reported); with an application selected it is not offered. EF 0009 and EF 0016 exist and no
+/// credential opens them; `80 A2` is refused.
 #[test]
 fn get_data_contact_atr_and_the_closed_files() {
     let mut c = card("mynumber-card");
     let (atr, s) = tx(&mut c, "00 CA 5F 51 00");
     assert_eq!(s.to_string(), "9000");
-    assert_eq!(kazasu_sim::hex_spaced(&atr), "3B 90 96 81 31 FE 45 0D");
-    assert_eq!(atr[1] & 0x0F, 0, "no historical bytes");
-    assert_eq!(atr[1..].iter().fold(0, |a, b| a ^ b), 0, "TCK checks");
+    assert_eq!(kazasu_sim::hex_spaced(&atr), "E0 00 FF 81 31 FE 45 14");
+    let (tck, body) = atr.split_last().expect("bytes");
+    assert_eq!(
+        body.iter().fold(0, |a, b| a ^ b),
+        *tck,
+        "TCK checks, as contact_atr() does"
+    );
+    assert_eq!(atr[0] & 0x0F, 0, "T0: no historical bytes");
     assert_eq!(sw(&mut c, "00 CA 5F 52 00"), "6A88", "another tag");
     assert_eq!(sw(&mut c, "00 CA 5F 51 02"), "6700", "Le too short");
     let mut phone = card("android-jpki");

@@ -128,3 +128,56 @@ fn identities_are_synthetic_and_pass_the_check_digit() {
     births.dedup();
     assert_eq!(births.len(), f.ids().len(), "different birth dates");
 }
+
+/// GET DATA 5F 51's contact ATR is written as the card stores it: a profile with `3B` in front
+/// or a wrong checksum is refused at load, with the form to write.
+#[test]
+fn a_contact_atr_is_stored_without_ts_and_with_its_checksum() {
+    let builtin = BUILTIN_CARD_PROFILES
+        .iter()
+        .find(|(name, _)| *name == "mynumber-card")
+        .expect("built-in")
+        .1;
+    assert!(CardProfile::from_yaml(builtin, "mynumber-card").is_ok());
+    for (bad, why) in [
+        ("3B E0 00 FF 81 31 FE 45 14", "with TS"),
+        ("E0 00 FF 81 31 FE 45 15", "wrong checksum"),
+        ("14", "too short"),
+    ] {
+        let text = builtin.replace("\"E0 00 FF 81 31 FE 45 14\"", &format!("\"{bad}\""));
+        let err = CardProfile::from_yaml(&text, "t.yaml")
+            .expect_err(why)
+            .to_string();
+        assert!(err.contains("without 3B (TS)"), "{why}: {err}");
+    }
+}
+
+/// Each tap of a physical-card profile draws a new PUPI from the card's seed (the same seed
+/// draws the same ones); a profile with `uid: fixed` keeps its own.
+#[test]
+fn a_physical_card_draws_its_pupi_per_tap_from_its_seed() {
+    let pupis = |profile: &str, seed: u64| {
+        let p = std::sync::Arc::new(CardProfile::builtin(profile).expect("built-in"));
+        let subject = Fixtures::embedded().default_subject();
+        let mut card = kazasu_sim::Card::new(p, subject, seed).expect("card");
+        (0..3)
+            .map(|_| {
+                card.power_on();
+                let uid = card.uid().to_vec();
+                card.power_off();
+                uid
+            })
+            .collect::<Vec<_>>()
+    };
+    let taps = pupis("mynumber-card", 1);
+    assert!(taps.iter().all(|p| p.len() == 4), "{taps:02X?}");
+    assert!(taps[0] != taps[1] && taps[1] != taps[2], "{taps:02X?}");
+    assert_eq!(
+        pupis("mynumber-card", 1),
+        taps,
+        "the case's seed draws them"
+    );
+    assert_ne!(pupis("mynumber-card", 2), taps);
+    let fixed = pupis("readertest", 1);
+    assert!(fixed.windows(2).all(|w| w[0] == w[1]), "{fixed:02X?}");
+}

@@ -268,7 +268,8 @@ pub struct CardProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub atr: Option<Sourced<HexBytes>>,
     /// The contact-interface ATR the card hands over with GET DATA `00 CA 5F 51` at MF level
-    /// (physical cards); absent: GET DATA is not offered.
+    /// (physical cards), in the form the card stores it: without TS (`3B`), its last byte the
+    /// XOR of the others (TCK); absent: GET DATA is not offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_atr: Option<Sourced<HexBytes>>,
     /// Contactless parameters.
@@ -420,6 +421,19 @@ impl CardProfile {
             message,
             hint: hint.to_string(),
         };
+        if let Some(atr) = &self.contact_atr {
+            let bytes = &atr.value.0;
+            let body_xor = bytes[..bytes.len().saturating_sub(1)]
+                .iter()
+                .fold(0u8, |x, b| x ^ b);
+            if bytes.len() < 2 || bytes.first() == Some(&0x3B) || bytes.last() != Some(&body_xor) {
+                return Err(invalid(
+                    format!("contact_atr {:?} is not a stored contact ATR", atr.value),
+                    "write it as the card stores it: without 3B (TS), the last byte the XOR of \
+                     the others (e.g. E0 00 FF 81 31 FE 45 14)",
+                ));
+            }
+        }
         let c = &self.contactless;
         if c.fsci.value > 12 {
             return Err(invalid(

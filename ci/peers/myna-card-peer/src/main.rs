@@ -59,6 +59,13 @@ fn main() -> Result<()> {
     let mut card = pcsc::connect(reader, Sharing::Shared)?;
     let message = b"myna-card peer through pcscd";
 
+    // At MF level: the contact ATR as the card stores it, its checksum checked by the library.
+    let contact = card.contact_atr()?;
+    check(
+        &format!("contact ATR by GET DATA 5F 51: {contact:02X?}"),
+        contact == [0x3B, 0xE0, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x14],
+    )?;
+
     {
         let mut jpki = JpkiAp::select(&mut card)?;
         let token = jpki.read_token_info()?;
