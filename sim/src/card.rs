@@ -32,6 +32,12 @@ impl Applet {
     }
 }
 
+/// The file id of the physical card's one MF-level EF.
+const MF_EF_001E: [u8; 2] = [0x00, 0x1E];
+
+/// The GlobalPlatform issuer security domain of the physical card (its power-on default).
+pub const ISD_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00];
+
 /// The card's answer to one command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
@@ -303,12 +309,18 @@ impl Card {
         }
         let session = self.session.as_mut().expect("dispatch needs power");
         if cmd.cla == 0x00 && cmd.ins == 0xA4 && cmd.p1 == 0x04 {
-            return Self::select_application(&self.applets, cmd, session);
+            let has_isd = self.profile.device == crate::platform::profile::Device::Card;
+            return Self::select_application(&self.applets, cmd, session, has_isd);
         }
         let Some(index) = session.selected else {
             // GET DATA at MF level: the contact ATR (reported; its value is the profile's).
             if let (0x00, 0xCA, Some(atr)) = (cmd.cla, cmd.ins, &self.profile.contact_atr) {
                 return Ok((Self::get_data_contact_atr(cmd, &atr.value.0), Work::Other));
+            }
+            if self.profile.device == crate::platform::profile::Device::Card
+                && let Some(answer) = Self::mf_ef(cmd, session)
+            {
+                return Ok((Response::status(answer), Work::Other));
             }
             return Self::no_application(cmd);
         };
@@ -331,7 +343,12 @@ impl Card {
         }
     }
 
-    fn select_application(applets: &[Applet], cmd: &Command<'_>, session: &mut Session) -> Handled {
+    fn select_application(
+        applets: &[Applet],
+        cmd: &Command<'_>,
+        session: &mut Session,
+        has_isd: bool,
+    ) -> Handled {
         let answer = |sw| Ok((Response::status(sw), Work::Select));
         if !matches!(cmd.p2, 0x00 | 0x0C) {
             return answer(Sw::WRONG_P1P2);
@@ -343,6 +360,12 @@ impl Card {
         let found = applets
             .iter()
             .position(|a| a.aids().iter().any(|aid| aid.starts_with(cmd.data)));
+        if found.is_none() && has_isd && ISD_AID.starts_with(cmd.data) {
+            // The GlobalPlatform issuer security domain: the card leaves the current application
+            // and clears its security state; MF-level GET DATA answers again (reported).
+            *session = Session::default();
+            return answer(Sw::OK);
+        }
         match found {
             Some(index) => {
                 // Selecting another application starts its security state afresh; selecting the
@@ -363,10 +386,14 @@ impl Card {
         }
     }
 
-    /// GET CHALLENGE: `00 84 00 00 Le`, Le random bytes from the card's seeded generator.
+    /// GET CHALLENGE: `00 84 00 00 Le`, Le random bytes from the card's seeded generator; an
+    /// extended Le is refused with 69 85 (reported).
     fn get_challenge(&mut self, cmd: &Command<'_>) -> Response {
         if cmd.p1 != 0 || cmd.p2 != 0 {
             return Response::status(Sw::WRONG_P1P2);
+        }
+        if cmd.extended {
+            return Response::status(Sw::CONDITIONS_NOT_SATISFIED);
         }
         match cmd.le {
             Some(le) if cmd.data.is_empty() && (1..=256).contains(&le) => {
@@ -388,6 +415,29 @@ impl Card {
                 Response::ok(atr.to_vec())
             }
             _ => Response::status(Sw::WRONG_LENGTH),
+        }
+    }
+
+    /// The one EF of the physical card's MF: `001E` selects by its file id (90 00), and READ
+    /// BINARY or READ RECORD of it answer 69 81; no other MF EF exists (reported by myna-card's
+    /// author). `None`: the command is not about it.
+    fn mf_ef(cmd: &Command<'_>, session: &mut Session) -> Option<Sw> {
+        match (cmd.cla, cmd.ins) {
+            (0x00, 0xA4) if matches!(cmd.p1, 0x00 | 0x02) && cmd.data == MF_EF_001E => {
+                session.current_ef = Some(u16::from_be_bytes(MF_EF_001E));
+                Some(Sw::OK)
+            }
+            (0x00, 0xA4) => {
+                session.current_ef = None;
+                None
+            }
+            (0x00, 0xB0 | 0xB2)
+                if cmd.p1 & 0x80 == 0
+                    && session.current_ef == Some(u16::from_be_bytes(MF_EF_001E)) =>
+            {
+                Some(Sw::INCOMPATIBLE_WITH_FILE)
+            }
+            _ => None,
         }
     }
 

@@ -1003,5 +1003,85 @@ fn get_data_contact_atr_and_the_closed_files() {
         "not with the auth PIN either"
     );
     assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 16"), "9000");
-    assert_eq!(sw(&mut c, "80 A2 00 00 05 01 02 03 04 05"), "6982");
+    for p1p2 in ["00 00", "00 AE", "80 00", "00 B6"] {
+        assert_eq!(
+            sw(&mut c, &format!("80 A2 {p1p2} 05 01 02 03 04 05")),
+            "6A86",
+            "{p1p2}"
+        );
+    }
+    assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 17"), "9000");
+    assert_eq!(
+        sw(&mut c, "00 88 00 00 04 01 02 03 04 00"),
+        "6982",
+        "INTERNAL AUTHENTICATE"
+    );
+    assert_eq!(
+        sw(&mut c, "00 84 00 00 00 00 08"),
+        "6985",
+        "GET CHALLENGE, extended Le"
+    );
+    let (challenge, s) = tx(&mut c, "00 84 00 00 00");
+    assert_eq!(
+        (s.to_string(), challenge.len()),
+        ("9000".into(), 256),
+        "Le 00: 256 bytes"
+    );
+}
+
+/// SELECT of the issuer security domain leaves the AP and clears what was verified; a DF name
+/// given in part selects the first application it starts.
+#[test]
+fn the_issuer_security_domain_clears_a_verify_and_a_prefix_selects() {
+    let mut c = card("mynumber-card");
+    tx(&mut c, SELECT_JPKI);
+    assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 18"), "9000");
+    assert_eq!(sw(&mut c, "00 20 00 80 04 31 32 33 34"), "9000");
+    assert_eq!(sw(&mut c, "00 A4 04 0C 07 A0 00 00 01 51 00 00"), "9000");
+    assert_eq!(
+        sw(&mut c, "00 CA 5F 51 00"),
+        "9000",
+        "MF-level GET DATA again"
+    );
+    tx(&mut c, SELECT_JPKI);
+    assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 17"), "9000");
+    let di = format!(
+        "80 2A 00 80 33 {} 00",
+        "30 31 30 0D 06 09 60 86 48 01 65 03 04 02 01 05 00 04 20 ".to_owned() + &"AB ".repeat(32)
+    );
+    assert_eq!(sw(&mut c, &di), "6982", "the VERIFY is gone");
+    assert_eq!(
+        sw(&mut c, "00 A4 04 0C 01 D3"),
+        "9000",
+        "a prefix of the JPKI AP's name"
+    );
+    assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 0A"), "9000");
+    let mut phone = card("android-jpki");
+    assert_eq!(
+        sw(&mut phone, "00 A4 04 0C 07 A0 00 00 01 51 00 00"),
+        "6A82",
+        "not on phones"
+    );
+}
+
+/// The MF has one EF, 001E: it selects, and reading it answers 69 81; no other MF EF exists.
+#[test]
+fn the_mf_has_an_ef_001e_that_cannot_be_read() {
+    let mut c = card("mynumber-card");
+    assert_eq!(sw(&mut c, "00 A4 02 0C 02 00 1E"), "9000");
+    assert_eq!(sw(&mut c, "00 B0 00 00 04"), "6981");
+    assert_eq!(sw(&mut c, "00 B2 01 04 00"), "6981");
+    assert_eq!(sw(&mut c, "00 B0 9E 00 04"), "6A82", "not by short EF id");
+    for fid in ["2F 10", "2F 11", "3F 00"] {
+        assert_eq!(
+            sw(&mut c, &format!("00 A4 02 0C 02 {fid}")),
+            "6A82",
+            "{fid}"
+        );
+    }
+    assert_eq!(
+        sw(&mut c, "00 B0 00 00 04"),
+        "6A82",
+        "nothing selected any more"
+    );
 }

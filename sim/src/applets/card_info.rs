@@ -249,7 +249,7 @@ pub(crate) fn build(
         ],
         select_mf_ok: true,
         last_command: None,
-        refused_ins: Vec::new(),
+        refused: Vec::new(),
         sign_schemes: vec![Scheme::Verbatim],
         default_key: Some(ef::AP_KEY),
     }

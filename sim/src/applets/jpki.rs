@@ -1,8 +1,9 @@
 //! The JPKI AP (公的個人認証AP) as files on the card OS, exactly as `docs/jpki.md`
 //! describes it: certificates, CA certificates, token info, keys and PINs.
 
+use crate::iso7816::status::StatusWord;
 use crate::platform::identity::Subject;
-use crate::platform::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec};
+use crate::platform::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec, Refusal};
 use crate::platform::profile::JpkiParams;
 use crate::platform::signature::Scheme;
 use crate::secret::Secret;
@@ -25,7 +26,7 @@ pub mod ef {
     /// has opens it (reported), so READ BINARY answers 69 82.
     pub const PROTECTED_0009: u16 = 0x0009;
     /// The terminal-CA key that face-recognition terminals' certificates are checked against
-    /// with `80 A2` (reported); the check itself is not public and answers 69 82 (modelled).
+    /// with `80 A2` (reported); the check itself is not public: `80 A2` answers 6A 86.
     pub const TERMINAL_CA: u16 = 0x0016;
     /// 利用者証明用 certificate.
     pub const AUTH_CERT: u16 = 0x000A;
@@ -193,7 +194,27 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
         files,
         select_mf_ok: params.select_mf_after_ap_ok.value,
         last_command: Some(params.last_command_indicator.value),
-        refused_ins: vec![0xAE, 0xA2],
+        refused: vec![
+            // `80 AE`: 69 82 (reported, OpenSC pull request #959).
+            Refusal {
+                cla: 0x80,
+                ins: 0xAE,
+                sw: StatusWord::SECURITY_STATUS_NOT_SATISFIED,
+            },
+            // `80 A2`, the terminal-CA key check: 6A 86 with P1P2 00 00, 00 AE, 80 00 and 00 B6
+            // (reported by myna-card's author), taken for every P1P2 (modelled).
+            Refusal {
+                cla: 0x80,
+                ins: 0xA2,
+                sw: StatusWord::WRONG_P1P2,
+            },
+            // INTERNAL AUTHENTICATE on the JPKI keys: 69 82 (reported by myna-card's author).
+            Refusal {
+                cla: 0x00,
+                ins: 0x88,
+                sw: StatusWord::SECURITY_STATUS_NOT_SATISFIED,
+            },
+        ],
         sign_schemes: params
             .signature_p1
             .value

@@ -13,10 +13,14 @@ impl StatusWord {
     pub const WRONG_LENGTH: StatusWord = StatusWord(0x6700);
     /// 68 81: logical channel not supported (only the basic channel 0 exists).
     pub const LOGICAL_CHANNEL_NOT_SUPPORTED: StatusWord = StatusWord(0x6881);
+    /// 69 81: command incompatible with the file structure (READ of the MF's EF 001E).
+    pub const INCOMPATIBLE_WITH_FILE: StatusWord = StatusWord(0x6981);
     /// 69 82: security status not satisfied (PIN not verified, no approval).
     pub const SECURITY_STATUS_NOT_SATISFIED: StatusWord = StatusWord(0x6982);
     /// 69 84: reference data not usable — the PIN is blocked.
     pub const PIN_BLOCKED: StatusWord = StatusWord(0x6984);
+    /// 69 85: conditions of use not satisfied (GET CHALLENGE with an extended Le).
+    pub const CONDITIONS_NOT_SATISFIED: StatusWord = StatusWord(0x6985);
     /// 6A 80: incorrect data in the command data field (e.g. a new PIN of the wrong form).
     pub const WRONG_DATA: StatusWord = StatusWord(0x6A80);
     /// 6A 82: file or application not found.
@@ -133,8 +137,10 @@ pub const NAMED: &[Named] = &[
     named("6700", "wrong length", true),
     named("6881", "logical channel not supported", true),
     named("6882", "secure messaging not supported", true),
+    named("6981", "command incompatible with the file structure", true),
     named("6982", "security status not satisfied", true),
     named("6984", "PIN blocked", true),
+    named("6985", "conditions of use not satisfied", true),
     named("69FC", "secure messaging refused", true),
     named("6A80", "wrong data", true),
     named("6A81", "function not supported", false),
@@ -198,8 +204,10 @@ mod tests {
             StatusWord::OK,
             StatusWord::WRONG_LENGTH,
             StatusWord::LOGICAL_CHANNEL_NOT_SUPPORTED,
+            StatusWord::INCOMPATIBLE_WITH_FILE,
             StatusWord::SECURITY_STATUS_NOT_SATISFIED,
             StatusWord::PIN_BLOCKED,
+            StatusWord::CONDITIONS_NOT_SATISFIED,
             StatusWord::WRONG_DATA,
             StatusWord::FILE_NOT_FOUND,
             StatusWord::DATA_NOT_FOUND,

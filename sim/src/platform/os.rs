@@ -77,6 +77,17 @@ pub(crate) struct Ef {
     pub body: EfBody,
 }
 
+/// An instruction an application knows and refuses, whatever its parameters.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Refusal {
+    /// Its class byte.
+    pub cla: u8,
+    /// Its instruction byte.
+    pub ins: u8,
+    /// What the application answers.
+    pub sw: Sw,
+}
+
 /// An ISO application: AID, files, and how it answers a few commands that differ by profile.
 #[derive(Clone, Debug)]
 pub(crate) struct IsoApp {
@@ -86,9 +97,9 @@ pub(crate) struct IsoApp {
     pub select_mf_ok: bool,
     /// The answer to `80 FC 00 00`; `None`: 6D 00.
     pub last_command: Option<LastCommandIndicator>,
-    /// Proprietary (CLA 80) instructions the application refuses with 69 82 instead of 6D 00:
-    /// the JPKI AP's `80 AE` (reported) and `80 A2`, the terminal-CA key check (modelled).
-    pub refused_ins: Vec<u8>,
+    /// Instructions the application knows but refuses, with the status word it refuses them with
+    /// (instead of 6D 00): the JPKI AP's `80 AE`, `80 A2` and INTERNAL AUTHENTICATE.
+    pub refused: Vec<Refusal>,
     /// The COMPUTE DIGITAL SIGNATURE schemes (P1) this application offers; others: 6A 86.
     pub sign_schemes: Vec<Scheme>,
     /// The key COMPUTE DIGITAL SIGNATURE uses with P2 = 00 (the card-info AP's own key).
@@ -263,6 +274,13 @@ impl IsoApp {
         if !iso && !proprietary {
             return status(Sw::CLA_NOT_SUPPORTED, Work::Other);
         }
+        if let Some(r) = self
+            .refused
+            .iter()
+            .find(|r| (r.cla, r.ins) == (cmd.cla, cmd.ins))
+        {
+            return status(r.sw, Work::Other);
+        }
         match (cmd.ins, iso) {
             (0xA4, true) => self.select(cmd, ctx),
             (0xB0, true) => self.read_binary(cmd, ctx),
@@ -270,9 +288,6 @@ impl IsoApp {
             (0x24, true) => self.change_reference_data(cmd, ctx),
             (0x2A, false) => self.sign(cmd, ctx),
             (0xFC, false) if self.last_command.is_some() => self.last_command_indicator(cmd),
-            (ins, false) if self.refused_ins.contains(&ins) => {
-                status(Sw::SECURITY_STATUS_NOT_SATISFIED, Work::Other)
-            }
             (0xA4 | 0xB0 | 0x20 | 0x24, false) | (0x2A, true) => {
                 status(Sw::CLA_NOT_SUPPORTED, Work::Other)
             }
