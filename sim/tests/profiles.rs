@@ -26,6 +26,33 @@ fn the_my_number_card_atr_is_the_one_readers_report() {
     assert_eq!(p.frame_size(), 256);
 }
 
+/// The four physical-card variants give, through a part-3 reader, the four ATRs public lists
+/// hold byte for byte: ATQB application data, protocol info (byte 3's FO = 01: CID supported,
+/// NAD not), TCK.
+#[test]
+fn the_four_card_variants_give_the_four_part3_atrs() {
+    for (profile, atr) in [
+        ("mynumber-card", "3B 88 80 01 00 00 05 E0 B3 81 A1 00 7F"),
+        (
+            "mynumber-card-41e0",
+            "3B 88 80 01 00 00 41 E0 B3 81 A1 00 3B",
+        ),
+        (
+            "mynumber-card-106k",
+            "3B 88 80 01 00 4B 51 FF 00 81 D1 00 BC",
+        ),
+        (
+            "mynumber-card-fwi13",
+            "3B 88 80 01 00 4B 51 FF B3 81 D1 00 0F",
+        ),
+    ] {
+        let p = CardProfile::builtin(profile).unwrap();
+        assert_eq!(hex_spaced(&p.atr()), atr, "{profile}");
+        assert_eq!(p.atr()[10] & 0x03, 0x01, "{profile}: FO = 01");
+        assert_eq!(p.device, Device::Card);
+    }
+}
+
 #[test]
 fn type_a_atr_is_built_from_the_ats_historical_bytes() {
     let p = CardProfile::builtin("android-jpki").unwrap();

@@ -333,6 +333,8 @@ macro_rules! builtin_card_profiles {
 builtin_card_profiles!(
     "mynumber-card",
     "mynumber-card-fwi13",
+    "mynumber-card-41e0",
+    "mynumber-card-106k",
     "android-jpki",
     "iphone-jpki",
     "iphone-jpki-type-b",
