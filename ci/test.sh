@@ -14,9 +14,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KAZASU_PCSC=1   # real-stack tests must not skip here
+# A clean build gains nothing from incremental compilation, which keeps a second copy of every
+# crate's intermediate state: without it the target folder is gigabytes smaller.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 step() { echo "== [$(printf '%4d' "$SECONDS") s] $*"; }   # each step with the time it starts at
+disk() { echo "   disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free here; target/ $(du -sh target 2>/dev/null | cut -f1 || echo 0)"; }
 
 ci/install-deps.sh pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools opensc
+disk
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -31,6 +36,7 @@ cargo test --workspace --features kazasu/pcsc --locked
 # with the real-stack backend): the bundled suite takes as long with it as with a release build,
 # and CI does not compile the whole tree a third time.
 kazasu=target/debug/kazasu
+disk
 step "the bundled suite in-process, every report"
 "$kazasu" run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
 step "the book: mdbook build of docs/, every page listed and every link between pages"
@@ -58,4 +64,5 @@ step "the real stack failing: pcscd restarted mid-suite, pcscd gone"
 ci/failures.sh "$kazasu"
 step "ci/pcscd.sh beside a pcscd of another namespace"
 ci/pcscd-foreign.sh
+disk
 step "all passed"

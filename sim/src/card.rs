@@ -2,6 +2,7 @@
 //! memory, the phone's approval state and a seeded RNG. Bytes and a time in; a response and
 //! the card's processing time out.
 
+use crate::applets::{athena, card_info, common_card, jpki, mf, readertest};
 use crate::iso7816::apdu::{Command, Response};
 use crate::iso7816::nvm::{Nvm, PowerLost};
 use crate::iso7816::status::StatusWord as Sw;
@@ -11,7 +12,6 @@ use crate::platform::profile::{
     AppletName, CardProfile, NfcType, ProfileError, ReadertestParams, UidBehaviour,
 };
 use crate::time::{SimDuration, SimTime};
-use crate::{applets::athena, applets::card_info, applets::jpki, applets::readertest};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use std::sync::Arc;
@@ -31,9 +31,6 @@ impl Applet {
         }
     }
 }
-
-/// The file id of the physical card's one MF-level EF.
-const MF_EF_001E: [u8; 2] = [0x00, 0x1E];
 
 /// The GlobalPlatform issuer security domain of the physical card (its power-on default).
 pub const ISD_AID: [u8; 7] = [0xA0, 0x00, 0x00, 0x01, 0x51, 0x00, 0x00];
@@ -83,6 +80,8 @@ pub struct Card {
     rng: ChaCha8Rng,
     uid: Vec<u8>,
     atr: Vec<u8>,
+    /// The GET DATA objects the card answers at MF level (from the profile).
+    mf_objects: Vec<mf::Object>,
 }
 
 impl std::fmt::Debug for Card {
@@ -116,6 +115,18 @@ impl Card {
                     let params = profile.card_info.as_ref().expect("checked above");
                     Applet::Iso(card_info::build(params, &subject, &mut persistent.pins))
                 }
+                AppletName::CommonCard => {
+                    let params = profile.common_card.as_ref().expect("checked above");
+                    Applet::Iso(common_card::build(params, &subject, &mut persistent.pins))
+                }
+                AppletName::Juki => {
+                    let params = profile.juki.as_ref().expect("checked above");
+                    Applet::Iso(common_card::build_juki(
+                        params,
+                        &subject,
+                        &mut persistent.pins,
+                    ))
+                }
                 AppletName::Readertest => {
                     Applet::Readertest(profile.readertest.clone().expect("checked above"))
                 }
@@ -126,6 +137,12 @@ impl Card {
         let default_applet = applets.iter().position(|a| matches!(a, Applet::Athena));
         let atr = profile.atr();
         let uid = profile.contactless.uid_bytes.value.0.clone();
+        let mf_objects = profile
+            .mf_objects
+            .iter()
+            .flat_map(|o| &o.value)
+            .filter_map(|tag| mf::Object::from_tag(&tag.0))
+            .collect();
         Ok(Card {
             profile,
             subject,
@@ -138,6 +155,7 @@ impl Card {
             rng: ChaCha8Rng::seed_from_u64(seed),
             uid,
             atr,
+            mf_objects,
         })
     }
 
@@ -312,18 +330,29 @@ impl Card {
             let has_isd = self.profile.device == crate::platform::profile::Device::Card;
             return Self::select_application(&self.applets, cmd, session, has_isd);
         }
+        let physical = self.profile.device == crate::platform::profile::Device::Card;
         let Some(index) = session.selected else {
-            // GET DATA at MF level: the contact ATR (reported; its value is the profile's).
-            if let (0x00, 0xCA, Some(atr)) = (cmd.cla, cmd.ins, &self.profile.contact_atr) {
-                return Ok((Self::get_data_contact_atr(cmd, &atr.value.0), Work::Other));
-            }
-            if self.profile.device == crate::platform::profile::Device::Card
-                && let Some(answer) = Self::mf_ef(cmd, session)
+            // GET DATA at MF level: the card's data objects and its contact ATR.
+            let offer = mf::Offer {
+                contact_atr: self.profile.contact_atr.as_ref().map(|a| &a.value.0[..]),
+                objects: &self.mf_objects,
+            };
+            if (cmd.cla, cmd.ins) == (0x00, 0xCA)
+                && (offer.contact_atr.is_some() || !offer.objects.is_empty())
             {
+                return Ok((mf::get_data(cmd, &offer, &self.subject), Work::Other));
+            }
+            if physical && let Some(answer) = mf::ef_001e(cmd, session) {
                 return Ok((Response::status(answer), Work::Other));
             }
             return Self::no_application(cmd);
         };
+        // GET DATA inside an application: the instruction exists card-wide, but the MF's objects
+        // answer only at MF level (reported); which card generations also give 5F 51 inside an
+        // application is not public, so kazasu's card gives it at MF level only.
+        if physical && (cmd.cla, cmd.ins) == (0x00, 0xCA) {
+            return refuse(Sw::DATA_NOT_FOUND);
+        }
         if cmd.extended && !self.profile.extended_apdus.value {
             return refuse(Sw::WRONG_LENGTH);
         }
@@ -402,42 +431,6 @@ impl Card {
                 Response::ok(challenge)
             }
             _ => Response::status(Sw::WRONG_LENGTH),
-        }
-    }
-
-    /// `00 CA 5F 51 Le`: the contact ATR; another tag 6A 88; data or a short Le 67 00.
-    fn get_data_contact_atr(cmd: &Command<'_>, atr: &[u8]) -> Response {
-        if (cmd.p1, cmd.p2) != (0x5F, 0x51) {
-            return Response::status(Sw::DATA_NOT_FOUND);
-        }
-        match cmd.le {
-            Some(le) if cmd.data.is_empty() && le as usize >= atr.len() => {
-                Response::ok(atr.to_vec())
-            }
-            _ => Response::status(Sw::WRONG_LENGTH),
-        }
-    }
-
-    /// The one EF of the physical card's MF: `001E` selects by its file id (90 00), and READ
-    /// BINARY or READ RECORD of it answer 69 81; no other MF EF exists (reported by myna-card's
-    /// author). `None`: the command is not about it.
-    fn mf_ef(cmd: &Command<'_>, session: &mut Session) -> Option<Sw> {
-        match (cmd.cla, cmd.ins) {
-            (0x00, 0xA4) if matches!(cmd.p1, 0x00 | 0x02) && cmd.data == MF_EF_001E => {
-                session.current_ef = Some(u16::from_be_bytes(MF_EF_001E));
-                Some(Sw::OK)
-            }
-            (0x00, 0xA4) => {
-                session.current_ef = None;
-                None
-            }
-            (0x00, 0xB0 | 0xB2)
-                if cmd.p1 & 0x80 == 0
-                    && session.current_ef == Some(u16::from_be_bytes(MF_EF_001E)) =>
-            {
-                Some(Sw::INCOMPATIBLE_WITH_FILE)
-            }
-            _ => None,
         }
     }
 

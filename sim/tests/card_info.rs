@@ -188,12 +188,14 @@ fn basic_four_offsets_point_at_each_field() {
     );
 }
 
-/// EF 0003: the digests match EF 0001 as stored and EF 0002 without its offset table, and the
-/// issuer's signature verifies (RustCrypto) with the test PKI's issuer key; EF 0007's signature
-/// over the AP's key too, and that key signs a challenge with `80 2A 00 00` and no PIN.
+/// EF 0004 is the CV certificate of the municipality's key (`<code>31`/000) by the CA `6000033`
+/// (kazasu's stand-in key, `card-info-issuer.pub.pem`); EF 0003's digests match EF 0001 as stored
+/// and EF 0002 without its offset table, and its signature, like EF 0007's over the AP's key,
+/// verifies (RustCrypto) with the key EF 0004 certifies; the AP's key signs a challenge with
+/// `80 2A 00 00` and no PIN.
 #[test]
 fn integrity_record_and_ap_key_verify_against_the_test_pki() {
-    let issuer = RsaPublicKey::from_public_key_pem(
+    let ca = RsaPublicKey::from_public_key_pem(
         &std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/data/fixtures/pki/card-info-issuer.pub.pem"
@@ -201,13 +203,38 @@ fn integrity_record_and_ap_key_verify_against_the_test_pki() {
         .unwrap(),
     )
     .unwrap();
+    let mut c = card_for("mynumber-card", "tanaka-ichiro");
+    tx(&mut c, SELECT_CARD_INFO);
+    let cert = read_whole_at(&mut c, 0x84);
+    assert_eq!(cert.len(), 568);
+    assert_eq!(
+        cert[..10],
+        [0x7F, 0x21, 0x82, 0x02, 0x33, 0x5F, 0x4E, 0x82, 0x01, 0x29]
+    );
+    let body = &cert[10..307];
+    assert_eq!(cert[307..312], [0x5F, 0x37, 0x82, 0x01, 0x00]);
+    assert_eq!(&body[..7], b"6000033");
+    assert_eq!(body[7..16], [0x08, 0x05, b'0', b'0', b'1', 0, 0, 0, 0]);
+    assert_eq!(&body[16..23], b"0110131", "<municipality>31");
+    assert_eq!(body[23..32], [0x08, 0x05, b'0', b'0', b'0', 0, 0, 0, 0]);
+    assert_ne!(body[..16], body[16..32], "issuer and subject differ");
+    ca.verify(
+        Pkcs1v15Sign::new::<Sha256>(),
+        &Sha256::digest(body),
+        &cert[312..],
+    )
+    .expect("EF 0004 signed by the CA");
+    let signer = RsaPublicKey::new(
+        BigUint::from_bytes_be(&body[32 + 9..]),
+        BigUint::from_bytes_be(&body[32 + 2..32 + 5]),
+    )
+    .unwrap();
+    assert!(signer != ca, "the CA's key is not on the card");
     let pkcs1 = |data: &[u8], sig: &[u8]| {
-        issuer
+        signer
             .verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(data), sig)
             .is_ok()
     };
-    let mut c = card_for("mynumber-card", "tanaka-ichiro");
-    tx(&mut c, SELECT_CARD_INFO);
     // The AP's own key signs without any credential.
     let challenge = tx(&mut c, "00 84 00 00 10").0;
     let digest_info = [
@@ -276,9 +303,27 @@ fn integrity_record_and_ap_key_verify_against_the_test_pki() {
             )
             .is_ok()
     );
-    // EF 0004 certifies the issuer key: 7F 21 { 5F 4E body, 5F 37 signature }.
-    let cert = read_whole_at(&mut c, 0x84);
-    assert_eq!(cert[..2], [0x7F, 0x21]);
+}
+
+/// EF 0005: 164 bytes, `FF 40 82 00 9F { DF 41 04 …, DF 42 10 <key id 6000034/001>, DF 43 82 00 80
+/// <32 bytes, none FF> <96 × FF> }`, free to read; DF 43 is no digest of EF 0001.
+#[test]
+fn ap_basic_data_has_the_card_layout() {
+    let mut c = card("mynumber-card");
+    tx(&mut c, SELECT_CARD_INFO);
+    let data = read_whole_at(&mut c, 0x85);
+    assert_eq!(data.len(), 164);
+    assert_eq!(data[..5], [0xFF, 0x40, 0x82, 0x00, 0x9F]);
+    assert_eq!(data[5..12], [0xDF, 0x41, 0x04, 0x01, 0x03, 0x0E, 0x01]);
+    assert_eq!(data[12..15], [0xDF, 0x42, 0x10]);
+    assert_eq!(&data[15..22], b"6000034");
+    assert_eq!(data[31..36], [0xDF, 0x43, 0x82, 0x00, 0x80]);
+    let (opaque, filler) = data[36..].split_at(32);
+    assert!(opaque.iter().all(|b| *b != 0xFF));
+    assert!(filler.iter().all(|b| *b == 0xFF) && filler.len() == 96);
+    assert_eq!(sw(&mut c, "00 20 00 91 04 31 32 33 34"), "9000");
+    let my_number = read_whole_at(&mut c, 0x81);
+    assert_ne!(opaque, &Sha256::digest(&my_number)[..]);
 }
 
 #[test]

@@ -247,14 +247,19 @@ const FAMILIES: &[Family] = &[
     },
 ];
 
-/// The JPKI commands of the card model (CLA INS), as `docs/jpki.md` lists them.
+/// The commands of the My Number card model (CLA INS) in all its applications, as
+/// `docs/jpki.md` lists them.
 const JPKI_COMMANDS: &[([u8; 2], &str)] = &[
     ([0x00, 0xA4], "SELECT"),
     ([0x00, 0xB0], "READ BINARY"),
+    ([0x00, 0xB2], "READ RECORD (共通カードAP, 住基AP)"),
     ([0x00, 0x20], "VERIFY"),
     ([0x00, 0x24], "CHANGE REFERENCE DATA"),
+    ([0x80, 0x32], "CHANGE KEY (共通カードAP, 住基AP)"),
     ([0x80, 0x2A], "COMPUTE DIGITAL SIGNATURE"),
     ([0x00, 0x84], "GET CHALLENGE"),
+    ([0x00, 0x88], "INTERNAL AUTHENTICATE"),
+    ([0x80, 0xAE], "SET SESSION KEY (refused)"),
     ([0x00, 0xCA], "GET DATA"),
     ([0x80, 0xFC], "last-command indicator (phones)"),
     (

@@ -134,6 +134,8 @@ pub fn run_case_on(
         ("auth_pin", &pins.auth),
         ("sign_pin", &pins.sign),
         ("card_info_pin", &pins.card_info),
+        ("juki_pin", pins.juki()),
+        ("common_pin", pins.common()),
     ] {
         // A physical card has its own PINs: the operator gives them as KAZASU_SECRET_AUTH_PIN
         // and so on; the test identity's would be wrong PINs to it.

@@ -71,8 +71,8 @@ pub struct Scenario {
     /// Highest bit rate to negotiate, kbit/s.
     #[serde(default)]
     pub bit_rate: Option<u32>,
-    /// Secrets (PINs, codes) used as `${secrets.NAME}`; never printed. `auth_pin`, `sign_pin`
-    /// and `card_info_pin` default to the identity's PINs.
+    /// Secrets (PINs, codes) used as `${secrets.NAME}`; never printed. `auth_pin`, `sign_pin`,
+    /// `card_info_pin`, `juki_pin` and `common_pin` default to the identity's PINs.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub secrets: BTreeMap<String, Secret<String>>,

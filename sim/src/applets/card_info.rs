@@ -2,7 +2,8 @@
 //! 照合番号A/B, the My Number file, the basic four facts, the issuer-signed integrity record and
 //! the AP's own key, with each file's access rule as real cards apply it (`docs/jpki.md`).
 
-use crate::iso7816::tlv::{encode as tlv_vec, write as tlv};
+use crate::iso7816::tlv::{encode as tlv_vec, write as tlv, write_long};
+use crate::platform::cv_cert::{self, KeyId};
 use crate::platform::identity::Subject;
 use crate::platform::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec};
 use crate::platform::profile::CardInfoParams;
@@ -43,9 +44,22 @@ pub mod ef {
     pub const CHECK_CODE_B: u16 = 0x0015;
 }
 
-/// The test issuer's key identifier in the AP's certificate: 16 bytes, seven digits naming the
-/// key, two separator bytes, a three-digit group. `9999901` names no real issuer.
-pub const TEST_ISSUER_KEY_ID: &[u8; 16] = b"9999901/0001    ";
+/// The key id of the CA that certifies the AP's signer in EF 0004: `6000033`/001, JPKI's test
+/// hierarchy (production cards name `5000033`); kazasu's stand-in key signs for it.
+pub fn issuer_key_id() -> KeyId {
+    KeyId::new("6000033", "001").expect("seven and three digits")
+}
+
+/// The key id EF 0005's DF 42 names: `6000034`/001 (as on the public test card).
+pub fn basic_data_key_id() -> KeyId {
+    KeyId::new("6000034", "001").expect("seven and three digits")
+}
+
+/// The key id of the municipality's key EF 0004 certifies: `<code>31`/000.
+pub fn signer_key_id(subject: &Subject) -> KeyId {
+    KeyId::municipal(&subject.identity.municipality_code, "31", "000")
+        .expect("identities are checked to have 5-digit municipality codes")
+}
 
 /// EF 0001: `FF 10 0C` + the 12 digits + `FF FF`.
 pub fn my_number_file(my_number: &str) -> Vec<u8> {
@@ -112,21 +126,13 @@ pub struct Files {
 }
 
 impl Files {
-    /// Builds every file of `subject`'s card-info AP. The signatures are PKCS#1 v1.5 with
-    /// SHA-256 by the test issuer key, over the objects before the signature as written.
+    /// Builds every file of `subject`'s card-info AP. The records' signatures are PKCS#1 v1.5
+    /// with SHA-256, over the objects before the signature as written, by the municipality's
+    /// key that EF 0004 certifies (the CA's stand-in signs EF 0004 itself).
     pub fn new(subject: &Subject) -> Files {
         let id = &subject.identity;
-        let issuer = &subject.card_info_issuer;
-        let sign = |data: &[u8]| {
-            let digest_info = [
-                &crate::platform::signature::SHA256_DIGEST_INFO_PREFIX[..],
-                &openssl::sha::sha256(data),
-            ]
-            .concat();
-            issuer
-                .sign_pkcs1(&digest_info)
-                .expect("a 51-byte DigestInfo fits an RSA-2048 key")
-        };
+        let signer = &subject.keys.card_info_signer;
+        let sign = |data: &[u8]| cv_cert::sign(signer, data);
         let my_number = my_number_file(id.my_number.expose());
         let basic_four = basic_four_file(subject);
         let mut signed = tlv_vec(&[0xDF, 0x31], &openssl::sha::sha256(&my_number));
@@ -139,22 +145,29 @@ impl Files {
         tlv(&[0xDF, 0x33], &sign(&signed), &mut integrity_inner);
         let integrity = tlv_vec(&[0xFF, 0x30], &integrity_inner);
 
-        // EF 0004: 7F 21 { 5F 4E { issuer key id, subject key id, key }, 5F 37 signature } —
-        // the shape a public reader parses; the test issuer certifies its own key.
-        let mut body = TEST_ISSUER_KEY_ID.to_vec();
-        body.extend_from_slice(TEST_ISSUER_KEY_ID);
-        body.extend(issuer.public_tlv());
-        let mut cert_inner = tlv_vec(&[0x5F, 0x4E], &body);
-        tlv(&[0x5F, 0x37], &sign(&body), &mut cert_inner);
-        let certificate = tlv_vec(&[0x7F, 0x21], &cert_inner);
+        // EF 0004: the CV certificate of the municipality's key by the CA `6000033`.
+        let certificate = cv_cert::certificate(
+            issuer_key_id(),
+            &subject.card_info_issuer,
+            signer_key_id(subject),
+            signer,
+        );
 
-        // EF 0005: FF 40 { DF 41 version etc., DF 42 a key id, DF 43 128 bytes (32 + FF filler) }.
-        let mut basic_inner = tlv_vec(&[0xDF, 0x41], &[0x01, 0x03, 0x0E, 0x01]);
-        tlv(&[0xDF, 0x42], TEST_ISSUER_KEY_ID, &mut basic_inner);
-        let mut trailing = openssl::sha::sha256(&my_number).to_vec();
-        trailing.resize(128, 0xFF);
-        tlv(&[0xDF, 0x43], &trailing, &mut basic_inner);
-        let ap_basic_data = tlv_vec(&[0xFF, 0x40], &basic_inner);
+        // EF 0005: FF 40 { DF 41 version etc., DF 42 a key id, DF 43 32 opaque bytes + 96 FF },
+        // 164 bytes with every long length as 82 hh ll (as on the public test card). DF 43's
+        // 32 bytes match no digest of the card's files; kazasu draws them from the card serial
+        // (none of them FF, so a reader can tell them from the filler).
+        let mut basic_inner = Vec::with_capacity(160);
+        write_long(&[0xDF, 0x41], &[0x01, 0x03, 0x0E, 0x01], &mut basic_inner);
+        write_long(&[0xDF, 0x42], &basic_data_key_id().0, &mut basic_inner);
+        let mut opaque =
+            openssl::sha::sha256(format!("kazasu card-info DF43 {}", id.card_serial).as_bytes())
+                .map(|b| b.min(0xFE))
+                .to_vec();
+        opaque.resize(128, 0xFF);
+        write_long(&[0xDF, 0x43], &opaque, &mut basic_inner);
+        let mut ap_basic_data = Vec::with_capacity(164);
+        write_long(&[0xFF, 0x40], &basic_inner, &mut ap_basic_data);
 
         let ap_key = &subject.keys.card_info_key;
         let session_key = tlv_vec(&[0xA1], &ap_key.public_tlv());
@@ -252,5 +265,7 @@ pub(crate) fn build(
         refused: Vec::new(),
         sign_schemes: vec![Scheme::Verbatim],
         default_key: Some(ef::AP_KEY),
+        internal_authenticate: false,
+        change_key: false,
     }
 }

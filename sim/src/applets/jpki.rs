@@ -222,5 +222,7 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
             .filter_map(|p1| Scheme::from_p1(*p1))
             .collect(),
         default_key: None,
+        internal_authenticate: false,
+        change_key: false,
     }
 }

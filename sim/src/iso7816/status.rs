@@ -27,6 +27,12 @@ impl StatusWord {
     pub const FILE_NOT_FOUND: StatusWord = StatusWord(0x6A82);
     /// 6A 88: referenced data not found (GET DATA of an unknown tag).
     pub const DATA_NOT_FOUND: StatusWord = StatusWord(0x6A88);
+    /// 6A 83: record not found (READ RECORD of a record the file does not have).
+    pub const RECORD_NOT_FOUND: StatusWord = StatusWord(0x6A83);
+    /// 66 F1: the card's answer to SET SESSION KEY (`80 AE`) in an application that offers no
+    /// secure messaging (reported for the 共通カードAP and the 券面事項確認AP; not an ISO 7816-4
+    /// status word).
+    pub const NO_SESSION_KEY: StatusWord = StatusWord(0x66F1);
     /// 6A 86: incorrect P1-P2.
     pub const WRONG_P1P2: StatusWord = StatusWord(0x6A86);
     /// 6B 00: offset beyond the end of the file.
@@ -134,6 +140,7 @@ const fn named(pattern: &'static str, meaning: &'static str, jpki: bool) -> Name
 pub const NAMED: &[Named] = &[
     named("9000", "success", true),
     named("63Cx", "wrong PIN", true),
+    named("66F1", "no secure messaging in this application", true),
     named("6700", "wrong length", true),
     named("6881", "logical channel not supported", true),
     named("6882", "secure messaging not supported", true),
@@ -145,6 +152,7 @@ pub const NAMED: &[Named] = &[
     named("6A80", "wrong data", true),
     named("6A81", "function not supported", false),
     named("6A82", "file not found", true),
+    named("6A83", "record not found", true),
     named("6A86", "wrong P1-P2", true),
     named("6A88", "referenced data not found", true),
     named("6B00", "offset beyond the end of the file", true),
@@ -218,6 +226,8 @@ mod tests {
             StatusWord::SM_NOT_SUPPORTED,
             StatusWord::SM_REFUSED,
             StatusWord::FUNCTION_NOT_SUPPORTED,
+            StatusWord::RECORD_NOT_FOUND,
+            StatusWord::NO_SESSION_KEY,
         ];
         for sw in constants {
             let row = NAMED.iter().find(|n| n.matches(sw)).expect("named");

@@ -46,6 +46,24 @@ pub struct Pins {
     pub sign: Secret<String>,
     /// 券面事項入力補助用 PIN: 4 digits.
     pub card_info: Secret<String>,
+    /// The 住基AP's PIN (EF 001C): 4 digits; the card-info PIN when not given (municipal
+    /// counters usually set the 4-digit PINs to one value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub juki: Option<Secret<String>>,
+    /// The 共通カードAP's PIN (EF 001C): 4 digits; the card-info PIN when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common: Option<Secret<String>>,
+}
+
+impl Pins {
+    /// The 住基AP's PIN.
+    pub fn juki(&self) -> &Secret<String> {
+        self.juki.as_ref().unwrap_or(&self.card_info)
+    }
+    /// The 共通カードAP's PIN.
+    pub fn common(&self) -> &Secret<String> {
+        self.common.as_ref().unwrap_or(&self.card_info)
+    }
 }
 
 /// The Japanese era (元号) of a date and its year in that era: 令和 from 2019-05-01, 平成 from
@@ -97,8 +115,15 @@ pub struct Identity {
     pub locality: Vec<String>,
     /// The 12-digit My Number (passes the check digit).
     pub my_number: Secret<String>,
-    /// The year the card expires (part of 照合番号B).
+    /// The year the card expires (part of 照合番号B); the card expires on the holder's birthday
+    /// of that year.
     pub card_expiry_year: u16,
+    /// The 5-digit local government code (地方公共団体コード without its check digit) of the
+    /// municipality that issued the card: the 共通カードAP's record, MF object 00F0 and the
+    /// card-info AP's certificate subject carry it.
+    pub municipality_code: String,
+    /// The card's 15-digit serial number, as the 共通カードAP's record and MF object 0045 carry it.
+    pub card_serial: String,
     /// The 4-digit security code (part of 照合番号B).
     pub security_code: Secret<String>,
     /// PINs.
@@ -109,6 +134,21 @@ impl Identity {
     /// Birth date as `YYYYMMDD`.
     pub fn birth_yyyymmdd(&self) -> String {
         self.birth_date.replace('-', "")
+    }
+
+    /// The card's expiry date `YYYYMMDD`: the holder's birthday in `card_expiry_year` (28
+    /// February for a 29 February birthday in a common year).
+    pub fn card_expiry_yyyymmdd(&self) -> String {
+        let b = self.birth_yyyymmdd();
+        let year = self.card_expiry_year;
+        let leap =
+            year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+        let month_day = match b.get(4..) {
+            Some("0229") if !leap => "0228",
+            Some(md) => md,
+            None => "0101",
+        };
+        format!("{year:04}{month_day}")
     }
 
     /// 照合番号B: the birth date with its **Japanese-era** year, `YYMMDD` (1980-02-17 is 昭和55:
@@ -160,6 +200,20 @@ impl Identity {
         }
         if !four_digits(self.security_code.expose()) {
             return Err(invalid("security_code is 4 digits"));
+        }
+        if [pins.juki.as_ref(), pins.common.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|p| !four_digits(p.expose()))
+        {
+            return Err(invalid("the juki and common PINs are 4 digits"));
+        }
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|c| c.is_ascii_digit());
+        if !digits(&self.municipality_code, 5) {
+            return Err(invalid("municipality_code is 5 digits"));
+        }
+        if !digits(&self.card_serial, 15) {
+            return Err(invalid("card_serial is 15 digits"));
         }
         Ok(())
     }
@@ -309,6 +363,23 @@ pub struct IdentityKeys {
     pub sign_cert: Vec<u8>,
     /// The card-info AP's own key (key 0013; signs challenges without a PIN).
     pub card_info_key: PrivateKey,
+    /// The key the card-info AP's certificate (EF 0004) certifies and its records (EF 0003,
+    /// EF 0007) are signed with: the municipality's `<code>31` key.
+    pub card_info_signer: PrivateKey,
+    /// The 共通カードAP's key 0019 (INTERNAL AUTHENTICATE, no credential; its public half is
+    /// nowhere on the card).
+    pub common_key: PrivateKey,
+    /// The municipality's `<code>30` key that MF object 00F8 certifies and that signs 7F21.
+    pub mf_key: PrivateKey,
+}
+
+/// The test keys of the MF objects' certificate chain shared by every card.
+#[derive(Debug)]
+pub struct MfChainKeys {
+    /// Stand-in for the CA key `6000020`/001 (signs 00F8).
+    pub root: PrivateKey,
+    /// Stand-in for the `0000050`/001 key (certified in 7F21).
+    pub leaf: PrivateKey,
 }
 
 /// One person with their key material and the CA certificates their card carries.
@@ -322,8 +393,11 @@ pub struct Subject {
     pub auth_ca_cert: Vec<u8>,
     /// 署名用 CA certificate, DER (EF 0002).
     pub sign_ca_cert: Vec<u8>,
-    /// The test issuer key that signs the card-info AP's records (EF 0003, EF 0007).
+    /// The stand-in for the CA `6000033` that certifies the card-info AP's signer (EF 0004).
     pub card_info_issuer: Arc<PrivateKey>,
+    /// The stand-ins of the MF's certificate chain: the CA `6000020` that signs object 00F8,
+    /// and the `0000050` key object 7F21 certifies.
+    pub mf_chain: Arc<MfChainKeys>,
     /// What applications derive from this subject once and every card of it shares (the
     /// card-info AP's files carry the issuer's signatures); the identity never looks inside.
     pub(crate) derived: Derived,
@@ -376,21 +450,32 @@ embedded_fixtures!(
     "pki/auth-ca.pem",
     "pki/sign-ca.pem",
     "pki/card-info-issuer.key.pem",
+    "pki/mf-root.key.pem",
+    "pki/mf-0000050.key.pem",
     "pki/yamada-taro/auth.pem",
     "pki/yamada-taro/auth.key.pem",
     "pki/yamada-taro/sign.pem",
     "pki/yamada-taro/sign.key.pem",
     "pki/yamada-taro/card-info.key.pem",
+    "pki/yamada-taro/card-info-signer.key.pem",
+    "pki/yamada-taro/common.key.pem",
+    "pki/yamada-taro/mf.key.pem",
     "pki/suzuki-hanako/auth.pem",
     "pki/suzuki-hanako/auth.key.pem",
     "pki/suzuki-hanako/sign.pem",
     "pki/suzuki-hanako/sign.key.pem",
     "pki/suzuki-hanako/card-info.key.pem",
+    "pki/suzuki-hanako/card-info-signer.key.pem",
+    "pki/suzuki-hanako/common.key.pem",
+    "pki/suzuki-hanako/mf.key.pem",
     "pki/tanaka-ichiro/auth.pem",
     "pki/tanaka-ichiro/auth.key.pem",
     "pki/tanaka-ichiro/sign.pem",
     "pki/tanaka-ichiro/sign.key.pem",
     "pki/tanaka-ichiro/card-info.key.pem",
+    "pki/tanaka-ichiro/card-info-signer.key.pem",
+    "pki/tanaka-ichiro/common.key.pem",
+    "pki/tanaka-ichiro/mf.key.pem",
 );
 
 fn pem_cert_to_der(pem: &[u8], path: &str) -> Result<Vec<u8>, FixtureError> {
@@ -431,14 +516,17 @@ impl Fixtures {
             serde_saphyr::from_str(&text).map_err(|e| FixtureError::Identities(e.to_string()))?;
         let auth_ca_cert = pem_cert_to_der(&read("pki/auth-ca.pem")?, "pki/auth-ca.pem")?;
         let sign_ca_cert = pem_cert_to_der(&read("pki/sign-ca.pem")?, "pki/sign-ca.pem")?;
-        let issuer_path = "pki/card-info-issuer.key.pem";
-        let card_info_issuer =
-            Arc::new(PrivateKey::from_pem(&read(issuer_path)?).map_err(|source| {
-                FixtureError::Key {
-                    path: issuer_path.into(),
-                    source,
-                }
-            })?);
+        let shared_key = |path: &str| {
+            PrivateKey::from_pem(&read(path)?).map_err(|source| FixtureError::Key {
+                path: path.into(),
+                source,
+            })
+        };
+        let card_info_issuer = Arc::new(shared_key("pki/card-info-issuer.key.pem")?);
+        let mf_chain = Arc::new(MfChainKeys {
+            root: shared_key("pki/mf-root.key.pem")?,
+            leaf: shared_key("pki/mf-0000050.key.pem")?,
+        });
         let mut subjects = BTreeMap::new();
         let mut order = Vec::new();
         for identity in file.identities {
@@ -457,6 +545,9 @@ impl Fixtures {
                 sign_key: key("sign.key.pem")?,
                 sign_cert: pem_cert_to_der(&file("sign.pem")?, &format!("pki/{id}/sign.pem"))?,
                 card_info_key: key("card-info.key.pem")?,
+                card_info_signer: key("card-info-signer.key.pem")?,
+                common_key: key("common.key.pem")?,
+                mf_key: key("mf.key.pem")?,
             };
             if subjects.contains_key(&id) {
                 return Err(FixtureError::Identities(format!(
@@ -472,6 +563,7 @@ impl Fixtures {
                     auth_ca_cert: auth_ca_cert.clone(),
                     sign_ca_cert: sign_ca_cert.clone(),
                     card_info_issuer: card_info_issuer.clone(),
+                    mf_chain: mf_chain.clone(),
                     derived: Derived::default(),
                 }),
             );

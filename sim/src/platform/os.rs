@@ -2,8 +2,8 @@
 //! counters, keys, access rules and a per-application security state.
 //!
 //! Applications such as the JPKI AP are data built on this OS (see `applets/`);
-//! the OS answers SELECT, READ BINARY, VERIFY, CHANGE REFERENCE DATA and COMPUTE DIGITAL
-//! SIGNATURE for all of them. Persistent state (PIN values and counters) lives in [`Nvm`] and
+//! the OS answers SELECT, READ BINARY, READ RECORD, VERIFY, CHANGE REFERENCE DATA, JICSAP's
+//! CHANGE KEY, INTERNAL AUTHENTICATE and COMPUTE DIGITAL SIGNATURE for all of them. Persistent state (PIN values and counters) lives in [`Nvm`] and
 //! changes only by commits; the security state is volatile and lost on power-off.
 
 use crate::iso7816::apdu::{Command, Response};
@@ -64,6 +64,11 @@ impl PinSpec {
 pub(crate) enum EfBody {
     /// A transparent file.
     Binary { data: Arc<[u8]>, read: Access },
+    /// A record file (READ RECORD; READ BINARY answers 69 81).
+    Records {
+        records: Vec<Arc<[u8]>>,
+        read: Access,
+    },
     /// A PIN object; its value and counter are in persistent slot `slot`.
     Pin { slot: usize, spec: PinSpec },
     /// A private key, usable for COMPUTE DIGITAL SIGNATURE.
@@ -104,6 +109,12 @@ pub(crate) struct IsoApp {
     pub sign_schemes: Vec<Scheme>,
     /// The key COMPUTE DIGITAL SIGNATURE uses with P2 = 00 (the card-info AP's own key).
     pub default_key: Option<u16>,
+    /// Whether INTERNAL AUTHENTICATE (`00 88 00 <80|key>`) signs a challenge with one of the
+    /// application's keys (the 共通カードAP's key 0019); otherwise 6D 00 unless refused.
+    pub internal_authenticate: bool,
+    /// Whether JICSAP's CHANGE KEY (`80 32 00 <80|pin> Lc <new>`) changes a verified PIN (the
+    /// 共通カードAP's and the 住基AP's 001C).
+    pub change_key: bool,
 }
 
 impl IsoApp {
@@ -284,6 +295,9 @@ impl IsoApp {
         match (cmd.ins, iso) {
             (0xA4, true) => self.select(cmd, ctx),
             (0xB0, true) => self.read_binary(cmd, ctx),
+            (0xB2, true) => self.read_record(cmd, ctx),
+            (0x88, true) if self.internal_authenticate => self.internal_authenticate(cmd, ctx),
+            (0x32, false) if self.change_key => self.change_key(cmd, ctx),
             (0x20, true) => self.verify(cmd, ctx),
             (0x24, true) => self.change_reference_data(cmd, ctx),
             (0x2A, false) => self.sign(cmd, ctx),
@@ -353,8 +367,10 @@ impl IsoApp {
             return status(Sw::FILE_NOT_FOUND, Work::Other);
         };
         ctx.session.current_ef = Some(fid);
-        let EfBody::Binary { data, read } = &ef.body else {
-            return status(Sw::SECURITY_STATUS_NOT_SATISFIED, Work::Other);
+        let (data, read) = match &ef.body {
+            EfBody::Binary { data, read } => (data, read),
+            EfBody::Records { .. } => return status(Sw::INCOMPATIBLE_WITH_FILE, Work::Other),
+            _ => return status(Sw::SECURITY_STATUS_NOT_SATISFIED, Work::Other),
         };
         if !self.allowed(read, ctx) {
             return status(Sw::SECURITY_STATUS_NOT_SATISFIED, Work::Other);
@@ -366,6 +382,87 @@ impl IsoApp {
         let chunk = data[offset..end].to_vec();
         let n = chunk.len();
         Ok((Response::ok(chunk), Work::Read(n)))
+    }
+
+    /// READ RECORD `00 B2 <record> <SFI<<3 | 4> Le`: the record numbered P1 of the current EF
+    /// (SFI 0) or of the EF whose short identifier P2 carries, which becomes current — no SELECT
+    /// needed (reported: the 共通カードAP read as `00 B2 01 0C 00`). Only "record number in P1"
+    /// (P2's low bits 100) is offered; a record longer than Le answers 6C with its length.
+    fn read_record(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Handled {
+        if cmd.p2 & 0x07 != 0x04 || cmd.p1 == 0 {
+            return status(Sw::WRONG_P1P2, Work::Other);
+        }
+        let fid = match cmd.p2 >> 3 {
+            0 => match ctx.session.current_ef {
+                Some(fid) => fid,
+                None => return status(Sw::FILE_NOT_FOUND, Work::Other),
+            },
+            sfi => u16::from(sfi),
+        };
+        let (Some(le), true) = (cmd.le, cmd.data.is_empty()) else {
+            return status(Sw::WRONG_LENGTH, Work::Other);
+        };
+        let Some(ef) = self.ef(fid) else {
+            return status(Sw::FILE_NOT_FOUND, Work::Other);
+        };
+        ctx.session.current_ef = Some(fid);
+        let EfBody::Records { records, read } = &ef.body else {
+            return status(Sw::INCOMPATIBLE_WITH_FILE, Work::Other);
+        };
+        if !self.allowed(read, ctx) {
+            return status(Sw::SECURITY_STATUS_NOT_SATISFIED, Work::Other);
+        }
+        let Some(record) = records.get(usize::from(cmd.p1) - 1) else {
+            return status(Sw::RECORD_NOT_FOUND, Work::Other);
+        };
+        if (le as usize) < record.len() {
+            let exact = u8::try_from(record.len()).unwrap_or(0);
+            return status(Sw::from_bytes(0x6C, exact), Work::Other);
+        }
+        Ok((Response::ok(record.to_vec()), Work::Read(record.len())))
+    }
+
+    /// INTERNAL AUTHENTICATE `00 88 00 <80|key> Lc <challenge> Le`: a PKCS#1 v1.5 signature of
+    /// the SHA-256 DigestInfo of the challenge (1 to 255 bytes) with the key P2 names, under the
+    /// key's usage rule (reported: the 共通カードAP's 0019 answers with no credential).
+    fn internal_authenticate(&self, cmd: &Command<'_>, ctx: &Ctx<'_>) -> Handled {
+        if cmd.p1 != 0x00 {
+            return status(Sw::WRONG_P1P2, Work::Sign);
+        }
+        let fid = match p2_target(cmd.p2, ctx.session.current_ef) {
+            Ok(fid) => fid,
+            Err(sw) => return status(sw, Work::Sign),
+        };
+        let Some(EfBody::Key { key, usage }) = self.ef(fid).map(|e| &e.body) else {
+            return status(Sw::FILE_NOT_FOUND, Work::Sign);
+        };
+        if cmd.data.is_empty() || cmd.data.len() > 255 {
+            return status(Sw::WRONG_LENGTH, Work::Sign);
+        }
+        if cmd.le.is_some_and(|le| (le as usize) < key.size()) {
+            return status(Sw::WRONG_LENGTH, Work::Sign);
+        }
+        if !self.allowed(usage, ctx) {
+            return status(Sw::SECURITY_STATUS_NOT_SATISFIED, Work::Sign);
+        }
+        let digest_info = [
+            &crate::platform::signature::SHA256_DIGEST_INFO_PREFIX[..],
+            &openssl::sha::sha256(cmd.data),
+        ]
+        .concat();
+        match key.sign_pkcs1(&digest_info) {
+            Ok(signature) => Ok((Response::ok(signature), Work::Sign)),
+            Err(_) => status(Sw::WRONG_DATA, Work::Sign),
+        }
+    }
+
+    /// JICSAP's CHANGE KEY `80 32 00 <80|pin> Lc <new>`: like CHANGE REFERENCE DATA with only
+    /// the new value, after the PIN is verified in this session.
+    fn change_key(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Handled {
+        if cmd.p1 != 0x00 {
+            return status(Sw::WRONG_P1P2, Work::ChangePin);
+        }
+        self.change_pin(cmd, ctx)
     }
 
     fn allowed(&self, access: &Access, ctx: &Ctx<'_>) -> bool {
@@ -434,6 +531,11 @@ impl IsoApp {
         if cmd.p1 != 0x01 {
             return status(Sw::WRONG_P1P2, Work::ChangePin);
         }
+        self.change_pin(cmd, ctx)
+    }
+
+    /// Sets the PIN P2 names to the command's data, once it is verified in this session.
+    fn change_pin(&self, cmd: &Command<'_>, ctx: &mut Ctx<'_>) -> Handled {
         let (fid, slot, spec) = match self.pin_target(cmd.p2, ctx) {
             Ok(t) => t,
             Err(sw) => return status(sw, Work::ChangePin),

@@ -325,8 +325,9 @@ pub struct GeneratedFile {
     pub contents: Vec<u8>,
 }
 
-/// Generates the two test CAs, the card-info AP's test issuer key and, for every identity, its
-/// authentication and signature keys and certificates and its card-info AP key. Real JPKI
+/// Generates the two test CAs, the card-info AP's test issuer key, the MF chain's two shared keys
+/// and, for every identity, its authentication and signature keys and certificates, its
+/// card-info AP key and signer, its 共通カードAP key and its municipality's MF chain key. Real JPKI
 /// authentication certificates carry no personal data, so their subject is a serial-like name;
 /// the signature certificate names the holder's locality (romanised) and carries the holder's
 /// facts in SubjectAltName.
@@ -358,6 +359,14 @@ pub fn generate(identities: &[Identity]) -> Result<Vec<GeneratedFile>, ErrorStac
         GeneratedFile {
             path: "pki/card-info-issuer.pub.pem".into(),
             contents: issuer.public_key_to_pem()?,
+        },
+        GeneratedFile {
+            path: "pki/mf-root.key.pem".into(),
+            contents: new_key()?.private_key_to_pem_pkcs8()?,
+        },
+        GeneratedFile {
+            path: "pki/mf-0000050.key.pem".into(),
+            contents: new_key()?.private_key_to_pem_pkcs8()?,
         },
     ];
     for (i, identity) in identities.iter().enumerate() {
@@ -397,6 +406,12 @@ pub fn generate(identities: &[Identity]) -> Result<Vec<GeneratedFile>, ErrorStac
                 "card-info.key.pem",
                 card_info_key.private_key_to_pem_pkcs8()?,
             ),
+            (
+                "card-info-signer.key.pem",
+                new_key()?.private_key_to_pem_pkcs8()?,
+            ),
+            ("common.key.pem", new_key()?.private_key_to_pem_pkcs8()?),
+            ("mf.key.pem", new_key()?.private_key_to_pem_pkcs8()?),
         ] {
             files.push(GeneratedFile {
                 path: format!("pki/{id}/{file}"),

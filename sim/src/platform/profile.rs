@@ -94,6 +94,10 @@ pub enum AppletName {
     Jpki,
     /// 券面事項入力補助AP (card-info input support).
     CardInfo,
+    /// 共通カードAP (the card record read at every マイナポータル login).
+    CommonCard,
+    /// 住基AP (basic resident register).
+    Juki,
     /// The pcsc-lite readertest applet.
     Readertest,
     /// The Athena extended-APDU test card behaviour.
@@ -220,6 +224,14 @@ pub struct CardInfoParams {
     pub check_code_tries: Sourced<u8>,
 }
 
+/// Parameters of an application whose only credential is a 4-digit PIN (共通カードAP, 住基AP).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinAppParams {
+    /// Tries of the PIN (EF 001C).
+    pub pin_tries: Sourced<u8>,
+}
+
 /// The phone approval (iPhone: Face ID / Touch ID) that authorises the auth key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -272,6 +284,11 @@ pub struct CardProfile {
     /// XOR of the others (TCK); absent: GET DATA is not offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_atr: Option<Sourced<HexBytes>>,
+    /// The data objects GET DATA `00 CA <tag>` answers at MF level besides `5F 51`, as 4 hex
+    /// digits each (`0042`, `0045`, `0066`, `00F0`, `00F2`, `00F7`, `00F8`, `7F21`); absent:
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mf_objects: Option<Sourced<Vec<HexBytes>>>,
     /// Contactless parameters.
     pub contactless: Contactless,
     /// Processing times.
@@ -282,6 +299,12 @@ pub struct CardProfile {
     /// The card-info AP, when `applets` has `card-info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_info: Option<CardInfoParams>,
+    /// The 共通カードAP, when `applets` has `common-card`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common_card: Option<PinAppParams>,
+    /// The 住基AP, when `applets` has `juki`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub juki: Option<PinAppParams>,
     /// The phone approval, for iPhone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalParams>,
@@ -556,6 +579,23 @@ impl CardProfile {
         };
         needs(AppletName::Jpki, self.jpki.is_some(), "jpki")?;
         needs(AppletName::CardInfo, self.card_info.is_some(), "card_info")?;
+        needs(
+            AppletName::CommonCard,
+            self.common_card.is_some(),
+            "common_card",
+        )?;
+        needs(AppletName::Juki, self.juki.is_some(), "juki")?;
+        if let Some(objects) = &self.mf_objects
+            && let Some(bad) = objects
+                .value
+                .iter()
+                .find(|tag| crate::applets::mf::Object::from_tag(&tag.0).is_none())
+        {
+            return Err(invalid(
+                format!("mf_objects has {bad:?}, which kazasu does not model"),
+                "the MF objects are 0042, 0045, 0066, 00F0, 00F2, 00F7, 00F8 and 7F21",
+            ));
+        }
         needs(
             AppletName::Readertest,
             self.readertest.is_some(),
