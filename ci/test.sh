@@ -5,7 +5,7 @@
 # the book (docs/) with mdBook and checks its pages and links, opens the HTML report in a headless
 # browser, checks a signed certification bundle, walks the onboarding service (scenarios, its
 # HTML pages in headless Chromium), checks interoperability with real PC/SC clients (OpenSC,
-# pcsc-tools), runs every command the guide pages show as printed (docs that run: among them the
+# pcsc-tools, a pyscard walk of the card's other applications), runs every command the guide pages show as printed (docs that run: among them the
 # bundled suite through pcscd, the foreign JPKI clients myna-card and jpki-cli, a reader
 # calibrated and certified), runs the README's tour, replays a pcscd capture of OpenSC as the card
 # while OpenSC runs again, fuzzes host programs with `kazasu fuzz-host` (a crashing and a hanging
@@ -48,10 +48,11 @@ ci/certify.sh "$kazasu"
 step "onboarding: the scenarios (embedded and --target), the guide's walkthrough, the pages in a browser"
 ci/onboarding.sh "$kazasu"
 ci/onboarding-browser.sh "$kazasu"
-step "interoperability: OpenSC and pcsc-tools against served cards (a fresh pcscd)"
+step "interoperability: OpenSC, pcsc-tools and a pyscard walk of every application against served cards (a fresh pcscd)"
 ci/pcscd.sh stop
 ci/pcscd.sh start
 ci/interop.sh "$kazasu"
+ci/interop-apps.sh "$kazasu"
 step "the guides, every command as printed: the bundled suite through pcscd + vpcd, foreign JPKI clients, a reader calibrated and certified, a field failure replayed, a host fuzzed"
 ci/guides.sh "$kazasu"
 step "the README's 60-second tour, run as printed"

@@ -139,10 +139,9 @@ impl Card {
         let uid = profile.contactless.uid_bytes.value.0.clone();
         let mf_objects = profile
             .mf_objects
-            .iter()
-            .flat_map(|o| &o.value)
-            .filter_map(|tag| mf::Object::from_tag(&tag.0))
-            .collect();
+            .as_ref()
+            .map(|o| o.value.clone())
+            .unwrap_or_default();
         Ok(Card {
             profile,
             subject,

@@ -33,7 +33,9 @@ pub mod time;
 pub mod vpcd;
 
 pub use card::{Answer, Card, CardReply};
-pub use iso7816::apdu::{ApduError, Command, Response, carries_secret, secret_bearing_ins};
+pub use iso7816::apdu::{
+    ApduError, Command, Response, carries_secret, secret_bearing_header, secret_bearing_ins,
+};
 pub use iso7816::nvm::PowerLost;
 pub use iso7816::status::{NAMED as STATUS_WORDS, Named as NamedStatus, StatusWord};
 pub use platform::bit_rate::{BitRate, NotABitRate};

@@ -657,7 +657,12 @@ fn security_state_is_lost_on_power_off_and_on_selecting_another_application() {
 fn wrong_commands_get_the_reference_status_words() {
     let mut c = card("mynumber-card");
     tx(&mut c, SELECT_JPKI);
-    assert_eq!(sw(&mut c, "00 CA 01 00 00"), "6D00");
+    assert_eq!(sw(&mut c, "00 02 00 00 00"), "6D00", "no such instruction");
+    assert_eq!(
+        sw(&mut c, "00 CA 01 00 00"),
+        "6A88",
+        "GET DATA exists, the tag not"
+    );
     assert_eq!(sw(&mut c, "80 AE 00 00 00"), "6982", "80 AE in the JPKI AP");
     assert_eq!(
         sw(&mut c, "80 A4 02 0C 02 00 0A"),

@@ -103,8 +103,8 @@ fn inconsistent_profiles_are_refused_with_a_hint() {
             "106",
         ),
         (
-            "applets: [jpki, card-info]",
-            "applets: [jpki, card-info, readertest]",
+            "applets: [jpki, card-info, common-card, juki]",
+            "applets: [jpki, card-info, common-card, juki, readertest]",
             "readertest",
         ),
         (
@@ -112,6 +112,8 @@ fn inconsistent_profiles_are_refused_with_a_hint() {
             "historical_bytes: { value: \"00 00 05\"",
             "4 ATQB",
         ),
+        ("common_card:\n", "common_cards:\n", "common_card"),
+        ("\"00F8\", \"7F21\"", "\"00F8\", \"5F51\"", "no MF object"),
     ];
     for (from, to, says) in cases {
         assert!(base.contains(from), "{from}");

@@ -12,62 +12,8 @@ use crate::iso7816::apdu::{Command, Response};
 use crate::iso7816::status::StatusWord as Sw;
 use crate::platform::cv_cert::{self, KeyId};
 use crate::platform::identity::Subject;
+pub use crate::platform::mf_object::MfObject as Object;
 use crate::platform::os::Session;
-
-/// A data object of the MF level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Object {
-    /// `0042`: the issuer identification, a 16-byte key reference.
-    IssuerId,
-    /// `0045`: the card identification number, ASCII.
-    CardId,
-    /// `0066`: GlobalPlatform card recognition data.
-    CardRecognition,
-    /// `00F0`: the issuing municipality's code, 5 ASCII digits.
-    Municipality,
-    /// `00F2`: the expiry date, 8 ASCII digits.
-    Expiry,
-    /// `00F7`: the key id of the municipality's key that signs `7F21`.
-    ChainKeyId,
-    /// `00F8`: the CV certificate of that key by the CA `6000020` (575 bytes).
-    CvCertificate,
-    /// `7F21`: the next link, the certificate of the `0000050` key by the municipality's key.
-    NextCvCertificate,
-}
-
-impl Object {
-    /// Every object, in tag order.
-    pub const ALL: [Object; 8] = [
-        Object::IssuerId,
-        Object::CardId,
-        Object::CardRecognition,
-        Object::Municipality,
-        Object::Expiry,
-        Object::ChainKeyId,
-        Object::CvCertificate,
-        Object::NextCvCertificate,
-    ];
-
-    /// Its tag: GET DATA's P1 P2.
-    pub fn tag(self) -> u16 {
-        match self {
-            Object::IssuerId => 0x0042,
-            Object::CardId => 0x0045,
-            Object::CardRecognition => 0x0066,
-            Object::Municipality => 0x00F0,
-            Object::Expiry => 0x00F2,
-            Object::ChainKeyId => 0x00F7,
-            Object::CvCertificate => 0x00F8,
-            Object::NextCvCertificate => 0x7F21,
-        }
-    }
-
-    /// The object a two-byte tag names.
-    pub fn from_tag(tag: &[u8]) -> Option<Object> {
-        let tag = u16::from_be_bytes(tag.try_into().ok()?);
-        Object::ALL.into_iter().find(|o| o.tag() == tag)
-    }
-}
 
 /// The key id of the CA whose stand-in signs 00F8: `6000020`/001 (JPKI's test hierarchy).
 pub fn root_key_id() -> KeyId {
@@ -211,15 +157,6 @@ pub(crate) fn ef_001e(cmd: &Command<'_>, session: &mut Session) -> Option<Sw> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_tag_names_its_object_and_no_other() {
-        for object in Object::ALL {
-            assert_eq!(Object::from_tag(&object.tag().to_be_bytes()), Some(object));
-        }
-        assert_eq!(Object::from_tag(&[0x5F, 0x51]), None);
-        assert_eq!(Object::from_tag(&[0x00]), None);
-    }
 
     #[test]
     fn card_recognition_data_is_well_formed_ber() {

@@ -326,7 +326,8 @@ pub const MAX_RESPONSE_LEN: usize = 65_536 + 2;
 /// The instructions whose command data is a secret: VERIFY (20, 21 — PINs, and the card-info
 /// AP's 照合番号A/B, which are VERIFYs too), CHANGE REFERENCE DATA (24, 25), RESET RETRY COUNTER
 /// (2C, 2D — an unblocking code and a new PIN). Every output of kazasu (transcripts, serve's
-/// JSON lines, imported scenarios, replay reports) hides the data of these commands.
+/// JSON lines, imported scenarios, replay reports) hides the data of these commands, and of
+/// JICSAP's CHANGE KEY (see [`secret_bearing_header`]).
 pub const SECRET_BEARING_INS: [u8; 6] = [0x20, 0x21, 0x24, 0x25, 0x2C, 0x2D];
 
 /// Whether `ins` is one of [`SECRET_BEARING_INS`].
@@ -334,10 +335,22 @@ pub fn secret_bearing_ins(ins: u8) -> bool {
     SECRET_BEARING_INS.contains(&ins)
 }
 
-/// Whether the command `apdu` carries secret data: a secret-bearing instruction with data after
-/// its header. (A VERIFY without data — a retry-counter query — carries none.)
+/// Whether a command with this header (CLA INS P1 P2) carries a secret in its data: an
+/// instruction of [`SECRET_BEARING_INS`], or JICSAP's CHANGE KEY `80 32 00 <80 | PIN>` (a new
+/// PIN, in the 共通カードAP and the 住基AP) — told from the readertest applet's `80 32 00 00`
+/// by its P2.
+pub fn secret_bearing_header(header: &[u8]) -> bool {
+    match header {
+        [0x80, 0x32, 0x00, p2, ..] => p2 & 0x80 != 0,
+        [_, ins, ..] => secret_bearing_ins(*ins),
+        _ => false,
+    }
+}
+
+/// Whether the command `apdu` carries secret data: a secret-bearing header with data after it.
+/// (A VERIFY without data — a retry-counter query — carries none.)
 pub fn carries_secret(apdu: &[u8]) -> bool {
-    apdu.len() > 5 && secret_bearing_ins(apdu[1])
+    apdu.len() > 5 && secret_bearing_header(apdu)
 }
 
 #[cfg(test)]
@@ -347,6 +360,15 @@ mod tests {
 
     fn hex(s: &str) -> Vec<u8> {
         hex::decode(s.replace(' ', "")).unwrap()
+    }
+
+    #[test]
+    fn change_key_hides_its_new_pin_and_the_readertest_command_does_not() {
+        assert!(carries_secret(&hex("80 32 00 80 04 31 32 33 34")));
+        assert!(carries_secret(&hex("80 32 00 9C 04 31 32 33 34")));
+        assert!(!carries_secret(&hex("80 32 00 00 05 00 01 02 03 04")));
+        assert!(carries_secret(&hex("00 20 00 80 04 31 32 33 34")));
+        assert!(!carries_secret(&hex("00 20 00 80")));
     }
 
     #[test]

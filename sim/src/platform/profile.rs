@@ -288,7 +288,7 @@ pub struct CardProfile {
     /// digits each (`0042`, `0045`, `0066`, `00F0`, `00F2`, `00F7`, `00F8`, `7F21`); absent:
     /// none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mf_objects: Option<Sourced<Vec<HexBytes>>>,
+    pub mf_objects: Option<Sourced<Vec<super::mf_object::MfObject>>>,
     /// Contactless parameters.
     pub contactless: Contactless,
     /// Processing times.
@@ -585,17 +585,6 @@ impl CardProfile {
             "common_card",
         )?;
         needs(AppletName::Juki, self.juki.is_some(), "juki")?;
-        if let Some(objects) = &self.mf_objects
-            && let Some(bad) = objects
-                .value
-                .iter()
-                .find(|tag| crate::applets::mf::Object::from_tag(&tag.0).is_none())
-        {
-            return Err(invalid(
-                format!("mf_objects has {bad:?}, which kazasu does not model"),
-                "the MF objects are 0042, 0045, 0066, 00F0, 00F2, 00F7, 00F8 and 7F21",
-            ));
-        }
         needs(
             AppletName::Readertest,
             self.readertest.is_some(),

@@ -18,7 +18,7 @@ pub fn same_command(recorded: &[u8], redacted: bool, sent: &[u8]) -> bool {
     }
     // Secret-bearing commands are matched by header and length, never by value.
     let by_header =
-        redacted || kazasu_sim::secret_bearing_ins(recorded[1]) || fresh_input_ins(recorded[1]);
+        redacted || kazasu_sim::secret_bearing_header(recorded) || fresh_input_ins(recorded[1]);
     if by_header {
         recorded[..4] == sent[..4] && recorded.len() == sent.len()
     } else {
