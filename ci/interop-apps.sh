@@ -2,8 +2,9 @@
 # A client-style walk of the physical card's other applications through the real stack (pcscd +
 # vpcd + kazasu serve), with pyscard: the MF's GET DATA objects and CV chain, the 共通カードAP's
 # record by short EF id and its INTERNAL AUTHENTICATE, the 住基AP's PIN by SFI, the card-info
-# AP's certificate read whole with an extended Le and in chunks — every signature checked with
-# openssl — on the card, and the same applications absent on both phone profiles.
+# AP's certificate read whole with an extended Le and in chunks, the 券面事項確認AP's card face and
+# age record — every signature checked with openssl — on the card, and the same applications
+# absent on both phone profiles.
 # Needs pcscd started (ci/pcscd.sh start). Usage: ci/interop-apps.sh [KAZASU-BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."

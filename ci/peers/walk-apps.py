@@ -2,11 +2,13 @@
 """A client-style walk of the physical card's other applications through pcscd (pyscard), as the
 public clients send it: GET DATA objects at MF level, the 共通カードAP's record by short EF id and
 its INTERNAL AUTHENTICATE, the 住基AP's PIN by SFI, the card-info AP's certificate read whole with
-an extended Le and again in chunks; every signature is checked with openssl against the test
+an extended Le and again in chunks, the 券面事項確認AP's card face after 照合番号A by SFI and its
+age record after the birth-date key; every signature is checked with openssl against the test
 PKI's public keys. On phone profiles the card-only applications must be absent.
 
 Usage: walk-apps.py card|phone READER-NAME FIXTURES-DIR WORK-DIR
 """
+import hashlib
 import pathlib
 import subprocess
 import sys
@@ -82,13 +84,15 @@ def verify(what, public, data, signature):
 SELECT_COMMON = "00 A4 04 0C 0A D3 92 10 00 31 00 01 01 01 00"
 SELECT_JUKI = "00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 01"
 SELECT_CARD_INFO = "00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 08"
+SELECT_CARD_FACE = "00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 02"
 ISD = "00 A4 04 0C 07 A0 00 00 01 51 00 00"
 
 if kind == "phone":
     send(SELECT_COMMON, "6A82")
     send(SELECT_JUKI, "6A82")
+    send(SELECT_CARD_FACE, "6A82")
     send("00 CA 00 45 00", "6D00")
-    print("walk-apps (phone): no 共通カードAP, no 住基AP, no MF objects")
+    print("walk-apps (phone): no 共通カードAP, no 住基AP, no 券面事項確認AP, no MF objects")
     sys.exit(0)
 
 # MF level, right after power-up: GET DATA 0045 first (myna-card's main example), then the chain.
@@ -144,4 +148,58 @@ verify("card-info EF 0004 (CA 6000033 stand-in)", fixtures / "card-info-issuer.p
 integrity = send("00 B0 83 00 00 00 00")
 verify("card-info EF 0003 (the key EF 0004 certifies)", public_pem("ci-signer", cert_body[32:]),
        integrity[5:75], integrity[80:])
+
+def verify_recover(what, public, signature, expected):
+    """Checks a PKCS#1 v1.5 signature over a DigestInfo openssl cannot compute itself."""
+    (work / "sig").write_bytes(signature)
+    result = subprocess.run(["openssl", "pkeyutl", "-verifyrecover", "-pubin", "-inkey", str(public),
+                             "-in", str(work / "sig")], capture_output=True)
+    if result.returncode != 0 or result.stdout != expected:
+        fail(f"{what}: the signature does not recover the expected DigestInfo")
+    print(f"walk-apps ({kind}): {what}: signature verified by openssl")
+
+
+def tlvs(file):
+    """(tag, start, value) of the DF xx fields inside a FF xx 82 hh ll template."""
+    out, at = [], 5
+    while at < len(file):
+        tag, length = file[at + 1], file[at + 2]
+        if length == 0x82:
+            size, header = int.from_bytes(file[at + 3:at + 5], "big"), 5
+        else:
+            size, header = length, 3
+        out.append((tag, at, file[at + header:at + header + size]))
+        at += header + size
+    return out
+
+
+# Card-face AP (券面事項確認AP): 照合番号A by SFI, EF 0004 and EF 0002 whole with an extended Le.
+send(SELECT_CARD_FACE)
+face_cert = send("00 B0 84 00 00 00 00")
+verify("card-face EF 0004 (CA 6000023 stand-in)", fixtures / "card-face-ca.pub.pem",
+       face_cert[10:307], face_cert[312:])
+signer = public_pem("cf-signer", face_cert[10 + 32:307])
+send("00 B0 82 00 00 00 00", "6982")
+send("00 20 00 93 0C " + b"999900000011".hex())
+face = send("00 B0 82 00 00 00 00")
+fields = tlvs(face)
+if [t for t, _, _ in fields] != list(range(0x21, 0x2B)):
+    fail(f"EF 0002 fields: {[hex(t) for t, _, _ in fields]}")
+starts = [start for _, start, _ in fields[1:]]
+offsets = [int.from_bytes(fields[0][2][i:i + 2], "big") for i in range(0, 18, 2)]
+if offsets != starts:
+    fail(f"DF 21 offsets {offsets} are not the fields' places {starts}")
+digests = b"".join(hashlib.sha256(face[fields[a][1]:fields[b][1]]).digest()
+                   for a, b in [(1, 4), (4, 6), (6, 7)])
+prefix = bytes.fromhex("3071300D060960864801650304020105000460")
+verify_recover("card-face EF 0002 (three digests)", signer, fields[7][2], prefix + digests)
+if face[fields[6][1] + 9:fields[6][1] + 13] != b"jP  ":
+    fail("DF 27 is no JP2 file")
+# The birth-date key opens the age record EF 0001 in a fresh session.
+send(ISD)
+send(SELECT_CARD_FACE)
+send("00 20 00 91 06 " + b"550401".hex())
+age = send("00 B0 81 00 00 00 00")
+age_fields = tlvs(age)
+verify("card-face EF 0001 (age record)", signer, age[5:age_fields[2][1]], age_fields[2][2])
 print("walk-apps (card): every application walked")

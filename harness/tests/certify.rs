@@ -758,7 +758,7 @@ fn verify_reads_only_the_bundles_own_files_within_its_bound() {
 
 /// Every bundled scenario says whether it is destructive, and every case that says
 /// `destructive: false` is not, by what it did: no VERIFY answered with anything but 90 00, no
-/// CHANGE REFERENCE DATA or RESET RETRY COUNTER, no PIN reference verified twice. Those are the
+/// CHANGE REFERENCE DATA, RESET RETRY COUNTER or CHANGE KEY, no PIN reference verified twice. Those are the
 /// cases `certify --device` may run on a physical card.
 #[test]
 fn cases_marked_not_destructive_leave_every_pin_as_it_was() {
@@ -789,6 +789,10 @@ fn cases_marked_not_destructive_leave_every_pin_as_it_was() {
             match e.command.cla_ins() {
                 Some([0x00, 0x24] | [0x00, 0x2C]) => {
                     panic!("{}: changes or resets a PIN: {}", r.name, e.command)
+                }
+                // CHANGE KEY names its PIN in P2 (80 | id); the readertest's 80 32 00 00 is data.
+                Some([0x80, 0x32]) if shown[3] & 0x80 != 0 => {
+                    panic!("{}: changes a PIN: {}", r.name, e.command)
                 }
                 Some([0x00, 0x20]) if e.command.len > 4 => {
                     assert_eq!(

@@ -2,7 +2,7 @@
 //! memory, the phone's approval state and a seeded RNG. Bytes and a time in; a response and
 //! the card's processing time out.
 
-use crate::applets::{athena, card_info, common_card, jpki, mf, readertest};
+use crate::applets::{athena, card_face, card_info, common_card, jpki, mf, readertest};
 use crate::iso7816::apdu::{Command, Response};
 use crate::iso7816::nvm::{Nvm, PowerLost};
 use crate::iso7816::status::StatusWord as Sw;
@@ -109,11 +109,20 @@ impl Card {
             let applet = match name {
                 AppletName::Jpki => {
                     let params = profile.jpki.as_ref().expect("checked above");
-                    Applet::Iso(jpki::build(params, &subject, &mut persistent.pins))
+                    Applet::Iso(jpki::build(
+                        params,
+                        &subject,
+                        profile.device,
+                        &mut persistent.pins,
+                    ))
                 }
                 AppletName::CardInfo => {
                     let params = profile.card_info.as_ref().expect("checked above");
                     Applet::Iso(card_info::build(params, &subject, &mut persistent.pins))
+                }
+                AppletName::CardFace => {
+                    let params = profile.card_face.as_ref().expect("checked above");
+                    Applet::Iso(card_face::build(params, &subject, &mut persistent.pins))
                 }
                 AppletName::CommonCard => {
                     let params = profile.common_card.as_ref().expect("checked above");

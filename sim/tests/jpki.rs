@@ -98,6 +98,63 @@ fn files_need_a_selected_application() {
     assert_eq!(sw(&mut c, &sign_apdu(b"x")), "6A82");
 }
 
+/// A phone's スマホ用電子証明書 are its own: the card, the Android phone and the iPhone of one
+/// person serve three different authentication and signature certificates and keys, issued by
+/// the same CAs (each verifies under the CA certificate the device serves).
+#[test]
+fn phones_carry_their_own_certificates_under_the_cards_cas() {
+    use rsa::pkcs8::DecodePublicKey;
+    use sha2::{Digest, Sha256};
+    let subject = kazasu_sim::Fixtures::embedded()
+        .subject("suzuki-hanako")
+        .unwrap();
+    let mut seen = Vec::new();
+    for profile in ["mynumber-card", "android-jpki", "iphone-jpki"] {
+        let mut c = card_for(profile, "suzuki-hanako");
+        tx(&mut c, SELECT_JPKI);
+        if profile == "iphone-jpki" {
+            assert!(c.approve(SimTime::START), "Face ID stands in for the PIN");
+        } else {
+            tx(&mut c, "00 A4 02 0C 02 00 18");
+            assert_eq!(sw(&mut c, &verify_apdu("5678")), "9000", "{profile}");
+        }
+        let auth = read_whole_at(&mut c, 0x8A);
+        let auth_ca = read_whole_at(&mut c, 0x8B);
+        assert_eq!(auth_ca, subject.auth_ca_cert, "{profile}: the same CA");
+        let (_, cert) = x509_parser::parse_x509_certificate(&auth).unwrap();
+        let (_, ca) = x509_parser::parse_x509_certificate(&auth_ca).unwrap();
+        let ca_key = rsa::RsaPublicKey::from_public_key_der(ca.public_key().raw).unwrap();
+        ca_key
+            .verify(
+                rsa::Pkcs1v15Sign::new::<Sha256>(),
+                &Sha256::digest(cert.tbs_certificate.as_ref()),
+                &cert.signature_value.data,
+            )
+            .unwrap_or_else(|e| panic!("{profile}: issued by the card's CA: {e}"));
+        // The key 0017 behind the certificate signs.
+        tx(&mut c, "00 A4 02 0C 02 00 17");
+        let (sig, s) = tx(&mut c, &sign_apdu(b"phone"));
+        assert_eq!(s.to_string(), "9000", "{profile}");
+        let public = cert.public_key().raw.to_vec();
+        rsa::RsaPublicKey::from_public_key_der(&public)
+            .unwrap()
+            .verify(
+                rsa::Pkcs1v15Sign::new::<Sha256>(),
+                &Sha256::digest(b"phone"),
+                &sig,
+            )
+            .unwrap_or_else(|e| panic!("{profile}: the certificate's key signed: {e}"));
+        seen.push((auth, public, sig));
+    }
+    for i in 0..3 {
+        for j in i + 1..3 {
+            assert_ne!(seen[i].0, seen[j].0, "certificates {i} and {j}");
+            assert_ne!(seen[i].1, seen[j].1, "keys {i} and {j}");
+            assert_ne!(seen[i].2, seen[j].2, "signatures {i} and {j}");
+        }
+    }
+}
+
 #[test]
 fn token_info_and_certificate_flags() {
     for (profile, token) in [
@@ -119,12 +176,21 @@ fn token_info_and_certificate_flags() {
         );
         let (record, _) = tx(&mut c, "00 B0 00 00 00");
         assert_eq!(record.len(), 160, "a PKCS#11 token-info record");
+        // The physical card's record, byte for byte but the serial and the time (myna-card's
+        // layout test of a real card).
+        assert_eq!(&record[32..64], b"00000000000000000000000000000001");
+        let serial = &record[80..96];
+        assert!(serial.iter().all(u8::is_ascii_digit), "16 ASCII digits");
         assert_eq!(record[96..100], [0x00, 0x00, 0x04, 0x0D], "flags");
         assert_eq!(
-            record[116..124],
-            [0, 0, 0, 16, 0, 0, 0, 4],
-            "PIN lengths 16 and 4"
+            record[100..124],
+            [
+                0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0, 0, 6
+            ],
+            "sessions 1/0/1/0, PIN lengths 16 and 6"
         );
+        assert_eq!(record[124..140], [0xFF; 16], "memory: unavailable");
+        assert_eq!(&record[140..144], b"0301", "versions as ASCII");
         if profile == "mynumber-card" {
             assert_eq!(
                 String::from_utf8_lossy(&record[64..80]).trim_end(),

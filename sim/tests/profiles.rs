@@ -103,8 +103,8 @@ fn inconsistent_profiles_are_refused_with_a_hint() {
             "106",
         ),
         (
-            "applets: [jpki, card-info, common-card, juki]",
-            "applets: [jpki, card-info, common-card, juki, readertest]",
+            "applets: [jpki, card-info, card-face, common-card, juki]",
+            "applets: [jpki, card-info, card-face, common-card, juki, readertest]",
             "readertest",
         ),
         (
@@ -113,6 +113,7 @@ fn inconsistent_profiles_are_refused_with_a_hint() {
             "4 ATQB",
         ),
         ("common_card:\n", "common_cards:\n", "common_card"),
+        ("card_face:\n", "card_faces:\n", "card_face"),
         ("\"00F8\", \"7F21\"", "\"00F8\", \"5F51\"", "no MF object"),
     ];
     for (from, to, says) in cases {

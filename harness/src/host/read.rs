@@ -10,17 +10,31 @@ use kazasu_sim::Command;
 #[error("no DER length in header {}", kazasu_sim::hex_spaced(.0))]
 pub struct NoDerLength(pub Vec<u8>);
 
-/// The length of a DER object from its first bytes (tag, length), or why it cannot be known.
+/// The length of a BER-TLV object from its first bytes, or why it cannot be known: a tag of one
+/// byte (`30`, a certificate) or of several (`FF 20`, `7F 21`: the My Number card's own files),
+/// then a definite length of one to four bytes.
 pub fn der_total_length(header: &[u8]) -> Result<usize, NoDerLength> {
-    match header {
-        [_, len @ 0..=0x7F, ..] => Ok(2 + usize::from(*len)),
-        [_, 0x81, l, ..] => Ok(3 + usize::from(*l)),
-        [_, 0x82, h, l, ..] => Ok(4 + usize::from(u16::from_be_bytes([*h, *l]))),
-        [_, 0x83, a, b, c, ..] => {
-            Ok(5 + (usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c)))
+    let no_length = || NoDerLength(header.to_vec());
+    let tag_len = match header.first() {
+        None => return Err(no_length()),
+        Some(first) if first & 0x1F != 0x1F => 1,
+        // A multi-byte tag: the bytes after the first up to one with bit 8 clear.
+        Some(_) => {
+            let more = header[1..].iter().position(|b| b & 0x80 == 0);
+            2 + more.ok_or_else(no_length)?
         }
-        _ => Err(NoDerLength(header.to_vec())),
-    }
+    };
+    let (length_len, value_len) = match header.get(tag_len..).unwrap_or_default() {
+        [len @ 0..=0x7F, ..] => (1, usize::from(*len)),
+        [0x81, l, ..] => (2, usize::from(*l)),
+        [0x82, h, l, ..] => (3, usize::from(u16::from_be_bytes([*h, *l]))),
+        [0x83, a, b, c, ..] => (
+            4,
+            usize::from(*a) << 16 | usize::from(*b) << 8 | usize::from(*c),
+        ),
+        _ => return Err(no_length()),
+    };
+    Ok(tag_len + length_len + value_len)
 }
 
 /// How a whole-file read ended.
@@ -71,6 +85,15 @@ pub fn read_whole<S>(
             };
         }
     };
+    // A header of a multi-byte tag and a long length (`FF 20 82 0B F9`) can outgrow the first
+    // read: read a few bytes more, once.
+    if der_total_length(&data).is_err() && data.len() >= 4 && data[0] & 0x1F == 0x1F {
+        match apdu::read_at(data.len(), 4, false).map(|cmd| exchange(data.len(), cmd)) {
+            Ok(Ok(more)) => data.extend(more),
+            Ok(Err(at)) => return FileRead::Stopped { data, at },
+            Err(_) => {}
+        }
+    }
     let total = match der_total_length(&data) {
         Ok(t) => t,
         Err(e) => return FileRead::NoHeader(e),
@@ -120,6 +143,25 @@ mod tests {
         v.extend_from_slice(&(len as u16).to_be_bytes());
         v.extend((0..len).map(|i| i as u8));
         v
+    }
+
+    #[test]
+    fn lengths_follow_one_and_two_byte_tags() {
+        assert_eq!(der_total_length(&[0x30, 0x82, 0x06, 0x2E]), Ok(4 + 0x62E));
+        assert_eq!(der_total_length(&[0xFF, 0x20, 0x82, 0x0B, 0xF9]), Ok(3_070));
+        assert_eq!(der_total_length(&[0x7F, 0x21, 0x82, 0x02, 0x33]), Ok(568));
+        assert_eq!(der_total_length(&[0xFF, 0x10, 0x0C]), Ok(15));
+        assert!(der_total_length(&[0xFF, 0x20, 0x82, 0x0B]).is_err());
+        assert!(der_total_length(&[0x5F]).is_err());
+        assert!(der_total_length(&[]).is_err());
+    }
+
+    #[test]
+    fn a_two_byte_tag_with_a_long_length_reads_whole() {
+        let mut file = vec![0xFF, 0x20, 0x82, 0x03, 0x00];
+        file.extend((0..0x300).map(|i| i as u8));
+        let got = read_whole(apdu::read_header(None), false, card(file.clone(), 256));
+        assert_eq!(got, FileRead::Whole(file));
     }
 
     #[test]

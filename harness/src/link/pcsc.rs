@@ -332,9 +332,24 @@ impl Backend for PcscBackend {
     fn atr(&self) -> Result<Vec<u8>, LinkError> {
         // What pcscd reports for the connected card: the real stack's answer, not the model's.
         let card = self.card.as_ref().ok_or(LinkError::NoCard)?;
-        card.status2_owned()
-            .map(|status| status.atr().to_vec())
-            .map_err(|_| LinkError::NoCard)
+        if let Ok(status) = card.status2_owned() {
+            return Ok(status.atr().to_vec());
+        }
+        // The connection went stale under us (pcscd still settling the slot on a loaded
+        // machine): the reader's state carries the same ATR.
+        let ctx = self.ctx.as_ref().ok_or(LinkError::NoCard)?;
+        let mut states = [pcsc::ReaderState::new(
+            self.reader_name.clone(),
+            pcsc::State::UNAWARE,
+        )];
+        ctx.get_status_change(Duration::ZERO, &mut states)
+            .map_err(|_| LinkError::NoCard)?;
+        let state = &states[0];
+        if state.event_state().contains(pcsc::State::PRESENT) && !state.atr().is_empty() {
+            Ok(state.atr().to_vec())
+        } else {
+            Err(LinkError::NoCard)
+        }
     }
     fn card_name(&self) -> String {
         self.model(|s| s.reader.card().profile().name.clone())

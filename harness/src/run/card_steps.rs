@@ -61,6 +61,7 @@ impl World {
                 let (aid, p2) = match target {
                     SelectTarget::Jpki => (kazasu_sim::applets::jpki::AID.to_vec(), 0x0C),
                     SelectTarget::CardInfo => (kazasu_sim::applets::card_info::AID.to_vec(), 0x0C),
+                    SelectTarget::CardFace => (kazasu_sim::applets::card_face::AID.to_vec(), 0x0C),
                     SelectTarget::CommonCard => {
                         (kazasu_sim::applets::common_card::AID.to_vec(), 0x0C)
                     }

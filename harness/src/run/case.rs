@@ -129,23 +129,25 @@ pub fn run_case_on(
         }
     }
     let mut secrets = BTreeMap::new();
-    let pins = &subject.identity.pins;
+    let identity = &subject.identity;
+    let pins = &identity.pins;
     for (name, pin) in [
-        ("auth_pin", &pins.auth),
-        ("sign_pin", &pins.sign),
-        ("card_info_pin", &pins.card_info),
-        ("juki_pin", pins.juki()),
-        ("common_pin", pins.common()),
+        ("auth_pin", pins.auth.clone()),
+        ("sign_pin", pins.sign.clone()),
+        ("card_info_pin", pins.card_info.clone()),
+        ("juki_pin", pins.juki().clone()),
+        ("common_pin", pins.common().clone()),
+        // The card-face AP's keys: 照合番号A, 照合番号B and the era birth date.
+        ("my_number", identity.my_number.clone()),
+        ("check_code_b", identity.check_code_b()),
+        ("birth_date_key", identity.birth_era_yymmdd()),
     ] {
         // A physical card has its own PINs: the operator gives them as KAZASU_SECRET_AUTH_PIN
         // and so on; the test identity's would be wrong PINs to it.
         let own = (!reader.injects_faults())
             .then(|| std::env::var(format!("KAZASU_SECRET_{}", name.to_ascii_uppercase())).ok())
             .flatten();
-        secrets.insert(
-            name.to_string(),
-            own.map_or_else(|| pin.clone(), Secret::new),
-        );
+        secrets.insert(name.to_string(), own.map_or(pin, Secret::new));
     }
     secrets.extend(case.scenario.secrets.clone());
     let mut world = World {

@@ -60,6 +60,9 @@ pub enum AtrFormKind {
     Part3,
     /// `3B 80 80 01 01` whatever the card.
     Generic,
+    /// SCM's proprietary form, `3B F5 91 00 FF 91 81 71 FE 40 00 42 …` (with or without the
+    /// PUPI).
+    Scm,
 }
 
 impl ExtendedApdusKind {
@@ -89,6 +92,7 @@ impl AtrFormKind {
         match self {
             Self::Part3 => "part3",
             Self::Generic => "generic",
+            Self::Scm => "scm",
         }
     }
 }
@@ -144,7 +148,8 @@ impl AppliesTo {
         if let Some(want) = self.atr_form {
             let has = match reader.atr_form.as_ref().map(|f| f.value) {
                 Some(AtrForm::Generic) => AtrFormKind::Generic,
-                _ => AtrFormKind::Part3,
+                Some(AtrForm::Scm | AtrForm::ScmWithPupi) => AtrFormKind::Scm,
+                Some(AtrForm::Part3) | None => AtrFormKind::Part3,
             };
             if has != want {
                 missing.push(format!(

@@ -13,6 +13,8 @@ pub enum SelectTarget {
     Jpki,
     /// The card-info input support AP.
     CardInfo,
+    /// The 券面事項確認AP.
+    CardFace,
     /// The 共通カードAP.
     CommonCard,
     /// The 住基AP.
@@ -29,6 +31,7 @@ impl<'de> Deserialize<'de> for SelectTarget {
         Ok(match s.as_str() {
             "jpki" => SelectTarget::Jpki,
             "card-info" => SelectTarget::CardInfo,
+            "card-face" => SelectTarget::CardFace,
             "common-card" => SelectTarget::CommonCard,
             "juki" => SelectTarget::Juki,
             "readertest" => SelectTarget::Readertest,
@@ -145,7 +148,8 @@ pub enum CardAction {
     Wait(#[schemars(with = "String", example = &"500ms")] Millis),
     /// Command APDU, hex; ${secrets.NAME} and ${saved.NAME} are substituted.
     Apdu(#[schemars(example = &"00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01")] String),
-    /// SELECT an application: jpki, card-info, common-card, juki, readertest, or an AID in hex.
+    /// SELECT an application: jpki, card-info, card-face, common-card, juki, readertest, or an
+    /// AID in hex.
     Select(#[schemars(with = "String", example = &"jpki")] SelectTarget),
     /// SELECT an EF by its FID, 4 hex digits.
     SelectEf(#[schemars(example = &"000A")] String),

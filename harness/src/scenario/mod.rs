@@ -72,7 +72,9 @@ pub struct Scenario {
     #[serde(default)]
     pub bit_rate: Option<u32>,
     /// Secrets (PINs, codes) used as `${secrets.NAME}`; never printed. `auth_pin`, `sign_pin`,
-    /// `card_info_pin`, `juki_pin` and `common_pin` default to the identity's PINs.
+    /// `card_info_pin`, `juki_pin` and `common_pin` default to the identity's PINs,
+    /// `my_number`, `check_code_b` and `birth_date_key` to its 照合番号A, 照合番号B and era
+    /// birth date (`YYMMDD`).
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
     pub secrets: BTreeMap<String, Secret<String>>,

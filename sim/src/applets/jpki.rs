@@ -2,9 +2,9 @@
 //! describes it: certificates, CA certificates, token info, keys and PINs.
 
 use crate::iso7816::status::StatusWord;
-use crate::platform::identity::Subject;
+use crate::platform::identity::{JpkiKeyRefs, Subject};
 use crate::platform::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec, Refusal};
-use crate::platform::profile::JpkiParams;
+use crate::platform::profile::{Device, JpkiParams};
 use crate::platform::signature::Scheme;
 use crate::secret::Secret;
 use std::sync::Arc;
@@ -43,12 +43,14 @@ pub mod ef {
 }
 
 /// EF 0006: a PKCS#11 `CK_TOKEN_INFO` record serialised with 32-bit big-endian integers,
-/// 160 bytes (reported by a public reader checked on real cards): label (the token name, which
-/// tells a card from a phone), manufacturer, model, serial (space-padded), flags, session counts,
-/// PIN lengths, memory sizes, hardware and firmware versions and a time. Clients that read only
-/// 32 bytes get the label. Besides label and model, the values are kazasu's model
-/// (`docs/jpki.md`).
-pub fn token_info(label: &str, model: &str) -> Vec<u8> {
+/// 160 bytes, byte for byte as a public reader recorded it on a physical card: the label (the
+/// token name, which tells a card from a phone), the manufacturer `000…0001`, the model, a
+/// 16-digit serial, the flags (RNG, login required, user PIN initialised, token initialised),
+/// session counts 1/0/1/0, PIN lengths 16 and 6, four memory sizes "unavailable", the versions
+/// as ASCII `03` and `01`, and a 16-byte time. Clients that read only 32 bytes get the label.
+/// The serial is the card's (its 15 digits after a `0`); the time, unknown on real cards, is 16
+/// ASCII `0`s.
+pub fn token_info(label: &str, model: &str, serial: &str) -> Vec<u8> {
     fn padded(text: &str, len: usize, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(text.as_bytes());
@@ -56,20 +58,20 @@ pub fn token_info(label: &str, model: &str) -> Vec<u8> {
     }
     let mut v = Vec::with_capacity(160);
     padded(label, 32, &mut v);
-    padded("kazasu virtual JPKI token", 32, &mut v);
+    padded("00000000000000000000000000000001", 32, &mut v);
     padded(model, 16, &mut v);
-    padded("", 16, &mut v);
+    padded(&format!("{serial:0>16}"), 16, &mut v);
     // CKF_RNG | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED.
     const FLAGS: u32 = 0x0000_040D;
     const UNAVAILABLE: u32 = u32::MAX;
     let words = [
         FLAGS,
-        0, // max sessions: effectively infinite
-        0,
-        0, // max read/write sessions
-        0,
+        1,  // max sessions
+        0,  // sessions
+        1,  // max read/write sessions
+        0,  // read/write sessions
         16, // max PIN length
-        4,  // min PIN length
+        6,  // min PIN length
         UNAVAILABLE,
         UNAVAILABLE,
         UNAVAILABLE,
@@ -80,14 +82,30 @@ pub fn token_info(label: &str, model: &str) -> Vec<u8> {
     }
     // Hardware and firmware versions: ASCII "03" and "01" on a real card (reported).
     v.extend_from_slice(b"0301");
-    padded("", 16, &mut v);
+    v.extend_from_slice(&[b'0'; 16]);
     debug_assert_eq!(v.len(), 160);
     v
 }
 
-/// Builds the JPKI AP for `subject`; its PINs take persistent slots from `pins`.
-pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRecord>) -> IsoApp {
-    let keys = &subject.keys;
+/// The JPKI keys and certificates `device` carries for `subject`: a phone its own (its
+/// スマホ用電子証明書, issued by the same CAs), the card and a test card the card's.
+pub fn keys_of(subject: &Subject, device: Device) -> JpkiKeyRefs<'_> {
+    match device {
+        Device::Android => subject.keys.android.refs(),
+        Device::Iphone => subject.keys.iphone.refs(),
+        Device::Card | Device::TestCard => subject.keys.card(),
+    }
+}
+
+/// Builds the JPKI AP of `device` for `subject` (a phone with its own keys and certificates);
+/// its PINs take persistent slots from `pins`.
+pub(crate) fn build(
+    params: &JpkiParams,
+    subject: &Subject,
+    device: Device,
+    pins: &mut Vec<PinRecord>,
+) -> IsoApp {
+    let keys = keys_of(subject, device);
     let id = &subject.identity;
     let mut slot = |pin: &Secret<String>, tries: u8| {
         pins.push(PinRecord {
@@ -117,7 +135,7 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
     let files = vec![
         Ef {
             fid: ef::SIGN_CERT,
-            body: binary(&keys.sign_cert, Access::AnyPin(vec![ef::SIGN_PIN])),
+            body: binary(keys.sign_cert, Access::AnyPin(vec![ef::SIGN_PIN])),
         },
         Ef {
             fid: ef::SIGN_CA_CERT,
@@ -126,7 +144,11 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
         Ef {
             fid: ef::TOKEN_INFO,
             body: binary(
-                &token_info(&params.token.value, &params.token_model.value),
+                &token_info(
+                    &params.token.value,
+                    &params.token_model.value,
+                    &id.card_serial,
+                ),
                 Access::Always,
             ),
         },
@@ -144,7 +166,7 @@ pub(crate) fn build(params: &JpkiParams, subject: &Subject, pins: &mut Vec<PinRe
         },
         Ef {
             fid: ef::AUTH_CERT,
-            body: binary(&keys.auth_cert, auth_cert_read),
+            body: binary(keys.auth_cert, auth_cert_read),
         },
         Ef {
             fid: ef::AUTH_CA_CERT,

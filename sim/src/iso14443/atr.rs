@@ -69,6 +69,32 @@ pub fn pcsc_contactless_atr(p: &CardProfile) -> Vec<u8> {
     atr
 }
 
+/// The fixed interface bytes of SCM Microsystems' proprietary "simulated" T=1 ATR for a
+/// contactless card (SCR331-DI manual, §4.5): TA1 91, TB1 00, TC1 FF, TD1 91, TA2 81, TD2 71,
+/// TA3 FE, TB3 40, TC3 00.
+pub const SCM_INTERFACE_BYTES: [u8; 9] = [0x91, 0x00, 0xFF, 0x91, 0x81, 0x71, 0xFE, 0x40, 0x00];
+
+/// The ATR an SCM-style reader reports for a Type B card: `3B Fk`, the interface bytes, then
+/// historical bytes `42` (Type B), the PUPI's length and the PUPI (`00` and none when the
+/// reader strips it, its default since firmware 5.10), `01` (T=CL), ATQB protocol-info bytes 1
+/// and 3, and TCK. `None` for a Type A card: its layout in this form is not public.
+pub fn scm_contactless_atr(p: &CardProfile, pupi: Option<&[u8]>) -> Option<Vec<u8>> {
+    if p.contactless.nfc_type.value != NfcType::B {
+        return None;
+    }
+    let info = atqb_protocol_info(p);
+    let pupi = pupi.unwrap_or_default();
+    let mut hist = vec![0x42, pupi.len() as u8];
+    hist.extend_from_slice(pupi);
+    hist.extend_from_slice(&[0x01, info[0], info[2]]);
+    let mut atr = vec![0x3B, 0xF0 | hist.len() as u8];
+    atr.extend_from_slice(&SCM_INTERFACE_BYTES);
+    atr.extend_from_slice(&hist);
+    let tck = atr[1..].iter().fold(0u8, |acc, b| acc ^ b);
+    atr.push(tck);
+    Some(atr)
+}
+
 /// What the profile shows of the card at activation: ISO/IEC 14443 data, built here so that the
 /// profile (data) needs nothing of this layer.
 impl CardProfile {
@@ -153,6 +179,27 @@ pub fn read_pcsc_contactless_atr(atr: &[u8]) -> ContactlessAtr {
 mod tests {
     use super::*;
 
+    /// Two ATRs in pcsc-tools' list (2016 and 2019), byte for byte: the FWI-10 card with
+    /// 212/424 kbit/s and the FWI-13 card at 106 kbit/s only, behind SCM-style readers.
+    #[test]
+    fn scm_atrs_match_the_public_list() {
+        let hex = |s: &str| crate::parse_hex(s).unwrap();
+        let fwi10 = CardProfile::builtin("mynumber-card").unwrap();
+        assert_eq!(
+            scm_contactless_atr(&fwi10, None).unwrap(),
+            hex("3B F5 91 00 FF 91 81 71 FE 40 00 42 00 01 B3 A1 15")
+        );
+        let slow = CardProfile::builtin("mynumber-card-106k").unwrap();
+        assert_eq!(
+            scm_contactless_atr(&slow, None).unwrap(),
+            hex("3B F5 91 00 FF 91 81 71 FE 40 00 42 00 01 00 D1 D6")
+        );
+        let with_pupi = scm_contactless_atr(&fwi10, Some(&[1, 2, 3, 4])).unwrap();
+        assert_eq!(with_pupi[..2], [0x3B, 0xF9]);
+        assert_eq!(with_pupi[11..17], [0x42, 0x04, 1, 2, 3, 4]);
+        assert_eq!(with_pupi[1..].iter().fold(0, |a, b| a ^ b), 0, "TCK");
+    }
+
     #[test]
     fn a_type_b_atr_reads_back_as_its_profile_builds_it() {
         let p = CardProfile::builtin("mynumber-card").unwrap();
@@ -178,6 +225,7 @@ mod tests {
         *bad.last_mut().unwrap() ^= 1;
         assert_eq!(read_pcsc_contactless_atr(&bad), ContactlessAtr::Other);
         let a = CardProfile::builtin("android-jpki").unwrap();
+        assert_eq!(scm_contactless_atr(&a, None), None, "Type A: not public");
         assert!(matches!(
             read_pcsc_contactless_atr(&pcsc_contactless_atr(&a)),
             ContactlessAtr::TypeA { .. } | ContactlessAtr::TypeB { .. }

@@ -151,10 +151,9 @@ impl Identity {
         format!("{year:04}{month_day}")
     }
 
-    /// 照合番号B: the birth date with its **Japanese-era** year, `YYMMDD` (1980-02-17 is 昭和55:
-    /// `550217`), then the expiry year `YYYY` (western) and the 4-digit security code
-    /// (reported by readers checked on real cards).
-    pub fn check_code_b(&self) -> Secret<String> {
+    /// The birth date with its **Japanese-era** year, `YYMMDD` (1980-02-17 is 昭和55: `550217`):
+    /// the 券面事項確認AP's birth-date key and the start of 照合番号B.
+    pub fn birth_era_yymmdd(&self) -> Secret<String> {
         let b = self.birth_yyyymmdd();
         let (year, month, day) = (
             b[..4].parse::<u16>().unwrap_or(0),
@@ -162,10 +161,16 @@ impl Identity {
             b[6..].parse::<u8>().unwrap_or(0),
         );
         let (_, era_year) = era_year(year, month, day);
+        Secret::new(format!("{:02}{}", era_year % 100, &b[4..]))
+    }
+
+    /// 照合番号B: the birth date with its **Japanese-era** year, `YYMMDD` (1980-02-17 is 昭和55:
+    /// `550217`), then the expiry year `YYYY` (western) and the 4-digit security code
+    /// (reported by readers checked on real cards).
+    pub fn check_code_b(&self) -> Secret<String> {
         Secret::new(format!(
-            "{:02}{}{}{}",
-            era_year % 100,
-            &b[4..],
+            "{}{}{}",
+            self.birth_era_yymmdd().expose(),
             self.card_expiry_year,
             self.security_code.expose()
         ))
@@ -350,6 +355,20 @@ impl PrivateKey {
     }
 }
 
+/// The JPKI key pairs and certificates of one device (a phone's スマホ用電子証明書 are its own,
+/// issued by the same CAs as the card's).
+#[derive(Debug)]
+pub struct JpkiKeys {
+    /// 利用者証明用 key (EF 0017).
+    pub auth_key: PrivateKey,
+    /// 利用者証明用 certificate, DER (EF 000A).
+    pub auth_cert: Vec<u8>,
+    /// 署名用 key (EF 001A).
+    pub sign_key: PrivateKey,
+    /// 署名用 certificate, DER (EF 0001).
+    pub sign_cert: Vec<u8>,
+}
+
 /// Keys and certificates of one identity.
 #[derive(Debug)]
 pub struct IdentityKeys {
@@ -361,6 +380,10 @@ pub struct IdentityKeys {
     pub sign_key: PrivateKey,
     /// 署名用 certificate, DER (EF 0001).
     pub sign_cert: Vec<u8>,
+    /// The Android phone's own JPKI keys and certificates.
+    pub android: JpkiKeys,
+    /// The iPhone's own JPKI keys and certificates.
+    pub iphone: JpkiKeys,
     /// The card-info AP's own key (key 0013; signs challenges without a PIN).
     pub card_info_key: PrivateKey,
     /// The key the card-info AP's certificate (EF 0004) certifies and its records (EF 0003,
@@ -371,6 +394,11 @@ pub struct IdentityKeys {
     pub common_key: PrivateKey,
     /// The municipality's `<code>30` key that MF object 00F8 certifies and that signs 7F21.
     pub mf_key: PrivateKey,
+    /// The card's own key in the 券面事項確認AP (key 001A, DF 12 / DF 24 / DF 42).
+    pub card_face_key: PrivateKey,
+    /// The municipality's `<code>21` key the 券面事項確認AP's certificate (EF 0004) certifies
+    /// and its records (EF 0001, 0002, 0005) are signed with.
+    pub card_face_signer: PrivateKey,
 }
 
 /// The test keys of the MF objects' certificate chain shared by every card.
@@ -380,6 +408,43 @@ pub struct MfChainKeys {
     pub root: PrivateKey,
     /// Stand-in for the `0000050`/001 key (certified in 7F21).
     pub leaf: PrivateKey,
+}
+
+/// The JPKI keys and certificates one device of an identity carries, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct JpkiKeyRefs<'a> {
+    /// 利用者証明用 key (EF 0017).
+    pub auth_key: &'a PrivateKey,
+    /// 利用者証明用 certificate, DER (EF 000A).
+    pub auth_cert: &'a [u8],
+    /// 署名用 key (EF 001A).
+    pub sign_key: &'a PrivateKey,
+    /// 署名用 certificate, DER (EF 0001).
+    pub sign_cert: &'a [u8],
+}
+
+impl IdentityKeys {
+    /// The card's own JPKI keys and certificates.
+    pub fn card(&self) -> JpkiKeyRefs<'_> {
+        JpkiKeyRefs {
+            auth_key: &self.auth_key,
+            auth_cert: &self.auth_cert,
+            sign_key: &self.sign_key,
+            sign_cert: &self.sign_cert,
+        }
+    }
+}
+
+impl JpkiKeys {
+    /// The phone's keys and certificates, borrowed.
+    pub fn refs(&self) -> JpkiKeyRefs<'_> {
+        JpkiKeyRefs {
+            auth_key: &self.auth_key,
+            auth_cert: &self.auth_cert,
+            sign_key: &self.sign_key,
+            sign_cert: &self.sign_cert,
+        }
+    }
 }
 
 /// One person with their key material and the CA certificates their card carries.
@@ -395,6 +460,8 @@ pub struct Subject {
     pub sign_ca_cert: Vec<u8>,
     /// The stand-in for the CA `6000033` that certifies the card-info AP's signer (EF 0004).
     pub card_info_issuer: Arc<PrivateKey>,
+    /// The stand-in for the CA `6000023` that certifies the card-face AP's signer (EF 0004).
+    pub card_face_ca: Arc<PrivateKey>,
     /// The stand-ins of the MF's certificate chain: the CA `6000020` that signs object 00F8,
     /// and the `0000050` key object 7F21 certifies.
     pub mf_chain: Arc<MfChainKeys>,
@@ -451,31 +518,62 @@ embedded_fixtures!(
     "pki/sign-ca.pem",
     "pki/card-info-issuer.key.pem",
     "pki/mf-root.key.pem",
+    "pki/card-face-ca.key.pem",
     "pki/mf-0000050.key.pem",
     "pki/yamada-taro/auth.pem",
     "pki/yamada-taro/auth.key.pem",
     "pki/yamada-taro/sign.pem",
     "pki/yamada-taro/sign.key.pem",
+    "pki/yamada-taro/android-auth.pem",
+    "pki/yamada-taro/android-auth.key.pem",
+    "pki/yamada-taro/android-sign.pem",
+    "pki/yamada-taro/android-sign.key.pem",
+    "pki/yamada-taro/iphone-auth.pem",
+    "pki/yamada-taro/iphone-auth.key.pem",
+    "pki/yamada-taro/iphone-sign.pem",
+    "pki/yamada-taro/iphone-sign.key.pem",
     "pki/yamada-taro/card-info.key.pem",
     "pki/yamada-taro/card-info-signer.key.pem",
     "pki/yamada-taro/common.key.pem",
     "pki/yamada-taro/mf.key.pem",
+    "pki/yamada-taro/card-face.key.pem",
+    "pki/yamada-taro/card-face-signer.key.pem",
     "pki/suzuki-hanako/auth.pem",
     "pki/suzuki-hanako/auth.key.pem",
     "pki/suzuki-hanako/sign.pem",
     "pki/suzuki-hanako/sign.key.pem",
+    "pki/suzuki-hanako/android-auth.pem",
+    "pki/suzuki-hanako/android-auth.key.pem",
+    "pki/suzuki-hanako/android-sign.pem",
+    "pki/suzuki-hanako/android-sign.key.pem",
+    "pki/suzuki-hanako/iphone-auth.pem",
+    "pki/suzuki-hanako/iphone-auth.key.pem",
+    "pki/suzuki-hanako/iphone-sign.pem",
+    "pki/suzuki-hanako/iphone-sign.key.pem",
     "pki/suzuki-hanako/card-info.key.pem",
     "pki/suzuki-hanako/card-info-signer.key.pem",
     "pki/suzuki-hanako/common.key.pem",
     "pki/suzuki-hanako/mf.key.pem",
+    "pki/suzuki-hanako/card-face.key.pem",
+    "pki/suzuki-hanako/card-face-signer.key.pem",
     "pki/tanaka-ichiro/auth.pem",
     "pki/tanaka-ichiro/auth.key.pem",
     "pki/tanaka-ichiro/sign.pem",
     "pki/tanaka-ichiro/sign.key.pem",
+    "pki/tanaka-ichiro/android-auth.pem",
+    "pki/tanaka-ichiro/android-auth.key.pem",
+    "pki/tanaka-ichiro/android-sign.pem",
+    "pki/tanaka-ichiro/android-sign.key.pem",
+    "pki/tanaka-ichiro/iphone-auth.pem",
+    "pki/tanaka-ichiro/iphone-auth.key.pem",
+    "pki/tanaka-ichiro/iphone-sign.pem",
+    "pki/tanaka-ichiro/iphone-sign.key.pem",
     "pki/tanaka-ichiro/card-info.key.pem",
     "pki/tanaka-ichiro/card-info-signer.key.pem",
     "pki/tanaka-ichiro/common.key.pem",
     "pki/tanaka-ichiro/mf.key.pem",
+    "pki/tanaka-ichiro/card-face.key.pem",
+    "pki/tanaka-ichiro/card-face-signer.key.pem",
 );
 
 fn pem_cert_to_der(pem: &[u8], path: &str) -> Result<Vec<u8>, FixtureError> {
@@ -523,6 +621,7 @@ impl Fixtures {
             })
         };
         let card_info_issuer = Arc::new(shared_key("pki/card-info-issuer.key.pem")?);
+        let card_face_ca = Arc::new(shared_key("pki/card-face-ca.key.pem")?);
         let mf_chain = Arc::new(MfChainKeys {
             root: shared_key("pki/mf-root.key.pem")?,
             leaf: shared_key("pki/mf-0000050.key.pem")?,
@@ -539,15 +638,30 @@ impl Fixtures {
                     source,
                 })
             };
+            let cert = |name: &str| pem_cert_to_der(&file(name)?, &format!("pki/{id}/{name}"));
             let keys = IdentityKeys {
                 auth_key: key("auth.key.pem")?,
                 auth_cert: pem_cert_to_der(&file("auth.pem")?, &format!("pki/{id}/auth.pem"))?,
                 sign_key: key("sign.key.pem")?,
                 sign_cert: pem_cert_to_der(&file("sign.pem")?, &format!("pki/{id}/sign.pem"))?,
+                android: JpkiKeys {
+                    auth_key: key("android-auth.key.pem")?,
+                    auth_cert: cert("android-auth.pem")?,
+                    sign_key: key("android-sign.key.pem")?,
+                    sign_cert: cert("android-sign.pem")?,
+                },
+                iphone: JpkiKeys {
+                    auth_key: key("iphone-auth.key.pem")?,
+                    auth_cert: cert("iphone-auth.pem")?,
+                    sign_key: key("iphone-sign.key.pem")?,
+                    sign_cert: cert("iphone-sign.pem")?,
+                },
                 card_info_key: key("card-info.key.pem")?,
                 card_info_signer: key("card-info-signer.key.pem")?,
                 common_key: key("common.key.pem")?,
                 mf_key: key("mf.key.pem")?,
+                card_face_key: key("card-face.key.pem")?,
+                card_face_signer: key("card-face-signer.key.pem")?,
             };
             if subjects.contains_key(&id) {
                 return Err(FixtureError::Identities(format!(
@@ -563,6 +677,7 @@ impl Fixtures {
                     auth_ca_cert: auth_ca_cert.clone(),
                     sign_ca_cert: sign_ca_cert.clone(),
                     card_info_issuer: card_info_issuer.clone(),
+                    card_face_ca: card_face_ca.clone(),
                     mf_chain: mf_chain.clone(),
                     derived: Derived::default(),
                 }),

@@ -6,6 +6,7 @@
 pub mod bit_rate;
 pub mod cv_cert;
 pub mod identity;
+pub mod images;
 pub mod mf_object;
 pub mod my_number;
 pub(crate) mod os;

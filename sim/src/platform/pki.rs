@@ -108,12 +108,13 @@ fn policies(policy: &str) -> Result<X509Extension, ErrorStack> {
     extension("2.5.29.32", true, &der::seq(&[info]))
 }
 
-/// A Name (RDNSequence) of (attribute OID, value) pairs; ASCII as PrintableString, else UTF8.
+/// A Name (RDNSequence) of (attribute OID, value) pairs, as JPKI certificates encode names:
+/// the country (C) as PrintableString, every other attribute (O, OU, L, CN) as UTF8String.
 fn dn(entries: &[(&str, &str)]) -> Vec<u8> {
     let rdns: Vec<Vec<u8>> = entries
         .iter()
         .map(|(attr, value)| {
-            let v = if value.is_ascii() {
+            let v = if *attr == C {
                 der::tlv(0x13, value.as_bytes())
             } else {
                 der::utf8(value)
@@ -130,14 +131,38 @@ const OU: &str = "2.5.4.11";
 const CN: &str = "2.5.4.3";
 const L: &str = "2.5.4.7";
 
-/// The service's name as JPKI certificates write it in their alternative names, marked as a test.
-fn service_name() -> Vec<u8> {
-    dn(&[(C, "JP"), (O, "試験用 公的個人認証サービス（kazasu）")])
+/// The service's name as JPKI certificates write it in their alternative names — C, O, the
+/// service for `purpose` (利用者証明用 or 署名用) and the operator as two OUs — marked as a test
+/// (the real ones name 公的個人認証サービス and 地方公共団体情報システム機構).
+fn service_name(purpose: Purpose) -> Vec<u8> {
+    let service = match purpose {
+        Purpose::Auth => "利用者証明用（試験）",
+        Purpose::Sign => "署名用（試験）",
+    };
+    dn(&[
+        (C, "JP"),
+        (O, "kazasu試験用 公的個人認証"),
+        (OU, service),
+        (OU, "実在しない試験用PKI"),
+    ])
+}
+
+/// Which JPKI service a CA and its certificates belong to.
+#[derive(Clone, Copy)]
+enum Purpose {
+    /// 利用者証明用.
+    Auth,
+    /// 署名用.
+    Sign,
 }
 
 /// Subject (CA) or issuer alternative name: one directoryName.
-fn alt_name(oid: &str) -> Result<X509Extension, ErrorStack> {
-    extension(oid, false, &der::seq(&[der::tlv(0xA4, &service_name())]))
+fn alt_name(oid: &str, purpose: Purpose) -> Result<X509Extension, ErrorStack> {
+    extension(
+        oid,
+        false,
+        &der::seq(&[der::tlv(0xA4, &service_name(purpose))]),
+    )
 }
 
 /// A CRL distribution point named by a directoryName.
@@ -196,6 +221,7 @@ struct Ca {
     key: PKey<Private>,
     cert: X509,
     name: [(&'static str, String); 4],
+    purpose: Purpose,
 }
 
 fn new_key() -> Result<PKey<Private>, ErrorStack> {
@@ -214,9 +240,12 @@ fn x509_name(der: &[u8]) -> Result<X509Name, ErrorStack> {
 
 /// A self-signed test CA shaped like a JPKI root: key usage, the service's name as
 /// SubjectAltName, basic constraints, a CRL distribution point naming itself, SKI.
-fn make_ca(purpose: &str, serial_no: u32) -> Result<Ca, ErrorStack> {
+fn make_ca(service: Purpose, serial_no: u32) -> Result<Ca, ErrorStack> {
     let key = new_key()?;
-    let name = ca_name(purpose);
+    let name = ca_name(match service {
+        Purpose::Auth => "user authentication",
+        Purpose::Sign => "digital signature",
+    });
     let subject_der = dn(&borrowed(&name));
     let subject = x509_name(&subject_der)?;
     let mut b = X509Builder::new()?;
@@ -233,7 +262,7 @@ fn make_ca(purpose: &str, serial_no: u32) -> Result<Ca, ErrorStack> {
             .crl_sign()
             .build()?,
     )?;
-    b.append_extension(alt_name("2.5.29.17")?)?;
+    b.append_extension(alt_name("2.5.29.17", service)?)?;
     b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
     b.append_extension(crl_distribution_point(&subject_der)?)?;
     let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
@@ -243,6 +272,7 @@ fn make_ca(purpose: &str, serial_no: u32) -> Result<Ca, ErrorStack> {
         key,
         cert: b.build(),
         name,
+        purpose: service,
     })
 }
 
@@ -287,7 +317,7 @@ fn make_end_entity(
             b.append_extension(policies(TEST_POLICY_SIGN)?)?;
         }
     }
-    b.append_extension(alt_name("2.5.29.18")?)?;
+    b.append_extension(alt_name("2.5.29.18", ca.purpose)?)?;
     // The CRL distribution point of the holder's municipality, as JPKI names it.
     let mut crldp: Vec<(&str, String)> = ca.name[..3].to_vec();
     crldp.push((OU, "CRL Distribution Points".into()));
@@ -326,15 +356,18 @@ pub struct GeneratedFile {
 }
 
 /// Generates the two test CAs, the card-info AP's test issuer key, the MF chain's two shared keys
-/// and, for every identity, its authentication and signature keys and certificates, its
-/// card-info AP key and signer, its 共通カードAP key and its municipality's MF chain key. Real JPKI
+/// and the card-face AP's CA stand-in and, for every identity, the authentication and signature
+/// keys and certificates of its card, its Android phone and its iPhone, its card-info AP key and
+/// signer, its 共通カードAP key, its municipality's MF chain key, and its card-face AP key and
+/// signer. Real JPKI
 /// authentication certificates carry no personal data, so their subject is a serial-like name;
 /// the signature certificate names the holder's locality (romanised) and carries the holder's
 /// facts in SubjectAltName.
 pub fn generate(identities: &[Identity]) -> Result<Vec<GeneratedFile>, ErrorStack> {
-    let auth_ca = make_ca("user authentication", 1)?;
-    let sign_ca = make_ca("digital signature", 2)?;
+    let auth_ca = make_ca(Purpose::Auth, 1)?;
+    let sign_ca = make_ca(Purpose::Sign, 2)?;
     let issuer = new_key()?;
+    let card_face_ca = new_key()?;
     let mut files = vec![
         GeneratedFile {
             path: "pki/auth-ca.pem".into(),
@@ -361,6 +394,14 @@ pub fn generate(identities: &[Identity]) -> Result<Vec<GeneratedFile>, ErrorStac
             contents: issuer.public_key_to_pem()?,
         },
         GeneratedFile {
+            path: "pki/card-face-ca.key.pem".into(),
+            contents: card_face_ca.private_key_to_pem_pkcs8()?,
+        },
+        GeneratedFile {
+            path: "pki/card-face-ca.pub.pem".into(),
+            contents: card_face_ca.public_key_to_pem()?,
+        },
+        GeneratedFile {
             path: "pki/mf-root.key.pem".into(),
             contents: new_key()?.private_key_to_pem_pkcs8()?,
         },
@@ -371,51 +412,60 @@ pub fn generate(identities: &[Identity]) -> Result<Vec<GeneratedFile>, ErrorStac
     ];
     for (i, identity) in identities.iter().enumerate() {
         let id = &identity.id;
-        let n = 1000 + 2 * i as u32;
-        let auth_key = new_key()?;
-        let auth_subject = x509_name(&dn(&[(C, "JP"), (CN, &format!("9999KAZASUTEST{n:08}A"))]))?;
-        let auth_cert = make_end_entity(
-            &auth_ca,
-            &auth_key,
-            &auth_subject,
-            n,
-            Holder::Auth(identity),
-        )?;
-        let sign_key = new_key()?;
-        let mut sign_rdns = vec![(C, "JP")];
-        for locality in &identity.locality {
-            sign_rdns.push((L, locality.as_str()));
+        // The card's and each phone's own key pairs and certificates (a phone's スマホ用電子証明書
+        // is issued apart from the card's, by the same CAs): serials n, n + 1 for the card,
+        // n + 2, n + 3 for Android, n + 4, n + 5 for iPhone.
+        let n = 1000 + 6 * i as u32;
+        for (k, prefix) in ["", "android-", "iphone-"].into_iter().enumerate() {
+            let n = n + 2 * k as u32;
+            let auth_key = new_key()?;
+            let auth_subject =
+                x509_name(&dn(&[(C, "JP"), (CN, &format!("9999KAZASUTEST{n:08}A"))]))?;
+            let auth_cert = make_end_entity(
+                &auth_ca,
+                &auth_key,
+                &auth_subject,
+                n,
+                Holder::Auth(identity),
+            )?;
+            let sign_key = new_key()?;
+            let mut sign_rdns = vec![(C, "JP")];
+            for locality in &identity.locality {
+                sign_rdns.push((L, locality.as_str()));
+            }
+            let cn = format!("202504019999KAZASU{:09}S", n + 1);
+            sign_rdns.push((CN, &cn));
+            let sign_subject = x509_name(&dn(&sign_rdns))?;
+            let sign_cert = make_end_entity(
+                &sign_ca,
+                &sign_key,
+                &sign_subject,
+                n + 1,
+                Holder::Sign(identity),
+            )?;
+            for (file, contents) in [
+                ("auth.pem", auth_cert.to_pem()?),
+                ("auth.key.pem", auth_key.private_key_to_pem_pkcs8()?),
+                ("sign.pem", sign_cert.to_pem()?),
+                ("sign.key.pem", sign_key.private_key_to_pem_pkcs8()?),
+            ] {
+                files.push(GeneratedFile {
+                    path: format!("pki/{id}/{prefix}{file}"),
+                    contents,
+                });
+            }
         }
-        let cn = format!("202504019999KAZASU{:09}S", n + 1);
-        sign_rdns.push((CN, &cn));
-        let sign_subject = x509_name(&dn(&sign_rdns))?;
-        let sign_cert = make_end_entity(
-            &sign_ca,
-            &sign_key,
-            &sign_subject,
-            n + 1,
-            Holder::Sign(identity),
-        )?;
-        let card_info_key = new_key()?;
-        for (file, contents) in [
-            ("auth.pem", auth_cert.to_pem()?),
-            ("auth.key.pem", auth_key.private_key_to_pem_pkcs8()?),
-            ("sign.pem", sign_cert.to_pem()?),
-            ("sign.key.pem", sign_key.private_key_to_pem_pkcs8()?),
-            (
-                "card-info.key.pem",
-                card_info_key.private_key_to_pem_pkcs8()?,
-            ),
-            (
-                "card-info-signer.key.pem",
-                new_key()?.private_key_to_pem_pkcs8()?,
-            ),
-            ("common.key.pem", new_key()?.private_key_to_pem_pkcs8()?),
-            ("mf.key.pem", new_key()?.private_key_to_pem_pkcs8()?),
+        for file in [
+            "card-info.key.pem",
+            "card-info-signer.key.pem",
+            "common.key.pem",
+            "mf.key.pem",
+            "card-face.key.pem",
+            "card-face-signer.key.pem",
         ] {
             files.push(GeneratedFile {
                 path: format!("pki/{id}/{file}"),
-                contents,
+                contents: new_key()?.private_key_to_pem_pkcs8()?,
             });
         }
     }

@@ -96,6 +96,8 @@ pub enum AppletName {
     CardInfo,
     /// 共通カードAP (the card record read at every マイナポータル login).
     CommonCard,
+    /// 券面事項確認AP (card-face confirmation).
+    CardFace,
     /// 住基AP (basic resident register).
     Juki,
     /// The pcsc-lite readertest applet.
@@ -224,6 +226,16 @@ pub struct CardInfoParams {
     pub check_code_tries: Sourced<u8>,
 }
 
+/// Parameters of the 券面事項確認AP.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardFaceParams {
+    /// Tries of the birth-date key (EF 0011).
+    pub birth_key_tries: Sourced<u8>,
+    /// Tries of 照合番号A (EF 0013) and 照合番号B (EF 0012).
+    pub check_code_tries: Sourced<u8>,
+}
+
 /// Parameters of an application whose only credential is a 4-digit PIN (共通カードAP, 住基AP).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -299,6 +311,9 @@ pub struct CardProfile {
     /// The card-info AP, when `applets` has `card-info`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_info: Option<CardInfoParams>,
+    /// The 券面事項確認AP, when `applets` has `card-face`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_face: Option<CardFaceParams>,
     /// The 共通カードAP, when `applets` has `common-card`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common_card: Option<PinAppParams>,
@@ -585,6 +600,7 @@ impl CardProfile {
             "common_card",
         )?;
         needs(AppletName::Juki, self.juki.is_some(), "juki")?;
+        needs(AppletName::CardFace, self.card_face.is_some(), "card_face")?;
         needs(
             AppletName::Readertest,
             self.readertest.is_some(),

@@ -37,6 +37,13 @@ pub enum AtrForm {
     Part3,
     /// A short generic ATR whatever the card, `3B 80 80 01 01` (reported for an ACR122U).
     Generic,
+    /// SCM Microsystems' proprietary T=1 ATR (`3B F5 91 00 FF 91 81 71 FE 40 00 42 00 01 …`)
+    /// with the PUPI stripped, as dual-interface SCM/Identiv readers report a Type B card; Type A
+    /// cards get the part-3 ATR (their layout in this form is not public).
+    Scm,
+    /// The same with the PUPI in it (`3B F9 … 42 04 <PUPI> 01 …`): a new ATR at every tap of a
+    /// card with a random PUPI (inferred from the manual's layout).
+    ScmWithPupi,
 }
 
 /// The longest a reader's host overhead or card-detect time may be.
@@ -84,7 +91,7 @@ macro_rules! builtin_reader_profiles {
     };
 }
 
-builtin_reader_profiles!("basic-106k", "typical-424k", "fast-848k");
+builtin_reader_profiles!("basic-106k", "typical-424k", "fast-848k", "scm-dual-424k");
 
 impl ReaderProfile {
     /// Parses a reader profile; `origin` names the source in errors.
@@ -151,12 +158,19 @@ impl ReaderProfile {
     }
 
     /// The ATR this reader reports for `card`: a test card's own ATR as it is; otherwise the
-    /// part-3 ATR built from the card's activation answer, or the reader's generic one.
+    /// part-3 ATR built from the card's activation answer, the reader's generic one, or SCM's
+    /// proprietary form.
     pub fn atr_for(&self, card: &crate::Card) -> Vec<u8> {
         match (self.atr_form(), &card.profile().atr) {
             (_, Some(own)) => own.value.0.clone(),
             (AtrForm::Part3, None) => card.atr().to_vec(),
             (AtrForm::Generic, None) => GENERIC_ATR.to_vec(),
+            (AtrForm::Scm, None) => crate::iso14443::atr::scm_contactless_atr(card.profile(), None)
+                .unwrap_or_else(|| card.atr().to_vec()),
+            (AtrForm::ScmWithPupi, None) => {
+                crate::iso14443::atr::scm_contactless_atr(card.profile(), Some(card.uid()))
+                    .unwrap_or_else(|| card.atr().to_vec())
+            }
         }
     }
 
