@@ -101,6 +101,8 @@ pub enum Event {
     TapFailed(LinkError),
     /// The reader deselected the card.
     Deselect,
+    /// The reader reset the card with the field left on (PC/SC reconnect with a reset).
+    WarmReset,
     /// An answer without a status word.
     Malformed {
         /// The bytes that came back.
@@ -130,6 +132,7 @@ impl Event {
         match self {
             Event::Tap { .. } | Event::TapFailed(_) => "tap",
             Event::Deselect => "deselect",
+            Event::WarmReset => "warm reset",
             Event::Malformed { .. } => "a response",
             Event::CommissionTap { .. } | Event::CommissionTapFailed(_) => "commissioning",
             Event::Onboarding(_) => "onboarding",
@@ -145,6 +148,7 @@ impl fmt::Display for Event {
             }
             Event::TapFailed(e) => write!(f, "tap failed: {e}"),
             Event::Deselect => f.write_str("deselect"),
+            Event::WarmReset => f.write_str("warm reset: the card re-activated, the field left on"),
             Event::Malformed { response } => write!(
                 f,
                 "a response of {} bytes, without a status word: {}",

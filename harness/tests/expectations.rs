@@ -181,6 +181,7 @@ fn step_example(keyword: &str) -> &'static str {
         "remove" => "remove:",
         "approve" => "approve:",
         "deselect" => "deselect:",
+        "warm_reset" => "warm_reset:",
         "wait" => "wait: 10ms",
         "apdu" => "apdu: 00 84 00 00 08",
         "select" => "select: jpki",

@@ -27,6 +27,9 @@ impl Backend for Rewriting {
     fn disconnect(&mut self) -> Result<(), LinkError> {
         Backend::disconnect(&mut self.inner)
     }
+    fn warm_reset(&mut self) -> Result<(), LinkError> {
+        Backend::warm_reset(&mut self.inner)
+    }
     fn approve(&mut self) -> bool {
         Backend::approve(&mut self.inner)
     }

@@ -705,3 +705,76 @@ fn two_taps_give_two_pupis_unless_the_profile_pins_one() {
     assert_eq!(a, b, "a pinned PUPI stays");
     assert_eq!(a, [0x5A, 0x5A, 0x00, 0x01]);
 }
+
+/// Another program on the PC resets the card (`warm_reset` in a serve script:
+/// `SCardReconnect(…, SCARD_RESET_CARD)` through pcscd): the reading software's next command
+/// gets `SCARD_W_RESET_CARD`; once it reconnects, the card still has the PIN verified, as a
+/// real card keeps it across a warm reset, and signs.
+#[test]
+fn a_warm_reset_by_another_program_keeps_the_pin_verified() {
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !stack_available() || kazasu::link::pcsc::configured_slots().unwrap() < 7 {
+        assert!(!pcscd_required(), "ci/pcscd.sh configures slot 6");
+        return;
+    }
+    let slot = 6;
+    let dir = std::env::temp_dir().join(format!("kazasu-reset-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("reset.yaml");
+    std::fs::write(&script, "events:\n  - { after_apdus: 3, do: warm_reset }\n").unwrap();
+    let mut served = serve_on(
+        slot,
+        &["--duration", "30s", "--script", script.to_str().unwrap()],
+    );
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+    let name = std::ffi::CString::new(kazasu_sim::vpcd::reader_name(slot)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut card = loop {
+        match ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY) {
+            Ok(card) => break card,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => panic!("no card on {name:?}: {e}"),
+        }
+    };
+    let mut buf = [0u8; 300];
+    let mut send = |card: &pcsc::Card, hex: &str| {
+        let apdu = kazasu_sim::parse_hex(hex).unwrap();
+        card.transmit(&apdu, &mut buf).map(<[u8]>::to_vec)
+    };
+    let select = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01";
+    assert_eq!(send(&card, select).unwrap(), [0x90, 0x00]);
+    assert_eq!(send(&card, "00 A4 02 0C 02 00 18").unwrap(), [0x90, 0x00]);
+    assert_eq!(
+        send(&card, "00 20 00 80 04 31 32 33 34").unwrap(),
+        [0x90, 0x00]
+    );
+    // The serve script resets the card after these three commands.
+    let reset_seen = Instant::now() + Duration::from_secs(10);
+    loop {
+        match send(&card, select) {
+            Err(pcsc::Error::ResetCard) => break,
+            Ok(_) if Instant::now() < reset_seen => std::thread::sleep(Duration::from_millis(100)),
+            other => panic!("expected SCARD_W_RESET_CARD after the reset, got {other:02X?}"),
+        }
+    }
+    card.reconnect(
+        pcsc::ShareMode::Shared,
+        pcsc::Protocols::ANY,
+        pcsc::Disposition::LeaveCard,
+    )
+    .unwrap();
+    assert_eq!(send(&card, select).unwrap(), [0x90, 0x00]);
+    assert_eq!(send(&card, "00 A4 02 0C 02 00 17").unwrap(), [0x90, 0x00]);
+    let digest_info = "30 31 30 0D 06 09 60 86 48 01 65 03 04 02 01 05 00 04 20 \
+        00 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F 10 11 12 13 14 15 16 17 18 19 1A 1B 1C 1D 1E 1F";
+    let signed = send(&card, &format!("80 2A 00 80 33 {digest_info} 00")).unwrap();
+    assert_eq!(
+        (signed.len(), &signed[256..]),
+        (258, &[0x90, 0x00][..]),
+        "signs: the PIN survived the warm reset"
+    );
+    drop(card);
+    let _ = served.kill();
+    let _ = served.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}

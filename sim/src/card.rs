@@ -214,6 +214,27 @@ impl Card {
         self.uid = uid;
     }
 
+    /// A warm reset: the reader re-activates the card without cutting its power (PC/SC's
+    /// `SCardReconnect` with `SCARD_RESET_CARD`). The card keeps its PUPI and, when the profile
+    /// says so (the default, reported for the physical card), the current application and the
+    /// PINs verified in it; the current EF and a pending response are gone. Otherwise it starts
+    /// afresh as after power-up.
+    pub fn warm_reset(&mut self) {
+        let keeps = self.profile.warm_reset_keeps_verify();
+        let default_applet = self.default_applet;
+        if let Some(session) = self.session.as_mut() {
+            if keeps {
+                session.current_ef = None;
+                session.pending_response = None;
+            } else {
+                *session = Session {
+                    selected: default_applet,
+                    ..Session::default()
+                };
+            }
+        }
+    }
+
     /// Powers the card down (it leaves the field): the security state is lost; the persistent
     /// memory keeps what was committed.
     pub fn power_off(&mut self) {

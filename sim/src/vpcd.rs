@@ -208,7 +208,7 @@ impl Slot {
                 let _ = self.reader.disconnect();
                 Reply::Nothing
             }
-            Request::PowerOn | Request::Reset => {
+            Request::PowerOn => {
                 // The reader re-activates the card: a cold start of its session.
                 let _ = self.reader.disconnect();
                 match self.reader.connect() {
@@ -216,6 +216,12 @@ impl Slot {
                     Err(_) => Reply::Close,
                 }
             }
+            // pcscd resets the card (a client's SCardReconnect or SCardDisconnect with
+            // SCARD_RESET_CARD): a warm reset, the field left on.
+            Request::Reset => match self.reader.warm_reset() {
+                Ok(_) => Reply::Nothing,
+                Err(_) => Reply::Close,
+            },
             Request::Apdu(apdu) => match self.reader.transmit(apdu) {
                 Ok(t) => {
                     self.last_exchange = Some(Ok(t.duration));

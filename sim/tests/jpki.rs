@@ -379,6 +379,56 @@ fn shapes_match_real_jpki_certificates(auth: &[u8], auth_ca: &[u8], sign: &[u8],
             "no GeneralizedTime"
         );
     }
+    // Names as JPKI encodes them: C a PrintableString, every other attribute a UTF8String; the
+    // alternative names' directoryName C, O and two OUs (the service, the operator).
+    for (der, alt_oid) in [
+        (auth, "2.5.29.18"),
+        (sign, "2.5.29.18"),
+        (auth_ca, "2.5.29.17"),
+        (sign_ca, "2.5.29.17"),
+    ] {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+        let string_types = |name: &x509_parser::x509::X509Name<'_>| {
+            name.iter_attributes()
+                .map(|a| (a.attr_type().to_id_string(), a.attr_value().tag().0))
+                .collect::<Vec<_>>()
+        };
+        for name in [cert.subject(), cert.issuer()] {
+            for (attr, tag) in string_types(name) {
+                let want = if attr == "2.5.4.6" { 19 } else { 12 };
+                assert_eq!(tag, want, "{attr} in {name}");
+            }
+        }
+        let ext = cert
+            .extensions()
+            .iter()
+            .find(|e| e.oid.to_id_string() == alt_oid)
+            .expect("the service's name as an alternative name");
+        use x509_parser::extensions::ParsedExtension;
+        let names = match ext.parsed_extension() {
+            ParsedExtension::SubjectAlternativeName(n) => &n.general_names,
+            ParsedExtension::IssuerAlternativeName(n) => &n.general_names,
+            other => panic!("{other:?}"),
+        };
+        let dir = names
+            .iter()
+            .find_map(|g| match g {
+                GeneralName::DirectoryName(d) => Some(d.clone()),
+                _ => None,
+            })
+            .expect("a directoryName");
+        let attrs: Vec<(String, u32)> = string_types(&dir);
+        let types: Vec<&str> = attrs.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(
+            types,
+            ["2.5.4.6", "2.5.4.10", "2.5.4.11", "2.5.4.11"],
+            "C, O, OU, OU"
+        );
+        assert_eq!(
+            attrs.iter().map(|(_, t)| *t).collect::<Vec<_>>(),
+            [19, 12, 12, 12]
+        );
+    }
     let (_, a) = x509_parser::parse_x509_certificate(auth).unwrap();
     assert!(
         a.subject_alternative_name().unwrap().is_none(),

@@ -2,6 +2,8 @@
 //! transport error — never a wrong response — and after the next tap both sides are in a
 //! defined state: the card starts afresh, its persistent state is what it had committed.
 
+#[path = "common/mod.rs"]
+mod card_helpers;
 #[path = "common/reader.rs"]
 mod common;
 
@@ -149,4 +151,73 @@ fn a_fault_at_a_precise_point_strikes_once_even_when_frames_are_counted_again() 
         .transmit(&kazasu_sim::parse_hex(SELECT_JPKI).unwrap())
         .unwrap();
     assert_eq!(t.response, [0x90, 0x00]);
+}
+
+/// A warm reset (PC/SC reconnect with SCARD_RESET_CARD) keeps the VERIFY of the selected
+/// application and the PUPI, as a real card does; selecting another application, the issuer
+/// security domain or taking the card out of the field clears it. A profile may say a warm reset
+/// clears it too.
+#[test]
+fn a_warm_reset_keeps_the_verify_and_power_off_clears_it() {
+    use card_helpers::{SELECT_CARD_INFO, sign_apdu, verify_apdu};
+    let sign = |r: &mut kazasu_sim::Reader| {
+        send(r, "00 A4 02 0C 02 00 17").unwrap();
+        send(r, &sign_apdu(b"after a reset")).unwrap().1
+    };
+    let mut r = reader("typical-424k", "mynumber-card", "");
+    r.tap().unwrap();
+    send(&mut r, SELECT_JPKI).unwrap();
+    send(&mut r, "00 A4 02 0C 02 00 18").unwrap();
+    assert_eq!(send(&mut r, &verify_apdu("1234")).unwrap().1, "9000");
+    let pupi = r.card().uid().to_vec();
+    let atr = r.warm_reset().unwrap();
+    assert_eq!(atr, r.reported_atr());
+    assert_eq!(r.card().uid(), pupi, "the same PUPI: the field stayed on");
+    send(&mut r, SELECT_JPKI).unwrap();
+    assert_eq!(
+        sign(&mut r),
+        "9000",
+        "kept across the warm reset and a re-SELECT"
+    );
+    // The issuer security domain clears it.
+    send(&mut r, "00 A4 04 0C 07 A0 00 00 01 51 00 00").unwrap();
+    send(&mut r, SELECT_JPKI).unwrap();
+    assert_eq!(sign(&mut r), "6982", "cleared by the ISD");
+    // Another application clears it.
+    send(&mut r, "00 A4 02 0C 02 00 18").unwrap();
+    send(&mut r, &verify_apdu("1234")).unwrap();
+    send(&mut r, SELECT_CARD_INFO).unwrap();
+    send(&mut r, SELECT_JPKI).unwrap();
+    assert_eq!(sign(&mut r), "6982", "cleared by another application");
+    // Power-off clears it.
+    send(&mut r, "00 A4 02 0C 02 00 18").unwrap();
+    send(&mut r, &verify_apdu("1234")).unwrap();
+    r.remove();
+    r.tap().unwrap();
+    send(&mut r, SELECT_JPKI).unwrap();
+    assert_eq!(sign(&mut r), "6982", "cleared by the field going off");
+
+    let mut profile = kazasu_sim::CardProfile::builtin("mynumber-card").unwrap();
+    profile.warm_reset_keeps_verify = Some(kazasu_sim::platform::profile::Sourced {
+        value: false,
+        sure: kazasu_sim::platform::profile::Sureness::Modelled,
+        note: None,
+    });
+    let mut clears = reader_with(
+        kazasu_sim::ReaderProfile::builtin("typical-424k").unwrap(),
+        profile,
+        "",
+        1,
+    );
+    clears.tap().unwrap();
+    send(&mut clears, SELECT_JPKI).unwrap();
+    send(&mut clears, "00 A4 02 0C 02 00 18").unwrap();
+    send(&mut clears, &verify_apdu("1234")).unwrap();
+    clears.warm_reset().unwrap();
+    send(&mut clears, SELECT_JPKI).unwrap();
+    assert_eq!(
+        sign(&mut clears),
+        "6982",
+        "the profile says a warm reset clears it"
+    );
 }

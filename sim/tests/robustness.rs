@@ -7,26 +7,12 @@ use common::*;
 use kazasu_sim::{CardReply, SimTime, StatusWord};
 use proptest::prelude::*;
 
-/// Status words the JPKI and card-info APs may answer (`jpki.md`, plus 6A80 for a new PIN of
-/// the wrong form).
+/// Status words the My Number card model may answer: the rows of the simulator's status-word
+/// table marked as the card's (`docs/jpki.md`).
 fn jpki_status(sw: StatusWord) -> bool {
-    matches!(
-        sw.0,
-        0x9000
-            | 0x6984
-            | 0x6982
-            | 0x6A82
-            | 0x6A86
-            | 0x6B00
-            | 0x6700
-            | 0x6D00
-            | 0x6E00
-            | 0x6881
-            | 0x6A80
-            | 0x6882
-            | 0x69FC
-            | 0x6A88 // GET DATA of an unknown tag at MF level (physical cards)
-    ) || sw.tries_left().is_some()
+    kazasu_sim::STATUS_WORDS
+        .iter()
+        .any(|n| n.jpki && n.matches(sw))
 }
 
 /// Real commands of the JPKI flows, to be mutated.

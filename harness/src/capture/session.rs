@@ -332,6 +332,9 @@ impl crate::link::backend::Backend for Watched {
     fn disconnect(&mut self) -> Result<(), kazasu_sim::LinkError> {
         self.inner.disconnect()
     }
+    fn warm_reset(&mut self) -> Result<(), kazasu_sim::LinkError> {
+        self.inner.warm_reset()
+    }
     fn approve(&mut self) -> bool {
         self.inner.approve()
     }

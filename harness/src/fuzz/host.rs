@@ -441,6 +441,9 @@ impl<S: SlotCard + Send> Backend for SlotBackend<S> {
     fn disconnect(&mut self) -> Result<(), LinkError> {
         Ok(())
     }
+    fn warm_reset(&mut self) -> Result<(), LinkError> {
+        Ok(())
+    }
     fn approve(&mut self) -> bool {
         false
     }

@@ -13,6 +13,8 @@ pub trait Backend: Transport + Send {
     fn remove(&mut self);
     /// PC/SC disconnect: S(DESELECT).
     fn disconnect(&mut self) -> Result<(), LinkError>;
+    /// PC/SC reconnect with a reset (`SCARD_RESET_CARD`): a warm reset, the field left on.
+    fn warm_reset(&mut self) -> Result<(), LinkError>;
     /// The phone approval (iPhone); `false` if the card has none.
     fn approve(&mut self) -> bool;
     /// Lets simulated time pass.
@@ -44,6 +46,9 @@ impl Backend for Reader {
     }
     fn disconnect(&mut self) -> Result<(), LinkError> {
         Reader::disconnect(self)
+    }
+    fn warm_reset(&mut self) -> Result<(), LinkError> {
+        Reader::warm_reset(self).map(drop)
     }
     fn approve(&mut self) -> bool {
         Reader::approve(self)

@@ -225,11 +225,24 @@ impl Backend for DeviceBackend {
         self.off = true;
     }
     fn disconnect(&mut self) -> Result<(), LinkError> {
+        // The card's session ends and the next command finds it started afresh, as after the
+        // model's DESELECT: a reset would not do — a real card keeps its selection and verified
+        // PINs across a warm reset — so the reader powers it down.
         if let Some(card) = self.card.take() {
-            card.disconnect(pcsc::Disposition::ResetCard)
+            card.disconnect(pcsc::Disposition::UnpowerCard)
                 .map_err(|_| LinkError::NoCard)?;
         }
         Ok(())
+    }
+    fn warm_reset(&mut self) -> Result<(), LinkError> {
+        self.connect()?;
+        let card = self.card.as_mut().ok_or(LinkError::NoCard)?;
+        card.reconnect(
+            pcsc::ShareMode::Shared,
+            pcsc::Protocols::ANY,
+            pcsc::Disposition::ResetCard,
+        )
+        .map_err(|_| LinkError::NoCard)
     }
     fn approve(&mut self) -> bool {
         // A phone's approval is the operator's (Face ID, Touch ID): it cannot be caused here.
@@ -273,7 +286,11 @@ impl Backend for DeviceBackend {
         format!("the card on {}", self.reader_name())
     }
     fn finish(&mut self) {
-        self.card = None;
+        // The next case starts from a card powered up afresh, whatever this one verified
+        // (dropping the connection would reset the card, which keeps its verified PINs).
+        if let Some(card) = self.card.take() {
+            let _ = card.disconnect(pcsc::Disposition::UnpowerCard);
+        }
     }
     fn missed_faults(&self) -> Vec<String> {
         Vec::new()

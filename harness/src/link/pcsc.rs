@@ -309,14 +309,25 @@ impl Backend for PcscBackend {
     }
 
     fn disconnect(&mut self) -> Result<(), LinkError> {
-        // PC/SC disconnect with reset: pcscd powers the card down and up (our slot deselects and
-        // re-activates), so the next command starts afresh, as in-process.
+        // PC/SC disconnect powering the card down: the next command starts afresh, as
+        // in-process (a reset would be a warm one, which keeps the card's verified PINs).
         if let Some(card) = self.card.take() {
-            let _ = card.disconnect(pcsc::Disposition::ResetCard);
+            let _ = card.disconnect(pcsc::Disposition::UnpowerCard);
         }
         self.model(|s| s.reader.disconnect())
     }
 
+    fn warm_reset(&mut self) -> Result<(), LinkError> {
+        // pcscd resets the card through vpcd; our slot answers with a warm reset of the model.
+        self.connect()?;
+        let card = self.card.as_mut().ok_or(LinkError::NoCard)?;
+        card.reconnect(
+            pcsc::ShareMode::Shared,
+            pcsc::Protocols::ANY,
+            pcsc::Disposition::ResetCard,
+        )
+        .map_err(|_| LinkError::NoCard)
+    }
     fn approve(&mut self) -> bool {
         self.model(|s| s.reader.approve())
     }

@@ -46,6 +46,14 @@ impl World {
                     .record_event(Event::Deselect, took, &self.reader.last_frames());
                 self.link(r)
             }
+            CardAction::WarmReset => {
+                let t0 = self.reader.now();
+                let r = self.reader.warm_reset();
+                let took = self.reader.now().since(t0);
+                self.transcript
+                    .record_event(Event::WarmReset, took, &self.reader.last_frames());
+                self.link(r)
+            }
             CardAction::Wait(d) => {
                 self.reader.wait(d.0);
                 StepOutcome::default()

@@ -144,6 +144,9 @@ pub enum CardAction {
     Approve,
     /// PC/SC disconnect: S(DESELECT).
     Deselect,
+    /// PC/SC reconnect with a reset (SCARD_RESET_CARD): the card re-activated with the field
+    /// left on; it keeps its verified PINs.
+    WarmReset,
     /// Simulated time to let pass, e.g. 500ms.
     Wait(#[schemars(with = "String", example = &"500ms")] Millis),
     /// Command APDU, hex; ${secrets.NAME} and ${saved.NAME} are substituted.
@@ -189,12 +192,12 @@ impl CardAction {
         self.into()
     }
 
-    /// The `expect` fields this step can check. A tap or a DESELECT has no response, only a
-    /// possible transport error; `remove`, `approve` and `wait` cannot fail at all; `uid` reads
+    /// The `expect` fields this step can check. A tap, a DESELECT or a warm reset has no
+    /// response, only a possible transport error; `remove`, `approve` and `wait` cannot fail at all; `uid` reads
     /// the UID the reader saw and `atr` the ATR it reports, with no status word.
     pub fn checkable(&self) -> &'static [&'static str] {
         match self {
-            CardAction::Tap | CardAction::Deselect => LINK_ONLY,
+            CardAction::Tap | CardAction::Deselect | CardAction::WarmReset => LINK_ONLY,
             CardAction::Remove | CardAction::Approve | CardAction::Wait(_) => TIME_ONLY,
             CardAction::Uid(_) | CardAction::Atr => DATA_ONLY,
             _ => CARD_EXPECT_FIELDS,

@@ -85,7 +85,46 @@ pub enum ServeError {
     /// Ctrl-C cannot be handled.
     #[error("cannot handle Ctrl-C: {0}")]
     Signal(ctrlc::Error),
+    /// A script action this build or setup cannot perform.
+    #[error("{0}")]
+    Script(String),
 }
+
+/// A warm reset of the served card through this PC's pcscd, as another program would cause it:
+/// connect to the slot's reader, reconnect with `SCARD_RESET_CARD`, leave the card.
+#[cfg(feature = "pcsc")]
+fn warm_reset_through_pcscd(slot_no: u16) -> Result<(), ServeError> {
+    let failed = |what: &str, e: pcsc::Error| ServeError::Script(format!("{what}: {e}"));
+    let ctx = pcsc::Context::establish(pcsc::Scope::User)
+        .map_err(|e| failed("pcscd is not reachable", e))?;
+    let name = std::ffi::CString::new(kazasu_sim::vpcd::reader_name(slot_no))
+        .map_err(|e| ServeError::Script(e.to_string()))?;
+    let mut card = ctx
+        .connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+        .map_err(|e| {
+            failed(
+                &format!("no card to reset on {}", name.to_string_lossy()),
+                e,
+            )
+        })?;
+    card.reconnect(
+        pcsc::ShareMode::Shared,
+        pcsc::Protocols::ANY,
+        pcsc::Disposition::ResetCard,
+    )
+    .map_err(|e| failed("SCardReconnect with a reset failed", e))?;
+    card.disconnect(pcsc::Disposition::LeaveCard)
+        .map_err(|(_, e)| failed("SCardDisconnect failed", e))
+}
+
+#[cfg(not(feature = "pcsc"))]
+fn warm_reset_through_pcscd(_slot_no: u16) -> Result<(), ServeError> {
+    Err(ServeError::Script(WARM_RESET_NEEDS_PCSC.into()))
+}
+
+/// Why a build without the `pcsc` feature refuses a script with `warm_reset`.
+const WARM_RESET_NEEDS_PCSC: &str = "the serve script's `warm_reset` resets the card through \
+     pcscd, which needs kazasu built with the pcsc feature: cargo build --release --features pcsc";
 
 impl std::str::FromStr for CardSpec {
     type Err = String;
@@ -113,6 +152,11 @@ pub enum ScriptAction {
     Remove,
     /// The phone approval (iPhone).
     Approve,
+    /// A warm reset of the card as another program on the PC causes one: a PC/SC connection
+    /// to the slot's reader and `SCardReconnect(…, SCARD_RESET_CARD)`. pcscd resets the card
+    /// through vpcd (it keeps its verified PINs) and the reading software's next command gets
+    /// `SCARD_W_RESET_CARD`. Needs kazasu built with the `pcsc` feature and the pcscd of this PC.
+    WarmReset,
 }
 
 /// One scripted event: at a time since the start, or after a number of APDUs on its slot.
@@ -340,6 +384,22 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
         )?))),
         None => None,
     };
+    let resets = opts
+        .script
+        .events
+        .iter()
+        .any(|e| e.action == ScriptAction::WarmReset);
+    if resets && cfg!(not(feature = "pcsc")) {
+        return Err(ServeError::Script(WARM_RESET_NEEDS_PCSC.into()));
+    }
+    if resets && opts.vpcd.is_some() {
+        return Err(ServeError::Script(
+            "the serve script's `warm_reset` resets the card through this PC's pcscd; with \
+             --vpcd the card is served to another PC's: reset it there (SCardReconnect with \
+             SCARD_RESET_CARD)"
+                .into(),
+        ));
+    }
     let started = Instant::now();
     type Link = (
         LinkControl,
@@ -456,6 +516,11 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
                     ScriptAction::Remove => control.set_present(false),
                     ScriptAction::Approve => {
                         slot.lock().expect("slot lock").reader.approve();
+                    }
+                    ScriptAction::WarmReset => {
+                        if let Err(why) = warm_reset_through_pcscd(*slot_no) {
+                            eprintln!("slot {slot_no}: warm reset failed: {why}");
+                        }
                     }
                 }
                 eprintln!(

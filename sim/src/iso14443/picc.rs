@@ -106,6 +106,16 @@ impl Picc {
         };
     }
 
+    /// A re-activation without the field going off (a warm reset): the card keeps its power
+    /// and what its profile keeps across a warm reset; the protocol state starts afresh.
+    pub fn wake(&mut self, card: &mut Card) {
+        card.warm_reset();
+        *self = Picc {
+            phase: Phase::Idle,
+            ..Picc::new(card)
+        };
+    }
+
     /// The field goes off or the card leaves: everything volatile is gone.
     pub fn field_off(&mut self, card: &mut Card) {
         card.power_off();

@@ -159,7 +159,7 @@ pub const NAMED: &[Named] = &[
     named("6D00", "INS not supported", true),
     named("6E00", "CLA not supported", true),
     named("61xx", "bytes remaining", false),
-    named("6Cxx", "wrong Le: the exact length is SW2", false),
+    named("6Cxx", "wrong Le: the exact length is SW2", true),
     named(
         "6Axx",
         "wrong data (readertest: index of first wrong byte)",

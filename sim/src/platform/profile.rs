@@ -301,6 +301,10 @@ pub struct CardProfile {
     /// none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mf_objects: Option<Sourced<Vec<super::mf_object::MfObject>>>,
+    /// Whether a warm reset (PC/SC reconnect with a reset) keeps the current application and
+    /// its verified PINs; absent: it does, as reported for the physical card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm_reset_keeps_verify: Option<Sourced<bool>>,
     /// Contactless parameters.
     pub contactless: Contactless,
     /// Processing times.
@@ -374,7 +378,9 @@ builtin_card_profiles!(
     "mynumber-card-41e0",
     "mynumber-card-106k",
     "android-jpki",
+    "android-jpki-extended",
     "iphone-jpki",
+    "iphone-jpki-extended",
     "iphone-jpki-type-b",
     "readertest",
     "athena-ext-case2",
@@ -452,6 +458,13 @@ impl CardProfile {
     pub fn builtin(name: &str) -> Result<CardProfile, ProfileError> {
         static PARSED: BuiltinCache<CardProfile> = BuiltinCache::new();
         PARSED.get(BUILTIN_CARD_PROFILES, name, CardProfile::from_yaml)
+    }
+
+    /// Whether a warm reset keeps the verified PINs (the default).
+    pub fn warm_reset_keeps_verify(&self) -> bool {
+        self.warm_reset_keeps_verify
+            .as_ref()
+            .is_none_or(|w| w.value)
     }
 
     /// Checks that the profile is consistent (sections for its applets, values in range).

@@ -427,7 +427,7 @@ impl Reader {
         self.taps += 1;
         let actions = self.faults.at_tap(self.taps);
         self.now += self.profile.card_detect.value.0;
-        let result = self.activate(&actions);
+        let result = self.activate(&actions, Power::Cold);
         match result {
             Ok(()) => {
                 self.in_field = true;
@@ -444,14 +444,19 @@ impl Reader {
         }
     }
 
-    fn activate(&mut self, actions: &[Action]) -> Result<(), LinkError> {
+    fn activate(&mut self, actions: &[Action], power: Power) -> Result<(), LinkError> {
         self.kbps = 106;
         self.pcd = None;
-        self.picc.field_on(&mut self.card);
-        if actions.contains(&Action::NewUid) {
-            self.card.randomize_uid();
+        match power {
+            Power::Cold => {
+                self.picc.field_on(&mut self.card);
+                if actions.contains(&Action::NewUid) {
+                    self.card.randomize_uid();
+                }
+                self.now += timing::field_on_guard();
+            }
+            Power::Warm => self.picc.wake(&mut self.card),
         }
-        self.now += timing::field_on_guard();
         if actions.contains(&Action::FieldOff) {
             self.picc.field_off(&mut self.card);
             self.activation_step((FrameWhat::Reqa, 1), None);
@@ -558,9 +563,25 @@ impl Reader {
         }
         if self.pcd.is_none() || self.picc.phase() == Phase::Halted {
             self.frames.clear();
-            self.activate(&[])?;
+            self.activate(&[], Power::Cold)?;
         }
         Ok(self.reported_atr())
+    }
+
+    /// PC/SC reconnect with a reset (`SCardReconnect(…, SCARD_RESET_CARD)`): S(DESELECT), then
+    /// the card is activated again with the field left on — a warm reset: it keeps its power, its
+    /// PUPI and what its profile keeps (by default the verified PINs) — and the reader reports
+    /// its ATR.
+    pub fn warm_reset(&mut self) -> Result<Vec<u8>, LinkError> {
+        if !self.in_field {
+            return Err(LinkError::NoCard);
+        }
+        self.disconnect()?;
+        let deselect = std::mem::take(&mut self.frames);
+        let result = self.activate(&[], Power::Warm);
+        let activation = std::mem::replace(&mut self.frames, deselect);
+        self.frames.extend(activation);
+        result.map(|()| self.reported_atr())
     }
 
     /// PC/SC disconnect: S(DESELECT), retried by the reader's policy.
@@ -641,7 +662,7 @@ impl Reader {
         self.pcd = None;
         if self.in_field {
             let keep = std::mem::take(&mut self.frames);
-            if self.activate(&[]).is_err() {
+            if self.activate(&[], Power::Cold).is_err() {
                 self.in_field = false;
                 self.events.push(Event {
                     at: self.now,
@@ -802,6 +823,15 @@ impl Reader {
         });
         self.now = from + wait;
     }
+}
+
+/// How the reader activates a card: after switching the field on, or with the field left on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Power {
+    /// Field on: the card powers up afresh.
+    Cold,
+    /// Field left on (a warm reset).
+    Warm,
 }
 
 /// Builds a frame with CRC for tests and tools: `block` on `nfc`.

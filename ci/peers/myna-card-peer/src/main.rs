@@ -1,15 +1,21 @@
 //! Reads a served kazasu card the way the myna-card library reads a real one, through pcscd:
 //! the JPKI certificates, a signature with every scheme the library offers (each checked by the
 //! library against the certificate), the card-info AP's My Number with the PIN and with
-//! 照合番号A, and the basic four facts with 照合番号B. Prints what it read; exits 1 on the first
-//! thing that does not hold.
+//! 照合番号A, and the basic four facts with 照合番号B; the MF's data objects and certificate
+//! chain, the 共通カードAP's record and INTERNAL AUTHENTICATE, and the 券面事項確認AP's
+//! certificate, card face, My Number image and age record, each signature checked by the library
+//! (the CA keys are the test PKI's stand-ins, given as moduli). Prints what it read; exits 1 on
+//! the first thing that does not hold.
 //!
-//! Usage: myna-card-peer READER AUTH_PIN SIGN_PIN CARD_INFO_PIN CODE_A CODE_B
+//! Usage: myna-card-peer READER AUTH_PIN SIGN_PIN CARD_INFO_PIN CODE_A CODE_B BIRTH_KEY
+//!        CARD_INFO_CA_MODULUS CARD_FACE_CA_MODULUS
 
+use myna_card::ap::common::CommonAp;
 use myna_card::ap::jpki::{JpkiAp, SignatureScheme};
+use myna_card::ap::surface::SurfaceAp;
 use myna_card::ap::text::{TextAp, ef};
 use myna_card::transport::pcsc::{self, Sharing};
-use myna_card::{Pin, Retries};
+use myna_card::{MasterFile, Pin, Retries, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -40,6 +46,20 @@ fn input(scheme: SignatureScheme, message: &[u8]) -> Vec<u8> {
     }
 }
 
+/// A CA stand-in's public key from its modulus in hex (exponent 65537).
+fn ca_key(modulus_hex: &str) -> Result<RsaPublicKey> {
+    let digits = modulus_hex.trim();
+    let modulus = (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(digits.get(i..i + 2).unwrap_or("zz"), 16))
+        .collect::<std::result::Result<Vec<u8>, _>>()
+        .map_err(|e| format!("not a modulus in hex: {e}"))?;
+    Ok(RsaPublicKey {
+        exponent: vec![0x01, 0x00, 0x01],
+        modulus,
+    })
+}
+
 fn check(what: &str, ok: bool) -> Result<()> {
     if ok {
         println!("ok   {what}");
@@ -51,11 +71,23 @@ fn check(what: &str, ok: bool) -> Result<()> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [reader, auth_pin, sign_pin, card_info_pin, code_a, code_b] = args.as_slice() else {
-        return Err(
-            "usage: myna-card-peer READER AUTH_PIN SIGN_PIN CARD_INFO_PIN CODE_A CODE_B".into(),
-        );
+    let [
+        reader,
+        auth_pin,
+        sign_pin,
+        card_info_pin,
+        code_a,
+        code_b,
+        birth_key,
+        card_info_ca,
+        card_face_ca,
+    ] = args.as_slice()
+    else {
+        return Err("usage: myna-card-peer READER AUTH_PIN SIGN_PIN CARD_INFO_PIN CODE_A CODE_B \
+             BIRTH_KEY CARD_INFO_CA_MODULUS CARD_FACE_CA_MODULUS"
+            .into());
     };
+    let (card_info_ca, card_face_ca) = (ca_key(card_info_ca)?, ca_key(card_face_ca)?);
     let mut card = pcsc::connect(reader, Sharing::Shared)?;
     let message = b"myna-card peer through pcscd";
 
@@ -65,6 +97,82 @@ fn main() -> Result<()> {
         &format!("contact ATR by GET DATA 5F 51: {contact:02X?}"),
         contact == [0x3B, 0xE0, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x14],
     )?;
+    // The MF's data objects (the library's main example asks for 0045 first) and its chain.
+    {
+        let mut mf = MasterFile::new(&mut card);
+        let id = mf.data_object(0x0045)?;
+        check(
+            &format!("MF 0045: card identification number of {} bytes", id.len()),
+            !id.is_empty(),
+        )?;
+        let chain = mf.certificate_chain()?;
+        check(
+            "MF certificate chain: 00F8 and 7F21",
+            chain.len() == 2 && chain[1].issuer_key_id == chain[0].subject_key_id,
+        )?;
+        check(
+            "MF 7F21 verifies under the key 00F8 certifies",
+            chain[1].verify_with(&chain[0].public_key).is_ok(),
+        )?;
+    }
+    // The 共通カードAP: the record every マイナポータル login reads, and its own key.
+    {
+        let mut common = CommonAp::select(&mut card)?;
+        let info = common.read_card_info()?;
+        check(
+            &format!(
+                "共通カードAP record: municipality {}, expiry {}",
+                info.municipality_code, info.expiry
+            ),
+            info.serial.len() == 15,
+        )?;
+        let signature = common.internal_authenticate(b"myna-card peer challenge")?;
+        check(
+            "共通カードAP INTERNAL AUTHENTICATE: 256 bytes",
+            signature.len() == 256,
+        )?;
+        check(
+            "共通カードAP PIN tries",
+            common.pin_retries()? == Retries::Remaining(3),
+        )?;
+    }
+    // The 券面事項確認AP: certificate under the CA stand-in, card face and My Number image with
+    // 照合番号A, the age record with the birth-date key (after a power cycle).
+    let face_key = {
+        let mut surface = SurfaceAp::select(&mut card)?;
+        let certificate = surface.read_certificate()?;
+        check(
+            "券面 EF 0004 verifies under the CA 6000023 stand-in",
+            certificate.verify_with(&card_face_ca).is_ok(),
+        )?;
+        surface.verify_code_a(&Pin::numeric(code_a)?)?;
+        let face = surface.read_card_face()?;
+        check(
+            &format!(
+                "券面 card face: born {}, expires {}, photo {} bytes, signature verifies",
+                face.birth_date,
+                face.expiry,
+                face.photo.data.len()
+            ),
+            face.verify(&certificate.public_key).is_ok(),
+        )?;
+        let image = surface.read_my_number_image()?;
+        check(
+            "券面 My Number image: signature verifies",
+            image.verify(&certificate.public_key).is_ok(),
+        )?;
+        certificate.public_key
+    };
+    card.transport_mut().power_cycle()?;
+    {
+        let mut surface = SurfaceAp::select(&mut card)?;
+        surface.verify_birth_date(&Pin::numeric(birth_key)?)?;
+        let age = surface.read_age_record()?;
+        check(
+            "券面 age record with the birth-date key: signature verifies",
+            age.verify(&face_key).is_ok(),
+        )?;
+    }
 
     {
         let mut jpki = JpkiAp::select(&mut card)?;
@@ -138,11 +246,11 @@ fn main() -> Result<()> {
             "EF 0003's basic-four digest matches",
             integrity.matches_attributes_file(&basic_four)?,
         )?;
-        // The issuer key certified in EF 0004 (kazasu's test issuer certifies itself).
+        // EF 0004 certifies the municipality key under the CA 6000033 (kazasu's stand-in).
         let issuer = text.read_certificate()?;
         check(
-            "EF 0004 parses and its signature verifies",
-            issuer.verify_with(&issuer.public_key).is_ok(),
+            "EF 0004 verifies under the CA 6000033 stand-in",
+            issuer.verify_with(&card_info_ca).is_ok(),
         )?;
         check(
             "EF 0003's issuer signature verifies",

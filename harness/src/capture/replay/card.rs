@@ -361,6 +361,9 @@ impl Backend for RecordedBackend {
     fn disconnect(&mut self) -> Result<(), LinkError> {
         Ok(())
     }
+    fn warm_reset(&mut self) -> Result<(), LinkError> {
+        Ok(())
+    }
     fn approve(&mut self) -> bool {
         false
     }
