@@ -189,6 +189,7 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
             What::Exchange {
                 command,
                 redacted,
+                answer_hidden,
                 outcome,
                 took_us,
             } => {
@@ -247,6 +248,10 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                         let mut expect = format!("sw: \"{}\"", hex_spaced(sw).replace(' ', ""));
                         if !data.is_empty() {
                             match ResponseClass::of(command) {
+                                // The capture hid the answer (it echoed a secret): its length.
+                                _ if *answer_hidden => {
+                                    let _ = write!(expect, ", data_len: {}", data.len());
+                                }
                                 ResponseClass::Exact => {
                                     let _ =
                                         write!(expect, ", data: \"{}\"", hex::encode_upper(data));
@@ -343,6 +348,31 @@ mod tests {
         // What it writes is a valid scenario.
         let parsed: crate::scenario::Scenario = serde_saphyr::from_str(&y).unwrap();
         assert_eq!(parsed.steps.len(), 7);
+    }
+
+    /// A serve transcript hides the readertest card's dump of a VERIFY (it echoes the PIN):
+    /// the import expects its length, never bytes, and writes no PIN.
+    #[test]
+    fn an_answer_the_capture_hid_is_expected_by_its_length() {
+        let text = r#"{"event":"card_inserted","slot":0,"t_ms":1.0}
+{"command":"00 A4 04 00 06 A0 00 00 00 18 FF","event":"apdu","response":"","sim_ns":1000,"slot":0,"sw":"9000","t_ms":2.0}
+{"command":"80 20 00 00 04 ** ** ** **","event":"apdu","response":"","sim_ns":1000,"slot":0,"sw":"9000","t_ms":3.0}
+{"command":"80 40 00 00 00","event":"apdu","response":"** ** ** ** ** ** ** ** **","sim_ns":1000,"slot":0,"sw":"9000","t_ms":4.0}
+"#;
+        let t = parse(Format::Kazasu, text, None).unwrap();
+        let y = to_scenario(
+            &t,
+            &ImportOptions {
+                name: "dump".into(),
+                card: Some("readertest".into()),
+                ..ImportOptions::default()
+            },
+        );
+        assert!(y.contains("- apdu: 80 40 00 00 00"), "{y}");
+        assert!(y.contains("expect: { sw: \"9000\", data_len: 9 }"), "{y}");
+        assert!(!y.contains("data: \"0000"), "no invented bytes: {y}");
+        let parsed: crate::scenario::Scenario = serde_saphyr::from_str(&y).unwrap();
+        assert_eq!(parsed.steps.len(), 4);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use crate::link::backend::Backend;
 use crate::link::transport::{Exchange, Transport, TransportError};
 use crate::link::vpcd::{self, LinkConfig, LinkEvent, Pace};
-use crate::serve::line::{ServedEvent, ServedLine};
+use crate::serve::line::{Echoes, ServedEvent, ServedLine};
 use kazasu_sim::vpcd::{Reply, Request, SlotCard};
 use kazasu_sim::{LinkError, SimDuration, SimTime};
 use std::io::Read;
@@ -112,8 +112,8 @@ pub fn recording_text(recording: &[ServedLine]) -> String {
     s
 }
 
-fn served(started: Instant, slot: u16, event: &LinkEvent) -> ServedLine {
-    crate::serve::served_line(started, slot, event)
+fn served(started: Instant, slot: u16, event: &LinkEvent, echoes: &Echoes) -> ServedLine {
+    crate::serve::served_line(started, slot, event, echoes)
 }
 
 /// How long to wait for pcscd to power a card that entered the field.
@@ -164,10 +164,11 @@ pub fn run_through_pcscd<S: SlotCard + Send + 'static>(
     let started = Instant::now();
     let recording: Arc<Mutex<Vec<ServedLine>>> = Arc::new(Mutex::new(Vec::new()));
     let sink = recording.clone();
+    let echoes = Echoes::default();
     let on_event: Arc<dyn Fn(LinkEvent) + Send + Sync> = Arc::new(move |e: LinkEvent| {
         sink.lock()
             .expect("recording lock")
-            .push(served(started, slot, &e));
+            .push(served(started, slot, &e, &echoes));
     });
     let mut cfg = LinkConfig::slot(slot);
     cfg.pace = Pace::Realtime;
@@ -361,6 +362,8 @@ pub struct SlotBackend<S: SlotCard> {
     pub recording: Arc<Mutex<Vec<ServedLine>>>,
     /// After the time-out the card answers nothing (so a host thread that overran ends).
     deadline: Option<Instant>,
+    /// The secrets the host sent, so that an answer echoing one is hidden in the recording.
+    echoes: Echoes,
 }
 
 impl<S: SlotCard> SlotBackend<S> {
@@ -373,10 +376,11 @@ impl<S: SlotCard> SlotBackend<S> {
             started: Instant::now(),
             recording: Arc::new(Mutex::new(Vec::new())),
             deadline: None,
+            echoes: Echoes::default(),
         }
     }
     fn record(&self, event: &LinkEvent) {
-        let line = served(self.started, 0, event);
+        let line = served(self.started, 0, event, &self.echoes);
         self.recording.lock().expect("recording lock").push(line);
     }
     fn request(&mut self, request: Request) -> Result<Vec<u8>, LinkError> {

@@ -1,6 +1,8 @@
 //! The JSON lines of a served card's transcript (`kazasu serve --transcript`): one typed record,
 //! written by `serve`, read by `import kazasu`, `replay` and `check-transcript`. The command of a
-//! secret-bearing command is redacted before a record is made, so no record holds a secret.
+//! secret-bearing command is redacted before a record is made, and so is an answer that echoes
+//! the secret of an earlier command on the slot (the readertest card's dump of the last VERIFY):
+//! no record holds a secret.
 //!
 //! ```text
 //! {"event":"card_inserted","slot":0,"t_ms":0.83}
@@ -12,6 +14,45 @@
 use crate::record::redact_secrets;
 use kazasu_sim::hex_spaced;
 use serde::{Deserialize, Serialize};
+use std::sync::{Mutex, PoisonError};
+
+/// The secrets a slot's host sent — the data of its secret-bearing commands — so that an answer
+/// echoing one is hidden in the transcript too. Keeps the last [`Echoes::KEPT`]; a secret
+/// shorter than 3 bytes is not looked for (it would hide ordinary data by chance).
+#[derive(Debug, Default)]
+pub struct Echoes(Mutex<Vec<Vec<u8>>>);
+
+impl Echoes {
+    /// How many secrets a slot remembers.
+    pub const KEPT: usize = 16;
+
+    /// Remembers the secret data of `command`, if it carries any.
+    pub fn note(&self, command: &[u8]) {
+        if !kazasu_sim::carries_secret(command) {
+            return;
+        }
+        let Ok(parsed) = kazasu_sim::Command::parse(command) else {
+            return;
+        };
+        if parsed.data.len() < 3 {
+            return;
+        }
+        let mut kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !kept.iter().any(|s| s == parsed.data) {
+            if kept.len() == Self::KEPT {
+                kept.remove(0);
+            }
+            kept.push(parsed.data.to_vec());
+        }
+    }
+
+    /// Whether `data` holds one of the remembered secrets.
+    pub fn hides(&self, data: &[u8]) -> bool {
+        let kept = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.iter()
+            .any(|s| data.windows(s.len()).any(|w| w == s.as_slice()))
+    }
+}
 
 /// One line: when (milliseconds of wall time since serve started), which vpcd slot, what.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,7 +95,7 @@ pub enum ServedEvent {
     Apdu {
         /// The command, hex, secret data as `**`.
         command: String,
-        /// The response data, hex.
+        /// The response data, hex; `**` for each byte of an answer that echoes a secret.
         response: String,
         /// The status word, 4 hex digits; empty when the card gave no answer.
         sw: String,
@@ -79,16 +120,23 @@ impl ServedEvent {
     }
 
     /// An exchange: the command (redacted when it carries a secret) and the reply bytes
-    /// (data ‖ SW; fewer than 2 bytes are recorded as data without a status word).
-    pub fn exchange(command: &[u8], reply: &[u8], sim_ns: u64) -> ServedEvent {
+    /// (data ‖ SW; fewer than 2 bytes are recorded as data without a status word), the data
+    /// hidden when it echoes a secret `echoes` remembers.
+    pub fn exchange(command: &[u8], reply: &[u8], sim_ns: u64, echoes: &Echoes) -> ServedEvent {
+        echoes.note(command);
         let (data, sw) = if reply.len() >= 2 {
             reply.split_at(reply.len() - 2)
         } else {
             (reply, &[][..])
         };
+        let response = if echoes.hides(data) {
+            vec!["**"; data.len()].join(" ")
+        } else {
+            hex_spaced(data)
+        };
         ServedEvent::Apdu {
             command: redact_secrets(command),
-            response: hex_spaced(data),
+            response,
             sw: hex::encode_upper(sw),
             sim_ns: Some(sim_ns),
         }
@@ -153,7 +201,12 @@ mod tests {
                 proptest::collection::vec(any::<u8>(), 0..300),
                 any::<u64>()
             )
-                .prop_map(|(c, r, ns)| ServedEvent::exchange(&c, &r, ns)),
+                .prop_map(|(c, r, ns)| ServedEvent::exchange(
+                    &c,
+                    &r,
+                    ns,
+                    &Echoes::default()
+                )),
         ]
     }
 
@@ -192,11 +245,40 @@ mod tests {
             &[0x00, 0x2C, 0x00, 0x80, 0x02, 0x12, 0x34],
             &[0x90, 0x00],
             1,
+            &Echoes::default(),
         );
         let ServedEvent::Apdu { command, sw, .. } = e else {
             unreachable!()
         };
         assert_eq!(command, "00 2C 00 80 02 ** **");
         assert_eq!(sw, "9000");
+    }
+
+    /// The readertest card's dump (`80 40`) answers the last VERIFY APDU, PIN included: the
+    /// record hides that answer as it hides the VERIFY, and shows other answers as they are.
+    #[test]
+    fn an_answer_that_echoes_a_secret_is_hidden_in_the_record() {
+        let echoes = Echoes::default();
+        let verify = [0x80, 0x20, 0x00, 0x00, 0x04, 0x31, 0x32, 0x33, 0x34];
+        let _ = ServedEvent::exchange(&verify, &[0x90, 0x00], 1, &echoes);
+        let mut dump = verify.to_vec();
+        dump.extend_from_slice(&[0x90, 0x00]);
+        let ServedEvent::Apdu { response, sw, .. } =
+            ServedEvent::exchange(&[0x80, 0x40, 0x00, 0x00, 0x00], &dump, 1, &echoes)
+        else {
+            unreachable!()
+        };
+        assert_eq!(response, ["**"; 9].join(" "));
+        assert!(!response.contains("31 32 33 34"));
+        assert_eq!(sw, "9000");
+        let ServedEvent::Apdu { response, .. } = ServedEvent::exchange(
+            &[0x80, 0x34, 0x00, 0x04, 0x04],
+            &[1, 2, 3, 4, 0x90, 0x00],
+            1,
+            &echoes,
+        ) else {
+            unreachable!()
+        };
+        assert_eq!(response, "01 02 03 04", "other answers as they are");
     }
 }

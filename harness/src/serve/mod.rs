@@ -7,7 +7,7 @@ pub mod line;
 use crate::files::FileError;
 use crate::link::vpcd::{self, LinkConfig, LinkControl, LinkEvent, Pace};
 use crate::profiles::LoadError;
-use crate::serve::line::{ServedEvent, ServedLine};
+use crate::serve::line::{Echoes, ServedEvent, ServedLine};
 use kazasu_sim::platform::identity::FixtureError;
 use kazasu_sim::platform::profile::ProfileError;
 use kazasu_sim::vpcd::{Request, Slot};
@@ -337,12 +337,12 @@ impl VpcdAddress {
 }
 
 /// A JSONL transcript line.
-fn line(started: Instant, slot: u16, event: &LinkEvent) -> String {
-    served_line(started, slot, event).emit()
+fn line(started: Instant, slot: u16, event: &LinkEvent, echoes: &Echoes) -> String {
+    served_line(started, slot, event, echoes).emit()
 }
 
-/// What the link saw, as a transcript record.
-pub fn served_line(started: Instant, slot: u16, event: &LinkEvent) -> ServedLine {
+/// What the link saw, as a transcript record (`echoes`: the slot's secrets so far).
+pub fn served_line(started: Instant, slot: u16, event: &LinkEvent, echoes: &Echoes) -> ServedLine {
     let event = match event {
         LinkEvent::Connected => ServedEvent::CardInserted,
         LinkEvent::Disconnected(why) => ServedEvent::CardRemoved { why: why.clone() },
@@ -356,7 +356,7 @@ pub fn served_line(started: Instant, slot: u16, event: &LinkEvent) -> ServedLine
             reply,
             sim_ns,
         } => match request {
-            Request::Apdu(apdu) => ServedEvent::exchange(apdu, reply, *sim_ns),
+            Request::Apdu(apdu) => ServedEvent::exchange(apdu, reply, *sim_ns, echoes),
             Request::GetAtr => ServedEvent::GetAtr {
                 atr: hex_spaced(reply),
             },
@@ -429,6 +429,7 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
             cfg.addr = vpcd.resolve(opts.first_slot, i as u16)?;
         }
         let sink = sink.clone();
+        let echoes = Echoes::default();
         let on_event: Arc<dyn Fn(LinkEvent) + Send + Sync> = Arc::new(move |e: LinkEvent| {
             // A link that broke on a malformed frame or a failed read is news for the person
             // running serve, not only for the transcript.
@@ -439,7 +440,7 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
             }
             if let Some(s) = &sink {
                 let mut f = s.lock().expect("transcript lock");
-                let _ = writeln!(f, "{}", line(started, slot_no, &e));
+                let _ = writeln!(f, "{}", line(started, slot_no, &e, &echoes));
             }
         });
         let place = match &opts.vpcd {

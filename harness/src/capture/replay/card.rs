@@ -96,11 +96,14 @@ impl RecordedCard {
         let mut script: Vec<Recorded> = Vec::new();
         for e in &trace.events {
             match &e.what {
+                // An answer the capture hid (it echoed a secret) is served as recorded: its
+                // length, zeros for its bytes.
                 What::Exchange {
                     command,
                     redacted,
                     outcome,
                     took_us,
+                    ..
                 } => script.push(Recorded {
                     command: command.clone(),
                     redacted: *redacted,

@@ -81,6 +81,48 @@ pub(super) fn outcome_text(o: &ExchangeOutcome) -> String {
     }
 }
 
+/// An answer that echoes a secret, shown without its data: its length and status word.
+pub(super) fn hidden_text(o: &ExchangeOutcome) -> String {
+    match o {
+        ExchangeOutcome::Response(r) if r.len() >= 2 => format!(
+            "** ({} bytes that echo a secret) {}",
+            r.len() - 2,
+            hex_spaced(&r[r.len() - 2..])
+        ),
+        other => outcome_text(other),
+    }
+}
+
+/// Compares an answer that echoes a secret with the recorded one: status word and length.
+pub fn compare_hidden(recorded: &ExchangeOutcome, replayed: &ExchangeOutcome) -> Verdict {
+    match (recorded, replayed) {
+        (ExchangeOutcome::Response(a), ExchangeOutcome::Response(b))
+            if a.len() >= 2 && b.len() >= 2 =>
+        {
+            if a[a.len() - 2..] != b[b.len() - 2..] {
+                Verdict::Differs(format!(
+                    "status word {} ≠ recorded {}",
+                    hex_spaced(&b[b.len() - 2..]),
+                    hex_spaced(&a[a.len() - 2..])
+                ))
+            } else if a.len() != b.len() {
+                Verdict::DataDiffers(format!(
+                    "{} data bytes ≠ recorded {}",
+                    b.len() - 2,
+                    a.len() - 2
+                ))
+            } else {
+                Verdict::SameClass("an answer that echoes a secret: same length".into())
+            }
+        }
+        _ => Verdict::Differs(format!(
+            "{} ≠ recorded {}",
+            hidden_text(replayed),
+            hidden_text(recorded)
+        )),
+    }
+}
+
 /// Compares a replayed outcome with the recorded one.
 pub fn compare(command: &[u8], recorded: &ExchangeOutcome, replayed: &ExchangeOutcome) -> Verdict {
     match (recorded, replayed) {
@@ -189,6 +231,9 @@ pub fn selected_ef(command: &[u8]) -> Option<u16> {
 /// selected before them.
 pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) -> HostReport {
     let mut report = HostReport::default();
+    // The secrets sent so far (the recorded ones and the identity's PINs put in for hidden
+    // ones): an answer that echoes one is shown as hidden, never as bytes.
+    let echoes = crate::serve::line::Echoes::default();
     let mut ef: Option<u16> = None;
     let mut in_field = card.tap().is_ok();
     for e in &trace.events {
@@ -205,6 +250,7 @@ pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) 
             What::Exchange {
                 command,
                 redacted,
+                answer_hidden,
                 outcome,
                 ..
             } => {
@@ -249,6 +295,7 @@ pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) 
                 if let Some(f) = selected_ef(command) {
                     ef = Some(f);
                 }
+                echoes.note(&sent);
                 if !in_field {
                     in_field = card.tap().is_ok();
                 }
@@ -260,13 +307,26 @@ pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) 
                     }
                     Err(other) => ExchangeOutcome::Error(other.to_string()),
                 };
-                let verdict = compare(command, outcome, &replayed);
+                let echoed = |o: &ExchangeOutcome| matches!(o, ExchangeOutcome::Response(r) if echoes.hides(&r[..r.len().saturating_sub(2)]));
+                let hidden = *answer_hidden || echoed(&replayed);
+                let verdict = if hidden {
+                    compare_hidden(outcome, &replayed)
+                } else {
+                    compare(command, outcome, &replayed)
+                };
+                let text = |o: &ExchangeOutcome, hide: bool| {
+                    if hide {
+                        hidden_text(o)
+                    } else {
+                        outcome_text(o)
+                    }
+                };
                 report.rows.push(HostRow {
                     exchange,
                     line: e.line,
                     command: shown,
-                    recorded: outcome_text(outcome),
-                    replayed: outcome_text(&replayed),
+                    recorded: text(outcome, hidden),
+                    replayed: text(&replayed, hidden),
                     verdict,
                 });
             }
@@ -279,6 +339,45 @@ pub fn replay_as_host(trace: &Trace, card: &mut dyn Backend, subject: &Subject) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A capture of the readertest card's dump after a VERIFY holds the PIN twice (the command
+    /// and the echo); the host replay report shows neither, and compares the echo by length.
+    #[test]
+    fn a_replayed_answer_that_echoes_a_secret_is_never_shown() {
+        use crate::capture::trace::{Format, parse};
+        use rand_core::SeedableRng;
+        let log = "00000005 Card ATR: 3B 8A 80 01 52 45 41 44 45 52 54 45 53 54 18 \n\
+                   00000003 APDU: 80 A4 04 00 06 A0 00 00 00 18 FF \n\
+                   00000100 SW: 6E 00 \n\
+                   00000003 APDU: 00 A4 04 00 06 A0 00 00 00 18 FF \n\
+                   00000100 SW: 90 00 \n\
+                   00000003 APDU: 80 20 00 00 04 31 32 33 34 \n\
+                   00000100 SW: 90 00 \n\
+                   00000003 APDU: 80 40 00 00 00 \n\
+                   00000100 SW: 80 20 00 00 04 31 32 33 34 90 00 \n";
+        let trace = parse(Format::Pcscd, log, None).unwrap();
+        let subject = kazasu_sim::Fixtures::embedded().default_subject();
+        let card = kazasu_sim::Card::new(
+            std::sync::Arc::new(kazasu_sim::CardProfile::builtin("readertest").unwrap()),
+            subject.clone(),
+            1,
+        )
+        .unwrap();
+        let mut reader = kazasu_sim::Reader::new(
+            std::sync::Arc::new(kazasu_sim::ReaderProfile::builtin("typical-424k").unwrap()),
+            card,
+            kazasu_sim::FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(1)),
+        );
+        let report = replay_as_host(&trace, &mut reader, &subject);
+        let shown = serde_json::to_string(&report).unwrap();
+        assert!(!shown.contains("31 32 33 34"), "{shown}");
+        let dump = report.rows.last().unwrap();
+        assert!(dump.replayed.starts_with("** (9 bytes"), "{dump:?}");
+        assert_eq!(
+            dump.verdict,
+            Verdict::SameClass("an answer that echoes a secret: same length".into())
+        );
+    }
 
     #[test]
     fn signatures_match_by_class_and_read_data_by_bytes() {

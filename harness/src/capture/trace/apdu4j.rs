@@ -80,6 +80,7 @@ mod tests {
                 what: What::Exchange {
                     command: kazasu_sim::parse_hex("00A4040C0AD392F000260100000001").unwrap(),
                     redacted: false,
+                    answer_hidden: false,
                     outcome: ExchangeOutcome::Response(vec![0x90, 0x00]),
                     took_us: Some(24_000),
                 }

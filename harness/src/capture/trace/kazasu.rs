@@ -37,7 +37,9 @@ pub(super) fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
                 }
                 let redacted = command_text.contains("**");
                 let command = hex_of(&command_text.replace("**", "00"), n, "the command")?;
-                let mut response = hex_of(&response, n, "the response")?;
+                // An answer that echoed a secret is written as `**` per byte: its length holds.
+                let answer_hidden = response.contains("**");
+                let mut response = hex_of(&response.replace("**", "00"), n, "the response")?;
                 let sw = hex_of(&sw, n, "the SW")?;
                 let outcome = match sw.len() {
                     0 if response.is_empty() => ExchangeOutcome::Nothing,
@@ -61,6 +63,7 @@ pub(super) fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
                     What::Exchange {
                         command,
                         redacted,
+                        answer_hidden,
                         outcome,
                         took_us: sim_ns.map(|ns| ns / 1000),
                     },

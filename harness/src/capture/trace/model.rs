@@ -83,6 +83,9 @@ pub enum What {
         command: Vec<u8>,
         /// The capture hid the command's data (a PIN in a kazasu transcript).
         redacted: bool,
+        /// The capture hid the answer's data, because it echoed a secret (a kazasu transcript
+        /// of the readertest card's dump): its bytes are unknown (zero), only its length holds.
+        answer_hidden: bool,
         /// The response or failure.
         outcome: ExchangeOutcome,
         /// How long until the response, µs (when the format says).
@@ -217,6 +220,7 @@ impl RawTrace {
             What::Exchange {
                 command,
                 redacted: false,
+                answer_hidden: false,
                 outcome,
                 took_us,
             },
@@ -353,6 +357,7 @@ pub(super) mod tests {
             what: What::Exchange {
                 command: vec![0x00, 0xA4, 0x04, 0x0C],
                 redacted: false,
+                answer_hidden: false,
                 outcome: ExchangeOutcome::Nothing,
                 took_us: None,
             },
