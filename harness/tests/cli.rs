@@ -440,3 +440,32 @@ fn a_saved_name_used_before_any_step_saves_it_does_not_validate() {
     let (code, out, err) = kazasu(&["validate", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// `serve` with no vpcd to reach does not serve in silence: within its `--connect-timeout` it
+/// stops with an error that names vpcd, its address and port, and how to start it.
+#[test]
+fn serve_without_vpcd_stops_with_an_error_naming_it() {
+    let started = std::time::Instant::now();
+    // Port 1 on loopback: nothing listens there.
+    let (code, _, err) = kazasu(&[
+        "serve",
+        "--vpcd",
+        "127.0.0.1:1",
+        "--connect-timeout",
+        "1s",
+        "--duration",
+        "30s",
+    ]);
+    let took = started.elapsed();
+    assert_ne!(code, 0, "{err}");
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+    assert!(
+        err.contains("vpcd at 127.0.0.1:1 did not answer within 1s"),
+        "{err}"
+    );
+    assert!(err.contains("pcscd"), "says what to start: {err}");
+    assert!(
+        err.contains("yamada-taro (the default identity)"),
+        "names the identity: {err}"
+    );
+}

@@ -778,3 +778,41 @@ fn a_warm_reset_by_another_program_keeps_the_pin_verified() {
     let _ = served.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `serve --ready-file` writes its file only once pcscd has powered the card: a script that
+/// waits for the file can connect at once, never racing pcscd's presence poll.
+#[test]
+fn the_ready_file_appears_once_pcscd_has_the_card() {
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !stack_available() || kazasu::link::pcsc::configured_slots().unwrap() < 9 {
+        assert!(!pcscd_required(), "ci/pcscd.sh configures slot 8");
+        return;
+    }
+    let slot = 8;
+    let ready = std::env::temp_dir().join(format!("kazasu-ready-{}", std::process::id()));
+    let _ = std::fs::remove_file(&ready);
+    let mut served = serve_on(
+        slot,
+        &["--duration", "30s", "--ready-file", ready.to_str().unwrap()],
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "no ready file within 15 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let name = kazasu_sim::vpcd::reader_name(slot);
+    assert_eq!(
+        std::fs::read_to_string(&ready).unwrap(),
+        format!("{name}\n")
+    );
+    // At once: pcscd has the card.
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+    let reader = std::ffi::CString::new(name).unwrap();
+    let card = ctx
+        .connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+        .expect("the card is there when the ready file is");
+    drop(card);
+    let _ = served.kill();
+    let _ = served.wait();
+    let _ = std::fs::remove_file(&ready);
+}

@@ -45,6 +45,14 @@ pub struct ServeArgs {
     /// next ports. The link is unauthenticated and unencrypted: loopback or a trusted network only.
     #[arg(long, value_name = "HOST[:PORT]")]
     pub vpcd: Option<kazasu::serve::VpcdAddress>,
+    /// Give up (an error naming vpcd and the port) when a card in the field has no vpcd link
+    /// after this long; `0s` waits forever.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub connect_timeout: std::time::Duration,
+    /// Write this file (the reader names, one per line) once pcscd has powered every card, so
+    /// a script can wait for it before starting the reading software.
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
 }
 
 /// Check a `serve` transcript (JSON lines) against expectations (YAML list), in order.
@@ -74,6 +82,8 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, InputFailure> {
         script,
         listen: a.listen,
         vpcd: a.vpcd,
+        connect_timeout: (!a.connect_timeout.is_zero()).then_some(a.connect_timeout),
+        ready_file: a.ready_file,
     })?;
     eprintln!("stopped; APDUs answered per slot: {counts:?}");
     Ok(ExitCode::SUCCESS)

@@ -88,6 +88,29 @@ pub enum ServeError {
     /// A script action this build or setup cannot perform.
     #[error("{0}")]
     Script(String),
+    /// vpcd did not connect within the time-out.
+    #[error(
+        "slot {slot}: {what} within {waited}: is pcscd running with vsmartcard's vpcd driver \
+         (`ci/pcscd.sh start` in a checkout, or pcscd with vpcd in its reader.conf), and does it \
+         have slot {slot}? (--connect-timeout waits longer)"
+    )]
+    Unreachable {
+        /// The slot.
+        slot: u16,
+        /// What did not happen, with the address.
+        what: String,
+        /// How long serve waited.
+        waited: String,
+    },
+}
+
+/// What serve knows of one slot's link, from its events.
+#[derive(Debug, Default)]
+struct SlotWatch {
+    /// vpcd connected at least once.
+    connected: AtomicBool,
+    /// pcscd powered the card (asked for its ATR) at least once.
+    powered: AtomicBool,
 }
 
 /// A warm reset of the served card through this PC's pcscd, as another program would cause it:
@@ -251,6 +274,12 @@ pub struct ServeOptions {
     pub vpcd: Option<VpcdAddress>,
     /// Card-side events and faults.
     pub script: ServeScript,
+    /// How long a card in the field may wait for its vpcd link before serve gives up with an
+    /// error naming vpcd and the port; `None`: wait forever.
+    pub connect_timeout: Option<Duration>,
+    /// Written (with the reader names, one per line) once every card in the field has been
+    /// powered by pcscd — pcscd asked for its ATR, so clients can connect.
+    pub ready_file: Option<std::path::PathBuf>,
 }
 
 /// Where a vpcd listens: `HOST[:PORT]` (a name, an IPv4 address, or `[IPv6]`); the port in
@@ -408,6 +437,8 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
         u16,
     );
     let mut links: Vec<Link> = Vec::new();
+    let mut watches: Vec<Arc<SlotWatch>> = Vec::new();
+    let mut addrs: Vec<std::net::SocketAddr> = Vec::new();
     for (i, spec) in opts.cards.iter().enumerate() {
         let seed = opts.seed.wrapping_add(i as u64);
         let card = spec.card(seed)?;
@@ -430,7 +461,28 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
         }
         let sink = sink.clone();
         let echoes = Echoes::default();
+        let watch = Arc::new(SlotWatch::default());
+        watches.push(watch.clone());
+        let address = cfg.addr;
+        let reversed = cfg.listen;
+        let reader_name = kazasu_sim::vpcd::reader_name(slot_no);
         let on_event: Arc<dyn Fn(LinkEvent) + Send + Sync> = Arc::new(move |e: LinkEvent| {
+            match &e {
+                LinkEvent::Connected if !watch.connected.swap(true, Ordering::SeqCst) => {
+                    if reversed {
+                        eprintln!("slot {slot_no}: vpcd connected to {address}");
+                    } else {
+                        eprintln!("slot {slot_no}: connected to vpcd at {address}");
+                    }
+                }
+                LinkEvent::Exchange {
+                    request: Request::GetAtr,
+                    ..
+                } if !watch.powered.swap(true, Ordering::SeqCst) => {
+                    eprintln!("slot {slot_no}: pcscd powered the card ({reader_name})");
+                }
+                _ => {}
+            }
             // A link that broke on a malformed frame or a failed read is news for the person
             // running serve, not only for the transcript.
             if let LinkEvent::Disconnected(why) = &e
@@ -454,10 +506,14 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
         eprintln!(
             "slot {slot_no} ({place}): {} for {} through {}",
             card_name,
-            spec.identity.as_deref().unwrap_or("the default identity"),
+            spec.identity.clone().unwrap_or_else(|| format!(
+                "{} (the default identity)",
+                Fixtures::embedded().default_subject().identity.id
+            )),
             reader_profile.name
         );
         let in_field = opts.script.start_in_field.unwrap_or(true);
+        addrs.push(cfg.addr);
         let (control, handle) = vpcd::spawn_with(slot.clone(), cfg, on_event, in_field);
         links.push((control, handle, slot, slot_no));
     }
@@ -493,8 +549,53 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
             }
         }
     }
+    let in_field = opts.script.start_in_field.unwrap_or(true);
+    let mut ready_written = false;
+    let mut failure: Option<ServeError> = None;
     while !stop.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d) {
         std::thread::sleep(Duration::from_millis(10));
+        // A card that starts in the field and never got its vpcd link: say so and stop.
+        if let Some(limit) = opts.connect_timeout
+            && in_field
+            && started.elapsed() > limit
+            && let Some(k) = watches
+                .iter()
+                .position(|w| !w.connected.load(Ordering::SeqCst))
+        {
+            let (slot_no, addr) = (links[k].3, addrs[k]);
+            failure = Some(ServeError::Unreachable {
+                slot: slot_no,
+                what: if opts.listen.is_some() {
+                    format!("no vpcd connected to {addr}")
+                } else {
+                    format!("vpcd at {addr} did not answer")
+                },
+                waited: humantime::format_duration(limit).to_string(),
+            });
+            break;
+        }
+        if !ready_written
+            && let Some(path) = &opts.ready_file
+            && in_field
+            && watches.iter().all(|w| w.powered.load(Ordering::SeqCst))
+        {
+            let names: String = links
+                .iter()
+                .map(|l| format!("{}\n", kazasu_sim::vpcd::reader_name(l.3)))
+                .collect();
+            if let Err(e) = std::fs::write(path, names) {
+                failure = Some(ServeError::File {
+                    path: path.clone(),
+                    reason: format!("cannot write the ready file: {e}"),
+                });
+                break;
+            }
+            ready_written = true;
+            eprintln!(
+                "ready: every card is powered by pcscd; wrote {}",
+                path.display()
+            );
+        }
         for (k, e) in events.iter().enumerate() {
             for (control, _, slot, slot_no) in &links {
                 if e.slot.is_some_and(|s| s != *slot_no) || done.contains(&(k, *slot_no)) {
@@ -543,7 +644,10 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
     for (_, h, ..) in links {
         let _ = h.join();
     }
-    Ok(counts)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(counts),
+    }
 }
 
 #[cfg(test)]
