@@ -291,13 +291,20 @@ pub fn console_summary(results: &[CaseResult], summary: &Summary) -> String {
             let _ = writeln!(s, "  {} {}", status_word(r.status), r.name);
         }
     }
+    let plural = |n: usize, one: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {one}s")
+        }
+    };
     let _ = writeln!(
         s,
-        "\n{} cases in {:.2} s wall, {} simulated; {} errors",
-        summary.total,
+        "\n{} in {:.2} s wall, {} simulated; {}",
+        plural(summary.total, "case"),
         summary.wall_time_ns as f64 / 1e9,
         SimDuration::from_nanos(summary.sim_time_ns),
-        summary.error
+        plural(summary.error, "error")
     );
     let mut skipped = if summary.skipped > 0 {
         format!(", {} skipped", summary.skipped)

@@ -54,6 +54,12 @@ impl Echoes {
     }
 }
 
+/// A time as a line writes it, milliseconds: whole microseconds over 1000, the double nearest the
+/// decimal, so it prints as one (`106.911`, never `106.91132400000001`).
+pub fn t_ms(elapsed: std::time::Duration) -> f64 {
+    elapsed.as_micros() as f64 / 1e3
+}
+
 /// One line: when (milliseconds of wall time since serve started), which vpcd slot, what.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServedLine {
@@ -252,6 +258,32 @@ mod tests {
         };
         assert_eq!(command, "00 2C 00 80 02 ** **");
         assert_eq!(sw, "9000");
+    }
+
+    /// Times written from whole microseconds print as short decimals.
+    #[test]
+    fn times_print_without_float_noise() {
+        for nanos in [
+            106_911_324u64, // as_secs_f64() × 1e3 gives 106.91132400000001
+            1_000,
+            999_999,
+            123_456_789_123,
+            2_044_480_000,
+        ] {
+            let line = ServedLine {
+                t_ms: t_ms(std::time::Duration::from_nanos(nanos)),
+                slot: 0,
+                event: ServedEvent::PowerOn,
+            };
+            let text = line.emit();
+            let shown = text
+                .split("\"t_ms\":")
+                .nth(1)
+                .and_then(|t| t.split(',').next())
+                .unwrap();
+            let decimals = shown.split('.').nth(1).map_or(0, str::len);
+            assert!(decimals <= 3, "at most microseconds: {text}");
+        }
     }
 
     /// The readertest card's dump (`80 40`) answers the last VERIFY APDU, PIN included: the

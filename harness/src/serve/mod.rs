@@ -395,7 +395,7 @@ pub fn served_line(started: Instant, slot: u16, event: &LinkEvent, echoes: &Echo
         },
     };
     ServedLine {
-        t_ms: started.elapsed().as_secs_f64() * 1e3,
+        t_ms: crate::serve::line::t_ms(started.elapsed()),
         slot,
         event,
     }
