@@ -395,7 +395,7 @@ pub fn served_line(started: Instant, slot: u16, event: &LinkEvent, echoes: &Echo
         },
     };
     ServedLine {
-        t_ms: crate::serve::line::t_ms(started.elapsed()),
+        t_ms: line::t_ms(started.elapsed()),
         slot,
         event,
     }
