@@ -211,7 +211,7 @@ pub fn calibrate(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
     kazasu_sim::ReaderProfile::from_yaml(&yaml, "calibrated profile")
         .map_err(|err| InputFailure(format!("the calibrated profile does not load: {err}")))?;
     eprintln!(
-        "host overhead {:.0} µs (GET DATA FF CA, spread {:.1} %); effective bit rate {:.0} kbit/s (nearest {} kbit/s; sweep spread {:.1} %); extended APDUs {:?}, largest answer {} bytes",
+        "host overhead {:.0} µs (GET DATA FF CA, spread {:.1} %); effective bit rate {:.0} kbit/s (nearest {} kbit/s; sweep spread {:.1} %); extended APDUs {}, largest answer {} bytes",
         e.host_overhead * 1e6,
         m.get_data_spread * 100.0,
         e.kbps,

@@ -182,6 +182,18 @@ pub enum ScriptAction {
     WarmReset,
 }
 
+/// As a script writes it (`tap`, `remove`, `approve`, `warm_reset`).
+impl std::fmt::Display for ScriptAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ScriptAction::Tap => "tap",
+            ScriptAction::Remove => "remove",
+            ScriptAction::Approve => "approve",
+            ScriptAction::WarmReset => "warm_reset",
+        })
+    }
+}
+
 /// One scripted event: at a time since the start, or after a number of APDUs on its slot.
 #[derive(Clone, Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -626,7 +638,7 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
                     }
                 }
                 eprintln!(
-                    "slot {slot_no}: {:?} at {:.1} s",
+                    "slot {slot_no}: {} at {:.1} s",
                     e.action,
                     started.elapsed().as_secs_f64()
                 );

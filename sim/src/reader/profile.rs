@@ -18,6 +18,17 @@ pub enum ExtendedApdus {
     TransportError,
 }
 
+/// As a profile writes it (`supported`, `wrong-length`, `transport-error`).
+impl std::fmt::Display for ExtendedApdus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ExtendedApdus::Supported => "supported",
+            ExtendedApdus::WrongLength => "wrong-length",
+            ExtendedApdus::TransportError => "transport-error",
+        })
+    }
+}
+
 /// What the reader does with two cards in the field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
