@@ -366,7 +366,8 @@ fn serve_connection<S: SlotCard + ?Sized>(
                     if limit > 0 && control.apdus.load(Ordering::SeqCst) >= limit {
                         control.leave_after.store(0, Ordering::SeqCst);
                         control.set_present(false);
-                        return format!("the card left the field after {limit} APDUs");
+                        let apdus = if limit == 1 { "APDU" } else { "APDUs" };
+                        return format!("the card left the field after {limit} {apdus}");
                     }
                 }
             }

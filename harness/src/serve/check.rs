@@ -89,7 +89,11 @@ pub fn check(
             }
         });
         let Some(i) = found.map(|i| i + at) else {
-            out.push(Err(format!("{what}: not found after transcript line {at}")));
+            out.push(Err(if at == 0 {
+                format!("{what}: not found in the transcript")
+            } else {
+                format!("{what}: not found after transcript line {at}")
+            }));
             continue;
         };
         at = i + 1;
@@ -190,5 +194,10 @@ mod tests {
             "{r:?}"
         );
         assert!(check("not json\n", &[]).unwrap_err().contains("line 1"));
+        // What is nowhere in the transcript says so, not "after line 0".
+        let r = check(T, &exp("- { command_prefix: \"80 FC\" }\n")).unwrap();
+        let why = r[0].as_ref().unwrap_err();
+        assert!(why.ends_with("not found in the transcript"), "{why}");
+        assert!(!why.contains("line 0"), "{why}");
     }
 }

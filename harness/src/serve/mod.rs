@@ -493,6 +493,12 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
                 } if !watch.powered.swap(true, Ordering::SeqCst) => {
                     eprintln!("slot {slot_no}: pcscd powered the card ({reader_name})");
                 }
+                // A removal the link made itself (after N APDUs) is news on the console too.
+                LinkEvent::Disconnected(why)
+                    if why.starts_with("the card left the field after") =>
+                {
+                    eprintln!("slot {slot_no}: {why}");
+                }
                 _ => {}
             }
             // A link that broke on a malformed frame or a failed read is news for the person
