@@ -469,3 +469,24 @@ fn serve_without_vpcd_stops_with_an_error_naming_it() {
         "names the identity: {err}"
     );
 }
+
+/// A serve script event for a slot no card is served on is refused before serving, with the
+/// slots that are served.
+#[test]
+fn a_script_event_for_an_unserved_slot_is_refused() {
+    let dir = temp("unserved-slot");
+    let script = dir.join("s.yaml");
+    std::fs::write(&script, "events:\n  - { at: 1s, slot: 3, do: remove }\n").unwrap();
+    let (code, _, err) = kazasu(&[
+        "serve",
+        "--script",
+        script.to_str().unwrap(),
+        "--duration",
+        "2s",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("event 1 is for slot 3, but the cards are served on slots 0 to 0"),
+        "{err}"
+    );
+}

@@ -238,7 +238,7 @@ fn waterfall(h: &mut String, r: &CaseResult) {
         };
         let _ = write!(
             h,
-            "<text x=\"200\" y=\"{}\">{arrow} {}</text><rect x=\"{xs:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{}\" fill=\"{color}\"><title>{} {} B, {} at {} kbit/s ({:?})</title></rect>",
+            "<text x=\"200\" y=\"{}\">{arrow} {}</text><rect x=\"{xs:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{}\" fill=\"{color}\"><title>{} {} B, {} at {} kbit/s ({})</title></rect>",
             y + 10.0,
             esc(&f.what.to_string()),
             row_h - 3.0,

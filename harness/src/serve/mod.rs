@@ -425,6 +425,24 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
         )?))),
         None => None,
     };
+    // A script event for a slot no card is served on would never happen: say so up front.
+    let served = opts.first_slot..opts.first_slot.saturating_add(opts.cards.len() as u16);
+    if let Some((i, e)) = opts
+        .script
+        .events
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.slot.is_some_and(|s| !served.contains(&s)))
+    {
+        return Err(ServeError::Script(format!(
+            "the serve script's event {} is for slot {}, but the cards are served on slots {} to {}: \
+             fix its `slot:` or serve more cards (--card, --slot)",
+            i + 1,
+            e.slot.unwrap_or_default(),
+            served.start,
+            served.end.saturating_sub(1)
+        )));
+    }
     let resets = opts
         .script
         .events

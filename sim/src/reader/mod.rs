@@ -151,6 +151,18 @@ pub enum Fate {
     FieldOff,
 }
 
+/// In words, for people: `delivered`, `lost`, `CRC error`, `field off`.
+impl fmt::Display for Fate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Fate::Delivered => "delivered",
+            Fate::Lost => "lost",
+            Fate::Corrupted => "CRC error",
+            Fate::FieldOff => "field off",
+        })
+    }
+}
+
 /// One frame (or time-out) in the log. Holds no frame bytes, so no secret can leak through it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct FrameRecord {
