@@ -15,7 +15,7 @@ use crate::iso7816::tlv::write_long as tlv;
 use crate::platform::cv_cert::{self, KeyId};
 use crate::platform::identity::Subject;
 use crate::platform::images;
-use crate::platform::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec, Refusal};
+use crate::platform::os::{Access, Ef, EfBody, IsoApp, PinRecord, Refusal, store_pin};
 use crate::platform::profile::CardFaceParams;
 use crate::platform::signature::Scheme;
 use crate::secret::Secret;
@@ -193,38 +193,15 @@ pub(crate) fn build(
     pins: &mut Vec<PinRecord>,
 ) -> IsoApp {
     let id = &subject.identity;
-    let mut slot = |value: &Secret<String>, tries: u8| {
-        pins.push(PinRecord {
-            value: Secret::new(value.expose().as_bytes().to_vec()),
-            tries_left: tries,
-        });
-        pins.len() - 1
-    };
+    let mut slot =
+        |value: &Secret<String>, tries: u8| store_pin(pins, value.expose().as_bytes(), tries);
     let birth_tries = params.birth_key_tries.value;
     let code_tries = params.check_code_tries.value;
     let birth_slot = slot(&id.birth_era_yymmdd(), birth_tries);
     let b_slot = slot(&id.check_code_b(), code_tries);
     let a_slot = slot(&id.my_number, code_tries);
     let files = subject.derived.get_or_init(|| Files::new(subject));
-    let binary = |fid, data: &[u8], read| Ef {
-        fid,
-        body: EfBody::Binary {
-            data: Arc::from(data),
-            read,
-        },
-    };
-    let key = |fid, slot, len, tries| Ef {
-        fid,
-        body: EfBody::Pin {
-            slot,
-            spec: PinSpec {
-                min_len: len,
-                max_len: len,
-                charset: Charset::Digits,
-                max_tries: tries,
-            },
-        },
-    };
+    let (binary, key) = (Ef::binary, Ef::digit_pin);
     let a_or_b = || Access::AnyPin(vec![ef::CHECK_CODE_A, ef::CHECK_CODE_B]);
     let b_len = id.check_code_b().expose().len();
     IsoApp {

@@ -5,10 +5,9 @@
 use crate::iso7816::tlv::{encode as tlv_vec, write as tlv, write_long};
 use crate::platform::cv_cert::{self, KeyId};
 use crate::platform::identity::Subject;
-use crate::platform::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec};
+use crate::platform::os::{Access, Ef, EfBody, IsoApp, PinRecord, store_pin};
 use crate::platform::profile::CardInfoParams;
 use crate::platform::signature::Scheme;
-use crate::secret::Secret;
 use std::sync::Arc;
 
 /// AID of the card-info input support AP.
@@ -194,13 +193,7 @@ pub(crate) fn build(
     pins: &mut Vec<PinRecord>,
 ) -> IsoApp {
     let id = &subject.identity;
-    let mut slot = |value: &[u8], tries: u8| {
-        pins.push(PinRecord {
-            value: Secret::new(value.to_vec()),
-            tries_left: tries,
-        });
-        pins.len() - 1
-    };
+    let mut slot = |value: &[u8], tries: u8| store_pin(pins, value, tries);
     let pin_tries = params.pin_tries.value;
     let code_tries = params.check_code_tries.value;
     let pin_slot = slot(id.pins.card_info.expose().as_bytes(), pin_tries);
@@ -213,25 +206,7 @@ pub(crate) fn build(
     let pin_or_a = by(&[ef::PIN, ef::CHECK_CODE_A]);
     let pin_or_b = by(&[ef::PIN, ef::CHECK_CODE_B]);
     let pin_or_code = || by(&[ef::PIN, ef::CHECK_CODE_A, ef::CHECK_CODE_B]);
-    let binary = |fid, data: &[u8], read| Ef {
-        fid,
-        body: EfBody::Binary {
-            data: Arc::from(data),
-            read,
-        },
-    };
-    let pin = |fid, slot, len, tries| Ef {
-        fid,
-        body: EfBody::Pin {
-            slot,
-            spec: PinSpec {
-                min_len: len,
-                max_len: len,
-                charset: Charset::Digits,
-                max_tries: tries,
-            },
-        },
-    };
+    let (binary, pin) = (Ef::binary, Ef::digit_pin);
     let b_len = id.check_code_b().expose().len();
     IsoApp {
         aid: AID.to_vec(),

@@ -10,9 +10,8 @@
 use crate::iso7816::status::StatusWord;
 use crate::platform::cv_cert::KeyId;
 use crate::platform::identity::Subject;
-use crate::platform::os::{Access, Charset, Ef, EfBody, IsoApp, PinRecord, PinSpec, Refusal};
+use crate::platform::os::{Access, Ef, EfBody, IsoApp, PinRecord, Refusal, store_pin};
 use crate::platform::profile::PinAppParams;
-use crate::secret::Secret;
 use std::sync::Arc;
 
 /// AID of the 共通カードAP.
@@ -56,29 +55,6 @@ pub fn key_reference(subject: &Subject) -> [u8; 16] {
         .0
 }
 
-fn pin_file(slot: usize, tries: u8) -> Ef {
-    Ef {
-        fid: ef::PIN,
-        body: EfBody::Pin {
-            slot,
-            spec: PinSpec {
-                min_len: 4,
-                max_len: 4,
-                charset: Charset::Digits,
-                max_tries: tries,
-            },
-        },
-    }
-}
-
-fn pin_slot(pins: &mut Vec<PinRecord>, pin: &Secret<String>, tries: u8) -> usize {
-    pins.push(PinRecord {
-        value: Secret::new(pin.expose().as_bytes().to_vec()),
-        tries_left: tries,
-    });
-    pins.len() - 1
-}
-
 fn records(records: Vec<Vec<u8>>) -> EfBody {
     EfBody::Records {
         records: records.into_iter().map(Arc::from).collect(),
@@ -109,7 +85,11 @@ fn app(aid: [u8; 10], files: Vec<Ef>, session_key: StatusWord, internal_auth: bo
 /// Builds the 共通カードAP for `subject`; its PIN takes a persistent slot from `pins`.
 pub(crate) fn build(params: &PinAppParams, subject: &Subject, pins: &mut Vec<PinRecord>) -> IsoApp {
     let tries = params.pin_tries.value;
-    let slot = pin_slot(pins, subject.identity.pins.common(), tries);
+    let slot = store_pin(
+        pins,
+        subject.identity.pins.common().expose().as_bytes(),
+        tries,
+    );
     let files = vec![
         Ef {
             fid: ef::CARD_RECORD,
@@ -126,7 +106,7 @@ pub(crate) fn build(params: &PinAppParams, subject: &Subject, pins: &mut Vec<Pin
                 usage: Access::Always,
             },
         },
-        pin_file(slot, tries),
+        Ef::digit_pin(ef::PIN, slot, 4, tries),
     ];
     app(AID, files, StatusWord::NO_SESSION_KEY, true)
 }
@@ -139,13 +119,17 @@ pub(crate) fn build_juki(
     pins: &mut Vec<PinRecord>,
 ) -> IsoApp {
     let tries = params.pin_tries.value;
-    let slot = pin_slot(pins, subject.identity.pins.juki(), tries);
+    let slot = store_pin(
+        pins,
+        subject.identity.pins.juki().expose().as_bytes(),
+        tries,
+    );
     let files = vec![
         Ef {
             fid: ef::KEY_REFERENCE,
             body: records(vec![key_reference(subject).to_vec()]),
         },
-        pin_file(slot, tries),
+        Ef::digit_pin(ef::PIN, slot, 4, tries),
     ];
     app(
         JUKI_AID,

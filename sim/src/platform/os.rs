@@ -82,6 +82,44 @@ pub(crate) struct Ef {
     pub body: EfBody,
 }
 
+impl Ef {
+    /// A transparent file holding `data`, read under `read`.
+    pub(crate) fn binary(fid: u16, data: &[u8], read: Access) -> Ef {
+        Ef {
+            fid,
+            body: EfBody::Binary {
+                data: Arc::from(data),
+                read,
+            },
+        }
+    }
+
+    /// A PIN of exactly `len` digits in persistent slot `slot`, blocked after `tries`.
+    pub(crate) fn digit_pin(fid: u16, slot: usize, len: usize, tries: u8) -> Ef {
+        Ef {
+            fid,
+            body: EfBody::Pin {
+                slot,
+                spec: PinSpec {
+                    min_len: len,
+                    max_len: len,
+                    charset: Charset::Digits,
+                    max_tries: tries,
+                },
+            },
+        }
+    }
+}
+
+/// Stores a PIN's value with its tries in the persistent PIN records; its slot.
+pub(crate) fn store_pin(pins: &mut Vec<PinRecord>, value: &[u8], tries: u8) -> usize {
+    pins.push(PinRecord {
+        value: Secret::new(value.to_vec()),
+        tries_left: tries,
+    });
+    pins.len() - 1
+}
+
 /// An instruction an application knows and refuses, whatever its parameters.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Refusal {
