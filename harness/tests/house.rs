@@ -1,6 +1,7 @@
 //! The house's rules, checked on the source: no import circle between files, no import that
 //! runs back up the floors ARCHITECTURE.md describes (for kazasu-sim and for the harness), and
-//! errors returned as types rather than text.
+//! errors returned as types rather than text, and no file of the harness so long that it holds
+//! more than one job.
 //!
 //! A file's imports are its `crate::…` and `super::…` paths outside its `#[cfg(test)] mod tests`;
 //! each is resolved to the longest module path that is a file of the crate.
@@ -394,6 +395,24 @@ fn the_libraries_return_errors_as_types() {
             .map(|(n, m)| format!("{n:3} {m}"))
             .collect::<Vec<_>>()
             .join("\n")
+    );
+}
+
+/// The longest a file of the harness may be: past it, a file holds more than one job.
+const MAX_FILE_LINES: usize = 700;
+
+#[test]
+fn no_file_of_the_harness_is_longer_than_one_job() {
+    let long: Vec<String> = modules(Path::new("src"))
+        .into_iter()
+        .map(|(module, text)| (text.lines().count(), module))
+        .filter(|(n, _)| *n > MAX_FILE_LINES)
+        .map(|(n, m)| format!("{n:5} lines  {m}"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "files of the harness over {MAX_FILE_LINES} lines; split them by job:\n{}",
+        long.join("\n")
     );
 }
 

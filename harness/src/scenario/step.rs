@@ -163,20 +163,28 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for CheckedKeys<'_, A> {
                 AnyAction::Card(_) => CARD_EXPECT_FIELDS,
                 AnyAction::Onboarding(_) => ONBOARDING_EXPECT_FIELDS,
             };
-            let (family, step) = match self.action {
-                AnyAction::Card(_) => ("an onboarding expectation", "a card step"),
-                AnyAction::Onboarding(_) => ("a card expectation", "an onboarding step"),
+            let (family, step, family_step) = match self.action {
+                AnyAction::Card(_) => (
+                    "an onboarding expectation",
+                    "a card step",
+                    "an onboarding step",
+                ),
+                AnyAction::Onboarding(_) => {
+                    ("a card expectation", "an onboarding step", "a card step")
+                }
             };
             let message = if own.contains(&key.as_str()) {
                 format!(
-                    "`{keyword}` steps cannot check `{key}`: they check only {}",
+                    "`{keyword}` steps cannot check `{key}`: they check only {}; remove it, or \
+                     move it to a step that can check it",
                     allowed.join(", ")
                 )
             } else if CARD_EXPECT_FIELDS.contains(&key.as_str())
                 || ONBOARDING_EXPECT_FIELDS.contains(&key.as_str())
             {
                 format!(
-                    "`{key}` is {family}, and `{keyword}` is {step}: it checks only {}",
+                    "`{key}` is {family}, and `{keyword}` is {step}: it checks only {}; remove \
+                     it, or move it to {family_step}",
                     allowed.join(", ")
                 )
             } else {

@@ -1,108 +1,27 @@
 //! `kazasu serve`: virtual cards attached to vpcd slots for any external PC/SC program, with a
 //! JSONL transcript of everything that crossed the link (secrets redacted).
 
+mod address;
+mod card_spec;
 pub mod check;
+mod error;
 pub mod line;
+mod script;
 
-use crate::files::FileError;
+pub use address::VpcdAddress;
+pub use card_spec::{CardSetupError, CardSpec};
+pub use error::ServeError;
+pub use script::{ScriptAction, ScriptEvent, ServeScript};
+
 use crate::link::vpcd::{self, LinkConfig, LinkControl, LinkEvent, Pace};
-use crate::profiles::LoadError;
 use crate::serve::line::{Echoes, ServedEvent, ServedLine};
-use kazasu_sim::platform::identity::FixtureError;
-use kazasu_sim::platform::profile::ProfileError;
 use kazasu_sim::vpcd::{Request, Slot};
-use kazasu_sim::{Card, CardProfile, FaultPlan, Fixtures, Reader, Subject, hex_spaced};
+use kazasu_sim::{FaultPlan, Fixtures, Reader, hex_spaced};
 use rand_core::SeedableRng;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// One card to serve: `PROFILE[:IDENTITY]`.
-#[derive(Clone, Debug)]
-pub struct CardSpec {
-    /// Card profile (name or path).
-    pub profile: String,
-    /// Test identity.
-    pub identity: Option<String>,
-}
-
-/// A virtual card that cannot be made from its spec.
-#[derive(Debug, thiserror::Error)]
-pub enum CardSetupError {
-    /// Its profile.
-    #[error(transparent)]
-    Profile(#[from] LoadError),
-    /// Its identity.
-    #[error(transparent)]
-    Identity(#[from] FixtureError),
-    /// The profile loaded but cannot make a card.
-    #[error(transparent)]
-    Card(#[from] ProfileError),
-}
-
-impl CardSpec {
-    /// The spec's test identity (the first of the fixtures when it names none).
-    pub fn subject(&self) -> Result<Arc<Subject>, FixtureError> {
-        Fixtures::embedded().subject_or_default(self.identity.as_deref())
-    }
-
-    /// A card of `profile` (loaded from this spec) with the spec's identity, seeded.
-    pub fn card_of(&self, profile: Arc<CardProfile>, seed: u64) -> Result<Card, CardSetupError> {
-        Ok(Card::new(profile, self.subject()?, seed)?)
-    }
-
-    /// Loads the spec's profile and makes its card, seeded.
-    pub fn card(&self, seed: u64) -> Result<Card, CardSetupError> {
-        let profile = Arc::new(crate::profiles::card_profile(&self.profile, None)?);
-        self.card_of(profile, seed)
-    }
-}
-
-/// Why cards cannot be served.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// A card.
-    #[error(transparent)]
-    Card(#[from] CardSetupError),
-    /// The reader profile.
-    #[error(transparent)]
-    Reader(#[from] LoadError),
-    /// A file that cannot be read.
-    #[error(transparent)]
-    Read(#[from] FileError),
-    /// A file that cannot be used or written.
-    #[error("{}: {reason}", path.display())]
-    File {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// A vpcd address.
-    #[error("{0}")]
-    Address(String),
-    /// Ctrl-C cannot be handled.
-    #[error("cannot handle Ctrl-C: {0}")]
-    Signal(ctrlc::Error),
-    /// A script action this build or setup cannot perform.
-    #[error("{0}")]
-    Script(String),
-    /// vpcd did not connect within the time-out.
-    #[error(
-        "slot {slot}: {what} within {waited}: is pcscd running with vsmartcard's vpcd driver \
-         (`ci/pcscd.sh start` in a checkout, or pcscd with vpcd in its reader.conf), and does it \
-         have slot {slot}? (--connect-timeout waits longer)"
-    )]
-    Unreachable {
-        /// The slot.
-        slot: u16,
-        /// What did not happen, with the address.
-        what: String,
-        /// How long serve waited.
-        waited: String,
-    },
-}
 
 /// What serve knows of one slot's link, from its events.
 #[derive(Debug, Default)]
@@ -149,118 +68,6 @@ fn warm_reset_through_pcscd(_slot_no: u16) -> Result<(), ServeError> {
 const WARM_RESET_NEEDS_PCSC: &str = "the serve script's `warm_reset` resets the card through \
      pcscd, which needs kazasu built with the pcsc feature: cargo build --release --features pcsc";
 
-impl std::str::FromStr for CardSpec {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (profile, identity) = match s.split_once(':') {
-            Some((p, i)) => (p.to_string(), Some(i.to_string())),
-            None => (s.to_string(), None),
-        };
-        if profile.is_empty() {
-            return Err(format!(
-                "`{s}`: write PROFILE or PROFILE:IDENTITY, e.g. android-jpki:suzuki-hanako"
-            ));
-        }
-        Ok(CardSpec { profile, identity })
-    }
-}
-
-/// What a serve script can do to a card.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScriptAction {
-    /// The card enters the field.
-    Tap,
-    /// The card leaves the field.
-    Remove,
-    /// The phone approval (iPhone).
-    Approve,
-    /// A warm reset of the card as another program on the PC causes one: a PC/SC connection
-    /// to the slot's reader and `SCardReconnect(…, SCARD_RESET_CARD)`. pcscd resets the card
-    /// through vpcd (it keeps its verified PINs) and the reading software's next command gets
-    /// `SCARD_W_RESET_CARD`. Needs kazasu built with the `pcsc` feature and the pcscd of this PC.
-    WarmReset,
-}
-
-/// As a script writes it (`tap`, `remove`, `approve`, `warm_reset`).
-impl std::fmt::Display for ScriptAction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ScriptAction::Tap => "tap",
-            ScriptAction::Remove => "remove",
-            ScriptAction::Approve => "approve",
-            ScriptAction::WarmReset => "warm_reset",
-        })
-    }
-}
-
-/// One scripted event: at a time since the start, or after a number of APDUs on its slot.
-#[derive(Clone, Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScriptEvent {
-    /// Wall time since serving started (e.g. `2s`).
-    #[serde(default, with = "humantime_serde_opt")]
-    pub at: Option<Duration>,
-    /// After the slot answered this many APDUs.
-    #[serde(default)]
-    pub after_apdus: Option<u64>,
-    /// The slot (default: every slot).
-    #[serde(default)]
-    pub slot: Option<u16>,
-    /// What happens.
-    #[serde(rename = "do")]
-    pub action: ScriptAction,
-}
-
-mod humantime_serde_opt {
-    use serde::{Deserialize, Deserializer};
-    use std::time::Duration;
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        let text = Option::<String>::deserialize(d)?;
-        text.map(|t| humantime::parse_duration(&t).map_err(serde::de::Error::custom))
-            .transpose()
-    }
-}
-
-/// A serve script: card-side events and faults.
-#[derive(Clone, Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServeScript {
-    /// Whether the cards start in the field (default true).
-    #[serde(default)]
-    pub start_in_field: Option<bool>,
-    /// Events in any order.
-    #[serde(default)]
-    pub events: Vec<ScriptEvent>,
-    /// Faults applied by each slot's reader model.
-    #[serde(default)]
-    pub faults: Vec<kazasu_sim::Fault>,
-}
-
-impl ServeScript {
-    /// Reads and checks a script file.
-    pub fn load(path: &std::path::Path) -> Result<ServeScript, ServeError> {
-        let bad = |reason: String| ServeError::File {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let text = crate::files::read_text(path, crate::files::SMALL_YAML)?;
-        let script: ServeScript = serde_saphyr::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        for (i, e) in script.events.iter().enumerate() {
-            if e.at.is_some() == e.after_apdus.is_some() {
-                return Err(bad(format!(
-                    "event {}: give exactly one of `at` and `after_apdus`",
-                    i + 1
-                )));
-            }
-        }
-        for f in &script.faults {
-            f.check().map_err(|m| bad(format!("fault: {m}")))?;
-        }
-        Ok(script)
-    }
-}
-
 /// What to serve.
 pub struct ServeOptions {
     /// Cards, one per slot from `first_slot` on.
@@ -292,89 +99,6 @@ pub struct ServeOptions {
     /// Written (with the reader names, one per line) once every card in the field has been
     /// powered by pcscd — pcscd asked for its ATR, so clients can connect.
     pub ready_file: Option<std::path::PathBuf>,
-}
-
-/// Where a vpcd listens: `HOST[:PORT]` (a name, an IPv4 address, or `[IPv6]`); the port in
-/// decimal or `0x` hex as in reader.conf, for the first card (the next cards on the next ports).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VpcdAddress {
-    /// Host name or address.
-    pub host: String,
-    /// The first card's port (default: 35963 + the first slot).
-    pub port: Option<u16>,
-}
-
-impl std::str::FromStr for VpcdAddress {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = |why: &str| {
-            format!(
-                "`{s}` is not a vpcd address ({why}); write HOST or HOST:PORT, e.g. 192.168.1.20:35963 or [::1]:0x8C7B"
-            )
-        };
-        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (host, after) = rest.split_once(']').ok_or_else(|| bad("no closing `]`"))?;
-            match after {
-                "" => (host, None),
-                p => (
-                    host,
-                    Some(p.strip_prefix(':').ok_or_else(|| bad("text after `]`"))?),
-                ),
-            }
-        } else {
-            match s.rsplit_once(':') {
-                Some((h, _)) if h.contains(':') => {
-                    return Err(bad("an IPv6 address needs brackets"));
-                }
-                Some((h, p)) => (h, Some(p)),
-                None => (s, None),
-            }
-        };
-        if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(bad("no host"));
-        }
-        let port = match port {
-            None => None,
-            Some(p) => {
-                let n = match p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
-                    Some(hex) => u16::from_str_radix(hex, 16),
-                    None => p.parse::<u16>(),
-                }
-                .map_err(|_| bad("the port is a number from 1 to 65535"))?;
-                if n == 0 {
-                    return Err(bad("the port is a number from 1 to 65535"));
-                }
-                Some(n)
-            }
-        };
-        Ok(VpcdAddress {
-            host: host.to_string(),
-            port,
-        })
-    }
-}
-
-impl VpcdAddress {
-    /// The socket address of the `i`-th card's vpcd slot.
-    fn resolve(&self, first_slot: u16, i: u16) -> Result<std::net::SocketAddr, ServeError> {
-        use std::net::ToSocketAddrs;
-        let port = self
-            .port
-            .unwrap_or(kazasu_sim::vpcd::BASE_PORT.saturating_add(first_slot))
-            .checked_add(i)
-            .ok_or_else(|| {
-                ServeError::Address(format!("card {} would be past port 65535", i + 1))
-            })?;
-        (self.host.as_str(), port)
-            .to_socket_addrs()
-            .map_err(|e| {
-                ServeError::Address(format!("cannot resolve the vpcd host `{}`: {e}", self.host))
-            })?
-            // vpcd listens on IPv4 (0.0.0.0) unless built otherwise: a name with both kinds of
-            // address is reached on IPv4.
-            .min_by_key(|a| a.is_ipv6())
-            .ok_or_else(|| ServeError::Address(format!("the vpcd host `{}` has no address", self.host)))
-    }
 }
 
 /// A JSONL transcript line.
@@ -683,90 +407,5 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
     match failure {
         Some(e) => Err(e),
         None => Ok(counts),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn vpcd_addresses_read_as_reader_conf_writes_them() {
-        let a = |s: &str| s.parse::<VpcdAddress>();
-        let ok = |host: &str, port: Option<u16>| {
-            Ok(VpcdAddress {
-                host: host.into(),
-                port,
-            })
-        };
-        assert_eq!(a("192.168.1.20"), ok("192.168.1.20", None));
-        assert_eq!(a("clinic-pc:35963"), ok("clinic-pc", Some(35963)));
-        assert_eq!(a("localhost:0x8C7B"), ok("localhost", Some(0x8C7B)));
-        assert_eq!(a("[::1]:35965"), ok("::1", Some(35965)));
-        assert_eq!(a("[::1]"), ok("::1", None));
-        for bad in [
-            "",
-            ":35963",
-            "::1:35963",
-            "host:0",
-            "host:65536",
-            "host:x",
-            "[::1",
-            "a b",
-        ] {
-            let e = a(bad).expect_err(bad);
-            assert!(e.contains("HOST:PORT"), "{bad}: {e}");
-        }
-        // The first card on the given port, the next ones on the next ports; the default is
-        // this machine's vpcd port of the slot.
-        let loopback = a("127.0.0.1").unwrap();
-        assert_eq!(loopback.resolve(3, 1).unwrap().port(), 35963 + 4);
-        let given = a("127.0.0.1:40000").unwrap();
-        assert_eq!(given.resolve(0, 2).unwrap().port(), 40002);
-        assert!(a("127.0.0.1:65535").unwrap().resolve(0, 1).is_err());
-    }
-
-    #[test]
-    fn the_example_script_loads() {
-        let path = std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scenarios/serve/phone-pulled-away.yaml"
-        ));
-        let s = ServeScript::load(path).unwrap();
-        assert_eq!(s.start_in_field, Some(false));
-        assert_eq!(s.events.len(), 4);
-        assert_eq!(s.events[2].after_apdus, Some(4));
-        assert_eq!(s.events[3].at, Some(Duration::from_secs(4)));
-    }
-
-    #[test]
-    fn a_script_event_needs_exactly_one_trigger() {
-        let dir = std::env::temp_dir().join(format!("kazasu-serve-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("bad.yaml");
-        std::fs::write(&f, "events:\n  - { at: 1s, after_apdus: 3, do: remove }\n").unwrap();
-        let err = ServeScript::load(&f).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("exactly one of `at` and `after_apdus`"),
-            "{err}"
-        );
-        std::fs::write(&f, "events:\n  - { at: 1s, do: dance }\n").unwrap();
-        assert!(
-            ServeScript::load(&f)
-                .unwrap_err()
-                .to_string()
-                .contains("dance")
-        );
-    }
-
-    #[test]
-    fn card_specs_parse() {
-        let c: CardSpec = "android-jpki:suzuki-hanako".parse().unwrap();
-        assert_eq!(
-            (c.profile.as_str(), c.identity.as_deref()),
-            ("android-jpki", Some("suzuki-hanako"))
-        );
-        assert!(":x".parse::<CardSpec>().is_err());
     }
 }

@@ -56,6 +56,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, InputError> {
     };
     result.map_err(|e| {
         let at = e.location().map(|l| (l.line(), l.column()));
+        let hint = Some(hint_for(&e));
         let message = e.to_string();
         let mut message = message
             .lines()
@@ -74,27 +75,29 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, InputError> {
         InputError {
             file: file.to_string(),
             at,
-            hint: hint_for(&message),
+            hint,
             message,
         }
     })
 }
 
-fn hint_for(message: &str) -> Option<String> {
-    let h = if message.contains("unknown field") {
-        "check the spelling; `kazasu schema` prints every field an editor can complete"
-    } else if message.contains("missing field") {
-        "add the field; `kazasu schema` lists the required ones"
-    } else if message.contains("it checks only") || message.contains("they check only") {
-        "remove the field, or move it to a step that can check it; `kazasu schema` shows what each kind of step checks"
-    } else if message.contains("unknown variant") {
-        "use one of the listed words"
-    } else if message.contains("duration") {
-        "write durations like 350ms, 1.5s or 800us"
-    } else {
-        "`kazasu schema > scenario.schema.json` gives an editor the whole format (every step, its arguments and an example of each)"
-    };
-    Some(h.to_string())
+/// What to do about a parse error, by its kind: serde's own kinds (unknown field, missing field,
+/// unknown word) have a fix of their own; kazasu's messages say theirs in the message, and the
+/// rest get the schema.
+fn hint_for(error: &serde_saphyr::Error) -> String {
+    use serde_saphyr::Error as E;
+    match error.without_snippet() {
+        E::SerdeUnknownField { .. } => {
+            "check the spelling; `kazasu schema` prints every field an editor can complete"
+        }
+        E::SerdeMissingField { .. } => "add the field; `kazasu schema` lists the required ones",
+        E::SerdeUnknownVariant { .. } => "use one of the listed words",
+        _ => {
+            "`kazasu schema > scenario.schema.json` gives an editor the whole format (every step, \
+             its arguments and an example of each)"
+        }
+    }
+    .to_string()
 }
 
 /// The profiles of one matrix dimension: the override alone, or each spec the scenario names
@@ -302,5 +305,36 @@ mod bom_tests {
         let text = "\u{feff}- name: one\n  steps: [tap]\n- name: two\n  steps: [tap]\n";
         let scenarios = super::parse(text, "bom.yaml").unwrap();
         assert_eq!(scenarios.len(), 2);
+    }
+
+    /// The hint follows the error's kind, not its wording: a message that merely mentions
+    /// "unknown field" gets the general hint.
+    #[test]
+    fn the_hint_follows_the_kind_of_error() {
+        let hint = |text: &str| super::parse(text, "h.yaml").unwrap_err().hint.unwrap();
+        let base = "name: x\ncard: mynumber-card\n";
+        assert!(hint(&format!("{base}stepz: [tap]\n")).starts_with("check the spelling"));
+        assert!(hint("steps: [tap]\n").starts_with("add the field"));
+        assert!(
+            hint(&format!(
+                "{base}steps:\n  - select: jpki-auth\n    expect: {{ sw: 9000, zz: 1 }}\n"
+            ))
+            .starts_with("check the spelling")
+        );
+        let own = super::parse(
+            &format!("{base}steps:\n  - select: jpki-auth\n    expect: {{ status: 200 }}\n"),
+            "h.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            own.message
+                .contains("remove it, or move it to an onboarding step"),
+            "{}",
+            own.message
+        );
+        assert!(own.hint.unwrap().contains("kazasu schema"));
+        assert!(
+            hint(&format!("{base}steps:\n  - wait: unknown field\n")).contains("kazasu schema >")
+        );
     }
 }
