@@ -1,7 +1,8 @@
 //! The docs hold together: every relative link in the README, ARCHITECTURE.md, CONTRIBUTING.md and
 //! the book under docs/ points at a file that exists (and at a heading that exists, for
 //! `#anchors`), every page of the book is in its SUMMARY.md, and the README stays short — the
-//! rest of what a user needs is in the book.
+//! rest of what a user needs is in the book; the figures page gives the simulated durations kazasu
+//! computes now.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -195,4 +196,66 @@ fn the_link_checker_finds_what_it_should() {
     assert_eq!(links(&prose("see [a](x.md) and `[c](code)`")), ["x.md"]);
     assert!(anchors("# The main job\n## A physical reader: `--device`\n").contains("the-main-job"));
     assert!(anchors("## A physical reader: `--device`\n").contains("a-physical-reader---device"));
+}
+
+/// The simulated durations docs/figures.md gives for the auth flow are what kazasu computes now:
+/// simulated time is deterministic, so the page's figures are checked, not trusted. The page's
+/// table has a row per reader and a column per device; the first figure of a cell is the current
+/// one (a bracketed one is history).
+#[test]
+fn the_figures_page_gives_the_auth_flow_durations_kazasu_simulates() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+        .current_dir(root())
+        .args(["run", "--filter", "auth flow fits"])
+        .output()
+        .expect("kazasu runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let console =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // The run's latency table: `PROFILE  READER  N  MIN ms …`.
+    let mut simulated = std::collections::BTreeMap::new();
+    for line in console.lines() {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        if let [device, reader, "1", ms, "ms", ..] = cells.as_slice() {
+            simulated.insert((device.to_string(), reader.to_string()), ms.to_string());
+        }
+    }
+    assert_eq!(
+        simulated.len(),
+        9,
+        "nine flows in the run's table:\n{console}"
+    );
+    let page = std::fs::read_to_string(root().join("docs/figures.md")).expect("docs/figures.md");
+    let header = "| reader | My Number card | Android | iPhone |";
+    let at = page
+        .find(header)
+        .expect("the figures page's auth-flow table");
+    let devices = ["mynumber-card", "android-jpki", "iphone-jpki"];
+    let mut checked = 0;
+    for row in page[at..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+    {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let reader = cells[0].trim_matches('`');
+        for (device, cell) in devices.iter().zip(&cells[1..]) {
+            let stated = cell.split(" ms").next().unwrap_or_default();
+            let now = &simulated[&(device.to_string(), reader.to_string())];
+            assert_eq!(
+                stated, now,
+                "docs/figures.md gives {stated} ms for {device} on {reader}; kazasu simulates \
+                 {now} ms (`kazasu run --filter \"auth flow fits\"`)"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 9,
+        "the page's table has three readers × three devices"
+    );
 }
