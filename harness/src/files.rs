@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 /// Card and reader profiles, serve scripts, expectation lists.
 pub const SMALL_YAML: u64 = 1 << 20;
-/// Scenario files.
-pub const SCENARIOS: u64 = 8 << 20;
+/// Scenario files: as long as an import of the longest capture can make (a pcscd log writes a
+/// scenario of about a third of its length, apdu4j dumps about their own length).
+pub const SCENARIOS: u64 = 256 << 20;
 /// Captures (pcscd, pcsc-spy, OpenSC, apdu4j logs; kazasu transcripts).
 pub const CAPTURES: u64 = 256 << 20;
 

@@ -160,11 +160,54 @@ fn alias_bombs_deep_nesting_and_huge_files_end_quickly() {
         ),
         "deep.yaml",
     );
-    let huge = format!(
-        "name: huge\nsteps: [tap]\ndescription: \"{}\"\n",
-        "x".repeat(50 << 20)
+    // Longer than any scenario file (a sparse file: the bound is found without writing it).
+    let huge = scenario_file("huge.yaml", "name: huge\nsteps: [tap]\n");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(300 << 20)
+        .unwrap();
+    for cmd in ["validate", "run"] {
+        let (code, _, err) = kazasu(&[cmd, huge.to_str().unwrap()]);
+        assert_eq!(code, 2, "{cmd}: {err}");
+        assert!(err.contains("is longer than 256 MiB"), "{cmd}: {err}");
+    }
+    // Many tiny nodes: more than the file's length allows, in words (it once printed
+    // `budget breached: Nodes { nodes: 250001 }`).
+    let tiny = format!(
+        "name: tiny\nsteps: [tap]\ntags: [{}]\n",
+        vec!["a"; 600_000].join(",")
     );
-    refused("huge.yaml", &huge, "is longer than 8 MiB");
+    refused("tiny.yaml", &tiny, "the file has more than");
+    let p = scenario_file("tiny2.yaml", &tiny);
+    let (_, _, err) = kazasu(&["validate", p.to_str().unwrap()]);
+    assert!(
+        !err.contains("Nodes {") && !err.contains("breached"),
+        "{err}"
+    );
+}
+
+/// A scenario as long as an import of a long capture writes (here 70,000 exchanges: about
+/// 450,000 YAML nodes, past serde-saphyr's default 250,000) loads and runs: the loader's counts
+/// grow with the file's length. Such an import once failed with "the imported scenario does not
+/// load (a kazasu bug): … Nodes { nodes: 250001 }".
+#[test]
+fn a_scenario_as_long_as_a_long_import_loads() {
+    let mut yaml = String::from(
+        "name: long\ncard: mynumber-card\nsteps:\n  - tap\n  - select: jpki\n  - apdu: 00 A4 02 0C 02 00 0A\n    expect: { sw: \"9000\" }\n",
+    );
+    for i in 0..70_000 {
+        yaml.push_str(&format!(
+            "  - apdu: 00 B0 00 00 10  # line {i}, answered in 0.076ms\n    expect: {{ sw: \"9000\", data_len: 16 }}\n"
+        ));
+    }
+    let p = scenario_file("long.yaml", &yaml);
+    let (code, out, err) = kazasu(&["validate", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = kazasu(&["run", p.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("1 passed"), "{out}");
 }
 
 /// A card profile's processing times are bounded: `18446744073709551615s` for a SELECT once
@@ -241,4 +284,29 @@ fn a_case_ends_at_the_step_that_crosses_its_budget() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let step = v["scenarios"][0]["failure"]["step"].as_u64().unwrap();
     assert!((2..=200).contains(&step), "ended at step {step}");
+}
+
+/// A legal capture of more exchanges than a hand-written scenario has imports into a scenario
+/// kazasu loads (an apdu4j dump of 100,000 reads once imported into one the loader refused).
+#[test]
+fn a_long_capture_imports_into_a_scenario_that_loads() {
+    let mut dump = String::from("# Using Virtual PCD 00 00\n# ATR: 3B888001000005E0B381A1007F\n");
+    for i in 0..100_000u32 {
+        dump.push_str(&format!(
+            "# Sent\n00B0{:04X}00\n# Received in 1ms\n6A82\n",
+            i % 0x7FFF
+        ));
+    }
+    let capture = scenario_file("reads.apdu4j", &dump);
+    let out = capture.with_extension("yaml");
+    let (code, stdout, err) = kazasu(&[
+        "import",
+        "apdu4j",
+        capture.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    let (code, stdout, err) = kazasu(&["validate", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{err}");
 }

@@ -40,6 +40,24 @@ pub enum CaptureError {
     /// A capture without a single exchange.
     #[error("{}: no APDU exchanges in the capture (was pcscd started with --apdu?)", .0.display())]
     Empty(PathBuf),
+    /// The capture makes a scenario longer than a scenario file may be.
+    #[error(
+        "{}: its {exchanges} exchanges make a scenario of {} MiB, longer than a scenario file \
+         may be ({} MiB); import one reader's exchanges (--reader), or replay the whole capture \
+         (`kazasu replay --as host {}`)",
+        path.display(),
+        bytes >> 20,
+        crate::files::SCENARIOS >> 20,
+        path.display()
+    )]
+    TooLongForAScenario {
+        /// The capture.
+        path: PathBuf,
+        /// Its exchanges.
+        exchanges: usize,
+        /// The scenario's length.
+        bytes: usize,
+    },
     /// The scenario made from a capture that does not load or check: a kazasu bug.
     #[error("the imported scenario does not {doing} (a kazasu bug): {source}")]
     Imported {
@@ -110,6 +128,13 @@ pub fn import(file: &TraceFile, opts: ImportOptions) -> Result<(String, Trace), 
         return Err(CaptureError::Empty(file.path.clone()));
     }
     let text = to_scenario(&trace, &opts);
+    if text.len() as u64 > crate::files::SCENARIOS {
+        return Err(CaptureError::TooLongForAScenario {
+            path: file.path.clone(),
+            exchanges: trace.exchanges(),
+            bytes: text.len(),
+        });
+    }
     let scenarios =
         crate::scenario::suite::parse(&text, "imported scenario").map_err(|source| {
             CaptureError::Imported {

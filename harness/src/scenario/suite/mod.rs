@@ -50,14 +50,18 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, InputError> {
         .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---");
     let list = first.is_some_and(|l| l.starts_with('-') || l.starts_with('['));
     let result = if list {
-        serde_saphyr::from_str::<Vec<Scenario>>(text)
+        serde_saphyr::from_str_with_options::<Vec<Scenario>>(text, yaml_options(text.len()))
     } else {
-        serde_saphyr::from_str::<Scenario>(text).map(|s| vec![s])
+        serde_saphyr::from_str_with_options::<Scenario>(text, yaml_options(text.len()))
+            .map(|s| vec![s])
     };
     result.map_err(|e| {
         let at = e.location().map(|l| (l.line(), l.column()));
         let hint = Some(hint_for(&e));
-        let message = e.to_string();
+        let message = match e.without_snippet() {
+            serde_saphyr::Error::Budget { breach, .. } => over_budget(breach),
+            _ => e.to_string(),
+        };
         let mut message = message
             .lines()
             .next()
@@ -79,6 +83,46 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, InputError> {
             message,
         }
     })
+}
+
+/// The loader's YAML budget for a text of `len` bytes. A hand-written file gets serde-saphyr's
+/// counts (250,000 nodes, a million events, 64 MiB of scalars); a long one — an import of a long
+/// capture writes about 30 bytes a node — gets room in proportion to its length, so the counts
+/// never refuse a file the size bound lets in, while aliases, anchors and depth stay capped as
+/// they are (those are what make a short text expand).
+pub(super) fn yaml_options(len: usize) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = budget.max_nodes.max(len / 8);
+    budget.max_events = budget.max_events.max(len / 4);
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(len);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// A breached YAML budget in words.
+fn over_budget(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let what = match breach {
+        B::Nodes { nodes } => format!("more than {} YAML nodes", nodes.saturating_sub(1)),
+        B::Events { events } => format!("more than {} YAML events", events.saturating_sub(1)),
+        B::Aliases { aliases } => {
+            format!("more than {} aliases (`*name`)", aliases.saturating_sub(1))
+        }
+        B::Anchors { anchors } => {
+            format!("more than {} anchors (`&name`)", anchors.saturating_sub(1))
+        }
+        B::Depth { depth } => format!("nesting {depth} levels deep"),
+        B::Documents { documents } => format!("{documents} YAML documents"),
+        B::ScalarBytes { total_scalar_bytes } => {
+            format!("more than {} MiB of values", total_scalar_bytes >> 20)
+        }
+        _ => "more YAML than a scenario file can hold".to_string(),
+    };
+    format!(
+        "the file has {what}, more than a scenario holds for its size: aliases that expand, \
+         or a file that is not a scenario?"
+    )
 }
 
 /// What to do about a parse error, by its kind: serde's own kinds (unknown field, missing field,
