@@ -264,6 +264,10 @@ pub struct Institution {
 pub struct Registry {
     /// Registered institutions.
     pub institutions: Vec<Institution>,
+    /// Each code's place in `institutions` (a registry of a whole prefecture is looked up on
+    /// every registration).
+    #[serde(skip)]
+    by_code: std::collections::HashMap<String, usize>,
 }
 
 impl Registry {
@@ -291,12 +295,31 @@ impl Registry {
                     }
                 })
                 .collect(),
+            by_code: Default::default(),
         }
+        .indexed()
+    }
+
+    /// The registry with its index by code.
+    fn indexed(mut self) -> Registry {
+        self.by_code = self
+            .institutions
+            .iter()
+            .enumerate()
+            .map(|(n, i)| (i.code.clone(), n))
+            .collect();
+        self
     }
 
     /// The institution with `code`.
     pub fn find(&self, code: &str) -> Option<&Institution> {
-        self.institutions.iter().find(|i| i.code == code)
+        // The index answers when it holds the code; a registry whose list was changed after it
+        // was indexed is searched whole, so the answer is always the list's.
+        self.by_code
+            .get(code)
+            .and_then(|&n| self.institutions.get(n))
+            .filter(|i| i.code == code)
+            .or_else(|| self.institutions.iter().find(|i| i.code == code))
     }
 }
 
@@ -373,7 +396,7 @@ impl Registry {
                 })?;
             }
         }
-        Ok(r)
+        Ok(r.indexed())
     }
 }
 

@@ -158,12 +158,22 @@ pub enum Ordered {
 
 /// The id after the highest of `ids` (`A000007` after `A000006`): never one in use, whatever
 /// was forgotten in between.
-fn next_id<'a>(prefix: char, ids: impl Iterator<Item = &'a String>) -> String {
-    let highest = ids
-        .filter_map(|id| id.strip_prefix(prefix)?.parse::<u64>().ok())
-        .max()
-        .unwrap_or(0);
-    format!("{prefix}{:06}", highest + 1)
+///
+/// `highest` keeps the highest number between calls (`None`: not known, found by looking at
+/// every id), so that a service with many accounts does not look at them all for each new one;
+/// whoever removes an id sets it back to `None`.
+fn next_id<'a>(
+    prefix: char,
+    ids: impl Iterator<Item = &'a String>,
+    highest: &mut Option<u64>,
+) -> String {
+    let h = highest.unwrap_or_else(|| {
+        ids.filter_map(|id| id.strip_prefix(prefix)?.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
+    });
+    *highest = Some(h + 1);
+    format!("{prefix}{:06}", h + 1)
 }
 
 /// Wrong-code attempts per client in a sliding window.
@@ -231,6 +241,9 @@ pub struct Onboarding {
     accounts: BTreeMap<String, Account>,
     by_institution: HashMap<String, String>,
     orders: BTreeMap<String, Order>,
+    /// The highest account and order numbers, when known (see `next_id`).
+    highest_account: Option<u64>,
+    highest_order: Option<u64>,
     /// The wrong-code limiter.
     pub limiter: Limiter,
 }
@@ -247,12 +260,15 @@ impl Onboarding {
             accounts: BTreeMap::new(),
             by_institution: HashMap::new(),
             orders: BTreeMap::new(),
+            highest_account: None,
+            highest_order: None,
             limiter: Limiter::new(5, 600),
         }
     }
 
     /// Puts back saved accounts and orders (after a restart).
     pub fn restore(&mut self, accounts: Vec<Account>, orders: Vec<Order>) {
+        (self.highest_account, self.highest_order) = (None, None);
         for a in accounts {
             self.by_institution
                 .insert(a.institution_code.clone(), a.id.clone());
@@ -265,6 +281,7 @@ impl Onboarding {
 
     /// Forgets every account, order and wrong-code attempt (a test service's reset).
     pub fn reset(&mut self) {
+        (self.highest_account, self.highest_order) = (None, None);
         self.accounts.clear();
         self.by_institution.clear();
         self.orders.clear();
@@ -273,6 +290,7 @@ impl Onboarding {
 
     /// Takes back an account that could not be saved.
     pub fn forget(&mut self, account_id: &str) {
+        self.highest_account = None;
         if let Some(a) = self.accounts.remove(account_id) {
             self.by_institution.remove(&a.institution_code);
         }
@@ -280,6 +298,7 @@ impl Onboarding {
 
     /// Takes back an order that could not be saved.
     pub fn forget_order(&mut self, order_id: &str) {
+        self.highest_order = None;
         self.orders.remove(order_id);
     }
 
@@ -551,7 +570,7 @@ impl Onboarding {
             );
         }
         let account = Account {
-            id: next_id('A', self.accounts.keys()),
+            id: next_id('A', self.accounts.keys(), &mut self.highest_account),
             institution_code: institution.code.clone(),
             name: registered_name,
             business_type: business,
@@ -672,7 +691,7 @@ impl Onboarding {
             0
         };
         let order = Order {
-            id: next_id('O', self.orders.keys()),
+            id: next_id('O', self.orders.keys(), &mut self.highest_order),
             account_id: account_id.to_string(),
             product_id: product.id.clone(),
             price_yen: product.price_yen,

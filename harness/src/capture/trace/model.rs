@@ -166,15 +166,60 @@ pub(super) fn hex_of(text: &str, line: usize, what: &str) -> Result<Vec<u8>, Par
 /// Hex bytes with any spaces or colons between them (`90 00`, `9000`, `3b:88`); `None` for
 /// anything else or an odd number of digits.
 pub(super) fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    /// A character's nibble; `SKIP` between bytes, `BAD` for anything else.
+    const SKIP: u8 = 0x10;
+    const BAD: u8 = 0xFF;
+    const CLASS: [u8; 256] = {
+        let mut t = [BAD; 256];
+        let mut i = 0;
+        while i < 10 {
+            t[b'0' as usize + i] = i as u8;
+            i += 1;
+        }
+        let mut i = 0;
+        while i < 6 {
+            t[b'a' as usize + i] = 10 + i as u8;
+            t[b'A' as usize + i] = 10 + i as u8;
+            i += 1;
+        }
+        t[b' ' as usize] = SKIP;
+        t[b'\t' as usize] = SKIP;
+        t[b':' as usize] = SKIP;
+        t[b'\r' as usize] = SKIP;
+        t
+    };
     let mut out = Vec::with_capacity(text.len() / 3 + 1);
+    // The common shape first, `HH HH HH `: two digits and a space at a time.
+    let bytes = text.as_bytes();
+    let mut spaced = bytes.chunks_exact(3);
+    for c in spaced.by_ref() {
+        let (h, l) = (CLASS[c[0] as usize], CLASS[c[1] as usize]);
+        // Digits are below SKIP, so one comparison sees a non-digit in either.
+        if (h | l) >= SKIP || c[2] != b' ' {
+            out.clear();
+            break;
+        }
+        out.push(h << 4 | l);
+    }
+    if out.len() * 3 == bytes.len() - spaced.remainder().len() {
+        match *spaced.remainder() {
+            [] => return Some(out),
+            [h, l] if CLASS[h as usize] < SKIP && CLASS[l as usize] < SKIP => {
+                out.push(CLASS[h as usize] << 4 | CLASS[l as usize]);
+                return Some(out);
+            }
+            _ => {}
+        }
+        if !out.is_empty() {
+            out.clear();
+        }
+    }
     let mut high: Option<u8> = None;
     for b in text.bytes() {
-        let nibble = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            b' ' | b'\t' | b':' | b'\r' => continue,
-            _ => return None,
+        let nibble = match CLASS[b as usize] {
+            SKIP => continue,
+            BAD => return None,
+            n => n,
         };
         match high.take() {
             None => high = Some(nibble),
@@ -184,15 +229,43 @@ pub(super) fn decode_hex(text: &str) -> Option<Vec<u8>> {
     high.is_none().then_some(out)
 }
 
-/// A trace before it is narrowed to one reader: every event with the reader it happened on.
+/// A trace before it is narrowed to one reader: every event with the reader it happened on
+/// (an index into `readers`: a long capture names its reader on every exchange, and a name
+/// held once is compared and copied once).
 #[derive(Default)]
 pub(super) struct RawTrace {
-    pub(super) events: Vec<(Option<String>, TraceEvent)>,
+    pub(super) events: Vec<(Option<u32>, TraceEvent)>,
+    /// The readers named, in the order first seen.
+    readers: Vec<String>,
     /// ATRs by reader (`None`: the capture does not say which reader).
     pub(super) atrs: Vec<(Option<String>, Vec<u8>)>,
 }
 
 impl RawTrace {
+    /// An empty trace with room for `events`.
+    pub(super) fn with_capacity(events: usize) -> Self {
+        RawTrace {
+            events: Vec::with_capacity(events),
+            ..Default::default()
+        }
+    }
+
+    /// The index of a reader's name (the last one looked up is checked first).
+    fn reader_index(&mut self, name: &str) -> u32 {
+        if let Some(i) = self.readers.iter().rposition(|r| r == name) {
+            return i as u32;
+        }
+        self.readers.push(name.to_string());
+        (self.readers.len() - 1) as u32
+    }
+
+    /// Whether the last event happened on `reader`.
+    pub(super) fn last_event_on(&self, reader: Option<&str>) -> bool {
+        self.events
+            .last()
+            .is_some_and(|(r, _)| r.map(|i| self.readers[i as usize].as_str()) == reader)
+    }
+
     pub(super) fn push(
         &mut self,
         reader: Option<&str>,
@@ -200,8 +273,8 @@ impl RawTrace {
         at_us: Option<u64>,
         what: What,
     ) {
-        self.events
-            .push((reader.map(str::to_string), TraceEvent { line, at_us, what }));
+        let reader = reader.map(|r| self.reader_index(r));
+        self.events.push((reader, TraceEvent { line, at_us, what }));
     }
 
     pub(super) fn exchange(
@@ -228,23 +301,22 @@ impl RawTrace {
     }
 
     pub(super) fn narrow(self, wanted: Option<&str>) -> Result<Trace, ParseError> {
-        let matches = |r: &Option<String>| match (wanted, r) {
-            (None, _) => true,
-            (Some(w), Some(r)) => r.contains(w),
-            (Some(_), None) => true,
-        };
-        // The readers that saw APDUs.
-        let mut readers: Vec<(String, usize)> = Vec::new();
+        let matches = |r: &str| wanted.is_none_or(|w| r.contains(w));
+        // The readers that saw APDUs, with the line of the first.
+        let mut readers: Vec<(u32, usize)> = Vec::new();
         for (r, e) in &self.events {
             if let (Some(r), What::Exchange { .. }) = (r, &e.what)
-                && matches(&Some(r.clone()))
                 && !readers.iter().any(|(x, _)| x == r)
+                && matches(&self.readers[*r as usize])
             {
-                readers.push((r.clone(), e.line));
+                readers.push((*r, e.line));
             }
         }
         if readers.len() > 1 {
-            let names: Vec<String> = readers.iter().map(|(r, _)| format!("`{r}`")).collect();
+            let names: Vec<String> = readers
+                .iter()
+                .map(|(r, _)| format!("`{}`", self.readers[*r as usize]))
+                .collect();
             return Err(err(
                 readers[1].1,
                 format!(
@@ -259,8 +331,9 @@ impl RawTrace {
         {
             return Err(err(0, format!("no APDUs on a reader named like `{w}`")));
         }
-        let reader = readers.into_iter().next().map(|(r, _)| r);
-        let keep = |r: &Option<String>| r.is_none() || reader.is_none() || *r == reader;
+        let index = readers.first().map(|(r, _)| *r);
+        let reader = index.map(|r| self.readers[r as usize].clone());
+        let keep = |r: &Option<u32>| r.is_none() || index.is_none() || *r == index;
         // The ATR: the last one for the reader seen before its first exchange, else any.
         let atr = self
             .atrs
@@ -312,6 +385,23 @@ impl fmt::Display for Format {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The spaced fast path decodes as the plain reading does: the digits in order, with
+        /// spaces, tabs, colons and CRs ignored; anything else or an odd count refused.
+        #[test]
+        fn hex_decodes_the_same_by_either_path(text in "[0-9a-fA-F :\\tx\\r]{0,24}|([0-9A-F]{2} ){0,8}[0-9A-F]{0,2}") {
+            let digits: Vec<u8> = text
+                .chars()
+                .filter(|c| !matches!(c, ' ' | ':' | '\t' | '\r'))
+                .map(|c| c.to_digit(16).map(|d| d as u8).unwrap_or(0xFF))
+                .collect();
+            let want = (digits.len() % 2 == 0 && !digits.contains(&0xFF))
+                .then(|| digits.chunks(2).map(|p| p[0] << 4 | p[1]).collect::<Vec<u8>>());
+            prop_assert_eq!(decode_hex(&text), want);
+        }
+    }
 
     /// The exchanges of a trace with their outcomes.
     pub(in crate::capture::trace) fn exchanges(t: &Trace) -> Vec<(Vec<u8>, ExchangeOutcome)> {

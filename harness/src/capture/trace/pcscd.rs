@@ -3,6 +3,7 @@
 
 use super::model::{ExchangeOutcome, ParseError, RawTrace, TraceEvent, What, err, hex_of};
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// Removes ANSI colour sequences (pcscd on a colour terminal).
 pub(super) fn strip_ansi(line: &str) -> std::borrow::Cow<'_, str> {
@@ -34,22 +35,32 @@ pub(super) fn between<'a>(text: &'a str, key: &str, until: &str) -> Option<&'a s
 }
 
 pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
-    let mut raw = RawTrace::default();
+    // A debug log spends 600–700 bytes on an exchange: room for most events at once.
+    let mut raw = RawTrace::with_capacity(text.len() / 1024);
     let mut clock: u64 = 0;
     let mut timed = false;
     // (command, sent at, line, reader)
-    let mut pending: Option<(Vec<u8>, u64, usize, Option<String>)> = None;
-    let mut client_reader: HashMap<String, String> = HashMap::new();
+    let mut pending: Option<(Vec<u8>, u64, usize, Option<Rc<str>>)> = None;
+    let mut client_reader: HashMap<String, Rc<str>> = HashMap::new();
     let mut connecting: Option<String> = None;
-    let mut current: Option<String> = None;
+    let mut current: Option<Rc<str>> = None;
     let mut atr_reader: Option<String> = None;
-    for (i, raw_line) in text.lines().enumerate() {
+    // Colours are looked for once in the whole log, not on every line.
+    let coloured = memchr::memchr(0x1b, text.as_bytes()).is_some();
+    for (i, raw_line) in lines(text).enumerate() {
         let n = i + 1;
-        let line = strip_ansi(raw_line);
+        let line = if coloured {
+            strip_ansi(raw_line)
+        } else {
+            std::borrow::Cow::Borrowed(raw_line)
+        };
         // `%.8d message`: the delta in µs since the previous line (absent through syslog).
-        let (delta, msg) = match line.split_once(' ') {
-            Some((d, rest)) if d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit()) => {
-                (d.parse::<u64>().ok(), rest)
+        let (delta, msg) = match line.as_bytes().get(8) {
+            Some(b' ') if line.as_bytes()[..8].iter().all(u8::is_ascii_digit) => {
+                let d = line.as_bytes()[..8]
+                    .iter()
+                    .fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+                (Some(d), &line[9..])
             }
             _ => (None, &*line),
         };
@@ -58,7 +69,7 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
             timed = true;
         }
         // Through syslog (no delta): `Nov 28 10:00:00 host pcscd[812]: APDU: …` or `pcscd: …`.
-        let msg = match msg.find("pcscd").filter(|_| delta.is_none()) {
+        let msg = match delta.is_none().then(|| msg.find("pcscd")).flatten() {
             Some(p) => match msg[p..].find(": ") {
                 Some(c) => &msg[p + c + 2..],
                 None => msg,
@@ -72,7 +83,26 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
             None => msg,
         };
         let at = timed.then_some(clock);
-        if let Some(h) = msg.strip_prefix("APDU: ") {
+        // The first letter tells the few kinds of line apart before any longer comparison:
+        // most lines of a long log are none of them.
+        let first = msg.as_bytes().first().copied();
+        let apdu = if first == Some(b'A') {
+            msg.strip_prefix("APDU: ")
+        } else {
+            None
+        };
+        let sw = if first == Some(b'S') {
+            msg.strip_prefix("SW: ")
+                .or_else(|| (msg.trim_end() == "SW:").then_some(""))
+        } else {
+            None
+        };
+        let atr = if first == Some(b'C') {
+            msg.strip_prefix("Card ATR: ")
+        } else {
+            None
+        };
+        if let Some(h) = apdu {
             if let Some((_, _, first, _)) = &pending {
                 return Err(err(
                     n,
@@ -80,10 +110,7 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
                 ));
             }
             pending = Some((hex_of(h, n, "the APDU")?, clock, n, current.clone()));
-        } else if let Some(h) = msg
-            .strip_prefix("SW: ")
-            .or_else(|| (msg.trim_end() == "SW:").then_some(""))
-        {
+        } else if let Some(h) = sw {
             let Some((command, sent, first, reader)) = pending.take() else {
                 return Err(err(n, "an SW line without an APDU before it"));
             };
@@ -103,19 +130,20 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
                 outcome,
                 timed.then_some(clock - sent),
             );
-        } else if let Some(h) = msg.strip_prefix("Card ATR: ") {
+        } else if let Some(h) = atr {
             let atr = hex_of(h, n, "the ATR")?;
             raw.atrs.push((atr_reader.clone(), atr.clone()));
             // The ATR of an insertion event belongs to that event.
-            if let Some((r, TraceEvent { what, .. })) = raw.events.last_mut()
+            let on_reader = raw.last_event_on(atr_reader.as_deref());
+            if let Some((_, TraceEvent { what, .. })) = raw.events.last_mut()
                 && let What::Inserted { atr: slot @ None } = what
-                && *r == atr_reader
+                && on_reader
             {
                 *slot = Some(atr);
             }
         } else {
             // `file.c:line:Function() text`: what pcscd says, after the function's name.
-            let text = msg.split_once("() ").map_or(msg, |(_, t)| t);
+            let text = after_function(msg);
             pcscd_context(
                 text,
                 n,
@@ -128,7 +156,10 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
                     atr_reader: &mut atr_reader,
                 },
             );
-            if text.starts_with("TRANSMIT for client ")
+            // A failed transmit: the APDU waits for an SW line no more (after an answer,
+            // nothing is pending and the line is not looked at).
+            if pending.is_some()
+                && text.starts_with("TRANSMIT for client ")
                 && let Some(rv) = between(text, "rv=", " ")
                 && rv != "SCARD_S_SUCCESS"
                 && let Some((command, sent, first, reader)) = pending.take()
@@ -154,14 +185,46 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
     Ok(raw)
 }
 
+/// The lines of a text as `str::lines` gives them (without `\n` or `\r\n`), found with a
+/// vectorised byte search: a long log spends most of its reading time finding line ends.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    let mut ends = memchr::memchr_iter(b'\n', text.as_bytes());
+    std::iter::from_fn(move || {
+        let line = match ends.next() {
+            Some(end) => {
+                let line = &text[start..end];
+                start = end + 1;
+                line.strip_suffix('\r').unwrap_or(line)
+            }
+            None if start < text.len() => {
+                let line = &text[start..];
+                start = text.len();
+                line
+            }
+            None => return None,
+        };
+        Some(line)
+    })
+}
+
+/// What follows the function's name in `file.c:line:Function() text` (the whole line when there
+/// is none): found by its `)`, which a long log reaches faster than a search for `() `.
+fn after_function(msg: &str) -> &str {
+    let bytes = msg.as_bytes();
+    memchr::memchr_iter(b')', bytes)
+        .find(|&at| at > 0 && bytes[at - 1] == b'(' && bytes.get(at + 1) == Some(&b' '))
+        .map_or(msg, |at| &msg[at + 2..])
+}
+
 /// What pcscd's context lines tell about which reader an APDU goes to.
 pub(super) struct PcscdState<'a> {
     /// The client whose CONNECT is in progress.
     connecting: &'a mut Option<String>,
     /// The reader each client connected to.
-    client_reader: &'a mut HashMap<String, String>,
+    client_reader: &'a mut HashMap<String, Rc<str>>,
     /// The reader of the TRANSMIT in progress.
-    current: &'a mut Option<String>,
+    current: &'a mut Option<Rc<str>>,
     /// The reader the next `Card ATR:` line belongs to.
     atr_reader: &'a mut Option<String>,
 }
@@ -175,6 +238,10 @@ pub(super) fn pcscd_context(
     st: &mut PcscdState<'_>,
 ) {
     let word = |t: &str| t.split(' ').next().unwrap_or("").to_string();
+    // Most lines of a long log say something else: their first letter rules them out.
+    if !matches!(text.as_bytes().first(), Some(b'R' | b'A' | b'C')) {
+        return;
+    }
     if let Some(client) = text.strip_prefix("Received command: TRANSMIT from client ") {
         *st.current = st.client_reader.get(client.trim_end()).cloned();
     } else if let Some(client) = text.strip_prefix("Received command: CONNECT from client ") {
@@ -182,7 +249,7 @@ pub(super) fn pcscd_context(
     } else if let Some(rest) = text.strip_prefix("Attempting Connect to ") {
         let reader = rest.split(" using protocol").next().unwrap_or(rest).trim();
         if let Some(c) = st.connecting.take() {
-            st.client_reader.insert(c, reader.to_string());
+            st.client_reader.insert(c, Rc::from(reader));
         }
         *st.atr_reader = Some(reader.to_string());
     } else if let Some(reader) = text.strip_prefix("Card inserted into ") {
@@ -200,6 +267,33 @@ mod tests {
     use crate::capture::trace::model::tests::exchanges;
     use crate::capture::trace::{ExchangeOutcome, What, parse_apdu4j, parse_pcscd};
     use proptest::prelude::*;
+
+    proptest! {
+        /// The fast line splitter gives what `str::lines` gives, on any text of line-ish bytes.
+        #[test]
+        fn lines_are_split_as_str_lines_splits_them(text in "[a()\\r\\n ]{0,40}") {
+            let fast: Vec<&str> = super::lines(&text).collect();
+            let std: Vec<&str> = text.lines().collect();
+            prop_assert_eq!(fast, std);
+        }
+    }
+
+    #[test]
+    fn the_function_name_is_found_by_its_parentheses() {
+        assert_eq!(
+            super::after_function("winscard.c:12:SCardConnect() Attempting x"),
+            "Attempting x"
+        );
+        assert_eq!(
+            super::after_function("a (b) c.c:1:F() text (more)"),
+            "text (more)"
+        );
+        assert_eq!(
+            super::after_function("no function here)"),
+            "no function here)"
+        );
+        assert_eq!(super::after_function("()"), "()");
+    }
 
     #[test]
     fn pcscd_log_from_the_reference() {

@@ -87,13 +87,13 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, InputError> {
 
 /// The loader's YAML budget for a text of `len` bytes. A hand-written file gets serde-saphyr's
 /// counts (250,000 nodes, a million events, 64 MiB of scalars); a long one — an import of a long
-/// capture writes about 30 bytes a node — gets room in proportion to its length, so the counts
+/// capture writes about 30 bytes a node, a compact hand-written one 7 — gets room in proportion to its length, so the counts
 /// never refuse a file the size bound lets in, while aliases, anchors and depth stay capped as
 /// they are (those are what make a short text expand).
 pub(super) fn yaml_options(len: usize) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
-    budget.max_nodes = budget.max_nodes.max(len / 8);
-    budget.max_events = budget.max_events.max(len / 4);
+    budget.max_nodes = budget.max_nodes.max(len / 4);
+    budget.max_events = budget.max_events.max(len / 2);
     budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(len);
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
