@@ -170,7 +170,7 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS accounts (
                  id TEXT PRIMARY KEY,
                  institution_code TEXT NOT NULL UNIQUE,
-                 record TEXT NOT NULL);
+                 record TEXT NOT NULL) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS orders (
                  id TEXT PRIMARY KEY,
                  account_id TEXT NOT NULL REFERENCES accounts(id),

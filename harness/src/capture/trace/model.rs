@@ -397,7 +397,7 @@ pub(super) mod tests {
                 .filter(|c| !matches!(c, ' ' | ':' | '\t' | '\r'))
                 .map(|c| c.to_digit(16).map(|d| d as u8).unwrap_or(0xFF))
                 .collect();
-            let want = (digits.len() % 2 == 0 && !digits.contains(&0xFF))
+            let want = (digits.len().is_multiple_of(2) && !digits.contains(&0xFF))
                 .then(|| digits.chunks(2).map(|p| p[0] << 4 | p[1]).collect::<Vec<u8>>());
             prop_assert_eq!(decode_hex(&text), want);
         }

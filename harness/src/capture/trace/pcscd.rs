@@ -34,13 +34,15 @@ pub(super) fn between<'a>(text: &'a str, key: &str, until: &str) -> Option<&'a s
     Some(rest.find(until).map_or(rest, |e| &rest[..e]).trim())
 }
 
+/// An APDU waiting for its SW line: (command, sent at, line, reader).
+type Pending = (Vec<u8>, u64, usize, Option<Rc<str>>);
+
 pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
     // A debug log spends 600–700 bytes on an exchange: room for most events at once.
     let mut raw = RawTrace::with_capacity(text.len() / 1024);
     let mut clock: u64 = 0;
     let mut timed = false;
-    // (command, sent at, line, reader)
-    let mut pending: Option<(Vec<u8>, u64, usize, Option<Rc<str>>)> = None;
+    let mut pending: Option<Pending> = None;
     let mut client_reader: HashMap<String, Rc<str>> = HashMap::new();
     let mut connecting: Option<String> = None;
     let mut current: Option<Rc<str>> = None;
