@@ -63,6 +63,8 @@ step "kazasu fuzz-host: a crashing and a hanging host found, minimized, replayed
 ci/fuzz-host.sh "$kazasu"
 step "the real stack failing: pcscd restarted mid-suite, pcscd gone"
 ci/failures.sh "$kazasu"
+step "kazasu stack up/down from the binary alone: pcscd started with its vpcd slots, a served card read, stopped"
+ci/stack.sh "$kazasu"
 step "ci/pcscd.sh beside a pcscd of another namespace"
 ci/pcscd-foreign.sh
 disk

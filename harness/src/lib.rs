@@ -37,4 +37,5 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod serve;
+pub mod stack;
 pub mod text;

@@ -30,8 +30,13 @@ enum Cmd {
     /// Check scenario files without running them.
     Validate(cli::run::ValidateArgs),
     /// Attach virtual cards to pcscd's vpcd slots for any PC/SC program (OpenSC, pcsc-tools,
-    /// your reading software); needs pcscd with vsmartcard-vpcd running (see ci/pcscd.sh).
+    /// your reading software); needs pcscd with vsmartcard-vpcd running (`kazasu stack up`).
     Serve(cli::serve::ServeArgs),
+    /// Start or stop the real reading stack: pcscd with vsmartcard's vpcd readers.
+    Stack {
+        #[command(subcommand)]
+        command: cli::stack::StackCmd,
+    },
     /// Turn a captured trace (pcscd log, pcsc-spy, apdu4j, OpenSC log, kazasu transcript) into a
     /// scenario that reproduces it: the recorded commands, the recorded answers as expectations,
     /// the host's pauses and the card's removals. PINs become ${secrets.NAME} placeholders.
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
         Cmd::List(select) => cli::run::list(&select),
         Cmd::Validate(a) => cli::run::validate(&a.paths),
         Cmd::Serve(a) => cli::serve::serve(a),
+        Cmd::Stack { command } => cli::stack::stack(command),
         Cmd::Import(a) => cli::capture::import(a),
         Cmd::Replay(a) => cli::capture::replay(a),
         Cmd::FuzzHost(a) => cli::fuzz::fuzz_host(a),

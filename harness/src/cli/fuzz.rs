@@ -25,7 +25,7 @@ pub enum HostBackend {
 /// (a signal), hangs (--timeout) or exits otherwise than --expect-exit, as a recording that
 /// replays the failure, shrunk to the exchanges that matter.
 #[derive(clap::Args)]
-#[command(after_help = "Example (pcscd with vpcd running, see ci/pcscd.sh):\n  \
+#[command(after_help = "Example (pcscd with vpcd running: kazasu stack up):\n  \
     kazasu fuzz-host --card mynumber-card --slot 1 --runs 500 --seed 7 --timeout 10s -- \\\n      \
     pkcs15-tool --reader 1 --read-certificate 01\n\n\
     Exit codes: 0 no failure found, 1 failures found (or, with --replay, reproduced), 2 bad input.")]
@@ -36,7 +36,7 @@ pub struct FuzzHostArgs {
     /// The reader model between the link and the card.
     #[arg(long, default_value = "typical-424k")]
     pub reader: String,
-    /// The vpcd slot (0 and 1 are "Virtual PCD 00 00" and "… 00 01"; see `ci/pcscd.sh` for up to 16).
+    /// The vpcd slot (0 and 1 are "Virtual PCD 00 00" and "… 00 01"; `kazasu stack up --slots 16` for up to 16).
     #[arg(long, default_value_t = 0)]
     pub slot: u16,
     /// Mutated runs (after one run without mutation).

@@ -31,6 +31,7 @@ pub mod info;
 pub mod onboarding;
 pub mod run;
 pub mod serve;
+pub mod stack;
 
 use std::path::Path;
 

@@ -15,7 +15,7 @@ use std::time::Instant;
 pub enum BackendChoice {
     /// The simulator in this process (virtual time; no setup).
     Inproc,
-    /// Through the real stack: pcscd + vsmartcard's vpcd (start it with ci/pcscd.sh start).
+    /// Through the real stack: pcscd + vsmartcard's vpcd (start it with `kazasu stack up`).
     Pcsc,
 }
 
@@ -70,7 +70,7 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value = "fast")]
     pub pace: kazasu::link::vpcd::Pace,
     /// With --backend pcsc: the vpcd slots to use, one case per slot at a time (default:
-    /// every slot pcscd has, up to 16 with `ci/pcscd.sh`).
+    /// every slot pcscd has, up to 16 with `kazasu stack up`).
     #[arg(long)]
     pub slots: Option<u16>,
     /// With --backend pcsc: run on the card on this PC/SC reader (any part of its name; a
@@ -296,8 +296,8 @@ fn pcsc_factory(
         }
         Some(n) if n > configured => {
             return Err(InputFailure(format!(
-                "--slots {n}: pcscd has {configured} vpcd slots; start it with \
-                 `KAZASU_VPCD_SLOTS={} ci/pcscd.sh start`",
+                "--slots {n}: pcscd has {configured} vpcd slots; start it with more: \
+                 `kazasu stack down; kazasu stack up --slots {}`",
                 n.next_multiple_of(2)
             )));
         }

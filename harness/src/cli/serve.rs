@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Attach virtual cards to pcscd's vpcd slots for any PC/SC program (OpenSC, pcsc-tools,
-/// your reading software); needs pcscd with vsmartcard-vpcd running (see ci/pcscd.sh).
+/// your reading software); needs pcscd with vsmartcard-vpcd running (`kazasu stack up`).
 #[derive(clap::Args)]
 pub struct ServeArgs {
     /// Cards, one per slot: PROFILE[:IDENTITY] (e.g. android-jpki:suzuki-hanako).

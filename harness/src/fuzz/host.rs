@@ -135,7 +135,7 @@ pub enum HostError {
     NeverPowered(u16),
     /// Nothing listens on the slot.
     #[error(
-        "vpcd slot {0} (port {port}) is not reachable: start pcscd with vpcd (ci/pcscd.sh start), or choose another --slot",
+        "vpcd slot {0} (port {port}) is not reachable: start pcscd with vpcd (`kazasu stack up`), or choose another --slot",
         port = u32::from(kazasu_sim::vpcd::BASE_PORT) + u32::from(*.0)
     )]
     Unreachable(u16),

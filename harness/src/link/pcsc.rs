@@ -62,7 +62,7 @@ const EMPTY_AFTER_LOSS: Duration = Duration::from_millis(1000);
 static PCSCD_GONE: Mutex<Option<Instant>> = Mutex::new(None);
 
 fn ctx_error(e: pcsc::Error) -> String {
-    format!("pcscd is not reachable ({e}); start it with `ci/pcscd.sh start`")
+    format!("pcscd is not reachable ({e}); start it with `kazasu stack up`")
 }
 
 /// How many vpcd slots pcscd has, counting from slot 0 (`kazasu_sim::vpcd::reader_name`).
@@ -86,7 +86,7 @@ pub fn configured_slots() -> Result<u16, String> {
         .count() as u16;
     if count == 0 {
         return Err(format!(
-            "pcscd has no vpcd reader `{}` (readers: {}); is vsmartcard-vpcd installed and pcscd started by ci/pcscd.sh?",
+            "pcscd has no vpcd reader `{}` (readers: {}); is vsmartcard-vpcd installed and pcscd started by `kazasu stack up`?",
             kazasu_sim::vpcd::reader_name(0),
             if names.is_empty() {
                 "none".into()
@@ -143,7 +143,7 @@ impl PcscBackend {
         };
         if !names.iter().any(|n| n.as_bytes() == reader_name.as_bytes()) {
             return Err(format!(
-                "pcscd has no reader `{}` (readers: {}); is vsmartcard-vpcd installed and pcscd started by ci/pcscd.sh?",
+                "pcscd has no reader `{}` (readers: {}); is vsmartcard-vpcd installed and pcscd started by `kazasu stack up`?",
                 reader_name.to_string_lossy(),
                 if names.is_empty() {
                     "none".into()

@@ -61,7 +61,7 @@ pub enum PresenceError {
         after: Duration,
     },
     /// pcscd went away (stopped or restarting): a new context may find it again.
-    #[error("pcscd is not reachable ({0}); start it with `ci/pcscd.sh start`")]
+    #[error("pcscd is not reachable ({0}); start it with `kazasu stack up`")]
     ServiceGone(pcsc::Error),
     /// pcscd refused the query.
     #[error("SCardGetStatusChange on {reader}: {error}")]
@@ -157,6 +157,6 @@ mod tests {
         );
         let gone = query_error(c"Virtual PCD 00 01", pcsc::Error::NoService);
         assert!(matches!(gone, PresenceError::ServiceGone(_)), "{gone:?}");
-        assert!(gone.to_string().contains("ci/pcscd.sh start"), "{gone}");
+        assert!(gone.to_string().contains("kazasu stack up"), "{gone}");
     }
 }

@@ -36,7 +36,7 @@ pub enum ServeError {
     /// vpcd did not connect within the time-out.
     #[error(
         "slot {slot}: {what} within {waited}: is pcscd running with vsmartcard's vpcd driver \
-         (`ci/pcscd.sh start` in a checkout, or pcscd with vpcd in its reader.conf), and does it \
+         (`kazasu stack up`, or pcscd with vpcd in its reader.conf), and does it \
          have slot {slot}? (--connect-timeout waits longer)"
     )]
     Unreachable {

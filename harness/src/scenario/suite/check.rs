@@ -207,9 +207,12 @@ pub(super) fn locate(text: &str, index: usize, part: Part) -> Option<(u64, u64)>
         .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---")
         .is_some_and(|l| l.starts_with('-') || l.starts_with('['));
     let all: Vec<Parts> = if list {
-        serde_saphyr::from_str_with_options(text, super::yaml_options(text.len())).ok()?
+        serde_saphyr::from_str_with_options(text, super::yaml::yaml_options(text.len())).ok()?
     } else {
-        vec![serde_saphyr::from_str_with_options(text, super::yaml_options(text.len())).ok()?]
+        vec![
+            serde_saphyr::from_str_with_options(text, super::yaml::yaml_options(text.len()))
+                .ok()?,
+        ]
     };
     let p = all.into_iter().nth(index)?;
     let m = p.matrix.as_ref();
