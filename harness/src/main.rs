@@ -73,6 +73,9 @@ enum Cmd {
     Schema,
     /// List the built-in card and reader profiles, or print one as YAML.
     Profiles(cli::info::ProfilesArgs),
+    /// List the test identities a virtual card can carry (`--card PROFILE:IDENTITY`) with their
+    /// PINs; the first is the default.
+    Identities,
     /// Generate the test PKI (test CAs, keys and certificates of every test identity) into the
     /// fixtures folder. The output is committed; run this only to renew the fixtures.
     GenTestPki(cli::info::GenTestPkiArgs),
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Cmd::Schema => Ok(cli::info::schema()),
         Cmd::Profiles(a) => cli::info::profiles(a.name.as_deref(), a.sureness)
             .map_err(|e| InputFailure(format!("{e:#}"))),
+        Cmd::Identities => Ok(cli::info::identities()),
         Cmd::GenTestPki(a) => cli::info::gen_test_pki(&a.fixtures)
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| InputFailure(format!("{e:#}"))),

@@ -465,9 +465,30 @@ fn serve_without_vpcd_stops_with_an_error_naming_it() {
     );
     assert!(err.contains("pcscd"), "says what to start: {err}");
     assert!(
-        err.contains("yamada-taro (the default identity)"),
-        "names the identity: {err}"
+        err.contains("yamada-taro, the default identity (auth PIN 1234, sign PIN YAMADA2026"),
+        "names the identity and its PINs: {err}"
     );
+}
+
+/// `kazasu identities` lists every test identity a card can carry with its PINs, the default
+/// first.
+#[test]
+fn identities_lists_every_identity_with_its_pins() {
+    let (code, out, err) = kazasu(&["identities"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("identity"), "{out}");
+    assert!(
+        lines[1].starts_with("yamada-taro")
+            && lines[1].contains("1234  YAMADA2026")
+            && lines[1].ends_with("(the default)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("suzuki-hanako") && out.contains("HANAKO1992X"),
+        "{out}"
+    );
+    assert!(err.contains("--card PROFILE:IDENTITY"), "{err}");
 }
 
 /// A serve script event for a slot no card is served on is refused before serving, with the

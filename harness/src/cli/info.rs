@@ -145,3 +145,45 @@ pub fn gen_test_pki(dir: &Path) -> anyhow::Result<()> {
     outln!("{} files; rebuild kazasu to embed them.", files.len());
     Ok(())
 }
+
+/// The test identities a virtual card can carry, with their PINs (test data: every virtual card
+/// of an identity has them), the default first.
+pub fn identities() -> ExitCode {
+    let fixtures = kazasu_sim::Fixtures::embedded();
+    outln!(
+        "{:<16} {:<10} {:<5} {:<16} {:<9} {:<5} {:<6} name",
+        "identity",
+        "born",
+        "auth",
+        "sign",
+        "card-info",
+        "juki",
+        "common"
+    );
+    for (i, id) in fixtures.ids().iter().enumerate() {
+        let Ok(s) = fixtures.subject(id) else {
+            continue;
+        };
+        let who = &s.identity;
+        let p = &who.pins;
+        outln!(
+            "{:<16} {:<10} {:<5} {:<16} {:<9} {:<5} {:<6} {}{}",
+            who.id,
+            who.birth_date,
+            p.auth.expose(),
+            p.sign.expose(),
+            p.card_info.expose(),
+            p.juki().expose(),
+            p.common().expose(),
+            who.name,
+            if i == 0 { "  (the default)" } else { "" }
+        );
+    }
+    eprintln!(
+        "PINs of the virtual cards (test data): auth 利用者証明用, sign 署名用, card-info \
+         券面事項入力補助用, juki 住基AP, common 共通カードAP; choose one with \
+         `--card PROFILE:IDENTITY`, e.g. `kazasu serve --card android-jpki:{}`",
+        fixtures.ids().get(1).map_or("yamada-taro", String::as_str)
+    );
+    ExitCode::SUCCESS
+}

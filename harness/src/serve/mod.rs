@@ -16,7 +16,7 @@ pub use script::{ScriptAction, ScriptEvent, ServeScript};
 use crate::link::vpcd::{self, LinkConfig, LinkControl, LinkEvent, Pace};
 use crate::serve::line::{Echoes, ServedEvent, ServedLine};
 use kazasu_sim::vpcd::{Request, Slot};
-use kazasu_sim::{FaultPlan, Fixtures, Reader, hex_spaced};
+use kazasu_sim::{FaultPlan, Reader, hex_spaced};
 use rand_core::SeedableRng;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -263,13 +263,21 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
                 cfg.addr.port()
             ),
         };
+        let who = spec.subject().map_err(CardSetupError::from)?;
+        let pins = &who.identity.pins;
         eprintln!(
-            "slot {slot_no} ({place}): {} for {} through {}",
+            "slot {slot_no} ({place}): {} for {}{} (auth PIN {}, sign PIN {}, card-info PIN {}; \
+             `kazasu identities` lists every identity) through {}",
             card_name,
-            spec.identity.clone().unwrap_or_else(|| format!(
-                "{} (the default identity)",
-                Fixtures::embedded().default_subject().identity.id
-            )),
+            who.identity.id,
+            if spec.identity.is_none() {
+                ", the default identity"
+            } else {
+                ""
+            },
+            pins.auth.expose(),
+            pins.sign.expose(),
+            pins.card_info.expose(),
             reader_profile.name
         );
         let in_field = opts.script.start_in_field.unwrap_or(true);
