@@ -511,3 +511,47 @@ fn a_script_event_for_an_unserved_slot_is_refused() {
         "{err}"
     );
 }
+
+/// The bundled suites run by name from any folder (no checkout): the onboarding suites, a
+/// conformance file by the name reports give it, and by `bundled:`.
+#[test]
+fn bundled_suites_run_by_name_from_any_folder() {
+    let dir = std::env::temp_dir().join(format!("kazasu-nowhere-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = run(&["run", "scenarios/onboarding/"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("onboarding") && out.contains(" passed, 0 failed"),
+        "{out}"
+    );
+    let (code, out) = run(&["run", "scenarios/conformance/pin.yaml"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = run(&["list", "bundled:conformance/transport.yaml"]);
+    assert_eq!(code, Some(0), "{out}");
+    let listed: Vec<&str> = out.lines().filter(|l| l.contains("scenarios/")).collect();
+    assert!(
+        !listed.is_empty()
+            && listed
+                .iter()
+                .all(|l| l.ends_with("scenarios/conformance/transport.yaml")),
+        "only the named file: {out}"
+    );
+    let (code, out) = run(&["run", "scenarios/nope.yaml"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("scenarios/onboarding/"),
+        "the hint names what is built in: {out}"
+    );
+}

@@ -179,6 +179,49 @@ fn wrong_codes_get_429_with_retry_after_and_bodies_are_bounded() {
     assert_eq!(r.status().as_u16(), 413);
 }
 
+/// A service whose day is outside the program's window says so at start, with the window and
+/// how to choose a day, instead of refusing order after order in silence.
+#[test]
+fn a_day_outside_the_window_is_said_at_start() {
+    use std::io::BufRead;
+    let start = |today: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kazasu"))
+            .args([
+                "onboarding",
+                "serve",
+                "--memory",
+                "--addr",
+                "127.0.0.1:0",
+                "--quiet",
+                "--today",
+                today,
+            ])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = Vec::new();
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        loop {
+            let mut line = String::new();
+            if err.read_line(&mut line).unwrap() == 0 || line.contains("Ctrl-C stops it") {
+                break;
+            }
+            lines.push(line);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        lines.join("")
+    };
+    let late = start("2030-01-01");
+    assert!(
+        late.contains("warning: the service's day, 2030-01-01, is outside the program's window (2025-09-19 to 2026-01-31)")
+            && late.contains("--today 2025-09-19"),
+        "{late}"
+    );
+    let inside = start("2025-10-01");
+    assert!(!inside.contains("warning"), "{inside}");
+}
+
 #[test]
 fn no_invitation_code_in_any_output() {
     let dir = std::env::temp_dir().join(format!("kazasu-onboarding-out-{}", std::process::id()));

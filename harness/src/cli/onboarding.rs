@@ -77,6 +77,24 @@ pub fn onboarding(cmd: OnboardingCmd) -> Result<ExitCode, InputFailure> {
     let today = today
         .map(|t| Day::parse(&t).map_err(|e| InputFailure(format!("--today: {e}"))))
         .transpose()?;
+    // A service whose day is outside the program's window refuses every reader order: said at
+    // start, with how to choose the day, rather than order after order.
+    let day = today.unwrap_or_else(app::today_in_japan);
+    if !program.window.contains(day) {
+        eprintln!(
+            "warning: the service's day, {day}{}, is outside the program's window ({} to {}): \
+             every reader order will be refused (day.outside_window); start it with \
+             --today {} (any day of the window), or give a program of your own with --program FILE",
+            if today.is_none() {
+                " (today in Japan)"
+            } else {
+                ""
+            },
+            program.window.opens,
+            program.window.closes,
+            program.window.opens
+        );
+    }
     let store = if memory {
         Store::memory()
     } else {

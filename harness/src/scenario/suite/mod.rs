@@ -21,15 +21,17 @@ use std::sync::Arc;
 use yaml::{hint_for, over_budget, yaml_options};
 
 macro_rules! bundled_suite {
-    ($($path:literal),* $(,)?) => {
-        /// The bundled conformance suite: (path under `scenarios/`, YAML text).
-        pub const BUNDLED: &[(&str, &str)] = &[
+    ($name:ident, $doc:literal: $($path:literal),* $(,)?) => {
+        #[doc = $doc]
+        pub const $name: &[(&str, &str)] = &[
             $(($path, include_str!(concat!("../../../../scenarios/", $path)))),*
         ];
     };
 }
 
 bundled_suite!(
+    BUNDLED,
+    "The bundled conformance suite, what `kazasu run` runs: (path under `scenarios/`, YAML text).":
     "conformance/auth-flow.yaml",
     "conformance/sign-flow.yaml",
     "conformance/status-words.yaml",
@@ -41,6 +43,40 @@ bundled_suite!(
     "conformance/commissioning.yaml",
     "conformance/fidelity.yaml",
 );
+
+bundled_suite!(
+    BUNDLED_ONBOARDING,
+    "The bundled onboarding suites (registration, reader orders), built in like the conformance \
+     suite and run by name: `kazasu run scenarios/onboarding/`.":
+    "onboarding/registration.yaml",
+    "onboarding/orders.yaml",
+);
+
+/// The built-in scenario files a path names when no such file or folder exists here: the name a
+/// report gives a bundled file (`scenarios/conformance/pin.yaml`), with `bundled:` in place of
+/// `scenarios/`, or a folder of them (`scenarios/onboarding/`). So a reproduce line runs from
+/// any folder, and the installed binary runs the bundled suites without a checkout.
+pub fn bundled_named(path: &Path) -> Vec<(&'static str, &'static str)> {
+    let text = path.to_string_lossy();
+    let Some(name) = text
+        .strip_prefix("bundled:")
+        .or_else(|| text.strip_prefix("scenarios/"))
+        .or_else(|| text.strip_prefix("./scenarios/"))
+    else {
+        return Vec::new();
+    };
+    let name = name.trim_end_matches('/');
+    BUNDLED
+        .iter()
+        .chain(BUNDLED_ONBOARDING)
+        .filter(|(p, _)| {
+            name.is_empty()
+                || *p == name
+                || p.strip_prefix(name).is_some_and(|r| r.starts_with('/'))
+        })
+        .copied()
+        .collect()
+}
 
 /// Parses the text of a scenario file.
 pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, InputError> {
@@ -225,7 +261,8 @@ pub fn expand(
     Ok(out)
 }
 
-/// Loads scenario files: the bundled suite when `paths` is empty; folders are searched for
+/// Loads scenario files: the bundled suite when `paths` is empty, a built-in file or folder when a
+/// path names one that does not exist here (see [`bundled_named`]); folders are searched for
 /// `*.yaml` files (sorted; `*.data.yaml` files are data, not scenarios). Every file is parsed and checked; the first problem is returned.
 pub fn load(paths: &[PathBuf]) -> Result<Vec<(String, Vec<Scenario>)>, InputError> {
     let mut out = Vec::new();
@@ -239,6 +276,18 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<(String, Vec<Scenario>)>, InputErro
         return Ok(out);
     }
     for p in paths {
+        if !p.exists() {
+            let bundled = bundled_named(p);
+            if !bundled.is_empty() {
+                for (path, text) in bundled {
+                    let file = format!("scenarios/{path}");
+                    let scenarios = parse(text, &file)?;
+                    check_located(&scenarios, &file, text)?;
+                    out.push((file, scenarios));
+                }
+                continue;
+            }
+        }
         let files = if p.is_dir() {
             let mut v: Vec<PathBuf> = walk(p).map_err(|e| InputError {
                 file: p.display().to_string(),
@@ -258,7 +307,12 @@ pub fn load(paths: &[PathBuf]) -> Result<Vec<(String, Vec<Scenario>)>, InputErro
                     file: file.clone(),
                     at: None,
                     message: e.to_string(),
-                    hint: Some("give a scenario file or a folder of them".into()),
+                    hint: Some(
+                        "give a scenario file or a folder of them; built in (no checkout \
+                         needed): scenarios/conformance/ (the bundled suite, its files by name) \
+                         and scenarios/onboarding/"
+                            .into(),
+                    ),
                 })?;
             let scenarios = parse(&text, &file)?;
             check_located(&scenarios, &file, &text)?;
