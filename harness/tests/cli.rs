@@ -555,3 +555,81 @@ fn bundled_suites_run_by_name_from_any_folder() {
         "the hint names what is built in: {out}"
     );
 }
+
+/// A failure's reproduce line runs as printed from another folder and gives the same verdict:
+/// the scenario file by its absolute path, the reader profile file it ran with (once dropped),
+/// the card override.
+#[test]
+fn reproduce_lines_run_from_any_folder_with_the_options_used() {
+    let base = std::env::temp_dir().join(format!("kazasu-repro-{}", std::process::id()));
+    let (here, elsewhere) = (base.join("project"), base.join("elsewhere"));
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(
+        here.join("fails.yaml"),
+        "name: expects the wrong answer\nsteps:\n  - tap\n  - select: jpki\n  - apdu: 00 B0 8A 00 04\n    expect: { sw: \"6A82\" }\n",
+    )
+    .unwrap();
+    let (_, profile, _) = kazasu(&["profiles", "basic-106k"]);
+    std::fs::write(
+        here.join("acme.yaml"),
+        profile.replace("basic-106k", "acme-r10"),
+    )
+    .unwrap();
+    let in_dir = |dir: &std::path::Path, program: &str, args: &[&str]| {
+        let out = std::process::Command::new(program)
+            .current_dir(dir)
+            .args(args)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    std::path::Path::new(env!("CARGO_BIN_EXE_kazasu"))
+                        .parent()
+                        .unwrap()
+                        .display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let kz = env!("CARGO_BIN_EXE_kazasu");
+    for extra in [
+        vec![],
+        vec!["--reader", "acme.yaml"],
+        vec!["--card", "android-jpki", "--reader", "fast-848k"],
+    ] {
+        let mut args = vec!["run", "fails.yaml"];
+        args.extend(&extra);
+        let (code, out) = in_dir(&here, kz, &args);
+        assert_eq!(code, Some(1), "{out}");
+        let line = out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("reproduce: "))
+            .unwrap_or_else(|| panic!("no reproduce line: {out}"));
+        for e in &extra {
+            if e.ends_with(".yaml") {
+                assert!(
+                    line.contains(&format!("{}", here.join(e).display())),
+                    "{line}"
+                );
+            } else {
+                assert!(line.contains(e), "{extra:?} not carried: {line}");
+            }
+        }
+        let (again, out_again) = in_dir(&elsewhere, "sh", &["-c", line]);
+        assert_eq!(again, Some(1), "`{line}` from another folder: {out_again}");
+        let verdict = |o: &str| {
+            o.lines()
+                .find(|l| l.contains("actual:"))
+                .map(str::to_string)
+        };
+        assert_eq!(verdict(&out), verdict(&out_again), "{line}");
+        assert!(out_again.contains("1 failed"), "{out_again}");
+    }
+}

@@ -148,6 +148,43 @@ fn cases(select: &Select) -> Result<Vec<suite::Case>, InputFailure> {
     Ok(selection.apply(all))
 }
 
+/// The options of this run a failure's reproduce line must carry to give the same case: the
+/// profiles it ran with (a file by its absolute path, so the line runs from any folder), the
+/// backend and device, the pace, the onboarding service.
+fn reproduce_with(a: &RunArgs) -> Vec<String> {
+    let spec = |s: &str| {
+        let p = std::path::Path::new(s);
+        if p.is_file() && p.is_relative() {
+            std::fs::canonicalize(p).map_or_else(|_| s.to_string(), |p| p.display().to_string())
+        } else {
+            s.to_string()
+        }
+    };
+    let mut with = Vec::new();
+    if let Some(c) = &a.select.card {
+        with.extend(["--card".to_string(), spec(c)]);
+    }
+    if let Some(r) = &a.select.reader {
+        with.extend(["--reader".to_string(), spec(r)]);
+    }
+    if a.backend == BackendChoice::Pcsc {
+        with.extend(["--backend".to_string(), "pcsc".to_string()]);
+    }
+    if let Some(d) = &a.device {
+        with.extend(["--device".to_string(), d.clone()]);
+        if a.unattended {
+            with.push("--unattended".to_string());
+        }
+    }
+    if a.pace == kazasu::link::vpcd::Pace::Realtime {
+        with.extend(["--pace".to_string(), "realtime".to_string()]);
+    }
+    if let Some(t) = &a.target {
+        with.extend(["--target".to_string(), t.clone()]);
+    }
+    with
+}
+
 pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
     let cases = cases(&a.select)?;
     if cases.is_empty() {
@@ -164,6 +201,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
         jobs: a.jobs.unwrap_or(RunOptions::default().jobs),
         fail_fast: a.fail_fast,
         target: a.target.clone(),
+        reproduce_with: reproduce_with(&a),
     };
     let factory = match &a.device {
         Some(_) if a.select.paths.is_empty() => {

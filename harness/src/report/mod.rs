@@ -182,13 +182,28 @@ pub fn failure_text(r: &CaseResult) -> String {
             let _ = writeln!(s, "    {line}");
         }
     }
-    let _ = writeln!(
+    // A scenario file of the user's by its absolute path (a bundled one by its name, which
+    // the binary finds anywhere): the line runs from any folder.
+    let file = match std::path::Path::new(&r.file) {
+        p if p.is_relative()
+            && p.is_file()
+            && crate::scenario::suite::bundled_named(p).is_empty() =>
+        {
+            std::fs::canonicalize(p).map_or_else(|_| r.file.clone(), |p| p.display().to_string())
+        }
+        _ => r.file.clone(),
+    };
+    let _ = write!(
         s,
         "  reproduce: kazasu run {} --filter {} --seed {}",
-        shell_quote(&r.file),
+        shell_quote(&file),
         shell_quote(&r.name),
         r.run_seed
     );
+    for arg in &r.reproduce_with {
+        let _ = write!(s, " {}", shell_quote(arg));
+    }
+    s.push('\n');
     s
 }
 

@@ -18,6 +18,9 @@ pub struct RunOptions {
     /// Run onboarding steps against this service (`http://host:port`) instead of a fresh
     /// embedded one per case.
     pub target: Option<String>,
+    /// The options every case's reproduce line carries, as arguments (see
+    /// [`CaseResult::reproduce_with`]).
+    pub reproduce_with: Vec<String>,
 }
 
 impl Default for RunOptions {
@@ -27,6 +30,7 @@ impl Default for RunOptions {
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
             fail_fast: false,
             target: None,
+            reproduce_with: Vec::new(),
         }
     }
 }
@@ -60,7 +64,7 @@ pub fn run_with(
                     if i >= cases.len() {
                         break;
                     }
-                    let result = if stop.load(Ordering::SeqCst) {
+                    let mut result = if stop.load(Ordering::SeqCst) {
                         skipped(&cases[i], opts.seed)
                     } else {
                         run_case_on(
@@ -71,6 +75,7 @@ pub fn run_with(
                             opts.target.as_deref(),
                         )
                     };
+                    result.reproduce_with = opts.reproduce_with.clone();
                     if opts.fail_fast && matches!(result.status, Status::Failed | Status::Error) {
                         stop.store(true, Ordering::SeqCst);
                     }

@@ -87,6 +87,10 @@ pub struct CaseResult {
     /// Why a case is not applicable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The run's options the case's reproduce line carries (`--reader FILE`, `--backend pcsc` …),
+    /// as arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reproduce_with: Vec<String>,
 }
 
 pub(super) fn blank(case: &Case, seed: u64, run_seed: u64, status: Status) -> CaseResult {
@@ -116,6 +120,7 @@ pub(super) fn blank(case: &Case, seed: u64, run_seed: u64, status: Status) -> Ca
         failure: None,
         transcript: Transcript::default(),
         note: None,
+        reproduce_with: Vec::new(),
     }
 }
 
