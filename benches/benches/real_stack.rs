@@ -117,7 +117,7 @@ fn main() {
             seed: 1,
             jobs: usize::from(slots),
             fail_fast: false,
-            target: None,
+            ..RunOptions::default()
         };
         let factory = |worker: usize, model: kazasu_sim::Reader| {
             PcscBackend::new(worker as u16, model, Pace::Fast, Timeouts::default())
