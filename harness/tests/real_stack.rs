@@ -61,7 +61,7 @@ fn run_on_pcscd(cases: &[suite::Case], timeouts: Timeouts) -> Vec<run::CaseResul
         seed: 1,
         jobs: 2,
         fail_fast: false,
-        target: None,
+        ..RunOptions::default()
     };
     let factory = move |worker: usize, model: kazasu_sim::Reader| {
         PcscBackend::new(worker as u16, model, Pace::Fast, timeouts)
@@ -128,7 +128,7 @@ fn a_card_that_never_answers_fails_within_the_time_out() {
         seed: 1,
         jobs: 1,
         fail_fast: false,
-        target: None,
+        ..RunOptions::default()
     };
     let factory = move |worker: usize, model: kazasu_sim::Reader| {
         PcscBackend::new(worker as u16, model, Pace::Realtime, timeouts)
