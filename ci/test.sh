@@ -39,6 +39,8 @@ kazasu=target/debug/kazasu
 disk
 step "the bundled suite in-process, every report"
 "$kazasu" run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
+step "reader profiles against kazasu schema --profile reader, by Debian's python3-jsonschema"
+ci/profile-schema.sh "$kazasu"
 step "the book: mdbook build of docs/, every page listed and every link between pages"
 ci/book.sh
 step "the HTML report in a browser"

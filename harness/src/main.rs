@@ -69,8 +69,9 @@ enum Cmd {
     },
     /// Check a `serve` transcript (JSON lines) against expectations (YAML list), in order.
     CheckTranscript(cli::serve::CheckTranscriptArgs),
-    /// Print the JSON Schema of scenario files (for editors).
-    Schema,
+    /// Print the JSON Schema of scenario files (for editors), or of reader profiles
+    /// (`--profile reader`), or a profile format's reference page (`--markdown`).
+    Schema(cli::info::SchemaArgs),
     /// List the built-in card and reader profiles, or print one as YAML.
     Profiles(cli::info::ProfilesArgs),
     /// List the test identities a virtual card can carry (`--card PROFILE:IDENTITY`) with their
@@ -97,7 +98,7 @@ fn main() -> ExitCode {
         Cmd::Calibrate(a) => cli::calibrate::calibrate(a),
         Cmd::Onboarding { command } => cli::onboarding::onboarding(command),
         Cmd::CheckTranscript(a) => cli::serve::check_transcript(&a.transcript, &a.expectations),
-        Cmd::Schema => Ok(cli::info::schema()),
+        Cmd::Schema(a) => Ok(cli::info::schema(&a)),
         Cmd::Profiles(a) => cli::info::profiles(a.name.as_deref(), a.sureness)
             .map_err(|e| InputFailure(format!("{e:#}"))),
         Cmd::Identities => Ok(cli::info::identities()),

@@ -296,6 +296,30 @@ fn fail_fast_stops_starting_cases() {
     assert!(out.contains("30 skipped"), "{out}");
 }
 
+/// The reader-profile reference page is what `kazasu schema --profile reader --markdown` makes.
+#[test]
+fn the_reader_profile_reference_is_current() {
+    let (code, out, err) = kazasu(&["schema", "--profile", "reader", "--markdown"]);
+    assert_eq!(code, 0, "{err}");
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/reference/reader-profiles.md"
+    ))
+    .unwrap();
+    assert_eq!(
+        out, committed,
+        "run `cargo run -- schema --profile reader --markdown > docs/reference/reader-profiles.md`"
+    );
+    let (code, schema, _) = kazasu(&["schema", "--profile", "reader"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&schema).unwrap();
+    assert_eq!(
+        v["additionalProperties"],
+        serde_json::json!(false),
+        "{schema}"
+    );
+}
+
 #[test]
 fn the_committed_schema_is_current() {
     let (code, out, _) = kazasu(&["schema"]);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// The harness's floors, lowest first: a module imports from its own floor or below.
 const HARNESS_FLOORS: &[&[&str]] = &[
-    &["files", "profiles", "record", "text"],
+    &["files", "profiles", "profile_schema", "record", "text"],
     &["scenario", "link", "stack"],
     &["host"],
     &["onboarding"],

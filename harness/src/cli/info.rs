@@ -81,8 +81,35 @@ pub struct GenTestPkiArgs {
 }
 
 /// Prints the scenario schema.
-pub fn schema() -> ExitCode {
-    out!("{}", kazasu::scenario::json_schema());
+/// Which format `kazasu schema` describes.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ProfileKind {
+    /// Reader profiles (`--reader FILE`, `kazasu calibrate`'s output).
+    Reader,
+}
+
+/// `kazasu schema`'s options.
+#[derive(clap::Args)]
+pub struct SchemaArgs {
+    /// A profile format instead of scenario files.
+    #[arg(long, value_enum)]
+    pub profile: Option<ProfileKind>,
+    /// The format's reference page (Markdown: every field, its type, whether it is required,
+    /// what it means) instead of the JSON Schema.
+    #[arg(long, requires = "profile")]
+    pub markdown: bool,
+}
+
+pub fn schema(a: &SchemaArgs) -> ExitCode {
+    use kazasu::profile_schema as ps;
+    match (a.profile, a.markdown) {
+        (None, _) => out!("{}", kazasu::scenario::json_schema()),
+        (Some(ProfileKind::Reader), false) => out!("{}", ps::reader_schema_text()),
+        (Some(ProfileKind::Reader), true) => out!(
+            "{}",
+            ps::reference_markdown("Reader profiles", &ps::reader_schema())
+        ),
+    }
     ExitCode::SUCCESS
 }
 

@@ -16,7 +16,7 @@ pub const MAX_PROCESSING: SimDuration = SimDuration::from_millis(60_000);
 pub const MAX_WINDOW: SimDuration = SimDuration::from_millis(3_600_000);
 
 /// How sure a profile value is (see `docs/jpki.md`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Sureness {
     /// Several independent implementations agree.
@@ -30,7 +30,7 @@ pub enum Sureness {
 }
 
 /// A profile value with its sureness and an optional note on its source.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sourced<T> {
     /// The value.
@@ -43,9 +43,17 @@ pub struct Sourced<T> {
 }
 
 /// A duration in a profile, written like `"350ms"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
-pub struct Millis(#[serde(with = "human")] pub SimDuration);
+#[schemars(
+    description = "A duration: numbers with units (ns, us, ms, s, min), e.g. \"350ms\", \"1s 500ms\", \"800us\"",
+    example = "350ms"
+)]
+pub struct Millis(
+    #[serde(with = "human")]
+    #[schemars(with = "String")]
+    pub SimDuration,
+);
 
 /// Bytes in a profile, written as hex with optional spaces: `"00 00 05 E0"`.
 #[derive(Clone, PartialEq, Eq, Default)]

@@ -7,7 +7,7 @@ use crate::platform::profile::{Millis, ProfileError, Sourced};
 use serde::{Deserialize, Serialize};
 
 /// How a reader treats an extended-length APDU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExtendedApdus {
     /// Passed to the card.
@@ -30,7 +30,7 @@ impl std::fmt::Display for ExtendedApdus {
 }
 
 /// What the reader does with two cards in the field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CollisionHandling {
     /// Anticollision picks one card (costs another round).
@@ -40,7 +40,7 @@ pub enum CollisionHandling {
 }
 
 /// Which ATR the reader reports to PC/SC for a contactless card.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AtrForm {
     /// PC/SC part 3: `3B 8n 80 01` with the ATS historical bytes (Type A) or the ATQB
@@ -64,7 +64,7 @@ pub const MAX_READER_TIME: crate::SimDuration = crate::SimDuration::from_millis(
 pub const GENERIC_ATR: [u8; 5] = [0x3B, 0x80, 0x80, 0x01, 0x01];
 
 /// A reader profile.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReaderProfile {
     /// Its name (`typical-424k`).
@@ -85,11 +85,13 @@ pub struct ReaderProfile {
     pub retries: Sourced<u8>,
     /// Waiting-time extensions granted per exchange; none = unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-if-absent" = "unlimited: every S(WTX) the card asks for is granted"))]
     pub max_wtx: Option<Sourced<u32>>,
     /// Two cards in the field.
     pub collision: Sourced<CollisionHandling>,
     /// The ATR form the reader reports; absent: PC/SC part 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-if-absent" = "`part3`"))]
     pub atr_form: Option<Sourced<AtrForm>>,
 }
 

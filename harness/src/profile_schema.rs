@@ -1,0 +1,179 @@
+//! The profile formats described for editors and readers: the JSON Schema of reader profiles
+//! (`kazasu schema --profile reader`), made from the types the loader reads, and the reference
+//! page made from that schema (every field, its type, whether it may be left out and what it
+//! means), so the page, the schema and the loader cannot disagree.
+
+use kazasu_sim::ReaderProfile;
+use serde_json::Value;
+use std::fmt::Write;
+
+/// The JSON Schema of reader profiles.
+pub fn reader_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(ReaderProfile)).expect("a schema serialises")
+}
+
+/// The schema as the CLI prints it.
+pub fn reader_schema_text() -> String {
+    serde_json::to_string_pretty(&reader_schema()).expect("a schema serialises") + "\n"
+}
+
+/// A definition a `$ref` names (`#/$defs/NAME`).
+fn resolve<'a>(schema: &'a Value, v: &'a Value) -> &'a Value {
+    match v.get("$ref").and_then(Value::as_str) {
+        Some(r) => r
+            .strip_prefix("#/$defs/")
+            .and_then(|name| schema.get("$defs")?.get(name))
+            .unwrap_or(v),
+        None => v,
+    }
+}
+
+/// A type in words: `integer`, `one of supported, wrong-length, transport-error`, `list of integer`.
+fn type_words(schema: &Value, v: &Value) -> String {
+    // An optional field: `anyOf: [X, null]`.
+    if let Some(any) = v.get("anyOf").and_then(Value::as_array) {
+        let parts: Vec<String> = any
+            .iter()
+            .filter(|a| a.get("type").and_then(Value::as_str) != Some("null"))
+            .map(|a| type_words(schema, a))
+            .collect();
+        return parts.join(" or ");
+    }
+    if v.get("$ref").and_then(Value::as_str) == Some("#/$defs/Millis") {
+        return "duration".into();
+    }
+    let v = resolve(schema, v);
+    // A sourced value: the value's own type.
+    if let Some(inner) = v.get("properties").and_then(|p| p.get("value"))
+        && v.get("properties").and_then(|p| p.get("sure")).is_some()
+    {
+        return type_words(schema, inner);
+    }
+    if let Some(options) = v
+        .get("oneOf")
+        .or_else(|| v.get("enum"))
+        .and_then(Value::as_array)
+    {
+        let words: Vec<String> = options
+            .iter()
+            .filter_map(|o| o.get("const").or(Some(o)).and_then(Value::as_str))
+            .map(|w| format!("`{w}`"))
+            .collect();
+        return format!("one of {}", words.join(", "));
+    }
+    match v.get("type").and_then(Value::as_str) {
+        Some("array") => format!(
+            "list of {}",
+            v.get("items")
+                .map_or("values".into(), |i| type_words(schema, i))
+        ),
+        Some(t) => t.to_string(),
+        None => "value".into(),
+    }
+}
+
+/// The reference page of a profile schema in Markdown: one row per field.
+pub fn reference_markdown(title: &str, schema: &Value) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# {title}\n");
+    let _ = writeln!(
+        s,
+        "Generated from `kazasu schema --profile reader` (a test keeps this page equal to it). Every \
+         value but `name` and `description` is written with its sureness: \
+         `{{ value: …, sure: confirmed | reported | modelled | measured, note: \"…\" }}` — `note` \
+         may be left out; `measured` is what `kazasu calibrate` writes. `kazasu profiles NAME` \
+         prints a built-in profile to start from.\n"
+    );
+    let _ = writeln!(s, "| field | type | if left out | meaning |");
+    let _ = writeln!(s, "|---|---|---|---|");
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (name, v) in props {
+            let meaning = v
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .replace('\n', " ")
+                .replace('|', "\\|");
+            let absent = if required.contains(&name.as_str()) {
+                "required".to_string()
+            } else {
+                v.get("x-if-absent")
+                    .and_then(Value::as_str)
+                    .unwrap_or("may be left out")
+                    .to_string()
+            };
+            let _ = writeln!(
+                s,
+                "| `{name}` | {} | {absent} | {meaning} |",
+                type_words(schema, v).replace('|', "\\|"),
+            );
+        }
+    }
+    // The words of each choice, with what they mean.
+    if let Some(defs) = schema.get("$defs").and_then(Value::as_object) {
+        for (name, d) in defs {
+            let Some(options) = d.get("oneOf").and_then(Value::as_array) else {
+                continue;
+            };
+            let _ = writeln!(s, "\n**{name}**\n");
+            for o in options {
+                if let (Some(w), Some(m)) = (
+                    o.get("const").and_then(Value::as_str),
+                    o.get("description").and_then(Value::as_str),
+                ) {
+                    let _ = writeln!(s, "- `{w}` — {}", m.replace('\n', " "));
+                }
+            }
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_of_a_reader_profile_is_on_the_page_with_its_type() {
+        let schema = reader_schema();
+        let page = reference_markdown("Reader profiles", &schema);
+        for field in [
+            "name",
+            "description",
+            "bit_rates",
+            "fsdi",
+            "extended_apdus",
+            "host_overhead",
+            "card_detect",
+            "retries",
+            "max_wtx",
+            "collision",
+            "atr_form",
+        ] {
+            assert!(page.contains(&format!("| `{field}` |")), "{field}: {page}");
+        }
+        assert!(page.contains("| `fsdi` | integer | required | The reader's frame size index FSDI (8 = 256 bytes). |"), "{page}");
+        assert!(
+            page.contains(
+                "| `max_wtx` | integer | unlimited: every S(WTX) the card asks for is granted |"
+            ),
+            "{page}"
+        );
+        assert!(
+            page.contains(
+                "| `atr_form` | one of `part3`, `generic`, `scm`, `scm-with-pupi` | `part3` |"
+            ),
+            "{page}"
+        );
+        assert!(page.contains("`wrong-length`"), "{page}");
+        assert!(
+            page.contains("| `host_overhead` | duration | required |"),
+            "{page}"
+        );
+    }
+}
