@@ -657,3 +657,38 @@ fn reproduce_lines_run_from_any_folder_with_the_options_used() {
         assert!(out_again.contains("1 failed"), "{out_again}");
     }
 }
+
+/// A capture of another person's card replays with differences in the data only: replay says
+/// how to go on (status words only, or the capture's identity), and `--compare sw` passes.
+#[test]
+fn a_replay_differing_in_data_only_suggests_compare_sw_or_the_identity() {
+    let trace = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/traces/opensc-read-cert.pcscd.log"
+    );
+    let (code, out, err) = kazasu(&[
+        "replay",
+        "--as",
+        "host",
+        trace,
+        "--card",
+        "mynumber-card:suzuki-hanako",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("--compare sw") && err.contains("--card mynumber-card:IDENTITY"),
+        "{err}"
+    );
+    let (code, out, err) = kazasu(&[
+        "replay",
+        "--as",
+        "host",
+        trace,
+        "--card",
+        "mynumber-card:suzuki-hanako",
+        "--compare",
+        "sw",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("hint"), "{err}");
+}

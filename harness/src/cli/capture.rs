@@ -169,6 +169,36 @@ pub fn import(a: ImportArgs) -> Result<ExitCode, InputFailure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// When every difference is in the data under an equal status word, the recording is most
+/// likely of another person's card than the virtual card's identity: say how to go on.
+fn data_hint(
+    report: &kazasu::capture::replay::HostReport,
+    compare: kazasu::capture::replay::Compare,
+    card: &kazasu::serve::CardSpec,
+) -> Option<String> {
+    use kazasu::capture::replay::Verdict;
+    let differing: Vec<_> = report.rows.iter().filter(|r| r.verdict.differs()).collect();
+    let data_only = !differing.is_empty()
+        && differing
+            .iter()
+            .all(|r| matches!(r.verdict, Verdict::DataDiffers(_)));
+    (data_only && compare != kazasu::capture::replay::Compare::Sw).then(|| {
+        format!(
+            "hint: every difference is in the data, with the status words as recorded: the \
+             capture is of another card than {}{}. Compare status words and lengths only with \
+             --compare sw, or give the virtual card the capture's person with --card {}:IDENTITY \
+             (`kazasu identities` lists them).",
+            card.profile,
+            card.identity
+                .as_deref()
+                .map_or(String::from(" with its default identity"), |i| format!(
+                    ":{i}"
+                )),
+            card.profile
+        )
+    })
+}
+
 pub fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
     let file = TraceFile {
         path: a.file.clone(),
@@ -237,6 +267,9 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
             };
             let report = host.run(&trace)?;
             out!("{}", session::host_report_text(&report, a.verbose));
+            if let Some(hint) = data_hint(&report, a.compare, &card) {
+                eprintln!("{hint}");
+            }
             if let Some(p) = &a.json {
                 let json = serde_json::to_string_pretty(&report)
                     .map_err(|e| InputFailure(format!("cannot write the report: {e}")))?;
