@@ -71,6 +71,7 @@ fn campaign(host: Arc<dyn InProcessHost>, name: &str, runs: u32) -> (fuzz::Summa
         seed: 11,
         out_dir,
         minimize: true,
+        kinds: Vec::new(),
     };
     let summary = fuzz::campaign(&opts, &target, None, &|_| {}).unwrap();
     (summary, target)
@@ -160,9 +161,17 @@ fn the_cli_fuzzes_a_scenario_host_and_its_reproduce_command_replays_it() {
     assert!(stdout.contains("50 runs (seed 4)"), "{stdout}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // A failure with the card in the field, and the host giving up after the card was taken
+    // away: two classes, the second named for what happened.
     assert_eq!(summary["findings"][0]["key"], "exit 1");
+    assert_eq!(
+        summary["findings"][1]["key"],
+        "exit 1 after the card left the field"
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains("failures=\"2\""), "{xml}");
+    // Not a terminal: progress lines in the log as the runs go.
+    assert!(stderr.contains("fuzz-host: 10/50 runs"), "{stderr}");
     // The printed reproduce command, run as printed, replays the failure.
     let line = stdout
         .lines()
@@ -185,4 +194,29 @@ fn the_cli_fuzzes_a_scenario_host_and_its_reproduce_command_replays_it() {
     // Without mutation the host passes: the failure is the mutation's.
     assert_eq!(summary["baseline_apdus"], 3);
     assert!(summary["findings"][0]["first_run"].as_u64().unwrap() > 0);
+    // Removals left out: no finding of that class, and every plan keeps to the kinds chosen.
+    let (code, stdout, stderr) = kazasu(&[
+        "fuzz-host",
+        "--backend",
+        "inproc",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "--runs",
+        "50",
+        "--seed",
+        "4",
+        "--mutations",
+        "status-word,truncate,corrupt-der",
+        "--expect-exit",
+        "0",
+        "-o",
+        out.to_str().unwrap(),
+        "--verbose",
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(!stdout.contains("after the card left"), "{stdout}");
+    assert!(
+        !stderr.contains("leaves the field") && !stderr.contains("answered after"),
+        "{stderr}"
+    );
 }

@@ -3,6 +3,7 @@
 
 use super::{InputFailure, write_file};
 use kazasu::fuzz::host::{HostCommand, HostOutcome, ScenarioHost};
+use kazasu::fuzz::mutate::MutationKind;
 use kazasu::fuzz::{self, Options, Progress, Target};
 use kazasu::serve::CardSpec;
 use std::path::PathBuf;
@@ -59,6 +60,10 @@ pub struct FuzzHostArgs {
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
     /// Folder for the recordings.
+    /// The kinds of mutation to draw from, comma-separated (default: every kind), e.g.
+    /// `--mutations status-word,truncate,corrupt-der` to leave out removals and slow answers.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub mutations: Vec<MutationKind>,
     #[arg(short = 'o', long, default_value = "fuzz-host-findings")]
     pub out_dir: PathBuf,
     /// Keep recordings as they are (no shrinking).
@@ -195,6 +200,7 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
         seed: a.seed,
         out_dir: a.out_dir.clone(),
         minimize: !a.no_minimize,
+        kinds: a.mutations.clone(),
     };
     let bar = indicatif::ProgressBar::new(u64::from(a.runs));
     bar.set_style(
@@ -202,9 +208,22 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
             .expect("a valid template"),
     );
     let verbose = a.verbose;
+    // On a terminal a bar; in a CI log (no terminal, where the bar stays hidden) a line every
+    // ten runs, so a long campaign is never silent.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let say = |line: String| {
+        if terminal {
+            bar.println(line);
+        } else {
+            eprintln!("{line}");
+        }
+    };
+    let failures = std::cell::Cell::new(0u32);
+    let started = std::time::Instant::now();
+    let runs = a.runs;
     let progress = |p: Progress<'_>| match p {
         Progress::Baseline(run) => {
-            bar.println(format!(
+            say(format!(
                 "run 0 (no mutation): {} APDUs, the host {}",
                 run.apdus(),
                 describe(&run.outcome)
@@ -212,17 +231,25 @@ pub fn fuzz_host(a: FuzzHostArgs) -> Result<ExitCode, InputFailure> {
         }
         Progress::Run(n, plan, run) => {
             bar.inc(1);
+            if run.outcome.is_failure() {
+                failures.set(failures.get() + 1);
+            }
             if verbose || run.outcome.is_failure() {
-                bar.println(format!(
+                say(format!(
                     "run {n}: {} — the host {}",
                     plan,
                     describe(&run.outcome)
                 ));
             }
+            if !terminal && (n % 10 == 0 || n == runs) {
+                eprintln!(
+                    "fuzz-host: {n}/{runs} runs, {} failed, {:.0} s",
+                    failures.get(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
         }
-        Progress::Minimizing(key) => {
-            bar.println(format!("  minimizing the recording of the {key}"))
-        }
+        Progress::Minimizing(key) => say(format!("  minimizing the recording of the {key}")),
     };
     let scenario = a.scenario.as_deref();
     let summary = fuzz::campaign(&opts, &target, scenario, &progress)?;

@@ -120,6 +120,8 @@ pub struct Options {
     pub out_dir: PathBuf,
     /// Shrink each distinct failure's recording.
     pub minimize: bool,
+    /// The kinds of mutation plans draw from (empty: every kind).
+    pub kinds: Vec<mutate::MutationKind>,
 }
 
 /// One distinct failure.
@@ -360,7 +362,21 @@ pub fn campaign(
         if !run.outcome.is_failure() {
             return Ok(());
         }
-        let key = run.outcome.key();
+        // How the replay of a recording ends (what minimizing compares) …
+        let outcome_key = run.outcome.key();
+        // … and the class it is reported in: a host that exits with an error after the card was
+        // taken away (a removal the plan made, before the host's last command) did what
+        // reading software does when the card leaves — a class of its own, apart from the
+        // failures of a card that stayed. A crash or a hang stays a crash or a hang.
+        let removed = matches!(run.outcome, host::HostOutcome::UnexpectedExit { .. })
+            && plan.mutations.iter().any(
+                |m| matches!(m, mutate::Mutation::Removal { at } if (*at as usize) <= run.apdus()),
+            );
+        let key = if removed {
+            format!("{outcome_key} after the card left the field")
+        } else {
+            outcome_key.clone()
+        };
         if let Some(f) = findings.iter_mut().find(|f| f.key == key) {
             f.runs += 1;
             return Ok(());
@@ -384,7 +400,7 @@ pub fn campaign(
         };
         if opts.minimize {
             progress(Progress::Minimizing(&key));
-            match minimize(&run.recording, &key, &opts.card, opts.seed, target)? {
+            match minimize(&run.recording, &outcome_key, &opts.card, opts.seed, target)? {
                 Some((small, replays)) => {
                     let min_path = opts.out_dir.join(format!("finding-{k}.min.jsonl"));
                     write(&min_path, &host::recording_text(&small))?;
@@ -409,7 +425,11 @@ pub fn campaign(
         record(0, &Plan::default(), baseline)?;
     }
     for n in 1..=opts.runs {
-        let plan = Plan::draw(&mut mutate::run_rng(opts.seed, n), baseline_apdus as u32);
+        let plan = Plan::draw_of(
+            &mut mutate::run_rng(opts.seed, n),
+            baseline_apdus as u32,
+            &opts.kinds,
+        );
         let run = target.run(card(plan.clone())?)?;
         progress(Progress::Run(n, &plan, &run));
         record(n, &plan, run)?;
@@ -499,6 +519,12 @@ pub fn summary_text(s: &Summary) -> String {
             }
         }
         let _ = writeln!(out, "     reproduce: {}", f.reproduce);
+        if !f.output_tail.trim().is_empty() {
+            let _ = writeln!(out, "     the host's last output:");
+            for line in f.output_tail.lines() {
+                let _ = writeln!(out, "       | {line}");
+            }
+        }
     }
     out
 }

@@ -89,6 +89,21 @@ pub enum Mutation {
 }
 
 impl Mutation {
+    /// Its kind.
+    pub fn kind(&self) -> MutationKind {
+        match self {
+            Mutation::StatusWord { .. } => MutationKind::StatusWord,
+            Mutation::Truncate { .. } => MutationKind::Truncate,
+            Mutation::Lengthen { .. } => MutationKind::Lengthen,
+            Mutation::CorruptDer { .. } => MutationKind::CorruptDer,
+            Mutation::ExtendedAnswer { .. } => MutationKind::ExtendedAnswer,
+            Mutation::Slow { .. } => MutationKind::Slow,
+            Mutation::WtxStorm { .. } => MutationKind::WtxStorm,
+            Mutation::Removal { .. } => MutationKind::Removal,
+            Mutation::GarbageAtr { .. } => MutationKind::GarbageAtr,
+        }
+    }
+
     /// The APDU it applies to (none for the ATR).
     pub fn at(&self) -> Option<u32> {
         match self {
@@ -127,6 +142,45 @@ impl fmt::Display for Mutation {
     }
 }
 
+/// A kind of mutation, as `--mutations` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MutationKind {
+    /// Another status word.
+    StatusWord,
+    /// The answer's data cut short.
+    Truncate,
+    /// Bytes added after the data.
+    Lengthen,
+    /// A byte of a DER answer's header changed.
+    CorruptDer,
+    /// A long answer to a short read.
+    ExtendedAnswer,
+    /// A late answer.
+    Slow,
+    /// Waiting-time requests.
+    WtxStorm,
+    /// The card leaves the field.
+    Removal,
+    /// A garbled ATR.
+    GarbageAtr,
+}
+
+impl MutationKind {
+    /// Every kind, in the order plans draw them.
+    pub const ALL: [MutationKind; 9] = [
+        MutationKind::StatusWord,
+        MutationKind::Truncate,
+        MutationKind::Lengthen,
+        MutationKind::CorruptDer,
+        MutationKind::ExtendedAnswer,
+        MutationKind::Slow,
+        MutationKind::WtxStorm,
+        MutationKind::Removal,
+        MutationKind::GarbageAtr,
+    ];
+}
+
 /// The mutations of one run.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Plan {
@@ -151,47 +205,59 @@ pub fn run_rng(seed: u64, run: u32) -> ChaCha8Rng {
 }
 
 impl Plan {
-    /// One to three mutations for a host that sends about `apdus` commands when nothing is
-    /// changed.
+    /// One to three mutations of every kind for a host that sends about `apdus` commands when
+    /// nothing is changed.
     pub fn draw(rng: &mut ChaCha8Rng, apdus: u32) -> Plan {
+        Plan::draw_of(rng, apdus, &MutationKind::ALL)
+    }
+
+    /// One to three mutations of the given kinds (every kind: the plans [`Plan::draw`] makes,
+    /// so a seed draws the same plans as before kinds could be chosen).
+    pub fn draw_of(rng: &mut ChaCha8Rng, apdus: u32, kinds: &[MutationKind]) -> Plan {
+        let kinds = if kinds.is_empty() {
+            &MutationKind::ALL[..]
+        } else {
+            kinds
+        };
         let apdus = apdus.max(1);
         let count = 1 + rng.next_u32() % 3;
         let mut mutations = Vec::new();
         for _ in 0..count {
             let at = 1 + rng.next_u32() % apdus;
             let pick = |rng: &mut ChaCha8Rng, n: u32| rng.next_u32() % n;
-            let m = match pick(rng, 9) {
-                0 => Mutation::StatusWord {
+            let kind = kinds[pick(rng, kinds.len() as u32) as usize];
+            let m = match kind {
+                MutationKind::StatusWord => Mutation::StatusWord {
                     at,
                     sw: SURPRISING_WORDS[pick(rng, SURPRISING_WORDS.len() as u32) as usize],
                 },
-                1 => Mutation::Truncate {
+                MutationKind::Truncate => Mutation::Truncate {
                     at,
                     keep: pick(rng, 300) as usize,
                 },
-                2 => Mutation::Lengthen {
+                MutationKind::Lengthen => Mutation::Lengthen {
                     at,
                     extra: 1 + pick(rng, 300) as usize,
                 },
-                3 => Mutation::CorruptDer {
+                MutationKind::CorruptDer => Mutation::CorruptDer {
                     at,
                     offset: pick(rng, 64) as usize,
                     xor: 1 + pick(rng, 255) as u8,
                 },
-                4 => Mutation::ExtendedAnswer {
+                MutationKind::ExtendedAnswer => Mutation::ExtendedAnswer {
                     at,
                     len: 257 + pick(rng, 4000) as usize,
                 },
-                5 => Mutation::Slow {
+                MutationKind::Slow => Mutation::Slow {
                     at,
                     delay_ms: [300, 1_000, 3_000, 12_000][pick(rng, 4) as usize],
                 },
-                6 => Mutation::WtxStorm {
+                MutationKind::WtxStorm => Mutation::WtxStorm {
                     at,
                     requests: [3, 30, 300][pick(rng, 3) as usize],
                 },
-                7 => Mutation::Removal { at },
-                _ => {
+                MutationKind::Removal => Mutation::Removal { at },
+                MutationKind::GarbageAtr => {
                     let mut atr = vec![0u8; 1 + pick(rng, 33) as usize];
                     rng.fill_bytes(&mut atr);
                     Mutation::GarbageAtr { atr }
@@ -400,6 +466,28 @@ mod tests {
                 p.mutations
                     .iter()
                     .all(|m| m.at().is_none_or(|a| (1..=5).contains(&a)))
+            );
+        }
+    }
+
+    /// `--mutations` keeps plans to the kinds chosen; every kind draws what `draw` always drew.
+    #[test]
+    fn plans_keep_to_the_chosen_kinds() {
+        for r in 0..50 {
+            let only = Plan::draw_of(
+                &mut run_rng(3, r),
+                12,
+                &[MutationKind::StatusWord, MutationKind::Slow],
+            );
+            assert!(
+                only.mutations
+                    .iter()
+                    .all(|m| matches!(m.kind(), MutationKind::StatusWord | MutationKind::Slow)),
+                "{only}"
+            );
+            assert_eq!(
+                Plan::draw_of(&mut run_rng(3, r), 12, &MutationKind::ALL),
+                Plan::draw(&mut run_rng(3, r), 12)
             );
         }
     }

@@ -125,7 +125,9 @@ impl RecordedCard {
                 }
             }
         }
-        if script.is_empty() {
+        // With the model behind it, a recording of the ATR alone (a host that failed on a
+        // garbled ATR, before any command) still replays: the recorded ATR, the model's answers.
+        if script.is_empty() && mode != Mode::Model {
             return Err(RecordingError::NoExchanges);
         }
         let atr = trace
@@ -480,6 +482,30 @@ mod tests {
         assert!(card.finished());
         assert_eq!(card.answer(&[0x00, 0xB0, 0x00, 0x00, 0x04]), Answer::Gone);
         assert_eq!(card.divergence.unwrap().expected, None);
+    }
+
+    /// A fuzz-host finding of a garbled ATR holds no exchange: with the model behind it, it
+    /// replays — the recorded ATR, the model answering — instead of "no exchanges to replay".
+    #[test]
+    fn an_atr_only_recording_replays_with_the_model() {
+        let text = "{\"t_ms\":0.0,\"slot\":0,\"event\":\"card_inserted\"}\n{\"t_ms\":0.1,\"slot\":0,\"event\":\"getatr\",\"atr\":\"3B 02 14 50\"}\n";
+        let t = parse(Format::Kazasu, text, None).unwrap();
+        assert!(matches!(
+            RecordedCard::new(&t, Mode::Strict, None),
+            Err(RecordingError::NoExchanges)
+        ));
+        let model = crate::serve::CardSpec {
+            profile: "mynumber-card".into(),
+            identity: None,
+        }
+        .card(1)
+        .unwrap();
+        let mut card = RecordedCard::new(&t, Mode::Model, Some(model)).unwrap();
+        assert_eq!(card.atr(), [0x3B, 0x02, 0x14, 0x50]);
+        let select = kazasu_sim::parse_hex(SELECT_JPKI).unwrap();
+        assert!(
+            matches!(card.answer(&select), Answer::Respond { ref response, .. } if response.ends_with(&[0x90, 0x00]))
+        );
     }
 
     #[test]
