@@ -692,3 +692,39 @@ fn a_replay_differing_in_data_only_suggests_compare_sw_or_the_identity() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(!err.contains("hint"), "{err}");
 }
+
+/// The HTML report says which reader profile was tested, with each value, its sureness and note,
+/// and which card profiles.
+#[test]
+fn the_html_report_shows_the_reader_profile_tested() {
+    let dir = std::env::temp_dir().join(format!("kazasu-html-prof-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_, profile, _) = kazasu(&["profiles", "basic-106k"]);
+    let reader = dir.join("acme.yaml");
+    std::fs::write(
+        &reader,
+        profile.replace("name: basic-106k", "name: acme-r10"),
+    )
+    .unwrap();
+    let html = dir.join("r.html");
+    let (code, out, err) = kazasu(&[
+        "run",
+        "--reader",
+        reader.to_str().unwrap(),
+        "--filter",
+        "auth flow fits",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("<h3>reader <code>acme-r10</code></h3>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<tr><td><code>fsdi</code></td><td>5</td><td>modelled</td>"),
+        "{page}"
+    );
+    assert!(page.contains(">android-jpki</code>"), "{page}");
+}

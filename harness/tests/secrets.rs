@@ -87,7 +87,7 @@ fn reports_and_transcripts_never_show_secret_command_data() {
     assert_no_marker("the JUnit report", &report::junit(&results, summary, 1));
     assert_no_marker(
         "the HTML report",
-        &report::html::render(&results, &summary, 1, "inproc", &[]),
+        &report::html::render(&results, &summary, 1, "inproc", &[], &[]),
     );
 }
 
@@ -196,7 +196,7 @@ fn a_failed_expectation_made_from_a_secret_shows_no_secret() {
         ("the JUnit report", report::junit(&results, summary, 1)),
         (
             "the HTML report",
-            report::html::render(&results, &summary, 1, "inproc", &[]),
+            report::html::render(&results, &summary, 1, "inproc", &[], &[]),
         ),
     ] {
         for form in [
@@ -234,7 +234,7 @@ fn a_literal_invitation_code_in_a_raw_body_is_hidden() {
         ("the JUnit report", report::junit(&results, summary, 1)),
         (
             "the HTML report",
-            report::html::render(&results, &summary, 1, "inproc", &[]),
+            report::html::render(&results, &summary, 1, "inproc", &[], &[]),
         ),
     ] {
         assert!(!out.contains("ZZ9QX7"), "{what} shows the code:\n{out}");

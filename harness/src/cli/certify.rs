@@ -210,7 +210,7 @@ fn write_bundle(reader: &str, a: &CertifyArgs) -> Result<ExitCode, InputFailure>
     );
     written.insert(
         certify::REPORT_HTML.into(),
-        html::render(&results, &summary, a.seed, "inproc", &coverage).into_bytes(),
+        html::render(&results, &summary, a.seed, "inproc", &coverage, &cases).into_bytes(),
     );
     written.insert(
         certify::COVERAGE.into(),

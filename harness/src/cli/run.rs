@@ -289,7 +289,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
     if let Some(p) = &a.html {
         write_file(
             p,
-            &html::render(&results, &summary, a.seed, backend, &coverage),
+            &html::render(&results, &summary, a.seed, backend, &coverage, &cases),
         )?;
     }
     Ok(if summary.ok() {

@@ -7,6 +7,69 @@ use crate::run::{CaseResult, Status};
 use kazasu_sim::reader::{Direction, Fate, FrameWhat};
 use std::fmt::Write as _;
 
+/// The profiles the cases ran with: each reader profile with every value, its sureness and
+/// note (what a reader manufacturer hands over is judged by these), and the card profiles by
+/// name and description.
+fn profiles_tested(cases: &[crate::scenario::suite::Case]) -> String {
+    let mut readers: Vec<&kazasu_sim::ReaderProfile> = Vec::new();
+    let mut cards: Vec<&kazasu_sim::CardProfile> = Vec::new();
+    for c in cases {
+        if !readers.iter().any(|r| r.name == c.reader.name) {
+            readers.push(&c.reader);
+        }
+        if !cards.iter().any(|k| k.name == c.card.name) {
+            cards.push(&c.card);
+        }
+    }
+    if readers.is_empty() {
+        return String::new();
+    }
+    let mut h = String::from("<h2>Profiles tested</h2>");
+    for r in &readers {
+        let _ = write!(
+            h,
+            "<h3>reader <code>{}</code></h3><p>{}</p><table><tr><th>value</th><th>is</th><th>sure</th><th>note</th></tr>",
+            esc(&r.name),
+            esc(&r.description)
+        );
+        let json = serde_json::to_value(r).unwrap_or_default();
+        if let Some(fields) = json.as_object() {
+            for (field, v) in fields {
+                let Some(sourced) = v.as_object().filter(|o| o.contains_key("sure")) else {
+                    continue;
+                };
+                let value = match &sourced["value"] {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let _ = write!(
+                    h,
+                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(field),
+                    esc(&value),
+                    esc(sourced["sure"].as_str().unwrap_or("")),
+                    esc(sourced.get("note").and_then(|n| n.as_str()).unwrap_or(""))
+                );
+            }
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("<p>cards: ");
+    let names: Vec<String> = cards
+        .iter()
+        .map(|c| {
+            format!(
+                "<code title=\"{}\">{}</code>",
+                esc(&c.description),
+                esc(&c.name)
+            )
+        })
+        .collect();
+    h.push_str(&names.join(", "));
+    h.push_str("</p>");
+    h
+}
+
 /// `s` escaped for HTML text and attribute values.
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -40,6 +103,7 @@ pub fn render(
     seed: u64,
     backend: &str,
     coverage: &[super::coverage::Row],
+    cases: &[crate::scenario::suite::Case],
 ) -> String {
     let mut h = String::new();
     let _ = write!(
@@ -64,6 +128,7 @@ pub fn render(
         kazasu_sim::SimDuration::from_nanos(summary.sim_time_ns),
         summary.wall_time_ns as f64 / 1e9
     );
+    h.push_str(&profiles_tested(cases));
     let latency = latency_by_profile(results);
     if !latency.is_empty() {
         h.push_str("<h2>Latency per profile (simulated time of passed cases)</h2><table><tr><th>card</th><th>reader</th><th>cases</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>");
