@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the README's 60-second tour as printed: the ```sh blocks between its <!-- tour --> markers,
-# in a scratch directory with the given binary as `kazasu`, and `scenarios/` and `ci/` of this
-# repository beside them. pcscd with vpcd must be running (ci/pcscd.sh start); the served cards
-# are removed at the end.
+# in a scratch directory outside the repository with nothing but the given binary as `kazasu`
+# on PATH (no checkout: the sample captures and suites are built in), as a user of the installed
+# binary runs it. pcscd with vpcd must be running (`kazasu stack up` in the tour uses it); the
+# served cards are removed at the end.
 set -euo pipefail
 bin=$(realpath "${1:?usage: ci/readme-tour.sh path/to/kazasu}")
 cd "$(dirname "$0")/.."
@@ -15,8 +16,6 @@ cleanup() {
 trap cleanup EXIT
 mkdir "$work/bin"
 ln -s "$bin" "$work/bin/kazasu"
-ln -s "$root/scenarios" "$work/scenarios"
-ln -s "$root/ci" "$work/ci"
 sed -n '/<!-- tour -->/,/<!-- \/tour -->/p' README.md \
   | awk '/^```sh$/ { on = 1; next } /^```$/ { on = 0 } on' > "$work/tour.sh"
 [ "$(grep -c '^kazasu ' "$work/tour.sh")" -ge 6 ] || { echo "readme-tour: no tour found in README.md" >&2; exit 1; }

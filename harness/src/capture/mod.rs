@@ -4,6 +4,7 @@
 
 pub mod import;
 pub mod replay;
+pub mod samples;
 pub mod session;
 pub mod shrink;
 pub mod trace;

@@ -100,7 +100,10 @@ pub struct TraceFile {
 impl TraceFile {
     /// Reads and parses the capture; errors name the file and line.
     pub fn load(&self) -> Result<Trace, CaptureError> {
-        let bytes = crate::files::read_bounded(&self.path, crate::files::CAPTURES)?;
+        let bytes = match crate::capture::samples::sample_named(&self.path) {
+            Some(sample) => sample.to_vec(),
+            None => crate::files::read_bounded(&self.path, crate::files::CAPTURES)?,
+        };
         // Logs can hold stray bytes (a binary dump, a cut line): read them as text regardless.
         let text = String::from_utf8_lossy(&bytes);
         crate::capture::trace::parse(self.format, &text, self.reader.as_deref()).map_err(|e| {
