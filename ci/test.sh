@@ -59,6 +59,8 @@ step "the guides, every command as printed: the bundled suite through pcscd + vp
 ci/guides.sh "$kazasu"
 step "the README's 60-second tour, run as printed"
 ci/readme-tour.sh "$kazasu"
+step "the examples: each examples/*/ci.sh run as written in a folder outside the repository"
+ci/examples.sh "$kazasu"
 step "a field failure's round trip: capture with pcscd, import, replay as the card under OpenSC"
 ci/replay-e2e.sh "$kazasu"
 step "kazasu fuzz-host: a crashing and a hanging host found, minimized, replayed; OpenSC and pcsc-tools fuzzed"

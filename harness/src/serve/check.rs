@@ -44,11 +44,9 @@ pub struct AnswerExpect {
     pub data_prefix: Option<String>,
 }
 
+/// Hex as compared: upper case, spaces dropped (`3082`, `30 82` and `30 82 ` are the same bytes).
 fn norm(hex: &str) -> String {
-    hex.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_uppercase()
+    hex.split_whitespace().collect::<String>().to_uppercase()
 }
 
 /// Checks `transcript` (JSON lines) against `expected`; returns one line per expectation
@@ -125,11 +123,7 @@ pub fn check(
                 ));
             }
             let data = norm(response);
-            let len = if data.is_empty() {
-                0
-            } else {
-                data.split(' ').count()
-            };
+            let len = data.len() / 2;
             if let Some(n) = a.data_len
                 && n != len
             {
@@ -171,7 +165,7 @@ mod tests {
 
     #[test]
     fn in_order_expectations_hold_or_say_why_not() {
-        let r = check(T, &exp("- { event: card_inserted }\n- { command: \"00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01\", expect: { sw: \"9000\" } }\n- { command_prefix: \"00 20\", expect: { sw: 63Cx } }\n- { command_prefix: \"80 2A\", expect: { sw: \"9000\", data_len: 2, data_prefix: AA } }\n- { event: card_removed }\n")).unwrap();
+        let r = check(T, &exp("- { event: card_inserted }\n- { command: \"00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01\", expect: { sw: \"9000\" } }\n- { command_prefix: \"0020\", expect: { sw: 63Cx } }\n- { command_prefix: \"80 2A\", expect: { sw: \"9000\", data_len: 2, data_prefix: aa } }\n- { event: card_removed }\n")).unwrap();
         assert!(r.iter().all(Result::is_ok), "{r:?}");
         let r = check(
             T,
