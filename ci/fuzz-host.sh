@@ -89,6 +89,24 @@ wait "$serve_pid" 2>/dev/null || true
 serve_pid=
 sleep 0.5
 
+echo "== a finding of a garbled ATR alone (0 APDUs) replays with its reproduce command"
+set +e
+"$kazasu" fuzz-host --slot 1 --runs 2 --seed 9 --timeout 8s --mutations garbage-atr --expect-exit 0 \
+    -o "$work/atr" --json "$work/atr.json" -- pkcs15-tool --reader 1 --read-certificate 01 >"$work/atr.out" 2>&1
+code=$?
+set -e
+cat "$work/atr.out"
+[ "$code" -eq 1 ] || fail "garbled ATRs: exit $code, expected 1 (OpenSC refuses such a card)"
+[ "$(field atr recording_apdus)" = 0 ] || fail "garbled ATRs: the finding has APDUs"
+reproduce=$(field atr reproduce)
+set +e
+eval "\"$kazasu\" ${reproduce#kazasu }" >"$work/atr.replay" 2>&1
+code=$?
+set -e
+cat "$work/atr.replay"
+[ "$code" -eq 1 ] || fail "the ATR-only finding's reproduce command exited $code, expected 1 (reproduced)"
+grep -q "0 APDUs recorded" "$work/atr.replay" || fail "the ATR-only replay did not replay the recording"
+
 for host in "pkcs15-tool --reader 1 --read-certificate 01" "scriptor -r \"$reader\" ci/hosts/jpki-select.apdu"; do
     echo "== fuzz-host against: $host"
     set +e
