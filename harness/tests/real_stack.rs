@@ -816,3 +816,60 @@ fn the_ready_file_appears_once_pcscd_has_the_card() {
     let _ = served.wait();
     let _ = std::fs::remove_file(&ready);
 }
+
+/// A failure through pcscd prints a reproduce line with `--backend pcsc`; run as printed from
+/// another folder it fails the same way through pcscd again.
+#[test]
+fn a_real_stack_reproduce_line_runs_through_pcscd_from_any_folder() {
+    if !stack_available() {
+        return;
+    }
+    let base = std::env::temp_dir().join(format!("kazasu-pcsc-repro-{}", std::process::id()));
+    let (here, elsewhere) = (base.join("project"), base.join("elsewhere"));
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(
+        here.join("fails.yaml"),
+        "name: expects the wrong answer through pcscd\nsteps:\n  - tap\n  - select: jpki\n  - apdu: 00 B0 8A 00 04\n    expect: { sw: \"6A82\" }\n",
+    )
+    .unwrap();
+    let run = |dir: &std::path::Path, program: &str, args: &[&str]| {
+        let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_kazasu"))
+            .parent()
+            .unwrap()
+            .display()
+            .to_string();
+        let out = std::process::Command::new(program)
+            .current_dir(dir)
+            .args(args)
+            .env(
+                "PATH",
+                format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()),
+            )
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(
+        &here,
+        env!("CARGO_BIN_EXE_kazasu"),
+        &["run", "fails.yaml", "--backend", "pcsc", "--slots", "2"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let line = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("reproduce: "))
+        .unwrap_or_else(|| panic!("no reproduce line: {out}"));
+    assert!(line.contains("--backend pcsc"), "{line}");
+    let (again, out_again) = run(&elsewhere, "sh", &["-c", line]);
+    assert_eq!(again, Some(1), "`{line}`: {out_again}");
+    let actual = |o: &str| {
+        o.lines()
+            .find(|l| l.contains("actual:"))
+            .map(str::to_string)
+    };
+    assert_eq!(actual(&out), actual(&out_again), "{line}");
+}
