@@ -84,7 +84,7 @@ pub fn calibrate(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
             .map_err(|e| InputFailure(format!("SELECT on {}: {e}", name.to_string_lossy())))?;
         if answer != [0x90, 0x00] {
             return Err(InputFailure(format!(
-                "the card on {} has no readertest applet (SELECT answered {}); calibrate needs a test card with pcsc-lite's readertest applet",
+                "the card on {} has no readertest applet (SELECT answered {}); calibrate needs a test card with pcsc-lite's readertest applet: a JavaCard with it installed (GlobalPlatformPro: gp --install readertest.cap), or, to try calibrate without one, a virtual card on a vpcd slot (kazasu serve --card readertest)",
                 name.to_string_lossy(),
                 hex::encode_upper(answer)
             )));
