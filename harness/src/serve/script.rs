@@ -104,6 +104,45 @@ impl ServeScript {
 mod tests {
     use super::*;
 
+    /// The serve-script reference names every action and every field a script may hold.
+    #[test]
+    fn the_reference_page_names_every_action_and_field() {
+        let page = include_str!("../../../docs/reference/serve-scripts.md");
+        for action in [
+            ScriptAction::Tap,
+            ScriptAction::Remove,
+            ScriptAction::Approve,
+            ScriptAction::WarmReset,
+        ] {
+            assert!(page.contains(&format!("| `{action}` |")), "{action}");
+        }
+        for field in [
+            "start_in_field",
+            "events",
+            "faults",
+            "at",
+            "after_apdus",
+            "slot",
+            "do",
+        ] {
+            assert!(
+                page.contains(&format!("| `{field}` |"))
+                    || page.contains(&format!("`events[].{field}`")),
+                "{field}"
+            );
+        }
+        // The example on the page loads.
+        let example = page
+            .split("```yaml\n")
+            .nth(1)
+            .unwrap()
+            .split("```")
+            .next()
+            .unwrap();
+        let script: ServeScript = serde_saphyr::from_str(example).unwrap();
+        assert_eq!(script.events.len(), 4);
+    }
+
     #[test]
     fn the_example_script_loads() {
         let path = std::path::Path::new(concat!(
