@@ -258,8 +258,15 @@ pub fn account(
         "<p>書類審査の完了後に購入できます / orders open once the documents are reviewed</p>"
             .to_string()
     } else {
+        // The page follows the account: the first reader is STEP 2; once one is ordered, more
+        // readers are an option, not a step.
+        let heading = if orders.is_empty() {
+            "STEP 2: カードリーダーの購入 / buy a reader"
+        } else {
+            "カードリーダーの追加購入 / order another reader"
+        };
         format!(
-            "<h2>STEP 2: カードリーダーの購入 / buy a reader</h2>\
+            "<h2 id=\"order-heading\">{heading}</h2>\
              <form method=\"post\" action=\"/accounts/{id}/order\" id=\"order\">{table}{e1}{e2}{e3}\
              <p><button type=\"submit\" id=\"buy\">購入する / order</button></p></form>",
             id = esc(&a.id),
@@ -269,11 +276,15 @@ pub fn account(
             e3 = errors_for(errors, "account"),
         )
     };
-    let commission = if orders.is_empty() || a.status == AccountStatus::Ready {
+    let commission = if a.status == AccountStatus::Ready {
+        "<p id=\"done\">動作確認が完了しました。スマートフォンでの資格確認を始められます / \
+         commissioned: the bought reader reads phones, and the account is ready</p>"
+            .to_string()
+    } else if orders.is_empty() {
         String::new()
     } else {
         format!(
-            "<h2>動作確認 / commissioning</h2><form method=\"post\" action=\"/accounts/{}/commission\" id=\"commission\">\
+            "<h2>STEP 3: 動作確認 / commissioning</h2><form method=\"post\" action=\"/accounts/{}/commission\" id=\"commission\">\
              <p>購入したリーダーでスマートフォンを読み取ります / read a phone with the bought reader</p>\
              <button type=\"submit\" id=\"commission-run\">読み取る / read a phone</button></form>",
             esc(&a.id)
@@ -326,5 +337,56 @@ mod tests {
         );
         assert_eq!(yen(12800), "¥12,800");
         assert_eq!(yen(980), "¥980");
+    }
+
+    /// The account page follows the account: STEP 2 before the first order, commissioning
+    /// (STEP 3) after it, and once commissioned no step left, only another reader to order.
+    #[test]
+    fn the_account_page_follows_the_accounts_state() {
+        use kazasu_onboarding::program::{BusinessType, Day};
+        use kazasu_onboarding::service::AccountStatus;
+        let program = Program::from_yaml(crate::onboarding::app::PROGRAM_YAML, "program").unwrap();
+        let day = Day::parse("2025-10-01").unwrap();
+        let mut account = Account {
+            id: "A000001".into(),
+            institution_code: "1310110006".into(),
+            name: "テスト医院".into(),
+            business_type: BusinessType::SoleProprietor,
+            status: AccountStatus::Active,
+            website: Some(String::new()),
+            opened: day,
+        };
+        let order = Order {
+            id: "O000001".into(),
+            account_id: account.id.clone(),
+            product_id: program.products[0].id.clone(),
+            price_yen: 20_000,
+            subsidy_yen: 10_000,
+            total_yen: 10_000,
+            day,
+            reader_profile: program.products[0].reader_profile.clone(),
+        };
+        let fresh = account_page_text(&program, &account, &[]);
+        assert!(
+            fresh.contains("STEP 2") && !fresh.contains("STEP 3"),
+            "{fresh}"
+        );
+        let ordered = account_page_text(&program, &account, &[&order]);
+        assert!(
+            !ordered.contains("STEP 2") && ordered.contains("STEP 3"),
+            "{ordered}"
+        );
+        account.status = AccountStatus::Ready;
+        let ready = account_page_text(&program, &account, &[&order]);
+        assert!(
+            !ready.contains("STEP")
+                && ready.contains("id=\"done\"")
+                && ready.contains("order another reader"),
+            "{ready}"
+        );
+    }
+
+    fn account_page_text(p: &Program, a: &Account, orders: &[&Order]) -> String {
+        account(p, a, orders, &[], None)
     }
 }
