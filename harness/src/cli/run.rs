@@ -447,6 +447,30 @@ pub fn coverage(a: CoverageArgs) -> Result<ExitCode, InputFailure> {
     let results = run::run_with(&cases, &opts, &run::inproc, &|_| {});
     let rows = report::coverage::map(&results, &cases);
     out!("{}", report::coverage::text(&rows));
+    // A family no case reached says `none`: say why when the reader under test kept cases out.
+    let not_applicable = results
+        .iter()
+        .filter(|r| r.status == Status::NotApplicable)
+        .count();
+    let none = rows.iter().filter(|r| r.cases.is_empty()).count();
+    if none > 0 {
+        if not_applicable > 0 {
+            outln!(
+                "\nnone: no case of this run exercised it. {not_applicable} case{} did not apply \
+                 to {} (its `applies_to` needs another kind of reader): a family only such cases \
+                 reach shows none here; without --reader the map is the whole suite's.",
+                if not_applicable == 1 { "" } else { "s" },
+                a.select
+                    .reader
+                    .as_deref()
+                    .map_or("the reader under test".to_string(), |r| format!(
+                        "the reader {r}"
+                    ))
+            );
+        } else {
+            outln!("\nnone: no case of this run exercised it.");
+        }
+    }
     if a.verbose {
         for r in &rows {
             outln!("\n{}: {}", r.group, r.name);
