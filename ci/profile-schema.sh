@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `kazasu schema --profile reader` checked by a JSON Schema validator that is not kazasu's
-# (Debian's python3-jsonschema, draft 2020-12): every built-in reader profile and a calibrated one
-# validate against it, and profiles the loader refuses (a misspelled field, a word no reader
-# profile knows, a missing field) are refused by the schema too.
+# `kazasu schema --profile reader|card` checked by a JSON Schema validator that is not kazasu's
+# (Debian's python3-jsonschema, draft 2020-12): every built-in reader and card profile (and a
+# calibrated reader profile) validates against its schema, and profiles the loader refuses (a
+# misspelled field, a word no profile knows, a missing field) are refused by the schema too.
 # Usage: ci/profile-schema.sh path/to/kazasu
 set -euo pipefail
 kazasu=$(realpath "${1:?usage: ci/profile-schema.sh path/to/kazasu}")
@@ -11,6 +11,17 @@ ci/install-deps.sh python3-jsonschema python3-yaml
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$kazasu" schema --profile reader >"$work/reader.schema.json"
+"$kazasu" schema --profile card >"$work/card.schema.json"
+cards=$("$kazasu" profiles | awk '/^card profile/ { on = 1; next } /^reader profile/ { on = 0 } on && NF { print $1 }')
+[ "$(wc -w <<<"$cards")" -ge 10 ] || { echo "profile-schema: no built-in card profiles listed" >&2; exit 1; }
+mkdir "$work/cards"
+for n in $cards; do
+  "$kazasu" profiles "$n" >"$work/cards/$n.yaml"
+done
+sed -e 's/^device: card/device: tablet/' "$work/cards/mynumber-card.yaml" >"$work/cards/bad-device.yaml"
+if "$kazasu" run --card "$work/cards/bad-device.yaml" --filter "auth flow fits" >/dev/null 2>&1; then
+  echo "profile-schema: the loader took a card profile with device: tablet" >&2; exit 1
+fi
 names=$("$kazasu" profiles | awk '/^reader profile/ { on = 1; next } on && NF { print $1 }')
 [ "$(wc -w <<<"$names")" -ge 4 ] || { echo "profile-schema: no built-in reader profiles listed" >&2; exit 1; }
 for n in $names; do
@@ -27,6 +38,22 @@ for bad in bad-field bad-word bad-missing; do
     echo "profile-schema: the loader took $bad.yaml" >&2; exit 1
   fi
 done
+/usr/bin/python3 - "$work" $cards <<'PY'
+import json, sys, yaml
+from jsonschema import Draft202012Validator
+work, names = sys.argv[1], sys.argv[2:]
+schema = json.load(open(f"{work}/card.schema.json"))
+Draft202012Validator.check_schema(schema)
+v = Draft202012Validator(schema)
+for n in names:
+    errors = [e.message for e in v.iter_errors(yaml.safe_load(open(f"{work}/cards/{n}.yaml")))]
+    if errors:
+        sys.exit(f"profile-schema: card profile {n} does not validate: {errors}")
+    print(f"profile-schema: card profile {n} validates")
+if not list(v.iter_errors(yaml.safe_load(open(f"{work}/cards/bad-device.yaml")))):
+    sys.exit("profile-schema: the card schema takes device: tablet, which the loader refuses")
+print("profile-schema: card profile bad-device refused")
+PY
 /usr/bin/python3 - "$work" $names measured <<'PY'
 import json, sys, yaml
 from jsonschema import Draft202012Validator
@@ -44,4 +71,4 @@ for bad in ["bad-field", "bad-word", "bad-missing"]:
         sys.exit(f"profile-schema: the schema takes {bad}.yaml, which the loader refuses")
     print(f"profile-schema: {bad} refused")
 PY
-echo "profile-schema: every built-in reader profile validates against kazasu schema --profile reader"
+echo "profile-schema: every built-in reader and card profile validates against kazasu schema --profile reader|card"

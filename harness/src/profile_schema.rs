@@ -3,7 +3,7 @@
 //! page made from that schema (every field, its type, whether it may be left out and what it
 //! means), so the page, the schema and the loader cannot disagree.
 
-use kazasu_sim::ReaderProfile;
+use kazasu_sim::{CardProfile, ReaderProfile};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -12,9 +12,19 @@ pub fn reader_schema() -> Value {
     serde_json::to_value(schemars::schema_for!(ReaderProfile)).expect("a schema serialises")
 }
 
-/// The schema as the CLI prints it.
+/// The JSON Schema of card profiles.
+pub fn card_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(CardProfile)).expect("a schema serialises")
+}
+
+/// A schema as the CLI prints it.
+pub fn schema_text(schema: &Value) -> String {
+    serde_json::to_string_pretty(schema).expect("a schema serialises") + "\n"
+}
+
+/// The reader profiles' schema as the CLI prints it.
 pub fn reader_schema_text() -> String {
-    serde_json::to_string_pretty(&reader_schema()).expect("a schema serialises") + "\n"
+    schema_text(&reader_schema())
 }
 
 /// A definition a `$ref` names (`#/$defs/NAME`).
@@ -39,8 +49,10 @@ fn type_words(schema: &Value, v: &Value) -> String {
             .collect();
         return parts.join(" or ");
     }
-    if v.get("$ref").and_then(Value::as_str) == Some("#/$defs/Millis") {
-        return "duration".into();
+    match v.get("$ref").and_then(Value::as_str) {
+        Some("#/$defs/Millis") => return "duration".into(),
+        Some("#/$defs/HexBytes") => return "hex bytes".into(),
+        _ => {}
     }
     let v = resolve(schema, v);
     // A sourced value: the value's own type.
@@ -72,48 +84,77 @@ fn type_words(schema: &Value, v: &Value) -> String {
     }
 }
 
-/// The reference page of a profile schema in Markdown: one row per field.
-pub fn reference_markdown(title: &str, schema: &Value) -> String {
+/// A group of fields (a struct that is not a sourced value), when `v` is one: its schema.
+fn group<'a>(root: &'a Value, v: &'a Value) -> Option<&'a Value> {
+    let inner = match v.get("anyOf").and_then(Value::as_array) {
+        Some(any) => any
+            .iter()
+            .find(|a| a.get("type").and_then(Value::as_str) != Some("null"))?,
+        None => v,
+    };
+    let d = resolve(root, inner);
+    let props = d.get("properties")?;
+    (props.get("sure").is_none()).then_some(d)
+}
+
+/// The rows of the fields of `object` under `prefix`, groups of fields row by row.
+fn rows(s: &mut String, root: &Value, object: &Value, prefix: &str) {
+    let required: Vec<&str> = object
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(props) = object.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, v) in props {
+        let path = format!("{prefix}{name}");
+        let meaning = v
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .replace('\n', " ")
+            .replace('|', "\\|");
+        let absent = if required.contains(&name.as_str()) {
+            "required".to_string()
+        } else {
+            v.get("x-if-absent")
+                .and_then(Value::as_str)
+                .unwrap_or("may be left out")
+                .to_string()
+        };
+        match group(root, v) {
+            Some(g) => {
+                let _ = writeln!(s, "| `{path}` | group | {absent} | {meaning} |");
+                rows(s, root, g, &format!("{path}."));
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "| `{path}` | {} | {absent} | {meaning} |",
+                    type_words(root, v).replace('|', "\\|"),
+                );
+            }
+        }
+    }
+}
+
+/// The reference page of a profile schema in Markdown: one row per field (a group of fields,
+/// such as a card profile's `processing`, row by row as `processing.select`).
+pub fn reference_markdown(title: &str, kind: &str, schema: &Value) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# {title}\n");
     let _ = writeln!(
         s,
-        "Generated from `kazasu schema --profile reader` (a test keeps this page equal to it). Every \
-         value but `name` and `description` is written with its sureness: \
+        "Generated from `kazasu schema --profile {kind}` (a test keeps this page equal to it). \
+         Every value but names and descriptions is written with its sureness: \
          `{{ value: …, sure: confirmed | reported | modelled | measured, note: \"…\" }}` — `note` \
          may be left out; `measured` is what `kazasu calibrate` writes. `kazasu profiles NAME` \
          prints a built-in profile to start from.\n"
     );
     let _ = writeln!(s, "| field | type | if left out | meaning |");
     let _ = writeln!(s, "|---|---|---|---|");
-    let required: Vec<&str> = schema
-        .get("required")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        for (name, v) in props {
-            let meaning = v
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .replace('\n', " ")
-                .replace('|', "\\|");
-            let absent = if required.contains(&name.as_str()) {
-                "required".to_string()
-            } else {
-                v.get("x-if-absent")
-                    .and_then(Value::as_str)
-                    .unwrap_or("may be left out")
-                    .to_string()
-            };
-            let _ = writeln!(
-                s,
-                "| `{name}` | {} | {absent} | {meaning} |",
-                type_words(schema, v).replace('|', "\\|"),
-            );
-        }
-    }
+    rows(&mut s, schema, schema, "");
     // The words of each choice, with what they mean.
     if let Some(defs) = schema.get("$defs").and_then(Value::as_object) {
         for (name, d) in defs {
@@ -141,7 +182,7 @@ mod tests {
     #[test]
     fn every_field_of_a_reader_profile_is_on_the_page_with_its_type() {
         let schema = reader_schema();
-        let page = reference_markdown("Reader profiles", &schema);
+        let page = reference_markdown("Reader profiles", "reader", &schema);
         for field in [
             "name",
             "description",
@@ -175,5 +216,19 @@ mod tests {
             page.contains("| `host_overhead` | duration | required |"),
             "{page}"
         );
+    }
+
+    #[test]
+    fn a_card_profiles_groups_are_listed_field_by_field() {
+        let page = reference_markdown("Card profiles", "card", &card_schema());
+        for row in [
+            "| `device` |",
+            "| `contactless` | group | required |",
+            "| `processing.select` | duration |",
+            "| `mf_objects` | list of one of `0042`",
+            "| `atr` | hex bytes |",
+        ] {
+            assert!(page.contains(row), "{row}:\n{page}");
+        }
     }
 }

@@ -86,6 +86,8 @@ pub struct GenTestPkiArgs {
 pub enum ProfileKind {
     /// Reader profiles (`--reader FILE`, `kazasu calibrate`'s output).
     Reader,
+    /// Card profiles (`--card FILE`).
+    Card,
 }
 
 /// `kazasu schema`'s options.
@@ -107,7 +109,12 @@ pub fn schema(a: &SchemaArgs) -> ExitCode {
         (Some(ProfileKind::Reader), false) => out!("{}", ps::reader_schema_text()),
         (Some(ProfileKind::Reader), true) => out!(
             "{}",
-            ps::reference_markdown("Reader profiles", &ps::reader_schema())
+            ps::reference_markdown("Reader profiles", "reader", &ps::reader_schema())
+        ),
+        (Some(ProfileKind::Card), false) => out!("{}", ps::schema_text(&ps::card_schema())),
+        (Some(ProfileKind::Card), true) => out!(
+            "{}",
+            ps::reference_markdown("Card profiles", "card", &ps::card_schema())
         ),
     }
     ExitCode::SUCCESS

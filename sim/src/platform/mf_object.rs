@@ -64,6 +64,23 @@ impl Serialize for MfObject {
     }
 }
 
+impl schemars::JsonSchema for MfObject {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MfObject".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let tags: Vec<String> = MfObject::ALL
+            .iter()
+            .map(|o| format!("{:04X}", o.tag()))
+            .collect();
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A data object GET DATA answers at MF level, by its tag",
+            "enum": tags
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for MfObject {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;

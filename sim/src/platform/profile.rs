@@ -71,6 +71,20 @@ impl Serialize for HexBytes {
     }
 }
 
+impl schemars::JsonSchema for HexBytes {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "HexBytes".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "Bytes in hex, spaces or colons between them allowed: \"00 00 05 E0\"",
+            "pattern": "^[0-9A-Fa-f:\\s]*$",
+            "examples": ["00 00 05 E0"]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for HexBytes {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
@@ -81,7 +95,7 @@ impl<'de> Deserialize<'de> for HexBytes {
 }
 
 /// What kind of device the profile is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Device {
     /// The physical My Number card.
@@ -95,7 +109,7 @@ pub enum Device {
 }
 
 /// An application the card carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AppletName {
     /// 公的個人認証AP (JPKI).
@@ -115,7 +129,7 @@ pub enum AppletName {
 }
 
 /// ISO/IEC 14443 type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum NfcType {
     /// Type A (RATS/ATS).
     A,
@@ -124,7 +138,7 @@ pub enum NfcType {
 }
 
 /// How the card's UID (Type A) or PUPI (Type B) behaves across taps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum UidBehaviour {
     /// The same identifier on every tap.
@@ -134,7 +148,7 @@ pub enum UidBehaviour {
 }
 
 /// What the card answers to the iPhone's last-command indicator `80 FC 00 00`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LastCommandIndicator {
     /// 90 00 (iPhone).
@@ -146,7 +160,7 @@ pub enum LastCommandIndicator {
 }
 
 /// Contactless parameters: what the reader sees during activation.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contactless {
     /// Type A or B.
@@ -181,7 +195,7 @@ fn default_options() -> Sourced<u8> {
 }
 
 /// Processing times of the card per command class.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Processing {
     /// SELECT (application or file).
@@ -201,7 +215,7 @@ pub struct Processing {
 }
 
 /// Parameters of the JPKI AP.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JpkiParams {
     /// The token name in EF 0006 (space-padded to 32 bytes).
@@ -225,7 +239,7 @@ pub struct JpkiParams {
 }
 
 /// Parameters of the 券面事項入力補助AP.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardInfoParams {
     /// Tries of the card-info PIN (EF 0011).
@@ -235,7 +249,7 @@ pub struct CardInfoParams {
 }
 
 /// Parameters of the 券面事項確認AP.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardFaceParams {
     /// Tries of the birth-date key (EF 0011).
@@ -245,7 +259,7 @@ pub struct CardFaceParams {
 }
 
 /// Parameters of an application whose only credential is a 4-digit PIN (共通カードAP, 住基AP).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PinAppParams {
     /// Tries of the PIN (EF 001C).
@@ -253,7 +267,7 @@ pub struct PinAppParams {
 }
 
 /// The phone approval (iPhone: Face ID / Touch ID) that authorises the auth key.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalParams {
     /// How long an approval lasts.
@@ -263,7 +277,7 @@ pub struct ApprovalParams {
 }
 
 /// Parameters of the readertest applet.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadertestParams {
     /// `apdu` (case 4 answers with data) or `tpdu` (case 4 answers 61 xx, data by GET RESPONSE).
@@ -273,7 +287,7 @@ pub struct ReadertestParams {
 }
 
 /// How the readertest applet answers case 4 commands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReadertestMode {
     /// Data in the response.
@@ -283,7 +297,7 @@ pub enum ReadertestMode {
 }
 
 /// A card profile.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardProfile {
     /// Its name (`android-jpki`).
