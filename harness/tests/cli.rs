@@ -542,18 +542,7 @@ fn a_script_event_for_an_unserved_slot_is_refused() {
 fn bundled_suites_run_by_name_from_any_folder() {
     let dir = std::env::temp_dir().join(format!("kazasu-nowhere-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kazasu"))
-            .current_dir(&dir)
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let run = |args: &[&str]| common::run_in(&dir, "kazasu", args);
     let (code, out) = run(&["run", "scenarios/onboarding/"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
@@ -600,29 +589,6 @@ fn reproduce_lines_run_from_any_folder_with_the_options_used() {
         profile.replace("basic-106k", "acme-r10"),
     )
     .unwrap();
-    let in_dir = |dir: &std::path::Path, program: &str, args: &[&str]| {
-        let out = std::process::Command::new(program)
-            .current_dir(dir)
-            .args(args)
-            .env(
-                "PATH",
-                format!(
-                    "{}:{}",
-                    std::path::Path::new(env!("CARGO_BIN_EXE_kazasu"))
-                        .parent()
-                        .unwrap()
-                        .display(),
-                    std::env::var("PATH").unwrap_or_default()
-                ),
-            )
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
-    let kz = env!("CARGO_BIN_EXE_kazasu");
     for extra in [
         vec![],
         vec!["--reader", "acme.yaml"],
@@ -630,7 +596,7 @@ fn reproduce_lines_run_from_any_folder_with_the_options_used() {
     ] {
         let mut args = vec!["run", "fails.yaml"];
         args.extend(&extra);
-        let (code, out) = in_dir(&here, kz, &args);
+        let (code, out) = common::run_in(&here, "kazasu", &args);
         assert_eq!(code, Some(1), "{out}");
         let line = out
             .lines()
@@ -646,7 +612,7 @@ fn reproduce_lines_run_from_any_folder_with_the_options_used() {
                 assert!(line.contains(e), "{extra:?} not carried: {line}");
             }
         }
-        let (again, out_again) = in_dir(&elsewhere, "sh", &["-c", line]);
+        let (again, out_again) = common::run_in(&elsewhere, "sh", &["-c", line]);
         assert_eq!(again, Some(1), "`{line}` from another folder: {out_again}");
         let verdict = |o: &str| {
             o.lines()

@@ -4,6 +4,8 @@
 //! a failure.
 #![cfg(feature = "pcsc")]
 
+mod common;
+
 use kazasu::link::pcsc::{PcscBackend, Timeouts};
 use kazasu::link::vpcd::Pace;
 use kazasu::run::{self, RunOptions, Status};
@@ -833,29 +835,9 @@ fn a_real_stack_reproduce_line_runs_through_pcscd_from_any_folder() {
         "name: expects the wrong answer through pcscd\nsteps:\n  - tap\n  - select: jpki\n  - apdu: 00 B0 8A 00 04\n    expect: { sw: \"6A82\" }\n",
     )
     .unwrap();
-    let run = |dir: &std::path::Path, program: &str, args: &[&str]| {
-        let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_kazasu"))
-            .parent()
-            .unwrap()
-            .display()
-            .to_string();
-        let out = std::process::Command::new(program)
-            .current_dir(dir)
-            .args(args)
-            .env(
-                "PATH",
-                format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()),
-            )
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
-    let (code, out) = run(
+    let (code, out) = common::run_in(
         &here,
-        env!("CARGO_BIN_EXE_kazasu"),
+        "kazasu",
         &["run", "fails.yaml", "--backend", "pcsc", "--slots", "2"],
     );
     assert_eq!(code, Some(1), "{out}");
@@ -864,7 +846,7 @@ fn a_real_stack_reproduce_line_runs_through_pcscd_from_any_folder() {
         .find_map(|l| l.trim().strip_prefix("reproduce: "))
         .unwrap_or_else(|| panic!("no reproduce line: {out}"));
     assert!(line.contains("--backend pcsc"), "{line}");
-    let (again, out_again) = run(&elsewhere, "sh", &["-c", line]);
+    let (again, out_again) = common::run_in(&elsewhere, "sh", &["-c", line]);
     assert_eq!(again, Some(1), "`{line}`: {out_again}");
     let actual = |o: &str| {
         o.lines()

@@ -32,3 +32,27 @@ pub fn read_frame(s: &mut std::net::TcpStream) -> Vec<u8> {
     s.read_exact(&mut payload).unwrap();
     payload
 }
+
+/// Runs `program` in `dir` with the kazasu binary's folder first on PATH, as a user with kazasu
+/// installed runs it from a folder of theirs; returns its exit code and stdout + stderr.
+#[allow(dead_code)]
+pub fn run_in(dir: &std::path::Path, program: &str, args: &[&str]) -> (Option<i32>, String) {
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_kazasu"))
+        .parent()
+        .expect("the binary's folder")
+        .display()
+        .to_string();
+    let out = std::process::Command::new(program)
+        .current_dir(dir)
+        .args(args)
+        .env(
+            "PATH",
+            format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default()),
+        )
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
