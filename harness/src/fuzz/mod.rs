@@ -267,13 +267,26 @@ pub fn reproduce_command(
     scenario: Option<&Path>,
 ) -> String {
     use crate::report::shell_quote;
+    // Files by their absolute paths: the line runs from any folder (the host command is the
+    // user's own and stays as given).
+    let absolute = |p: &Path| {
+        std::path::absolute(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let profile = if Path::new(&spec.profile).is_file() {
+        absolute(Path::new(&spec.profile))
+    } else {
+        spec.profile.clone()
+    };
     let card = match &spec.identity {
-        Some(i) => format!("{}:{i}", spec.profile),
-        None => spec.profile.clone(),
+        Some(i) => format!("{profile}:{i}"),
+        None => profile,
     };
     let mut s = format!(
         "kazasu fuzz-host --replay {} --card {} --seed {seed}",
-        shell_quote(&recording.display().to_string()),
+        shell_quote(&absolute(recording)),
         shell_quote(&card)
     );
     match target {
@@ -303,10 +316,7 @@ pub fn reproduce_command(
                 humantime::format_duration(*timeout)
             ));
             if let Some(p) = scenario {
-                s.push_str(&format!(
-                    " --scenario {}",
-                    shell_quote(&p.display().to_string())
-                ));
+                s.push_str(&format!(" --scenario {}", shell_quote(&absolute(p))));
             }
             for c in expect_exit.iter().flatten() {
                 s.push_str(&format!(" --expect-exit {c}"));
@@ -596,11 +606,18 @@ mod tests {
             &target,
             None,
         );
+        // The recording by its absolute path, so that the line runs from any folder.
+        let recording = std::env::current_dir()
+            .unwrap()
+            .join("out/finding-1.min.jsonl");
         assert_eq!(
             line,
-            "kazasu fuzz-host --replay out/finding-1.min.jsonl --card mynumber-card:yamada-taro \
-             --seed 3 --slot 1 --timeout 3s --expect-exit 0 -- ci/hosts/crashing-host.sh \
-             'Virtual PCD 00 01'"
+            format!(
+                "kazasu fuzz-host --replay {} --card mynumber-card:yamada-taro \
+                 --seed 3 --slot 1 --timeout 3s --expect-exit 0 -- ci/hosts/crashing-host.sh \
+                 'Virtual PCD 00 01'",
+                recording.display()
+            )
         );
         assert_eq!(
             (apdus(1), apdus(3)),
