@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 kazasu=${1:-target/release/kazasu}
 out=scenarios/traces
-pcscd_log=${KAZASU_PCSCD_LOG:-target/pcscd.log}
+pcscd_log=target/stack/pcscd.log
 name=capture-traces
 serve_duration=60s
 source ci/lib.sh

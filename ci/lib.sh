@@ -32,7 +32,7 @@ serve() {
     sleep 0.1
   done
   fail "the served card did not appear in pcscd within 30 s: $(cat "$work/serve.err")
-pcscd: $(tail -20 "${KAZASU_PCSCD_LOG:-target/pcscd.log}" 2>/dev/null)"
+pcscd: $(tail -20 "target/stack/pcscd.log" 2>/dev/null)"
 }
 
 stop_serving() {

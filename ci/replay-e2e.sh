@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 kazasu=${1:-target/release/kazasu}
-pcscd_log=${KAZASU_PCSCD_LOG:-target/pcscd.log}
+pcscd_log=target/stack/pcscd.log
 work=$(mktemp -d)
 bg_pid=
 cleanup() {

@@ -22,7 +22,8 @@ trap cleanup EXIT
 cd "$work"
 export PATH="$work/bin:$PATH"
 
-kazasu stack up --slots 4 --dir "$work/stack" --debug >readers.txt 2>up.err || fail "up failed: $(cat up.err)"
+# A relative folder (pcscd itself wants absolute paths).
+kazasu stack up --slots 4 --dir stack --debug >readers.txt 2>up.err || fail "up failed: $(cat up.err)"
 [ "$(wc -l <readers.txt)" = 4 ] || fail "up printed $(wc -l <readers.txt) reader names, not 4"
 grep -qx "Virtual PCD 1 00 00" readers.txt || fail "no 'Virtual PCD 1 00 00' among: $(cat readers.txt)"
 listed=$(opensc-tool -l 2>&1 | grep -c "Virtual PCD" || true)

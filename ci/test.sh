@@ -27,7 +27,9 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
-step "pcscd + vpcd"
+step "cargo test --no-run: every test and the kazasu binary built (ci/pcscd.sh runs its kazasu stack up)"
+cargo test --workspace --features kazasu/pcsc --locked --no-run
+step "pcscd + vpcd (kazasu stack up)"
 trap 'ci/pcscd.sh stop' EXIT
 ci/pcscd.sh start
 step "cargo test (with the real-stack backend)"

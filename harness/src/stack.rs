@@ -217,7 +217,9 @@ fn tail(log: &Path) -> String {
 
 /// Starts pcscd with the vpcd readers and waits until every slot listens.
 pub fn up(opts: &StackOptions) -> Result<Up, StackError> {
-    let readers = plan(opts.slots, &opts.dir)?;
+    // pcscd takes its reader.conf, and the conf its drivers, by absolute path only.
+    let dir = std::path::absolute(&opts.dir).map_err(file_error(&opts.dir))?;
+    let readers = plan(opts.slots, &dir)?;
     if std::os::unix::net::UnixStream::connect(PCSCD_SOCKET).is_ok() {
         return if closed_ports(&readers).is_empty() {
             Ok(Up::AlreadyUp)
@@ -233,15 +235,15 @@ pub fn up(opts: &StackOptions) -> Result<Up, StackError> {
             .filter(|d| d.is_file())
             .ok_or(StackError::NoDriver)?,
     };
-    std::fs::create_dir_all(&opts.dir).map_err(file_error(&opts.dir))?;
+    std::fs::create_dir_all(&dir).map_err(file_error(&dir))?;
     for r in &readers {
         std::fs::copy(&driver, &r.library).map_err(file_error(&r.library))?;
     }
-    let conf = opts.dir.join("reader.conf");
+    let conf = dir.join("reader.conf");
     std::fs::write(&conf, reader_conf(&readers)).map_err(file_error(&conf))?;
     // pcscd's socket folder; pcscd says why in its log when it cannot make or use it.
     let _ = std::fs::create_dir_all("/run/pcscd");
-    let log = opts.dir.join("pcscd.log");
+    let log = dir.join("pcscd.log");
     let log_file = std::fs::File::create(&log).map_err(file_error(&log))?;
     let mut command = std::process::Command::new("pcscd");
     command.arg("--foreground");
@@ -260,7 +262,7 @@ pub fn up(opts: &StackOptions) -> Result<Up, StackError> {
             .spawn()
             .map_err(StackError::NoPcscd)?
     };
-    let pid_file = opts.dir.join("pcscd.pid");
+    let pid_file = dir.join("pcscd.pid");
     std::fs::write(&pid_file, child.id().to_string()).map_err(file_error(&pid_file))?;
     let started = Instant::now();
     loop {
@@ -274,7 +276,8 @@ pub fn up(opts: &StackOptions) -> Result<Up, StackError> {
             });
         }
         let closed = closed_ports(&readers);
-        if closed.is_empty() {
+        // Every slot listens and PC/SC clients get an answer: the next command never races.
+        if closed.is_empty() && std::os::unix::net::UnixStream::connect(PCSCD_SOCKET).is_ok() {
             return Ok(Up::Started {
                 pid: child.id(),
                 log,

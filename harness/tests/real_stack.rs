@@ -823,6 +823,7 @@ fn the_ready_file_appears_once_pcscd_has_the_card() {
 /// another folder it fails the same way through pcscd again.
 #[test]
 fn a_real_stack_reproduce_line_runs_through_pcscd_from_any_folder() {
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
     if !stack_available() {
         return;
     }
