@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kazasu's test command: installs what the tests need (Debian packages), checks formatting and
 # lints, starts pcscd with vsmartcard's vpcd driver, runs every unit, property, snapshot,
-# end-to-end and real-stack test, runs the bundled suite in-process (with every report), builds
+# end-to-end and real-stack test, runs the bundled suite in-process (with every report; its pcapng
+# read by tshark), builds
 # the book (docs/) with mdBook and checks its pages and links, opens the HTML report in a headless
 # browser, checks a signed certification bundle, walks the onboarding service (scenarios, its
 # HTML pages in headless Chromium), checks interoperability with real PC/SC clients (OpenSC,
@@ -41,6 +42,8 @@ kazasu=target/debug/kazasu
 disk
 step "the bundled suite in-process, every report"
 "$kazasu" run --junit target/kazasu-junit.xml --json target/kazasu.json --html target/kazasu.html
+step "the bundled suite as pcapng (run --pcap), read by Debian's tshark against the JSON report"
+ci/pcap-check.sh "$kazasu"
 step "reader profiles against kazasu schema --profile reader, by Debian's python3-jsonschema"
 ci/profile-schema.sh "$kazasu"
 step "the book: mdbook build of docs/, every page listed and every link between pages"

@@ -31,6 +31,7 @@ pub mod fuzz;
 pub mod host;
 pub mod link;
 pub mod onboarding;
+pub mod pcapng;
 pub mod profile_schema;
 pub mod profiles;
 pub mod record;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 const HARNESS_FLOORS: &[&[&str]] = &[
     &["files", "profiles", "profile_schema", "record", "text"],
     &["scenario", "link", "stack"],
-    &["host"],
+    &["host", "pcapng"],
     &["onboarding"],
     &["run"],
     &["report", "serve", "calibrate"],

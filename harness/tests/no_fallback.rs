@@ -80,7 +80,7 @@ fn run_rewritten(yaml: &str, rule: (Vec<u8>, Vec<u8>)) -> CaseResult {
             rule: rule.clone(),
         }))
     };
-    run_case_on(&cases[0], 1, 0, &factory, None)
+    run_case_on(&cases[0], 1, 0, &factory, None, false)
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn an_answer_that_is_not_json_fails_expectations_about_json() {
         let scenarios = suite::parse(&yaml, "t.yaml").unwrap();
         let cases =
             suite::expand(&scenarios, "t.yaml", &suite::Overrides::NONE).expect("profiles load");
-        let r = run_case_on(&cases[0], 1, 0, &kazasu::run::inproc, Some(&url));
+        let r = run_case_on(&cases[0], 1, 0, &kazasu::run::inproc, Some(&url), false);
         assert_eq!(r.status, Status::Failed, "{expect}: {:?}", r.failure);
         let f = r.failure.unwrap();
         assert!(f.actual.contains("not JSON: <html>maintenance"), "{f:?}");

@@ -270,7 +270,7 @@ fn run_one(yaml: &str, target: Option<&str>) -> kazasu::run::CaseResult {
     suite::check(&scenarios, "t.yaml").unwrap();
     let cases =
         suite::expand(&scenarios, "t.yaml", &suite::Overrides::NONE).expect("profiles load");
-    kazasu::run::run_case_on(&cases[0], 1, 0, &kazasu::run::inproc, target)
+    kazasu::run::run_case_on(&cases[0], 1, 0, &kazasu::run::inproc, target, false)
 }
 
 #[test]

@@ -7,7 +7,7 @@ use kazasu::report::{self, Summary};
 use kazasu::run::{self, RunOptions, Status};
 use kazasu::scenario::suite::{self, Partition, Selection};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -63,6 +63,12 @@ pub struct RunArgs {
     /// Write the HTML report here.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Write what the cases put on the air and every APDU here, as pcapng for Wireshark and
+    /// tshark (secrets out): per case an ISO 14443 interface (link type 264: activation,
+    /// blocks, WTX, the field on and off) and an APDU interface that decodes as ISO 7816 with
+    /// no setting. Through pcscd (--backend pcsc) the APDUs only.
+    #[arg(long, value_name = "FILE.pcapng")]
+    pub pcap: Option<PathBuf>,
     /// Where the cards live.
     #[arg(long, value_enum, default_value = "inproc")]
     pub backend: BackendChoice,
@@ -153,7 +159,7 @@ fn cases(select: &Select) -> Result<Vec<suite::Case>, InputFailure> {
 /// backend and device, the pace, the onboarding service.
 fn reproduce_with(a: &RunArgs) -> Vec<String> {
     let spec = |s: &str| {
-        let p = std::path::Path::new(s);
+        let p = Path::new(s);
         if p.is_file() && p.is_relative() {
             std::fs::canonicalize(p).map_or_else(|_| s.to_string(), |p| p.display().to_string())
         } else {
@@ -202,6 +208,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
         fail_fast: a.fail_fast,
         target: a.target.clone(),
         reproduce_with: reproduce_with(&a),
+        capture: a.pcap.is_some(),
     };
     let factory = match &a.device {
         Some(_) if a.select.paths.is_empty() => {
@@ -292,11 +299,46 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
             &html::render(&results, &summary, a.seed, backend, &coverage, &cases),
         )?;
     }
+    if let Some(p) = &a.pcap {
+        write_pcap(p, &results)?;
+    }
     Ok(if summary.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Writes the run's capture to `path`, streamed case by case, and says what it holds.
+fn write_pcap(path: &Path, results: &[run::CaseResult]) -> Result<(), InputFailure> {
+    use kazasu::pcapng::export::{self, CaseToWrite};
+    let empty = kazasu::pcapng::tap::CaseCapture::default();
+    let cases: Vec<CaseToWrite<'_>> = results
+        .iter()
+        .map(|r| CaseToWrite {
+            name: &r.name,
+            about: format!("card {}, reader {}, {:?}", r.card, r.reader, r.status).to_lowercase(),
+            capture: r.capture.as_ref().unwrap_or(&empty),
+        })
+        .collect();
+    let failed = |e: std::io::Error| InputFailure(format!("cannot write {}: {e}", path.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(failed)?);
+    let application = concat!("kazasu ", env!("CARGO_PKG_VERSION"));
+    let written = export::write(&mut out, application, &cases).map_err(failed)?;
+    std::io::Write::flush(&mut out).map_err(failed)?;
+    eprintln!(
+        "pcap: {} case{}, {} APDUs, {} air frames and field switches in {} (open it in \
+         Wireshark; the APDUs inside the air frames decode with `-d iso14443.subdissector,iso7816`)",
+        written.cases,
+        if written.cases == 1 { "" } else { "s" },
+        written.commands,
+        written.air,
+        path.display()
+    );
+    Ok(())
 }
 
 /// A backend factory of the CLI's.

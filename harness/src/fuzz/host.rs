@@ -343,7 +343,7 @@ impl InProcessHost for ScenarioHost {
                 .take()
                 .ok_or_else(|| "the served card is used once".to_string())
         };
-        let result = crate::run::run_case_on(&self.case, self.seed, 0, &factory, None);
+        let result = crate::run::run_case_on(&self.case, self.seed, 0, &factory, None, false);
         match result.status {
             crate::run::Status::Passed => Ok(()),
             _ => Err(crate::report::failure_text(&result)),

@@ -2,6 +2,7 @@
 //! the default and the real PC/SC stack (pcscd + vpcd) behind the same face.
 
 use crate::link::transport::Transport;
+use kazasu_sim::reader::air::AirRecord;
 use kazasu_sim::{LinkError, Reader, SimDuration};
 
 /// What the runner needs from a backend: a [`Transport`] (APDUs, simulated time, the frames of
@@ -34,6 +35,12 @@ pub trait Backend: Transport + Send {
     /// Whether the backend applies a case's planned faults (a physical card does not).
     fn injects_faults(&self) -> bool {
         true
+    }
+    /// From now on, keeps the air with its bytes, where the backend models it.
+    fn keep_air(&mut self) {}
+    /// The air kept since the last call (nothing where the air is not modelled).
+    fn take_air(&mut self) -> Vec<AirRecord> {
+        Vec::new()
     }
 }
 
@@ -70,6 +77,12 @@ impl Backend for Reader {
     }
     fn missed_faults(&self) -> Vec<String> {
         describe_missed(self)
+    }
+    fn keep_air(&mut self) {
+        Reader::keep_air(self)
+    }
+    fn take_air(&mut self) -> Vec<AirRecord> {
+        Reader::take_air(self)
     }
 }
 

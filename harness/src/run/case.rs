@@ -9,6 +9,7 @@ use super::expect::check;
 use super::result::{CaseResult, Failure, Status, StepResult, blank};
 use super::world::{World, context};
 use crate::link::backend::Backend;
+use crate::pcapng::tap::{SharedCapture, Tap};
 use crate::record::Transcript;
 use crate::scenario::suite::{Case, stable_hash};
 use crate::scenario::{CardAction, Mismatch, Step};
@@ -34,7 +35,7 @@ pub fn case_seed(case: &Case, run_seed: u64) -> u64 {
 
 /// Runs one case in-process.
 pub fn run_case(case: &Case, run_seed: u64) -> CaseResult {
-    run_case_on(case, run_seed, 0, &inproc, None)
+    run_case_on(case, run_seed, 0, &inproc, None, false)
 }
 
 /// Why the card on a physical reader is not the case's card (`None`: it is, or the reader's
@@ -68,6 +69,7 @@ pub fn run_case_on(
     worker: usize,
     factory: &BackendFactory,
     target: Option<&str>,
+    capture: bool,
 ) -> CaseResult {
     let started = Instant::now();
     let seed = case_seed(case, run_seed);
@@ -150,6 +152,15 @@ pub fn run_case_on(
         secrets.insert(name.to_string(), own.map_or(pin, Secret::new));
     }
     secrets.extend(case.scenario.secrets.clone());
+    // With a capture, a listening post between the case and its backend (secrets kept out).
+    let listening = capture.then(SharedCapture::default);
+    let reader = match &listening {
+        Some(c) => {
+            let known = secrets.values().map(|s| s.expose().as_bytes().to_vec());
+            Box::new(Tap::new(reader, c.clone(), known.collect())) as Box<dyn Backend>
+        }
+        None => reader,
+    };
     let mut world = World {
         reader,
         device,
@@ -181,6 +192,10 @@ pub fn run_case_on(
             Some(n) => format!("{} ({n})", step.keyword()),
             None => step.keyword().to_string(),
         };
+        if let Some(c) = &listening {
+            let mark = format!("{}, step {}: {label}", case.name, i + 1);
+            c.lock().expect("capture lock").mark(mark);
+        }
         let t0 = world.reader.now();
         let first_apdu = world.transcript.entries.len();
         let outcome = match step {
@@ -280,6 +295,7 @@ pub fn run_case_on(
     result.sim_time_ns = total.as_nanos();
     result.wall_time_ns = started.elapsed().as_nanos() as u64;
     result.transcript = world.transcript;
+    result.capture = listening.map(|c| std::mem::take(&mut *c.lock().expect("capture lock")));
     result
 }
 

@@ -21,6 +21,8 @@ pub struct RunOptions {
     /// The options every case's reproduce line carries, as arguments (see
     /// [`CaseResult::reproduce_with`]).
     pub reproduce_with: Vec<String>,
+    /// Keep every case's packets for a pcapng file ([`CaseResult::capture`]).
+    pub capture: bool,
 }
 
 impl Default for RunOptions {
@@ -31,6 +33,7 @@ impl Default for RunOptions {
             fail_fast: false,
             target: None,
             reproduce_with: Vec::new(),
+            capture: false,
         }
     }
 }
@@ -73,6 +76,7 @@ pub fn run_with(
                             worker,
                             factory,
                             opts.target.as_deref(),
+                            opts.capture,
                         )
                     };
                     result.reproduce_with = opts.reproduce_with.clone();

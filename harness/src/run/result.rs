@@ -91,6 +91,10 @@ pub struct CaseResult {
     /// as arguments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reproduce_with: Vec<String>,
+    /// What the case put on its links, whole and with secrets out, when the run captures
+    /// (`run --pcap`).
+    #[serde(skip)]
+    pub capture: Option<crate::pcapng::tap::CaseCapture>,
 }
 
 pub(super) fn blank(case: &Case, seed: u64, run_seed: u64, status: Status) -> CaseResult {
@@ -121,6 +125,7 @@ pub(super) fn blank(case: &Case, seed: u64, run_seed: u64, status: Status) -> Ca
         transcript: Transcript::default(),
         note: None,
         reproduce_with: Vec::new(),
+        capture: None,
     }
 }
 

@@ -6,13 +6,17 @@
 //! The reader owns the medium between the two protocol machines: it moves frames, charges
 //! their air time and the waiting times to the clock, and never sleeps.
 
+pub mod air;
 pub mod fault;
+pub mod log;
 pub mod profile;
+
+pub use log::{Direction, Fate, FrameRecord, FrameWhat};
 
 use crate::card::Card;
 use crate::iso7816::apdu::Command;
 use crate::iso7816::status::StatusWord;
-use crate::iso14443::frame::{Block, BlockKind, append_crc};
+use crate::iso14443::frame::{Block, append_crc};
 use crate::iso14443::pcd::{Pcd, PcdAction, PcdError};
 use crate::iso14443::picc::{Phase, Picc};
 use crate::iso14443::timing;
@@ -21,7 +25,6 @@ use crate::time::{SimDuration, SimTime};
 use fault::{Action, FaultPlan, FrameFault};
 use profile::{CollisionHandling, ExtendedApdus, ReaderProfile};
 use serde::Serialize;
-use std::fmt;
 use std::sync::Arc;
 
 /// Why a reader operation failed, as the host would see it.
@@ -46,164 +49,6 @@ pub enum LinkError {
     /// The reader does not carry extended-length APDUs.
     #[error("the reader does not support extended-length APDUs")]
     ExtendedApduUnsupported,
-}
-
-/// Which way a frame goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// Reader to card.
-    ToCard,
-    /// Card to reader.
-    ToReader,
-}
-
-/// What a frame is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FrameWhat {
-    /// REQA (Type A short frame).
-    Reqa,
-    /// ATQA.
-    Atqa,
-    /// Anticollision at a cascade level.
-    Anticollision(u8),
-    /// UID bytes of a cascade level.
-    Uid(u8),
-    /// SELECT at a cascade level.
-    Select(u8),
-    /// SAK.
-    Sak,
-    /// RATS.
-    Rats,
-    /// ATS.
-    Ats,
-    /// PPS request.
-    Pps,
-    /// PPS response.
-    PpsResponse,
-    /// REQB.
-    Reqb,
-    /// ATQB.
-    Atqb,
-    /// ATTRIB.
-    Attrib,
-    /// Answer to ATTRIB.
-    AttribAnswer,
-    /// An ISO 14443-4 block.
-    Block {
-        /// Kind.
-        kind: BlockKind,
-        /// Block number.
-        number: bool,
-    },
-    /// Bytes that are not a valid block.
-    Invalid,
-    /// The reader waited and nothing (valid) came.
-    Timeout,
-}
-
-impl fmt::Display for FrameWhat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            FrameWhat::Block { kind, number } => {
-                let n = u8::from(number);
-                match kind {
-                    BlockKind::I { chaining: true } => write!(f, "I({n})+"),
-                    BlockKind::I { chaining: false } => write!(f, "I({n})"),
-                    BlockKind::RAck => write!(f, "R(ACK,{n})"),
-                    BlockKind::RNak => write!(f, "R(NAK,{n})"),
-                    BlockKind::Deselect => write!(f, "S(DESELECT)"),
-                    BlockKind::Wtx { wtxm } => write!(f, "S(WTX {wtxm})"),
-                }
-            }
-            FrameWhat::Anticollision(l) => write!(f, "ANTICOLLISION CL{l}"),
-            FrameWhat::Uid(l) => write!(f, "UID CL{l}"),
-            FrameWhat::Select(l) => write!(f, "SELECT CL{l}"),
-            FrameWhat::Reqa => write!(f, "REQA"),
-            FrameWhat::Atqa => write!(f, "ATQA"),
-            FrameWhat::Sak => write!(f, "SAK"),
-            FrameWhat::Rats => write!(f, "RATS"),
-            FrameWhat::Ats => write!(f, "ATS"),
-            FrameWhat::Pps => write!(f, "PPS"),
-            FrameWhat::PpsResponse => write!(f, "PPS response"),
-            FrameWhat::Reqb => write!(f, "REQB"),
-            FrameWhat::Atqb => write!(f, "ATQB"),
-            FrameWhat::Attrib => write!(f, "ATTRIB"),
-            FrameWhat::AttribAnswer => write!(f, "ATTRIB answer"),
-            FrameWhat::Invalid => write!(f, "(invalid)"),
-            FrameWhat::Timeout => write!(f, "(no answer)"),
-        }
-    }
-}
-
-/// What happened to a frame on the air.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Fate {
-    /// Arrived intact.
-    Delivered,
-    /// Never arrived.
-    Lost,
-    /// Arrived with a CRC error.
-    Corrupted,
-    /// The field dropped during it.
-    FieldOff,
-}
-
-/// In words, for people: `delivered`, `lost`, `CRC error`, `field off`.
-impl fmt::Display for Fate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Fate::Delivered => "delivered",
-            Fate::Lost => "lost",
-            Fate::Corrupted => "CRC error",
-            Fate::FieldOff => "field off",
-        })
-    }
-}
-
-/// One frame (or time-out) in the log. Holds no frame bytes, so no secret can leak through it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct FrameRecord {
-    /// Start on the air.
-    pub start: SimTime,
-    /// End on the air.
-    pub end: SimTime,
-    /// Direction.
-    pub dir: Direction,
-    /// What the frame is.
-    pub what: FrameWhat,
-    /// Bytes on the air, CRC included.
-    pub len: u16,
-    /// Bit rate, kbit/s.
-    pub kbps: u16,
-    /// What happened to it.
-    pub fate: Fate,
-}
-
-impl fmt::Display for FrameRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let arrow = match self.dir {
-            Direction::ToCard => "PCD→PICC",
-            Direction::ToReader => "PICC→PCD",
-        };
-        let fate = match self.fate {
-            Fate::Delivered => "",
-            Fate::Lost => " LOST",
-            Fate::Corrupted => " CRC ERROR",
-            Fate::FieldOff => " FIELD OFF",
-        };
-        write!(
-            f,
-            "{:>12.3} ms {:>9.3} ms  {arrow}  {:<16} {:>4} B @{}k{fate}",
-            self.start.as_nanos() as f64 / 1e6,
-            self.end.since(self.start).as_nanos() as f64 / 1e6,
-            self.what.to_string(),
-            self.len,
-            self.kbps
-        )
-    }
 }
 
 /// A presence change.
@@ -250,6 +95,8 @@ pub struct Reader {
     taps: u32,
     frames: Vec<FrameRecord>,
     events: Vec<Event>,
+    /// The air with its bytes, when kept ([`Reader::keep_air`]).
+    air: Option<Vec<air::AirRecord>>,
 }
 
 impl Reader {
@@ -272,7 +119,33 @@ impl Reader {
             taps: 0,
             frames: Vec::new(),
             events: Vec::new(),
+            air: None,
         }
+    }
+
+    /// From now on, keeps every frame's bytes and the field switching ([`Reader::take_air`]).
+    pub fn keep_air(&mut self) {
+        self.air.get_or_insert_with(Vec::new);
+    }
+
+    /// The air kept since the last call (empty unless [`Reader::keep_air`] was called).
+    pub fn take_air(&mut self) -> Vec<air::AirRecord> {
+        self.air.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn air_record(&mut self, at: SimTime, end: SimTime, kind: air::AirKind) {
+        if let Some(air) = self.air.as_mut() {
+            air.push(air::AirRecord { at, end, kind });
+        }
+    }
+
+    fn field(&mut self, on: bool) {
+        let kind = if on {
+            air::AirKind::FieldOn
+        } else {
+            air::AirKind::FieldOff
+        };
+        self.air_record(self.now, self.now, kind);
     }
 
     /// The reader's profile.
@@ -382,9 +255,14 @@ impl Reader {
         dir: Direction,
         what: FrameWhat,
         len: usize,
+        bytes: &[u8],
         fate: Fate,
     ) -> SimTime {
         let air = timing::frame_air_time(self.nfc, self.kbps, len, dir == Direction::ToReader);
+        if self.air.is_some() {
+            let bytes = bytes.to_vec();
+            self.air_record(start, start + air, air::AirKind::Frame { dir, bytes, fate });
+        }
         self.frames.push(FrameRecord {
             start,
             end: start + air,
@@ -400,15 +278,24 @@ impl Reader {
     /// Logs a reader frame then the card's answer, advancing the clock.
     fn activation_step(
         &mut self,
-        cmd: (FrameWhat, usize),
-        answer: Option<(FrameWhat, usize)>,
+        cmd: (FrameWhat, Vec<u8>),
+        answer: Option<(FrameWhat, Vec<u8>)>,
     ) -> bool {
-        let end = self.log(self.now, Direction::ToCard, cmd.0, cmd.1, Fate::Delivered);
+        let (what, bytes) = cmd;
+        let end = self.log(
+            self.now,
+            Direction::ToCard,
+            what,
+            bytes.len(),
+            &bytes,
+            Fate::Delivered,
+        );
         self.now = end;
         match answer {
-            Some((what, len)) => {
+            Some((what, bytes)) => {
                 let start = self.now + timing::picc_min_delay(self.nfc);
-                self.now = self.log(start, Direction::ToReader, what, len, Fate::Delivered)
+                let (dir, len) = (Direction::ToReader, bytes.len());
+                self.now = self.log(start, dir, what, len, &bytes, Fate::Delivered)
                     + timing::pcd_min_delay();
                 true
             }
@@ -451,6 +338,7 @@ impl Reader {
             }
             Err(e) => {
                 self.picc.field_off(&mut self.card);
+                self.field(false);
                 Err(e)
             }
         }
@@ -462,6 +350,7 @@ impl Reader {
         match power {
             Power::Cold => {
                 self.picc.field_on(&mut self.card);
+                self.field(true);
                 if actions.contains(&Action::NewUid) {
                     self.card.randomize_uid();
                 }
@@ -471,7 +360,7 @@ impl Reader {
         }
         if actions.contains(&Action::FieldOff) {
             self.picc.field_off(&mut self.card);
-            self.activation_step((FrameWhat::Reqa, 1), None);
+            self.activation_step((FrameWhat::Reqa, air::reqa()), None);
             return Err(LinkError::CardRemoved);
         }
         let collision = actions.contains(&Action::Collision);
@@ -490,57 +379,78 @@ impl Reader {
         match self.nfc {
             NfcType::A => {
                 // REQA is a 7-bit short frame; log it as one byte.
-                let atqa = self.picc.reqa(&self.card).is_some();
-                self.activation_step((FrameWhat::Reqa, 1), atqa.then_some((FrameWhat::Atqa, 2)));
+                let atqa = self.picc.reqa(&self.card);
+                self.activation_step(
+                    (FrameWhat::Reqa, air::reqa()),
+                    atqa.map(|a| (FrameWhat::Atqa, a.to_vec())),
+                );
                 let levels = match self.card.uid().len() {
                     4 => 1,
                     7 => 2,
                     _ => 3,
                 };
                 for level in 1..=levels {
+                    let uid = self
+                        .picc
+                        .anticollision(&self.card, level)
+                        .unwrap_or_default();
                     self.activation_step(
-                        (FrameWhat::Anticollision(level), 2),
-                        Some((FrameWhat::Uid(level), 5)),
+                        (FrameWhat::Anticollision(level), air::anticollision(level)),
+                        Some((FrameWhat::Uid(level), uid.to_vec())),
                     );
                     if collision && level == 1 {
                         if self.profile.collision.value == CollisionHandling::Refuse {
                             return Err(LinkError::Collision);
                         }
                         // Another round with more known bits singles our card out.
+                        let known = air::anticollision_known(level, [uid[0], uid[1]]);
                         self.activation_step(
-                            (FrameWhat::Anticollision(level), 4),
-                            Some((FrameWhat::Uid(level), 3)),
+                            (FrameWhat::Anticollision(level), known),
+                            Some((FrameWhat::Uid(level), uid[2..].to_vec())),
                         );
                     }
-                    self.picc.select(&self.card, level);
-                    self.activation_step((FrameWhat::Select(level), 9), Some((FrameWhat::Sak, 3)));
+                    let sak = self.picc.select(&self.card, level);
+                    self.activation_step(
+                        (FrameWhat::Select(level), air::select(level, uid)),
+                        Some((FrameWhat::Sak, air::sak(sak))),
+                    );
                 }
                 let ats = self.picc.rats(&self.card, fsdi).unwrap_or_default();
-                self.activation_step((FrameWhat::Rats, 4), Some((FrameWhat::Ats, ats.len() + 2)));
+                self.activation_step(
+                    (FrameWhat::Rats, air::rats(fsdi)),
+                    Some((FrameWhat::Ats, air::answer(NfcType::A, &ats))),
+                );
                 self.now += timing::sfgt(c.sfgi.value);
                 if target > 106 {
-                    self.activation_step((FrameWhat::Pps, 5), Some((FrameWhat::PpsResponse, 3)));
+                    self.activation_step(
+                        (FrameWhat::Pps, air::pps(target)),
+                        Some((FrameWhat::PpsResponse, air::pps_response())),
+                    );
                 }
             }
             NfcType::B => {
-                if collision && self.profile.collision.value == CollisionHandling::Refuse {
-                    self.activation_step((FrameWhat::Reqb, 5), Some((FrameWhat::Atqb, 14)));
-                    return Err(LinkError::Collision);
-                }
                 let atqb = self.picc.reqb(&self.card).unwrap_or_default();
+                let atqb_frame = air::answer(NfcType::B, &atqb);
                 self.activation_step(
-                    (FrameWhat::Reqb, 5),
-                    Some((FrameWhat::Atqb, atqb.len() + 2)),
+                    (FrameWhat::Reqb, air::reqb()),
+                    Some((FrameWhat::Atqb, atqb_frame.clone())),
                 );
                 if collision {
+                    if self.profile.collision.value == CollisionHandling::Refuse {
+                        return Err(LinkError::Collision);
+                    }
                     // Slot-MARKER round of the Type B anticollision.
                     self.activation_step(
-                        (FrameWhat::Reqb, 5),
-                        Some((FrameWhat::Atqb, atqb.len() + 2)),
+                        (FrameWhat::Reqb, air::reqb()),
+                        Some((FrameWhat::Atqb, atqb_frame)),
                     );
                 }
-                self.picc.attrib(fsdi);
-                self.activation_step((FrameWhat::Attrib, 11), Some((FrameWhat::AttribAnswer, 3)));
+                let answer = self.picc.attrib(fsdi).unwrap_or(0);
+                let pupi = atqb.get(1..5).unwrap_or_default();
+                self.activation_step(
+                    (FrameWhat::Attrib, air::attrib(pupi, fsdi, target)),
+                    Some((FrameWhat::AttribAnswer, air::answer(NfcType::B, &[answer]))),
+                );
                 self.now += timing::sfgt(c.sfgi.value);
             }
         }
@@ -559,6 +469,7 @@ impl Reader {
     pub fn remove(&mut self) {
         if self.in_field {
             self.picc.field_off(&mut self.card);
+            self.field(false);
             self.in_field = false;
             self.pcd = None;
             self.events.push(Event {
@@ -671,10 +582,12 @@ impl Reader {
     /// afresh (its security state is gone) and is activated again.
     fn recover_after_failure(&mut self) {
         self.picc.field_off(&mut self.card);
+        self.field(false);
         self.pcd = None;
         if self.in_field {
             let keep = std::mem::take(&mut self.frames);
             if self.activate(&[], Power::Cold).is_err() {
+                self.field(false);
                 self.in_field = false;
                 self.events.push(Event {
                     at: self.now,
@@ -703,6 +616,7 @@ impl Reader {
     fn card_leaves(&mut self) {
         self.picc.field_off(&mut self.card);
         if self.in_field {
+            self.field(false);
             self.in_field = false;
             self.events.push(Event {
                 at: self.now,
@@ -736,17 +650,18 @@ impl Reader {
             let what = Self::classify(&frame, self.nfc);
             let fault = self.faults.at_frame(self.exchanges, frame_no, frame.len());
             let (delivered, fate) = match fault {
-                None => (Some(frame), Fate::Delivered),
+                None => (Some(frame.clone()), Fate::Delivered),
                 Some(FrameFault::Lost) => (None, Fate::Lost),
                 Some(FrameFault::Corrupt(i)) => {
-                    let mut f = frame;
+                    let mut f = frame.clone();
                     f[i] ^= 0x5A;
                     (Some(f), Fate::Corrupted)
                 }
                 Some(FrameFault::FieldOff(_)) => (None, Fate::FieldOff),
             };
             let len = delivered.as_ref().map_or(0, Vec::len).max(1);
-            let end = self.log(self.now, Direction::ToCard, what, len, fate);
+            let on_air = delivered.as_deref().unwrap_or(&frame);
+            let end = self.log(self.now, Direction::ToCard, what, len, on_air, fate);
             if fate == Fate::FieldOff {
                 self.card_leaves();
             }
@@ -770,6 +685,7 @@ impl Reader {
                                 Direction::ToReader,
                                 what,
                                 r.frame.len(),
+                                &r.frame,
                                 Fate::Delivered,
                             );
                             action = self.pcd.as_mut().expect("activated").on_frame(&r.frame);
@@ -782,6 +698,7 @@ impl Reader {
                                 Direction::ToReader,
                                 what,
                                 f.len(),
+                                &f,
                                 Fate::Corrupted,
                             );
                             action = self.pcd.as_mut().expect("activated").on_frame(&f);
@@ -789,10 +706,16 @@ impl Reader {
                         Some(FrameFault::FieldOff(b)) if b > 0 => {
                             // The card leaves mid-frame: the reader gets a truncated, broken frame.
                             self.now = start;
-                            self.now =
-                                self.log(start, Direction::ToReader, what, b, Fate::FieldOff);
-                            self.card_leaves();
                             let truncated = &r.frame[..b.min(r.frame.len())];
+                            self.now = self.log(
+                                start,
+                                Direction::ToReader,
+                                what,
+                                b,
+                                truncated,
+                                Fate::FieldOff,
+                            );
+                            self.card_leaves();
                             action = self.pcd.as_mut().expect("activated").on_frame(truncated);
                         }
                         Some(fault) => {
@@ -801,6 +724,7 @@ impl Reader {
                                 Direction::ToReader,
                                 what,
                                 r.frame.len(),
+                                &r.frame,
                                 if fault == FrameFault::Lost {
                                     Fate::Lost
                                 } else {

@@ -98,6 +98,9 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Scenario>, InputError> {
         let hint = Some(hint_for(&e));
         let message = match e.without_snippet() {
             serde_saphyr::Error::Budget { breach, .. } => over_budget(breach),
+            serde_saphyr::Error::MultipleDocuments { .. } => {
+                "a second YAML document (after `---`): a scenario file is one document".to_string()
+            }
             _ => e.to_string(),
         };
         let mut message = message
@@ -376,6 +379,22 @@ mod bom_tests {
         assert!(own.hint.unwrap().contains("kazasu schema"));
         assert!(
             hint(&format!("{base}steps:\n  - wait: unknown field\n")).contains("kazasu schema >")
+        );
+        let two = super::parse(
+            &format!("{base}steps: [tap]\n---\n{base}steps: [tap]\n"),
+            "h.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            two.message.contains("a scenario file is one document"),
+            "{}",
+            two.message
+        );
+        assert!(!two.message.contains("from_str"), "{}", two.message);
+        assert!(
+            two.hint
+                .unwrap()
+                .starts_with("give several cases as a list")
         );
     }
 }

@@ -52,6 +52,9 @@ pub(super) fn hint_for(error: &serde_saphyr::Error) -> String {
         }
         E::SerdeMissingField { .. } => "add the field; `kazasu schema` lists the required ones",
         E::SerdeUnknownVariant { .. } => "use one of the listed words",
+        E::MultipleDocuments { .. } => {
+            "give several cases as a list (`- name: …` for each, no `---`), or one file each"
+        }
         _ => {
             "`kazasu schema > scenario.schema.json` gives an editor the whole format (every step, \
              its arguments and an example of each)"

@@ -1,0 +1,152 @@
+//! `kazasu run --pcap`: the file a user opens in Wireshark holds every APDU of the run (as many
+//! as the JSON report), the air of each case from the field switching on to off, the step that
+//! sent them, and never a PIN; the same seed writes the same bytes.
+
+mod common;
+
+use kazasu::pcapng::block::{self, linktype};
+use kazasu::pcapng::pdu::{self, ApduWay};
+use kazasu_sim::Fixtures;
+
+const SCENARIO: &str = "- name: read and sign
+  steps:
+    - tap
+    - select: jpki
+    - verify_pin: { ef: \"0018\", pin: \"${secrets.auth_pin}\" }
+    - read_file: { ef: \"000A\" }
+    - remove
+- name: a command the phone never answers
+  faults:
+    - { when: { exchange: 2 }, do: field_off }
+  steps:
+    - tap
+    - select: jpki
+    - apdu: 00 B0 8A 00 04
+      expect: { transport_error: card_removed }
+";
+
+/// Runs the scenario with --pcap and --json in a fresh folder; (pcapng bytes, JSON report).
+fn run(tag: &str) -> (Vec<u8>, serde_json::Value) {
+    let dir = std::env::temp_dir().join(format!("kazasu-pcap-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("s.yaml"), SCENARIO).unwrap();
+    let (code, out) = common::run_in(
+        &dir,
+        "kazasu",
+        &[
+            "run",
+            "s.yaml",
+            "--pcap",
+            "out/run.pcapng",
+            "--json",
+            "run.json",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("pcap: 2 cases,"), "{out}");
+    let file = std::fs::read(dir.join("out/run.pcapng")).unwrap();
+    let json =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (file, json)
+}
+
+#[test]
+fn the_file_holds_every_apdu_the_air_and_the_steps_and_no_pin() {
+    let (bytes, json) = run("a");
+    let file = block::read(&bytes).expect("kazasu reads its own file back");
+    let names: Vec<_> = file
+        .interfaces
+        .iter()
+        .map(|i| i.name.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        names,
+        ["case 1 air", "case 1 apdu", "case 2 air", "case 2 apdu"]
+    );
+    let links: Vec<u16> = file.interfaces.iter().map(|i| i.linktype).collect();
+    assert_eq!(
+        links,
+        [linktype::ISO_14443, linktype::WIRESHARK_UPPER_PDU, 264, 252]
+    );
+
+    // As many commands as the report, per case; a command that lost the card has no answer.
+    for (case, (air, apdu)) in [(0, 1), (2, 3)].into_iter().enumerate() {
+        let reported: Vec<String> = json["scenarios"][case]["transcript"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["command"].as_str().unwrap().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
+        let apdus: Vec<(ApduWay, Vec<u8>)> = file
+            .packets
+            .iter()
+            .filter(|p| p.interface == apdu)
+            .map(|p| {
+                let (w, a) = pdu::read_apdu(&p.data).expect("an exported ISO 7816 PDU");
+                (w, a.to_vec())
+            })
+            .collect();
+        let commands: Vec<_> = apdus
+            .iter()
+            .filter(|(w, _)| *w == ApduWay::Command)
+            .collect();
+        assert_eq!(commands.len(), reported.len(), "case {}", case + 1);
+        let air: Vec<_> = file.packets.iter().filter(|p| p.interface == air).collect();
+        assert_eq!(
+            air.first().map(|p| p.data[1]),
+            Some(0xFC),
+            "the field switches on first"
+        );
+        assert_eq!(air.last().map(|p| p.data[1]), Some(0xFD), "and off last");
+        if case == 1 {
+            assert_eq!(
+                apdus.last().map(|(w, _)| *w),
+                Some(ApduWay::Command),
+                "no answer after the card left"
+            );
+            assert!(air.iter().any(|p| {
+                p.comment
+                    .as_deref()
+                    .is_some_and(|c| c.contains("the card left the field"))
+            }));
+        }
+    }
+
+    // The step that sent the first packet of each step.
+    let comments: Vec<&str> = file
+        .packets
+        .iter()
+        .filter_map(|p| p.comment.as_deref())
+        .collect();
+    assert!(
+        comments.contains(&"read and sign, step 3: verify_pin"),
+        "{comments:?}"
+    );
+
+    // The VERIFY went out with its data masked, on the air too; the PIN is nowhere.
+    let pin = Fixtures::embedded()
+        .default_subject()
+        .identity
+        .pins
+        .auth
+        .expose()
+        .clone();
+    assert!(
+        !bytes.windows(pin.len()).any(|w| w == pin.as_bytes()),
+        "the PIN is in the file"
+    );
+    let verify = file
+        .packets
+        .iter()
+        .filter_map(|p| pdu::read_apdu(&p.data))
+        .find(|(w, a)| *w == ApduWay::Command && a[1] == 0x20)
+        .expect("the VERIFY");
+    assert_eq!(verify.1[5..], vec![b'*'; pin.len()][..]);
+}
+
+#[test]
+fn the_same_seed_writes_the_same_file() {
+    assert_eq!(run("b").0, run("c").0);
+}
