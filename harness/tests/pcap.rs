@@ -150,3 +150,81 @@ fn the_file_holds_every_apdu_the_air_and_the_steps_and_no_pin() {
 fn the_same_seed_writes_the_same_file() {
     assert_eq!(run("b").0, run("c").0);
 }
+
+/// What `kazasu run --pcap` wrote comes back through `import pcap` and `replay --as card`, by its
+/// APDU interface and by its air interface alike (the air's I-blocks joined into the same APDUs).
+#[test]
+fn an_export_imports_back_and_replays_as_the_card_by_either_interface() {
+    let dir = std::env::temp_dir().join(format!("kazasu-pcap-round-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("s.yaml"), SCENARIO).unwrap();
+    let (code, out) = common::run_in(
+        &dir,
+        "kazasu",
+        &[
+            "run",
+            "s.yaml",
+            "--filter",
+            "read and sign",
+            "--pcap",
+            "run.pcapng",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let file = block::read(&std::fs::read(dir.join("run.pcapng")).unwrap()).unwrap();
+    let commands = file
+        .packets
+        .iter()
+        .filter(|p| p.interface == 1)
+        .filter(|p| matches!(pdu::read_apdu(&p.data), Some((ApduWay::Command, _))))
+        .count();
+    for interface in ["case 1 apdu", "case 1 air"] {
+        let (code, out) = common::run_in(
+            &dir,
+            "kazasu",
+            &[
+                "import",
+                "pcap",
+                "run.pcapng",
+                "--reader",
+                interface,
+                "-o",
+                "back.yaml",
+            ],
+        );
+        assert_eq!(code, Some(0), "{interface}: {out}");
+        assert!(
+            out.contains(&format!("{commands} exchanges")),
+            "{interface}: {out}"
+        );
+        let back = std::fs::read_to_string(dir.join("back.yaml")).unwrap();
+        assert!(
+            back.contains("${secrets."),
+            "{interface}: the VERIFY comes back as a secret\n{back}"
+        );
+        let (code, out) = common::run_in(
+            &dir,
+            "kazasu",
+            &[
+                "replay",
+                "run.pcapng",
+                "--format",
+                "pcap",
+                "--reader",
+                interface,
+                "--as",
+                "card",
+            ],
+        );
+        assert_eq!(code, Some(0), "{interface}: {out}");
+        assert!(
+            out.contains(&format!("replayed {commands}/{commands}")),
+            "{interface}: {out}"
+        );
+    }
+    // Both interfaces at once: which one is the user's to say.
+    let (code, out) = common::run_in(&dir, "kazasu", &["import", "pcap", "run.pcapng"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("choose one with --reader"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -133,7 +133,8 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
     );
     let _ = writeln!(
         y,
-        "# Each step's comment gives its line in the capture and the recorded response time;"
+        "# Each step's comment gives its {} in the capture and the recorded response time;",
+        trace.position.word()
     );
     let _ = writeln!(
         y,
@@ -176,13 +177,13 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
         match &e.what {
             What::Inserted { .. } => {
                 if !in_field {
-                    let _ = writeln!(steps, "  - tap  # line {}", e.line);
+                    let _ = writeln!(steps, "  - tap  # {} {}", trace.position.word(), e.line);
                     in_field = true;
                 }
             }
             What::Removed => {
                 if in_field {
-                    let _ = writeln!(steps, "  - remove  # line {}", e.line);
+                    let _ = writeln!(steps, "  - remove  # {} {}", trace.position.word(), e.line);
                     in_field = false;
                 }
             }
@@ -241,7 +242,12 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                 let timing = took_us
                     .map(|t| format!(", answered in {}", ms(t)))
                     .unwrap_or_default();
-                let _ = writeln!(steps, "  - apdu: {apdu}  # line {}{timing}", e.line);
+                let _ = writeln!(
+                    steps,
+                    "  - apdu: {apdu}  # {} {}{timing}",
+                    trace.position.word(),
+                    e.line
+                );
                 match outcome {
                     ExchangeOutcome::Response(r) if r.len() >= 2 => {
                         let (data, sw) = r.split_at(r.len() - 2);

@@ -7,7 +7,7 @@ use crate::capture::import::{ImportOptions, to_scenario};
 use crate::capture::replay::{
     HostReport, Mode, RecordedBackend, RecordedCard, Verdict, replay_as_host,
 };
-use crate::capture::trace::{Format, Trace};
+use crate::capture::trace::{Format, Trace, What};
 use crate::files::FileError;
 use crate::link::vpcd::{self, LinkConfig, LinkEvent, Pace};
 use crate::profiles::LoadError;
@@ -37,8 +37,12 @@ pub enum CaptureError {
         /// What is wrong there.
         message: String,
     },
-    /// A capture without a single exchange.
-    #[error("{}: no APDU exchanges in the capture (was pcscd started with --apdu?)", .0.display())]
+    /// A capture without a single exchange or card.
+    #[error(
+        "{}: no APDU exchange and no card arriving in the capture (a pcscd log needs pcscd \
+         started with --apdu; a USB capture, the reader's traffic from before the card was read)",
+        .0.display()
+    )]
     Empty(PathBuf),
     /// The capture makes a scenario longer than a scenario file may be.
     #[error(
@@ -104,15 +108,13 @@ impl TraceFile {
             Some(sample) => sample.to_vec(),
             None => crate::files::read_bounded(&self.path, crate::files::CAPTURES)?,
         };
-        // Logs can hold stray bytes (a binary dump, a cut line): read them as text regardless.
-        let text = String::from_utf8_lossy(&bytes);
-        crate::capture::trace::parse(self.format, &text, self.reader.as_deref()).map_err(|e| {
-            CaptureError::Parse {
+        crate::capture::trace::parse_bytes(self.format, &bytes, self.reader.as_deref()).map_err(
+            |e| CaptureError::Parse {
                 path: self.path.clone(),
                 line: (e.line != 0).then_some(e.line),
                 message: e.message,
-            }
-        })
+            },
+        )
     }
 
     /// A scenario name from the file name.
@@ -127,7 +129,12 @@ impl TraceFile {
 /// `kazasu import`: the scenario text for a capture, checked to load as a scenario.
 pub fn import(file: &TraceFile, opts: ImportOptions) -> Result<(String, Trace), CaptureError> {
     let trace = file.load()?;
-    if trace.exchanges() == 0 {
+    // An air capture of an activation alone (a card's wake-up) still makes a scenario: a tap.
+    let arrives = trace
+        .events
+        .iter()
+        .any(|e| matches!(e.what, What::Inserted { .. }));
+    if trace.exchanges() == 0 && !arrives {
         return Err(CaptureError::Empty(file.path.clone()));
     }
     let text = to_scenario(&trace, &opts);

@@ -125,9 +125,10 @@ impl RecordedCard {
                 }
             }
         }
-        // With the model behind it, a recording of the ATR alone (a host that failed on a
-        // garbled ATR, before any command) still replays: the recorded ATR, the model's answers.
-        if script.is_empty() && mode != Mode::Model {
+        // A recording of the ATR alone — a host that failed on a garbled ATR before any
+        // command, an air capture of a card's wake-up — still replays: the recorded ATR, and any
+        // command a divergence (or, with the model behind it, the model's answer).
+        if script.is_empty() && mode != Mode::Model && trace.atr.is_none() {
             return Err(RecordingError::NoExchanges);
         }
         let atr = trace
@@ -484,14 +485,20 @@ mod tests {
         assert_eq!(card.divergence.unwrap().expected, None);
     }
 
-    /// A fuzz-host finding of a garbled ATR holds no exchange: with the model behind it, it
-    /// replays — the recorded ATR, the model answering — instead of "no exchanges to replay".
+    /// A fuzz-host finding of a garbled ATR holds no exchange: it replays — the recorded ATR,
+    /// a command a divergence, or with the model behind it the model answering — instead of
+    /// "no exchanges to replay". A recording with neither exchange nor ATR has nothing to play.
     #[test]
     fn an_atr_only_recording_replays_with_the_model() {
         let text = "{\"t_ms\":0.0,\"slot\":0,\"event\":\"card_inserted\"}\n{\"t_ms\":0.1,\"slot\":0,\"event\":\"getatr\",\"atr\":\"3B 02 14 50\"}\n";
         let t = parse(Format::Kazasu, text, None).unwrap();
+        let mut strict = RecordedCard::new(&t, Mode::Strict, None).unwrap();
+        assert_eq!(strict.atr(), [0x3B, 0x02, 0x14, 0x50]);
+        strict.answer(&kazasu_sim::parse_hex(SELECT_JPKI).unwrap());
+        assert!(strict.divergence.is_some(), "a command the recording lacks");
+        let nothing = Trace::default();
         assert!(matches!(
-            RecordedCard::new(&t, Mode::Strict, None),
+            RecordedCard::new(&nothing, Mode::Strict, None),
             Err(RecordingError::NoExchanges)
         ));
         let model = crate::serve::CardSpec {

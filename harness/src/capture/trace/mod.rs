@@ -10,40 +10,72 @@
 
 use self::apdu4j::parse_apdu4j_raw;
 use self::kazasu::parse_kazasu_raw;
+use self::model::RawTrace;
 use self::model::err;
-pub use self::model::{ExchangeOutcome, Format, ParseError, Trace, TraceEvent, What};
+pub use self::model::{ExchangeOutcome, Format, ParseError, Position, Trace, TraceEvent, What};
 use self::opensc::parse_opensc_raw;
 use self::pcscd::parse_pcscd_raw;
 use self::spy::{parse_spy_decoded, parse_spy_raw};
 
 mod model;
 
+mod air;
 mod apdu4j;
+mod ccid;
 mod kazasu;
 mod opensc;
+mod pcap;
 mod pcscd;
+mod proxmark;
 mod spy;
 
 /// Reads a capture in `format`; with `reader`, keeps only what happened on the reader whose name
 /// contains it (needed when the capture shows APDUs for more than one reader).
 pub fn parse(format: Format, text: &str, reader: Option<&str>) -> Result<Trace, ParseError> {
+    parse_bytes(format, text.as_bytes(), reader)
+}
+
+/// [`parse`] of a file's bytes: pcap and pcapng are binary; the text formats are read as text
+/// regardless of stray bytes (a binary dump, a cut line).
+pub fn parse_bytes(
+    format: Format,
+    bytes: &[u8],
+    reader: Option<&str>,
+) -> Result<Trace, ParseError> {
+    // Binary captures count packets or records, not lines: errors and events say which.
+    let binary = |raw: Result<RawTrace, ParseError>, position: Position| {
+        let named = |e: ParseError| match e.line {
+            0 => e,
+            n => err(0, format!("{} {n}: {}", position.word(), e.message)),
+        };
+        let mut trace = raw.and_then(|r| r.narrow(reader)).map_err(named)?;
+        trace.position = position;
+        Ok(trace)
+    };
+    if format == Format::Pcap || (format == Format::Auto && pcap::looks_like_pcap(bytes)) {
+        return binary(pcap::parse_pcap_raw(bytes), Position::Packet);
+    }
+    if format == Format::Proxmark {
+        return binary(proxmark::parse_proxmark_raw(bytes), Position::Record);
+    }
+    let text = String::from_utf8_lossy(bytes);
     let format = match format {
-        Format::Auto => Format::detect(text).ok_or_else(|| {
+        Format::Auto => Format::detect(&text).ok_or_else(|| {
             err(
                 0,
-                "cannot tell the capture's format; name it (pcscd, pcsc-spy, pcsc-spy-decoded, apdu4j, opensc, kazasu)",
+                "cannot tell the capture's format; name it (pcscd, pcsc-spy, pcsc-spy-decoded, apdu4j, opensc, kazasu, pcap)",
             )
         })?,
         f => f,
     };
     let raw = match format {
-        Format::Pcscd => parse_pcscd_raw(text)?,
-        Format::PcscSpy => parse_spy_raw(text)?,
-        Format::PcscSpyDecoded => parse_spy_decoded(text)?,
-        Format::Apdu4j => parse_apdu4j_raw(text)?,
-        Format::Opensc => parse_opensc_raw(text)?,
-        Format::Kazasu => parse_kazasu_raw(text)?,
-        Format::Auto => unreachable!("resolved above"),
+        Format::Pcscd => parse_pcscd_raw(&text)?,
+        Format::PcscSpy => parse_spy_raw(&text)?,
+        Format::PcscSpyDecoded => parse_spy_decoded(&text)?,
+        Format::Apdu4j => parse_apdu4j_raw(&text)?,
+        Format::Opensc => parse_opensc_raw(&text)?,
+        Format::Kazasu => parse_kazasu_raw(&text)?,
+        Format::Auto | Format::Pcap | Format::Proxmark => unreachable!("resolved above"),
     };
     raw.narrow(reader)
 }

@@ -31,6 +31,11 @@ pub enum Format {
     Opensc,
     /// kazasu `serve --transcript` JSONL.
     Kazasu,
+    /// pcap or pcapng: ISO 14443 air frames (Proxmark3, NFCGate, Flipper Zero, `kazasu run
+    /// --pcap`), exported ISO 7816 PDUs, USB captures of CCID readers (USBPcap, usbmon).
+    Pcap,
+    /// Proxmark3 `trace save` file (`.trace`): ISO 14443 air frames in carrier periods.
+    Proxmark,
 }
 
 /// How many lines of a capture format detection reads.
@@ -121,9 +126,35 @@ impl TraceEvent {
     }
 }
 
+/// What a trace event's `line` counts: a text capture's lines, a pcap file's packets, a
+/// Proxmark3 trace's records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Position {
+    /// Lines of text.
+    #[default]
+    Line,
+    /// Packets of a pcap or pcapng file.
+    Packet,
+    /// Records of a Proxmark3 trace.
+    Record,
+}
+
+impl Position {
+    /// The word, as in "line 12" or "packet 12".
+    pub fn word(self) -> &'static str {
+        match self {
+            Position::Line => "line",
+            Position::Packet => "packet",
+            Position::Record => "record",
+        }
+    }
+}
+
 /// A trace.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Trace {
+    /// What the events' `line` counts.
+    pub position: Position,
     /// The ATR, if the capture shows one.
     pub atr: Option<Vec<u8>>,
     /// The reader the trace was taken on, if the capture names it.
@@ -367,6 +398,7 @@ impl RawTrace {
             ));
         }
         Ok(Trace {
+            position: Position::Line,
             atr,
             reader,
             events,
