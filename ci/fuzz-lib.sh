@@ -2,13 +2,13 @@
 # ci/fuzz-campaign.sh. libFuzzer through cargo-fuzz, on the nightly toolchain beside stable
 # (or stable with RUSTC_BOOTSTRAP=1 where no nightly is installed).
 
-FUZZ_TARGETS=(apdu_codec card_os frames vpcd_link trace_import scenario_load onboarding_forms bundle_verify)
+FUZZ_TARGETS=(apdu_codec card_os frames vpcd_link trace_import capture_binary scenario_load onboarding_forms bundle_verify)
 
 # Longest input a target is given: the text targets' seeds are captures and suites of a few
 # KB; longer inputs only slow the search.
 fuzz_max_len() {
     case "$1" in
-        trace_import | scenario_load) echo 4096 ;;
+        trace_import | scenario_load | capture_binary) echo 4096 ;;
         *) echo 2048 ;;
     esac
 }
@@ -18,6 +18,7 @@ fuzz_dict() {
     case "$1" in
         apdu_codec | card_os | frames | vpcd_link) echo fuzz/dict/apdu.dict ;;
         trace_import) echo fuzz/dict/trace.dict ;;
+        capture_binary) echo fuzz/dict/capture.dict ;;
         scenario_load) echo fuzz/dict/yaml.dict ;;
         onboarding_forms) echo fuzz/dict/forms.dict ;;
         bundle_verify) echo fuzz/dict/bundle.dict ;;

@@ -37,9 +37,10 @@ enum Cmd {
         #[command(subcommand)]
         command: cli::stack::StackCmd,
     },
-    /// Turn a captured trace (pcscd log, pcsc-spy, apdu4j, OpenSC log, kazasu transcript) into a
-    /// scenario that reproduces it: the recorded commands, the recorded answers as expectations,
-    /// the host's pauses and the card's removals. PINs become ${secrets.NAME} placeholders.
+    /// Turn a captured trace (pcscd log, pcsc-spy, apdu4j, OpenSC log, kazasu transcript, a
+    /// pcap of a USB CCID reader or of the air, a Proxmark3 trace) into a scenario that
+    /// reproduces it: the recorded commands, the recorded answers as expectations, the host's
+    /// pauses and the card's removals. PINs become ${secrets.NAME} placeholders.
     Import(cli::capture::ImportArgs),
     /// Replay a captured trace: as the card (the recording answers a host under test, in-process
     /// or through pcscd with --serve) or as the host (the recorded commands go to a virtual card

@@ -228,3 +228,61 @@ fn an_export_imports_back_and_replays_as_the_card_by_either_interface() {
     assert!(out.contains("choose one with --reader"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--pcap-usb` writes the run as a USB CCID reader's traffic: it imports back to the scenario
+/// the air interface of `--pcap` gives (taps and removals included), step for step, and replays
+/// as the card.
+#[test]
+fn the_usb_view_imports_back_to_the_same_scenario() {
+    let dir = std::env::temp_dir().join(format!("kazasu-pcap-usb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("s.yaml"), SCENARIO).unwrap();
+    let run = |flag: &str, file: &str| {
+        let args = ["run", "s.yaml", "--filter", "read and sign", flag, file];
+        let (code, out) = common::run_in(&dir, "kazasu", &args);
+        assert_eq!(code, Some(0), "{out}");
+        out
+    };
+    let out = run("--pcap-usb", "usb.pcapng");
+    assert!(out.contains("pcap-usb: 1 case, 12 APDUs"), "{out}");
+    run("--pcap", "both.pcapng");
+    let steps = |args: &[&str]| {
+        let (code, out) = common::run_in(&dir, "kazasu", args);
+        assert_eq!(code, Some(0), "{out}");
+        let text = std::fs::read_to_string(dir.join("back.yaml")).unwrap();
+        // The steps and expectations, without their comments (packet numbers differ) and the
+        // host's pauses (on the air a command starts when its first frame does, on USB when
+        // the host hands it over).
+        text.lines()
+            .skip_while(|l| !l.starts_with("steps:"))
+            .filter(|l| !l.trim_start().starts_with("- wait:"))
+            .map(|l| {
+                l.split("  #")
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    let from_usb = steps(&["import", "pcap", "usb.pcapng", "-o", "back.yaml"]);
+    let from_air = steps(&[
+        "import",
+        "pcap",
+        "both.pcapng",
+        "--reader",
+        "air",
+        "-o",
+        "back.yaml",
+    ]);
+    assert_eq!(from_usb, from_air);
+    assert_eq!(from_usb.last().map(String::as_str), Some("  - remove"));
+    assert!(
+        from_usb.iter().filter(|l| l.contains("- apdu:")).count() == 12,
+        "{from_usb:?}"
+    );
+    let (code, out) = common::run_in(&dir, "kazasu", &["replay", "usb.pcapng", "--as", "card"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("replayed 12/12"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -18,9 +18,10 @@ pub enum Role {
     Host,
 }
 
-/// Turn a captured trace (pcscd log, pcsc-spy, apdu4j, OpenSC log, kazasu transcript) into a
-/// scenario that reproduces it: the recorded commands, the recorded answers as expectations,
-/// the host's pauses and the card's removals. PINs become ${secrets.NAME} placeholders.
+/// Turn a captured trace (pcscd log, pcsc-spy, apdu4j, OpenSC log, kazasu transcript, a pcap
+/// of a USB CCID reader or of the air, a Proxmark3 trace) into a scenario that reproduces it:
+/// the recorded commands, the recorded answers as expectations, the host's pauses and the
+/// card's removals. PINs become ${secrets.NAME} placeholders.
 #[derive(clap::Args)]
 pub struct ImportArgs {
     /// The capture's format.

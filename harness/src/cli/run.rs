@@ -69,6 +69,11 @@ pub struct RunArgs {
     /// no setting. Through pcscd (--backend pcsc) the APDUs only.
     #[arg(long, value_name = "FILE.pcapng")]
     pub pcap: Option<PathBuf>,
+    /// Write the same APDUs as a USB CCID reader's traffic here, as USBPcap records it on a
+    /// Windows PC (pcapng, link type 249): Wireshark names it USBCCID with no setting, and
+    /// `kazasu import pcap` reads it back.
+    #[arg(long, value_name = "FILE.pcapng")]
+    pub pcap_usb: Option<PathBuf>,
     /// Where the cards live.
     #[arg(long, value_enum, default_value = "inproc")]
     pub backend: BackendChoice,
@@ -208,7 +213,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
         fail_fast: a.fail_fast,
         target: a.target.clone(),
         reproduce_with: reproduce_with(&a),
-        capture: a.pcap.is_some(),
+        capture: a.pcap.is_some() || a.pcap_usb.is_some(),
     };
     let factory = match &a.device {
         Some(_) if a.select.paths.is_empty() => {
@@ -300,7 +305,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
         )?;
     }
     if let Some(p) = &a.pcap {
-        write_pcap(p, &results)?;
+        write_pcap(p, &results, false)?;
+    }
+    if let Some(p) = &a.pcap_usb {
+        write_pcap(p, &results, true)?;
     }
     Ok(if summary.ok() {
         ExitCode::SUCCESS
@@ -309,8 +317,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
     })
 }
 
-/// Writes the run's capture to `path`, streamed case by case, and says what it holds.
-fn write_pcap(path: &Path, results: &[run::CaseResult]) -> Result<(), InputFailure> {
+/// Writes the run's capture to `path` — the air and the APDUs, or with `usb` the APDUs as a USB
+/// CCID reader's traffic — and says what it holds.
+fn write_pcap(path: &Path, results: &[run::CaseResult], usb: bool) -> Result<(), InputFailure> {
     use kazasu::pcapng::export::{self, CaseToWrite};
     let empty = kazasu::pcapng::tap::CaseCapture::default();
     let cases: Vec<CaseToWrite<'_>> = results
@@ -327,6 +336,19 @@ fn write_pcap(path: &Path, results: &[run::CaseResult]) -> Result<(), InputFailu
     }
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(failed)?);
     let application = concat!("kazasu ", env!("CARGO_PKG_VERSION"));
+    if usb {
+        let written = export::write_usb(&mut out, application, &cases, true).map_err(failed)?;
+        std::io::Write::flush(&mut out).map_err(failed)?;
+        eprintln!(
+            "pcap-usb: {} case{}, {} APDUs as USB CCID traffic in {} (Wireshark names it \
+             USBCCID; the APDUs inside decode with `-d usbccid.subdissector,iso7816`)",
+            written.cases,
+            if written.cases == 1 { "" } else { "s" },
+            written.commands,
+            path.display()
+        );
+        return Ok(());
+    }
     let written = export::write(&mut out, application, &cases).map_err(failed)?;
     std::io::Write::flush(&mut out).map_err(failed)?;
     eprintln!(

@@ -94,6 +94,114 @@ pub fn write(
     Ok(written)
 }
 
+/// One thing of a case in the USB view, in time order.
+enum UsbItem<'a> {
+    Arrived(&'a [u8]),
+    Left,
+    Command(&'a [u8]),
+    Wait(u8),
+    Response(&'a [u8]),
+}
+
+/// Writes `cases` to `out` as a USB CCID reader's traffic (link type 249) on one interface, the
+/// cases laid end to end as in [`write`]; `extended`: the reader carries extended APDUs.
+pub fn write_usb(
+    out: &mut impl Write,
+    application: &str,
+    cases: &[CaseToWrite<'_>],
+    extended: bool,
+) -> std::io::Result<Written> {
+    use super::pdu::{ApduWay, read_apdu};
+    use super::tap::Presence;
+    use super::usb::UsbSession;
+    out.write_all(&block::section_header(application))?;
+    out.write_all(&block::interface(
+        249,
+        "usb",
+        "a USB CCID reader (synthetic: 1209:0001, 522-byte messages) carrying the run's APDUs",
+    ))?;
+    let mut session = UsbSession::new(EPOCH_NS, extended);
+    let mut written = Written::default();
+    let mut start = EPOCH_NS;
+    for case in cases {
+        let c = case.capture;
+        if c.packets.is_empty() && c.presence.is_empty() {
+            continue;
+        }
+        written.cases += 1;
+        // In the order things happened: an arrival or departure before the packets recorded
+        // after it (its place is the number of packets before it).
+        let mut items: Vec<(usize, u64, UsbItem<'_>)> = c
+            .presence
+            .iter()
+            .map(|(before, at, p)| match p {
+                Presence::Arrived(atr) => (2 * before, *at, UsbItem::Arrived(atr)),
+                Presence::Left => (2 * before, *at, UsbItem::Left),
+            })
+            .collect();
+        for (i, p) in c.packets.iter().enumerate() {
+            let item = match (p.link, read_apdu(&p.data)) {
+                (Link::Apdu, Some((ApduWay::Command, a))) => UsbItem::Command(a),
+                (Link::Apdu, Some((ApduWay::Response, a))) => UsbItem::Response(a),
+                // S(WTX) from the card: the reader answers the host with a time extension.
+                (Link::Air, _)
+                    if p.data.len() >= 6 && p.data[1] == 0xFF && p.data[4] & 0xF7 == 0xF2 =>
+                {
+                    let inf = if p.data[4] & 0x08 != 0 { 6 } else { 5 };
+                    UsbItem::Wait(p.data.get(inf).map_or(1, |b| b & 0x3F))
+                }
+                _ => continue,
+            };
+            items.push((2 * i + 1, p.at_ns, item));
+        }
+        items.sort_by_key(|(place, _, _)| *place);
+        let mut pending: Option<(u64, &[u8], Vec<(u64, u8)>)> = None;
+        for (_, at, item) in items {
+            let t = start + at;
+            match item {
+                UsbItem::Arrived(atr) => session.arrive(t, atr),
+                UsbItem::Left => {
+                    if let Some((sent, cmd, waits)) = pending.take() {
+                        session.exchange(sent, cmd, &waits, None);
+                    }
+                    session.leave(t);
+                }
+                UsbItem::Command(cmd) => {
+                    if let Some((sent, old, waits)) = pending.replace((t, cmd, Vec::new())) {
+                        session.exchange(sent, old, &waits, None);
+                    }
+                    written.commands += 1;
+                }
+                UsbItem::Wait(m) => {
+                    if let Some((_, _, waits)) = pending.as_mut() {
+                        waits.push((t, m));
+                    }
+                }
+                UsbItem::Response(r) => {
+                    if let Some((sent, cmd, waits)) = pending.take() {
+                        session.exchange(sent, cmd, &waits, Some((t, r)));
+                    }
+                }
+            }
+        }
+        if let Some((sent, cmd, waits)) = pending.take() {
+            session.exchange(sent, cmd, &waits, None);
+        }
+        let last = c
+            .packets
+            .iter()
+            .map(|p| p.at_ns)
+            .chain(c.presence.iter().map(|p| p.1))
+            .max();
+        start += last.unwrap_or(0) + BETWEEN_CASES_NS;
+    }
+    for (ts, record) in &session.records {
+        out.write_all(&block::packet(0, *ts, record, None, None))?;
+        written.packets += 1;
+    }
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,11 +43,24 @@ pub struct Captured {
     pub comment: Option<String>,
 }
 
+/// The card's arrivals (with the ATR the reader reported) and departures, for views of the
+/// exchanges without the air (a USB reader's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Presence {
+    /// The card arrived and the reader reported this ATR.
+    Arrived(Vec<u8>),
+    /// The card left.
+    Left,
+}
+
 /// What a case put on its links, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CaseCapture {
     /// The packets.
     pub packets: Vec<Captured>,
+    /// The card's arrivals and departures: how many packets came before each, its time in
+    /// nanoseconds since the case's start, what it was.
+    pub presence: Vec<(usize, u64, Presence)>,
     /// The step the next packet belongs to, not yet written on a packet.
     pending: Option<String>,
     /// APDUs exchanged (a command without an answer counts: it went out).
@@ -90,6 +103,8 @@ pub struct Tap {
     inner: Box<dyn Backend>,
     capture: SharedCapture,
     secrets: Vec<Vec<u8>>,
+    /// A card is in the field as far as the capture knows.
+    present: bool,
 }
 
 impl Tap {
@@ -101,6 +116,7 @@ impl Tap {
             inner,
             capture,
             secrets,
+            present: false,
         }
     }
 
@@ -278,11 +294,25 @@ impl Backend for Tap {
     fn tap(&mut self) -> Result<(), LinkError> {
         let r = self.inner.tap();
         self.air(&[]);
+        if r.is_ok() && !self.present {
+            self.present = true;
+            let atr = self.inner.atr().unwrap_or_default();
+            let at = self.inner.now().as_nanos();
+            let mut c = self.capture.lock().expect("capture lock");
+            let before = c.packets.len();
+            c.presence.push((before, at, Presence::Arrived(atr)));
+        }
         r
     }
     fn remove(&mut self) {
         self.inner.remove();
         self.air(&[]);
+        if std::mem::take(&mut self.present) {
+            let at = self.inner.now().as_nanos();
+            let mut c = self.capture.lock().expect("capture lock");
+            let before = c.packets.len();
+            c.presence.push((before, at, Presence::Left));
+        }
     }
     fn disconnect(&mut self) -> Result<(), LinkError> {
         let r = self.inner.disconnect();
