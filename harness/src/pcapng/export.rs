@@ -94,6 +94,9 @@ pub fn write(
     Ok(written)
 }
 
+/// A command of the USB view waiting for its answer: sent at, bytes, waits (time, WTXM).
+type Pending<'a> = (u64, &'a [u8], Vec<(u64, u8)>);
+
 /// One thing of a case in the USB view, in time order.
 enum UsbItem<'a> {
     Arrived(&'a [u8]),
@@ -155,7 +158,8 @@ pub fn write_usb(
             items.push((2 * i + 1, p.at_ns, item));
         }
         items.sort_by_key(|(place, _, _)| *place);
-        let mut pending: Option<(u64, &[u8], Vec<(u64, u8)>)> = None;
+        // The command waiting for its answer: when it was sent, its bytes, the card's waits.
+        let mut pending: Option<Pending<'_>> = None;
         for (_, at, item) in items {
             let t = start + at;
             match item {
