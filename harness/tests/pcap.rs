@@ -286,3 +286,104 @@ fn the_usb_view_imports_back_to_the_same_scenario() {
     assert!(out.contains("replayed 12/12"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The closed loop: a phone profile with its own timing (and an FWI short enough that signing
+/// needs waiting-time extensions) runs the auth flow with `--pcap`; `calibrate --from-capture`
+/// on that file gives back its type, frame size, FWI and every processing time the flow uses
+/// within 10 %, and says the card asked for WTX while signing.
+#[test]
+fn calibrate_from_capture_recovers_a_served_profile_within_ten_percent() {
+    let dir = std::env::temp_dir().join(format!("kazasu-pcap-cal-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, base, err) = common::kazasu(&["profiles", "android-jpki"]);
+    assert_eq!(code, 0, "{err}");
+    let set = |text: String, key: &str, value: &str| -> String {
+        let prefix = format!("  {key}: ");
+        let mut found = false;
+        let out: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.starts_with(&prefix) {
+                    found = true;
+                    format!("{prefix}{{ value: {value}, sure: modelled }}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        assert!(found, "no `{key}` in the profile");
+        out.join("\n") + "\n"
+    };
+    let mut shifted = base.replace("name: android-jpki", "name: shifted-phone");
+    for (key, value) in [
+        ("select", "7ms"),
+        ("read", "5ms"),
+        ("read_per_kib", "9ms"),
+        ("verify", "33ms"),
+        ("sign", "420ms"),
+        ("fsci", "6"),
+        ("fwi", "6"),
+    ] {
+        shifted = set(shifted, key, value);
+    }
+    std::fs::write(dir.join("shifted.yaml"), &shifted).unwrap();
+    std::fs::write(
+        dir.join("flow.yaml"),
+        "name: flow\nsteps:\n  - tap\n  - jpki_auth_flow\n  - remove\n",
+    )
+    .unwrap();
+    let (code, out) = common::run_in(
+        &dir,
+        "kazasu",
+        &[
+            "run",
+            "flow.yaml",
+            "--card",
+            "shifted.yaml",
+            "--pcap",
+            "flow.pcapng",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = common::run_in(
+        &dir,
+        "kazasu",
+        &[
+            "calibrate",
+            "--from-capture",
+            "flow.pcapng",
+            "-o",
+            "calibrated.yaml",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("sign: 1 of 1 commands with S(WTX)"), "{out}");
+    let text = std::fs::read_to_string(dir.join("calibrated.yaml")).unwrap();
+    let got = kazasu_sim::CardProfile::from_yaml(&text, "calibrated").expect("it loads");
+    let want = kazasu_sim::CardProfile::from_yaml(&shifted, "shifted").unwrap();
+    assert_eq!(
+        got.contactless.nfc_type.value,
+        want.contactless.nfc_type.value
+    );
+    assert_eq!(got.contactless.fsci.value, 6);
+    assert_eq!(got.contactless.fwi.value, 6);
+    let (g, w) = (&got.processing, &want.processing);
+    for (name, got, want) in [
+        ("select", &g.select, &w.select),
+        ("read", &g.read, &w.read),
+        ("read_per_kib", &g.read_per_kib, &w.read_per_kib),
+        ("verify", &g.verify, &w.verify),
+        ("sign", &g.sign, &w.sign),
+    ] {
+        let (got, want) = (
+            got.value.0.as_nanos() as f64,
+            want.value.0.as_nanos() as f64,
+        );
+        assert!(
+            (got - want).abs() <= 0.1 * want,
+            "{name}: calibrated {got} ns, the profile has {want} ns\n{text}"
+        );
+    }
+    assert!(text.contains("sure: measured"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

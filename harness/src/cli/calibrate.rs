@@ -1,26 +1,41 @@
 //! `calibrate`: measures a reader with the readertest applet on it through PC/SC and writes a
 //! reader profile whose timing values are `sure: measured` (the estimating is in
-//! `kazasu::calibrate`).
+//! `kazasu::calibrate`); or, `--from-capture`, writes a card profile from what an air capture
+//! shows (`kazasu::capture::card_from_air`).
 
 use super::InputFailure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Measure a reader (with a readertest card on it) through PC/SC and write its profile.
+/// Measure a reader (with a readertest card on it) through PC/SC and write its profile; or
+/// write a card's profile from an air capture of it.
 #[derive(clap::Args)]
 pub struct CalibrateArgs {
     /// The reader to measure (any part of its PC/SC name).
-    #[arg(long, value_name = "NAME")]
-    pub device: String,
+    #[arg(long, value_name = "NAME", required_unless_present = "from_capture")]
+    pub device: Option<String>,
+    /// Instead: an air capture of a card or phone (pcap/pcapng with ISO 14443 frames, a
+    /// Proxmark3 trace) to write its card profile from — type, frame size, FWI, SFGI, bit
+    /// rates, historical bytes, processing times by command, WTX use.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["device", "baseline"])]
+    pub from_capture: Option<PathBuf>,
+    /// With --from-capture: the capture's format.
+    #[arg(long, value_enum, default_value = "auto", requires = "from_capture")]
+    pub format: kazasu::capture::trace::Format,
+    /// With --from-capture: the air interface to read (any part of its name), when the file
+    /// has several (kazasu's own --pcap has one a case).
+    #[arg(long, value_name = "NAME", requires = "from_capture")]
+    pub interface: Option<String>,
     /// Write the profile here (default: print it).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The profile's name (default: from the device's name).
     #[arg(long)]
     pub name: Option<String>,
-    /// The reader profile the values not measured come from.
-    #[arg(long, default_value = "typical-424k")]
-    pub base: String,
+    /// The profile the values not measured come from (default: typical-424k for a reader;
+    /// for a capture, mynumber-card for a Type B card, iphone-jpki for Type A).
+    #[arg(long)]
+    pub base: Option<String>,
     /// Round trips per point of the sweep.
     #[arg(long, default_value_t = 15)]
     pub reps: usize,
@@ -31,31 +46,125 @@ pub struct CalibrateArgs {
     pub baseline: Option<String>,
 }
 
+/// `calibrate`: from a capture, or a device through PC/SC.
+pub fn calibrate(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
+    match &a.from_capture {
+        Some(file) => from_capture(file, &a),
+        None => calibrate_device(a),
+    }
+}
+
+/// A card profile from an air capture.
+fn from_capture(file: &std::path::Path, a: &CalibrateArgs) -> Result<ExitCode, InputFailure> {
+    use kazasu::capture::card_from_air::{card_facts, profile_yaml, wtx_use};
+    use sha2::Digest;
+    let bytes = kazasu::files::read_bounded(file, kazasu::files::CAPTURES)?;
+    let frames = kazasu::capture::trace::air_frames(a.format, &bytes, a.interface.as_deref())
+        .map_err(|e| InputFailure(format!("{}: {}", file.display(), e.message)))?;
+    let facts = card_facts(&frames);
+    let exchanges: usize = facts.samples.values().map(Vec::len).sum();
+    if facts.nfc.is_none() && exchanges == 0 {
+        return Err(InputFailure(format!(
+            "{}: no activation and no exchange in its {} frames: nothing to calibrate from",
+            file.display(),
+            frames.len()
+        )));
+    }
+    let base = a.base.clone().unwrap_or_else(|| {
+        match facts.nfc {
+            Some(kazasu_sim::platform::profile::NfcType::B) => "mynumber-card",
+            _ => "iphone-jpki",
+        }
+        .to_string()
+    });
+    let base_text = if kazasu::profiles::is_path(&base) {
+        kazasu::files::read_text(std::path::Path::new(&base), kazasu::files::SMALL_YAML)?
+    } else {
+        kazasu_sim::platform::profile::BUILTIN_CARD_PROFILES
+            .iter()
+            .find(|(n, _)| *n == base)
+            .map(|(_, t)| t.to_string())
+            .ok_or_else(|| {
+                InputFailure(format!(
+                    "--base {base}: no built-in card profile (`kazasu profiles` lists them)"
+                ))
+            })?
+    };
+    let name = a.name.clone().unwrap_or_else(|| {
+        let stem = file
+            .file_stem()
+            .map_or("captured".into(), |s| s.to_string_lossy().into_owned());
+        format!(
+            "{}-calibrated",
+            stem.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
+        )
+    });
+    let hash = hex::encode(sha2::Sha256::digest(&bytes));
+    let source = format!(
+        "{} (sha256 {}…)",
+        file.file_name().map_or_else(
+            || file.display().to_string(),
+            |n| n.to_string_lossy().into_owned()
+        ),
+        &hash[..16]
+    );
+    let yaml = profile_yaml(&base_text, &name, &facts, &source);
+    // What kazasu wrote must load as a card profile.
+    kazasu_sim::CardProfile::from_yaml(&yaml, "calibrated").map_err(|e| {
+        InputFailure(format!(
+            "the calibrated profile does not load (a kazasu bug): {e}\n{yaml}"
+        ))
+    })?;
+    eprintln!(
+        "calibrated from {}: {} frames, {exchanges} exchanges, Type {}; WTX: {}",
+        file.display(),
+        frames.len(),
+        facts.nfc.map_or("?".into(), |n| format!("{n:?}")),
+        {
+            let w = wtx_use(&facts);
+            if w.is_empty() {
+                "never asked".to_string()
+            } else {
+                w.join("; ")
+            }
+        }
+    );
+    match &a.out {
+        Some(p) => {
+            super::write_file(p, &yaml)?;
+            eprintln!("wrote {}", p.display());
+        }
+        None => outln!("{}", yaml.trim_end()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(not(feature = "pcsc"))]
-pub fn calibrate(_: CalibrateArgs) -> Result<ExitCode, InputFailure> {
+fn calibrate_device(_: CalibrateArgs) -> Result<ExitCode, InputFailure> {
     Err(InputFailure(
         "this kazasu was built without PC/SC; build it with `cargo build --release --features pcsc` (needs Debian's libpcsclite-dev)".into(),
     ))
 }
 
 #[cfg(feature = "pcsc")]
-pub fn calibrate(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
+fn calibrate_device(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
     use super::write_file;
     use kazasu::calibrate::{self as cal, Measured};
     use std::time::Instant;
     if a.reps < 3 {
         return Err(InputFailure("--reps must be at least 3".into()));
     }
-    let base = kazasu::profiles::reader_profile(&a.base, None)
-        .map_err(|e| InputFailure(format!("--base {}: {e}", a.base)))?;
-    let base_text = if kazasu::profiles::is_path(&a.base) {
-        kazasu::files::read_text(std::path::Path::new(&a.base), kazasu::files::SMALL_YAML)?
+    let base_name = a.base.clone().unwrap_or_else(|| "typical-424k".into());
+    let base = kazasu::profiles::reader_profile(&base_name, None)
+        .map_err(|e| InputFailure(format!("--base {base_name}: {e}")))?;
+    let base_text = if kazasu::profiles::is_path(&base_name) {
+        kazasu::files::read_text(std::path::Path::new(&base_name), kazasu::files::SMALL_YAML)?
     } else {
         kazasu_sim::reader::profile::BUILTIN_READER_PROFILES
             .iter()
             .find(|(n, _)| *n == base.name)
             .map(|(_, t)| t.to_string())
-            .ok_or_else(|| InputFailure(format!("--base {}: no built-in profile", a.base)))?
+            .ok_or_else(|| InputFailure(format!("--base {base_name}: no built-in profile")))?
     };
     let card_profile = kazasu_sim::CardProfile::builtin("readertest").expect("built-in");
     let ctx = pcsc::Context::establish(pcsc::Scope::User)
@@ -91,7 +200,7 @@ pub fn calibrate(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
         }
         Ok((card, name.to_string_lossy().into_owned(), atr))
     };
-    let (card, device, atr) = open(&a.device)?;
+    let (card, device, atr) = open(a.device.as_deref().unwrap_or_default())?;
     let baseline = a.baseline.as_deref().map(open).transpose()?;
     let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
     // One round trip in seconds, or a clear error.

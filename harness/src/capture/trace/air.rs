@@ -11,15 +11,16 @@ use kazasu_sim::iso14443::frame::{Block, BlockKind, check_crc};
 use kazasu_sim::platform::profile::NfcType;
 
 /// One frame as captured: its packet number, time, pseudo-header event and bytes.
-pub(super) struct AirFrame {
-    /// Packet number in the file.
-    pub(super) number: usize,
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AirFrame {
+    /// Packet (or record) number in the file.
+    pub number: usize,
     /// µs since the capture's first packet.
-    pub(super) at_us: u64,
+    pub at_us: u64,
     /// `FF`/`FB` from the card, `FE`/`FA` to it (`FB`/`FA`: CRC dropped), `FC`/`FD` the field.
-    pub(super) event: u8,
+    pub event: u8,
     /// The frame.
-    pub(super) bytes: Vec<u8>,
+    pub bytes: Vec<u8>,
 }
 
 /// What the card's next frame answers.

@@ -8,6 +8,7 @@
 //! GlobalPlatformPro dumps, OpenSC debug logs (`OPENSC_DEBUG=9`) and kazasu's own `serve`
 //! JSONL transcripts. Captures that show several readers are narrowed to one with a reader filter.
 
+pub use self::air::AirFrame;
 use self::apdu4j::parse_apdu4j_raw;
 use self::kazasu::parse_kazasu_raw;
 use self::model::RawTrace;
@@ -78,6 +79,25 @@ pub fn parse_bytes(
         Format::Auto | Format::Pcap | Format::Proxmark => unreachable!("resolved above"),
     };
     raw.narrow(reader)
+}
+
+/// The ISO 14443 air frames of a capture (pcap or pcapng: its air interface, or the one named
+/// like `reader`; a Proxmark3 trace: every record), for what the frames themselves show.
+pub fn air_frames(
+    format: Format,
+    bytes: &[u8],
+    reader: Option<&str>,
+) -> Result<Vec<AirFrame>, ParseError> {
+    match format {
+        Format::Proxmark => proxmark::proxmark_frames(bytes),
+        Format::Pcap | Format::Auto if pcap::looks_like_pcap(bytes) => {
+            pcap::pcap_air_frames(bytes, reader)
+        }
+        _ => Err(err(
+            0,
+            "only a pcap or pcapng file with ISO 14443 frames (link type 264) or a Proxmark3 trace shows the air",
+        )),
+    }
 }
 
 /// Reads a pcscd `--foreground --debug --apdu` log (one reader's APDUs, or fails naming them).

@@ -18,6 +18,85 @@ pub(super) fn looks_like_pcap(bytes: &[u8]) -> bool {
     crate::pcapng::classic::is_classic(bytes) || bytes.starts_with(&[0x0A, 0x0D, 0x0D, 0x0A])
 }
 
+/// The ISO 14443 frames of a pcap or pcapng file: of its one air interface, or of the one
+/// whose name contains `reader`.
+pub(super) fn pcap_air_frames(
+    bytes: &[u8],
+    reader: Option<&str>,
+) -> Result<Vec<AirFrame>, ParseError> {
+    let file = crate::pcapng::classic::read_any(bytes).map_err(|e| err(0, e.to_string()))?;
+    let first = file.packets.iter().map(|p| p.ts_ns).min().unwrap_or(0);
+    let air: Vec<(usize, String)> = file
+        .interfaces
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.linktype == linktype::ISO_14443)
+        .map(|(n, i)| {
+            (
+                n,
+                i.name.clone().unwrap_or_else(|| format!("interface {n}")),
+            )
+        })
+        .filter(|(_, name)| reader.is_none_or(|r| name.contains(r)))
+        .collect();
+    let (index, _) = match air.as_slice() {
+        [] => {
+            return Err(err(
+                0,
+                "no ISO 14443 air interface (link type 264) in the capture".to_string()
+                    + reader
+                        .map_or(String::new(), |r| format!(" named like `{r}`"))
+                        .as_str(),
+            ));
+        }
+        [one] => one.clone(),
+        many => {
+            let names: Vec<String> = many.iter().map(|(_, n)| format!("`{n}`")).collect();
+            return Err(err(
+                0,
+                format!(
+                    "the capture has {} air interfaces ({}); choose one with --reader",
+                    many.len(),
+                    names.join(", ")
+                ),
+            ));
+        }
+    };
+    let mut frames = Vec::new();
+    for p in file.packets.iter().filter(|p| p.interface == index) {
+        frames.push(air_frame(p, first)?);
+    }
+    Ok(frames)
+}
+
+/// A link type 264 packet as an air frame.
+fn air_frame(p: &crate::pcapng::block::Packet, first: u128) -> Result<AirFrame, ParseError> {
+    let d = &p.data;
+    if d.len() < 4 || d[0] != 0 {
+        return Err(err(
+            p.number,
+            "an ISO 14443 packet without its 4-byte pseudo-header (version 0)",
+        ));
+    }
+    let len = usize::from(u16::from_be_bytes([d[2], d[3]]));
+    if len != d.len() - 4 {
+        return Err(err(
+            p.number,
+            format!(
+                "an ISO 14443 packet whose length field says {len} bytes and holds {}",
+                d.len() - 4
+            ),
+        ));
+    }
+    let at_us = u64::try_from(p.ts_ns.saturating_sub(first) / 1000).unwrap_or(u64::MAX);
+    Ok(AirFrame {
+        number: p.number,
+        at_us,
+        event: d[1],
+        bytes: d[4..].to_vec(),
+    })
+}
+
 /// Reads a pcap or pcapng file.
 pub(super) fn parse_pcap_raw(bytes: &[u8]) -> Result<RawTrace, ParseError> {
     let file = crate::pcapng::classic::read_any(bytes).map_err(|e| err(0, e.to_string()))?;
@@ -35,29 +114,7 @@ pub(super) fn parse_pcap_raw(bytes: &[u8]) -> Result<RawTrace, ParseError> {
             linktype::ISO_14443 => {
                 let mut frames = Vec::with_capacity(packets.len());
                 for p in packets {
-                    let d = &p.data;
-                    if d.len() < 4 || d[0] != 0 {
-                        return Err(err(
-                            p.number,
-                            "an ISO 14443 packet without its 4-byte pseudo-header (version 0)",
-                        ));
-                    }
-                    let len = usize::from(u16::from_be_bytes([d[2], d[3]]));
-                    if len != d.len() - 4 {
-                        return Err(err(
-                            p.number,
-                            format!(
-                                "an ISO 14443 packet whose length field says {len} bytes and holds {}",
-                                d.len() - 4
-                            ),
-                        ));
-                    }
-                    frames.push(AirFrame {
-                        number: p.number,
-                        at_us: at_us(p.ts_ns),
-                        event: d[1],
-                        bytes: d[4..].to_vec(),
-                    });
+                    frames.push(air_frame(p, first)?);
                 }
                 read_air(&frames, Some(&name), &mut raw);
             }

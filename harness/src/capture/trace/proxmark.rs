@@ -11,6 +11,14 @@ const TICKS_PER_US: f64 = 13.56;
 
 /// Reads a `.trace` file; a record cut short is an error naming it.
 pub(super) fn parse_proxmark_raw(bytes: &[u8]) -> Result<RawTrace, ParseError> {
+    let frames = proxmark_frames(bytes)?;
+    let mut raw = RawTrace::with_capacity(frames.len() / 4);
+    read_air(&frames, None, &mut raw);
+    Ok(raw)
+}
+
+/// The air frames of a `.trace` file.
+pub(super) fn proxmark_frames(bytes: &[u8]) -> Result<Vec<AirFrame>, ParseError> {
     let mut frames = Vec::new();
     let (mut at, mut first, mut last, mut wraps) = (0usize, None::<u64>, 0u64, 0u64);
     while bytes.len() - at >= 8 {
@@ -54,9 +62,7 @@ pub(super) fn parse_proxmark_raw(bytes: &[u8]) -> Result<RawTrace, ParseError> {
             "no record: not a Proxmark3 trace (`trace save` writes records of 8 header bytes, the frame and its parity)",
         ));
     }
-    let mut raw = RawTrace::with_capacity(frames.len() / 4);
-    read_air(&frames, None, &mut raw);
-    Ok(raw)
+    Ok(frames)
 }
 
 #[cfg(test)]
