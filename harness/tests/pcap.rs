@@ -387,3 +387,40 @@ fn calibrate_from_capture_recovers_a_served_profile_within_ten_percent() {
     assert!(text.contains("sure: measured"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `replay --as card --pcap` writes the replay's APDUs: every recorded command the host sent.
+#[test]
+fn a_replay_as_the_card_writes_its_apdus() {
+    let dir = std::env::temp_dir().join(format!("kazasu-pcap-replay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (code, out) = common::run_in(
+        &dir,
+        "kazasu",
+        &[
+            "replay",
+            "scenarios/traces/phone-pulled-away.pcscd.log",
+            "--reader",
+            "PCD 00 00",
+            "--as",
+            "card",
+            "--mode",
+            "skip",
+            "--pcap",
+            "replay.pcapng",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("replayed 47/47"), "{out}");
+    let file = block::read(&std::fs::read(dir.join("replay.pcapng")).unwrap()).unwrap();
+    let commands = file
+        .packets
+        .iter()
+        .filter(|p| matches!(pdu::read_apdu(&p.data), Some((ApduWay::Command, _))))
+        .count();
+    assert_eq!(commands, 47);
+    assert!(
+        out.contains("pcap: 1 case, 47 APDUs, 0 air frames"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

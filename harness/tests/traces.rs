@@ -258,7 +258,7 @@ fn the_recorded_removal_is_replayed() {
         model: None,
         seed: 1,
     }
-    .in_process(&f, &t, None)
+    .in_process(&f, &t, None, false)
     .unwrap();
     assert_eq!(results[0].status, kazasu::run::Status::Passed);
     assert!(outcome.ok(), "{}", outcome.describe());
@@ -276,7 +276,7 @@ fn card_replay_modes_when_the_host_deviates() {
         model: None,
         seed: 1,
     };
-    let (_, outcome) = strict.in_process(&f, &t, Some(&host)).unwrap();
+    let (_, outcome) = strict.in_process(&f, &t, Some(&host), false).unwrap();
     let d = outcome.divergence.clone().expect("a divergence");
     assert!(d.line > 0 && d.expected.is_some(), "{d}");
     assert!(outcome.describe().contains("the host sent"));
@@ -286,7 +286,7 @@ fn card_replay_modes_when_the_host_deviates() {
         model: Some("mynumber-card:yamada-taro".parse().unwrap()),
         seed: 1,
     };
-    let (_, outcome) = model.in_process(&f, &t, Some(&host)).unwrap();
+    let (_, outcome) = model.in_process(&f, &t, Some(&host), false).unwrap();
     assert!(outcome.divergence.is_none());
     assert!(outcome.by_model > 0);
 }

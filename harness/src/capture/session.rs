@@ -239,11 +239,13 @@ impl CardReplay {
 
     /// Runs the scenarios of `host` (default: the trace's own imported scenario) against the
     /// recording, in-process. Returns the case results and how the replay of the first case went.
+    /// With `capture`, every case keeps its packets for a pcapng file.
     pub fn in_process(
         &self,
         file: &TraceFile,
         trace: &Trace,
         host: Option<&Path>,
+        capture: bool,
     ) -> Result<(Vec<run::CaseResult>, CardReplayOutcome), CaptureError> {
         let (text, name) = match host {
             Some(p) => (
@@ -284,6 +286,7 @@ impl CardReplay {
         };
         let opts = RunOptions {
             jobs: 1,
+            capture,
             ..RunOptions::default()
         };
         let results = run::run_with(&cases, &opts, &factory, &|_| {});

@@ -108,6 +108,10 @@ pub struct ReplayArgs {
     /// Seed of the virtual card.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// With --as card (in-process): write the replay's APDUs here as pcapng for Wireshark
+    /// (the recording answers APDUs, so there is no air to show).
+    #[arg(long, value_name = "FILE.pcapng", conflicts_with = "serve")]
+    pub pcap: Option<PathBuf>,
 }
 
 pub fn import(a: ImportArgs) -> Result<ExitCode, InputFailure> {
@@ -240,7 +244,12 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
                 outln!("{}", outcome.describe());
                 outcome.ok()
             } else {
-                let (results, outcome) = replay.in_process(&file, &trace, a.scenario.as_deref())?;
+                let capture = a.pcap.is_some();
+                let (results, outcome) =
+                    replay.in_process(&file, &trace, a.scenario.as_deref(), capture)?;
+                if let Some(p) = &a.pcap {
+                    super::run::write_pcap(p, &results, false)?;
+                }
                 for r in &results {
                     outln!("{}", report::case_line(r));
                     if matches!(r.status, Status::Failed | Status::Error) {

@@ -319,7 +319,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
 
 /// Writes the run's capture to `path` — the air and the APDUs, or with `usb` the APDUs as a USB
 /// CCID reader's traffic — and says what it holds.
-fn write_pcap(path: &Path, results: &[run::CaseResult], usb: bool) -> Result<(), InputFailure> {
+pub(crate) fn write_pcap(
+    path: &Path,
+    results: &[run::CaseResult],
+    usb: bool,
+) -> Result<(), InputFailure> {
     use kazasu::pcapng::export::{self, CaseToWrite};
     let empty = kazasu::pcapng::tap::CaseCapture::default();
     let cases: Vec<CaseToWrite<'_>> = results
