@@ -856,3 +856,106 @@ fn a_real_stack_reproduce_line_runs_through_pcscd_from_any_folder() {
     };
     assert_eq!(actual(&out), actual(&out_again), "{line}");
 }
+
+/// `serve --pcap` writes what a PC/SC client did to the served card as it happens: the air of
+/// the slot (the field on, the activation, the I-blocks) and every APDU, the PIN masked; the
+/// file is whole once serve stops on Ctrl-C.
+#[test]
+fn serve_writes_the_slots_air_and_apdus_as_pcapng() {
+    let _slots = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !stack_available() || kazasu::link::pcsc::configured_slots().unwrap() < 11 {
+        assert!(!pcscd_required(), "ci/pcscd.sh configures slot 10");
+        return;
+    }
+    let slot = 10;
+    let dir = std::env::temp_dir().join(format!("kazasu-served-pcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (pcap, ready) = (dir.join("served.pcapng"), dir.join("ready"));
+    let mut served = serve_on(
+        slot,
+        &[
+            "--pcap",
+            pcap.to_str().unwrap(),
+            "--duration",
+            "60s",
+            "--ready-file",
+            ready.to_str().unwrap(),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ready.exists() {
+        assert!(Instant::now() < deadline, "no ready file within 15 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pin = kazasu_sim::Fixtures::embedded()
+        .default_subject()
+        .identity
+        .pins
+        .auth
+        .expose()
+        .clone();
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).unwrap();
+    let reader = std::ffi::CString::new(kazasu_sim::vpcd::reader_name(slot)).unwrap();
+    let card = ctx
+        .connect(&reader, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
+        .expect("the served card");
+    let mut verify = vec![0x00, 0x20, 0x00, 0x80, pin.len() as u8];
+    verify.extend_from_slice(pin.as_bytes());
+    let mut buf = [0u8; 300];
+    for apdu in [
+        kazasu_sim::parse_hex("00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01").unwrap(),
+        kazasu_sim::parse_hex("00 A4 02 0C 02 00 18").unwrap(),
+        verify,
+    ] {
+        let answer = card.transmit(&apdu, &mut buf).expect("an answer");
+        assert_eq!(answer, [0x90, 0x00], "{apdu:02X?}");
+    }
+    drop(card);
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &served.id().to_string()])
+        .status();
+    let _ = served.wait();
+    let bytes = std::fs::read(&pcap).expect("serve wrote the file");
+    assert!(
+        !bytes.windows(pin.len()).any(|w| w == pin.as_bytes()),
+        "the PIN is in the file"
+    );
+    let file = kazasu::pcapng::block::read(&bytes).expect("a whole pcapng file");
+    let names: Vec<_> = file.interfaces.iter().map(|i| i.name.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            Some("slot 10 air".to_string()),
+            Some("slot 10 apdu".to_string())
+        ]
+    );
+    let commands: Vec<Vec<u8>> = file
+        .packets
+        .iter()
+        .filter(|p| p.interface == 1)
+        .filter_map(|p| match kazasu::pcapng::pdu::read_apdu(&p.data) {
+            Some((kazasu::pcapng::pdu::ApduWay::Command, a)) => Some(a.to_vec()),
+            _ => None,
+        })
+        .collect();
+    // pcscd may ask more of its own; the client's three are there, the VERIFY masked.
+    let verify = commands.iter().find(|c| c[1] == 0x20).expect("the VERIFY");
+    assert!(verify[5..].iter().all(|b| *b == b'*'), "{verify:02X?}");
+    assert!(
+        commands
+            .iter()
+            .any(|c| c[..5] == [0x00, 0xA4, 0x04, 0x0C, 0x0A])
+    );
+    let air: Vec<u8> = file
+        .packets
+        .iter()
+        .filter(|p| p.interface == 0)
+        .map(|p| p.data[1])
+        .collect();
+    assert_eq!(air.first(), Some(&0xFC), "the field switches on first");
+    assert!(
+        air.contains(&0xFE) && air.contains(&0xFF),
+        "frames both ways"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

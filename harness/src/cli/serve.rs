@@ -27,6 +27,10 @@ pub struct ServeArgs {
     /// Write every exchange and event as JSON lines here (secrets redacted).
     #[arg(long, value_name = "FILE")]
     pub transcript: Option<PathBuf>,
+    /// Write every slot's simulated air (ISO 14443 frames, the field switching) and APDUs here
+    /// as pcapng for Wireshark, as they happen, at wall-clock times (secrets masked).
+    #[arg(long, value_name = "FILE.pcapng")]
+    pub pcap: Option<PathBuf>,
     /// Stop after this long (e.g. 30s); default: until Ctrl-C.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<std::time::Duration>,
@@ -77,6 +81,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, InputFailure> {
         pace: a.pace,
         seed: a.seed,
         transcript: a.transcript,
+        pcap: a.pcap,
         duration: a.duration,
         remove_after_apdus: a.remove_after_apdus,
         script,

@@ -4,11 +4,12 @@
 //! and step; and it reads pcapng and classic pcap files (field captures) back. `block` is the
 //! file format, `classic` libpcap's older one, `pdu` what each link type's packet holds, `tap`
 //! the listening post on a case's backend (secrets out), `export` the file of a run, `usb` the
-//! same exchanges as a USB CCID reader's traffic.
+//! same exchanges as a USB CCID reader's traffic, `served` the file `serve` writes as it goes.
 
 pub mod block;
 pub mod classic;
 pub mod export;
 pub mod pdu;
+pub mod served;
 pub mod tap;
 pub mod usb;

@@ -123,14 +123,42 @@ impl Tap {
     /// Writes what the backend put on the air since the last call; frames of `Direction` that
     /// carried a message are patched with its redacted bytes.
     fn air(&mut self, patches: &[(Direction, &[u8], &[u8])]) {
-        let mut air = self.inner.take_air();
-        for (dir, plain, redacted) in patches {
-            if plain != redacted {
-                patch_frames(&mut air, *dir, plain, redacted);
-            }
-        }
+        let air = self.inner.take_air();
         let mut c = self.capture.lock().expect("capture lock");
-        for r in air {
+        for (at, data, way, note) in air_packets(air, patches) {
+            c.push(at, Link::Air, data, way, note);
+        }
+    }
+
+    fn apdu(&self, at: SimTime, way: ApduWay, bytes: &[u8]) {
+        let mut c = self.capture.lock().expect("capture lock");
+        if way == ApduWay::Command {
+            c.commands += 1;
+        }
+        let direction = match way {
+            ApduWay::Command => Way::Outbound,
+            ApduWay::Response => Way::Inbound,
+        };
+        c.push(at, Link::Apdu, pdu::apdu(way, bytes), Some(direction), None);
+    }
+}
+
+/// One air packet: when, its link type 264 bytes, its direction, a note on its fate.
+pub type AirPacket = (SimTime, Vec<u8>, Option<Way>, Option<String>);
+
+/// The air as link type 264 packets; frames of a direction that carried a message are patched
+/// with its redacted bytes first (`(direction, plain, redacted)`).
+pub fn air_packets(
+    mut air: Vec<AirRecord>,
+    patches: &[(Direction, &[u8], &[u8])],
+) -> Vec<AirPacket> {
+    for (dir, plain, redacted) in patches {
+        if plain != redacted {
+            patch_frames(&mut air, *dir, plain, redacted);
+        }
+    }
+    air.into_iter()
+        .map(|r| {
             let (event, bytes, way, note) = match r.kind {
                 AirKind::FieldOn => (AirEvent::FieldOn, Vec::new(), None, None),
                 AirKind::FieldOff => (AirEvent::FieldOff, Vec::new(), None, None),
@@ -152,21 +180,9 @@ impl Tap {
                     (event, bytes, Some(way), note)
                 }
             };
-            c.push(r.at, Link::Air, pdu::air(event, &bytes), way, note);
-        }
-    }
-
-    fn apdu(&self, at: SimTime, way: ApduWay, bytes: &[u8]) {
-        let mut c = self.capture.lock().expect("capture lock");
-        if way == ApduWay::Command {
-            c.commands += 1;
-        }
-        let direction = match way {
-            ApduWay::Command => Way::Outbound,
-            ApduWay::Response => Way::Inbound,
-        };
-        c.push(at, Link::Apdu, pdu::apdu(way, bytes), Some(direction), None);
-    }
+            (r.at, pdu::air(event, &bytes), way, note)
+        })
+        .collect()
 }
 
 /// `bytes` with every occurrence of a secret (3 bytes or longer) masked.
@@ -189,10 +205,15 @@ fn mask_known(bytes: &mut [u8], secrets: &[Vec<u8>]) {
 pub fn redact_command(apdu: &[u8], secrets: &[Vec<u8>]) -> Vec<u8> {
     let mut out = apdu.to_vec();
     if carries_secret(apdu) {
-        // Extended length: 00 Lc1 Lc2 after the header; short: Lc.
-        let data = if apdu.len() > 7 && apdu[4] == 0 { 7 } else { 5 };
-        let from = data.min(out.len());
-        out[from..].fill(MASK);
+        // The data field only (an Le after it stays): extended length has 00 Lc1 Lc2 after the
+        // header, short length Lc; a length that overruns the command masks to its end.
+        let (from, len): (usize, usize) = if apdu.len() > 7 && apdu[4] == 0 {
+            (7, usize::from(u16::from_be_bytes([apdu[5], apdu[6]])))
+        } else {
+            (5, usize::from(apdu[4]))
+        };
+        let end = from.saturating_add(len).min(out.len());
+        out[from.min(end)..end].fill(MASK);
     }
     mask_known(&mut out, secrets);
     out
@@ -493,5 +514,10 @@ mod tests {
             b"xx****\x90\x00"
         );
         assert_eq!(redact_response(b"43\x90\x00", &secrets), b"43\x90\x00");
+        assert_eq!(
+            redact_command(&[0, 0x20, 0, 0x80, 2, 1, 2, 0x00], &[]),
+            [0, 0x20, 0, 0x80, 2, b'*', b'*', 0x00],
+            "an Le after the data stays"
+        );
     }
 }

@@ -14,6 +14,7 @@ pub use error::ServeError;
 pub use script::{ScriptAction, ScriptEvent, ServeScript};
 
 use crate::link::vpcd::{self, LinkConfig, LinkControl, LinkEvent, Pace};
+use crate::pcapng::served::{LiveFile, ServedSlot};
 use crate::serve::line::{Echoes, ServedEvent, ServedLine};
 use kazasu_sim::vpcd::{Request, Slot};
 use kazasu_sim::{FaultPlan, Reader, hex_spaced};
@@ -82,6 +83,8 @@ pub struct ServeOptions {
     pub seed: u64,
     /// JSONL transcript file.
     pub transcript: Option<std::path::PathBuf>,
+    /// pcapng file of every slot's air and APDUs, written as they happen.
+    pub pcap: Option<std::path::PathBuf>,
     /// Stop after this long (default: until Ctrl-C).
     pub duration: Option<Duration>,
     /// Take the card away after this many APDUs (per slot).
@@ -187,9 +190,28 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
     type Link = (
         LinkControl,
         std::thread::JoinHandle<()>,
-        Arc<Mutex<Slot>>,
+        Arc<Mutex<ServedSlot>>,
         u16,
     );
+    // The capture, with an air and an APDU interface for each slot.
+    let pcap = match &opts.pcap {
+        Some(path) => {
+            let slots: Vec<(u16, String)> = (0..opts.cards.len() as u16)
+                .map(|i| {
+                    let n = opts.first_slot + i;
+                    (n, kazasu_sim::vpcd::reader_name(n))
+                })
+                .collect();
+            let application = concat!("kazasu ", env!("CARGO_PKG_VERSION"));
+            let file =
+                LiveFile::create(path, application, &slots).map_err(|e| ServeError::File {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+            Some(file)
+        }
+        None => None,
+    };
     let mut links: Vec<Link> = Vec::new();
     let mut watches: Vec<Arc<SlotWatch>> = Vec::new();
     let mut addrs: Vec<std::net::SocketAddr> = Vec::new();
@@ -203,7 +225,25 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
             FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
         );
         let slot_no = opts.first_slot + i as u16;
-        let slot = Arc::new(Mutex::new(Slot::new(reader)));
+        let slot = Slot::new(reader);
+        let slot = Arc::new(Mutex::new(match &pcap {
+            Some(file) => {
+                let who = spec.subject().map_err(CardSetupError::from)?;
+                let pins = &who.identity.pins;
+                let secrets = [
+                    &pins.auth,
+                    &pins.sign,
+                    &pins.card_info,
+                    pins.juki(),
+                    pins.common(),
+                ]
+                .iter()
+                .map(|p| p.expose().as_bytes().to_vec())
+                .collect();
+                ServedSlot::listened(slot, file.clone(), i as u32, secrets)
+            }
+            None => ServedSlot::new(slot),
+        }));
         let mut cfg = LinkConfig::slot(slot_no);
         cfg.pace = opts.pace;
         if let Some(ip) = opts.listen {
@@ -380,12 +420,12 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
                 done.insert((k, *slot_no));
                 match e.action {
                     ScriptAction::Tap => {
-                        slot.lock().expect("slot lock").lost = false;
+                        slot.lock().expect("slot lock").slot.lost = false;
                         control.set_present(true);
                     }
                     ScriptAction::Remove => control.set_present(false),
                     ScriptAction::Approve => {
-                        slot.lock().expect("slot lock").reader.approve();
+                        slot.lock().expect("slot lock").slot.reader.approve();
                     }
                     ScriptAction::WarmReset => {
                         if let Err(why) = warm_reset_through_pcscd(*slot_no) {
@@ -411,6 +451,15 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
     }
     for (_, h, ..) in links {
         let _ = h.join();
+    }
+    if let Some(file) = &pcap {
+        match file.finish() {
+            Ok(path) => eprintln!(
+                "pcap: every slot's air and APDUs in {} (open it in Wireshark)",
+                path.display()
+            ),
+            Err(why) => eprintln!("pcap: {why}"),
+        }
     }
     match failure {
         Some(e) => Err(e),
