@@ -5,7 +5,6 @@
 //! that imports becomes a scenario kazasu loads and checks.
 #![no_main]
 
-use kazasu::capture::import::{ImportOptions, to_scenario};
 use kazasu::capture::trace::{Format, parse_bytes};
 use libfuzzer_sys::fuzz_target;
 
@@ -21,17 +20,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(trace) = parse_bytes(format, file, reader) else {
         return;
     };
-    let options = ImportOptions {
-        name: "fuzzed capture".into(),
-        source: "fuzz".into(),
-        card: None,
-        identity: None,
-        reader: None,
-        keep_secrets: false,
-    };
-    let yaml = to_scenario(&trace, &options);
-    let scenarios = kazasu::scenario::suite::parse(&yaml, "imported.yaml")
-        .unwrap_or_else(|e| panic!("an import kazasu cannot read back: {e}\n{yaml}"));
-    kazasu::scenario::suite::check(&scenarios, "imported.yaml")
-        .unwrap_or_else(|e| panic!("an import kazasu refuses: {e}\n{yaml}"));
+    kazasu_fuzz::import_reads_back(&trace);
 });

@@ -4,7 +4,6 @@
 //! (an import never writes a scenario kazasu itself refuses).
 #![no_main]
 
-use kazasu::capture::import::{ImportOptions, to_scenario};
 use kazasu::capture::trace::{Format, parse};
 use libfuzzer_sys::fuzz_target;
 
@@ -31,17 +30,5 @@ fuzz_target!(|data: &[u8]| {
     let Ok(trace) = parse(format, text, None) else {
         return;
     };
-    let options = ImportOptions {
-        name: "fuzzed capture".into(),
-        source: "fuzz".into(),
-        card: None,
-        identity: None,
-        reader: None,
-        keep_secrets: false,
-    };
-    let yaml = to_scenario(&trace, &options);
-    let scenarios = kazasu::scenario::suite::parse(&yaml, "imported.yaml")
-        .unwrap_or_else(|e| panic!("an import kazasu cannot read back: {e}\n{yaml}"));
-    kazasu::scenario::suite::check(&scenarios, "imported.yaml")
-        .unwrap_or_else(|e| panic!("an import kazasu refuses: {e}\n{yaml}"));
+    kazasu_fuzz::import_reads_back(&trace);
 });

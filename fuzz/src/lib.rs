@@ -30,3 +30,21 @@ pub fn card(index: usize, seed: u64) -> Card {
     card.power_on();
     card
 }
+
+/// An imported capture must be a scenario kazasu itself loads and checks: an import never
+/// writes a scenario kazasu refuses. Panics (a finding) otherwise.
+pub fn import_reads_back(trace: &kazasu::capture::trace::Trace) {
+    let options = kazasu::capture::import::ImportOptions {
+        name: "fuzzed capture".into(),
+        source: "fuzz".into(),
+        card: None,
+        identity: None,
+        reader: None,
+        keep_secrets: false,
+    };
+    let yaml = kazasu::capture::import::to_scenario(trace, &options);
+    let scenarios = kazasu::scenario::suite::parse(&yaml, "imported.yaml")
+        .unwrap_or_else(|e| panic!("an import kazasu cannot read back: {e}\n{yaml}"));
+    kazasu::scenario::suite::check(&scenarios, "imported.yaml")
+        .unwrap_or_else(|e| panic!("an import kazasu refuses: {e}\n{yaml}"));
+}

@@ -171,7 +171,6 @@ pub fn estimate(
 /// The reader profile `base_text` with the estimated values, each `sure: measured` with a note
 /// saying how; `name` renames it.
 pub fn profile_yaml(base_text: &str, name: &str, e: &Estimate, m: &Measured) -> String {
-    use std::fmt::Write;
     let rates: Vec<String> = kazasu_sim::BitRate::ALL
         .into_iter()
         .map(kazasu_sim::BitRate::kbps)
@@ -194,50 +193,33 @@ pub fn profile_yaml(base_text: &str, name: &str, e: &Estimate, m: &Measured) -> 
         kazasu_sim::reader::profile::ExtendedApdus::WrongLength => "wrong-length",
         kazasu_sim::reader::profile::ExtendedApdus::TransportError => "transport-error",
     };
-    let mut out = format!(
+    let header = format!(
         "# Measured by kazasu calibrate: {how}.\n# Values without `sure: measured` come from the base profile.\n"
     );
-    let mut in_description = false;
-    for line in base_text.lines() {
-        // The base profile's own comments and description are about another reader.
-        if line.starts_with('#') {
-            continue;
-        }
-        if in_description && line.starts_with(' ') {
-            continue;
-        }
-        in_description = false;
-        let key = line.split(':').next().unwrap_or_default();
-        let replaced = match key {
-            "name" => Some(format!("name: {name}")),
-            "description" => {
-                in_description = true;
-                Some(format!(
-                    "description: \"{} as calibrated by kazasu ({}); timing values measured, the rest from the base profile\"",
-                    m.device.replace(['"', '\\'], "'"),
-                    m.date
-                ))
-            }
-            "bit_rates" => Some(format!(
-                "bit_rates: {{ value: [{}], sure: measured, note: \"effective {:.0} kbit/s from the round-trip slope (spread {:.1} %); {how}\" }}",
-                rates.join(", "),
-                e.kbps,
-                m.sweep_spread * 100.0
-            )),
-            "host_overhead" => Some(format!(
-                "host_overhead: {{ value: {}us, sure: measured, note: \"median GET DATA FF CA round trip (spread {:.1} %); {how}\" }}",
-                (e.host_overhead * 1e6).round() as u64,
-                m.get_data_spread * 100.0
-            )),
-            "extended_apdus" => Some(format!(
-                "extended_apdus: {{ value: {extended}, sure: measured, note: \"largest answer carried: {} bytes; {how}\" }}",
-                m.extended.1
-            )),
-            _ => None,
-        };
-        let _ = writeln!(out, "{}", replaced.unwrap_or_else(|| line.to_string()));
-    }
-    out
+    crate::profiles::rewrite_yaml(base_text, &header, |at| match (at.indent, at.key) {
+        (0, "name") => Some(format!("name: {name}")),
+        (0, "description") => Some(format!(
+            "description: \"{} as calibrated by kazasu ({}); timing values measured, the rest from the base profile\"",
+            m.device.replace(['"', '\\'], "'"),
+            m.date
+        )),
+        (0, "bit_rates") => Some(format!(
+            "bit_rates: {{ value: [{}], sure: measured, note: \"effective {:.0} kbit/s from the round-trip slope (spread {:.1} %); {how}\" }}",
+            rates.join(", "),
+            e.kbps,
+            m.sweep_spread * 100.0
+        )),
+        (0, "host_overhead") => Some(format!(
+            "host_overhead: {{ value: {}us, sure: measured, note: \"median GET DATA FF CA round trip (spread {:.1} %); {how}\" }}",
+            (e.host_overhead * 1e6).round() as u64,
+            m.get_data_spread * 100.0
+        )),
+        (0, "extended_apdus") => Some(format!(
+            "extended_apdus: {{ value: {extended}, sure: measured, note: \"largest answer carried: {} bytes; {how}\" }}",
+            m.extended.1
+        )),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Card and reader profiles from outside the binary: loading one by built-in name or YAML path,
-//! and what profiles say of themselves — every value with its sureness, for the sureness report
-//! and the certificate's count of measured, reported and modelled values.
+//! what profiles say of themselves — every value with its sureness, for the sureness report
+//! and the certificate's count of measured, reported and modelled values — and a profile's text
+//! rewritten value by value (what calibration writes).
 
 use crate::files::{FileError, SMALL_YAML, read_text};
 use kazasu_sim::platform::profile::ProfileError;
@@ -109,6 +110,59 @@ pub fn reader_sureness(profile: &ReaderProfile) -> BTreeMap<String, usize> {
         *counts.entry(sure).or_insert(0) += 1;
     }
     counts
+}
+
+/// Where a line of a profile's YAML sits: its top-level group (`""` for a top-level key), its key
+/// and its indentation.
+pub struct YamlLine<'a> {
+    /// The top-level key the line sits under, or `""`.
+    pub group: &'a str,
+    /// The line's key.
+    pub key: &'a str,
+    /// Spaces before the key.
+    pub indent: usize,
+}
+
+/// `base_text` rewritten line by line: `header` first, the base's own comments left out (they
+/// are about another device), each line offered to `replace` — `Some(line)` replaces it, and
+/// a replaced top-level key's indented continuation (a folded description) goes with it.
+pub fn rewrite_yaml(
+    base_text: &str,
+    header: &str,
+    mut replace: impl FnMut(&YamlLine<'_>) -> Option<String>,
+) -> String {
+    use std::fmt::Write;
+    let mut out = header.to_string();
+    let (mut group, mut skipping) = (String::new(), false);
+    for line in base_text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - line.trim_start().len();
+        if skipping && indent > 0 {
+            continue;
+        }
+        skipping = false;
+        let key = line.trim_start().split(':').next().unwrap_or_default();
+        if indent == 0 {
+            group = key.to_string();
+        }
+        let at = YamlLine {
+            group: if indent == 0 { "" } else { &group },
+            key,
+            indent,
+        };
+        match replace(&at) {
+            Some(new) => {
+                skipping = indent == 0;
+                let _ = writeln!(out, "{new}");
+            }
+            None => {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -25,11 +25,17 @@ const SCENARIO: &str = "- name: read and sign
       expect: { transport_error: card_removed }
 ";
 
-/// Runs the scenario with --pcap and --json in a fresh folder; (pcapng bytes, JSON report).
-fn run(tag: &str) -> (Vec<u8>, serde_json::Value) {
+/// A fresh folder for test `tag` with the scenario in it as `s.yaml`.
+fn folder(tag: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("kazasu-pcap-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("s.yaml"), SCENARIO).unwrap();
+    dir
+}
+
+/// Runs the scenario with --pcap and --json in a fresh folder; (pcapng bytes, JSON report).
+fn run(tag: &str) -> (Vec<u8>, serde_json::Value) {
+    let dir = folder(tag);
     let (code, out) = common::run_in(
         &dir,
         "kazasu",
@@ -155,9 +161,7 @@ fn the_same_seed_writes_the_same_file() {
 /// APDU interface and by its air interface alike (the air's I-blocks joined into the same APDUs).
 #[test]
 fn an_export_imports_back_and_replays_as_the_card_by_either_interface() {
-    let dir = std::env::temp_dir().join(format!("kazasu-pcap-round-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("s.yaml"), SCENARIO).unwrap();
+    let dir = folder("round");
     let (code, out) = common::run_in(
         &dir,
         "kazasu",
@@ -234,9 +238,7 @@ fn an_export_imports_back_and_replays_as_the_card_by_either_interface() {
 /// as the card.
 #[test]
 fn the_usb_view_imports_back_to_the_same_scenario() {
-    let dir = std::env::temp_dir().join(format!("kazasu-pcap-usb-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("s.yaml"), SCENARIO).unwrap();
+    let dir = folder("usb");
     let run = |flag: &str, file: &str| {
         let args = ["run", "s.yaml", "--filter", "read and sign", flag, file];
         let (code, out) = common::run_in(&dir, "kazasu", &args);
@@ -293,8 +295,7 @@ fn the_usb_view_imports_back_to_the_same_scenario() {
 /// within 10 %, and says the card asked for WTX while signing.
 #[test]
 fn calibrate_from_capture_recovers_a_served_profile_within_ten_percent() {
-    let dir = std::env::temp_dir().join(format!("kazasu-pcap-cal-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = folder("cal");
     let (code, base, err) = common::kazasu(&["profiles", "android-jpki"]);
     assert_eq!(code, 0, "{err}");
     let set = |text: String, key: &str, value: &str| -> String {
@@ -391,8 +392,7 @@ fn calibrate_from_capture_recovers_a_served_profile_within_ten_percent() {
 /// `replay --as card --pcap` writes the replay's APDUs: every recorded command the host sent.
 #[test]
 fn a_replay_as_the_card_writes_its_apdus() {
-    let dir = std::env::temp_dir().join(format!("kazasu-pcap-replay-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = folder("replay");
     let (code, out) = common::run_in(
         &dir,
         "kazasu",

@@ -12,7 +12,6 @@ use kazasu_sim::iso14443::frame::{Block, BlockKind, check_crc};
 use kazasu_sim::iso14443::timing::frame_air_time;
 use kazasu_sim::platform::profile::NfcType;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 /// The command classes of a card profile's processing times.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -369,7 +368,7 @@ pub fn profile_yaml(base_text: &str, name: &str, f: &CardFacts, source: &str) ->
         .filter(|s| s.took_us.is_some())
         .count();
     let wtx = wtx_use(f);
-    let mut out = format!(
+    let header = format!(
         "# Measured by kazasu calibrate --from-capture from {source}: {exchanges} commands, \
          {answered} with their answer.\n\
          # Frames: the card sent up to {} bytes, the reader sent it up to {} (CRC included); \
@@ -384,59 +383,36 @@ pub fn profile_yaml(base_text: &str, name: &str, f: &CardFacts, source: &str) ->
     );
     let how = format!("kazasu calibrate --from-capture, {source}");
     let hex = |b: &[u8]| kazasu_sim::hex_spaced(b);
-    let (mut group, mut in_description) = (String::new(), false);
-    for line in base_text.lines() {
-        if line.starts_with('#') {
-            continue;
-        }
-        if in_description && line.starts_with(' ') {
-            continue;
-        }
-        in_description = false;
-        let indent = line.len() - line.trim_start().len();
-        let key = line.trim_start().split(':').next().unwrap_or_default();
-        if indent == 0 {
-            group = key.to_string();
-        }
+    crate::profiles::rewrite_yaml(base_text, &header, |at| {
         let measured = |value: String, note: String| {
             Some(format!(
-                "{}{key}: {{ value: {value}, sure: measured, note: \"{note}; {how}\" }}",
-                " ".repeat(indent)
+                "{}{}: {{ value: {value}, sure: measured, note: \"{note}; {how}\" }}",
+                " ".repeat(at.indent),
+                at.key
             ))
         };
-        let replaced = match (indent, group.as_str(), key) {
-            (0, _, "name") => Some(format!("name: {name}")),
-            (0, _, "description") => {
-                in_description = true;
-                Some(format!(
-                    "description: \"a card as an air capture shows it ({})\"",
-                    source.replace(['"', '\\'], "'")
-                ))
-            }
-            (2, "contactless", "type") => f
+        let activation = || "from the ATS / ATQB".to_string();
+        match (at.group, at.key) {
+            ("", "name") => Some(format!("name: {name}")),
+            ("", "description") => Some(format!(
+                "description: \"a card as an air capture shows it ({})\"",
+                source.replace(['"', '\\'], "'")
+            )),
+            ("contactless", "type") => f
                 .nfc
                 .and_then(|n| measured(format!("{n:?}"), "from the activation".into())),
-            (2, "contactless", "fsci") => f
-                .fsci
-                .and_then(|v| measured(v.to_string(), "from the ATS / ATQB".into())),
-            (2, "contactless", "fwi") => f
-                .fwi
-                .and_then(|v| measured(v.to_string(), "from the ATS / ATQB".into())),
-            (2, "contactless", "sfgi") => f
-                .sfgi
-                .and_then(|v| measured(v.to_string(), "from the ATS / ATQB".into())),
-            (2, "contactless", "bit_rates") => f.bit_rates.as_ref().and_then(|r| {
+            ("contactless", "fsci") => f.fsci.and_then(|v| measured(v.to_string(), activation())),
+            ("contactless", "fwi") => f.fwi.and_then(|v| measured(v.to_string(), activation())),
+            ("contactless", "sfgi") => f.sfgi.and_then(|v| measured(v.to_string(), activation())),
+            ("contactless", "bit_rates") => f.bit_rates.as_ref().and_then(|r| {
                 let list: Vec<String> = r.iter().map(u32::to_string).collect();
-                measured(
-                    format!("[{}]", list.join(", ")),
-                    "from the ATS / ATQB".into(),
-                )
+                measured(format!("[{}]", list.join(", ")), activation())
             }),
-            (2, "contactless", "historical_bytes") => f
+            ("contactless", "historical_bytes") => f
                 .historical
                 .as_ref()
-                .and_then(|h| measured(format!("\"{}\"", hex(h)), "from the ATS / ATQB".into())),
-            (2, "processing", k) => times.get(k).and_then(|e| {
+                .and_then(|h| measured(format!("\"{}\"", hex(h)), activation())),
+            ("processing", k) => times.get(k).and_then(|e| {
                 measured(
                     format!("{}us", e.us.round() as u64),
                     format!(
@@ -448,10 +424,8 @@ pub fn profile_yaml(base_text: &str, name: &str, f: &CardFacts, source: &str) ->
                 )
             }),
             _ => None,
-        };
-        let _ = writeln!(out, "{}", replaced.unwrap_or_else(|| line.to_string()));
-    }
-    out
+        }
+    })
 }
 
 #[cfg(test)]
