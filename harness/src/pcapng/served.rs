@@ -70,16 +70,19 @@ impl LiveFile {
         }
     }
 
-    /// Flushes the file; the first write error, if any, names the file.
-    pub fn finish(&self) -> Result<PathBuf, String> {
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes the file; the first write error, if any.
+    pub fn finish(&self) -> std::io::Result<()> {
         let mut guard = self.out.lock().expect("pcap lock");
         let (out, failed) = &mut *guard;
         if let Some(e) = failed.take() {
-            return Err(format!("cannot write {}: {e}", self.path.display()));
+            return Err(e);
         }
         out.flush()
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
-        Ok(self.path.clone())
     }
 }
 

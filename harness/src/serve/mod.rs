@@ -454,11 +454,11 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
     }
     if let Some(file) = &pcap {
         match file.finish() {
-            Ok(path) => eprintln!(
+            Ok(()) => eprintln!(
                 "pcap: every slot's air and APDUs in {} (open it in Wireshark)",
-                path.display()
+                file.path().display()
             ),
-            Err(why) => eprintln!("pcap: {why}"),
+            Err(e) => eprintln!("pcap: cannot write {}: {e}", file.path().display()),
         }
     }
     match failure {
