@@ -75,10 +75,13 @@ pub fn stack(cmd: StackCmd) -> Result<ExitCode, InputFailure> {
             for name in stack::reader_names(opts.slots) {
                 outln!("{name}");
             }
-            eprintln!(
-                "serve a card on a slot: kazasu serve --card mynumber-card --slot 0; stop the \
-                 stack: kazasu stack down"
-            );
+            // A person at a terminal gets the next steps; a script's log does not.
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!(
+                    "serve a card on a slot: kazasu serve --card mynumber-card --slot 0; stop \
+                     the stack: kazasu stack down"
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         StackCmd::Down(a) => {
