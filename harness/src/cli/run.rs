@@ -341,7 +341,15 @@ pub(crate) fn write_pcap(
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(failed)?);
     let application = concat!("kazasu ", env!("CARGO_PKG_VERSION"));
     if usb {
-        let written = export::write_usb(&mut out, application, &cases, true).map_err(failed)?;
+        // The synthetic reader's exchange level follows the run's reader profile: short and
+        // extended APDUs, or short only.
+        let extended = results
+            .iter()
+            .find_map(|r| kazasu::profiles::reader_profile(&r.reader, None).ok())
+            .is_none_or(|p| {
+                p.extended_apdus.value == kazasu_sim::reader::profile::ExtendedApdus::Supported
+            });
+        let written = export::write_usb(&mut out, application, &cases, extended).map_err(failed)?;
         std::io::Write::flush(&mut out).map_err(failed)?;
         eprintln!(
             "pcap-usb: {} case{}, {} APDUs as USB CCID traffic in {} (Wireshark names it \

@@ -304,6 +304,12 @@ mod tests {
             0x0004_007E
         );
         assert_eq!(u32::from_le_bytes([d[44], d[45], d[46], d[47]]), 522);
+        let short = ccid_descriptor(false);
+        assert_eq!(
+            u32::from_le_bytes([short[40], short[41], short[42], short[43]]),
+            0x0002_007E,
+            "a reader without extended APDUs: the short APDU level"
+        );
     }
 
     #[test]
