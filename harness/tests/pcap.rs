@@ -33,6 +33,13 @@ fn folder(tag: &str) -> std::path::PathBuf {
     dir
 }
 
+/// `kazasu ARGS` in `dir`, which must succeed; what it printed.
+fn kazasu_ok(dir: &std::path::Path, args: &[&str]) -> String {
+    let (code, out) = common::run_in(dir, "kazasu", args);
+    assert_eq!(code, Some(0), "kazasu {}: {out}", args.join(" "));
+    out
+}
+
 /// Runs the scenario with --pcap and --json in a fresh folder; (pcapng bytes, JSON report).
 fn run(tag: &str) -> (Vec<u8>, serde_json::Value) {
     let dir = folder(tag);
@@ -158,7 +165,8 @@ fn the_same_seed_writes_the_same_file() {
 }
 
 /// What `kazasu run --pcap` wrote comes back through `import pcap` and `replay --as card`, by its
-/// APDU interface and by its air interface alike (the air's I-blocks joined into the same APDUs).
+/// APDU interface and by its air interface alike (the air's I-blocks joined into the same APDUs),
+/// and the scenario imported from the air puts as many frames on the air when it runs.
 #[test]
 fn an_export_imports_back_and_replays_as_the_card_by_either_interface() {
     let dir = folder("round");
@@ -226,6 +234,29 @@ fn an_export_imports_back_and_replays_as_the_card_by_either_interface() {
             "{interface}: {out}"
         );
     }
+    // The scenario imported from the air runs again to the same air: as many frames.
+    kazasu_ok(
+        &dir,
+        &[
+            "import",
+            "pcap",
+            "run.pcapng",
+            "--reader",
+            "air",
+            "-o",
+            "again.yaml",
+        ],
+    );
+    kazasu_ok(&dir, &["run", "again.yaml", "--pcap", "again.pcapng"]);
+    let frames = |name: &str| {
+        let f = block::read(&std::fs::read(dir.join(name)).unwrap()).unwrap();
+        f.packets
+            .iter()
+            .filter(|p| f.interfaces[p.interface].linktype == linktype::ISO_14443)
+            .filter(|p| matches!(p.data[1], 0xFE | 0xFF))
+            .count()
+    };
+    assert_eq!(frames("run.pcapng"), frames("again.pcapng"));
     // Both interfaces at once: which one is the user's to say.
     let (code, out) = common::run_in(&dir, "kazasu", &["import", "pcap", "run.pcapng"]);
     assert_eq!(code, Some(2), "{out}");
