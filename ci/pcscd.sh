@@ -7,12 +7,16 @@
 #                       # has the slots is used as it is
 #   ci/pcscd.sh stop    # stop the pcscd this script started
 # pcscd logs every APDU to target/stack/pcscd.log; KAZASU_PCSCD_DEBUG=0 starts it without (for
-# benchmarks). The kazasu binary is $KAZASU, else target/debug/kazasu (built when missing).
+# benchmarks). The kazasu binary is $KAZASU, else target/debug/kazasu, else an installed kazasu
+# (built when there is none).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$(realpath "$0")")/.."   # the repository, also when called through a link
 
 dir=target/stack
 kazasu=${KAZASU:-target/debug/kazasu}
+if ! [ -x "$kazasu" ] && command -v kazasu >/dev/null 2>&1; then
+  kazasu=$(command -v kazasu)   # an installed kazasu, where this checkout built none
+fi
 if ! [ -x "$kazasu" ]; then
   echo "pcscd.sh: building kazasu for \`kazasu stack\` (cargo build -p kazasu)" >&2
   cargo build -q -p kazasu
