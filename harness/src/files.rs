@@ -1,6 +1,8 @@
 //! Reading the user's input files with a size bound: a profile path that points at `/dev/zero`
 //! or a multi-gigabyte log ends in a clear error after reading the bound, never in memory
-//! exhaustion. Each kind of input has its own bound, far above any real file of that kind.
+//! exhaustion. Each kind of input has its own bound, far above any real file of that kind. And
+//! the one rule by which a path names a file built into the binary (the bundled scenarios and
+//! sample captures).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -73,6 +75,17 @@ pub fn read_text(path: &Path, limit: u64) -> Result<String, FileError> {
     })
 }
 
+/// The name under `scenarios/` by which a path asks for a file built into the binary:
+/// `bundled:X`, `scenarios/X` or `./scenarios/X` give `X`; any other path `None`. (A file of
+/// that path on disk wins; callers look there first.)
+pub fn bundled_name(path: &Path) -> Option<String> {
+    let text = path.to_string_lossy();
+    text.strip_prefix("bundled:")
+        .or_else(|| text.strip_prefix("scenarios/"))
+        .or_else(|| text.strip_prefix("./scenarios/"))
+        .map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +104,23 @@ mod tests {
         assert_eq!(read_text(&p, 8).unwrap(), "name: x\n");
         assert!(read_text(&p, 7).is_err());
         std::fs::remove_file(&p).unwrap();
+    }
+
+    #[test]
+    fn bundled_files_are_named_three_ways_and_nothing_else_is() {
+        for p in [
+            "bundled:traces/a.log",
+            "scenarios/traces/a.log",
+            "./scenarios/traces/a.log",
+        ] {
+            assert_eq!(
+                bundled_name(Path::new(p)).as_deref(),
+                Some("traces/a.log"),
+                "{p}"
+            );
+        }
+        for p in ["traces/a.log", "/scenarios/a.log", "my/scenarios/a.log"] {
+            assert_eq!(bundled_name(Path::new(p)), None, "{p}");
+        }
     }
 }

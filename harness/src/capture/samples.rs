@@ -29,11 +29,7 @@ pub fn sample_named(path: &Path) -> Option<&'static [u8]> {
     if path.exists() {
         return None;
     }
-    let text = path.to_string_lossy();
-    let name = text
-        .strip_prefix("bundled:")
-        .or_else(|| text.strip_prefix("scenarios/"))
-        .or_else(|| text.strip_prefix("./scenarios/"))?;
+    let name = crate::files::bundled_name(path)?;
     SAMPLES.iter().find(|(p, _)| *p == name).map(|(_, b)| *b)
 }
 

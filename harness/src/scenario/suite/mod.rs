@@ -57,12 +57,7 @@ bundled_suite!(
 /// `scenarios/`, or a folder of them (`scenarios/onboarding/`). So a reproduce line runs from
 /// any folder, and the installed binary runs the bundled suites without a checkout.
 pub fn bundled_named(path: &Path) -> Vec<(&'static str, &'static str)> {
-    let text = path.to_string_lossy();
-    let Some(name) = text
-        .strip_prefix("bundled:")
-        .or_else(|| text.strip_prefix("scenarios/"))
-        .or_else(|| text.strip_prefix("./scenarios/"))
-    else {
+    let Some(name) = crate::files::bundled_name(path) else {
         return Vec::new();
     };
     let name = name.trim_end_matches('/');
