@@ -121,6 +121,26 @@ fn device() -> Vec<u8> {
     d
 }
 
+/// A message cut into pieces of `room` bytes (an empty one is one empty piece).
+fn cut(bytes: &[u8], room: usize) -> Vec<&[u8]> {
+    if bytes.is_empty() {
+        vec![bytes]
+    } else {
+        bytes.chunks(room).collect()
+    }
+}
+
+/// CCID's chaining code of piece `i` of `n` — wLevelParameter of XfrBlock and bChainParameter of
+/// DataBlock alike: 0 whole, 1 begins, 2 ends, 3 goes on.
+fn chain_code(i: usize, n: usize) -> u8 {
+    match (i, n) {
+        (_, 1) => 0x00,
+        (0, _) => 0x01,
+        (i, n) if i + 1 == n => 0x02,
+        _ => 0x03,
+    }
+}
+
 impl UsbSession {
     /// A session that opens with the reader's descriptors at `at` ns; `extended`: the reader
     /// carries extended APDUs.
@@ -178,25 +198,19 @@ impl UsbSession {
         self.seq
     }
 
+    /// NotifySlotChange on the interrupt endpoint: slot 0 changed, a card `present` or not.
+    fn notify(&mut self, at: u64, present: bool) {
+        let irp = self.next_irp();
+        let change = [0x50, 0x02 | u8::from(present)];
+        for (completion, data) in [(false, &[][..]), (true, &change[..])] {
+            let r = record(irp, completion, 0x09, INTERRUPT_IN, INTERRUPT, None, data);
+            self.records.push((at, r));
+        }
+    }
+
     /// The card arrives (NotifySlotChange) and the host powers it up: the ATR.
     pub fn arrive(&mut self, at: u64, atr: &[u8]) {
-        let irp = self.next_irp();
-        self.records.push((
-            at,
-            record(irp, false, 0x09, INTERRUPT_IN, INTERRUPT, None, &[]),
-        ));
-        self.records.push((
-            at,
-            record(
-                irp,
-                true,
-                0x09,
-                INTERRUPT_IN,
-                INTERRUPT,
-                None,
-                &[0x50, 0x03],
-            ),
-        ));
+        self.notify(at, true);
         let seq = self.next_seq();
         self.out(at, &message(0x62, seq, [0, 0, 0], &[]));
         self.inn(at, &message(0x80, seq, [0, 0, 0], atr));
@@ -204,23 +218,7 @@ impl UsbSession {
 
     /// The card leaves.
     pub fn leave(&mut self, at: u64) {
-        let irp = self.next_irp();
-        self.records.push((
-            at,
-            record(irp, false, 0x09, INTERRUPT_IN, INTERRUPT, None, &[]),
-        ));
-        self.records.push((
-            at,
-            record(
-                irp,
-                true,
-                0x09,
-                INTERRUPT_IN,
-                INTERRUPT,
-                None,
-                &[0x50, 0x02],
-            ),
-        ));
+        self.notify(at, false);
     }
 
     /// A command sent at `sent`, the card's waiting-time requests at `waits` (time, WTXM),
@@ -234,19 +232,10 @@ impl UsbSession {
     ) {
         let room = MAX_MESSAGE - 10;
         // The command, chained past the message size: 0001 begins, 0003 goes on, 0002 ends.
-        let pieces: Vec<&[u8]> = if command.is_empty() {
-            vec![&[][..]]
-        } else {
-            command.chunks(room).collect()
-        };
+        let pieces = cut(command, room);
         let mut seq = 0;
         for (i, piece) in pieces.iter().enumerate() {
-            let level: u16 = match (i, pieces.len()) {
-                (_, 1) => 0x0000,
-                (0, _) => 0x0001,
-                (i, n) if i + 1 == n => 0x0002,
-                _ => 0x0003,
-            };
+            let level = u16::from(chain_code(i, pieces.len()));
             seq = self.next_seq();
             let [lo, hi] = level.to_le_bytes();
             self.out(sent, &message(0x6F, seq, [0, lo, hi], piece));
@@ -265,18 +254,9 @@ impl UsbSession {
         };
         // The answer, chained the same way: 01 begins, 03 goes on, 02 ends; the host asks for
         // each further piece with an empty XfrBlock of level 0010.
-        let pieces: Vec<&[u8]> = if response.is_empty() {
-            vec![&[][..]]
-        } else {
-            response.chunks(room).collect()
-        };
+        let pieces = cut(response, room);
         for (i, piece) in pieces.iter().enumerate() {
-            let chain = match (i, pieces.len()) {
-                (_, 1) => 0x00,
-                (0, _) => 0x01,
-                (i, n) if i + 1 == n => 0x02,
-                _ => 0x03,
-            };
+            let chain = chain_code(i, pieces.len());
             if i > 0 {
                 seq = self.next_seq();
                 self.out(at, &message(0x6F, seq, [0, 0x10, 0x00], &[]));

@@ -69,6 +69,11 @@ pub(super) fn pcap_air_frames(
     Ok(frames)
 }
 
+/// Microseconds from the capture's first packet (`first`, ns) to `ts_ns`.
+fn us_since(ts_ns: u128, first: u128) -> u64 {
+    u64::try_from(ts_ns.saturating_sub(first) / 1000).unwrap_or(u64::MAX)
+}
+
 /// A link type 264 packet as an air frame.
 fn air_frame(p: &crate::pcapng::block::Packet, first: u128) -> Result<AirFrame, ParseError> {
     let d = &p.data;
@@ -88,7 +93,7 @@ fn air_frame(p: &crate::pcapng::block::Packet, first: u128) -> Result<AirFrame, 
             ),
         ));
     }
-    let at_us = u64::try_from(p.ts_ns.saturating_sub(first) / 1000).unwrap_or(u64::MAX);
+    let at_us = us_since(p.ts_ns, first);
     Ok(AirFrame {
         number: p.number,
         at_us,
@@ -101,7 +106,7 @@ fn air_frame(p: &crate::pcapng::block::Packet, first: u128) -> Result<AirFrame, 
 pub(super) fn parse_pcap_raw(bytes: &[u8]) -> Result<RawTrace, ParseError> {
     let file = crate::pcapng::classic::read_any(bytes).map_err(|e| err(0, e.to_string()))?;
     let first = file.packets.iter().map(|p| p.ts_ns).min().unwrap_or(0);
-    let at_us = |ts: u128| u64::try_from((ts.saturating_sub(first)) / 1000).unwrap_or(u64::MAX);
+    let at_us = |ts: u128| us_since(ts, first);
     let mut raw = RawTrace::with_capacity(file.packets.len() / 2);
     let mut read_any = false;
     for (i, iface) in file.interfaces.iter().enumerate() {
