@@ -113,8 +113,9 @@ pub struct Measured {
     pub samples: usize,
     /// Largest relative spread over the sweep's points.
     pub sweep_spread: f64,
-    /// How the reader handled an extended-length case 2, and the largest answer it carried.
-    pub extended: (kazasu_sim::reader::profile::ExtendedApdus, usize),
+    /// How the reader handled an extended-length case 2, and the largest answer it carried
+    /// (`None`: not measured — a capture without the probe).
+    pub extended: Option<(kazasu_sim::reader::profile::ExtendedApdus, usize)>,
     /// The device's PC/SC name.
     pub device: String,
     /// The card's ATR, hex.
@@ -123,6 +124,74 @@ pub struct Measured {
     pub date: String,
     /// Whether a null-responder baseline was subtracted.
     pub baseline: Option<String>,
+}
+
+/// What a capture lacks to calibrate a reader from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotAReadertestSession {
+    /// The reader's own answer, which tells its overhead from the card's time.
+    #[error(
+        "no GET DATA FF CA answered with 90 00: the reader's own overhead cannot be told from the card's time"
+    )]
+    NoGetData,
+    /// The sweep, whose slope gives the bit rate.
+    #[error(
+        "fewer than two answer lengths of the readertest sweep (80 34 00 n n answered with n bytes and 90 00)"
+    )]
+    NoSweep,
+}
+
+/// What a capture of a readertest card's session shows of its reader — a USB capture of
+/// `kazasu calibrate` (or of any program sending the same commands) through a CCID reader, or
+/// any capture with each exchange's time: the GET DATA `FF CA` round trips and the readertest
+/// answer-length sweep (`80 34 00 n n`), as [`Measured`] with `device`, `atr` and `date` given.
+/// Fails saying what is missing.
+pub fn measured_from_exchanges(
+    exchanges: &[(Vec<u8>, Vec<u8>, f64)],
+    device: &str,
+    atr: &str,
+    date: &str,
+) -> Result<Measured, NotAReadertestSession> {
+    let ok = |r: &[u8]| r.ends_with(&[0x90, 0x00]);
+    let get_data: Vec<f64> = exchanges
+        .iter()
+        .filter(|(c, r, _)| c.starts_with(&[0xFF, 0xCA]) && ok(r))
+        .map(|(_, _, s)| *s)
+        .collect();
+    let mut by_length: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
+    for (c, r, s) in exchanges {
+        if let [0x80, 0x34, 0x00, n, le] = c[..]
+            && n == le
+            && n > 0
+            && r.len() == usize::from(n) + 2
+            && ok(r)
+        {
+            by_length.entry(usize::from(n)).or_default().push(*s);
+        }
+    }
+    let Some(overhead) = median(&get_data) else {
+        return Err(NotAReadertestSession::NoGetData);
+    };
+    let points: Vec<(f64, f64)> = by_length
+        .iter()
+        .filter_map(|(n, v)| Some((*n as f64, median(v)?)))
+        .collect();
+    let answers = fit(&points).ok_or(NotAReadertestSession::NoSweep)?;
+    Ok(Measured {
+        get_data: overhead,
+        get_data_spread: relative_spread(&get_data),
+        answers,
+        samples: by_length.values().map(Vec::len).min().unwrap_or(0),
+        sweep_spread: by_length
+            .values()
+            .map(|v| relative_spread(v))
+            .fold(0.0, f64::max),
+        extended: None,
+        device: device.to_string(),
+        atr: atr.to_string(),
+        date: date.to_string(),
+        baseline: None,
+    })
 }
 
 /// The values a calibration estimates.
@@ -188,15 +257,19 @@ pub fn profile_yaml(base_text: &str, name: &str, e: &Estimate, m: &Measured) -> 
             .map(|b| format!(", stack baseline {b} subtracted"))
             .unwrap_or_default()
     );
-    let extended = match m.extended.0 {
-        kazasu_sim::reader::profile::ExtendedApdus::Supported => "supported",
-        kazasu_sim::reader::profile::ExtendedApdus::WrongLength => "wrong-length",
-        kazasu_sim::reader::profile::ExtendedApdus::TransportError => "transport-error",
-    };
+    let extended = m.extended.map(|(how, largest)| {
+        let how = match how {
+            kazasu_sim::reader::profile::ExtendedApdus::Supported => "supported",
+            kazasu_sim::reader::profile::ExtendedApdus::WrongLength => "wrong-length",
+            kazasu_sim::reader::profile::ExtendedApdus::TransportError => "transport-error",
+        };
+        (how, largest)
+    });
     let header = format!(
         "# Measured by kazasu calibrate: {how}.\n# Values without `sure: measured` come from the base profile.\n"
     );
-    crate::profiles::rewrite_yaml(base_text, &header, |at| match (at.indent, at.key) {
+    crate::profiles::rewrite_yaml(base_text, &header, |at| {
+        match (at.indent, at.key) {
         (0, "name") => Some(format!("name: {name}")),
         (0, "description") => Some(format!(
             "description: \"{} as calibrated by kazasu ({}); timing values measured, the rest from the base profile\"",
@@ -214,11 +287,11 @@ pub fn profile_yaml(base_text: &str, name: &str, e: &Estimate, m: &Measured) -> 
             (e.host_overhead * 1e6).round() as u64,
             m.get_data_spread * 100.0
         )),
-        (0, "extended_apdus") => Some(format!(
-            "extended_apdus: {{ value: {extended}, sure: measured, note: \"largest answer carried: {} bytes; {how}\" }}",
-            m.extended.1
+        (0, "extended_apdus") => extended.map(|(value, largest)| format!(
+            "extended_apdus: {{ value: {value}, sure: measured, note: \"largest answer carried: {largest} bytes; {how}\" }}"
         )),
         _ => None,
+    }
     })
 }
 
@@ -252,7 +325,7 @@ mod tests {
             },
             samples: 1,
             sweep_spread: 0.0,
-            extended: (kazasu_sim::reader::profile::ExtendedApdus::Supported, 65533),
+            extended: Some((kazasu_sim::reader::profile::ExtendedApdus::Supported, 65533)),
             device: "model".into(),
             atr: "3B".into(),
             date: "2026-12-03T00:00:00Z".into(),

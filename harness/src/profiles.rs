@@ -39,6 +39,31 @@ pub fn card_profile(spec: &str, base: Option<&Path>) -> Result<CardProfile, Load
     }
 }
 
+/// A card profile's YAML text, by built-in name or path: what a profile written on it starts
+/// from (`kazasu calibrate --from-capture --base`, a replay through the air model).
+pub fn card_profile_text(spec: &str) -> Result<String, LoadError> {
+    if is_path(spec) {
+        return read_text(Path::new(spec), SMALL_YAML).map_err(|source| LoadError::File {
+            kind: "card",
+            source,
+        });
+    }
+    match kazasu_sim::platform::profile::BUILTIN_CARD_PROFILES
+        .iter()
+        .find(|(n, _)| *n == spec)
+    {
+        Some((_, text)) => Ok(text.to_string()),
+        None => Err(LoadError::Profile(ProfileError::Unknown {
+            name: spec.to_string(),
+            known: kazasu_sim::platform::profile::BUILTIN_CARD_PROFILES
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })),
+    }
+}
+
 /// Loads a reader profile by built-in name or YAML path (relative paths first against `base`).
 pub fn reader_profile(spec: &str, base: Option<&Path>) -> Result<ReaderProfile, LoadError> {
     if is_path(spec) {

@@ -455,3 +455,134 @@ fn a_replay_as_the_card_writes_its_apdus() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An air capture replays as the card through kazasu's air model: a phone's read and signature
+/// (chained answers, S(WTX) during the signature) exported, then replayed as the card from that
+/// file, puts the same frames on the air — the same blocks, bytes and order, each within a few
+/// microseconds of the original (a trace keeps whole microseconds: 14 exchanges' rounding adds
+/// up to 2 µs) — and not merely the same APDUs.
+#[test]
+fn an_air_capture_replays_as_the_card_frame_for_frame() {
+    let dir = folder("air");
+    std::fs::write(
+        dir.join("phone.yaml"),
+        "- name: phone auth flow\n  card: android-jpki\n  reader: typical-424k\n  steps:\n    - tap\n    - jpki_auth_flow\n    - remove\n",
+    )
+    .unwrap();
+    kazasu_ok(&dir, &["run", "phone.yaml", "--pcap", "run.pcapng"]);
+    let out = kazasu_ok(
+        &dir,
+        &[
+            "replay",
+            "run.pcapng",
+            "--reader",
+            "case 1 air",
+            "--as",
+            "card",
+            "--pcap",
+            "replay.pcapng",
+        ],
+    );
+    assert!(out.contains("through the air model"), "{out}");
+    assert!(out.contains("Type A, FSCI 8, FWI 8, 424 kbit/s"), "{out}");
+    let air = |name: &str| {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        kazasu::capture::trace::air_frames(
+            kazasu::capture::trace::Format::Pcap,
+            &bytes,
+            Some("case 1 air"),
+        )
+        .unwrap()
+    };
+    let (recorded, replayed) = (air("run.pcapng"), air("replay.pcapng"));
+    let blocks = |frames: &[kazasu::capture::trace::AirFrame]| {
+        frames
+            .iter()
+            .skip_while(|f| f.bytes.first() != Some(&0xE0)) // activation up to RATS
+            .skip(2)
+            .filter(|f| matches!(f.event, 0xFE | 0xFF))
+            .map(|f| (f.event, f.bytes.clone(), f.at_us))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (blocks(&recorded), blocks(&replayed));
+    let wtx = a.iter().filter(|(_, f, _)| f[0] & 0xF7 == 0xF2).count();
+    let chained = a.iter().filter(|(_, f, _)| f[0] & 0xF0 == 0x10).count();
+    assert!(
+        wtx >= 2 && chained >= 5,
+        "the phone's air shows WTX and chaining"
+    );
+    assert_eq!(a.len(), b.len(), "as many frames after the activation");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!((x.0, &x.1), (y.0, &y.1), "the same frame at {} µs", x.2);
+        assert!(x.2.abs_diff(y.2) <= 5, "{} µs against {} µs", x.2, y.2);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A reader's profile from a USB capture: the readertest session `calibrate --device` sends
+/// (GET DATA FF CA, the answer-length sweep), run through each built-in reader and exported as
+/// the USB CCID traffic a sniffer records, gives back that reader's host overhead and bit rate
+/// within 10 % — and a USB capture of anything else is refused saying what it lacks.
+#[test]
+fn calibrate_from_a_usb_capture_recovers_the_readers_overhead_and_bit_rate() {
+    let dir = folder("usb-calibrate");
+    for reader in ["basic-106k", "fast-848k"] {
+        let mut steps = String::from(
+            "    - tap\n    - apdu: 00 A4 04 00 07 A0 00 00 00 18 FF 01\n      expect: { sw: \"9000\" }\n",
+        );
+        for _ in 0..3 {
+            steps.push_str("    - apdu: FF CA 00 00 00\n");
+            for n in kazasu::calibrate::SWEEP {
+                steps.push_str(&format!("    - apdu: 80 34 00 {n:02X} {n:02X}\n"));
+            }
+        }
+        std::fs::write(
+            dir.join("sweep.yaml"),
+            format!("- name: sweep\n  card: readertest\n  reader: {reader}\n  steps:\n{steps}    - remove\n"),
+        )
+        .unwrap();
+        kazasu_ok(&dir, &["run", "sweep.yaml", "--pcap-usb", "usb.pcapng"]);
+        let out = kazasu_ok(
+            &dir,
+            &["calibrate", "--from-capture", "usb.pcapng", "-o", "r.yaml"],
+        );
+        assert!(out.contains("calibrated the reader of usb.pcapng"), "{out}");
+        let text = std::fs::read_to_string(dir.join("r.yaml")).unwrap();
+        let got = kazasu_sim::ReaderProfile::from_yaml(&text, "r.yaml").unwrap();
+        let want = kazasu_sim::ReaderProfile::builtin(reader).unwrap();
+        let (g, w) = (
+            got.host_overhead.value.0.as_nanos() as f64,
+            want.host_overhead.value.0.as_nanos() as f64,
+        );
+        assert!(
+            (g - w).abs() <= 0.1 * w,
+            "{reader}: overhead {g} ns, not {w}"
+        );
+        assert_eq!(
+            got.bit_rates.value.last(),
+            want.bit_rates.value.last(),
+            "{reader}"
+        );
+        assert!(text.contains("host_overhead: { value:") && text.contains("sure: measured"));
+    }
+    // A USB capture of a session without the sweep: refused, saying why.
+    kazasu_ok(
+        &dir,
+        &[
+            "run",
+            "s.yaml",
+            "--filter",
+            "read and sign",
+            "--pcap-usb",
+            "other.pcapng",
+        ],
+    );
+    let (code, out) = common::run_in(
+        &dir,
+        "kazasu",
+        &["calibrate", "--from-capture", "other.pcapng"],
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("no GET DATA FF CA"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -82,6 +82,9 @@ pub struct Card {
     atr: Vec<u8>,
     /// The GET DATA objects the card answers at MF level (from the profile).
     mf_objects: Vec<mf::Object>,
+    /// An answer given from outside for the next command (a recording replayed through the
+    /// air model), instead of the applications'.
+    scripted: Option<Answer>,
 }
 
 impl std::fmt::Debug for Card {
@@ -164,6 +167,7 @@ impl Card {
             uid,
             atr,
             mf_objects,
+            scripted: None,
         })
     }
 
@@ -308,10 +312,29 @@ impl Card {
         }
     }
 
+    /// Answers the next command with `response` after `processing`, whatever the command —
+    /// the applications do not see it. A recording replayed as the card uses this to send its
+    /// recorded answers through the air model (frame sizes, waiting-time extensions, timing).
+    pub fn answer_next_with(&mut self, response: Response, processing: SimDuration) {
+        self.scripted = Some(Answer {
+            response,
+            work: Work::Other,
+            processing,
+        });
+    }
+
+    /// Drops an answer given with [`Card::answer_next_with`] that no command took.
+    pub fn clear_scripted(&mut self) -> bool {
+        self.scripted.take().is_some()
+    }
+
     /// Processes one command APDU at `now`.
     pub fn process(&mut self, apdu: &[u8], now: SimTime) -> CardReply {
         if self.session.is_none() {
             return CardReply::Unpowered;
+        }
+        if let Some(answer) = self.scripted.take() {
+            return CardReply::Answered(answer);
         }
         let outcome = match Command::parse(apdu) {
             Ok(cmd) => self.dispatch(&cmd, now),

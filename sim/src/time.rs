@@ -42,6 +42,10 @@ impl SimDuration {
     pub fn mul_f64(self, factor: f64) -> Self {
         SimDuration((self.0 as f64 * factor).round().clamp(0.0, u64::MAX as f64) as u64)
     }
+    /// `self - other`, or zero when `other` is longer.
+    pub const fn saturating_sub(self, other: SimDuration) -> Self {
+        SimDuration(self.0.saturating_sub(other.0))
+    }
     /// `self × n`, saturating.
     pub const fn saturating_mul(self, n: u64) -> Self {
         SimDuration(self.0.saturating_mul(n))

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use kazasu_sim::iso14443::frame::check_crc;
+use kazasu_sim::iso14443::frame::{BlockKind, check_crc};
 use kazasu_sim::platform::profile::NfcType;
 use kazasu_sim::reader::air::AirKind;
 use kazasu_sim::reader::{Direction, Fate, FrameWhat};
@@ -107,4 +107,43 @@ fn a_corrupted_frame_is_on_the_air_with_its_bad_crc() {
         .collect();
     assert_eq!(bad.len(), 1, "{on_air:02X?}");
     assert!(check_crc(NfcType::B, &bad[0].1).is_err());
+}
+
+/// An answer given from outside (a recording replayed through the air model) goes through the
+/// card's radio side like its own: chained at the reader's frame size, with S(WTX) while the card
+/// "works" past its frame waiting time, and only for the next command.
+#[test]
+fn an_answer_given_from_outside_goes_through_the_air_like_the_cards_own() {
+    let mut r = reader("typical-424k", "android-jpki", "");
+    r.tap().unwrap();
+    let recorded: Vec<u8> = (0..600u16).map(|i| i as u8).chain([0x90, 0x00]).collect();
+    r.card_mut().answer_next_with(
+        kazasu_sim::Response::parse(&recorded).unwrap(),
+        kazasu_sim::SimDuration::from_millis(300),
+    );
+    let got = r.transmit(&[0x00, 0xCA, 0x01, 0x02, 0x00]).unwrap();
+    assert_eq!(got.response, recorded);
+    let frames = r.last_frames();
+    let kind = |f: &&kazasu_sim::reader::FrameRecord| match f.what {
+        FrameWhat::Block { kind, .. } => Some(kind),
+        _ => None,
+    };
+    assert!(
+        frames
+            .iter()
+            .filter_map(|f| kind(&f))
+            .any(|k| matches!(k, BlockKind::Wtx { .. })),
+        "{frames:?}"
+    );
+    let chained = frames
+        .iter()
+        .filter(|f| f.dir == Direction::ToReader)
+        .filter(|f| kind(f) == Some(BlockKind::I { chaining: true }))
+        .count();
+    assert!(chained >= 2, "600 bytes come chained: {frames:?}");
+    assert!(got.duration >= kazasu_sim::SimDuration::from_millis(300));
+    // The next command is the card's own again.
+    let own = r.transmit(&[0x00, 0xCA, 0x01, 0x02, 0x00]).unwrap();
+    assert_ne!(own.response, recorded);
+    assert!(!r.card_mut().clear_scripted(), "nothing left over");
 }

@@ -89,6 +89,36 @@ pub struct CardFacts {
     pub largest_from_card: usize,
     /// The largest frame the reader sent the card.
     pub largest_to_card: usize,
+    /// Every exchange in the capture's order: the command and the card's time for it (as in
+    /// [`Sample::took_us`]), for a replay that answers each command after its own time.
+    pub timeline: Vec<(Vec<u8>, Option<f64>)>,
+}
+
+/// A command sent, waiting for the card's answer.
+struct Waiting {
+    command: Vec<u8>,
+    /// When its last frame ended, µs.
+    end: f64,
+    /// When the card's first answer frame began, µs.
+    first: Option<f64>,
+    /// The WTXM of each S(WTX) so far.
+    wtx: Vec<u8>,
+}
+
+impl CardFacts {
+    /// Records the exchange of `w`, answered after `took_us` with `data_len` bytes of data.
+    fn record(&mut self, w: Waiting, took_us: Option<f64>, data_len: usize) {
+        let sample = Sample {
+            took_us,
+            data_len,
+            wtx: w.wtx,
+        };
+        self.timeline.push((w.command.clone(), took_us));
+        self.samples
+            .entry(Class::of(&w.command))
+            .or_default()
+            .push(sample);
+    }
 }
 
 /// Bit rates offered both ways by a TA(1) / ATQB bit-rate byte.
@@ -119,7 +149,7 @@ pub fn card_facts(frames: &[AirFrame]) -> CardFacts {
     let mut answer: Vec<u8> = Vec::new();
     // The command waiting: its class, when its last frame ended, the card's first answer frame
     // time, the WTXMs.
-    let mut waiting: Option<(Class, f64, Option<f64>, Vec<u8>)> = None;
+    let mut waiting: Option<Waiting> = None;
     for frame in frames {
         let b = &frame.bytes;
         let to_card = matches!(frame.event, 0xFE | 0xFA);
@@ -172,16 +202,15 @@ pub fn card_facts(frames: &[AirFrame]) -> CardFacts {
                                 frame_air_time(nfc, f.kbps, b.len(), false).as_nanos() as f64 / 1e3;
                             let end = frame.at_us as f64 + air;
                             // A new command: the last one got no answer the capture shows.
-                            if let Some((class, _, _, wtx)) = waiting.take() {
-                                let s = Sample {
-                                    took_us: None,
-                                    data_len: 0,
-                                    wtx,
-                                };
-                                f.samples.entry(class).or_default().push(s);
+                            if let Some(w) = waiting.take() {
+                                f.record(w, None, 0);
                             }
-                            waiting = Some((Class::of(&command), end, None, Vec::new()));
-                            command.clear();
+                            waiting = Some(Waiting {
+                                command: std::mem::take(&mut command),
+                                end,
+                                first: None,
+                                wtx: Vec::new(),
+                            });
                             answer.clear();
                         }
                     }
@@ -231,38 +260,48 @@ pub fn card_facts(frames: &[AirFrame]) -> CardFacts {
         let Ok(block) = Block::parse(body) else {
             continue;
         };
-        let Some((class, end, first, wtx)) = waiting.as_mut() else {
+        let Some(w) = waiting.as_mut() else {
             continue;
         };
         match block.kind {
-            BlockKind::Wtx { wtxm } => wtx.push(wtxm),
+            BlockKind::Wtx { wtxm } => w.wtx.push(wtxm),
             BlockKind::I { chaining } => {
                 f.largest_from_card = f.largest_from_card.max(b.len());
-                first.get_or_insert(frame.at_us as f64);
+                w.first.get_or_insert(frame.at_us as f64);
                 answer.extend_from_slice(block.inf);
-                if !chaining {
-                    let took = first.map(|t| (t - *end).max(0.0));
-                    let sample = Sample {
-                        took_us: took,
-                        data_len: answer.len().saturating_sub(2),
-                        wtx: std::mem::take(wtx),
-                    };
-                    f.samples.entry(*class).or_default().push(sample);
-                    waiting = None;
+                if !chaining && let Some(w) = waiting.take() {
+                    let took = w.first.map(|t| (t - w.end).max(0.0));
+                    f.record(w, took, answer.len().saturating_sub(2));
                     answer.clear();
                 }
             }
             _ => {}
         }
     }
-    if let Some((class, _, _, wtx)) = waiting {
-        f.samples.entry(class).or_default().push(Sample {
-            took_us: None,
-            data_len: 0,
-            wtx,
-        });
+    if let Some(w) = waiting {
+        f.record(w, None, 0);
     }
     f
+}
+
+/// The built-in profile a capture's card is described on when none is chosen: the My Number
+/// card for a Type B card, a phone for a Type A one.
+pub fn default_base(f: &CardFacts) -> &'static str {
+    match f.nfc {
+        Some(NfcType::B) => "mynumber-card",
+        _ => "iphone-jpki",
+    }
+}
+
+/// Where a profile made from a capture came from: the file's name and the start of its SHA-256.
+pub fn capture_source(file: &std::path::Path, bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(bytes));
+    let name = file.file_name().map_or_else(
+        || file.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    format!("{name} (sha256 {}…)", &hash[..16])
 }
 
 /// One estimated processing time: value (µs), spread, samples.

@@ -82,6 +82,9 @@ pub enum CaptureError {
     /// The recording as a card.
     #[error(transparent)]
     Recording(#[from] crate::capture::replay::RecordingError),
+    /// The card profile made from an air capture does not load.
+    #[error("the card profile made from the capture's air does not load (a kazasu bug): {0}")]
+    AirProfile(kazasu_sim::platform::profile::ProfileError),
     /// No case ran against the recording.
     #[error("no case ran")]
     NoCase,
@@ -104,10 +107,7 @@ pub struct TraceFile {
 impl TraceFile {
     /// Reads and parses the capture; errors name the file and line.
     pub fn load(&self) -> Result<Trace, CaptureError> {
-        let bytes = match crate::capture::samples::sample_named(&self.path) {
-            Some(sample) => sample.to_vec(),
-            None => crate::files::read_bounded(&self.path, crate::files::CAPTURES)?,
-        };
+        let bytes = self.bytes()?;
         crate::capture::trace::parse_bytes(self.format, &bytes, self.reader.as_deref()).map_err(
             |e| CaptureError::Parse {
                 path: self.path.clone(),
@@ -117,6 +117,60 @@ impl TraceFile {
         )
     }
 
+    fn bytes(&self) -> Result<Vec<u8>, CaptureError> {
+        Ok(match crate::capture::samples::sample_named(&self.path) {
+            Some(sample) => sample.to_vec(),
+            None => crate::files::read_bounded(&self.path, crate::files::CAPTURES)?,
+        })
+    }
+
+    /// The card an air capture shows, for a replay through kazasu's air model: a profile of
+    /// its radio side (type, frame size, waiting time, guard time, bit rates, historical bytes,
+    /// processing times) on a built-in base, and the card's time for each exchange. `None` for
+    /// a capture of APDUs, or of air frames without the card's activation.
+    pub fn air_card(&self) -> Result<Option<AirCard>, CaptureError> {
+        use crate::capture::card_from_air::{
+            capture_source, card_facts, default_base, profile_yaml,
+        };
+        let bytes = self.bytes()?;
+        let Ok(frames) =
+            crate::capture::trace::air_frames(self.format, &bytes, self.reader.as_deref())
+        else {
+            return Ok(None);
+        };
+        let facts = card_facts(&frames);
+        let (Some(nfc), Some(fsci), Some(fwi)) = (facts.nfc, facts.fsci, facts.fwi) else {
+            return Ok(None);
+        };
+        let base = default_base(&facts);
+        let base_text = crate::profiles::card_profile_text(base)?;
+        let name = format!("{}-air", self.stem());
+        let yaml = profile_yaml(
+            &base_text,
+            &name,
+            &facts,
+            &capture_source(&self.path, &bytes),
+        );
+        let profile =
+            kazasu_sim::CardProfile::from_yaml(&yaml, &name).map_err(CaptureError::AirProfile)?;
+        let summary = format!(
+            "the card as its activation shows it, on {base}: Type {nfc:?}, FSCI {fsci}, FWI \
+             {fwi}, {} kbit/s; {} S(WTX) in the capture",
+            facts.kbps,
+            facts
+                .samples
+                .values()
+                .flatten()
+                .map(|s| s.wtx.len())
+                .sum::<usize>()
+        );
+        Ok(Some(AirCard {
+            profile: Arc::new(profile),
+            timeline: facts.timeline,
+            summary,
+        }))
+    }
+
     /// A scenario name from the file name.
     pub fn stem(&self) -> String {
         self.path
@@ -124,6 +178,17 @@ impl TraceFile {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "imported".into())
     }
+}
+
+/// An air capture's card: what a replay through kazasu's air model plays.
+#[derive(Clone, Debug)]
+pub struct AirCard {
+    /// Its radio side and processing times.
+    pub profile: Arc<kazasu_sim::CardProfile>,
+    /// Each exchange's command and the card's time for it, µs, in the capture's order.
+    pub timeline: Vec<(Vec<u8>, Option<f64>)>,
+    /// The profile in a line.
+    pub summary: String,
 }
 
 /// `kazasu import`: the scenario text for a capture, checked to load as a scenario.
@@ -190,6 +255,8 @@ pub struct CardReplayOutcome {
     pub by_model: usize,
     /// Where the host left the recording.
     pub divergence: Option<crate::capture::replay::Divergence>,
+    /// The recorded answers went through kazasu's air model, with this card (in a line).
+    pub air: Option<String>,
 }
 
 impl CardReplayOutcome {
@@ -203,6 +270,9 @@ impl CardReplayOutcome {
             "replayed {}/{} recorded exchanges",
             self.replayed, self.total
         );
+        if let Some(air) = &self.air {
+            s.push_str(&format!(" through the air model ({air})"));
+        }
         if self.skipped > 0 {
             s.push_str(&format!(", {} skipped", self.skipped));
         }
@@ -239,7 +309,11 @@ impl CardReplay {
 
     /// Runs the scenarios of `host` (default: the trace's own imported scenario) against the
     /// recording, in-process. Returns the case results and how the replay of the first case went.
-    /// With `capture`, every case keeps its packets for a pcapng file.
+    /// With `capture`, every case keeps its packets for a pcapng file. An air capture's answers
+    /// go through kazasu's air model (the case's reader, a card profile made from the capture, each
+    /// answer after the card's recorded time): its frames, chaining and waiting-time extensions
+    /// are the real card's with that reader. The recording says where the card left the field, so
+    /// the imported scenario's faults stand aside.
     pub fn in_process(
         &self,
         file: &TraceFile,
@@ -259,11 +333,18 @@ impl CardReplay {
         };
         let scenarios = crate::scenario::suite::parse(&text, &name)?;
         crate::scenario::suite::check_located(&scenarios, &name, &text)?;
-        let cases = crate::scenario::suite::expand(
-            &scenarios,
-            &name,
-            &crate::scenario::suite::Overrides::NONE,
-        )?;
+        let air = file.air_card()?;
+        let overrides = crate::scenario::suite::Overrides {
+            card: air.as_ref().map(|a| a.profile.clone()),
+            reader: None,
+        };
+        let mut cases = crate::scenario::suite::expand(&scenarios, &name, &overrides)?;
+        if air.is_some() {
+            for case in &mut cases {
+                case.scenario.faults.clear();
+            }
+        }
+        let timeline = air.as_ref().map(|a| a.timeline.clone());
         let last = Arc::new(Mutex::new(None::<CardReplayOutcome>));
         // Fail early (a bad model profile) rather than in every case.
         self.card(trace)?;
@@ -276,11 +357,16 @@ impl CardReplay {
         };
         let recorded = trace.clone();
         let factory = move |_w: usize,
-                            _r: Reader|
+                            reader: Reader|
               -> Result<Box<dyn crate::link::backend::Backend>, String> {
             let card = me.card(&recorded).map_err(|e| e.to_string())?;
+            let name = format!("recording {source}");
+            let inner = match &timeline {
+                Some(t) => RecordedBackend::through_air(card.with_card_times(t), reader, &name),
+                None => RecordedBackend::new(card, &name),
+            };
             Ok(Box::new(Watched {
-                inner: RecordedBackend::new(card, &format!("recording {source}")),
+                inner,
                 report: keep.clone(),
             }))
         };
@@ -290,11 +376,12 @@ impl CardReplay {
             ..RunOptions::default()
         };
         let results = run::run_with(&cases, &opts, &factory, &|_| {});
-        let outcome = last
+        let mut outcome = last
             .lock()
             .expect("outcome lock")
             .take()
             .ok_or(CaptureError::NoCase)?;
+        outcome.air = air.map(|a| a.summary);
         Ok((results, outcome))
     }
 
@@ -351,6 +438,7 @@ fn outcome_of(c: &RecordedCard) -> CardReplayOutcome {
         skipped: c.skipped,
         by_model: c.by_model,
         divergence: c.divergence.clone(),
+        air: None,
     }
 }
 
@@ -400,6 +488,12 @@ impl crate::link::backend::Backend for Watched {
     fn missed_faults(&self) -> Vec<String> {
         Vec::new()
     }
+    fn keep_air(&mut self) {
+        self.inner.keep_air()
+    }
+    fn take_air(&mut self) -> Vec<kazasu_sim::reader::air::AirRecord> {
+        self.inner.take_air()
+    }
 }
 
 impl crate::link::transport::Transport for Watched {
@@ -410,7 +504,7 @@ impl crate::link::transport::Transport for Watched {
         crate::link::transport::Transport::now(&self.inner)
     }
     fn last_frames(&self) -> Vec<kazasu_sim::FrameRecord> {
-        Vec::new()
+        crate::link::transport::Transport::last_frames(&self.inner)
     }
 }
 
@@ -580,6 +674,7 @@ mod tests {
             skipped,
             by_model: 0,
             divergence: None,
+            air: None,
         };
         let whole = outcome(47, 1);
         assert!(whole.ok());

@@ -1,7 +1,8 @@
 //! `calibrate`: measures a reader with the readertest applet on it through PC/SC and writes a
 //! reader profile whose timing values are `sure: measured` (the estimating is in
 //! `kazasu::calibrate`); or, `--from-capture`, writes a card profile from what an air capture
-//! shows (`kazasu::capture::card_from_air`).
+//! shows (`kazasu::capture::card_from_air`), or a reader profile from a capture of a readertest
+//! session through the reader (a USB capture: the same estimate from the capture's times).
 
 use super::InputFailure;
 use std::path::PathBuf;
@@ -16,14 +17,16 @@ pub struct CalibrateArgs {
     pub device: Option<String>,
     /// Instead: an air capture of a card or phone (pcap/pcapng with ISO 14443 frames, a
     /// Proxmark3 trace) to write its card profile from — type, frame size, FWI, SFGI, bit
-    /// rates, historical bytes, processing times by command, WTX use.
+    /// rates, historical bytes, processing times by command, WTX use; or a capture of a reader
+    /// with a readertest card (a USB capture of `calibrate --device`: GET DATA FF CA and the
+    /// answer-length sweep) to write its reader profile from — host overhead, bit rate.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["device", "baseline"])]
     pub from_capture: Option<PathBuf>,
     /// With --from-capture: the capture's format.
     #[arg(long, value_enum, default_value = "auto", requires = "from_capture")]
     pub format: kazasu::capture::trace::Format,
-    /// With --from-capture: the air interface to read (any part of its name), when the file
-    /// has several (kazasu's own --pcap has one a case).
+    /// With --from-capture: the interface or reader to read (any part of its name), when the
+    /// file has several (kazasu's own --pcap has two a case).
     #[arg(long, value_name = "NAME", requires = "from_capture")]
     pub interface: Option<String>,
     /// Write the profile here (default: print it).
@@ -56,11 +59,15 @@ pub fn calibrate(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
 
 /// A card profile from an air capture.
 fn from_capture(file: &std::path::Path, a: &CalibrateArgs) -> Result<ExitCode, InputFailure> {
-    use kazasu::capture::card_from_air::{card_facts, profile_yaml, wtx_use};
-    use sha2::Digest;
+    use kazasu::capture::card_from_air::{
+        capture_source, card_facts, default_base, profile_yaml, wtx_use,
+    };
     let bytes = kazasu::files::read_bounded(file, kazasu::files::CAPTURES)?;
-    let frames = kazasu::capture::trace::air_frames(a.format, &bytes, a.interface.as_deref())
-        .map_err(|e| InputFailure(format!("{}: {}", file.display(), e.message)))?;
+    // No air in it (a USB capture, a pcscd log): a reader's capture.
+    let Ok(frames) = kazasu::capture::trace::air_frames(a.format, &bytes, a.interface.as_deref())
+    else {
+        return reader_from_capture(file, &bytes, a);
+    };
     let facts = card_facts(&frames);
     let exchanges: usize = facts.samples.values().map(Vec::len).sum();
     if facts.nfc.is_none() && exchanges == 0 {
@@ -70,26 +77,12 @@ fn from_capture(file: &std::path::Path, a: &CalibrateArgs) -> Result<ExitCode, I
             frames.len()
         )));
     }
-    let base = a.base.clone().unwrap_or_else(|| {
-        match facts.nfc {
-            Some(kazasu_sim::platform::profile::NfcType::B) => "mynumber-card",
-            _ => "iphone-jpki",
-        }
-        .to_string()
-    });
-    let base_text = if kazasu::profiles::is_path(&base) {
-        kazasu::files::read_text(std::path::Path::new(&base), kazasu::files::SMALL_YAML)?
-    } else {
-        kazasu_sim::platform::profile::BUILTIN_CARD_PROFILES
-            .iter()
-            .find(|(n, _)| *n == base)
-            .map(|(_, t)| t.to_string())
-            .ok_or_else(|| {
-                InputFailure(format!(
-                    "--base {base}: no built-in card profile (`kazasu profiles` lists them)"
-                ))
-            })?
-    };
+    let base = a
+        .base
+        .clone()
+        .unwrap_or_else(|| default_base(&facts).to_string());
+    let base_text = kazasu::profiles::card_profile_text(&base)
+        .map_err(|e| InputFailure(format!("--base {base}: {e}")))?;
     let name = a.name.clone().unwrap_or_else(|| {
         let stem = file
             .file_stem()
@@ -99,15 +92,7 @@ fn from_capture(file: &std::path::Path, a: &CalibrateArgs) -> Result<ExitCode, I
             stem.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
         )
     });
-    let hash = hex::encode(sha2::Sha256::digest(&bytes));
-    let source = format!(
-        "{} (sha256 {}…)",
-        file.file_name().map_or_else(
-            || file.display().to_string(),
-            |n| n.to_string_lossy().into_owned()
-        ),
-        &hash[..16]
-    );
+    let source = capture_source(file, &bytes);
     let yaml = profile_yaml(&base_text, &name, &facts, &source);
     // What kazasu wrote must load as a card profile.
     kazasu_sim::CardProfile::from_yaml(&yaml, "calibrated").map_err(|e| {
@@ -139,6 +124,109 @@ fn from_capture(file: &std::path::Path, a: &CalibrateArgs) -> Result<ExitCode, I
     Ok(ExitCode::SUCCESS)
 }
 
+/// A reader profile from a capture of a readertest card's session through it (a USB capture
+/// of `kazasu calibrate --device`, say): host overhead from the GET DATA `FF CA` round trips, the
+/// effective bit rate from the answer-length sweep, each exchange timed by the capture.
+fn reader_from_capture(
+    file: &std::path::Path,
+    bytes: &[u8],
+    a: &CalibrateArgs,
+) -> Result<ExitCode, InputFailure> {
+    use kazasu::calibrate as cal;
+    use kazasu::capture::trace::{ExchangeOutcome, What};
+    let trace = kazasu::capture::session::TraceFile {
+        path: file.to_path_buf(),
+        format: a.format,
+        reader: a.interface.clone(),
+    }
+    .load()?;
+    let exchanges: Vec<(Vec<u8>, Vec<u8>, f64)> = trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.what {
+            What::Exchange {
+                command,
+                outcome: ExchangeOutcome::Response(r),
+                took_us: Some(t),
+                ..
+            } => Some((command.clone(), r.clone(), *t as f64 / 1e6)),
+            _ => None,
+        })
+        .collect();
+    let source = kazasu::capture::card_from_air::capture_source(file, bytes);
+    let device = match &trace.reader {
+        Some(r) => format!("{r} in {source}"),
+        None => source,
+    };
+    let date = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let atr = trace
+        .atr
+        .as_deref()
+        .map(hex::encode_upper)
+        .unwrap_or_default();
+    let m = cal::measured_from_exchanges(&exchanges, &device, &atr, &date).map_err(|e| {
+        InputFailure(format!(
+            "{}: {e}. A reader calibrates from a capture of a readertest card's session through it \
+             (what `kazasu calibrate --device` sends); a card from an air capture of it",
+            file.display()
+        ))
+    })?;
+    let (base, base_text) = reader_base(a)?;
+    let readertest = kazasu_sim::CardProfile::builtin("readertest").expect("built-in");
+    let e = cal::estimate(&m, &base, &readertest).map_err(InputFailure)?;
+    let name = a.name.clone().unwrap_or_else(|| {
+        let stem = file
+            .file_stem()
+            .map_or("captured".into(), |s| s.to_string_lossy().into_owned());
+        format!(
+            "{}-calibrated",
+            stem.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
+        )
+    });
+    let yaml = cal::profile_yaml(&base_text, &name, &e, &m);
+    kazasu_sim::ReaderProfile::from_yaml(&yaml, "calibrated profile").map_err(|err| {
+        InputFailure(format!(
+            "the calibrated profile does not load (a kazasu bug): {err}"
+        ))
+    })?;
+    eprintln!(
+        "calibrated the reader of {}: {} exchanges; host overhead {:.0} µs (GET DATA FF CA, spread {:.1} %); effective bit rate {:.0} kbit/s (nearest {} kbit/s; sweep spread {:.1} %); extended APDUs not in the capture (from --base)",
+        file.display(),
+        exchanges.len(),
+        e.host_overhead * 1e6,
+        m.get_data_spread * 100.0,
+        e.kbps,
+        e.nominal_kbps,
+        m.sweep_spread * 100.0
+    );
+    match &a.out {
+        Some(p) => {
+            super::write_file(p, &yaml)?;
+            eprintln!("wrote {}", p.display());
+        }
+        None => outln!("{}", yaml.trim_end()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The reader profile the values not measured come from (`--base`, default typical-424k), and
+/// its text.
+fn reader_base(a: &CalibrateArgs) -> Result<(kazasu_sim::ReaderProfile, String), InputFailure> {
+    let base_name = a.base.clone().unwrap_or_else(|| "typical-424k".into());
+    let base = kazasu::profiles::reader_profile(&base_name, None)
+        .map_err(|e| InputFailure(format!("--base {base_name}: {e}")))?;
+    let base_text = if kazasu::profiles::is_path(&base_name) {
+        kazasu::files::read_text(std::path::Path::new(&base_name), kazasu::files::SMALL_YAML)?
+    } else {
+        kazasu_sim::reader::profile::BUILTIN_READER_PROFILES
+            .iter()
+            .find(|(n, _)| *n == base.name)
+            .map(|(_, t)| t.to_string())
+            .ok_or_else(|| InputFailure(format!("--base {base_name}: no built-in profile")))?
+    };
+    Ok((base, base_text))
+}
+
 #[cfg(not(feature = "pcsc"))]
 fn calibrate_device(_: CalibrateArgs) -> Result<ExitCode, InputFailure> {
     Err(InputFailure(
@@ -154,18 +242,7 @@ fn calibrate_device(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
     if a.reps < 3 {
         return Err(InputFailure("--reps must be at least 3".into()));
     }
-    let base_name = a.base.clone().unwrap_or_else(|| "typical-424k".into());
-    let base = kazasu::profiles::reader_profile(&base_name, None)
-        .map_err(|e| InputFailure(format!("--base {base_name}: {e}")))?;
-    let base_text = if kazasu::profiles::is_path(&base_name) {
-        kazasu::files::read_text(std::path::Path::new(&base_name), kazasu::files::SMALL_YAML)?
-    } else {
-        kazasu_sim::reader::profile::BUILTIN_READER_PROFILES
-            .iter()
-            .find(|(n, _)| *n == base.name)
-            .map(|(_, t)| t.to_string())
-            .ok_or_else(|| InputFailure(format!("--base {base_name}: no built-in profile")))?
-    };
+    let (base, base_text) = reader_base(&a)?;
     let card_profile = kazasu_sim::CardProfile::builtin("readertest").expect("built-in");
     let ctx = pcsc::Context::establish(pcsc::Scope::User)
         .map_err(|e| InputFailure(format!("pcscd is not reachable ({e}); start it")))?;
@@ -293,7 +370,7 @@ fn calibrate_device(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
             .iter()
             .map(|(d, _)| cal::relative_spread(d))
             .fold(0.0, f64::max),
-        extended,
+        extended: Some(extended),
         device: device.clone(),
         atr: hex::encode_upper(&atr),
         date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
@@ -326,8 +403,8 @@ fn calibrate_device(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
         e.kbps,
         e.nominal_kbps,
         m.sweep_spread * 100.0,
-        m.extended.0,
-        m.extended.1
+        extended.0,
+        extended.1
     );
     match &a.out {
         Some(p) => {

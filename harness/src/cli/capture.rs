@@ -108,8 +108,8 @@ pub struct ReplayArgs {
     /// Seed of the virtual card.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// With --as card (in-process): write the replay's APDUs here as pcapng for Wireshark
-    /// (the recording answers APDUs, so there is no air to show).
+    /// With --as card (in-process): write the replay's APDUs here as pcapng for Wireshark,
+    /// and its air when the recording is an air capture (replayed through the air model).
     #[arg(long, value_name = "FILE.pcapng", conflicts_with = "serve")]
     pub pcap: Option<PathBuf>,
 }

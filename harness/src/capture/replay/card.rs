@@ -8,7 +8,7 @@ use crate::capture::trace::{ExchangeOutcome, Trace, What};
 use crate::link::backend::Backend;
 use crate::link::transport::{Transport, TransportError};
 use crate::record::redact_secrets;
-use kazasu_sim::{Card, CardReply, LinkError, SimDuration, SimTime};
+use kazasu_sim::{Card, CardReply, LinkError, Reader, SimDuration, SimTime};
 
 /// What a recorded card does when the host sends something the recording does not have next.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -29,6 +29,9 @@ pub(super) struct Recorded {
     redacted: bool,
     outcome: ExchangeOutcome,
     took: SimDuration,
+    /// The card's own time for it, from the end of the command to the start of the answer
+    /// (an air capture shows it).
+    card_time: Option<SimDuration>,
     line: usize,
     /// The card left the field after this exchange.
     then_removed: bool,
@@ -67,6 +70,8 @@ pub struct RecordedCard {
     pub by_model: usize,
     /// The card should leave the field after the answer just given.
     leave: bool,
+    /// The card's own time for the answer just given, where the recording shows it.
+    card_time: Option<SimDuration>,
     /// The card is out of the field; `true` until the recording brings it back.
     away: bool,
     stopped: bool,
@@ -109,6 +114,7 @@ impl RecordedCard {
                     redacted: *redacted,
                     outcome: outcome.clone(),
                     took: SimDuration::from_micros(took_us.unwrap_or(0)),
+                    card_time: None,
                     line: e.line,
                     then_removed: false,
                     then_inserted: false,
@@ -151,9 +157,34 @@ impl RecordedCard {
             skipped: 0,
             by_model: 0,
             leave: false,
+            card_time: None,
             away: false,
             stopped: false,
         })
+    }
+
+    /// Gives each recorded exchange the card's own time for it, from an air capture's exchanges
+    /// in order (command, µs from the end of the command to the start of the answer): each
+    /// recorded command takes the next entry with the same bytes.
+    pub fn with_card_times(mut self, timeline: &[(Vec<u8>, Option<f64>)]) -> RecordedCard {
+        let mut next = 0;
+        for r in &mut self.script {
+            if let Some(k) = (next..timeline.len())
+                .find(|&k| same_command(&r.command, r.redacted, &timeline[k].0))
+            {
+                r.card_time = timeline[k]
+                    .1
+                    .map(|us| SimDuration::from_nanos((us * 1e3).round() as u64));
+                next = k + 1;
+            }
+        }
+        self
+    }
+
+    /// The card's own time for the answer just given (the model's, or the recording's where an
+    /// air capture shows it).
+    pub fn card_time(&self) -> Option<SimDuration> {
+        self.card_time
     }
 
     /// The ATR to give the host.
@@ -243,6 +274,7 @@ impl RecordedCard {
 
     /// Answers one command.
     pub fn answer(&mut self, command: &[u8]) -> Answer {
+        self.card_time = None;
         if self.stopped {
             return Answer::Gone;
         }
@@ -264,6 +296,7 @@ impl RecordedCard {
                     if let Some(Some((response, took))) = modelled {
                         self.by_model += 1;
                         self.now += took;
+                        self.card_time = Some(took);
                         return Answer::Respond { response, took };
                     }
                     None
@@ -277,6 +310,7 @@ impl RecordedCard {
         self.step_past(k);
         let r = &self.script[k];
         self.now += r.took;
+        self.card_time = r.card_time;
         match &r.outcome {
             ExchangeOutcome::Response(response) => Answer::Respond {
                 response: response.clone(),
@@ -335,12 +369,21 @@ impl kazasu_sim::vpcd::SlotCard for RecordedCard {
     }
 }
 
-/// The recorded card as a runner backend: scenarios run against a recording in-process.
+/// The recorded card as a runner backend: scenarios run against a recording in-process —
+/// straight (each answer after its recorded time), or through kazasu's air model when the
+/// recording is an air capture: a reader of the case's profile and a card of a profile made from
+/// the capture, whose answers are the recorded ones after the card's recorded time, so frame
+/// sizes, chaining and waiting-time extensions follow the real card's (and the reader's).
 pub struct RecordedBackend {
     /// The card.
     pub card: RecordedCard,
     name: String,
     now: SimTime,
+    air: Option<Reader>,
+    /// Through the air: how long the reader model was quiet after the card's last answer frame
+    /// began (the frame itself, then the reader's own turnaround), which a recorded pause
+    /// between exchanges already holds.
+    turnaround: SimDuration,
 }
 
 impl RecordedBackend {
@@ -350,6 +393,23 @@ impl RecordedBackend {
             card,
             name: name.to_string(),
             now: SimTime::START,
+            air: None,
+            turnaround: SimDuration::ZERO,
+        }
+    }
+
+    /// A backend that sends the recorded answers through `reader`'s air model (its card stands
+    /// for the recorded one: its profile gives the radio side, the recording the answers).
+    pub fn through_air(card: RecordedCard, reader: Reader, name: &str) -> RecordedBackend {
+        RecordedBackend {
+            air: Some(reader),
+            ..RecordedBackend::new(card, name)
+        }
+    }
+
+    fn gone(&mut self) {
+        if let Some(r) = self.air.as_mut() {
+            r.remove();
         }
     }
 }
@@ -358,29 +418,46 @@ impl Backend for RecordedBackend {
     fn tap(&mut self) -> Result<(), LinkError> {
         self.card.tap();
         if self.card.is_away() {
-            Err(LinkError::NoCard)
-        } else {
-            Ok(())
+            return Err(LinkError::NoCard);
+        }
+        match self.air.as_mut() {
+            Some(r) => r.tap(),
+            None => Ok(()),
         }
     }
-    fn remove(&mut self) {}
+    fn remove(&mut self) {
+        self.gone();
+    }
     fn disconnect(&mut self) -> Result<(), LinkError> {
-        Ok(())
+        match self.air.as_mut() {
+            Some(r) => r.disconnect(),
+            None => Ok(()),
+        }
     }
     fn warm_reset(&mut self) -> Result<(), LinkError> {
-        Ok(())
+        match self.air.as_mut() {
+            Some(r) => r.warm_reset().map(drop),
+            None => Ok(()),
+        }
     }
     fn approve(&mut self) -> bool {
         false
     }
     fn wait(&mut self, d: SimDuration) {
-        self.now += d;
+        match self.air.as_mut() {
+            // An air capture's pause runs from the start of the card's last answer frame to the
+            // reader's next command: the reader model spends part of it itself.
+            Some(r) => r.wait(d.saturating_sub(std::mem::take(&mut self.turnaround))),
+            None => self.now += d,
+        }
     }
     fn bit_rate(&self) -> u32 {
-        0
+        self.air.as_ref().map_or(0, Reader::bit_rate)
     }
     fn uid(&self) -> Vec<u8> {
-        Vec::new()
+        self.air
+            .as_ref()
+            .map_or_else(Vec::new, |r| r.card().uid().to_vec())
     }
     fn atr(&self) -> Result<Vec<u8>, LinkError> {
         if self.card.is_away() {
@@ -395,6 +472,14 @@ impl Backend for RecordedBackend {
     fn missed_faults(&self) -> Vec<String> {
         Vec::new()
     }
+    fn keep_air(&mut self) {
+        if let Some(r) = self.air.as_mut() {
+            r.keep_air();
+        }
+    }
+    fn take_air(&mut self) -> Vec<kazasu_sim::reader::air::AirRecord> {
+        self.air.as_mut().map_or_else(Vec::new, Reader::take_air)
+    }
 }
 
 impl Transport for RecordedBackend {
@@ -405,23 +490,51 @@ impl Transport for RecordedBackend {
         }
         match self.card.answer(apdu) {
             Answer::Respond { response, took } => {
-                self.now += took;
                 // The answer arrives; a recorded removal after it has already marked the card
                 // as away (or back, when the recording shows it returning).
-                self.card.take_leave();
-                Ok(kazasu_sim::Transmitted {
-                    response,
-                    duration: took,
-                })
+                let leave = self.card.take_leave();
+                // Through the air: the card answers the recorded bytes after its own time (or
+                // the whole recorded time, where the capture does not show the card's). An
+                // answer shorter than a status word cannot go through; it comes straight.
+                let recorded = kazasu_sim::iso7816::apdu::Response::parse(&response);
+                let (Some(reader), Ok(recorded)) = (self.air.as_mut(), recorded) else {
+                    self.now += took;
+                    return Ok(kazasu_sim::Transmitted {
+                        response,
+                        duration: took,
+                    });
+                };
+                let processing = self.card.card_time().unwrap_or(took);
+                reader.card_mut().answer_next_with(recorded, processing);
+                let sent = reader.transmit(apdu);
+                reader.card_mut().clear_scripted();
+                let last_answer = reader
+                    .last_frames()
+                    .iter()
+                    .rev()
+                    .find(|f| f.dir == kazasu_sim::reader::log::Direction::ToReader)
+                    .map(|f| f.start);
+                self.turnaround = last_answer.map_or(SimDuration::ZERO, |start| {
+                    reader.now().since(start) + reader.profile().host_overhead.value.0.mul_f64(0.5)
+                });
+                if leave && self.card.is_away() {
+                    reader.remove();
+                }
+                sent
             }
-            Answer::Gone => Err(LinkError::CardRemoved),
+            Answer::Gone => {
+                self.gone();
+                Err(LinkError::CardRemoved)
+            }
         }
     }
     fn now(&self) -> SimTime {
-        self.now
+        self.air.as_ref().map_or(self.now, Reader::now)
     }
     fn last_frames(&self) -> Vec<kazasu_sim::FrameRecord> {
-        Vec::new()
+        self.air
+            .as_ref()
+            .map_or_else(Vec::new, |r| r.last_frames().to_vec())
     }
 }
 
@@ -435,6 +548,31 @@ mod tests {
     }
 
     const SELECT_JPKI: &str = "00A4040C0AD392F000260100000001";
+
+    #[test]
+    fn card_times_go_to_the_exchanges_with_the_same_command_in_order() {
+        let t = trace(&format!(
+            "{SELECT_JPKI}\n9000\n00B0000004\n01020304 9000\n00B0000004\n05060708 9000\n"
+        ));
+        let select = kazasu_sim::parse_hex(SELECT_JPKI).unwrap();
+        let read = vec![0x00, 0xB0, 0x00, 0x00, 0x04];
+        // The air shows a command the trace lacks (a probe) and the reads' times in order.
+        let timeline = vec![
+            (select.clone(), Some(700.0)),
+            (vec![0x00, 0xCA, 0x00, 0x00, 0x00], Some(9.0)),
+            (read.clone(), Some(1500.0)),
+            (read.clone(), None),
+        ];
+        let mut card = RecordedCard::new(&t, Mode::Strict, None)
+            .unwrap()
+            .with_card_times(&timeline);
+        card.answer(&select);
+        assert_eq!(card.card_time(), Some(SimDuration::from_micros(700)));
+        card.answer(&read);
+        assert_eq!(card.card_time(), Some(SimDuration::from_micros(1500)));
+        card.answer(&read);
+        assert_eq!(card.card_time(), None, "the capture has no time for it");
+    }
 
     #[test]
     fn strict_replay_answers_in_order_and_reports_the_first_divergence() {
