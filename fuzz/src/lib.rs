@@ -41,6 +41,7 @@ pub fn import_reads_back(trace: &kazasu::capture::trace::Trace) {
         identity: None,
         reader: None,
         keep_secrets: false,
+        notes: Default::default(),
     };
     let yaml = kazasu::capture::import::to_scenario(trace, &options);
     let scenarios = kazasu::scenario::suite::parse(&yaml, "imported.yaml")

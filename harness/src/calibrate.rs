@@ -124,6 +124,8 @@ pub struct Measured {
     pub date: String,
     /// Whether a null-responder baseline was subtracted.
     pub baseline: Option<String>,
+    /// What the reader's USB descriptors say, where a capture shows them.
+    pub usb: Option<kazasu_sim::reader::profile::UsbCcid>,
 }
 
 /// What a capture lacks to calibrate a reader from.
@@ -191,6 +193,7 @@ pub fn measured_from_exchanges(
         atr: atr.to_string(),
         date: date.to_string(),
         baseline: None,
+        usb: None,
     })
 }
 
@@ -268,8 +271,15 @@ pub fn profile_yaml(base_text: &str, name: &str, e: &Estimate, m: &Measured) -> 
     let header = format!(
         "# Measured by kazasu calibrate: {how}.\n# Values without `sure: measured` come from the base profile.\n"
     );
-    crate::profiles::rewrite_yaml(base_text, &header, |at| {
+    let usb = m.usb.as_ref().map(|u| {
+        format!(
+            "usb: {{ value: {{ id: \"{}\", max_message: {}, max_ifsd: {} }}, sure: measured, note: \"the reader's device and CCID class descriptors; {how}\" }}",
+            u.id, u.max_message, u.max_ifsd
+        )
+    });
+    let mut text = crate::profiles::rewrite_yaml(base_text, &header, |at| {
         match (at.indent, at.key) {
+        (0, "usb") => usb.clone(),
         (0, "name") => Some(format!("name: {name}")),
         (0, "description") => Some(format!(
             "description: \"{} as calibrated by kazasu ({}); timing values measured, the rest from the base profile\"",
@@ -292,7 +302,13 @@ pub fn profile_yaml(base_text: &str, name: &str, e: &Estimate, m: &Measured) -> 
         )),
         _ => None,
     }
-    })
+    });
+    // A base profile without a `usb:` line (the built-in ones) gets one at the end.
+    if let Some(line) = usb.filter(|_| !base_text.lines().any(|l| l.starts_with("usb:"))) {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]
@@ -330,6 +346,7 @@ mod tests {
             atr: "3B".into(),
             date: "2026-12-03T00:00:00Z".into(),
             baseline: None,
+            usb: None,
         };
         let e = estimate(&m, &reader, &card).unwrap();
         assert_eq!(e.nominal_kbps, 424);

@@ -97,6 +97,21 @@ fn group<'a>(root: &'a Value, v: &'a Value) -> Option<&'a Value> {
     (props.get("sure").is_none()).then_some(d)
 }
 
+/// A sourced value whose value is itself a group of fields (a reader's `usb`): that group.
+fn sourced_group<'a>(root: &'a Value, v: &'a Value) -> Option<&'a Value> {
+    let inner = match v.get("anyOf").and_then(Value::as_array) {
+        Some(any) => any
+            .iter()
+            .find(|a| a.get("type").and_then(Value::as_str) != Some("null"))?,
+        None => v,
+    };
+    let d = resolve(root, inner);
+    let props = d.get("properties")?;
+    props.get("sure")?;
+    let value = resolve(root, props.get("value")?);
+    value.get("properties").map(|_| value)
+}
+
 /// The rows of the fields of `object` under `prefix`, groups of fields row by row.
 fn rows(s: &mut String, root: &Value, object: &Value, prefix: &str) {
     let required: Vec<&str> = object
@@ -128,13 +143,22 @@ fn rows(s: &mut String, root: &Value, object: &Value, prefix: &str) {
                 let _ = writeln!(s, "| `{path}` | group | {absent} | {meaning} |");
                 rows(s, root, g, &format!("{path}."));
             }
-            None => {
-                let _ = writeln!(
-                    s,
-                    "| `{path}` | {} | {absent} | {meaning} |",
-                    type_words(root, v).replace('|', "\\|"),
-                );
-            }
+            None => match sourced_group(root, v) {
+                Some(g) => {
+                    let _ = writeln!(
+                        s,
+                        "| `{path}` | a value of the fields below | {absent} | {meaning} |"
+                    );
+                    rows(s, root, g, &format!("{path}.value."));
+                }
+                None => {
+                    let _ = writeln!(
+                        s,
+                        "| `{path}` | {} | {absent} | {meaning} |",
+                        type_words(root, v).replace('|', "\\|"),
+                    );
+                }
+            },
         }
     }
 }

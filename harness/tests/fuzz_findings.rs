@@ -72,6 +72,7 @@ fn a_reader_name_with_control_characters_stays_inside_its_comment() {
         identity: None,
         reader: None,
         keep_secrets: false,
+        notes: Default::default(),
     };
     let steps = |trace: &kazasu::capture::trace::Trace, source: &str| {
         let yaml = to_scenario(trace, &opts(source));
@@ -111,6 +112,7 @@ fn a_clock_jump_in_a_capture_imports_as_the_longest_wait() {
             identity: None,
             reader: None,
             keep_secrets: false,
+            notes: Default::default(),
         },
     );
     let scenarios = kazasu::scenario::suite::parse(&yaml, "imported.yaml")

@@ -485,6 +485,12 @@ fn an_air_capture_replays_as_the_card_frame_for_frame() {
     );
     assert!(out.contains("through the air model"), "{out}");
     assert!(out.contains("Type A, FSCI 8, FWI 8, 424 kbit/s"), "{out}");
+    // The imported scenario says what the air showed: the signature's S(WTX).
+    let imported = kazasu_ok(
+        &dir,
+        &["import", "pcap", "run.pcapng", "--reader", "case 1 air"],
+    );
+    assert!(imported.contains("after 1 S(WTX) of WTXM 2)"), "{imported}");
     let air = |name: &str| {
         let bytes = std::fs::read(dir.join(name)).unwrap();
         kazasu::capture::trace::air_frames(
@@ -520,13 +526,25 @@ fn an_air_capture_replays_as_the_card_frame_for_frame() {
 }
 
 /// A reader's profile from a USB capture: the readertest session `calibrate --device` sends
-/// (GET DATA FF CA, the answer-length sweep), run through each built-in reader and exported as
-/// the USB CCID traffic a sniffer records, gives back that reader's host overhead and bit rate
-/// within 10 % — and a USB capture of anything else is refused saying what it lacks.
+/// (GET DATA FF CA, the answer-length sweep), run through a reader and exported as the USB CCID
+/// traffic a sniffer records, gives back that reader's host overhead and bit rate within 10 %
+/// and the USB identity and sizes its descriptors carry (a profile's own, or the synthetic
+/// reader's) — and a USB capture of anything else is refused saying what it lacks.
 #[test]
-fn calibrate_from_a_usb_capture_recovers_the_readers_overhead_and_bit_rate() {
+fn calibrate_from_a_usb_capture_recovers_the_readers_overhead_bit_rate_and_usb_identity() {
     let dir = folder("usb-calibrate");
-    for reader in ["basic-106k", "fast-848k"] {
+    let typical = kazasu_sim::reader::profile::BUILTIN_READER_PROFILES
+        .iter()
+        .find(|(n, _)| *n == "typical-424k")
+        .unwrap()
+        .1;
+    std::fs::write(
+        dir.join("pasori.yaml"),
+        typical.replace("name: typical-424k", "name: pasori-like")
+            + "usb: { value: { id: \"054c:0dc8\", max_message: 271, max_ifsd: 254 }, sure: reported }\n",
+    )
+    .unwrap();
+    for reader in ["basic-106k", "fast-848k", "pasori.yaml"] {
         let mut steps = String::from(
             "    - tap\n    - apdu: 00 A4 04 00 07 A0 00 00 00 18 FF 01\n      expect: { sw: \"9000\" }\n",
         );
@@ -549,7 +567,12 @@ fn calibrate_from_a_usb_capture_recovers_the_readers_overhead_and_bit_rate() {
         assert!(out.contains("calibrated the reader of usb.pcapng"), "{out}");
         let text = std::fs::read_to_string(dir.join("r.yaml")).unwrap();
         let got = kazasu_sim::ReaderProfile::from_yaml(&text, "r.yaml").unwrap();
-        let want = kazasu_sim::ReaderProfile::builtin(reader).unwrap();
+        let want = kazasu::profiles::reader_profile(reader, Some(&dir)).unwrap();
+        assert_eq!(got.usb(), want.usb(), "{reader}: the descriptors' values");
+        assert!(
+            got.usb
+                .is_some_and(|u| u.sure == kazasu_sim::platform::profile::Sureness::Measured)
+        );
         let (g, w) = (
             got.host_overhead.value.0.as_nanos() as f64,
             want.host_overhead.value.0.as_nanos() as f64,

@@ -89,14 +89,49 @@ pub struct CardFacts {
     pub largest_from_card: usize,
     /// The largest frame the reader sent the card.
     pub largest_to_card: usize,
-    /// Every exchange in the capture's order: the command and the card's time for it (as in
-    /// [`Sample::took_us`]), for a replay that answers each command after its own time.
-    pub timeline: Vec<(Vec<u8>, Option<f64>)>,
+    /// Every exchange in the capture's order, for a replay that answers each command after its
+    /// own time and an import that notes it.
+    pub timeline: Vec<AirExchange>,
+}
+
+/// One exchange as the air showed it, in the capture's order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AirExchange {
+    /// The command (its I-blocks joined).
+    pub command: Vec<u8>,
+    /// The packet (record) of its last frame: the import's position of the exchange.
+    pub packet: usize,
+    /// The card's time for it, as in [`Sample::took_us`].
+    pub took_us: Option<f64>,
+    /// The WTXM of each S(WTX) the card sent meanwhile.
+    pub wtx: Vec<u8>,
+}
+
+impl AirExchange {
+    /// What the air adds to an imported step's comment: `card 183.1ms after 3 S(WTX) of WTXM 1`.
+    pub fn note(&self) -> String {
+        let mut s = match self.took_us {
+            Some(t) => format!("card {:.1}ms", t / 1e3),
+            None => "no answer on the air".to_string(),
+        };
+        if !self.wtx.is_empty() {
+            let mut m: Vec<String> = self.wtx.iter().map(u8::to_string).collect();
+            m.dedup();
+            s.push_str(&format!(
+                " after {} S(WTX) of WTXM {}",
+                self.wtx.len(),
+                m.join("/")
+            ));
+        }
+        s
+    }
 }
 
 /// A command sent, waiting for the card's answer.
 struct Waiting {
     command: Vec<u8>,
+    /// The packet of its last frame.
+    packet: usize,
     /// When its last frame ended, µs.
     end: f64,
     /// When the card's first answer frame began, µs.
@@ -108,16 +143,20 @@ struct Waiting {
 impl CardFacts {
     /// Records the exchange of `w`, answered after `took_us` with `data_len` bytes of data.
     fn record(&mut self, w: Waiting, took_us: Option<f64>, data_len: usize) {
-        let sample = Sample {
-            took_us,
-            data_len,
-            wtx: w.wtx,
-        };
-        self.timeline.push((w.command.clone(), took_us));
         self.samples
             .entry(Class::of(&w.command))
             .or_default()
-            .push(sample);
+            .push(Sample {
+                took_us,
+                data_len,
+                wtx: w.wtx.clone(),
+            });
+        self.timeline.push(AirExchange {
+            command: w.command,
+            packet: w.packet,
+            took_us,
+            wtx: w.wtx,
+        });
     }
 }
 
@@ -207,6 +246,7 @@ pub fn card_facts(frames: &[AirFrame]) -> CardFacts {
                             }
                             waiting = Some(Waiting {
                                 command: std::mem::take(&mut command),
+                                packet: frame.number,
                                 end,
                                 first: None,
                                 wtx: Vec::new(),

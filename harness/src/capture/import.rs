@@ -24,6 +24,9 @@ pub struct ImportOptions {
     pub reader: Option<String>,
     /// Write PINs as they were recorded.
     pub keep_secrets: bool,
+    /// A note for a step's comment, by the exchange's position in the capture (what an air
+    /// capture shows of the card: its time and S(WTX)).
+    pub notes: std::collections::BTreeMap<usize, String>,
 }
 
 /// The built-in card profile whose ATR is `atr`.
@@ -239,9 +242,12 @@ pub fn to_scenario(trace: &Trace, opts: &ImportOptions) -> String {
                 if let Some(f) = selected_ef(command) {
                     ef = Some(f);
                 }
-                let timing = took_us
+                let mut timing = took_us
                     .map(|t| format!(", answered in {}", ms(t)))
                     .unwrap_or_default();
+                if let Some(note) = opts.notes.get(&e.line) {
+                    timing.push_str(&format!(" ({note})"));
+                }
                 let _ = writeln!(
                     steps,
                     "  - apdu: {apdu}  # {} {}{timing}",

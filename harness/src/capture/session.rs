@@ -185,8 +185,8 @@ impl TraceFile {
 pub struct AirCard {
     /// Its radio side and processing times.
     pub profile: Arc<kazasu_sim::CardProfile>,
-    /// Each exchange's command and the card's time for it, µs, in the capture's order.
-    pub timeline: Vec<(Vec<u8>, Option<f64>)>,
+    /// Each exchange as the air showed it, in the capture's order.
+    pub timeline: Vec<crate::capture::card_from_air::AirExchange>,
     /// The profile in a line.
     pub summary: String,
 }
@@ -194,6 +194,11 @@ pub struct AirCard {
 /// `kazasu import`: the scenario text for a capture, checked to load as a scenario.
 pub fn import(file: &TraceFile, opts: ImportOptions) -> Result<(String, Trace), CaptureError> {
     let trace = file.load()?;
+    // An air capture's steps say what the air showed: the card's time and its S(WTX).
+    let mut opts = opts;
+    if let Some(air) = file.air_card()? {
+        opts.notes = air.timeline.iter().map(|x| (x.packet, x.note())).collect();
+    }
     // An air capture of an activation alone (a card's wake-up) still makes a scenario: a tap.
     let arrives = trace
         .events
@@ -239,6 +244,7 @@ pub fn import_options(file: &TraceFile, card: Option<&CardSpec>) -> ImportOption
         identity: card.and_then(|c| c.identity.clone()),
         reader: None,
         keep_secrets: false,
+        notes: Default::default(),
     }
 }
 

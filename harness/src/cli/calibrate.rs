@@ -83,15 +83,7 @@ fn from_capture(file: &std::path::Path, a: &CalibrateArgs) -> Result<ExitCode, I
         .unwrap_or_else(|| default_base(&facts).to_string());
     let base_text = kazasu::profiles::card_profile_text(&base)
         .map_err(|e| InputFailure(format!("--base {base}: {e}")))?;
-    let name = a.name.clone().unwrap_or_else(|| {
-        let stem = file
-            .file_stem()
-            .map_or("captured".into(), |s| s.to_string_lossy().into_owned());
-        format!(
-            "{}-calibrated",
-            stem.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
-        )
-    });
+    let name = a.name.clone().unwrap_or_else(|| name_from(file));
     let source = capture_source(file, &bytes);
     let yaml = profile_yaml(&base_text, &name, &facts, &source);
     // What kazasu wrote must load as a card profile.
@@ -114,14 +106,7 @@ fn from_capture(file: &std::path::Path, a: &CalibrateArgs) -> Result<ExitCode, I
             }
         }
     );
-    match &a.out {
-        Some(p) => {
-            super::write_file(p, &yaml)?;
-            eprintln!("wrote {}", p.display());
-        }
-        None => outln!("{}", yaml.trim_end()),
-    }
-    Ok(ExitCode::SUCCESS)
+    write_profile(a, &yaml)
 }
 
 /// A reader profile from a capture of a readertest card's session through it (a USB capture
@@ -164,25 +149,26 @@ fn reader_from_capture(
         .as_deref()
         .map(hex::encode_upper)
         .unwrap_or_default();
-    let m = cal::measured_from_exchanges(&exchanges, &device, &atr, &date).map_err(|e| {
+    let mut m = cal::measured_from_exchanges(&exchanges, &device, &atr, &date).map_err(|e| {
         InputFailure(format!(
             "{}: {e}. A reader calibrates from a capture of a readertest card's session through it \
              (what `kazasu calibrate --device` sends); a card from an air capture of it",
             file.display()
         ))
     })?;
+    // The reader's USB identity and sizes, where the capture has its descriptors.
+    let identity = kazasu::capture::trace::usb_identity(bytes, trace.reader.as_deref());
+    m.usb = identity
+        .as_ref()
+        .map(|u| kazasu_sim::reader::profile::UsbCcid {
+            id: format!("{:04x}:{:04x}", u.id.0, u.id.1),
+            max_message: u.max_message,
+            max_ifsd: u.max_ifsd,
+        });
     let (base, base_text) = reader_base(a)?;
     let readertest = kazasu_sim::CardProfile::builtin("readertest").expect("built-in");
     let e = cal::estimate(&m, &base, &readertest).map_err(InputFailure)?;
-    let name = a.name.clone().unwrap_or_else(|| {
-        let stem = file
-            .file_stem()
-            .map_or("captured".into(), |s| s.to_string_lossy().into_owned());
-        format!(
-            "{}-calibrated",
-            stem.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
-        )
-    });
+    let name = a.name.clone().unwrap_or_else(|| name_from(file));
     let yaml = cal::profile_yaml(&base_text, &name, &e, &m);
     kazasu_sim::ReaderProfile::from_yaml(&yaml, "calibrated profile").map_err(|err| {
         InputFailure(format!(
@@ -199,14 +185,43 @@ fn reader_from_capture(
         e.nominal_kbps,
         m.sweep_spread * 100.0
     );
+    match &identity {
+        Some(u) => eprintln!(
+            "USB: {:04x}:{:04x}, {}-byte messages, IFSD {}, {} APDU level",
+            u.id.0,
+            u.id.1,
+            u.max_message,
+            u.max_ifsd,
+            if u.extended { "extended" } else { "short" }
+        ),
+        None => eprintln!(
+            "USB: no descriptors in the capture (USBPcap: --inject-descriptors); the profile's USB identity stays the base's"
+        ),
+    }
+    write_profile(a, &yaml)
+}
+
+/// Writes a calibrated profile to `-o`, or prints it.
+fn write_profile(a: &CalibrateArgs, yaml: &str) -> Result<ExitCode, InputFailure> {
     match &a.out {
         Some(p) => {
-            super::write_file(p, &yaml)?;
+            super::write_file(p, yaml)?;
             eprintln!("wrote {}", p.display());
         }
         None => outln!("{}", yaml.trim_end()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A profile's name from its capture's file name: `clinic.pcapng` → `clinic-calibrated`.
+fn name_from(file: &std::path::Path) -> String {
+    let stem = file
+        .file_stem()
+        .map_or("captured".into(), |s| s.to_string_lossy().into_owned());
+    format!(
+        "{}-calibrated",
+        stem.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
+    )
 }
 
 /// The reader profile the values not measured come from (`--base`, default typical-424k), and
@@ -236,7 +251,6 @@ fn calibrate_device(_: CalibrateArgs) -> Result<ExitCode, InputFailure> {
 
 #[cfg(feature = "pcsc")]
 fn calibrate_device(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
-    use super::write_file;
     use kazasu::calibrate::{self as cal, Measured};
     use std::time::Instant;
     if a.reps < 3 {
@@ -375,6 +389,7 @@ fn calibrate_device(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
         atr: hex::encode_upper(&atr),
         date: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         baseline: baseline.as_ref().map(|(_, n, _)| n.clone()),
+        usb: None,
     };
     let e = cal::estimate(&m, &base, &card_profile).map_err(InputFailure)?;
     let name = a.name.clone().unwrap_or_else(|| {
@@ -406,12 +421,5 @@ fn calibrate_device(a: CalibrateArgs) -> Result<ExitCode, InputFailure> {
         extended.0,
         extended.1
     );
-    match &a.out {
-        Some(p) => {
-            write_file(p, &yaml)?;
-            eprintln!("wrote {}", p.display());
-        }
-        None => out!("{yaml}"),
-    }
-    Ok(ExitCode::SUCCESS)
+    write_profile(&a, &yaml)
 }

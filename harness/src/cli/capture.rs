@@ -248,7 +248,7 @@ pub fn replay(a: ReplayArgs) -> Result<ExitCode, InputFailure> {
                 let (results, outcome) =
                     replay.in_process(&file, &trace, a.scenario.as_deref(), capture)?;
                 if let Some(p) = &a.pcap {
-                    super::run::write_pcap(p, &results, false)?;
+                    super::run::write_pcap(p, &results, None)?;
                 }
                 for r in &results {
                     outln!("{}", report::case_line(r));

@@ -305,10 +305,17 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
         )?;
     }
     if let Some(p) = &a.pcap {
-        write_pcap(p, &results, false)?;
+        write_pcap(p, &results, None)?;
     }
     if let Some(p) = &a.pcap_usb {
-        write_pcap(p, &results, true)?;
+        // One USB reader carries the run: the one the first case's reader profile describes
+        // (its USB identity and sizes, its APDU level), or the synthetic one.
+        let reader = cases
+            .first()
+            .map_or_else(kazasu::pcapng::usb::UsbReader::synthetic, |c| {
+                kazasu::pcapng::usb::UsbReader::of(&c.reader)
+            });
+        write_pcap(p, &results, Some(&reader))?;
     }
     Ok(if summary.ok() {
         ExitCode::SUCCESS
@@ -317,12 +324,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode, InputFailure> {
     })
 }
 
-/// Writes the run's capture to `path` — the air and the APDUs, or with `usb` the APDUs as a USB
-/// CCID reader's traffic — and says what it holds.
+/// Writes the run's capture to `path` — the air and the APDUs, or with `usb` the APDUs as that
+/// USB CCID reader's traffic — and says what it holds.
 pub(crate) fn write_pcap(
     path: &Path,
     results: &[run::CaseResult],
-    usb: bool,
+    usb: Option<&kazasu::pcapng::usb::UsbReader>,
 ) -> Result<(), InputFailure> {
     use kazasu::pcapng::export::{self, CaseToWrite};
     let empty = kazasu::pcapng::tap::CaseCapture::default();
@@ -340,16 +347,8 @@ pub(crate) fn write_pcap(
     }
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(failed)?);
     let application = concat!("kazasu ", env!("CARGO_PKG_VERSION"));
-    if usb {
-        // The synthetic reader's exchange level follows the run's reader profile: short and
-        // extended APDUs, or short only.
-        let extended = results
-            .iter()
-            .find_map(|r| kazasu::profiles::reader_profile(&r.reader, None).ok())
-            .is_none_or(|p| {
-                p.extended_apdus.value == kazasu_sim::reader::profile::ExtendedApdus::Supported
-            });
-        let written = export::write_usb(&mut out, application, &cases, extended).map_err(failed)?;
+    if let Some(reader) = usb {
+        let written = export::write_usb(&mut out, application, &cases, reader).map_err(failed)?;
         std::io::Write::flush(&mut out).map_err(failed)?;
         eprintln!(
             "pcap-usb: {} case{}, {} APDUs as USB CCID traffic in {} (Wireshark names it \

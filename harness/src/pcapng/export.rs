@@ -107,23 +107,19 @@ enum UsbItem<'a> {
 }
 
 /// Writes `cases` to `out` as a USB CCID reader's traffic (link type 249) on one interface, the
-/// cases laid end to end as in [`write`]; `extended`: the reader carries extended APDUs.
+/// cases laid end to end as in [`write`], as `reader` would carry them.
 pub fn write_usb(
     out: &mut impl Write,
     application: &str,
     cases: &[CaseToWrite<'_>],
-    extended: bool,
+    reader: &super::usb::UsbReader,
 ) -> std::io::Result<Written> {
     use super::pdu::{ApduWay, read_apdu};
     use super::tap::Presence;
     use super::usb::UsbSession;
     out.write_all(&block::section_header(application))?;
-    out.write_all(&block::interface(
-        249,
-        "usb",
-        "a USB CCID reader (synthetic: 1209:0001, 522-byte messages) carrying the run's APDUs",
-    ))?;
-    let mut session = UsbSession::new(EPOCH_NS, extended);
+    out.write_all(&block::interface(249, "usb", &reader.describe()))?;
+    let mut session = UsbSession::new(EPOCH_NS, reader);
     let mut written = Written::default();
     let mut start = EPOCH_NS;
     for case in cases {

@@ -9,12 +9,66 @@
 /// The synthetic reader's USB address: bus 1, device 5.
 const BUS: u16 = 1;
 const DEVICE: u16 = 5;
-/// pid.codes' test vendor and product id: a device no one ships.
-const VENDOR: u16 = 0x1209;
-const PRODUCT: u16 = 0x0001;
-/// The largest CCID message: 10 header bytes and 512 of data, as on the Sony RC-S300 and the
-/// ACS ACR1252.
-pub const MAX_MESSAGE: usize = 522;
+/// The reader the USB view shows: what its descriptors say (from the run's reader profile, or
+/// the synthetic reader: pid.codes' test id 1209:0001, 522-byte messages as on the Sony RC-S300
+/// and the ACS ACR1252) and its APDU level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsbReader {
+    /// idVendor.
+    pub vendor: u16,
+    /// idProduct.
+    pub product: u16,
+    /// dwMaxCCIDMessageLength (header included).
+    pub max_message: usize,
+    /// dwMaxIFSD.
+    pub max_ifsd: u32,
+    /// The extended APDU level (short only otherwise).
+    pub extended: bool,
+}
+
+impl UsbReader {
+    /// The reader a reader profile describes.
+    pub fn of(profile: &kazasu_sim::ReaderProfile) -> UsbReader {
+        let usb = profile.usb();
+        let (vendor, product) = usb.vendor_product().unwrap_or((0x1209, 0x0001));
+        UsbReader {
+            vendor,
+            product,
+            max_message: usb.max_message as usize,
+            max_ifsd: usb.max_ifsd,
+            extended: profile.extended_apdus.value
+                == kazasu_sim::reader::profile::ExtendedApdus::Supported,
+        }
+    }
+
+    /// The synthetic reader with extended APDUs.
+    pub fn synthetic() -> UsbReader {
+        let usb = kazasu_sim::reader::profile::UsbCcid::synthetic();
+        let (vendor, product) = usb.vendor_product().expect("a valid id");
+        UsbReader {
+            vendor,
+            product,
+            max_message: usb.max_message as usize,
+            max_ifsd: usb.max_ifsd,
+            extended: true,
+        }
+    }
+
+    /// In a line, for the pcapng interface's description.
+    pub fn describe(&self) -> String {
+        format!(
+            "a USB CCID reader {:04x}:{:04x} ({}-byte messages, {} APDUs) carrying the run's APDUs",
+            self.vendor,
+            self.product,
+            self.max_message,
+            if self.extended {
+                "short and extended"
+            } else {
+                "short"
+            }
+        )
+    }
+}
 
 const CONTROL: u8 = 2;
 const INTERRUPT: u8 = 1;
@@ -27,6 +81,8 @@ const INTERRUPT_IN: u8 = 0x83;
 pub struct UsbSession {
     irp: u64,
     seq: u8,
+    /// The data a message holds.
+    room: usize,
     /// (time in ns, record) in order.
     pub records: Vec<(u64, Vec<u8>)>,
 }
@@ -72,7 +128,7 @@ fn message(kind: u8, seq: u8, specific: [u8; 3], data: &[u8]) -> Vec<u8> {
 }
 
 /// The CCID class descriptor (54 bytes): one slot, T=1, `features` and the message size.
-fn ccid_descriptor(extended: bool) -> Vec<u8> {
+fn ccid_descriptor(reader: &UsbReader) -> Vec<u8> {
     let mut d = vec![0x36, 0x21, 0x10, 0x01, 0x00, 0x07];
     d.extend(2u32.to_le_bytes()); // T=1
     d.extend(4000u32.to_le_bytes());
@@ -81,21 +137,25 @@ fn ccid_descriptor(extended: bool) -> Vec<u8> {
     d.extend(115_200u32.to_le_bytes());
     d.extend(921_600u32.to_le_bytes());
     d.push(0);
-    d.extend(254u32.to_le_bytes()); // dwMaxIFSD
+    d.extend(reader.max_ifsd.to_le_bytes());
     d.extend(0u32.to_le_bytes());
     d.extend(0u32.to_le_bytes());
     // Automatic parameters, activation, voltage, clock, baud rate and negotiation; the APDU
     // exchange level, short and extended or short only.
-    let level: u32 = if extended { 0x0004_0000 } else { 0x0002_0000 };
+    let level: u32 = if reader.extended {
+        0x0004_0000
+    } else {
+        0x0002_0000
+    };
     d.extend((0x7E | level).to_le_bytes());
-    d.extend((MAX_MESSAGE as u32).to_le_bytes());
+    d.extend((reader.max_message as u32).to_le_bytes());
     d.extend([0x00, 0x00, 0x00, 0x00, 0x00, 0x01]);
     d
 }
 
-fn configuration(extended: bool) -> Vec<u8> {
+fn configuration(reader: &UsbReader) -> Vec<u8> {
     let mut body = vec![0x09, 0x04, 0x00, 0x00, 0x03, 0x0B, 0x00, 0x00, 0x00];
-    body.extend(ccid_descriptor(extended));
+    body.extend(ccid_descriptor(reader));
     for (ep, kind, size, interval) in [
         (BULK_OUT, 2u8, 64u16, 0u8),
         (BULK_IN, 2, 64, 0),
@@ -113,10 +173,10 @@ fn configuration(extended: bool) -> Vec<u8> {
     c
 }
 
-fn device() -> Vec<u8> {
+fn device(reader: &UsbReader) -> Vec<u8> {
     let mut d = vec![0x12, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x40];
-    d.extend(VENDOR.to_le_bytes());
-    d.extend(PRODUCT.to_le_bytes());
+    d.extend(reader.vendor.to_le_bytes());
+    d.extend(reader.product.to_le_bytes());
     d.extend([0x00, 0x01, 0x01, 0x02, 0x03, 0x01]);
     d
 }
@@ -142,15 +202,15 @@ fn chain_code(i: usize, n: usize) -> u8 {
 }
 
 impl UsbSession {
-    /// A session that opens with the reader's descriptors at `at` ns; `extended`: the reader
-    /// carries extended APDUs.
-    pub fn new(at: u64, extended: bool) -> UsbSession {
+    /// A session of `reader` that opens with its descriptors at `at` ns.
+    pub fn new(at: u64, reader: &UsbReader) -> UsbSession {
         let mut s = UsbSession {
             irp: 0xA000_0000_0000_1000,
             seq: 0,
+            room: reader.max_message - 10,
             records: Vec::new(),
         };
-        for (kind, descriptor) in [(1u8, device()), (2, configuration(extended))] {
+        for (kind, descriptor) in [(1u8, device(reader)), (2, configuration(reader))] {
             let setup = [
                 0x80,
                 0x06,
@@ -230,7 +290,7 @@ impl UsbSession {
         waits: &[(u64, u8)],
         answered: Option<(u64, &[u8])>,
     ) {
-        let room = MAX_MESSAGE - 10;
+        let room = self.room;
         // The command, chained past the message size: 0001 begins, 0003 goes on, 0002 ends.
         let pieces = cut(command, room);
         let mut seq = 0;
@@ -272,19 +332,23 @@ mod tests {
 
     #[test]
     fn the_descriptors_have_their_usb_and_ccid_lengths() {
-        assert_eq!(device().len(), 18);
-        let c = configuration(true);
+        let reader = UsbReader::synthetic();
+        assert_eq!(device(&reader).len(), 18);
+        let c = configuration(&reader);
         assert_eq!(c.len(), 93);
         assert_eq!(u16::from_le_bytes([c[2], c[3]]), 93);
         assert_eq!(c[14], 0x0B, "interface class: smart card");
-        let d = ccid_descriptor(true);
+        let d = ccid_descriptor(&reader);
         assert_eq!(d.len(), 54);
         assert_eq!(
             u32::from_le_bytes([d[40], d[41], d[42], d[43]]),
             0x0004_007E
         );
         assert_eq!(u32::from_le_bytes([d[44], d[45], d[46], d[47]]), 522);
-        let short = ccid_descriptor(false);
+        let short = ccid_descriptor(&UsbReader {
+            extended: false,
+            ..reader
+        });
         assert_eq!(
             u32::from_le_bytes([short[40], short[41], short[42], short[43]]),
             0x0002_007E,
@@ -294,7 +358,7 @@ mod tests {
 
     #[test]
     fn a_long_answer_is_chained_in_pieces_the_host_asks_for() {
-        let mut s = UsbSession::new(0, true);
+        let mut s = UsbSession::new(0, &UsbReader::synthetic());
         let before = s.records.len();
         let answer = vec![0xAB; 1_200];
         s.exchange(

@@ -93,6 +93,49 @@ pub struct ReaderProfile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-if-absent" = "`part3`"))]
     pub atr_form: Option<Sourced<AtrForm>>,
+    /// What the reader says of itself on USB (its device and CCID class descriptors), for the
+    /// USB view of a run (`run --pcap-usb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend(
+        "x-if-absent" = "a synthetic reader: `1209:0001` (pid.codes' test id), 522-byte messages, IFSD 254"
+    ))]
+    pub usb: Option<Sourced<UsbCcid>>,
+}
+
+/// A USB CCID reader's identity and sizes, as its descriptors give them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsbCcid {
+    /// idVendor:idProduct in hex, as `lsusb` prints it.
+    #[schemars(example = "054c:0dc8")]
+    pub id: String,
+    /// dwMaxCCIDMessageLength: the largest CCID message, its 10-byte header included.
+    #[schemars(example = 522)]
+    pub max_message: u32,
+    /// dwMaxIFSD: the largest information field the reader takes from a card.
+    #[schemars(example = 254)]
+    pub max_ifsd: u32,
+}
+
+impl UsbCcid {
+    /// The synthetic reader kazasu writes when a profile says nothing: pid.codes' test id, the
+    /// 522-byte messages of the Sony RC-S300 and the ACS ACR1252.
+    pub fn synthetic() -> UsbCcid {
+        UsbCcid {
+            id: "1209:0001".into(),
+            max_message: 522,
+            max_ifsd: 254,
+        }
+    }
+
+    /// (idVendor, idProduct), or `None` when `id` is not two hex numbers.
+    pub fn vendor_product(&self) -> Option<(u16, u16)> {
+        let (v, p) = self.id.split_once(':')?;
+        Some((
+            u16::from_str_radix(v, 16).ok()?,
+            u16::from_str_radix(p, 16).ok()?,
+        ))
+    }
 }
 
 macro_rules! builtin_reader_profiles {
@@ -151,6 +194,20 @@ impl ReaderProfile {
                 "FSDI is 0..=12 (8 = 256 bytes)",
             ));
         }
+        if let Some(usb) = &self.usb {
+            if usb.value.vendor_product().is_none() {
+                return Err(invalid(
+                    format!("usb.id is {:?}", usb.value.id),
+                    "write the USB id as lsusb prints it: vendor:product in hex, e.g. 054c:0dc8",
+                ));
+            }
+            if !(64..=65_554).contains(&usb.value.max_message) {
+                return Err(invalid(
+                    format!("usb.max_message is {}", usb.value.max_message),
+                    "a CCID message is 64 to 65,554 bytes long (dwMaxCCIDMessageLength)",
+                ));
+            }
+        }
         for (name, d) in [
             ("host_overhead", &self.host_overhead),
             ("card_detect", &self.card_detect),
@@ -163,6 +220,13 @@ impl ReaderProfile {
             }
         }
         Ok(())
+    }
+
+    /// What the reader says of itself on USB (the synthetic reader when the profile is silent).
+    pub fn usb(&self) -> UsbCcid {
+        self.usb
+            .as_ref()
+            .map_or_else(UsbCcid::synthetic, |u| u.value.clone())
     }
 
     /// The ATR form this reader reports.

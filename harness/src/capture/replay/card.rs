@@ -4,6 +4,7 @@
 
 use super::matching::Divergence;
 use super::matching::same_command;
+use crate::capture::card_from_air::AirExchange;
 use crate::capture::trace::{ExchangeOutcome, Trace, What};
 use crate::link::backend::Backend;
 use crate::link::transport::{Transport, TransportError};
@@ -164,16 +165,15 @@ impl RecordedCard {
     }
 
     /// Gives each recorded exchange the card's own time for it, from an air capture's exchanges
-    /// in order (command, µs from the end of the command to the start of the answer): each
-    /// recorded command takes the next entry with the same bytes.
-    pub fn with_card_times(mut self, timeline: &[(Vec<u8>, Option<f64>)]) -> RecordedCard {
+    /// in order: each recorded command takes the next one with the same bytes.
+    pub fn with_card_times(mut self, timeline: &[AirExchange]) -> RecordedCard {
         let mut next = 0;
         for r in &mut self.script {
             if let Some(k) = (next..timeline.len())
-                .find(|&k| same_command(&r.command, r.redacted, &timeline[k].0))
+                .find(|&k| same_command(&r.command, r.redacted, &timeline[k].command))
             {
                 r.card_time = timeline[k]
-                    .1
+                    .took_us
                     .map(|us| SimDuration::from_nanos((us * 1e3).round() as u64));
                 next = k + 1;
             }
@@ -557,11 +557,17 @@ mod tests {
         let select = kazasu_sim::parse_hex(SELECT_JPKI).unwrap();
         let read = vec![0x00, 0xB0, 0x00, 0x00, 0x04];
         // The air shows a command the trace lacks (a probe) and the reads' times in order.
+        let air = |command: &[u8], took_us| AirExchange {
+            command: command.to_vec(),
+            packet: 0,
+            took_us,
+            wtx: Vec::new(),
+        };
         let timeline = vec![
-            (select.clone(), Some(700.0)),
-            (vec![0x00, 0xCA, 0x00, 0x00, 0x00], Some(9.0)),
-            (read.clone(), Some(1500.0)),
-            (read.clone(), None),
+            air(&select, Some(700.0)),
+            air(&[0x00, 0xCA, 0x00, 0x00, 0x00], Some(9.0)),
+            air(&read, Some(1500.0)),
+            air(&read, None),
         ];
         let mut card = RecordedCard::new(&t, Mode::Strict, None)
             .unwrap()

@@ -102,6 +102,68 @@ fn urb(linktype: u16, number: usize, at_us: u64, p: &[u8]) -> Result<Option<Urb<
     }
 }
 
+/// What a CCID reader's descriptors say of it (a capture made with USBPcap's
+/// `--inject-descriptors`, or of the reader being plugged in).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsbIdentity {
+    /// The reader's name in the trace (`usb 1.5`), its slots' prefix.
+    pub device: String,
+    /// idVendor, idProduct.
+    pub id: (u16, u16),
+    /// dwMaxCCIDMessageLength.
+    pub max_message: u32,
+    /// dwMaxIFSD.
+    pub max_ifsd: u32,
+    /// The APDU exchange level says extended APDUs (dwFeatures 0x00040000).
+    pub extended: bool,
+}
+
+/// The CCID readers whose device and CCID class descriptors the packets show (control
+/// transfers' completions), in device order.
+pub(super) fn read_descriptors(
+    linktype: u16,
+    packets: &[(usize, u64, &[u8])],
+) -> Result<Vec<UsbIdentity>, ParseError> {
+    const CONTROL: u8 = 2;
+    let mut ids: BTreeMap<(u16, u16), (u16, u16)> = BTreeMap::new();
+    let mut ccid: BTreeMap<(u16, u16), (u32, u32, u32)> = BTreeMap::new();
+    for &(number, at_us, p) in packets {
+        let Some(u) = urb(linktype, number, at_us, p)? else {
+            continue;
+        };
+        if u.transfer != CONTROL || !u.completion || !u.ok {
+            continue;
+        }
+        let d = u.data;
+        if d.len() >= 18 && d[0] == 0x12 && d[1] == 0x01 {
+            ids.insert(u.device, (u16le(d, 8), u16le(d, 10)));
+        } else if d.len() >= 9 && d[1] == 0x02 {
+            // A configuration: its descriptors one after another; the CCID class one is 0x21.
+            let mut at = 0;
+            while at + 2 <= d.len() && d[at] >= 2 {
+                let len = usize::from(d[at]);
+                if d[at + 1] == 0x21 && len >= 54 && at + 54 <= d.len() {
+                    let c = &d[at..];
+                    ccid.insert(u.device, (u32le(c, 28), u32le(c, 40), u32le(c, 44)));
+                }
+                at += len;
+            }
+        }
+    }
+    Ok(ccid
+        .into_iter()
+        .filter_map(|(device, (max_ifsd, features, max_message))| {
+            Some(UsbIdentity {
+                device: format!("usb {}.{}", device.0, device.1),
+                id: *ids.get(&device)?,
+                max_message,
+                max_ifsd,
+                extended: features & 0x0007_0000 == 0x0004_0000,
+            })
+        })
+        .collect())
+}
+
 /// A CCID message with the packet that completed it.
 struct Message {
     number: usize,

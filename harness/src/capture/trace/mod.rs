@@ -10,6 +10,7 @@
 
 pub use self::air::AirFrame;
 use self::apdu4j::parse_apdu4j_raw;
+pub use self::ccid::UsbIdentity;
 use self::kazasu::parse_kazasu_raw;
 use self::model::RawTrace;
 use self::model::err;
@@ -98,6 +99,21 @@ pub fn air_frames(
             "only a pcap or pcapng file with ISO 14443 frames (link type 264) or a Proxmark3 trace shows the air",
         )),
     }
+}
+
+/// The CCID reader a USB capture shows the descriptors of: the one whose name (`usb 1.5`)
+/// `reader` names part of (a slot's name, `usb 1.5 slot 0`, names its device), or the only one.
+/// `None` for a file that is not a pcap, or shows no such reader or several.
+pub fn usb_identity(bytes: &[u8], reader: Option<&str>) -> Option<UsbIdentity> {
+    if !pcap::looks_like_pcap(bytes) {
+        return None;
+    }
+    let mut found: Vec<UsbIdentity> = pcap::pcap_usb_identities(bytes)
+        .ok()?
+        .into_iter()
+        .filter(|u| reader.is_none_or(|r| r.contains(&u.device) || u.device.contains(r)))
+        .collect();
+    (found.len() == 1).then(|| found.remove(0))
 }
 
 /// Reads a pcscd `--foreground --debug --apdu` log (one reader's APDUs, or fails naming them).

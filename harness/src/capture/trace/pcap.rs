@@ -5,7 +5,7 @@
 //! `interface N`), so a file of several needs a choice with `--reader`. Errors name the packet.
 
 use super::air::{AirFrame, read_air};
-use super::ccid::{USBMON, USBMON_MMAPPED, USBPCAP, read_usb};
+use super::ccid::{USBMON, USBMON_MMAPPED, USBPCAP, UsbIdentity, read_descriptors, read_usb};
 use super::model::{ExchangeOutcome, ParseError, RawTrace, err};
 use crate::pcapng::block::linktype;
 use crate::pcapng::pdu::{ApduWay, read_apdu};
@@ -67,6 +67,25 @@ pub(super) fn pcap_air_frames(
         frames.push(air_frame(p, first)?);
     }
     Ok(frames)
+}
+
+/// The CCID readers a pcap or pcapng file's USB interfaces show descriptors of.
+pub(super) fn pcap_usb_identities(bytes: &[u8]) -> Result<Vec<UsbIdentity>, ParseError> {
+    let file = crate::pcapng::classic::read_any(bytes).map_err(|e| err(0, e.to_string()))?;
+    let mut found = Vec::new();
+    for (n, i) in file.interfaces.iter().enumerate() {
+        if !matches!(i.linktype, USBPCAP | USBMON | USBMON_MMAPPED) {
+            continue;
+        }
+        let packets: Vec<(usize, u64, &[u8])> = file
+            .packets
+            .iter()
+            .filter(|p| p.interface == n)
+            .map(|p| (p.number, 0, p.data.as_slice()))
+            .collect();
+        found.extend(read_descriptors(i.linktype, &packets)?);
+    }
+    Ok(found)
 }
 
 /// Microseconds from the capture's first packet (`first`, ns) to `ts_ns`.
