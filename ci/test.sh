@@ -10,7 +10,8 @@
 # bundled suite through pcscd, the foreign JPKI clients myna-card and jpki-cli, a reader
 # calibrated and certified), runs the README's tour, replays a pcscd capture of OpenSC as the card
 # while OpenSC runs again, fuzzes host programs with `kazasu fuzz-host` (a crashing and a hanging
-# test host, OpenSC, pcsc-tools), and restarts and stops pcscd under a running suite.
+# test host, OpenSC, pcsc-tools), runs the bundled suite through pcscd on kazasu's own reader
+# driver against vpcd, and restarts and stops pcscd under a running suite.
 # pcscd is stopped at the end. Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,6 +71,8 @@ step "a field failure's round trip: capture with pcscd, import, replay as the ca
 ci/replay-e2e.sh "$kazasu"
 step "kazasu fuzz-host: a crashing and a hanging host found, minimized, replayed; OpenSC and pcsc-tools fuzzed"
 ci/fuzz-host.sh "$kazasu"
+step "kazasu's own pcscd driver: the bundled suite through pcscd on it and on vpcd, in the same run"
+ci/driver-check.sh "$kazasu"
 step "the real stack failing: pcscd restarted mid-suite, pcscd gone"
 ci/failures.sh "$kazasu"
 step "kazasu stack up/down from the binary alone: pcscd started with its vpcd slots, a served card read, stopped"

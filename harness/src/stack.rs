@@ -1,8 +1,10 @@
-//! `kazasu stack`: the real reading stack — pcscd with vsmartcard's vpcd readers — started and
-//! stopped from the installed binary, no source tree needed. pcscd gets a reader.conf of its own
-//! (one copy of the vpcd driver per two slots: vpcd keeps its state per loaded library), runs in
-//! the background with its log in the stack's folder, and `up` returns once every vpcd slot
-//! listens for a card, so the next command never races it.
+//! `kazasu stack`: the real reading stack — pcscd with vsmartcard's vpcd readers, or with
+//! kazasu's own driver (`kazasu-ifd`: one library for every slot, each on a Unix socket, cards
+//! shown to pcscd as they come and go instead of at its 400 ms poll) — started and stopped from
+//! the installed binary, no source tree needed. pcscd gets a reader.conf of its own (for vpcd one
+//! copy of the driver per two slots: vpcd keeps its state per loaded library), runs in the
+//! background with its log in the stack's folder, and `up` returns once every slot waits for a
+//! card, so the next command never races it. Both drivers name the slots alike.
 //!
 //! The plan (which readers, which ports, the reader.conf text) is plain data with unit tests;
 //! starting, waiting and stopping are the thin shell around it.
@@ -31,6 +33,12 @@ pub enum StackError {
          driver with --driver"
     )]
     NoDriver,
+    /// kazasu's driver library is not where it was looked for.
+    #[error(
+        "kazasu's reader driver (libkazasu_ifd.so) is not beside this kazasu binary: build it \
+         (`cargo build -p kazasu-ifd`, next to target/debug/kazasu) or give it with --library"
+    )]
+    NoKazasuDriver,
     /// pcscd is not installed.
     #[error(
         "cannot start pcscd ({0}): install it, e.g. `apt-get install pcscd` on Debian or Ubuntu"
@@ -85,10 +93,30 @@ pub struct StackOptions {
     pub dir: PathBuf,
     /// pcscd logs every APDU (`--debug --apdu`), as `kazasu import pcscd` reads it.
     pub debug: bool,
-    /// The vpcd driver (default: the one vsmartcard-vpcd installed).
-    pub driver: Option<PathBuf>,
+    /// Which driver pcscd loads.
+    pub driver: Driver,
+    /// Its library (default: vpcd's as vsmartcard-vpcd installed it; kazasu's beside the
+    /// kazasu binary).
+    pub library: Option<PathBuf>,
     /// How long to wait for the slots.
     pub timeout: Duration,
+}
+
+/// The reader driver pcscd loads for the slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Driver {
+    /// vsmartcard's vpcd (TCP ports 35963…; pcscd looks for cards every 400 ms).
+    #[default]
+    Vpcd,
+    /// kazasu's own (`libkazasu_ifd.so`; Unix sockets; taps seen as they happen).
+    Kazasu,
+}
+
+/// The library of kazasu's driver beside the running kazasu binary (where cargo builds both).
+pub fn kazasu_library() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let lib = exe.parent()?.join("libkazasu_ifd.so");
+    lib.is_file().then_some(lib)
 }
 
 /// The default folder of the stack: one per machine, as pcscd is.
@@ -126,6 +154,38 @@ pub fn plan(slots: u16, dir: &Path) -> Result<Vec<PlannedReader>, StackError> {
             library: dir.join(format!("libifdvpcd-{k}.so")),
         })
         .collect())
+}
+
+/// pcscd's reader.conf for the plan with kazasu's driver: the same readers, libraries and names
+/// as vpcd's (pcscd numbers the readers of one loaded library 00, 01, …; a copy a reader keeps
+/// each reader's slots at `NAME 00 00` and `NAME 00 01`), each reader's two slots on their
+/// sockets.
+pub fn kazasu_reader_conf(readers: &[PlannedReader]) -> String {
+    readers
+        .iter()
+        .map(|r| {
+            let first = r.port - BASE_PORT;
+            format!(
+                "FRIENDLYNAME \"{}\"\nDEVICENAME   kazasu:{}:{}\nLIBPATH      {}\n\n",
+                r.friendly_name,
+                crate::link::vpcd::ifd_socket(first).display(),
+                crate::link::vpcd::ifd_socket(first + 1).display(),
+                r.library.display()
+            )
+        })
+        .collect()
+}
+
+/// The slots of `readers` whose kazasu-driver socket is not there yet.
+fn closed_sockets(readers: &[PlannedReader]) -> Vec<u16> {
+    readers
+        .iter()
+        .flat_map(|r| [r.port - BASE_PORT, r.port - BASE_PORT + 1])
+        .filter(|n| {
+            !std::fs::metadata(crate::link::vpcd::ifd_socket(*n))
+                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+        })
+        .collect()
 }
 
 /// pcscd's reader.conf for the plan, in slot order (pcscd lists readers in file order).
@@ -220,27 +280,58 @@ pub fn up(opts: &StackOptions) -> Result<Up, StackError> {
     // pcscd takes its reader.conf, and the conf its drivers, by absolute path only.
     let dir = std::path::absolute(&opts.dir).map_err(file_error(&opts.dir))?;
     let readers = plan(opts.slots, &dir)?;
+    let closed = |readers: &[PlannedReader]| match opts.driver {
+        Driver::Vpcd => closed_ports(readers),
+        Driver::Kazasu => closed_sockets(readers),
+    };
     if std::os::unix::net::UnixStream::connect(PCSCD_SOCKET).is_ok() {
-        return if closed_ports(&readers).is_empty() {
+        return if closed(&readers).is_empty() {
             Ok(Up::AlreadyUp)
         } else {
             Err(StackError::OtherPcscd { slots: opts.slots })
         };
     }
-    let driver = match &opts.driver {
-        Some(d) => d.clone(),
-        None => std::fs::read_to_string(VPCD_CONF)
-            .ok()
-            .and_then(|c| driver_in(&c))
-            .filter(|d| d.is_file())
-            .ok_or(StackError::NoDriver)?,
-    };
     std::fs::create_dir_all(&dir).map_err(file_error(&dir))?;
-    for r in &readers {
-        std::fs::copy(&driver, &r.library).map_err(file_error(&r.library))?;
-    }
+    let conf_text = match opts.driver {
+        Driver::Vpcd => {
+            let driver = match &opts.library {
+                Some(d) => d.clone(),
+                None => std::fs::read_to_string(VPCD_CONF)
+                    .ok()
+                    .and_then(|c| driver_in(&c))
+                    .filter(|d| d.is_file())
+                    .ok_or(StackError::NoDriver)?,
+            };
+            for r in &readers {
+                std::fs::copy(&driver, &r.library).map_err(file_error(&r.library))?;
+            }
+            reader_conf(&readers)
+        }
+        Driver::Kazasu => {
+            let library = match &opts.library {
+                Some(l) => std::path::absolute(l).map_err(file_error(l))?,
+                None => kazasu_library().ok_or(StackError::NoKazasuDriver)?,
+            };
+            let sockets = crate::link::vpcd::ifd_socket(0);
+            let folder = sockets.parent().unwrap_or(Path::new("/tmp"));
+            std::fs::create_dir_all(folder).map_err(file_error(folder))?;
+            let readers: Vec<PlannedReader> = readers
+                .iter()
+                .map(|r| PlannedReader {
+                    library: r
+                        .library
+                        .with_file_name(format!("libkazasu_ifd-{}.so", (r.port - BASE_PORT) / 2)),
+                    ..r.clone()
+                })
+                .collect();
+            for r in &readers {
+                std::fs::copy(&library, &r.library).map_err(file_error(&r.library))?;
+            }
+            kazasu_reader_conf(&readers)
+        }
+    };
     let conf = dir.join("reader.conf");
-    std::fs::write(&conf, reader_conf(&readers)).map_err(file_error(&conf))?;
+    std::fs::write(&conf, conf_text).map_err(file_error(&conf))?;
     // pcscd's socket folder; pcscd says why in its log when it cannot make or use it.
     let _ = std::fs::create_dir_all("/run/pcscd");
     let log = dir.join("pcscd.log");
@@ -275,7 +366,7 @@ pub fn up(opts: &StackOptions) -> Result<Up, StackError> {
                 tail: tail(&log),
             });
         }
-        let closed = closed_ports(&readers);
+        let closed = closed(&readers);
         // Every slot listens and PC/SC clients get an answer: the next command never races.
         if closed.is_empty() && std::os::unix::net::UnixStream::connect(PCSCD_SOCKET).is_ok() {
             return Ok(Up::Started {
@@ -356,6 +447,10 @@ pub fn down(dir: &Path) -> Result<Down, StackError> {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = std::fs::remove_file(&pid_file);
+    // pcscd ends without closing its drivers' channels: kazasu's driver's sockets stay behind.
+    for n in 0..MAX_SLOTS {
+        let _ = std::fs::remove_file(crate::link::vpcd::ifd_socket(n));
+    }
     Ok(Down::Stopped(pid))
 }
 

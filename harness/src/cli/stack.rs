@@ -11,7 +11,7 @@ use std::time::Duration;
 /// `up` or `down`.
 #[derive(Subcommand)]
 pub enum StackCmd {
-    /// Start pcscd with N vpcd slots in the background and return once every slot waits for a
+    /// Start pcscd with N slots (vpcd's, or kazasu's driver's) in the background and return once every slot waits for a
     /// card; prints the reader names. A pcscd already running with the slots is used as it is.
     Up(UpArgs),
     /// Stop the pcscd `kazasu stack up` started.
@@ -21,7 +21,7 @@ pub enum StackCmd {
 /// `stack up`'s options.
 #[derive(Args)]
 pub struct UpArgs {
-    /// vpcd slots: an even number from 2 to 16 (serve's --slot and run's --slots count them).
+    /// Slots: an even number from 2 to 16 (serve's --slot and run's --slots count them).
     #[arg(long, default_value_t = 16)]
     slots: u16,
     /// The stack's folder: pcscd's reader.conf, driver copies, log and process id.
@@ -31,9 +31,14 @@ pub struct UpArgs {
     /// reads.
     #[arg(long)]
     debug: bool,
-    /// The vpcd driver (default: the one vsmartcard-vpcd installed, from /etc/reader.conf.d/vpcd).
-    #[arg(long)]
-    driver: Option<PathBuf>,
+    /// The reader driver pcscd loads: vsmartcard's vpcd, or kazasu's own (cards seen as they
+    /// come and go, not at pcscd's 400 ms poll).
+    #[arg(long, value_enum, default_value = "vpcd")]
+    driver: stack::Driver,
+    /// The driver's library (default: vpcd's from /etc/reader.conf.d/vpcd; kazasu's
+    /// libkazasu_ifd.so beside this binary).
+    #[arg(long, value_name = "SO")]
+    library: Option<PathBuf>,
     /// How long to wait for pcscd to open every slot.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     timeout: Duration,
@@ -47,6 +52,13 @@ pub struct DownArgs {
     dir: Option<PathBuf>,
 }
 
+fn driver_name(d: stack::Driver) -> &'static str {
+    match d {
+        stack::Driver::Vpcd => "vpcd",
+        stack::Driver::Kazasu => "kazasu-driver",
+    }
+}
+
 pub fn stack(cmd: StackCmd) -> Result<ExitCode, InputFailure> {
     match cmd {
         StackCmd::Up(a) => {
@@ -55,20 +67,23 @@ pub fn stack(cmd: StackCmd) -> Result<ExitCode, InputFailure> {
                 dir: a.dir.unwrap_or_else(stack::default_dir),
                 debug: a.debug,
                 driver: a.driver,
+                library: a.library,
                 timeout: a.timeout,
             };
             match stack::up(&opts)? {
                 Up::Started { pid, log } => {
                     eprintln!(
-                        "pcscd {pid} is up with {} vpcd slots (log: {})",
+                        "pcscd {pid} is up with {} {} slots (log: {})",
                         opts.slots,
+                        driver_name(opts.driver),
                         log.display()
                     );
                 }
                 Up::AlreadyUp => {
                     eprintln!(
-                        "a pcscd with {} vpcd slots is running; using it",
-                        opts.slots
+                        "a pcscd with {} {} slots is running; using it",
+                        opts.slots,
+                        driver_name(opts.driver)
                     );
                 }
             }

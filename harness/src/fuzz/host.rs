@@ -433,7 +433,7 @@ impl<S: SlotCard + Send> Backend for SlotBackend<S> {
         }
         self.card.connected()?;
         self.present = true;
-        self.record(&LinkEvent::Connected);
+        self.record(&LinkEvent::Connected(vpcd::Via::InProcess));
         self.request(Request::PowerOn)?;
         self.request(Request::GetAtr).map(drop)
     }

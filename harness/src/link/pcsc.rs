@@ -54,7 +54,8 @@ pub struct PcscBackend {
     lost_at: Option<Instant>,
 }
 
-/// How long the slot stays empty after a loss: more than two of pcscd's 400 ms polls.
+/// How long the slot stays empty after a loss: more than two of pcscd's 400 ms polls of vpcd.
+/// kazasu's driver shows pcscd every departure as it happens: no hold.
 const EMPTY_AFTER_LOSS: Duration = Duration::from_millis(1000);
 
 /// When a backend last found pcscd gone after waiting for it: later cases then try once instead
@@ -230,10 +231,19 @@ impl PcscBackend {
     /// bring back a card that is still in the field in the model.
     fn settle_after_loss(&mut self) {
         if let Some(t) = self.lost_at.take() {
-            if let Some(rest) = EMPTY_AFTER_LOSS.checked_sub(t.elapsed()) {
+            if let Some(rest) = self.empty_after_loss().checked_sub(t.elapsed()) {
                 std::thread::sleep(rest);
             }
             self.model(|s| s.lost = !s.reader.is_present());
+        }
+    }
+
+    /// How long the slot stays empty after a loss, on the driver in use.
+    fn empty_after_loss(&self) -> Duration {
+        if self.control.on_kazasu_driver() {
+            Duration::ZERO
+        } else {
+            EMPTY_AFTER_LOSS
         }
     }
 
@@ -372,7 +382,7 @@ impl Backend for PcscBackend {
         // A card lost at the end of a case: give pcscd time to see the slot empty before the
         // next case's card arrives.
         if let Some(t) = self.lost_at.take()
-            && let Some(rest) = EMPTY_AFTER_LOSS.checked_sub(t.elapsed())
+            && let Some(rest) = self.empty_after_loss().checked_sub(t.elapsed())
         {
             std::thread::sleep(rest);
         }

@@ -1,5 +1,7 @@
-//! The IO shell of a vpcd slot: a TCP connection to vsmartcard's vpcd driver inside pcscd,
-//! carrying the sans-IO [`kazasu_sim::vpcd`] protocol. Tap = connect, removal = close. The
+//! The IO shell of a vpcd slot: a TCP connection to vsmartcard's vpcd driver inside pcscd — or a
+//! Unix socket to kazasu's own driver (`kazasu-ifd`), which speaks the same protocol and is used
+//! whenever its slot socket is there — carrying the sans-IO [`kazasu_sim::vpcd`] protocol. Tap =
+//! connect, removal = close. The
 //! socket is tuned for the real stack (TCP_NODELAY, TCP_QUICKACK re-armed before every read,
 //! length and payload in one write — see "the 44 ms trap" in `docs/vpcd.md`), every
 //! wait has a time-out, and the link reconnects with back-off when vpcd is not there yet or
@@ -8,6 +10,8 @@
 use kazasu_sim::vpcd::{Decoder, Reply, Request, SlotCard};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,6 +24,9 @@ pub enum Pace {
     /// Wait out each exchange's simulated duration, so host software sees real timing.
     Realtime,
 }
+
+/// How often a link to kazasu's driver looks at its flags (a tap, a removal, stop).
+const UNIX_POLL: Duration = Duration::from_millis(2);
 
 /// How long before the end of a paced exchange the link stops sleeping and spins instead.
 const SPIN_FOR: Duration = Duration::from_millis(1);
@@ -40,6 +47,60 @@ pub struct LinkConfig {
     /// Reversed mode: listen on `addr` for vpcd to connect (reader.conf with a host name)
     /// instead of connecting to it.
     pub listen: bool,
+    /// kazasu's driver's socket for this slot: used instead of `addr` when it is there.
+    pub socket: Option<PathBuf>,
+}
+
+/// Where kazasu's own pcscd driver (`kazasu-ifd`, `kazasu stack up --driver kazasu`) puts slot
+/// `n`'s socket: one place per machine, as vpcd's ports are.
+pub fn ifd_socket(n: u16) -> PathBuf {
+    std::env::temp_dir()
+        .join("kazasu-ifd")
+        .join(format!("slot-{n}.sock"))
+}
+
+/// A connection to the driver: vpcd's TCP, or kazasu's driver's Unix socket.
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn tune(&self, cfg: &LinkConfig) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => tune(s, cfg),
+            // Local and cheap: look at the flags often, so a removal reaches the driver (and
+            // pcscd, which it tells at once) within milliseconds.
+            Stream::Unix(s) => {
+                s.set_read_timeout(Some(cfg.poll.min(UNIX_POLL)))?;
+                s.set_write_timeout(Some(cfg.write_timeout))
+            }
+        }
+    }
+    /// Before every read: Linux clears TCP_QUICKACK after use.
+    fn rearm(&self) {
+        if let Stream::Tcp(s) = self {
+            let _ = socket2::SockRef::from(s).set_tcp_quickack(true);
+        }
+    }
+    fn shutdown(&self) {
+        let _ = match self {
+            Stream::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            Stream::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+    fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => (&*s).read(buf),
+            Stream::Unix(s) => (&*s).read(buf),
+        }
+    }
+    fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Stream::Tcp(s) => (&*s).write_all(buf),
+            Stream::Unix(s) => (&*s).write_all(buf),
+        }
+    }
 }
 
 impl LinkConfig {
@@ -52,6 +113,7 @@ impl LinkConfig {
             write_timeout: Duration::from_secs(5),
             max_backoff: Duration::from_secs(1),
             listen: false,
+            socket: Some(ifd_socket(n)),
         }
     }
 }
@@ -59,8 +121,8 @@ impl LinkConfig {
 /// Something the link saw, for transcripts.
 #[derive(Clone, Debug)]
 pub enum LinkEvent {
-    /// Connected to vpcd: the card is in the field.
-    Connected,
+    /// Connected to the driver: the card is in the field.
+    Connected(Via),
     /// The connection closed: the card left the field.
     Disconnected(String),
     /// A request and the reply bytes (the reply without the length prefix; empty for none).
@@ -85,6 +147,27 @@ pub enum LinkEvent {
     },
 }
 
+/// The driver a link connected to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// vsmartcard's vpcd, at this address.
+    Vpcd(SocketAddr),
+    /// kazasu's own driver, on this socket.
+    KazasuDriver(PathBuf),
+    /// No driver: the host runs against the slot in-process.
+    InProcess,
+}
+
+impl std::fmt::Display for Via {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Via::Vpcd(a) => write!(f, "vpcd at {a}"),
+            Via::KazasuDriver(p) => write!(f, "kazasu's driver at {}", p.display()),
+            Via::InProcess => f.write_str("the host in-process"),
+        }
+    }
+}
+
 /// Control of a running link.
 #[derive(Clone)]
 pub struct LinkControl {
@@ -94,6 +177,8 @@ pub struct LinkControl {
     pub apdus: Arc<AtomicU64>,
     /// The card leaves the field right after answering this many APDUs (0: never).
     leave_after: Arc<AtomicU64>,
+    /// The last connection went to kazasu's driver (not vpcd).
+    on_kazasu_driver: Arc<AtomicBool>,
 }
 
 impl LinkControl {
@@ -109,6 +194,11 @@ impl LinkControl {
     /// link's life), exactly there, however fast the host sends.
     pub fn leave_after_apdus(&self, n: u64) {
         self.leave_after.store(n, Ordering::SeqCst);
+    }
+    /// Whether the link's last connection went to kazasu's driver, which shows pcscd every
+    /// arrival and departure as it happens (vpcd's are seen at pcscd's next 400 ms poll).
+    pub fn on_kazasu_driver(&self) -> bool {
+        self.on_kazasu_driver.load(Ordering::SeqCst)
     }
     /// Ends the link thread.
     pub fn stop(&self) {
@@ -152,7 +242,12 @@ pub fn run<S: SlotCard + ?Sized>(
     while !control.stop.load(Ordering::SeqCst) {
         // Out of the field: removed by the user, or lost during an exchange (until the next tap).
         if !control.present.load(Ordering::SeqCst) || slot.lock().expect("slot lock").stays_away() {
-            std::thread::sleep(cfg.poll.min(Duration::from_millis(20)));
+            let nap = if control.on_kazasu_driver() {
+                UNIX_POLL
+            } else {
+                Duration::from_millis(20)
+            };
+            std::thread::sleep(cfg.poll.min(nap));
             continue;
         }
         let attempt = match &listener {
@@ -160,8 +255,13 @@ pub fn run<S: SlotCard + ?Sized>(
             Some(l) => l
                 .accept()
                 .map(|(s, _)| s)
-                .and_then(|s| s.set_nonblocking(false).map(|()| s)),
-            None => TcpStream::connect_timeout(&cfg.addr, Duration::from_secs(1)),
+                .and_then(|s| s.set_nonblocking(false).map(|()| s))
+                .map(Stream::Tcp),
+            // kazasu's driver where its socket is there (and answers), vpcd otherwise.
+            None => match cfg.socket.as_deref().map(UnixStream::connect) {
+                Some(Ok(s)) => Ok(Stream::Unix(s)),
+                _ => TcpStream::connect_timeout(&cfg.addr, Duration::from_secs(1)).map(Stream::Tcp),
+            },
         };
         let Ok(stream) = attempt else {
             // vpcd is not there (yet): try again, a little later each time.
@@ -170,7 +270,10 @@ pub fn run<S: SlotCard + ?Sized>(
             continue;
         };
         backoff = Duration::from_millis(20);
-        if tune(&stream, &cfg).is_err() {
+        control
+            .on_kazasu_driver
+            .store(matches!(stream, Stream::Unix(_)), Ordering::SeqCst);
+        if stream.tune(&cfg).is_err() {
             continue;
         }
         if slot.lock().expect("slot lock").connected().is_err() {
@@ -181,12 +284,15 @@ pub fn run<S: SlotCard + ?Sized>(
         // reconnected to thousands of times a second: within a burst of such connections only
         // the first is reported, and each next attempt waits longer.
         if early.closed == 0 {
-            on_event(LinkEvent::Connected);
+            on_event(LinkEvent::Connected(match (&stream, &cfg.socket) {
+                (Stream::Unix(_), Some(path)) => Via::KazasuDriver(path.clone()),
+                _ => Via::Vpcd(cfg.addr),
+            }));
         }
         let opened = Instant::now();
         let apdus_before = control.apdus.load(Ordering::SeqCst);
         let why = serve_connection(&stream, &slot, &cfg, &control, on_event);
-        let _ = stream.shutdown(std::net::Shutdown::Both);
+        stream.shutdown();
         if !control.present.load(Ordering::SeqCst) {
             slot.lock().expect("slot lock").disconnected();
         }
@@ -261,7 +367,7 @@ impl EarlyCloses {
 }
 
 fn serve_connection<S: SlotCard + ?Sized>(
-    stream: &TcpStream,
+    stream: &Stream,
     slot: &Mutex<S>,
     cfg: &LinkConfig,
     control: &LinkControl,
@@ -269,8 +375,6 @@ fn serve_connection<S: SlotCard + ?Sized>(
 ) -> String {
     let mut decoder = Decoder::default();
     let mut buf = vec![0u8; 70_000];
-    let mut reader = stream;
-    let mut writer = stream;
     loop {
         if control.stop.load(Ordering::SeqCst) {
             return "stopped".into();
@@ -278,9 +382,8 @@ fn serve_connection<S: SlotCard + ?Sized>(
         if !control.present.load(Ordering::SeqCst) {
             return "card removed".into();
         }
-        // Linux clears TCP_QUICKACK after use: re-arm it before every read.
-        let _ = socket2::SockRef::from(stream).set_tcp_quickack(true);
-        let n = match reader.read(&mut buf) {
+        stream.rearm();
+        let n = match stream.read(&mut buf) {
             Ok(0) => return "vpcd closed the connection".into(),
             Ok(n) => n,
             Err(e)
@@ -351,7 +454,7 @@ fn serve_connection<S: SlotCard + ?Sized>(
                     if matches!(request, Request::Apdu(_)) {
                         control.apdus.fetch_add(1, Ordering::SeqCst);
                     }
-                    if let Err(e) = writer.write_all(&frame) {
+                    if let Err(e) = stream.write_all(&frame) {
                         return format!("write failed: {e}");
                     }
                     on_event(LinkEvent::Exchange {
@@ -396,6 +499,7 @@ pub fn spawn_with<S: SlotCard + Send + ?Sized + 'static>(
         stop: Arc::new(AtomicBool::new(false)),
         apdus: Arc::new(AtomicU64::new(0)),
         leave_after: Arc::new(AtomicU64::new(0)),
+        on_kazasu_driver: Arc::new(AtomicBool::new(false)),
     };
     let c = control.clone();
     let handle = std::thread::spawn(move || run(slot, cfg, c, &*on_event));

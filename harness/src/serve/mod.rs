@@ -112,7 +112,7 @@ fn line(started: Instant, slot: u16, event: &LinkEvent, echoes: &Echoes) -> Stri
 /// What the link saw, as a transcript record (`echoes`: the slot's secrets so far).
 pub fn served_line(started: Instant, slot: u16, event: &LinkEvent, echoes: &Echoes) -> ServedLine {
     let event = match event {
-        LinkEvent::Connected => ServedEvent::CardInserted,
+        LinkEvent::Connected(_) => ServedEvent::CardInserted,
         LinkEvent::Disconnected(why) => ServedEvent::CardRemoved { why: why.clone() },
         LinkEvent::Exchange {
             request,
@@ -246,12 +246,15 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
         }));
         let mut cfg = LinkConfig::slot(slot_no);
         cfg.pace = opts.pace;
+        // A vpcd named or listened for is that vpcd, whatever driver this machine's pcscd has.
         if let Some(ip) = opts.listen {
             cfg.addr.set_ip(ip);
             cfg.listen = true;
+            cfg.socket = None;
         }
         if let Some(vpcd) = &opts.vpcd {
             cfg.addr = vpcd.resolve(opts.first_slot, i as u16)?;
+            cfg.socket = None;
         }
         let sink = sink.clone();
         let echoes = Echoes::default();
@@ -262,11 +265,11 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
         let reader_name = kazasu_sim::vpcd::reader_name(slot_no);
         let on_event: Arc<dyn Fn(LinkEvent) + Send + Sync> = Arc::new(move |e: LinkEvent| {
             match &e {
-                LinkEvent::Connected if !watch.connected.swap(true, Ordering::SeqCst) => {
+                LinkEvent::Connected(via) if !watch.connected.swap(true, Ordering::SeqCst) => {
                     if reversed {
                         eprintln!("slot {slot_no}: vpcd connected to {address}");
                     } else {
-                        eprintln!("slot {slot_no}: connected to vpcd at {address}");
+                        eprintln!("slot {slot_no}: connected to {via}");
                     }
                 }
                 LinkEvent::Exchange {

@@ -1,0 +1,180 @@
+//! The driver's side of the link to kazasu: a Unix socket per slot, speaking vsmartcard's vpcd
+//! protocol (a 2-byte big-endian length, then a 1-byte power or ATR request or an APDU; the
+//! answer framed the same way), so that kazasu's vpcd link serves it as it serves vpcd. kazasu
+//! connecting is a card arriving (the driver asks for its ATR at once), the connection closing
+//! the card leaving. Every wait has a time-out; the thread ends when the channel closes.
+
+use crate::slot::Slot;
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// vpcd's request for the ATR.
+const GET_ATR: u8 = 0x04;
+/// How long a read waits before the thread looks at whether it should end.
+const POLL: Duration = Duration::from_millis(50);
+/// How long kazasu has to send the ATR after connecting.
+const ATR_WITHIN: Duration = Duration::from_secs(2);
+
+/// One slot's socket and the card attached to it.
+#[derive(Debug)]
+pub struct Link {
+    /// The slot pcscd sees.
+    pub slot: Arc<Slot>,
+    path: PathBuf,
+    writer: Mutex<Option<UnixStream>>,
+    closing: AtomicBool,
+}
+
+impl Link {
+    /// Listens on `path` (a stale socket file there is replaced) and serves kazasu's connections
+    /// on a thread of its own, one at a time.
+    pub fn start(path: &Path) -> std::io::Result<(Arc<Link>, JoinHandle<()>)> {
+        if std::fs::symlink_metadata(path).is_ok() {
+            std::fs::remove_file(path)?;
+        }
+        let listener = UnixListener::bind(path)?;
+        listener.set_nonblocking(true)?;
+        let link = Arc::new(Link {
+            slot: Arc::new(Slot::default()),
+            path: path.to_path_buf(),
+            writer: Mutex::new(None),
+            closing: AtomicBool::new(false),
+        });
+        let me = link.clone();
+        let thread = std::thread::Builder::new()
+            .name("kazasu-ifd link".into())
+            .spawn(move || me.accept_loop(&listener))?;
+        Ok((link, thread))
+    }
+
+    /// Ends the thread (within [`POLL`]) and removes the socket file.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+    }
+
+    fn closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    fn accept_loop(&self, listener: &UnixListener) {
+        while !self.closing() {
+            match listener.accept() {
+                Ok((stream, _)) => self.serve(stream),
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
+
+    /// Sends one request (a power byte or an APDU) to the attached card.
+    pub fn send(&self, payload: &[u8]) -> std::io::Result<()> {
+        let len = u16::try_from(payload.len()).map_err(|_| {
+            std::io::Error::new(ErrorKind::InvalidInput, "longer than 65,535 bytes")
+        })?;
+        let mut frame = Vec::with_capacity(2 + payload.len());
+        frame.extend(len.to_be_bytes());
+        frame.extend_from_slice(payload);
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        match writer.as_mut() {
+            Some(w) => w.write_all(&frame),
+            None => Err(ErrorKind::NotConnected.into()),
+        }
+    }
+
+    fn serve(&self, stream: UnixStream) {
+        let ready = stream.set_nonblocking(false).is_ok()
+            && stream.set_read_timeout(Some(POLL)).is_ok()
+            && stream.set_write_timeout(Some(ATR_WITHIN)).is_ok();
+        let Some(writer) = ready.then(|| stream.try_clone().ok()).flatten() else {
+            return;
+        };
+        *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
+        let mut frames = Frames::new(stream);
+        let atr = match self.send(&[GET_ATR]) {
+            Ok(()) => frames.next(Instant::now() + ATR_WITHIN, &self.closing),
+            Err(_) => Got::Closed,
+        };
+        if let Got::Frame(atr) = atr
+            && !atr.is_empty()
+        {
+            self.slot.arrive(atr);
+            loop {
+                match frames.next(Instant::now() + POLL, &self.closing) {
+                    Got::Frame(answer) => self.slot.answered(answer),
+                    Got::TimedOut => {}
+                    Got::Closed => break,
+                }
+            }
+            self.slot.leave();
+        }
+        *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+/// What a read of the stream gave.
+enum Got {
+    Frame(Vec<u8>),
+    TimedOut,
+    /// The stream closed or failed, or the link is closing.
+    Closed,
+}
+
+/// vpcd frames read from a stream with time-outs.
+struct Frames {
+    stream: UnixStream,
+    pending: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl Frames {
+    fn new(stream: UnixStream) -> Frames {
+        Frames {
+            stream,
+            pending: Vec::new(),
+            buf: vec![0; 70_000],
+        }
+    }
+
+    fn take(&mut self) -> Option<Vec<u8>> {
+        if self.pending.len() < 2 {
+            return None;
+        }
+        let n = usize::from(u16::from_be_bytes([self.pending[0], self.pending[1]]));
+        if self.pending.len() < 2 + n {
+            return None;
+        }
+        let frame = self.pending[2..2 + n].to_vec();
+        self.pending.drain(..2 + n);
+        Some(frame)
+    }
+
+    /// The next frame, or why there is none by `deadline`.
+    fn next(&mut self, deadline: Instant, closing: &AtomicBool) -> Got {
+        loop {
+            if let Some(f) = self.take() {
+                return Got::Frame(f);
+            }
+            if closing.load(Ordering::SeqCst) {
+                return Got::Closed;
+            }
+            if Instant::now() >= deadline {
+                return Got::TimedOut;
+            }
+            match self.stream.read(&mut self.buf) {
+                Ok(0) => return Got::Closed,
+                Ok(n) => self.pending.extend_from_slice(&self.buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => return Got::Closed,
+            }
+        }
+    }
+}
