@@ -84,29 +84,27 @@ fn type_words(schema: &Value, v: &Value) -> String {
     }
 }
 
-/// A group of fields (a struct that is not a sourced value), when `v` is one: its schema.
-fn group<'a>(root: &'a Value, v: &'a Value) -> Option<&'a Value> {
+/// The schema of `v` resolved, an optional field's (`anyOf: [X, null]`) being X's.
+fn resolved<'a>(root: &'a Value, v: &'a Value) -> Option<&'a Value> {
     let inner = match v.get("anyOf").and_then(Value::as_array) {
         Some(any) => any
             .iter()
             .find(|a| a.get("type").and_then(Value::as_str) != Some("null"))?,
         None => v,
     };
-    let d = resolve(root, inner);
+    Some(resolve(root, inner))
+}
+
+/// A group of fields (a struct that is not a sourced value), when `v` is one: its schema.
+fn group<'a>(root: &'a Value, v: &'a Value) -> Option<&'a Value> {
+    let d = resolved(root, v)?;
     let props = d.get("properties")?;
     (props.get("sure").is_none()).then_some(d)
 }
 
 /// A sourced value whose value is itself a group of fields (a reader's `usb`): that group.
 fn sourced_group<'a>(root: &'a Value, v: &'a Value) -> Option<&'a Value> {
-    let inner = match v.get("anyOf").and_then(Value::as_array) {
-        Some(any) => any
-            .iter()
-            .find(|a| a.get("type").and_then(Value::as_str) != Some("null"))?,
-        None => v,
-    };
-    let d = resolve(root, inner);
-    let props = d.get("properties")?;
+    let props = resolved(root, v)?.get("properties")?;
     props.get("sure")?;
     let value = resolve(root, props.get("value")?);
     value.get("properties").map(|_| value)
