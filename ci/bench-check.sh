@@ -51,7 +51,7 @@ cargo build -q --release -p kazasu
 bench memory 3       # peak of import and replay of a 250 MiB capture, of 45,000 reads with --json --html: ≤ 512 MB each
 if [ "$real_stack" = 1 ]; then
   ci/install-deps.sh pcscd vsmartcard-vpcd libpcsclite-dev
-  KAZASU=target/release/kazasu KAZASU_PCSCD_DEBUG=0 ci/pcscd.sh start
+  KAZASU=target/release/kazasu KAZASU_PCSCD_DEBUG=0 KAZASU_DRIVER=vpcd ci/pcscd.sh start   # its null responder is a vicc
   bench real_stack 1 --features pcsc   # kazasu ÷ null responder ≥ 0.9
 fi
 

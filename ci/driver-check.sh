@@ -1,30 +1,38 @@
 #!/usr/bin/env bash
 # kazasu's own pcscd reader driver (kazasu-ifd) against vsmartcard's vpcd, measured in the same
 # run: the bundled suite through real pcscd on 16 vpcd slots, then on 16 slots of kazasu's driver
-# (`kazasu stack up --driver kazasu`). Every case must pass on both, and on kazasu's driver the
+# (`kazasu stack up --driver kazasu`), each started by ci/pcscd.sh, and on vpcd the real-stack
+# test that only vpcd can pass (`serve --vpcd HOST:PORT`). Every case must pass on both, and on
+# kazasu's driver the
 # suite must take at most 1.5 s wall and at most 0.2× what it took on vpcd (a ratio to a
 # baseline of the same run holds on a loaded machine).
-# Usage: ci/driver-check.sh path/to/kazasu   (pcscd with vpcd running before; running again after)
+# Usage: ci/driver-check.sh path/to/kazasu   (ci/pcscd.sh's pcscd, on kazasu's driver, after)
 set -euo pipefail
 bin=$(realpath "${1:?usage: ci/driver-check.sh path/to/kazasu}")
 cd "$(dirname "$0")/.."
 fail() { echo "driver-check: $*" >&2; exit 1; }
-# The driver library beside the binary, where `stack up --driver kazasu` looks for it.
-[ -f "$(dirname "$bin")/libkazasu_ifd.so" ] || cargo build -q -p kazasu-ifd --locked
-[ -f "$(dirname "$bin")/libkazasu_ifd.so" ] || fail "no libkazasu_ifd.so beside $bin"
 work=$(mktemp -d)
 restore() {
-  "$bin" stack down --dir target/stack-kazasu >/dev/null 2>&1 || true
+  ci/pcscd.sh stop >/dev/null 2>&1 || true
   ci/pcscd.sh start >/dev/null
   rm -rf "$work"
 }
 trap restore EXIT
-ci/pcscd.sh start >/dev/null
 wall() { sed -n 's/^[0-9]* cases in \([0-9.]*\) s wall.*/\1/p' "$1"; }
 
-"$bin" run --backend pcsc --slots 16 >"$work/vpcd.txt" 2>&1 || fail "the suite on vpcd: $(tail -5 "$work/vpcd.txt")"
 ci/pcscd.sh stop >/dev/null
-"$bin" stack up --driver kazasu --dir target/stack-kazasu >"$work/up.txt" 2>&1 || fail "stack up --driver kazasu: $(cat "$work/up.txt")"
+KAZASU_DRIVER=vpcd ci/pcscd.sh start
+"$bin" run --backend pcsc --slots 16 >"$work/vpcd.txt" 2>&1 || fail "the suite on vpcd: $(tail -5 "$work/vpcd.txt")"
+# What only vpcd has: a vpcd reached by host and port (`serve --vpcd`).
+# (The test binary `cargo test` built, run as it is: no second build with other features.)
+tests=$(ls -t target/debug/deps/real_stack-* 2>/dev/null | grep -v '\.d$' | head -1)
+[ -x "$tests" ] || fail "no real_stack test binary (run cargo test --workspace --features kazasu/pcsc first)"
+(cd harness && KAZASU_VPCD=1 KAZASU_PCSC=1 "$(realpath "../$tests")" --exact \
+  serve_reaches_a_vpcd_by_host_and_port) >"$work/vpcd-test.txt" 2>&1 \
+  || fail "serve --vpcd on vpcd: $(tail -20 "$work/vpcd-test.txt")"
+grep -q "1 passed" "$work/vpcd-test.txt" || fail "serve --vpcd on vpcd did not run: $(cat "$work/vpcd-test.txt")"
+ci/pcscd.sh stop >/dev/null
+KAZASU_DRIVER=kazasu ci/pcscd.sh start
 "$bin" run --backend pcsc --slots 16 >"$work/kazasu.txt" 2>&1 || fail "the suite on kazasu's driver: $(tail -5 "$work/kazasu.txt")"
 grep -q " 0 failed" "$work/kazasu.txt" || fail "cases failed on kazasu's driver: $(tail -3 "$work/kazasu.txt")"
 vpcd=$(wall "$work/vpcd.txt")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# pcscd with vsmartcard's vpcd readers for kazasu's own tests and scripts: a thin caller of
-# `kazasu stack up` / `kazasu stack down` (what users run from the installed binary) with the
-# repository's folder, target/stack. Installs the Debian packages first when they are missing.
+# pcscd with kazasu's own reader driver (or vsmartcard's vpcd) for kazasu's own tests and
+# scripts: a thin caller of `kazasu stack up` / `kazasu stack down` (what users run from the
+# installed binary) with the repository's folder, target/stack. Installs the Debian packages
+# first when they are missing, and builds kazasu's driver beside the binary (KAZASU_DRIVER=vpcd:
+# vpcd instead).
 #   ci/pcscd.sh start   # pcscd in the background, returns once every vpcd slot waits for a card
 #                       # (16 slots; KAZASU_VPCD_SLOTS=2..16 for fewer); a running pcscd that
 #                       # has the slots is used as it is
@@ -27,6 +29,12 @@ case "${1:-}" in
 start)
   ci/install-deps.sh pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools opensc
   up=(stack up --dir "$dir" --slots "${KAZASU_VPCD_SLOTS:-16}")
+  if [ "${KAZASU_DRIVER:-kazasu}" = kazasu ]; then
+    [ -f target/debug/libkazasu_ifd.so ] || cargo build -q -p kazasu-ifd --locked
+    up+=(--driver kazasu --library "$PWD/target/debug/libkazasu_ifd.so")
+  else
+    up+=(--driver vpcd)
+  fi
   [ "${KAZASU_PCSCD_DEBUG:-1}" = 0 ] || up+=(--debug)
   # The reader names go to stdout, which scripts here do not read.
   if ! "$kazasu" "${up[@]}" >/dev/null; then

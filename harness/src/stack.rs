@@ -105,11 +105,33 @@ pub struct StackOptions {
 /// The reader driver pcscd loads for the slots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Driver {
-    /// vsmartcard's vpcd (TCP ports 35963…; pcscd looks for cards every 400 ms).
+    /// kazasu's own where its library is beside the kazasu binary, vpcd otherwise.
     #[default]
+    Auto,
+    /// vsmartcard's vpcd (TCP ports 35963…; pcscd looks for cards every 400 ms).
     Vpcd,
     /// kazasu's own (`libkazasu_ifd.so`; Unix sockets; taps seen as they happen).
     Kazasu,
+}
+
+impl Driver {
+    /// The driver `auto` stands for here (with the library `--library` gives, if any).
+    pub fn chosen(self, library: Option<&Path>) -> Driver {
+        match self {
+            Driver::Auto if library.is_some() || kazasu_library().is_some() => Driver::Kazasu,
+            Driver::Auto => Driver::Vpcd,
+            d => d,
+        }
+    }
+
+    /// Its name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::Auto => "auto",
+            Driver::Vpcd => "vpcd",
+            Driver::Kazasu => "kazasu-driver",
+        }
+    }
 }
 
 /// The library of kazasu's driver beside the running kazasu binary (where cargo builds both).
@@ -245,12 +267,14 @@ fn closed_ports(readers: &[PlannedReader]) -> Vec<u16> {
 /// What `up` did.
 #[derive(Debug)]
 pub enum Up {
-    /// pcscd started; its process id and log.
+    /// pcscd started; its process id, log and driver.
     Started {
         /// Process id.
         pid: u32,
         /// Its log.
         log: PathBuf,
+        /// The driver it loaded.
+        driver: Driver,
     },
     /// A pcscd with every slot was already running.
     AlreadyUp,
@@ -280,20 +304,29 @@ pub fn up(opts: &StackOptions) -> Result<Up, StackError> {
     // pcscd takes its reader.conf, and the conf its drivers, by absolute path only.
     let dir = std::path::absolute(&opts.dir).map_err(file_error(&opts.dir))?;
     let readers = plan(opts.slots, &dir)?;
-    let closed = |readers: &[PlannedReader]| match opts.driver {
-        Driver::Vpcd => closed_ports(readers),
+    let driver = opts.driver.chosen(opts.library.as_deref());
+    let closed = |readers: &[PlannedReader], driver: Driver| match driver {
         Driver::Kazasu => closed_sockets(readers),
+        _ => closed_ports(readers),
     };
     if std::os::unix::net::UnixStream::connect(PCSCD_SOCKET).is_ok() {
-        return if closed(&readers).is_empty() {
+        // A pcscd with every slot, on the driver asked for (either, when not asked).
+        let up = match opts.driver {
+            Driver::Auto => {
+                closed(&readers, Driver::Kazasu).is_empty()
+                    || closed(&readers, Driver::Vpcd).is_empty()
+            }
+            d => closed(&readers, d).is_empty(),
+        };
+        return if up {
             Ok(Up::AlreadyUp)
         } else {
             Err(StackError::OtherPcscd { slots: opts.slots })
         };
     }
     std::fs::create_dir_all(&dir).map_err(file_error(&dir))?;
-    let conf_text = match opts.driver {
-        Driver::Vpcd => {
+    let conf_text = match driver {
+        Driver::Vpcd | Driver::Auto => {
             let driver = match &opts.library {
                 Some(d) => d.clone(),
                 None => std::fs::read_to_string(VPCD_CONF)
@@ -366,12 +399,13 @@ pub fn up(opts: &StackOptions) -> Result<Up, StackError> {
                 tail: tail(&log),
             });
         }
-        let closed = closed(&readers);
+        let closed = closed(&readers, driver);
         // Every slot listens and PC/SC clients get an answer: the next command never races.
         if closed.is_empty() && std::os::unix::net::UnixStream::connect(PCSCD_SOCKET).is_ok() {
             return Ok(Up::Started {
                 pid: child.id(),
                 log,
+                driver,
             });
         }
         if started.elapsed() >= opts.timeout {

@@ -71,8 +71,7 @@ fn free_port() -> u16 {
 #[test]
 fn the_link_connects_to_vpcd_and_reconnects_after_it_restarts() {
     let vpcd = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut cfg = LinkConfig::slot(0);
-    cfg.addr = vpcd.local_addr().unwrap();
+    let cfg = LinkConfig::vpcd_at(vpcd.local_addr().unwrap());
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
     let (control, handle) = vpcd::spawn(
@@ -96,8 +95,7 @@ fn the_link_connects_to_vpcd_and_reconnects_after_it_restarts() {
 #[test]
 fn reversed_mode_listens_for_vpcd() {
     let port = free_port();
-    let mut cfg = LinkConfig::slot(0);
-    cfg.addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut cfg = LinkConfig::vpcd_at(SocketAddr::from(([127, 0, 0, 1], port)));
     cfg.listen = true;
     let (control, handle) = vpcd::spawn(slot(), cfg, Arc::new(|_| {}));
     let mut s = (0..100)
@@ -116,8 +114,7 @@ fn reversed_mode_listens_for_vpcd() {
 #[test]
 fn a_removal_closes_the_connection() {
     let vpcd = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut cfg = LinkConfig::slot(0);
-    cfg.addr = vpcd.local_addr().unwrap();
+    let cfg = LinkConfig::vpcd_at(vpcd.local_addr().unwrap());
     let (control, handle) = vpcd::spawn(slot(), cfg, Arc::new(|_| {}));
     let (mut s, _) = vpcd.accept().unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

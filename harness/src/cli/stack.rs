@@ -31,9 +31,10 @@ pub struct UpArgs {
     /// reads.
     #[arg(long)]
     debug: bool,
-    /// The reader driver pcscd loads: vsmartcard's vpcd, or kazasu's own (cards seen as they
-    /// come and go, not at pcscd's 400 ms poll).
-    #[arg(long, value_enum, default_value = "vpcd")]
+    /// The reader driver pcscd loads: kazasu's own (cards seen as they come and go, not at
+    /// pcscd's 400 ms poll), vsmartcard's vpcd, or `auto`: kazasu's where its library is
+    /// beside this binary (as cargo builds them), vpcd otherwise.
+    #[arg(long, value_enum, default_value = "auto")]
     driver: stack::Driver,
     /// The driver's library (default: vpcd's from /etc/reader.conf.d/vpcd; kazasu's
     /// libkazasu_ifd.so beside this binary).
@@ -52,13 +53,6 @@ pub struct DownArgs {
     dir: Option<PathBuf>,
 }
 
-fn driver_name(d: stack::Driver) -> &'static str {
-    match d {
-        stack::Driver::Vpcd => "vpcd",
-        stack::Driver::Kazasu => "kazasu-driver",
-    }
-}
-
 pub fn stack(cmd: StackCmd) -> Result<ExitCode, InputFailure> {
     match cmd {
         StackCmd::Up(a) => {
@@ -71,20 +65,16 @@ pub fn stack(cmd: StackCmd) -> Result<ExitCode, InputFailure> {
                 timeout: a.timeout,
             };
             match stack::up(&opts)? {
-                Up::Started { pid, log } => {
+                Up::Started { pid, log, driver } => {
                     eprintln!(
                         "pcscd {pid} is up with {} {} slots (log: {})",
                         opts.slots,
-                        driver_name(opts.driver),
+                        driver.name(),
                         log.display()
                     );
                 }
                 Up::AlreadyUp => {
-                    eprintln!(
-                        "a pcscd with {} {} slots is running; using it",
-                        opts.slots,
-                        driver_name(opts.driver)
-                    );
+                    eprintln!("a pcscd with {} slots is running; using it", opts.slots);
                 }
             }
             for name in stack::reader_names(opts.slots) {

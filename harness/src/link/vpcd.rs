@@ -116,6 +116,16 @@ impl LinkConfig {
             socket: Some(ifd_socket(n)),
         }
     }
+
+    /// Defaults for a vpcd at `addr` (another machine's, or a stand-in): that vpcd, whatever
+    /// driver this machine's pcscd has.
+    pub fn vpcd_at(addr: SocketAddr) -> LinkConfig {
+        LinkConfig {
+            addr,
+            socket: None,
+            ..LinkConfig::slot(0)
+        }
+    }
 }
 
 /// Something the link saw, for transcripts.

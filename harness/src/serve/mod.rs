@@ -253,8 +253,10 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
             cfg.socket = None;
         }
         if let Some(vpcd) = &opts.vpcd {
-            cfg.addr = vpcd.resolve(opts.first_slot, i as u16)?;
-            cfg.socket = None;
+            cfg = LinkConfig {
+                pace: cfg.pace,
+                ..LinkConfig::vpcd_at(vpcd.resolve(opts.first_slot, i as u16)?)
+            };
         }
         let sink = sink.clone();
         let echoes = Echoes::default();
