@@ -35,6 +35,18 @@ ci/pcscd.sh stop >/dev/null
 KAZASU_DRIVER=kazasu ci/pcscd.sh start
 "$bin" run --backend pcsc --slots 16 >"$work/kazasu.txt" 2>&1 || fail "the suite on kazasu's driver: $(tail -5 "$work/kazasu.txt")"
 grep -q " 0 failed" "$work/kazasu.txt" || fail "cases failed on kazasu's driver: $(tail -3 "$work/kazasu.txt")"
+# Taps as a PC/SC client sees them, on the last slot (no card served there).
+ci/install-deps.sh python3-pyscard
+/usr/bin/python3 ci/tap-check.py "${TMPDIR:-/tmp}/kazasu-ifd/slot-15.sock" "Virtual PCD 7 00 01"
+# A panic inside the driver is caught: its panic-test build on a stack of its own.
+cargo build -q -p kazasu-ifd --features panic-test --target-dir target/panic-test --locked
+ci/pcscd.sh stop >/dev/null
+"$bin" stack up --driver kazasu --library target/panic-test/debug/libkazasu_ifd.so \
+  --dir target/stack-panic --slots 2 >/dev/null 2>"$work/panic-up.txt" \
+  || fail "stack up with the panic-test build: $(cat "$work/panic-up.txt")"
+/usr/bin/python3 ci/panic-check.py "${TMPDIR:-/tmp}/kazasu-ifd/slot-1.sock" "Virtual PCD 00 01" \
+  || { "$bin" stack down --dir target/stack-panic; fail "the panic was not survived"; }
+"$bin" stack down --dir target/stack-panic >/dev/null
 vpcd=$(wall "$work/vpcd.txt")
 kazasu=$(wall "$work/kazasu.txt")
 [ -n "$vpcd" ] && [ -n "$kazasu" ] || fail "no wall time in the runs' closing lines"

@@ -273,9 +273,9 @@ pub unsafe extern "C" fn IFDHPowerICC(
         let Some(atr) = link.slot.atr() else {
             return IFD_ERROR_POWER_ACTION;
         };
-        if link.send(&[request]).is_err() {
-            return IFD_ERROR_POWER_ACTION;
-        }
+        // A card that already left (its departure queued behind this arrival) still powered
+        // up with its ATR: pcscd shows the tap, then the removal.
+        let _ = link.send(&[request]);
         // SAFETY: pcscd's buffer and length.
         unsafe { give(AtrLength, Atr, &atr) }
     })
@@ -303,8 +303,12 @@ pub unsafe extern "C" fn IFDHTransmitToICC(
     }
     // SAFETY: pcscd's command of TxLength bytes.
     let apdu = unsafe { std::slice::from_raw_parts(TxBuffer, TxLength as usize) }.to_vec();
-    guarded(
-        || match link.slot.transmit(|| link.send(&apdu), ANSWER_WITHIN) {
+    guarded(|| {
+        #[cfg(feature = "panic-test")]
+        if apdu == [0xFF, 0xEE, 0x00, 0x00, 0x00] {
+            panic!("a panic injected by the panic-test build");
+        }
+        match link.slot.transmit(|| link.send(&apdu), ANSWER_WITHIN) {
             Sent::Answer(answer) => {
                 if !RecvPci.is_null() {
                     // SAFETY: pcscd's header.
@@ -316,8 +320,8 @@ pub unsafe extern "C" fn IFDHTransmitToICC(
             Sent::NoCard => IFD_ICC_NOT_PRESENT,
             Sent::Lost => IFD_COMMUNICATION_ERROR,
             Sent::TimedOut => IFD_RESPONSE_TIMEOUT,
-        },
-    )
+        }
+    })
 }
 
 /// `SCardControl`: no control codes yet.

@@ -37,8 +37,8 @@ impl Link {
         if std::fs::symlink_metadata(path).is_ok() {
             std::fs::remove_file(path)?;
         }
+        // A blocking accept: kazasu connecting is seen at once (closing wakes it, see `close`).
         let listener = UnixListener::bind(path)?;
-        listener.set_nonblocking(true)?;
         let link = Arc::new(Link {
             slot: Arc::new(Slot::default()),
             path: path.to_path_buf(),
@@ -55,6 +55,8 @@ impl Link {
     /// Ends the thread (within [`POLL`]) and removes the socket file.
     pub fn close(&self) {
         self.closing.store(true, Ordering::SeqCst);
+        // Wake the accept: a connection the loop drops at once, seeing it is closing.
+        let _ = UnixStream::connect(&self.path);
     }
 
     fn closing(&self) -> bool {
@@ -64,6 +66,7 @@ impl Link {
     fn accept_loop(&self, listener: &UnixListener) {
         while !self.closing() {
             match listener.accept() {
+                Ok(_) if self.closing() => break,
                 Ok((stream, _)) => self.serve(stream),
                 Err(_) => std::thread::sleep(Duration::from_millis(5)),
             }
