@@ -76,15 +76,9 @@ impl Link {
 
     /// Sends one request (a power byte or an APDU) to the attached card.
     pub fn send(&self, payload: &[u8]) -> std::io::Result<()> {
-        let len = u16::try_from(payload.len()).map_err(|_| {
-            std::io::Error::new(ErrorKind::InvalidInput, "longer than 65,535 bytes")
-        })?;
-        let mut frame = Vec::with_capacity(2 + payload.len());
-        frame.extend(len.to_be_bytes());
-        frame.extend_from_slice(payload);
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         match writer.as_mut() {
-            Some(w) => w.write_all(&frame),
+            Some(w) => write_frame(w, payload),
             None => Err(ErrorKind::NotConnected.into()),
         }
     }
@@ -93,18 +87,20 @@ impl Link {
         let ready = stream.set_nonblocking(false).is_ok()
             && stream.set_read_timeout(Some(POLL)).is_ok()
             && stream.set_write_timeout(Some(ATR_WITHIN)).is_ok();
-        let Some(writer) = ready.then(|| stream.try_clone().ok()).flatten() else {
+        let Some(mut writer) = ready.then(|| stream.try_clone().ok()).flatten() else {
             return;
         };
-        *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
         let mut frames = Frames::new(stream);
-        let atr = match self.send(&[GET_ATR]) {
+        // The ATR request comes first on every connection: pcscd's requests (a power-up for a
+        // card that came and went just before) reach the card only once it is attached.
+        let atr = match write_frame(&mut writer, &[GET_ATR]) {
             Ok(()) => frames.next(Instant::now() + ATR_WITHIN, &self.closing),
             Err(_) => Got::Closed,
         };
         if let Got::Frame(atr) = atr
             && !atr.is_empty()
         {
+            *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
             self.slot.arrive(atr);
             loop {
                 match frames.next(Instant::now() + POLL, &self.closing) {
@@ -117,6 +113,16 @@ impl Link {
         }
         *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
+}
+
+/// Writes one vpcd frame: the 2-byte big-endian length and the payload, in one write.
+fn write_frame(w: &mut UnixStream, payload: &[u8]) -> std::io::Result<()> {
+    let len = u16::try_from(payload.len())
+        .map_err(|_| std::io::Error::new(ErrorKind::InvalidInput, "longer than 65,535 bytes"))?;
+    let mut frame = Vec::with_capacity(2 + payload.len());
+    frame.extend(len.to_be_bytes());
+    frame.extend_from_slice(payload);
+    w.write_all(&frame)
 }
 
 /// What a read of the stream gave.
