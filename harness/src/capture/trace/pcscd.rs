@@ -47,6 +47,10 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
     let mut connecting: Option<String> = None;
     let mut current: Option<Rc<str>> = None;
     let mut atr_reader: Option<String> = None;
+    // A removal logged while a command waits for its SW line: pcscd's event thread saw the card
+    // go while the transmit thread still had the answer to log (a driver that reports card events
+    // itself, as libccid and kazasu's do). The answer belongs to the command; the removal follows.
+    let mut removed_meanwhile: Vec<(String, usize, Option<u64>)> = Vec::new();
     // Colours are looked for once in the whole log, not on every line.
     let coloured = memchr::memchr(0x1b, text.as_bytes()).is_some();
     for (i, raw_line) in lines(text).enumerate() {
@@ -132,6 +136,9 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
                 outcome,
                 timed.then_some(clock - sent),
             );
+            for (reader, n, at) in removed_meanwhile.drain(..) {
+                raw.push(Some(&reader), n, at, What::Removed);
+            }
         } else if let Some(h) = atr {
             let atr = hex_of(h, n, "the ATR")?;
             raw.atrs.push((atr_reader.clone(), atr.clone()));
@@ -146,6 +153,12 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
         } else {
             // `file.c:line:Function() text`: what pcscd says, after the function's name.
             let text = after_function(msg);
+            if pending.is_some()
+                && let Some(reader) = text.strip_prefix("Card Removed From ")
+            {
+                removed_meanwhile.push((reader.trim().to_string(), n, at));
+                continue;
+            }
             pcscd_context(
                 text,
                 n,
@@ -174,6 +187,9 @@ pub(super) fn parse_pcscd_raw(text: &str) -> Result<RawTrace, ParseError> {
                     ExchangeOutcome::Error(rv.to_string()),
                     timed.then_some(clock - sent),
                 );
+                for (reader, n, at) in removed_meanwhile.drain(..) {
+                    raw.push(Some(&reader), n, at, What::Removed);
+                }
             }
         }
         // Every other line is pcscd talking about something else: not part of the trace.
@@ -330,6 +346,42 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(exchanges(&t)[1].1, ExchangeOutcome::Nothing);
+    }
+
+    #[test]
+    fn a_removal_logged_before_the_answer_follows_the_exchange() {
+        // A driver that reports card events itself: the event thread logs the removal while the
+        // transmit thread still has the answer to log.
+        let log = "00000003 eventhandler.c:423:EHStatusHandlerThread() Card inserted into Virtual PCD 00 00\n\
+                   00000005 Card ATR: 3B 88 80 01 00 00 05 E0 B3 81 A1 00 7F \n\
+                   00000066 winscard_svc.c:361:ContextThread() Received command: CONNECT from client 12\n\
+                   00000003 winscard.c:258:SCardConnect() Attempting Connect to Virtual PCD 00 00 using protocol: 3\n\
+                   00000181 winscard_svc.c:361:ContextThread() Received command: TRANSMIT from client 12\n\
+                   00000003 APDU: 00 B0 03 00 00 \n\
+                   00000144 eventhandler.c:358:EHStatusHandlerThread() Card Removed From Virtual PCD 00 00\n\
+                   00000004 SW: BA E8 90 00 \n\
+                   00000181 winscard_svc.c:361:ContextThread() Received command: TRANSMIT from client 12\n\
+                   00000003 APDU: 00 B0 04 00 00 \n\
+                   00000002 winscard_svc.c:694:ContextThread() TRANSMIT for client 12, rv=SCARD_W_REMOVED_CARD\n";
+        let t = parse_pcscd(log).unwrap();
+        let kinds: Vec<String> = t
+            .events
+            .iter()
+            .map(|e| match &e.what {
+                What::Inserted { .. } => "in".into(),
+                What::Removed => "out".into(),
+                What::Exchange { outcome, .. } => format!("{outcome:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "in",
+                "Response([186, 232, 144, 0])",
+                "out",
+                "Error(\"SCARD_W_REMOVED_CARD\")"
+            ]
+        );
     }
 
     #[test]
