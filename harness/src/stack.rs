@@ -161,6 +161,13 @@ pub struct PlannedReader {
     pub library: PathBuf,
 }
 
+impl PlannedReader {
+    /// Its first slot's number (the second is the next one).
+    pub fn first_slot(&self) -> u16 {
+        self.port - BASE_PORT
+    }
+}
+
 /// The readers for `slots` vpcd slots with driver copies in `dir`.
 pub fn plan(slots: u16, dir: &Path) -> Result<Vec<PlannedReader>, StackError> {
     if !(2..=MAX_SLOTS).contains(&slots) || !slots.is_multiple_of(2) {
@@ -186,7 +193,7 @@ pub fn kazasu_reader_conf(readers: &[PlannedReader]) -> String {
     readers
         .iter()
         .map(|r| {
-            let first = r.port - BASE_PORT;
+            let first = r.first_slot();
             format!(
                 "FRIENDLYNAME \"{}\"\nDEVICENAME   kazasu:{}:{}\nLIBPATH      {}\n\n",
                 r.friendly_name,
@@ -202,7 +209,7 @@ pub fn kazasu_reader_conf(readers: &[PlannedReader]) -> String {
 fn closed_sockets(readers: &[PlannedReader]) -> Vec<u16> {
     readers
         .iter()
-        .flat_map(|r| [r.port - BASE_PORT, r.port - BASE_PORT + 1])
+        .flat_map(|r| [r.first_slot(), r.first_slot() + 1])
         .filter(|n| {
             !std::fs::metadata(crate::link::vpcd::ifd_socket(*n))
                 .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
@@ -353,7 +360,7 @@ pub fn up(opts: &StackOptions) -> Result<Up, StackError> {
                 .map(|r| PlannedReader {
                     library: r
                         .library
-                        .with_file_name(format!("libkazasu_ifd-{}.so", (r.port - BASE_PORT) / 2)),
+                        .with_file_name(format!("libkazasu_ifd-{}.so", r.first_slot() / 2)),
                     ..r.clone()
                 })
                 .collect();

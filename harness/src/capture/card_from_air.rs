@@ -94,6 +94,47 @@ pub struct CardFacts {
     pub timeline: Vec<AirExchange>,
 }
 
+/// An air capture's card: what a replay through kazasu's air model plays.
+#[derive(Clone, Debug)]
+pub struct AirCard {
+    /// Its radio side and processing times.
+    pub profile: std::sync::Arc<kazasu_sim::CardProfile>,
+    /// Each exchange as the air showed it, in the capture's order.
+    pub timeline: Vec<AirExchange>,
+    /// The profile in a line.
+    pub summary: String,
+}
+
+impl AirCard {
+    /// The card `frames` show, its profile named `name` (on the built-in base for its type) and
+    /// its source given as `source`; `None` without the card's activation in the frames.
+    pub fn from_frames(
+        frames: &[AirFrame],
+        name: &str,
+        source: &str,
+    ) -> Result<Option<AirCard>, crate::profiles::LoadError> {
+        let facts = card_facts(frames);
+        let (Some(nfc), Some(fsci), Some(fwi)) = (facts.nfc, facts.fsci, facts.fwi) else {
+            return Ok(None);
+        };
+        let base = default_base(&facts);
+        let base_text = crate::profiles::card_profile_text(base)?;
+        let yaml = profile_yaml(&base_text, name, &facts, source);
+        let profile = kazasu_sim::CardProfile::from_yaml(&yaml, name)?;
+        let wtx: usize = facts.samples.values().flatten().map(|s| s.wtx.len()).sum();
+        let summary = format!(
+            "the card as its activation shows it, on {base}: Type {nfc:?}, FSCI {fsci}, FWI \
+             {fwi}, {} kbit/s; {wtx} S(WTX) in the capture",
+            facts.kbps
+        );
+        Ok(Some(AirCard {
+            profile: std::sync::Arc::new(profile),
+            timeline: facts.timeline,
+            summary,
+        }))
+    }
+}
+
 /// One exchange as the air showed it, in the capture's order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AirExchange {

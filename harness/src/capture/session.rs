@@ -82,9 +82,6 @@ pub enum CaptureError {
     /// The recording as a card.
     #[error(transparent)]
     Recording(#[from] crate::capture::replay::RecordingError),
-    /// The card profile made from an air capture does not load.
-    #[error("the card profile made from the capture's air does not load (a kazasu bug): {0}")]
-    AirProfile(kazasu_sim::platform::profile::ProfileError),
     /// No case ran against the recording.
     #[error("no case ran")]
     NoCase,
@@ -117,6 +114,24 @@ impl TraceFile {
         )
     }
 
+    /// Its first 8 bytes (fewer in a shorter file).
+    fn head(&self) -> Result<Vec<u8>, CaptureError> {
+        use std::io::Read;
+        let mut head = Vec::with_capacity(8);
+        match crate::capture::samples::sample_named(&self.path) {
+            Some(sample) => head.extend(sample.iter().take(8)),
+            None => {
+                let read =
+                    std::fs::File::open(&self.path).and_then(|f| f.take(8).read_to_end(&mut head));
+                read.map_err(|source| FileError::Read {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            }
+        }
+        Ok(head)
+    }
+
     fn bytes(&self) -> Result<Vec<u8>, CaptureError> {
         Ok(match crate::capture::samples::sample_named(&self.path) {
             Some(sample) => sample.to_vec(),
@@ -128,47 +143,22 @@ impl TraceFile {
     /// its radio side (type, frame size, waiting time, guard time, bit rates, historical bytes,
     /// processing times) on a built-in base, and the card's time for each exchange. `None` for
     /// a capture of APDUs, or of air frames without the card's activation.
-    pub fn air_card(&self) -> Result<Option<AirCard>, CaptureError> {
-        use crate::capture::card_from_air::{
-            capture_source, card_facts, default_base, profile_yaml,
-        };
+    pub fn air_card(&self) -> Result<Option<crate::capture::card_from_air::AirCard>, CaptureError> {
+        // A text capture is not read a second time (it may be hundreds of MiB): its head tells.
+        if !crate::capture::trace::may_show_air(self.format, &self.head()?) {
+            return Ok(None);
+        }
         let bytes = self.bytes()?;
         let Ok(frames) =
             crate::capture::trace::air_frames(self.format, &bytes, self.reader.as_deref())
         else {
             return Ok(None);
         };
-        let facts = card_facts(&frames);
-        let (Some(nfc), Some(fsci), Some(fwi)) = (facts.nfc, facts.fsci, facts.fwi) else {
-            return Ok(None);
-        };
-        let base = default_base(&facts);
-        let base_text = crate::profiles::card_profile_text(base)?;
+        let source = crate::capture::card_from_air::capture_source(&self.path, &bytes);
         let name = format!("{}-air", self.stem());
-        let yaml = profile_yaml(
-            &base_text,
-            &name,
-            &facts,
-            &capture_source(&self.path, &bytes),
-        );
-        let profile =
-            kazasu_sim::CardProfile::from_yaml(&yaml, &name).map_err(CaptureError::AirProfile)?;
-        let summary = format!(
-            "the card as its activation shows it, on {base}: Type {nfc:?}, FSCI {fsci}, FWI \
-             {fwi}, {} kbit/s; {} S(WTX) in the capture",
-            facts.kbps,
-            facts
-                .samples
-                .values()
-                .flatten()
-                .map(|s| s.wtx.len())
-                .sum::<usize>()
-        );
-        Ok(Some(AirCard {
-            profile: Arc::new(profile),
-            timeline: facts.timeline,
-            summary,
-        }))
+        Ok(crate::capture::card_from_air::AirCard::from_frames(
+            &frames, &name, &source,
+        )?)
     }
 
     /// A scenario name from the file name.
@@ -178,17 +168,6 @@ impl TraceFile {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "imported".into())
     }
-}
-
-/// An air capture's card: what a replay through kazasu's air model plays.
-#[derive(Clone, Debug)]
-pub struct AirCard {
-    /// Its radio side and processing times.
-    pub profile: Arc<kazasu_sim::CardProfile>,
-    /// Each exchange as the air showed it, in the capture's order.
-    pub timeline: Vec<crate::capture::card_from_air::AirExchange>,
-    /// The profile in a line.
-    pub summary: String,
 }
 
 /// `kazasu import`: the scenario text for a capture, checked to load as a scenario.

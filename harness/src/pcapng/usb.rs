@@ -29,28 +29,26 @@ pub struct UsbReader {
 impl UsbReader {
     /// The reader a reader profile describes.
     pub fn of(profile: &kazasu_sim::ReaderProfile) -> UsbReader {
-        let usb = profile.usb();
+        UsbReader::from_descriptors(
+            &profile.usb(),
+            profile.extended_apdus.value == kazasu_sim::reader::profile::ExtendedApdus::Supported,
+        )
+    }
+
+    /// The synthetic reader with extended APDUs.
+    pub fn synthetic() -> UsbReader {
+        UsbReader::from_descriptors(&kazasu_sim::reader::profile::UsbCcid::synthetic(), true)
+    }
+
+    fn from_descriptors(usb: &kazasu_sim::reader::profile::UsbCcid, extended: bool) -> UsbReader {
+        // A profile's id is checked at load; the synthetic one's is pid.codes' test id.
         let (vendor, product) = usb.vendor_product().unwrap_or((0x1209, 0x0001));
         UsbReader {
             vendor,
             product,
             max_message: usb.max_message as usize,
             max_ifsd: usb.max_ifsd,
-            extended: profile.extended_apdus.value
-                == kazasu_sim::reader::profile::ExtendedApdus::Supported,
-        }
-    }
-
-    /// The synthetic reader with extended APDUs.
-    pub fn synthetic() -> UsbReader {
-        let usb = kazasu_sim::reader::profile::UsbCcid::synthetic();
-        let (vendor, product) = usb.vendor_product().expect("a valid id");
-        UsbReader {
-            vendor,
-            product,
-            max_message: usb.max_message as usize,
-            max_ifsd: usb.max_ifsd,
-            extended: true,
+            extended,
         }
     }
 

@@ -82,6 +82,16 @@ pub fn parse_bytes(
     raw.narrow(reader)
 }
 
+/// Whether a capture of `format` starting with `head` (its first 8 bytes) can hold air frames:
+/// a Proxmark3 trace, or a pcap or pcapng file — told without reading the rest.
+pub fn may_show_air(format: Format, head: &[u8]) -> bool {
+    match format {
+        Format::Proxmark => true,
+        Format::Pcap | Format::Auto => pcap::looks_like_pcap(head),
+        _ => false,
+    }
+}
+
 /// The ISO 14443 air frames of a capture (pcap or pcapng: its air interface, or the one named
 /// like `reader`; a Proxmark3 trace: every record), for what the frames themselves show.
 pub fn air_frames(
