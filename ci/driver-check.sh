@@ -2,10 +2,12 @@
 # kazasu's own pcscd reader driver (kazasu-ifd) against vsmartcard's vpcd, measured in the same
 # run: the bundled suite through real pcscd on 16 vpcd slots, then on 16 slots of kazasu's driver
 # (`kazasu stack up --driver kazasu`), each started by ci/pcscd.sh, and on vpcd the real-stack
-# test that only vpcd can pass (`serve --vpcd HOST:PORT`). Every case must pass on both, and on
-# kazasu's driver the
-# suite must take at most 1.5 s wall and at most 0.2× what it took on vpcd (a ratio to a
-# baseline of the same run holds on a loaded machine).
+# test that only vpcd can pass (`serve --vpcd HOST:PORT`). On kazasu's driver, pyscard checks
+# taps (tap-check.py), the reader's attributes, part 10 features and PIN pad (part10-check.py)
+# and a kill -9 of kazasu mid-command (kill-check.py); a panic-test build, a caught panic. Every
+# case must pass on both, and on kazasu's driver the suite must take at most 1.5 s wall and at
+# most 0.2× what it took on vpcd (a ratio to a baseline of the same run holds on a loaded
+# machine).
 # Usage: ci/driver-check.sh path/to/kazasu   (ci/pcscd.sh's pcscd, on kazasu's driver, after)
 set -euo pipefail
 bin=$(realpath "${1:?usage: ci/driver-check.sh path/to/kazasu}")
@@ -38,6 +40,10 @@ grep -q " 0 failed" "$work/kazasu.txt" || fail "cases failed on kazasu's driver:
 # Taps as a PC/SC client sees them, on the last slot (no card served there).
 ci/install-deps.sh python3-pyscard
 /usr/bin/python3 ci/tap-check.py "${TMPDIR:-/tmp}/kazasu-ifd/slot-15.sock" "Virtual PCD 7 00 01"
+# The reader itself as a PC/SC client reads it: attributes, part 10 features, a PIN pad.
+/usr/bin/python3 ci/part10-check.py "$bin" 14 "Virtual PCD 7 00 00"
+# kazasu itself killed (SIGKILL) in the middle of a command: that command fails at once.
+/usr/bin/python3 ci/kill-check.py "$bin" 13 "Virtual PCD 6 00 01"
 # A panic inside the driver is caught: its panic-test build on a stack of its own.
 cargo build -q -p kazasu-ifd --features panic-test --target-dir target/panic-test --locked
 ci/pcscd.sh stop >/dev/null

@@ -3,6 +3,7 @@
 //! appears).
 
 use kazasu_sim::reader::FrameRecord;
+use kazasu_sim::reader::pcsc::ControlError;
 use kazasu_sim::{LinkError, SimDuration, StatusWord, hex_spaced};
 use std::fmt;
 
@@ -117,6 +118,25 @@ pub enum Event {
     CommissionTapFailed(LinkError),
     /// An onboarding request and its answer, as one line.
     Onboarding(String),
+    /// An `SCardControl` request to the reader and how it ended: the answer's length, or the
+    /// refusal.
+    Control {
+        /// The control code.
+        code: u32,
+        /// The request's length.
+        sent: usize,
+        /// The answer's length, or why there is none.
+        answered: Result<usize, ControlError>,
+    },
+    /// An `SCardGetAttrib` request.
+    Attribute {
+        /// The tag.
+        tag: u32,
+        /// The value's length, or why there is none.
+        answered: Result<usize, ControlError>,
+    },
+    /// What the person at the PIN pad does from now on (never the PIN).
+    PinPad(String),
 }
 
 impl Event {
@@ -136,6 +156,9 @@ impl Event {
             Event::Malformed { .. } => "a response",
             Event::CommissionTap { .. } | Event::CommissionTapFailed(_) => "commissioning",
             Event::Onboarding(_) => "onboarding",
+            Event::Control { .. } => "control",
+            Event::Attribute { .. } => "attribute",
+            Event::PinPad(_) => "PIN pad",
         }
     }
 }
@@ -158,6 +181,22 @@ impl fmt::Display for Event {
             Event::CommissionTap { reader } => write!(f, "commissioning: tap on {reader}"),
             Event::CommissionTapFailed(e) => write!(f, "commissioning: tap failed: {e}"),
             Event::Onboarding(line) => f.write_str(line),
+            Event::Control {
+                code,
+                sent,
+                answered,
+            } => {
+                write!(f, "control {code:#010X} with {sent} bytes: ")?;
+                match answered {
+                    Ok(n) => write!(f, "answered {n} bytes"),
+                    Err(e) => write!(f, "refused: {e}"),
+                }
+            }
+            Event::Attribute { tag, answered } => match answered {
+                Ok(n) => write!(f, "attribute {tag:#010X}: {n} bytes"),
+                Err(e) => write!(f, "attribute {tag:#010X}: refused: {e}"),
+            },
+            Event::PinPad(plan) => write!(f, "PIN pad: the operator {plan}"),
         }
     }
 }

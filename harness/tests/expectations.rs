@@ -84,6 +84,12 @@ fn card_mutation(field: &str) -> Option<(&'static str, &'static str, &'static st
             "transport_error: card_removed",
         ),
         "within" => ("", "tap:", "within: 1s", "within: 1us"),
+        "refused" => (
+            "tap",
+            "control: { code: \"0x42000DAC\" }",
+            "refused: unsupported",
+            "refused: failed",
+        ),
         _ => return None,
     })
 }
@@ -192,6 +198,9 @@ fn step_example(keyword: &str) -> &'static str {
         "jpki_auth_flow" => "jpki_auth_flow:",
         "uid" => "uid: { save: u }",
         "atr" => "atr:",
+        "control" => "control: { code: get-feature-request }",
+        "attribute" => "attribute: vendor-name",
+        "pin_pad" => "pin_pad: { do: away }",
         "register" => "register: { name: x }",
         "website" => "website: { skip: true }",
         "order" => "order: { product: sanwa-body }",
@@ -210,6 +219,7 @@ fn some_value(field: &str) -> &'static str {
         "data_regex" => "\".*\"",
         "data_len" => "1",
         "transport_error" => "any",
+        "refused" => "any",
         "within" => "1s",
         "status" => "200",
         "errors" | "notes" => "[]",

@@ -76,8 +76,6 @@ pub mod constants {
     pub const TAG_IFD_STOP_POLLING_THREAD: Dword = 0x0FB2;
     /// The polling function with a time-out.
     pub const TAG_IFD_POLLING_THREAD_WITH_TIMEOUT: Dword = 0x0FB3;
-    /// `SCARD_ATTR_VENDOR_NAME`.
-    pub const SCARD_ATTR_VENDOR_NAME: Dword = 0x0001_0100;
     /// `SCARD_ATTR_ATR_STRING`.
     pub const SCARD_ATTR_ATR_STRING: Dword = 0x0009_0303;
     /// `SCARD_PROTOCOL_T1`.
@@ -89,6 +87,36 @@ use constants::*;
 /// The longest a command waits for kazasu's answer (a card paced in real time takes seconds
 /// at most; kazasu gone is seen at once).
 const ANSWER_WITHIN: Duration = Duration::from_secs(120);
+
+/// The longest a reader request waits for kazasu: a PIN pad gives its operator up to 255 s.
+const READER_ANSWER_WITHIN: Duration = Duration::from_secs(300);
+
+/// Attribute tags carry a class in their high 16 bits; the driver's own `TAG_IFD_*` do not.
+const FIRST_ATTRIBUTE: Dword = 0x1_0000;
+
+/// Asks the reader kazasu holds on `link`'s slot (`kind`: [`crate::link::CONTROL`] or
+/// [`crate::link::ATTRIBUTE`]): its data, or the response code that says why there is none.
+fn ask_reader(
+    link: &crate::link::Link,
+    kind: u8,
+    code: Dword,
+    data: &[u8],
+) -> Result<Vec<u8>, ResponseCode> {
+    let code = u32::try_from(code).map_err(|_| IFD_ERROR_NOT_SUPPORTED)?;
+    match link.slot.ask(
+        || link.send_reader_request(kind, code, data),
+        READER_ANSWER_WITHIN,
+    ) {
+        Sent::Answer(frame) => match crate::link::ReaderAnswer::split(&frame) {
+            (crate::link::ReaderAnswer::Done, data) => Ok(data.to_vec()),
+            (crate::link::ReaderAnswer::Unsupported, _) => Err(IFD_ERROR_NOT_SUPPORTED),
+            (crate::link::ReaderAnswer::Failed, _) => Err(IFD_COMMUNICATION_ERROR),
+        },
+        Sent::NoCard => Err(IFD_ICC_NOT_PRESENT),
+        Sent::Lost => Err(IFD_COMMUNICATION_ERROR),
+        Sent::TimedOut => Err(IFD_RESPONSE_TIMEOUT),
+    }
+}
 
 /// Runs `f`, turning a panic into `IFD_COMMUNICATION_ERROR`.
 fn guarded(f: impl FnOnce() -> ResponseCode) -> ResponseCode {
@@ -208,7 +236,14 @@ pub unsafe extern "C" fn IFDHGetCapabilities(
         TAG_IFD_SIMULTANEOUS_ACCESS => unsafe { give(Length, Value, &[16]) },
         TAG_IFD_POLLING_THREAD_WITH_TIMEOUT => give_fn(poll_for_event as Polling as usize),
         TAG_IFD_STOP_POLLING_THREAD => give_fn(stop_polling as Stop as usize),
-        SCARD_ATTR_VENDOR_NAME => unsafe { give(Length, Value, b"kazasu\0") },
+        // Reader attributes: the reader model kazasu holds answers (none without a card).
+        tag if tag >= FIRST_ATTRIBUTE => {
+            match ask_reader(&link, crate::link::ATTRIBUTE, tag, &[]) {
+                // SAFETY: pcscd's buffer and length.
+                Ok(value) => unsafe { give(Length, Value, &value) },
+                Err(_) => IFD_ERROR_TAG,
+            }
+        }
         _ => IFD_ERROR_TAG,
     })
 }
@@ -324,25 +359,55 @@ pub unsafe extern "C" fn IFDHTransmitToICC(
     })
 }
 
-/// `SCardControl`: no control codes yet.
+/// `SCardControl`: forwarded to the reader model kazasu holds on the slot (PC/SC part 10's
+/// features, a PIN pad's commands, vendor escapes).
 ///
 /// # Safety
-/// `pdwBytesReturned` is pcscd's count (or null).
+/// `TxBuffer` holds `TxLength` bytes (or is null), `RxBuffer` `RxLength`; `pdwBytesReturned`
+/// is pcscd's count (or null).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn IFDHControl(
-    _Lun: Dword,
-    _dwControlCode: Dword,
-    _TxBuffer: *const c_uchar,
-    _TxLength: Dword,
-    _RxBuffer: *mut c_uchar,
-    _RxLength: Dword,
+    Lun: Dword,
+    dwControlCode: Dword,
+    TxBuffer: *const c_uchar,
+    TxLength: Dword,
+    RxBuffer: *mut c_uchar,
+    RxLength: Dword,
     pdwBytesReturned: *mut Dword,
 ) -> ResponseCode {
-    if !pdwBytesReturned.is_null() {
-        // SAFETY: pcscd's count.
-        unsafe { *pdwBytesReturned = 0 };
+    if pdwBytesReturned.is_null() {
+        return IFD_COMMUNICATION_ERROR;
     }
-    IFD_ERROR_NOT_SUPPORTED
+    // SAFETY: pcscd's count.
+    unsafe { *pdwBytesReturned = 0 };
+    let Some(link) = crate::channel(Lun) else {
+        return IFD_NO_SUCH_DEVICE;
+    };
+    let data = if TxBuffer.is_null() || TxLength == 0 {
+        Vec::new()
+    } else {
+        // SAFETY: pcscd's request of TxLength bytes.
+        unsafe { std::slice::from_raw_parts(TxBuffer, TxLength as usize) }.to_vec()
+    };
+    guarded(|| {
+        match ask_reader(&link, crate::link::CONTROL, dwControlCode, &data) {
+            Ok(answer) => {
+                if answer.len() > RxLength as usize || (RxBuffer.is_null() && !answer.is_empty()) {
+                    return IFD_ERROR_INSUFFICIENT_BUFFER;
+                }
+                if !answer.is_empty() {
+                    // SAFETY: pcscd's buffer of RxLength bytes, checked above.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(answer.as_ptr(), RxBuffer, answer.len())
+                    };
+                }
+                // SAFETY: pcscd's count.
+                unsafe { *pdwBytesReturned = answer.len() as Dword };
+                IFD_SUCCESS
+            }
+            Err(code) => code,
+        }
+    })
 }
 
 /// Whether a card is shown present.

@@ -1,6 +1,7 @@
 //! The driver's side of the link to kazasu: a Unix socket per slot, speaking vsmartcard's vpcd
 //! protocol (a 2-byte big-endian length, then a 1-byte power or ATR request or an APDU; the
-//! answer framed the same way), so that kazasu's vpcd link serves it as it serves vpcd. kazasu
+//! answer framed the same way), so that kazasu's vpcd link serves it as it serves vpcd, plus two
+//! requests of kazasu's own for what vpcd cannot carry: `SCardControl` and `SCardGetAttrib`. kazasu
 //! connecting is a card arriving (the driver asks for its ATR at once), the connection closing
 //! the card leaving. Every wait has a time-out; the thread ends when the channel closes.
 
@@ -15,6 +16,33 @@ use std::time::{Duration, Instant};
 
 /// vpcd's request for the ATR.
 const GET_ATR: u8 = 0x04;
+/// kazasu's addition: the next frame is an `SCardControl` request (code, 4 bytes big-endian,
+/// and data); its answer is a [`ReaderAnswer`] byte and the data.
+pub const CONTROL: u8 = 0x10;
+/// kazasu's addition: the next frame is an `SCardGetAttrib` tag (4 bytes big-endian).
+pub const ATTRIBUTE: u8 = 0x11;
+
+/// The first byte of kazasu's answer to a [`CONTROL`] or [`ATTRIBUTE`] request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReaderAnswer {
+    /// The data follows.
+    Done,
+    /// No such feature or attribute (or a malformed request).
+    Unsupported,
+    /// The reader failed the request.
+    Failed,
+}
+
+impl ReaderAnswer {
+    /// Splits an answer frame into its verdict and data.
+    pub fn split(frame: &[u8]) -> (ReaderAnswer, &[u8]) {
+        match frame.split_first() {
+            Some((0, data)) => (ReaderAnswer::Done, data),
+            Some((1, _)) => (ReaderAnswer::Unsupported, &[]),
+            _ => (ReaderAnswer::Failed, &[]),
+        }
+    }
+}
 /// How long a read waits before the thread looks at whether it should end.
 const POLL: Duration = Duration::from_millis(50);
 /// How long kazasu has to send the ATR after connecting.
@@ -83,6 +111,16 @@ impl Link {
         }
     }
 
+    /// Sends a reader request: the announcing byte ([`CONTROL`] or [`ATTRIBUTE`]) and its body,
+    /// in one write.
+    pub fn send_reader_request(&self, kind: u8, code: u32, data: &[u8]) -> std::io::Result<()> {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(w) = writer.as_mut() else {
+            return Err(ErrorKind::NotConnected.into());
+        };
+        w.write_all(&reader_request(kind, code, data)?)
+    }
+
     fn serve(&self, stream: UnixStream) {
         let ready = stream.set_nonblocking(false).is_ok()
             && stream.set_read_timeout(Some(POLL)).is_ok()
@@ -115,14 +153,28 @@ impl Link {
     }
 }
 
-/// Writes one vpcd frame: the 2-byte big-endian length and the payload, in one write.
-fn write_frame(w: &mut UnixStream, payload: &[u8]) -> std::io::Result<()> {
+/// One vpcd frame: the 2-byte big-endian length and the payload.
+pub fn frame(payload: &[u8]) -> std::io::Result<Vec<u8>> {
     let len = u16::try_from(payload.len())
         .map_err(|_| std::io::Error::new(ErrorKind::InvalidInput, "longer than 65,535 bytes"))?;
     let mut frame = Vec::with_capacity(2 + payload.len());
     frame.extend(len.to_be_bytes());
     frame.extend_from_slice(payload);
-    w.write_all(&frame)
+    Ok(frame)
+}
+
+/// The two frames of a reader request: the announcing byte, then the code and the data.
+pub fn reader_request(kind: u8, code: u32, data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut body = code.to_be_bytes().to_vec();
+    body.extend_from_slice(data);
+    let mut both = frame(&[kind])?;
+    both.extend(frame(&body)?);
+    Ok(both)
+}
+
+/// Writes one vpcd frame in one write.
+fn write_frame(w: &mut UnixStream, payload: &[u8]) -> std::io::Result<()> {
+    w.write_all(&frame(payload)?)
 }
 
 /// What a read of the stream gave.

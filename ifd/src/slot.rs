@@ -134,9 +134,24 @@ impl Slot {
     /// Sends a command with `send` (which writes it to kazasu) and waits up to `timeout` for its
     /// answer. Fails at once when no card is shown or attached, or when the card leaves.
     pub fn transmit(&self, send: impl FnOnce() -> std::io::Result<()>, timeout: Duration) -> Sent {
+        self.exchange(send, timeout, true)
+    }
+
+    /// Sends a reader request (a control code, an attribute) to kazasu, which holds the slot's
+    /// reader while a card is attached, whether or not pcscd has been shown it yet.
+    pub fn ask(&self, send: impl FnOnce() -> std::io::Result<()>, timeout: Duration) -> Sent {
+        self.exchange(send, timeout, false)
+    }
+
+    fn exchange(
+        &self,
+        send: impl FnOnce() -> std::io::Result<()>,
+        timeout: Duration,
+        needs_card_shown: bool,
+    ) -> Sent {
         let number = {
             let mut s = self.state();
-            if !s.shown || !s.attached {
+            if (needs_card_shown && !s.shown) || !s.attached {
                 return Sent::NoCard;
             }
             s.sent += 1;

@@ -56,7 +56,6 @@ fn every_constant_matches_pcsc_lites_headers() {
             "TAG_IFD_POLLING_THREAD_WITH_TIMEOUT",
             TAG_IFD_POLLING_THREAD_WITH_TIMEOUT as i128,
         ),
-        ("SCARD_ATTR_VENDOR_NAME", SCARD_ATTR_VENDOR_NAME as i128),
         ("SCARD_ATTR_ATR_STRING", SCARD_ATTR_ATR_STRING as i128),
         ("SCARD_PROTOCOL_T1", SCARD_PROTOCOL_T1 as i128),
         ("sizeof(DWORD)", size_of::<Dword>() as i128),

@@ -2,7 +2,10 @@
 //!
 //! Both directions frame a payload as a 2-byte big-endian length and the bytes. A 1-byte
 //! payload is a control code (power off, power on, reset, get ATR); anything longer is a
-//! command APDU. [`Decoder`] turns a byte stream into requests, [`encode`] builds a reply as one
+//! command APDU. kazasu's own pcscd driver adds two requests vpcd never sends: a 1-byte
+//! [`CONTROL`] or [`ATTRIBUTE`] announces that the next frame is an `SCardControl` request
+//! (the control code, 4 bytes big-endian, then its data) or an `SCardGetAttrib` tag (4 bytes
+//! big-endian); their answer is a [`ReaderAnswer`] byte and the data. [`Decoder`] turns a byte stream into requests, [`encode`] builds a reply as one
 //! buffer (so the IO shell writes length and payload in one write), and [`Slot`] answers the
 //! requests with a virtual reader and card — the same model as in-process runs.
 
@@ -28,6 +31,24 @@ pub fn reader_name(slot: u16) -> String {
     }
 }
 
+/// kazasu's driver: the next frame is an `SCardControl` request.
+pub const CONTROL: u8 = 0x10;
+/// kazasu's driver: the next frame is an `SCardGetAttrib` tag.
+pub const ATTRIBUTE: u8 = 0x11;
+
+/// The first byte of the answer to a [`CONTROL`] or [`ATTRIBUTE`] request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ReaderAnswer {
+    /// The data follows.
+    Done = 0,
+    /// No such feature or attribute, or a malformed request (pcscd:
+    /// `SCARD_E_UNSUPPORTED_FEATURE`).
+    Unsupported = 1,
+    /// The reader failed the request (pcscd: `SCARD_E_NOT_TRANSACTED`).
+    Failed = 2,
+}
+
 /// A request from vpcd.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
@@ -41,6 +62,15 @@ pub enum Request {
     GetAtr,
     /// A command APDU.
     Apdu(Vec<u8>),
+    /// `SCardControl` (kazasu's driver only).
+    Control {
+        /// The control code.
+        code: u32,
+        /// Its data.
+        data: Vec<u8>,
+    },
+    /// `SCardGetAttrib` (kazasu's driver only).
+    Attribute(u32),
 }
 
 /// The peer broke the protocol.
@@ -52,6 +82,9 @@ pub enum VpcdError {
     /// A zero-length frame (vpcd never sends one).
     #[error("empty vpcd frame")]
     Empty,
+    /// A control or attribute request shorter than its 4-byte code.
+    #[error("a reader request of {0} bytes, shorter than its 4-byte code")]
+    ShortReaderRequest(usize),
     /// A reply too long for the 2-byte length.
     #[error("reply of {0} bytes does not fit the vpcd framing (at most 65535)")]
     TooLong(usize),
@@ -61,6 +94,8 @@ pub enum VpcdError {
 #[derive(Default, Debug)]
 pub struct Decoder {
     buf: Vec<u8>,
+    /// A [`CONTROL`] or [`ATTRIBUTE`] byte came: the next frame is its body.
+    announced: Option<u8>,
 }
 
 impl Decoder {
@@ -78,7 +113,14 @@ impl Decoder {
             return None;
         }
         let payload: Vec<u8> = self.buf.drain(..2 + len).skip(2).collect();
-        Some(parse(payload))
+        match (self.announced.take(), payload.as_slice()) {
+            (Some(kind), _) => Some(reader_request(kind, payload)),
+            (None, [k @ (CONTROL | ATTRIBUTE)]) => {
+                self.announced = Some(*k);
+                self.next_request()
+            }
+            (None, _) => Some(parse(payload)),
+        }
     }
     /// Bytes buffered but not yet a whole frame.
     pub fn pending(&self) -> usize {
@@ -96,6 +138,46 @@ fn parse(payload: Vec<u8>) -> Result<Request, VpcdError> {
         [c] => Err(VpcdError::UnknownControl(*c)),
         _ => Ok(Request::Apdu(payload)),
     }
+}
+
+/// The body of a [`CONTROL`] or [`ATTRIBUTE`] request.
+fn reader_request(kind: u8, body: Vec<u8>) -> Result<Request, VpcdError> {
+    let Some(code) = body.first_chunk::<4>().map(|c| u32::from_be_bytes(*c)) else {
+        return Err(VpcdError::ShortReaderRequest(body.len()));
+    };
+    Ok(if kind == CONTROL {
+        Request::Control {
+            code,
+            data: body[4..].to_vec(),
+        }
+    } else {
+        Request::Attribute(code)
+    })
+}
+
+/// The frames of a [`CONTROL`] request (the announcing byte and the body), as kazasu's driver
+/// sends them.
+pub fn encode_control(code: u32, data: &[u8]) -> Result<Vec<u8>, VpcdError> {
+    let mut body = code.to_be_bytes().to_vec();
+    body.extend_from_slice(data);
+    let mut out = encode(&[CONTROL])?;
+    out.extend(encode(&body)?);
+    Ok(out)
+}
+
+/// The frames of an [`ATTRIBUTE`] request.
+pub fn encode_attribute(tag: u32) -> Vec<u8> {
+    let mut out = encode(&[ATTRIBUTE]).expect("one byte fits");
+    out.extend(encode(&tag.to_be_bytes()).expect("four bytes fit"));
+    out
+}
+
+/// The answer frame to a reader request.
+pub fn encode_reader_answer(answer: ReaderAnswer, data: &[u8]) -> Result<Vec<u8>, VpcdError> {
+    let mut payload = Vec::with_capacity(1 + data.len());
+    payload.push(answer as u8);
+    payload.extend_from_slice(data);
+    encode(&payload)
 }
 
 /// A frame: the 2-byte length and the payload in one buffer.
@@ -222,6 +304,34 @@ impl Slot {
                 Ok(_) => Reply::Nothing,
                 Err(_) => Reply::Close,
             },
+            Request::Control { code, data } => {
+                let before = self.reader.now();
+                let (answer, data) = match self.reader.control(*code, data) {
+                    Ok(data) => (ReaderAnswer::Done, data),
+                    Err(
+                        crate::reader::pcsc::ControlError::Unsupported(_)
+                        | crate::reader::pcsc::ControlError::Malformed { .. },
+                    ) => (ReaderAnswer::Unsupported, Vec::new()),
+                    Err(_) => (ReaderAnswer::Failed, Vec::new()),
+                };
+                match encode_reader_answer(answer, &data) {
+                    Ok(frame) => Reply::Send {
+                        frame,
+                        pace: self.reader.now().since(before),
+                    },
+                    Err(_) => Reply::Close,
+                }
+            }
+            Request::Attribute(tag) => {
+                let frame = match self.reader.attribute(*tag) {
+                    Some(v) => encode_reader_answer(ReaderAnswer::Done, &v),
+                    None => encode_reader_answer(ReaderAnswer::Unsupported, &[]),
+                };
+                Reply::Send {
+                    frame: frame.expect("an attribute fits"),
+                    pace: SimDuration::ZERO,
+                }
+            }
             Request::Apdu(apdu) => match self.reader.transmit(apdu) {
                 Ok(t) => {
                     self.last_exchange = Some(Ok(t.duration));
@@ -288,6 +398,41 @@ mod tests {
             );
             assert_eq!(d.pending(), 0);
         }
+    }
+
+    #[test]
+    fn reader_requests_of_kazasus_driver_decode_split_anywhere() {
+        let mut stream = encode_control(0x4233_0012, &[0xAB]).expect("fits");
+        stream.extend(encode_attribute(0x0001_0100));
+        stream.extend(encode(&[0x04]).expect("fits"));
+        for cut in 0..stream.len() {
+            let mut d = Decoder::default();
+            let mut got = Vec::new();
+            for part in [&stream[..cut], &stream[cut..]] {
+                d.push(part);
+                while let Some(r) = d.next_request() {
+                    got.push(r.expect("valid"));
+                }
+            }
+            assert_eq!(
+                got,
+                [
+                    Request::Control {
+                        code: 0x4233_0012,
+                        data: vec![0xAB]
+                    },
+                    Request::Attribute(0x0001_0100),
+                    Request::GetAtr
+                ],
+                "cut {cut}"
+            );
+        }
+        let mut d = Decoder::default();
+        d.push(&[0x00, 0x01, CONTROL, 0x00, 0x02, 0x42, 0x00]);
+        assert_eq!(
+            d.next_request(),
+            Some(Err(VpcdError::ShortReaderRequest(2)))
+        );
     }
 
     #[test]

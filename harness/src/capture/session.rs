@@ -479,6 +479,22 @@ impl crate::link::backend::Backend for Watched {
     fn take_air(&mut self) -> Vec<kazasu_sim::reader::air::AirRecord> {
         self.inner.take_air()
     }
+    fn control(
+        &mut self,
+        code: u32,
+        data: &[u8],
+    ) -> Result<Vec<u8>, kazasu_sim::reader::pcsc::ControlError> {
+        self.inner.control(code, data)
+    }
+    fn attribute(&mut self, tag: u32) -> Result<Vec<u8>, kazasu_sim::reader::pcsc::ControlError> {
+        self.inner.attribute(tag)
+    }
+    fn set_operator(&mut self, operator: kazasu_sim::reader::pcsc::Operator) {
+        self.inner.set_operator(operator)
+    }
+    fn reader_unreachable(&self) -> Option<String> {
+        self.inner.reader_unreachable()
+    }
 }
 
 impl crate::link::transport::Transport for Watched {

@@ -199,7 +199,7 @@ pub fn run_through_pcscd<S: SlotCard + Send + 'static>(
             .lock()
             .expect("recording lock")
             .iter()
-            .any(|l| l.event == ServedEvent::CardInserted);
+            .any(|l| matches!(l.event, ServedEvent::CardInserted { .. }));
         return Err(if connected {
             HostError::NeverPowered(slot)
         } else {

@@ -3,6 +3,7 @@
 
 use crate::link::transport::Transport;
 use kazasu_sim::reader::air::AirRecord;
+use kazasu_sim::reader::pcsc::{ControlError, Operator};
 use kazasu_sim::{LinkError, Reader, SimDuration};
 
 /// What the runner needs from a backend: a [`Transport`] (APDUs, simulated time, the frames of
@@ -41,6 +42,23 @@ pub trait Backend: Transport + Send {
     /// The air kept since the last call (nothing where the air is not modelled).
     fn take_air(&mut self) -> Vec<AirRecord> {
         Vec::new()
+    }
+    /// `SCardControl` to the reader: PC/SC part 10 features, a PIN pad's commands, escapes
+    /// (a backend with no reader to ask has no feature).
+    fn control(&mut self, code: u32, _data: &[u8]) -> Result<Vec<u8>, ControlError> {
+        Err(ControlError::Unsupported(code))
+    }
+    /// `SCardGetAttrib`: a reader attribute.
+    fn attribute(&mut self, tag: u32) -> Result<Vec<u8>, ControlError> {
+        Err(ControlError::Unsupported(tag))
+    }
+    /// What the person at the reader's PIN pad does from now on (where kazasu models that
+    /// person; at a physical reader it is the operator's own hands).
+    fn set_operator(&mut self, _operator: Operator) {}
+    /// Why control and attribute requests cannot reach the reader model, if they cannot (vpcd
+    /// carries neither).
+    fn reader_unreachable(&self) -> Option<String> {
+        None
     }
 }
 
@@ -83,6 +101,15 @@ impl Backend for Reader {
     }
     fn take_air(&mut self) -> Vec<AirRecord> {
         Reader::take_air(self)
+    }
+    fn control(&mut self, code: u32, data: &[u8]) -> Result<Vec<u8>, ControlError> {
+        Reader::control(self, code, data)
+    }
+    fn attribute(&mut self, tag: u32) -> Result<Vec<u8>, ControlError> {
+        Reader::attribute(self, tag).ok_or(ControlError::Unsupported(tag))
+    }
+    fn set_operator(&mut self, operator: Operator) {
+        Reader::set_operator(self, operator)
     }
 }
 

@@ -8,6 +8,7 @@
 use crate::link::backend::Backend;
 use crate::link::presence::{self, Presence, PresenceError};
 use crate::link::transport::{Transport, TransportError};
+use kazasu_sim::reader::pcsc::ControlError;
 use kazasu_sim::{FrameRecord, LinkError, SimDuration, SimTime, Transmitted};
 use std::ffi::CString;
 use std::time::{Duration, Instant};
@@ -297,5 +298,13 @@ impl Backend for DeviceBackend {
     }
     fn injects_faults(&self) -> bool {
         false
+    }
+    fn control(&mut self, code: u32, data: &[u8]) -> Result<Vec<u8>, ControlError> {
+        let card = self.connect().map_err(ControlError::Link)?;
+        crate::link::pcsc::control_through(card, code, data)
+    }
+    fn attribute(&mut self, tag: u32) -> Result<Vec<u8>, ControlError> {
+        let card = self.connect().map_err(ControlError::Link)?;
+        crate::link::pcsc::attribute_through(card, tag)
     }
 }

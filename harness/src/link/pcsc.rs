@@ -10,6 +10,7 @@ use crate::link::presence::{self, Presence, PresenceError};
 use crate::link::transport::{Transport, TransportError};
 use crate::link::vpcd::{self, LinkConfig, LinkControl, Pace};
 use kazasu_sim::reader::FrameRecord;
+use kazasu_sim::reader::pcsc::{ControlError, Operator};
 use kazasu_sim::vpcd::Slot;
 use kazasu_sim::{LinkError, Reader, SimDuration, SimTime, Transmitted};
 use std::ffi::CString;
@@ -294,6 +295,49 @@ impl Drop for PcscBackend {
     }
 }
 
+/// The `pcsc` crate's name of an attribute tag kazasu's scenarios name.
+fn attribute_of(tag: u32) -> Option<pcsc::Attribute> {
+    use kazasu_sim::reader::pcsc::code;
+    use pcsc::Attribute as A;
+    Some(match tag {
+        code::ATTR_VENDOR_NAME => A::VendorName,
+        code::ATTR_VENDOR_IFD_TYPE => A::VendorIfdType,
+        code::ATTR_VENDOR_IFD_VERSION => A::VendorIfdVersion,
+        code::ATTR_VENDOR_IFD_SERIAL_NO => A::VendorIfdSerialNo,
+        code::ATTR_CHANNEL_ID => A::ChannelId,
+        code::ATTR_MAX_IFSD => A::MaxIfsd,
+        code::ATTR_CURRENT_IFSC => A::CurrentIfsc,
+        code::ATTR_CURRENT_IFSD => A::CurrentIfsd,
+        code::ATTR_MAXINPUT => A::Maxinput,
+        code::ATTR_ICC_PRESENCE => A::IccPresence,
+        code::ATTR_ICC_INTERFACE_STATUS => A::IccInterfaceStatus,
+        _ => return None,
+    })
+}
+
+/// What pcscd's refusal of a reader request means.
+fn refusal(code: u32, e: pcsc::Error) -> ControlError {
+    match e {
+        pcsc::Error::UnsupportedFeature => ControlError::Unsupported(code),
+        e => ControlError::Failed(e.to_string()),
+    }
+}
+
+/// `SCardControl` on a connected card's reader.
+pub fn control_through(card: &pcsc::Card, code: u32, data: &[u8]) -> Result<Vec<u8>, ControlError> {
+    let mut buf = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
+    card.control(pcsc::ffi::DWORD::from(code), data, &mut buf)
+        .map(<[u8]>::to_vec)
+        .map_err(|e| refusal(code, e))
+}
+
+/// `SCardGetAttrib` on a connected card's reader (the attributes kazasu's scenarios name).
+pub fn attribute_through(card: &pcsc::Card, tag: u32) -> Result<Vec<u8>, ControlError> {
+    let attribute = attribute_of(tag).ok_or(ControlError::Unsupported(tag))?;
+    card.get_attribute_owned(attribute)
+        .map_err(|e| refusal(tag, e))
+}
+
 impl Backend for PcscBackend {
     fn tap(&mut self) -> Result<(), LinkError> {
         if self.control.is_present() && self.card.is_some() {
@@ -377,6 +421,32 @@ impl Backend for PcscBackend {
     }
     fn missed_faults(&self) -> Vec<String> {
         self.model(|s| crate::link::backend::describe_missed(&s.reader))
+    }
+    fn control(&mut self, code: u32, data: &[u8]) -> Result<Vec<u8>, ControlError> {
+        self.connect().map_err(ControlError::Link)?;
+        let card = self
+            .card
+            .as_ref()
+            .ok_or(ControlError::Link(LinkError::NoCard))?;
+        control_through(card, code, data)
+    }
+    fn attribute(&mut self, tag: u32) -> Result<Vec<u8>, ControlError> {
+        self.connect().map_err(ControlError::Link)?;
+        let card = self
+            .card
+            .as_ref()
+            .ok_or(ControlError::Link(LinkError::NoCard))?;
+        attribute_through(card, tag)
+    }
+    fn set_operator(&mut self, operator: Operator) {
+        self.model(|s| s.reader.set_operator(operator))
+    }
+    fn reader_unreachable(&self) -> Option<String> {
+        (!self.control.on_kazasu_driver()).then(|| {
+            "the slot is vpcd's, which carries no SCardControl or SCardGetAttrib to kazasu: \
+             start the stack with kazasu's driver (`kazasu stack up --driver kazasu`)"
+                .into()
+        })
     }
     fn finish(&mut self) {
         // A card lost at the end of a case: give pcscd time to see the slot empty before the

@@ -12,6 +12,7 @@ use crate::link::transport::{Exchange, Transport, TransportError};
 use kazasu_sim::iso14443::frame::{Block, BlockKind, append_crc, check_crc};
 use kazasu_sim::platform::profile::NfcType;
 use kazasu_sim::reader::air::{AirKind, AirRecord};
+use kazasu_sim::reader::pcsc::{ControlError, Operator};
 use kazasu_sim::reader::{Direction, Fate};
 use kazasu_sim::{FrameRecord, LinkError, SimDuration, SimTime, carries_secret};
 use std::sync::{Arc, Mutex};
@@ -372,6 +373,21 @@ impl Backend for Tap {
     }
     fn injects_faults(&self) -> bool {
         self.inner.injects_faults()
+    }
+    fn control(&mut self, code: u32, data: &[u8]) -> Result<Vec<u8>, ControlError> {
+        // A PIN pad's exchange with the card is on the air (its PIN masked by the reader).
+        let r = self.inner.control(code, data);
+        self.air(&[]);
+        r
+    }
+    fn attribute(&mut self, tag: u32) -> Result<Vec<u8>, ControlError> {
+        self.inner.attribute(tag)
+    }
+    fn set_operator(&mut self, operator: Operator) {
+        self.inner.set_operator(operator)
+    }
+    fn reader_unreachable(&self) -> Option<String> {
+        self.inner.reader_unreachable()
     }
 }
 

@@ -90,9 +90,15 @@ impl World {
             }
             CardAction::ReadFile(r) => self.read_file(&r.ef, r.how)?,
             CardAction::VerifyPin(v) => {
+                if v.on_pad && v.pin.is_some() {
+                    return Err(StepError::PinOnPad);
+                }
                 let select = encode(apdu::select_ef(&parse_fid(&v.ef)?))?;
                 if let Err(o) = self.send_step(&select, false) {
                     return Ok(o);
+                }
+                if v.on_pad {
+                    return self.verify_on_pad();
                 }
                 match &v.pin {
                     Some(pin) => {
@@ -176,6 +182,9 @@ impl World {
                     Err(e) => return Err(StepError::Flow(e)),
                 }
             }
+            CardAction::Control(c) => self.control_step(c)?,
+            CardAction::Attribute(tag) => self.attribute_step(*tag)?,
+            CardAction::PinPad(p) => self.pin_pad_step(p)?,
             CardAction::Atr => {
                 let atr = self.reader.atr().map_err(StepError::NoAtr)?;
                 StepOutcome {
@@ -314,6 +323,7 @@ mod tests {
             CardAction::VerifyPin(VerifyPin {
                 ef: "0018".into(),
                 pin: pin.map(str::to_string),
+                on_pad: false,
             })
         };
         let o = w.card_step(&step(verify(None))).expect("runs");

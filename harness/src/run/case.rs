@@ -234,6 +234,10 @@ pub fn run_case_on(
                 Some(m) => Err((Status::Failed, m)),
                 None => Ok(()),
             },
+            (Err(StepError::ReaderUnreachable(why)), _) => Err((
+                Status::NotApplicable,
+                Mismatch::new("a reader that control requests reach", why),
+            )),
             (Err(e), _) => Err((
                 Status::Error,
                 Mismatch::new("a step that can run", e.to_string()),
@@ -251,6 +255,11 @@ pub fn run_case_on(
             sim_time_ns: took.as_nanos(),
             apdus,
         });
+        if let Err((Status::NotApplicable, Mismatch { actual, .. })) = verdict {
+            result.status = Status::NotApplicable;
+            result.note = Some(actual);
+            break;
+        }
         if let Err((status, Mismatch { expected, actual })) = verdict {
             result.status = status;
             result.failure = Some(Failure {

@@ -73,6 +73,21 @@ pub enum StepError {
     /// The case crossed its budget in total.
     #[error("{0}")]
     OverBudget(String),
+    /// A control or attribute request the backend cannot carry to the reader model: the case
+    /// does not apply there.
+    #[error("{0}")]
+    ReaderUnreachable(String),
+    /// `verify_pin` on the pad with a `pin` of its own.
+    #[error(
+        "`verify_pin` with `on_pad: true` takes no `pin`: the PIN is typed on the pad; say \
+         what the person there types with a `pin_pad` step before it"
+    )]
+    PinOnPad,
+    /// `pin_pad` entering nothing.
+    #[error(
+        "`pin_pad` with `do: enter` needs the `pin` typed, e.g. pin: \"${{secrets.auth_pin}}\""
+    )]
+    NothingToEnter,
     /// Something only the in-process service can do, asked of a `--target` service.
     #[error("{0}")]
     NeedsLocalService(&'static str),

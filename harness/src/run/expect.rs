@@ -2,7 +2,8 @@
 //! errors, time), and how an outcome is described when it does not match.
 
 use super::world::{StepOutcome, World};
-use crate::scenario::{CardExpect, CardStep, Mismatch, TransportErrorKind};
+use crate::scenario::{CardExpect, CardStep, Mismatch, RefusalKind, TransportErrorKind};
+use kazasu_sim::reader::pcsc::ControlError;
 use kazasu_sim::{LinkError, SimDuration, hex_spaced};
 
 pub(super) fn kind_matches(kind: TransportErrorKind, e: LinkError) -> bool {
@@ -21,7 +22,25 @@ pub(super) fn kind_matches(kind: TransportErrorKind, e: LinkError) -> bool {
     )
 }
 
+/// Whether a reader's refusal is of the kind a step expects.
+pub(super) fn refusal_matches(kind: RefusalKind, e: &ControlError) -> bool {
+    match kind {
+        RefusalKind::Any => true,
+        RefusalKind::Unsupported => matches!(
+            e,
+            ControlError::Unsupported(_) | ControlError::Malformed { .. }
+        ),
+        RefusalKind::Failed => matches!(
+            e,
+            ControlError::EscapeRefused(_) | ControlError::Failed(_) | ControlError::Link(_)
+        ),
+    }
+}
+
 pub(super) fn describe(o: &StepOutcome) -> String {
+    if let Some(r) = o.refused.as_deref() {
+        return format!("the reader refused: {r}");
+    }
     match (&o.error, o.sw) {
         (Some(e), _) => format!("transport error: {e}"),
         (None, Some(sw)) if o.data.is_empty() => format!("SW {sw} ({})", sw.name()),
@@ -36,6 +55,9 @@ pub(super) fn describe(o: &StepOutcome) -> String {
             o.data.len(),
             short_hex(&o.data)
         ),
+        (None, None) if !o.data.is_empty() => {
+            format!("{} bytes {}", o.data.len(), short_hex(&o.data))
+        }
         (None, None) => "no response (not an APDU step)".into(),
     }
 }
@@ -67,6 +89,21 @@ pub(super) fn check(
                     hex_spaced(bytes)
                 }
             ),
+        ));
+    }
+    if let Some(kind) = e.refused {
+        return match o.refused.as_deref() {
+            Some(r) if refusal_matches(kind, r) => within(e, took),
+            _ => Err(Mismatch::new(
+                format!("the reader to refuse the request ({kind:?})"),
+                describe(o),
+            )),
+        };
+    }
+    if let Some(r) = &o.refused {
+        return Err(Mismatch::new(
+            "the reader to answer",
+            format!("the reader refused: {r}"),
         ));
     }
     if let Some(kind) = e.transport_error {

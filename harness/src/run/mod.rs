@@ -10,6 +10,7 @@ mod error;
 mod expect;
 mod onboarding_steps;
 mod pool;
+mod reader_steps;
 mod result;
 mod world;
 

@@ -23,6 +23,8 @@ pub(super) struct StepOutcome {
     pub(super) own_check: Option<Mismatch>,
     /// The data holds a secret the case sent: reports never show it.
     pub(super) data_secret: bool,
+    /// The reader refused a control or attribute request.
+    pub(super) refused: Option<Box<kazasu_sim::reader::pcsc::ControlError>>,
 }
 
 impl StepOutcome {

@@ -1,5 +1,5 @@
 //! `applies_to`: what a case needs of the reader under test (a named reader, extended APDUs, at
-//! most so many WTX, a collision behaviour, an ATR form, a frame size); a case whose needs the
+//! most so many WTX, a collision behaviour, an ATR form, a frame size, a PIN pad); a case whose needs the
 //! reader does not meet is not applicable rather than failed.
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -28,6 +28,10 @@ pub struct AppliesTo {
     /// case about chaining.
     #[serde(default)]
     pub frame_size_at_most: Option<usize>,
+    /// The reader has a PIN pad (`true`) or has none (`false`): a case about PIN entry on the
+    /// reader.
+    #[serde(default)]
+    pub pin_pad: Option<bool>,
 }
 
 /// A reader's handling of extended-length APDUs (as in reader profiles).
@@ -166,6 +170,15 @@ impl AppliesTo {
                     "a reader with frames of at most {most} bytes (this one: {has})"
                 ));
             }
+        }
+        if let Some(want) = self.pin_pad
+            && want != reader.pin_pad.is_some()
+        {
+            missing.push(if want {
+                "a reader with a PIN pad (this one has none)".to_string()
+            } else {
+                "a reader without a PIN pad (this one has one)".to_string()
+            });
         }
         (!missing.is_empty()).then(|| format!("needs {}", missing.join(", and ")))
     }

@@ -1,6 +1,6 @@
 //! The card steps' arguments and actions (tap, select, apdu, read_file, verify_pin, sign, the
 //! JPKI auth flow, uid, atr …) with the expectations each may carry.
-use super::expect::{CARD_EXPECT_FIELDS, CardExpect};
+use super::expect::CardExpect;
 use kazasu_sim::platform::profile::Millis;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
@@ -76,6 +76,116 @@ pub struct VerifyPin {
     /// The PIN, usually `${secrets.NAME}`; omit to query the retry counter.
     #[serde(default)]
     pub pin: Option<String>,
+    /// Typed on the reader's PIN pad instead (VERIFY PIN DIRECT; what the person at the pad
+    /// does is the `pin_pad` step's).
+    #[serde(default)]
+    pub on_pad: bool,
+}
+
+/// What a `control` step asks the reader: a PC/SC part 10 feature by name (its control code
+/// taken from the reader's GET_FEATURE_REQUEST answer, as reading software does), the feature
+/// list itself, or a raw control code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlTarget {
+    /// `get-feature-request` (CM_IOCTL_GET_FEATURE_REQUEST).
+    FeatureList,
+    /// A feature by its tag (`verify-pin-direct`, `get-tlv-properties` …).
+    Feature(u8),
+    /// A control code (`0x42000DAC`).
+    Code(u32),
+}
+
+impl<'de> Deserialize<'de> for ControlTarget {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use kazasu_sim::reader::pcsc::FEATURES;
+        let s = String::deserialize(d)?;
+        if s == "get-feature-request" {
+            return Ok(ControlTarget::FeatureList);
+        }
+        if let Some((_, tag)) = FEATURES.iter().find(|(n, _)| *n == s) {
+            return Ok(ControlTarget::Feature(*tag));
+        }
+        if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))
+            && let Ok(code) = u32::from_str_radix(hex, 16)
+        {
+            return Ok(ControlTarget::Code(code));
+        }
+        let names: Vec<&str> = std::iter::once("get-feature-request")
+            .chain(FEATURES.iter().map(|(n, _)| *n))
+            .collect();
+        Err(serde::de::Error::custom(format!(
+            "`{s}` is no control code: give a feature ({}) or a code in hex, e.g. 0x42000DAC",
+            names.join(", ")
+        )))
+    }
+}
+
+/// `control` arguments.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Control {
+    /// get-feature-request, a feature (verify-pin-direct, modify-pin-direct,
+    /// ifd-pin-properties, get-tlv-properties, ccid-esc-command) or a control code in hex.
+    #[schemars(with = "String", example = &"get-tlv-properties")]
+    pub code: ControlTarget,
+    /// The request's data, hex (`${saved.NAME}` substituted).
+    #[serde(default)]
+    pub data: Option<String>,
+}
+
+/// An `attribute` step's tag: by name, or in hex.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttributeTag(pub u32);
+
+impl<'de> Deserialize<'de> for AttributeTag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use kazasu_sim::reader::pcsc::ATTRIBUTES;
+        let s = String::deserialize(d)?;
+        if let Some((_, tag)) = ATTRIBUTES.iter().find(|(n, _)| *n == s) {
+            return Ok(AttributeTag(*tag));
+        }
+        if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))
+            && let Ok(tag) = u32::from_str_radix(hex, 16)
+        {
+            return Ok(AttributeTag(tag));
+        }
+        let names: Vec<&str> = ATTRIBUTES.iter().map(|(n, _)| *n).collect();
+        Err(serde::de::Error::custom(format!(
+            "`{s}` is no reader attribute: give one of {} or a tag in hex, e.g. 0x00010100",
+            names.join(", ")
+        )))
+    }
+}
+
+/// What the person at the PIN pad does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PadAction {
+    /// Types the PIN (and the new one, for a change) and presses OK.
+    Enter,
+    /// Presses Cancel.
+    Cancel,
+    /// Is not there: the entry times out.
+    Away,
+}
+
+/// `pin_pad` arguments: what the person at the reader's PIN pad does from now on.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinPadPlan {
+    /// enter, cancel or away.
+    #[serde(rename = "do")]
+    pub action: PadAction,
+    /// The PIN typed (enter), usually `${secrets.NAME}`.
+    #[serde(default)]
+    pub pin: Option<String>,
+    /// The new PIN, typed twice (enter, for MODIFY PIN DIRECT).
+    #[serde(default)]
+    pub new_pin: Option<String>,
+    /// How long the typing or the key press takes (default 1s).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub after: Option<Millis>,
 }
 
 /// `sign` arguments.
@@ -171,6 +281,19 @@ pub enum CardAction {
     Uid(#[schemars(example = json!({ "save": "first" }))] UidCheck),
     /// The ATR the reader reports for the card; expect: data, data_prefix, data_len, data_regex.
     Atr,
+    /// SCardControl to the reader: a PC/SC part 10 feature or a control code, with data;
+    /// expect: data…, sw (a PIN-pad command's), refused.
+    Control(#[schemars(example = json!({ "code": "get-tlv-properties" }))] Control),
+    /// SCardGetAttrib: a reader attribute by name (vendor-name, ifd-type, ifd-version,
+    /// ifd-serial-no, channel-id, max-ifsd, current-ifsc, current-ifsd, maxinput,
+    /// icc-presence, icc-interface-status) or tag; expect: data…, refused.
+    Attribute(#[schemars(with = "String", example = &"vendor-name")] AttributeTag),
+    /// What the person at the reader's PIN pad does from now on: enter a PIN, cancel, or be
+    /// away.
+    PinPad(
+        #[schemars(example = json!({ "do": "enter", "pin": "${secrets.auth_pin}", "after": "2s" }))]
+         PinPadPlan,
+    ),
 }
 
 /// An argument that may be left out (`- jpki_auth_flow`, `jpki_auth_flow: null`): its default.
@@ -186,6 +309,30 @@ pub(super) const TIME_ONLY: &[&str] = &["within"];
 
 pub(super) const DATA_ONLY: &[&str] = &["data", "data_prefix", "data_regex", "data_len", "within"];
 
+/// What a reader request can check: its answer's data, the status word a PIN-pad command ends
+/// in, or that the reader refused it.
+pub(super) const READER_REQUEST: &[&str] = &[
+    "sw",
+    "data",
+    "data_prefix",
+    "data_regex",
+    "data_len",
+    "refused",
+    "transport_error",
+    "within",
+];
+
+/// What an APDU step can check: everything but a reader's refusal.
+pub(super) const APDU: &[&str] = &[
+    "sw",
+    "data",
+    "data_prefix",
+    "data_regex",
+    "data_len",
+    "transport_error",
+    "within",
+];
+
 impl CardAction {
     /// The step's keyword.
     pub fn keyword(&self) -> &'static str {
@@ -198,9 +345,13 @@ impl CardAction {
     pub fn checkable(&self) -> &'static [&'static str] {
         match self {
             CardAction::Tap | CardAction::Deselect | CardAction::WarmReset => LINK_ONLY,
-            CardAction::Remove | CardAction::Approve | CardAction::Wait(_) => TIME_ONLY,
+            CardAction::Remove
+            | CardAction::Approve
+            | CardAction::Wait(_)
+            | CardAction::PinPad(_) => TIME_ONLY,
             CardAction::Uid(_) | CardAction::Atr => DATA_ONLY,
-            _ => CARD_EXPECT_FIELDS,
+            CardAction::Control(_) | CardAction::Attribute(_) => READER_REQUEST,
+            _ => APDU,
         }
     }
 

@@ -36,6 +36,7 @@ pub const CARD_EXPECT_FIELDS: &[&str] = &[
     "data_prefix",
     "data_regex",
     "data_len",
+    "refused",
     "transport_error",
     "within",
 ];
@@ -189,6 +190,18 @@ pub enum TransportErrorKind {
     ExtendedApduUnsupported,
 }
 
+/// How a reader refuses a request (`SCardControl`, `SCardGetAttrib`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalKind {
+    /// Any refusal.
+    Any,
+    /// No such feature or attribute, or a malformed request (SCARD_E_UNSUPPORTED_FEATURE).
+    Unsupported,
+    /// The reader failed it (SCARD_E_NOT_TRANSACTED: an unknown escape, the card lost).
+    Failed,
+}
+
 /// What a card step must produce. High-level steps expect 9000 unless told otherwise. Which of
 /// these fields a step may carry depends on its action ([`CardAction::checkable`]); any other is
 /// refused when the scenario is loaded.
@@ -213,6 +226,9 @@ pub struct CardExpect {
     /// The step fails with a transport error (of this kind).
     #[serde(default)]
     pub transport_error: Option<TransportErrorKind>,
+    /// The reader refuses the request (control and attribute steps).
+    #[serde(default)]
+    pub refused: Option<RefusalKind>,
     /// The step takes at most this much simulated time.
     #[serde(default)]
     #[schemars(with = "Option<String>")]

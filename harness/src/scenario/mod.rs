@@ -29,11 +29,12 @@ mod word;
 
 pub use applies_to::{AppliesTo, AtrFormKind, CollisionKind, ExtendedApdusKind};
 pub use card_step::{
-    AuthFlow, CardAction, CardStep, ReadFile, ReadHow, SelectTarget, Sign, UidCheck, VerifyPin,
+    AttributeTag, AuthFlow, CardAction, CardStep, Control, ControlTarget, PadAction, PinPadPlan,
+    ReadFile, ReadHow, SelectTarget, Sign, UidCheck, VerifyPin,
 };
 pub use expect::{
-    CARD_EXPECT_FIELDS, CardExpect, Mismatch, ONBOARDING_EXPECT_FIELDS, OnboardingExpect, SwExpect,
-    SwPattern, SwPatternError, TransportErrorKind,
+    CARD_EXPECT_FIELDS, CardExpect, Mismatch, ONBOARDING_EXPECT_FIELDS, OnboardingExpect,
+    RefusalKind, SwExpect, SwPattern, SwPatternError, TransportErrorKind,
 };
 pub use onboarding_step::{
     HttpStep, OnboardingAction, OnboardingStep, OrderStep, RegisterStep, WebsiteStep,

@@ -13,6 +13,7 @@
 
 use crate::record::redact_secrets;
 use kazasu_sim::hex_spaced;
+use kazasu_sim::vpcd::Request;
 use serde::{Deserialize, Serialize};
 use std::sync::{Mutex, PoisonError};
 
@@ -77,7 +78,12 @@ pub struct ServedLine {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ServedEvent {
     /// The link connected: the card is in the field.
-    CardInserted,
+    CardInserted {
+        /// What the link reached: `kazasu's driver at PATH`, `vpcd at ADDR`, `in-process`
+        /// (absent in transcripts of earlier versions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
+    },
     /// The link went down: the card left the field.
     CardRemoved {
         /// Why.
@@ -109,20 +115,63 @@ pub enum ServedEvent {
         #[serde(default)]
         sim_ns: Option<u64>,
     },
+    /// An `SCardControl` request through kazasu's driver and the reader's answer (a PIN-pad
+    /// command's structure carries no PIN: the pad does).
+    Control {
+        /// The control code, `0x42330006`.
+        code: String,
+        /// The request's data, hex.
+        data: String,
+        /// `done`, `unsupported` or `failed`.
+        answer: String,
+        /// The answer's data, hex.
+        response: String,
+    },
+    /// An `SCardGetAttrib` request through kazasu's driver.
+    Attribute {
+        /// The tag, `0x00010100`.
+        tag: String,
+        /// The value, hex; empty when the reader has no such attribute.
+        value: String,
+    },
 }
 
 impl ServedEvent {
     /// The event's name as written in the `event` field.
     pub fn name(&self) -> &'static str {
         match self {
-            ServedEvent::CardInserted => "card_inserted",
+            ServedEvent::CardInserted { .. } => "card_inserted",
             ServedEvent::CardRemoved { .. } => "card_removed",
             ServedEvent::GetAtr { .. } => "getatr",
             ServedEvent::PowerOn => "poweron",
             ServedEvent::PowerOff => "poweroff",
             ServedEvent::Reset => "reset",
             ServedEvent::Apdu { .. } => "apdu",
+            ServedEvent::Control { .. } => "control",
+            ServedEvent::Attribute { .. } => "attribute",
         }
+    }
+
+    /// A reader request of kazasu's driver and its answer frame (the answer byte, the data).
+    pub fn reader_request(request: &Request, reply: &[u8]) -> Option<ServedEvent> {
+        let (answer, data) = match reply.split_first() {
+            Some((&0, data)) => ("done", data),
+            Some((&1, _)) => ("unsupported", &[][..]),
+            _ => ("failed", &[][..]),
+        };
+        Some(match request {
+            Request::Control { code, data: sent } => ServedEvent::Control {
+                code: format!("{code:#010X}"),
+                data: hex_spaced(sent),
+                answer: answer.into(),
+                response: hex_spaced(data),
+            },
+            Request::Attribute(tag) => ServedEvent::Attribute {
+                tag: format!("{tag:#010X}"),
+                value: hex_spaced(data),
+            },
+            _ => return None,
+        })
     }
 
     /// An exchange: the command (redacted when it carries a secret) and the reply bytes
@@ -194,7 +243,10 @@ mod tests {
 
     fn event() -> impl Strategy<Value = ServedEvent> {
         prop_oneof![
-            Just(ServedEvent::CardInserted),
+            Just(ServedEvent::CardInserted { via: None }),
+            Just(ServedEvent::CardInserted {
+                via: Some("kazasu's driver at /tmp/kazasu-ifd/slot-0.sock".into())
+            }),
             ".{0,40}".prop_map(|why| ServedEvent::CardRemoved { why }),
             proptest::collection::vec(any::<u8>(), 0..33).prop_map(|a| ServedEvent::GetAtr {
                 atr: hex_spaced(&a)

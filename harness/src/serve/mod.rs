@@ -11,7 +11,7 @@ mod script;
 pub use address::VpcdAddress;
 pub use card_spec::{CardSetupError, CardSpec};
 pub use error::ServeError;
-pub use script::{ScriptAction, ScriptEvent, ServeScript};
+pub use script::{ScriptAction, ScriptEvent, ServeScript, ServedPinPad};
 
 use crate::link::vpcd::{self, LinkConfig, LinkControl, LinkEvent, Pace};
 use crate::pcapng::served::{LiveFile, ServedSlot};
@@ -112,7 +112,9 @@ fn line(started: Instant, slot: u16, event: &LinkEvent, echoes: &Echoes) -> Stri
 /// What the link saw, as a transcript record (`echoes`: the slot's secrets so far).
 pub fn served_line(started: Instant, slot: u16, event: &LinkEvent, echoes: &Echoes) -> ServedLine {
     let event = match event {
-        LinkEvent::Connected(_) => ServedEvent::CardInserted,
+        LinkEvent::Connected(via) => ServedEvent::CardInserted {
+            via: Some(via.to_string()),
+        },
         LinkEvent::Disconnected(why) => ServedEvent::CardRemoved { why: why.clone() },
         LinkEvent::Exchange {
             request,
@@ -131,6 +133,9 @@ pub fn served_line(started: Instant, slot: u16, event: &LinkEvent, echoes: &Echo
             Request::PowerOn => ServedEvent::PowerOn,
             Request::PowerOff => ServedEvent::PowerOff,
             Request::Reset => ServedEvent::Reset,
+            Request::Control { .. } | Request::Attribute(_) => {
+                ServedEvent::reader_request(request, reply).expect("a reader request")
+            }
         },
     };
     ServedLine {
@@ -222,8 +227,17 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
         let reader = Reader::new(
             reader_profile.clone(),
             card,
-            FaultPlan::none(rand_chacha::ChaCha8Rng::seed_from_u64(seed)),
+            // The script's faults, on each slot's reader (its own exchanges counted).
+            FaultPlan::new(
+                opts.script.faults.clone(),
+                rand_chacha::ChaCha8Rng::seed_from_u64(seed),
+            ),
         );
+        let mut reader = reader;
+        if let Some(pad) = &opts.script.pin_pad {
+            let who = spec.subject().map_err(CardSetupError::from)?;
+            reader.set_operator(pad.operator(&who)?);
+        }
         let slot_no = opts.first_slot + i as u16;
         let slot = Slot::new(reader);
         let slot = Arc::new(Mutex::new(match &pcap {

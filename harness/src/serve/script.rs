@@ -1,5 +1,5 @@
-//! Serve scripts: when cards enter and leave the field, approvals, warm resets and the reader's
-//! faults, read from YAML and checked before serving starts.
+//! Serve scripts: when cards enter and leave the field, approvals, warm resets, the reader's
+//! faults and the person at its PIN pad, read from YAML and checked before serving starts.
 
 use crate::serve::error::ServeError;
 use std::time::Duration;
@@ -74,6 +74,66 @@ pub struct ServeScript {
     /// Faults applied by each slot's reader model.
     #[serde(default)]
     pub faults: Vec<kazasu_sim::Fault>,
+    /// What the person at the reader's PIN pad does (a reader profile with a `pin_pad`).
+    #[serde(default)]
+    pub pin_pad: Option<ServedPinPad>,
+}
+
+/// The person at a served reader's PIN pad.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServedPinPad {
+    /// `enter`, `cancel` or `away`.
+    #[serde(rename = "do")]
+    pub action: crate::scenario::PadAction,
+    /// The PIN typed: one of the served identity's by name (`auth_pin`, the default;
+    /// `card_info_pin`, `sign_pin`) or digits (a wrong PIN, say).
+    #[serde(default)]
+    pub pin: Option<String>,
+    /// The new PIN a change types, by name or digits.
+    #[serde(default)]
+    pub new_pin: Option<String>,
+    /// How long the typing or the key press takes (default 1s).
+    #[serde(default, with = "humantime_serde_opt")]
+    pub after: Option<Duration>,
+}
+
+impl ServedPinPad {
+    /// The operator for a card of `subject`: named PINs are that identity's.
+    pub fn operator(
+        &self,
+        subject: &kazasu_sim::Subject,
+    ) -> Result<kazasu_sim::reader::pcsc::Operator, ServeError> {
+        use kazasu_sim::reader::pcsc::Operator;
+        let after = kazasu_sim::SimDuration::from_nanos(
+            self.after
+                .unwrap_or(Duration::from_secs(1))
+                .as_nanos()
+                .min(u128::from(u64::MAX)) as u64,
+        );
+        let pins = &subject.identity.pins;
+        let pin = |name: &str| match name {
+            "auth_pin" => Ok(pins.auth.clone()),
+            "card_info_pin" => Ok(pins.card_info.clone()),
+            "sign_pin" => Ok(pins.sign.clone()),
+            digits if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(kazasu_sim::Secret::new(digits.to_string()))
+            }
+            other => Err(ServeError::Script(format!(
+                "the serve script's pin_pad types `{other}`: give auth_pin, card_info_pin, \
+                 sign_pin (the served identity's) or digits"
+            ))),
+        };
+        Ok(match self.action {
+            crate::scenario::PadAction::Away => Operator::Away,
+            crate::scenario::PadAction::Cancel => Operator::Cancels { after },
+            crate::scenario::PadAction::Enter => Operator::Enters {
+                pin: pin(self.pin.as_deref().unwrap_or("auth_pin"))?,
+                new_pin: self.new_pin.as_deref().map(pin).transpose()?,
+                after,
+            },
+        })
+    }
 }
 
 impl ServeScript {

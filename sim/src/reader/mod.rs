@@ -7,10 +7,13 @@
 //! their air time and the waiting times to the clock, and never sleeps.
 
 pub mod air;
+mod error;
 pub mod fault;
 pub mod log;
+pub mod pcsc;
 pub mod profile;
 
+pub use error::LinkError;
 pub use log::{Direction, Fate, FrameRecord, FrameWhat};
 
 use crate::card::Card;
@@ -26,30 +29,6 @@ use fault::{Action, FaultPlan, FrameFault};
 use profile::{CollisionHandling, ExtendedApdus, ReaderProfile};
 use serde::Serialize;
 use std::sync::Arc;
-
-/// Why a reader operation failed, as the host would see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkError {
-    /// No card is in the field.
-    #[error("no card in the field")]
-    NoCard,
-    /// The card left the field (or the field dropped) during the operation.
-    #[error("the card was removed during the exchange")]
-    CardRemoved,
-    /// The card stayed in the field but gave no valid answer after the reader's retries.
-    #[error("the card did not answer after the reader's retries")]
-    NoAnswer,
-    /// The card asked for more waiting-time extensions than the reader grants.
-    #[error("the card asked for more waiting-time extensions than the reader grants")]
-    TooManyWtx,
-    /// Two cards in the field and a reader that refuses them.
-    #[error("more than one card in the field")]
-    Collision,
-    /// The reader does not carry extended-length APDUs.
-    #[error("the reader does not support extended-length APDUs")]
-    ExtendedApduUnsupported,
-}
 
 /// A presence change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -79,6 +58,22 @@ pub struct Transmitted {
     pub duration: SimDuration,
 }
 
+/// The reader as its PIN pad sees it: time passing, and a command sent whose PIN is masked in
+/// the air kept.
+impl pcsc::PadHost for Reader {
+    fn wait(&mut self, d: SimDuration) {
+        Reader::wait(self, d)
+    }
+    fn send(&mut self, apdu: &[u8], secrets: &[Vec<u8>]) -> Result<Vec<u8>, LinkError> {
+        let kept_from = self.air.as_ref().map_or(0, Vec::len);
+        let result = self.transmit(apdu);
+        if let Some(air) = self.air.as_mut() {
+            pcsc::mask_in_air(&mut air[kept_from..], secrets);
+        }
+        result.map(|t| t.response)
+    }
+}
+
 /// A virtual PC/SC contactless reader with one card that can be tapped and removed.
 pub struct Reader {
     profile: Arc<ReaderProfile>,
@@ -97,6 +92,8 @@ pub struct Reader {
     events: Vec<Event>,
     /// The air with its bytes, when kept ([`Reader::keep_air`]).
     air: Option<Vec<air::AirRecord>>,
+    /// The person at the PIN pad ([`pcsc`]).
+    operator: pcsc::Operator,
 }
 
 impl Reader {
@@ -120,6 +117,7 @@ impl Reader {
             frames: Vec::new(),
             events: Vec::new(),
             air: None,
+            operator: pcsc::Operator::Away,
         }
     }
 
@@ -517,6 +515,31 @@ impl Reader {
         let result = self.run_exchange(first).map(drop);
         self.pcd = None;
         result
+    }
+
+    /// What the person at the PIN pad will do from now on.
+    pub fn set_operator(&mut self, operator: pcsc::Operator) {
+        self.operator = operator;
+    }
+
+    /// An attribute as `SCardGetAttrib` gives it ([`pcsc::attribute`]).
+    pub fn attribute(&self, tag: u32) -> Option<Vec<u8>> {
+        let fsci = self
+            .is_present()
+            .then(|| self.card.profile().contactless.fsci.value);
+        pcsc::attribute(&self.profile, fsci, tag)
+    }
+
+    /// Answers an `SCardControl` request ([`pcsc::control`]): a PIN pad's command goes to the
+    /// card through this reader, its PIN masked in the air kept.
+    pub fn control(
+        &mut self,
+        control_code: u32,
+        data: &[u8],
+    ) -> Result<Vec<u8>, pcsc::ControlError> {
+        let profile = self.profile.clone();
+        let operator = self.operator.clone();
+        pcsc::control(&profile, &operator, control_code, data, self)
     }
 
     /// Sends a command APDU to the card and returns its response.

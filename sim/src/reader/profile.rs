@@ -1,6 +1,6 @@
 //! Reader profiles: what distinguishes one PC/SC contactless reader from another — bit rates,
 //! frame size, extended-APDU support, the host-side (USB/CCID) cost of an exchange, its retry
-//! policy — as data under `sim/data/profiles/readers/`, each value with its sureness.
+//! policy, what it says of itself through PC/SC and its PIN pad — as data under `sim/data/profiles/readers/`, each value with its sureness.
 
 use crate::platform::bit_rate::BitRate;
 use crate::platform::profile::{Millis, ProfileError, Sourced};
@@ -100,6 +100,86 @@ pub struct ReaderProfile {
         "x-if-absent" = "a synthetic reader: `1209:0001` (pid.codes' test id), 522-byte messages, IFSD 254"
     ))]
     pub usb: Option<Sourced<UsbCcid>>,
+    /// What the reader says of itself through PC/SC (`SCardGetAttrib`: vendor, model,
+    /// version, serial number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend(
+        "x-if-absent" = "vendor `kazasu`, the profile's name as the model, version 1.0.0, no serial number"
+    ))]
+    pub attributes: Option<Sourced<Attributes>>,
+    /// A PIN pad (PC/SC part 10: VERIFY PIN DIRECT, and MODIFY PIN DIRECT when it changes PINs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-if-absent" = "no PIN pad: the reader offers no PIN feature"))]
+    pub pin_pad: Option<Sourced<PinPad>>,
+    /// Vendor escape commands the reader answers (`SCardControl` with `SCARD_CTL_CODE(1)`,
+    /// PC/SC part 10's FEATURE_CCID_ESC_COMMAND), each command with its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-if-absent" = "no escape commands: the feature is not offered"))]
+    pub escapes: Option<Sourced<Vec<Escape>>>,
+}
+
+/// The reader's own description, as `SCardGetAttrib` gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attributes {
+    /// SCARD_ATTR_VENDOR_NAME.
+    #[schemars(example = &"SONY")]
+    pub vendor: String,
+    /// SCARD_ATTR_VENDOR_IFD_TYPE: the model.
+    #[schemars(example = &"RC-S300/P")]
+    pub model: String,
+    /// SCARD_ATTR_VENDOR_IFD_VERSION as major.minor.build (a DWORD 0xMMmmbbbb).
+    #[schemars(example = &"1.0.0")]
+    pub version: String,
+    /// SCARD_ATTR_VENDOR_IFD_SERIAL_NO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+}
+
+impl Attributes {
+    /// The version as PC/SC's DWORD `0xMMmmbbbb`, or `None` when it is not `major.minor.build`
+    /// within 255.255.65535.
+    pub fn version_dword(&self) -> Option<u32> {
+        let mut parts = self.version.split('.');
+        let major: u8 = parts.next()?.trim().parse().ok()?;
+        let minor: u8 = parts.next()?.trim().parse().ok()?;
+        let build: u16 = parts.next().map_or(Some(0), |b| b.trim().parse().ok())?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(u32::from(major) << 24 | u32::from(minor) << 16 | u32::from(build))
+    }
+}
+
+/// A PIN pad: the digits it takes and how long it waits for them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinPad {
+    /// The fewest digits it accepts (GET_TLV_PROPERTIES bMinPINSize).
+    #[schemars(example = 4)]
+    pub min_digits: u8,
+    /// The most digits it accepts (bMaxPINSize).
+    #[schemars(example = 8)]
+    pub max_digits: u8,
+    /// How long it waits for the PIN when the command leaves the time-out to the reader
+    /// (bTimerOut 0).
+    #[schemars(with = "String", example = &"30s")]
+    pub timeout: Millis,
+    /// Whether it changes PINs too (MODIFY PIN DIRECT).
+    #[serde(default)]
+    pub modify: bool,
+}
+
+/// A vendor escape command and the reader's answer to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Escape {
+    /// The command, hex.
+    #[schemars(with = "String", example = &"FF 00 48 00 00")]
+    pub command: crate::platform::profile::HexBytes,
+    /// The answer, hex.
+    #[schemars(with = "String", example = &"90 00")]
+    pub answer: crate::platform::profile::HexBytes,
 }
 
 /// A USB CCID reader's identity and sizes, as its descriptors give them.
@@ -147,7 +227,13 @@ macro_rules! builtin_reader_profiles {
     };
 }
 
-builtin_reader_profiles!("basic-106k", "typical-424k", "fast-848k", "scm-dual-424k");
+builtin_reader_profiles!(
+    "basic-106k",
+    "typical-424k",
+    "fast-848k",
+    "scm-dual-424k",
+    "pinpad-424k"
+);
 
 impl ReaderProfile {
     /// Parses a reader profile; `origin` names the source in errors.
@@ -205,6 +291,31 @@ impl ReaderProfile {
                 return Err(invalid(
                     format!("usb.max_message is {}", usb.value.max_message),
                     "a CCID message is 64 to 65,554 bytes long (dwMaxCCIDMessageLength)",
+                ));
+            }
+        }
+        if let Some(a) = &self.attributes
+            && a.value.version_dword().is_none()
+        {
+            return Err(invalid(
+                format!("attributes.version is {:?}", a.value.version),
+                "write the reader's version as major.minor.build, e.g. 1.2.0 (at most 255.255.65535)",
+            ));
+        }
+        if let Some(p) = &self.pin_pad {
+            let p = &p.value;
+            if p.min_digits == 0 || p.min_digits > p.max_digits || p.max_digits > 16 {
+                return Err(invalid(
+                    format!("pin_pad takes {} to {} digits", p.min_digits, p.max_digits),
+                    "a PIN pad takes 1 to 16 digits, min_digits at most max_digits",
+                ));
+            }
+            if p.timeout.0 > crate::SimDuration::from_millis(255_000)
+                || p.timeout.0 == crate::SimDuration::ZERO
+            {
+                return Err(invalid(
+                    format!("pin_pad.timeout is {}", p.timeout.0),
+                    "a PIN pad waits 1 to 255 seconds (bTimerOut is a byte of seconds)",
                 ));
             }
         }

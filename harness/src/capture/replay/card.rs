@@ -352,6 +352,15 @@ impl kazasu_sim::vpcd::SlotCard for RecordedCard {
                 pace: SimDuration::ZERO,
             },
             Request::PowerOff | Request::PowerOn | Request::Reset => Reply::Nothing,
+            // A recording holds the card's answers, not the reader's.
+            Request::Control { .. } | Request::Attribute(_) => Reply::Send {
+                frame: kazasu_sim::vpcd::encode_reader_answer(
+                    kazasu_sim::vpcd::ReaderAnswer::Unsupported,
+                    &[],
+                )
+                .expect("one byte fits"),
+                pace: SimDuration::ZERO,
+            },
             Request::Apdu(apdu) => match self.answer(apdu) {
                 Answer::Respond { response, took } => match encode(&response) {
                     Ok(frame) => Reply::Send { frame, pace: took },

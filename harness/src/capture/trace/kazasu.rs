@@ -14,7 +14,7 @@ pub(super) fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
         let reader = kazasu_sim::vpcd::reader_name(l.slot);
         let at = (l.t_ms.is_finite() && l.t_ms >= 0.0).then_some((l.t_ms * 1000.0) as u64);
         match l.event {
-            ServedEvent::CardInserted => {
+            ServedEvent::CardInserted { .. } => {
                 raw.push(Some(&reader), n, at, What::Inserted { atr: None })
             }
             ServedEvent::CardRemoved { .. } => raw.push(Some(&reader), n, at, What::Removed),
@@ -69,8 +69,13 @@ pub(super) fn parse_kazasu_raw(text: &str) -> Result<RawTrace, ParseError> {
                     },
                 );
             }
-            // Power on/off and reset carry no APDU.
-            ServedEvent::PowerOn | ServedEvent::PowerOff | ServedEvent::Reset => {}
+            // Power on/off and reset carry no APDU; the reader's own requests (a PIN pad's
+            // command among them) are not the card's exchanges.
+            ServedEvent::PowerOn
+            | ServedEvent::PowerOff
+            | ServedEvent::Reset
+            | ServedEvent::Control { .. }
+            | ServedEvent::Attribute { .. } => {}
         }
     }
     Ok(raw)

@@ -42,6 +42,7 @@ bundled_suite!(
     "conformance/readertest.yaml",
     "conformance/commissioning.yaml",
     "conformance/fidelity.yaml",
+    "conformance/reader-features.yaml",
 );
 
 bundled_suite!(
