@@ -4,7 +4,8 @@
 # (`kazasu stack up --driver kazasu`), each started by ci/pcscd.sh, and on vpcd the real-stack
 # test that only vpcd can pass (`serve --vpcd HOST:PORT`). On kazasu's driver, pyscard checks
 # taps (tap-check.py), the reader's attributes, part 10 features and PIN pad (part10-check.py)
-# and a kill -9 of kazasu mid-command (kill-check.py); a panic-test build, a caught panic. Every
+# a kill -9 of kazasu mid-command (kill-check.py) and the reader's own failures
+# (reader-fault-check.py); a panic-test build, a caught panic. Every
 # case must pass on both, and on kazasu's driver the suite must take at most 1.5 s wall and at
 # most 0.2× what it took on vpcd (a ratio to a baseline of the same run holds on a loaded
 # machine).
@@ -44,6 +45,8 @@ ci/install-deps.sh python3-pyscard
 /usr/bin/python3 ci/part10-check.py "$bin" 14 "Virtual PCD 7 00 00"
 # kazasu itself killed (SIGKILL) in the middle of a command: that command fails at once.
 /usr/bin/python3 ci/kill-check.py "$bin" 13 "Virtual PCD 6 00 01"
+# The reader's own failures: unplugged mid-command, a card silent through the retries.
+/usr/bin/python3 ci/reader-fault-check.py "$bin" 12 "Virtual PCD 6 00 00"
 # A panic inside the driver is caught: its panic-test build on a stack of its own.
 cargo build -q -p kazasu-ifd --features panic-test --target-dir target/panic-test --locked
 ci/pcscd.sh stop >/dev/null

@@ -113,8 +113,17 @@ fn ask_reader(
             (crate::link::ReaderAnswer::Failed, _) => Err(IFD_COMMUNICATION_ERROR),
         },
         Sent::NoCard => Err(IFD_ICC_NOT_PRESENT),
-        Sent::Lost => Err(IFD_COMMUNICATION_ERROR),
+        Sent::Lost | Sent::Fault(_) => Err(IFD_COMMUNICATION_ERROR),
         Sent::TimedOut => Err(IFD_RESPONSE_TIMEOUT),
+    }
+}
+
+/// What pcscd is told of a fault of kazasu's reader model.
+fn fault_code(code: u8) -> ResponseCode {
+    match code {
+        crate::link::FAULT_RESPONSE_TIMEOUT => IFD_RESPONSE_TIMEOUT,
+        crate::link::FAULT_UNPLUGGED => IFD_NO_SUCH_DEVICE,
+        _ => IFD_COMMUNICATION_ERROR,
     }
 }
 
@@ -305,7 +314,8 @@ pub unsafe extern "C" fn IFDHPowerICC(
             }
             return IFD_SUCCESS;
         }
-        let Some(atr) = link.slot.atr() else {
+        // No card, or a mute one (its ATR empty): the power-up fails.
+        let Some(atr) = link.slot.atr().filter(|a| !a.is_empty()) else {
             return IFD_ERROR_POWER_ACTION;
         };
         // A card that already left (its departure queued behind this arrival) still powered
@@ -338,6 +348,14 @@ pub unsafe extern "C" fn IFDHTransmitToICC(
     }
     // SAFETY: pcscd's command of TxLength bytes.
     let apdu = unsafe { std::slice::from_raw_parts(TxBuffer, TxLength as usize) }.to_vec();
+    // Nothing received until an answer is given: pcscd logs `*RxLength` bytes of the buffer as
+    // the answer even when the transmit fails.
+    let capacity = if RxLength.is_null() {
+        return IFD_COMMUNICATION_ERROR;
+    } else {
+        // SAFETY: pcscd's length.
+        unsafe { std::mem::replace(&mut *RxLength, 0) }
+    };
     guarded(|| {
         #[cfg(feature = "panic-test")]
         if apdu == [0xFF, 0xEE, 0x00, 0x00, 0x00] {
@@ -349,12 +367,20 @@ pub unsafe extern "C" fn IFDHTransmitToICC(
                     // SAFETY: pcscd's header.
                     unsafe { (*RecvPci).protocol = SCARD_PROTOCOL_T1 };
                 }
-                // SAFETY: pcscd's buffer and length.
-                unsafe { give(RxLength, RxBuffer, &answer) }
+                // SAFETY: pcscd's buffer and length (its capacity restored for `give`).
+                unsafe {
+                    *RxLength = capacity;
+                    let given = give(RxLength, RxBuffer, &answer);
+                    if given != IFD_SUCCESS {
+                        *RxLength = 0;
+                    }
+                    given
+                }
             }
             Sent::NoCard => IFD_ICC_NOT_PRESENT,
             Sent::Lost => IFD_COMMUNICATION_ERROR,
             Sent::TimedOut => IFD_RESPONSE_TIMEOUT,
+            Sent::Fault(code) => fault_code(code),
         }
     })
 }

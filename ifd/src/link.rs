@@ -16,6 +16,27 @@ use std::time::{Duration, Instant};
 
 /// vpcd's request for the ATR.
 const GET_ATR: u8 = 0x04;
+/// kazasu's first frame on a connection, before the ATR (which never starts with `k`): kazasu
+/// speaks its additions, and each of its answers then starts with [`ANSWER`] (the answer
+/// follows) or [`FAULT`] (a fault code follows: [`FAULT_RESPONSE_TIMEOUT`],
+/// [`FAULT_UNPLUGGED`], [`FAULT_MUTE`]). A holder that does not say so (vsmartcard's vicc, a test's stand-in)
+/// answers plainly.
+pub const KAZASU_HELLO: &[u8] = b"kazasu/1";
+/// An answer follows.
+pub const ANSWER: u8 = 0x00;
+/// A part of an answer follows, the rest in the next frames (an answer too long for one frame
+/// with its mark).
+pub const ANSWER_PART: u8 = 0x02;
+/// A fault code follows.
+pub const FAULT: u8 = 0x01;
+/// The card gave no answer after the reader's retries: `IFD_RESPONSE_TIMEOUT`.
+pub const FAULT_RESPONSE_TIMEOUT: u8 = 1;
+/// The reader went away: `IFD_NO_SUCH_DEVICE`.
+pub const FAULT_UNPLUGGED: u8 = 2;
+/// The answer to the ATR request of a card that never answered its activation: shown present,
+/// its power-up fails (`IFD_ERROR_POWER_ACTION`).
+pub const FAULT_MUTE: u8 = 3;
+
 /// kazasu's addition: the next frame is an `SCardControl` request (code, 4 bytes big-endian,
 /// and data); its answer is a [`ReaderAnswer`] byte and the data.
 pub const CONTROL: u8 = 0x10;
@@ -131,17 +152,41 @@ impl Link {
         let mut frames = Frames::new(stream);
         // The ATR request comes first on every connection: pcscd's requests (a power-up for a
         // card that came and went just before) reach the card only once it is attached.
-        let atr = match write_frame(&mut writer, &[GET_ATR]) {
+        let first = match write_frame(&mut writer, &[GET_ATR]) {
             Ok(()) => frames.next(Instant::now() + ATR_WITHIN, &self.closing),
             Err(_) => Got::Closed,
         };
-        if let Got::Frame(atr) = atr
-            && !atr.is_empty()
-        {
+        // The card's ATR; empty for a card kazasu says is mute (shown present, never powered).
+        let (kazasu, atr) = match first {
+            Got::Frame(hello) if hello == KAZASU_HELLO => {
+                match frames.next(Instant::now() + ATR_WITHIN, &self.closing) {
+                    Got::Frame(reply) => match reply.split_first() {
+                        Some((&ANSWER, atr)) if !atr.is_empty() => (true, Some(atr.to_vec())),
+                        Some((&FAULT, [FAULT_MUTE, ..])) => (true, Some(Vec::new())),
+                        _ => (true, None),
+                    },
+                    _ => (true, None),
+                }
+            }
+            Got::Frame(atr) if !atr.is_empty() => (false, Some(atr)),
+            _ => (false, None),
+        };
+        if let Some(atr) = atr {
             *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
             self.slot.arrive(atr);
+            let mut parts = Vec::new();
             loop {
                 match frames.next(Instant::now() + POLL, &self.closing) {
+                    Got::Frame(reply) if kazasu => match reply.split_first() {
+                        Some((&ANSWER_PART, part)) => parts.extend_from_slice(part),
+                        Some((&ANSWER, last)) => {
+                            parts.extend_from_slice(last);
+                            self.slot.answered(std::mem::take(&mut parts));
+                        }
+                        Some((&FAULT, [code, ..])) => self.slot.faulted(*code),
+                        // Neither: kazasu broke its own protocol; the card is gone.
+                        _ => break,
+                    },
                     Got::Frame(answer) => self.slot.answered(answer),
                     Got::TimedOut => {}
                     Got::Closed => break,

@@ -27,6 +27,8 @@ pub enum Sent {
     Lost,
     /// No answer in time.
     TimedOut,
+    /// kazasu's reader model failed the request itself (a [`crate::link`] fault code).
+    Fault(u8),
 }
 
 #[derive(Debug, Default)]
@@ -44,8 +46,8 @@ struct State {
     /// A command is waiting for its answer (numbered, so a late answer to an earlier one that
     /// timed out is not taken for this one's).
     waiting: Option<u64>,
-    /// The answer that came for it.
-    answer: Option<(u64, Vec<u8>)>,
+    /// The answer that came for it, or the reader's fault.
+    answer: Option<(u64, Result<Vec<u8>, u8>)>,
     /// Commands sent so far.
     sent: u64,
 }
@@ -171,7 +173,10 @@ impl Slot {
                 && n == number
             {
                 s.waiting = None;
-                return Sent::Answer(answer);
+                return match answer {
+                    Ok(a) => Sent::Answer(a),
+                    Err(code) => Sent::Fault(code),
+                };
             }
             if !s.attached {
                 s.waiting = None;
@@ -193,6 +198,15 @@ impl Slot {
     /// An answer from kazasu: for the command waiting, if any (otherwise dropped: it answers a
     /// command that already timed out).
     pub fn answered(&self, answer: Vec<u8>) {
+        self.reply(Ok(answer));
+    }
+
+    /// A reader fault from kazasu for the command waiting, if any.
+    pub fn faulted(&self, code: u8) {
+        self.reply(Err(code));
+    }
+
+    fn reply(&self, answer: Result<Vec<u8>, u8>) {
         let mut s = self.state();
         if let Some(n) = s.waiting {
             s.answer = Some((n, answer));

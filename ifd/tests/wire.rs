@@ -37,3 +37,50 @@ fn the_links_answers_split_into_the_drivers_verdicts() {
     let failed = frame(vpcd::ReaderAnswer::Failed, &[]);
     assert_eq!(ReaderAnswer::split(&failed).0, ReaderAnswer::Failed);
 }
+
+#[test]
+fn kazasus_answers_and_faults_read_as_the_driver_expects() {
+    use kazasu_ifd::link::{ANSWER, FAULT, FAULT_RESPONSE_TIMEOUT, FAULT_UNPLUGGED, KAZASU_HELLO};
+    assert_eq!(KAZASU_HELLO, vpcd::KAZASU_HELLO);
+    assert_eq!(&vpcd::kazasu_hello()[2..], KAZASU_HELLO);
+    let plain = vpcd::encode(&[0x90, 0x00]).expect("fits");
+    assert_eq!(
+        vpcd::kazasu_answer(&plain).expect("fits")[2..],
+        [ANSWER, 0x90, 0x00]
+    );
+    assert_eq!(
+        vpcd::kazasu_fault(vpcd::ReaderFault::ResponseTimeout)[2..],
+        [FAULT, FAULT_RESPONSE_TIMEOUT]
+    );
+    assert_eq!(
+        vpcd::kazasu_fault(vpcd::ReaderFault::Unplugged)[2..],
+        [FAULT, FAULT_UNPLUGGED]
+    );
+    assert_eq!(
+        vpcd::kazasu_fault(vpcd::ReaderFault::Mute)[2..],
+        [FAULT, kazasu_ifd::link::FAULT_MUTE]
+    );
+    // An ATR starts with 3B or 3F: never taken for the greeting.
+    assert!(![0x3B, 0x3F].contains(&KAZASU_HELLO[0]));
+}
+
+#[test]
+fn an_answer_too_long_for_one_marked_frame_comes_in_two() {
+    use kazasu_ifd::link::{ANSWER, ANSWER_PART};
+    let answer: Vec<u8> = (0..65_535u32).map(|i| i as u8).collect();
+    let wire = vpcd::kazasu_answer(&vpcd::encode(&answer).expect("fits")).expect("fits");
+    assert_eq!(ANSWER_PART, vpcd::ANSWER_PART);
+    // The driver's reading: parts behind ANSWER_PART, the last behind ANSWER.
+    let mut frames = Vec::new();
+    let mut rest = &wire[..];
+    while rest.len() >= 2 {
+        let n = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        frames.push(rest[2..2 + n].to_vec());
+        rest = &rest[2 + n..];
+    }
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[0][0], ANSWER_PART);
+    assert_eq!(frames[1][0], ANSWER);
+    let joined: Vec<u8> = frames.iter().flat_map(|f| f[1..].to_vec()).collect();
+    assert_eq!(joined, answer);
+}

@@ -31,6 +31,66 @@ pub fn reader_name(slot: u16) -> String {
     }
 }
 
+/// kazasu's link says it speaks kazasu's additions: its first frame on a connection to kazasu's
+/// driver, before the ATR (which never starts with `k`). After it, every answer frame starts
+/// with a byte: [`ANSWER`] and the answer, or [`FAULT`] and a [`ReaderFault`].
+pub const KAZASU_HELLO: &[u8] = b"kazasu/1";
+/// The answer follows.
+pub const ANSWER: u8 = 0x00;
+/// The reader failed the request: its [`ReaderFault`] follows.
+pub const FAULT: u8 = 0x01;
+
+/// A failure of the reader itself, which kazasu's driver reports to pcscd as such (vpcd has no
+/// way to: there the card leaves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ReaderFault {
+    /// The card gave no answer after the reader's retries (`IFD_RESPONSE_TIMEOUT`; pcscd:
+    /// `SCARD_E_NOT_TRANSACTED`); the card stays in the field.
+    ResponseTimeout = 1,
+    /// The reader went away (`IFD_NO_SUCH_DEVICE`; pcscd: `SCARD_E_READER_UNAVAILABLE`); the
+    /// card with it.
+    Unplugged = 2,
+    /// The answer to the ATR request of a card that never answered its activation: the driver
+    /// shows it present and fails its power-up (`IFD_ERROR_POWER_ACTION`; pcscd:
+    /// `SCARD_W_UNPOWERED_CARD`).
+    Mute = 3,
+}
+
+/// The frame of [`KAZASU_HELLO`].
+pub fn kazasu_hello() -> Vec<u8> {
+    encode(KAZASU_HELLO).expect("eight bytes fit")
+}
+
+/// The answer continues in the next frame (an answer of 65,535 bytes does not fit one frame
+/// with its mark).
+pub const ANSWER_PART: u8 = 0x02;
+
+/// An answer in kazasu's form: the payload of a vpcd `frame` behind [`ANSWER`], its first
+/// part behind [`ANSWER_PART`] when it is too long for one frame with the mark.
+pub fn kazasu_answer(frame: &[u8]) -> Result<Vec<u8>, VpcdError> {
+    let payload = frame.get(2..).unwrap_or_default();
+    let mut parts = payload.chunks(MAX_PAYLOAD - 1).peekable();
+    if parts.peek().is_none() {
+        return encode(&[ANSWER]);
+    }
+    let mut out = Vec::with_capacity(payload.len() + 6);
+    while let Some(part) = parts.next() {
+        let mark = if parts.peek().is_some() {
+            ANSWER_PART
+        } else {
+            ANSWER
+        };
+        out.extend(encode(&[&[mark][..], part].concat())?);
+    }
+    Ok(out)
+}
+
+/// A fault frame in kazasu's form.
+pub fn kazasu_fault(fault: ReaderFault) -> Vec<u8> {
+    encode(&[FAULT, fault as u8]).expect("two bytes fit")
+}
+
 /// kazasu's driver: the next frame is an `SCardControl` request.
 pub const CONTROL: u8 = 0x10;
 /// kazasu's driver: the next frame is an `SCardGetAttrib` tag.
@@ -206,6 +266,9 @@ pub enum Reply {
     Nothing,
     /// The card leaves: close the connection (pcscd sees a removal).
     Close,
+    /// The reader itself failed: kazasu's driver reports it to pcscd (then, for an unplugged
+    /// reader, the connection closes); on vpcd the card leaves, as with [`Reply::Close`].
+    ReaderFault(ReaderFault),
 }
 
 /// What sits behind a vpcd slot: something that answers vpcd's requests. The virtual reader and
@@ -223,6 +286,9 @@ pub trait SlotCard {
     fn leave_after_reply(&mut self) -> bool {
         false
     }
+    /// A [`ReaderFault::ResponseTimeout`] reached pcscd as such (through kazasu's driver): the
+    /// card stays in the field rather than being kept away as after a loss.
+    fn stays_after_timeout(&mut self) {}
 }
 
 impl SlotCard for Slot {
@@ -237,6 +303,9 @@ impl SlotCard for Slot {
     }
     fn stays_away(&self) -> bool {
         self.lost
+    }
+    fn stays_after_timeout(&mut self) {
+        self.lost = false;
     }
 }
 
@@ -267,7 +336,11 @@ impl Slot {
         if self.reader.is_present() {
             Ok(())
         } else {
-            self.reader.tap()
+            match self.reader.tap() {
+                // In the field, mute: pcscd is shown a card it cannot power up.
+                Err(crate::reader::LinkError::Unresponsive) => Ok(()),
+                other => other,
+            }
         }
     }
 
@@ -279,6 +352,7 @@ impl Slot {
     /// Answers one request.
     pub fn handle(&mut self, request: &Request) -> Reply {
         match request {
+            Request::GetAtr if self.reader.is_mute() => Reply::ReaderFault(ReaderFault::Mute),
             Request::GetAtr => {
                 let atr = self.reader.reported_atr();
                 Reply::Send {
@@ -347,12 +421,21 @@ impl Slot {
                         }
                     }
                 }
-                // The model lost the card (removal, no answer after the retries): to the real
-                // stack that is a card leaving mid-APDU.
+                // The model lost the card (removal, no answer after the retries, the reader
+                // gone): through vpcd a card leaving mid-APDU; kazasu's driver tells pcscd a
+                // reader's time-out or its going away as such.
                 Err(e) => {
                     self.last_exchange = Some(Err(e));
                     self.lost = true;
-                    Reply::Close
+                    match e {
+                        crate::reader::LinkError::NoAnswer => {
+                            Reply::ReaderFault(ReaderFault::ResponseTimeout)
+                        }
+                        crate::reader::LinkError::ReaderUnplugged => {
+                            Reply::ReaderFault(ReaderFault::Unplugged)
+                        }
+                        _ => Reply::Close,
+                    }
                 }
             },
         }

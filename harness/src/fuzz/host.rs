@@ -405,7 +405,9 @@ impl<S: SlotCard> SlotBackend<S> {
                 Ok(reply)
             }
             Reply::Nothing => Ok(Vec::new()),
-            Reply::Close => {
+            // In-process there is no driver to tell of a reader's failure: the card leaves, as
+            // through vpcd.
+            Reply::Close | Reply::ReaderFault(_) => {
                 self.record(&LinkEvent::Exchange {
                     request,
                     reply: Vec::new(),

@@ -7,7 +7,9 @@
 //! wait has a time-out, and the link reconnects with back-off when vpcd is not there yet or
 //! restarts.
 
-use kazasu_sim::vpcd::{Decoder, Reply, Request, SlotCard};
+use kazasu_sim::vpcd::{
+    Decoder, ReaderFault, Reply, Request, SlotCard, kazasu_answer, kazasu_fault, kazasu_hello,
+};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -286,6 +288,11 @@ pub fn run<S: SlotCard + ?Sized>(
         if stream.tune(&cfg).is_err() {
             continue;
         }
+        // To kazasu's driver, kazasu says so first: its answers then carry a reader's faults.
+        let kazasu = matches!(stream, Stream::Unix(_));
+        if kazasu && stream.write_all(&kazasu_hello()).is_err() {
+            continue;
+        }
         if slot.lock().expect("slot lock").connected().is_err() {
             std::thread::sleep(cfg.poll);
             continue;
@@ -301,7 +308,7 @@ pub fn run<S: SlotCard + ?Sized>(
         }
         let opened = Instant::now();
         let apdus_before = control.apdus.load(Ordering::SeqCst);
-        let why = serve_connection(&stream, &slot, &cfg, &control, on_event);
+        let why = serve_connection(&stream, kazasu, &slot, &cfg, &control, on_event);
         stream.shutdown();
         if !control.present.load(Ordering::SeqCst) {
             slot.lock().expect("slot lock").disconnected();
@@ -378,6 +385,7 @@ impl EarlyCloses {
 
 fn serve_connection<S: SlotCard + ?Sized>(
     stream: &Stream,
+    kazasu: bool,
     slot: &Mutex<S>,
     cfg: &LinkConfig,
     control: &LinkControl,
@@ -428,7 +436,39 @@ fn serve_connection<S: SlotCard + ?Sized>(
                     });
                     return "the card left the field during the exchange".into();
                 }
+                Reply::ReaderFault(fault) => {
+                    if kazasu && let Err(e) = stream.write_all(&kazasu_fault(fault)) {
+                        return format!("write failed: {e}");
+                    }
+                    on_event(LinkEvent::Exchange {
+                        request,
+                        reply: Vec::new(),
+                        sim_ns: 0,
+                    });
+                    match fault {
+                        _ if !kazasu => {
+                            return "the card left the field during the exchange".into();
+                        }
+                        ReaderFault::Unplugged => {
+                            return "the reader was unplugged during the exchange".into();
+                        }
+                        ReaderFault::ResponseTimeout => {
+                            slot.lock().expect("slot lock").stays_after_timeout();
+                        }
+                        // A mute card stays, shown to pcscd as one it cannot power up.
+                        ReaderFault::Mute => {}
+                    }
+                }
                 Reply::Send { frame, pace } => {
+                    // What goes on the wire: to kazasu's driver, marked as an answer.
+                    let wire = if kazasu {
+                        match kazasu_answer(&frame) {
+                            Ok(f) => f,
+                            Err(e) => return format!("protocol error: {e}"),
+                        }
+                    } else {
+                        frame.clone()
+                    };
                     if cfg.pace == Pace::Realtime {
                         // Wait out the modelled duration, in steps, so that a removal (or the
                         // host's watchdog) still ends a long exchange at once.
@@ -464,7 +504,7 @@ fn serve_connection<S: SlotCard + ?Sized>(
                     if matches!(request, Request::Apdu(_)) {
                         control.apdus.fetch_add(1, Ordering::SeqCst);
                     }
-                    if let Err(e) = stream.write_all(&frame) {
+                    if let Err(e) = stream.write_all(&wire) {
                         return format!("write failed: {e}");
                     }
                     on_event(LinkEvent::Exchange {

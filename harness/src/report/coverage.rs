@@ -5,6 +5,7 @@
 //! DESELECT, removal, timing. A case counts for a family only when its recorded frames, events
 //! and answers show it — never because of its name or tags.
 
+use crate::record::Event;
 use crate::run::{CaseResult, Status};
 use crate::scenario::suite::Case;
 use kazasu_sim::LinkError;
@@ -65,6 +66,13 @@ impl Seen<'_> {
             .entries
             .iter()
             .any(|e| e.link_error() == Some(&kind))
+    }
+    fn event(&self, f: impl Fn(&Event) -> bool) -> bool {
+        self.result
+            .transcript
+            .entries
+            .iter()
+            .any(|e| e.event.as_ref().is_some_and(&f))
     }
     fn exchanged(&self) -> bool {
         self.block(|k| matches!(k, BlockKind::I { .. }))
@@ -241,9 +249,35 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        group: "removal",
+        name: "the reader unplugged in the middle of an exchange",
+        exercised: |s| s.link_failed(LinkError::ReaderUnplugged),
+    },
+    Family {
         group: "timing",
         name: "a budget for the whole case (the patient's hold)",
         exercised: |s| s.case.is_some_and(|c| c.scenario.budget.is_some()),
+    },
+    Family {
+        group: "the reader",
+        name: "its PC/SC part 10 features (SCardControl)",
+        exercised: |s| s.event(|e| matches!(e, Event::Control { .. })),
+    },
+    Family {
+        group: "the reader",
+        name: "its attributes (SCardGetAttrib)",
+        exercised: |s| s.event(|e| matches!(e, Event::Attribute { .. })),
+    },
+    Family {
+        group: "the reader",
+        name: "a PIN entered on its PIN pad (VERIFY PIN DIRECT)",
+        exercised: |s| {
+            s.event(|e| {
+                matches!(e, Event::Control { code, answered: Ok(_), .. }
+                    if *code == kazasu_sim::reader::pcsc::code::feature(
+                        kazasu_sim::reader::pcsc::code::VERIFY_PIN_DIRECT))
+            })
+        },
     },
 ];
 

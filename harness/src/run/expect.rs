@@ -19,6 +19,11 @@ pub(super) fn kind_matches(kind: TransportErrorKind, e: LinkError) -> bool {
                 TransportErrorKind::ExtendedApduUnsupported,
                 LinkError::ExtendedApduUnsupported
             )
+            | (
+                TransportErrorKind::ReaderUnplugged,
+                LinkError::ReaderUnplugged
+            )
+            | (TransportErrorKind::Unresponsive, LinkError::Unresponsive)
     )
 }
 

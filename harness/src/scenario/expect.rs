@@ -188,6 +188,10 @@ pub enum TransportErrorKind {
     Collision,
     /// The reader does not carry extended APDUs.
     ExtendedApduUnsupported,
+    /// The reader itself went away during the exchange.
+    ReaderUnplugged,
+    /// The card is in the field but never answered its activation.
+    Unresponsive,
 }
 
 /// How a reader refuses a request (`SCardControl`, `SCardGetAttrib`).

@@ -22,6 +22,14 @@ pub enum LinkError {
     /// Two cards in the field and a reader that refuses them.
     #[error("more than one card in the field")]
     Collision,
+    /// The card is in the field but never answered its activation (through pcscd:
+    /// `SCARD_W_UNPOWERED_CARD`).
+    #[error("the card does not answer its activation: it is in the field, mute")]
+    Unresponsive,
+    /// The reader itself went away during the exchange (through pcscd:
+    /// `SCARD_E_READER_UNAVAILABLE`).
+    #[error("the reader was unplugged during the exchange")]
+    ReaderUnplugged,
     /// The reader does not carry extended-length APDUs.
     #[error("the reader does not support extended-length APDUs")]
     ExtendedApduUnsupported,

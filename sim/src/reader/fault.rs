@@ -7,6 +7,8 @@
 //!   - { when: { probability: 0.05 }, do: frame_lost }
 //!   - { when: { exchange: 7 }, do: { slow_card: 3.0 } }
 //!   - { when: { tap: 2 }, do: new_uid }
+//!   - { when: { exchange: 9 }, do: reader_unplugged }
+//!   - { when: { tap: 3 }, do: power_up_fails }
 //! ```
 
 use rand_chacha::ChaCha8Rng;
@@ -73,6 +75,12 @@ pub enum Action {
     Collision,
     /// The card presents a new random UID at this tap.
     NewUid,
+    /// At this tap the card is detected but never answers its activation: it stays in the
+    /// field, mute (through pcscd: `SCARD_W_UNPOWERED_CARD`), until it leaves.
+    PowerUpFails,
+    /// The reader itself goes away during the exchange (unplugged, its USB link reset): the
+    /// exchange fails, the card is out of the field; the reader is back for the next tap.
+    ReaderUnplugged,
 }
 
 impl Action {
@@ -85,7 +93,10 @@ impl Action {
     }
     /// Whether the action is applied at a tap.
     pub fn is_tap_level(self) -> bool {
-        matches!(self, Action::Collision | Action::NewUid)
+        matches!(
+            self,
+            Action::Collision | Action::NewUid | Action::PowerUpFails
+        )
     }
 }
 

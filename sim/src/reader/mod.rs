@@ -94,6 +94,8 @@ pub struct Reader {
     air: Option<Vec<air::AirRecord>>,
     /// The person at the PIN pad ([`pcsc`]).
     operator: pcsc::Operator,
+    /// The card in the field never answered its activation.
+    mute: bool,
 }
 
 impl Reader {
@@ -118,6 +120,7 @@ impl Reader {
             events: Vec::new(),
             air: None,
             operator: pcsc::Operator::Away,
+            mute: false,
         }
     }
 
@@ -236,7 +239,11 @@ impl Reader {
     }
     /// The ATR this reader reports for the card in the field (its profile's ATR form).
     pub fn atr(&self) -> Option<Vec<u8>> {
-        self.in_field.then(|| self.reported_atr())
+        (self.in_field && !self.mute).then(|| self.reported_atr())
+    }
+    /// Whether the card in the field never answered its activation.
+    pub fn is_mute(&self) -> bool {
+        self.mute
     }
     /// The ATR this reader reports for its card, in the field or not.
     pub fn reported_atr(&self) -> Vec<u8> {
@@ -318,12 +325,26 @@ impl Reader {
     /// runs anticollision and activation, and negotiates the bit rate.
     pub fn tap(&mut self) -> Result<(), LinkError> {
         if self.in_field {
-            return Ok(());
+            // A mute card stays mute until it leaves the field.
+            return if self.mute {
+                Err(LinkError::Unresponsive)
+            } else {
+                Ok(())
+            };
         }
         self.frames.clear();
         self.taps += 1;
         let actions = self.faults.at_tap(self.taps);
         self.now += self.profile.card_detect.value.0;
+        if actions.contains(&Action::PowerUpFails) {
+            // Detected, then silent: REQA goes unanswered, and the card stays in the field.
+            self.picc.field_on(&mut self.card);
+            self.field(true);
+            self.activation_step((FrameWhat::Reqa, air::reqa()), None);
+            self.in_field = true;
+            self.mute = true;
+            return Err(LinkError::Unresponsive);
+        }
         let result = self.activate(&actions, Power::Cold);
         match result {
             Ok(()) => {
@@ -465,6 +486,7 @@ impl Reader {
 
     /// The card leaves the field.
     pub fn remove(&mut self) {
+        self.mute = false;
         if self.in_field {
             self.picc.field_off(&mut self.card);
             self.field(false);
@@ -481,6 +503,9 @@ impl Reader {
     pub fn connect(&mut self) -> Result<Vec<u8>, LinkError> {
         if !self.in_field {
             return Err(LinkError::NoCard);
+        }
+        if self.mute {
+            return Err(LinkError::Unresponsive);
         }
         if self.pcd.is_none() || self.picc.phase() == Phase::Halted {
             self.frames.clear();
@@ -537,6 +562,8 @@ impl Reader {
         control_code: u32,
         data: &[u8],
     ) -> Result<Vec<u8>, pcsc::ControlError> {
+        // The frames of this request only: those of a PIN pad's command, or none.
+        self.frames.clear();
         let profile = self.profile.clone();
         let operator = self.operator.clone();
         pcsc::control(&profile, &operator, control_code, data, self)
@@ -582,6 +609,12 @@ impl Reader {
             match action {
                 Action::SlowCard(f) => self.picc.slow_factor = f,
                 Action::WtxStorm(n) => self.picc.wtx_storm = n,
+                Action::ReaderUnplugged => {
+                    // Gone with the command on its way: the field with it.
+                    self.now += overhead.mul_f64(0.5);
+                    self.remove();
+                    return Err(LinkError::ReaderUnplugged);
+                }
                 _ => {}
             }
         }
