@@ -907,6 +907,39 @@ mod tests {
     }
 
     #[test]
+    fn the_pad_changes_a_verified_pin_to_the_new_one_typed_twice() {
+        let (mut r, pin) = reader("pinpad-424k");
+        at_the_pin_ef(&mut r);
+        r.set_operator(Operator::Enters {
+            pin: Secret::new(pin),
+            new_pin: Some(Secret::new("5678".into())),
+            after: SimDuration::ZERO,
+        });
+        let verify = code::feature(code::VERIFY_PIN_DIRECT);
+        assert_eq!(
+            r.control(verify, &verify_structure(0)),
+            Ok(vec![0x90, 0x00])
+        );
+        // PIN_MODIFY_STRUCTURE: ASCII as typed, no current PIN asked (the card's CHANGE
+        // REFERENCE DATA with P1 01 takes the new one after a VERIFY), 4-8 digits.
+        let apdu = [0x00, 0x24, 0x01, 0x80, 0x00];
+        let mut modify = vec![
+            0x00, 0x00, 0x82, 0x00, 0x00, 0x00, 0x00, 0x08, 0x04, 0x01, 0x02, 0x02, 0x09, 0x04,
+            0x00, 0x01, 0x02, 0x00, 0x00, 0x00,
+        ];
+        modify.extend((apdu.len() as u32).to_le_bytes());
+        modify.extend(apdu);
+        let change = code::feature(code::MODIFY_PIN_DIRECT);
+        assert_eq!(r.control(change, &modify), Ok(vec![0x90, 0x00]));
+        let verify_new = [0x00, 0x20, 0x00, 0x80, 0x04, b'5', b'6', b'7', b'8'];
+        assert_eq!(
+            r.transmit(&verify_new).expect("answered").response,
+            [0x90, 0x00],
+            "the new PIN is the card's"
+        );
+    }
+
+    #[test]
     fn bcd_and_length_fields_are_placed_bit_for_bit() {
         // ISO 9564 format 2: `2L PP PP FF …`, BCD from byte 1 in a 7-byte block, the length in
         // 4 bits at bit 4.
