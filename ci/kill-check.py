@@ -9,43 +9,25 @@ Usage: kill-check.py path/to/kazasu SLOT "READER NAME"   (pcscd on kazasu's driv
 """
 import os
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
+import served
 from smartcard import scard as s
 
 KAZASU, SLOT, READER = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
-serve = None
-
-
 def fail(msg):
-    print(f"kill-check: {msg}", file=sys.stderr)
-    if serve is not None and serve.poll() is None:
-        serve.kill()
-    sys.exit(1)
+    served.fail("kill-check", msg)
 
 
-work = tempfile.mkdtemp()
-script = os.path.join(work, "slow.yaml")
-with open(script, "w") as f:
-    f.write("faults:\n  - { when: { exchange: 2 }, do: { slow_card: 4.0 } }\n")
-ready = os.path.join(work, "ready")
-log = open(os.path.join(work, "serve.log"), "w")
-serve = subprocess.Popen(
-    [KAZASU, "serve", "--card", "readertest", "--slot", SLOT, "--pace", "realtime",
-     "--script", script, "--ready-file", ready, "--duration", "60s"],
-    stdout=subprocess.DEVNULL, stderr=log)
-deadline = time.monotonic() + 20
-while not os.path.exists(ready):
-    if serve.poll() is not None or time.monotonic() > deadline:
-        fail("serve never became ready: " + open(os.path.join(work, "serve.log")).read())
-    time.sleep(0.02)
-
+card_holder = served.Served(
+    "kill-check", KAZASU, SLOT,
+    "faults:\n  - { when: { exchange: 2 }, do: { slow_card: 4.0 } }\n",
+    card="readertest", args=("--pace", "realtime"))
+serve = card_holder.proc
 rv, ctx = s.SCardEstablishContext(s.SCARD_SCOPE_USER)
 rv, card, _ = s.SCardConnect(ctx, READER, s.SCARD_SHARE_SHARED, s.SCARD_PROTOCOL_T1)
 if rv != s.SCARD_S_SUCCESS:

@@ -11,25 +11,17 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 import time
 
+import served
 from smartcard import scard as s
 
 KAZASU, SLOT, READER = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
-SERVED = []
-
-
 def fail(msg):
-    print(f"part10-check: {msg}", file=sys.stderr)
-    for p in SERVED:
-        if p.poll() is None:
-            p.kill()
-    sys.exit(1)
+    served.fail("part10-check", msg)
 
 
 def ctl(code):
@@ -45,31 +37,10 @@ def tlvs(data, value_order="little"):
     return out
 
 
-class Served:
-    """`kazasu serve` of one card on SLOT through the pinpad-424k reader profile."""
-
-    def __init__(self, pad):
-        self.dir = tempfile.mkdtemp()
-        script = os.path.join(self.dir, "script.yaml")
-        with open(script, "w") as f:
-            f.write(f"pin_pad: {pad}\n")
-        self.ready = os.path.join(self.dir, "ready")
-        self.transcript = os.path.join(self.dir, "transcript.jsonl")
-        self.proc = subprocess.Popen(
-            [KAZASU, "serve", "--reader", "pinpad-424k", "--card", "mynumber-card",
-             "--slot", SLOT, "--script", script, "--ready-file", self.ready,
-             "--transcript", self.transcript, "--duration", "60s"],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "serve.log"), "w"))
-        SERVED.append(self.proc)
-        deadline = time.monotonic() + 20
-        while not os.path.exists(self.ready):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                fail("serve never became ready: " + open(os.path.join(self.dir, "serve.log")).read())
-            time.sleep(0.02)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+def serve(pad):
+    """A card on SLOT through the pinpad-424k reader profile, its pad's operator `pad`."""
+    return served.Served("part10-check", KAZASU, SLOT, f"pin_pad: {pad}\n",
+                         args=("--reader", "pinpad-424k"))
 
 
 def connect():
@@ -114,7 +85,7 @@ def pin_ef(card):
             fail(f"{apdu.hex()} was refused")
 
 
-served = Served("{ do: enter, pin: auth_pin, after: 300ms }")
+pad = serve("{ do: enter, pin: auth_pin, after: 300ms }")
 try:
     ctx, card = connect()
     # The reader's attributes, as the profile has them.
@@ -164,18 +135,18 @@ try:
     s.SCardDisconnect(card, s.SCARD_LEAVE_CARD)
     s.SCardReleaseContext(ctx)
 finally:
-    served.stop()
-lines = [json.loads(l) for l in open(served.transcript)]
+    pad.stop()
+lines = [json.loads(l) for l in open(pad.transcript)]
 controls = [l for l in lines if l["event"] == "control"]
 attributes = [l for l in lines if l["event"] == "attribute"]
 if len(controls) < 4 or len(attributes) < 5:
     fail(f"the transcript has {len(controls)} control and {len(attributes)} attribute lines")
 # The PIN the pad typed (serve prints the test identity's PINs) is nowhere in the transcript.
-log = open(os.path.join(served.dir, "serve.log")).read()
+log = open(pad.log).read()
 pin = re.search(r"auth PIN (\d+)", log)
 if not pin:
     fail(f"serve did not name the identity's auth PIN: {log}")
-text = open(served.transcript).read().upper()
+text = open(pad.transcript).read().upper()
 spaced = " ".join(f"{b:02X}" for b in pin.group(1).encode())
 if spaced in text or pin.group(1).encode().hex().upper() in text:
     fail("the typed PIN is in the serve transcript")
@@ -184,7 +155,7 @@ if not verify_lines or verify_lines[0]["response"] != "90 00":
     fail(f"the transcript's VERIFY PIN DIRECT: {verify_lines}")
 
 # The same pad, its operator pressing Cancel.
-served = Served("{ do: cancel, after: 200ms }")
+pad = serve("{ do: cancel, after: 200ms }")
 try:
     ctx, card = connect()
     pin_ef(card)
@@ -197,7 +168,7 @@ try:
     s.SCardDisconnect(card, s.SCARD_LEAVE_CARD)
     s.SCardReleaseContext(ctx)
 finally:
-    served.stop()
+    pad.stop()
 print(f"part10-check: {READER} on pinpad-424k: attributes (vendor, model, version 2.1.7, "
       f"serial, MAXINPUT {maxinput}), {len(codes)} features, dwMaxAPDUDataSize 65536, "
       f"VERIFY PIN DIRECT 90 00 (the key then signs), Cancel 64 01 with 3 tries kept, "

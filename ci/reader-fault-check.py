@@ -12,47 +12,24 @@ from a serve-script fault of the reader model:
 
 Usage: reader-fault-check.py path/to/kazasu SLOT "READER NAME"   (pcscd on kazasu's driver)
 """
-import os
-import subprocess
 import sys
-import tempfile
 import time
 
+import served
 from smartcard import scard as s
 
 KAZASU, SLOT, READER = sys.argv[1], sys.argv[2], sys.argv[3]
 SELECT = list(bytes.fromhex("00A4040C0AD392F000260100000001"))
-SERVED = []
-
-
 def fail(msg):
-    print(f"reader-fault-check: {msg}", file=sys.stderr)
-    for p in SERVED:
-        if p.poll() is None:
-            p.kill()
-    sys.exit(1)
+    served.fail("reader-fault-check", msg)
 
 
 def serve(fault):
-    work = tempfile.mkdtemp()
-    script = os.path.join(work, "script.yaml")
-    with open(script, "w") as f:
-        f.write(f"faults:\n  - {fault}\n")
-    ready = os.path.join(work, "ready")
-    log = os.path.join(work, "serve.log")
-    proc = subprocess.Popen(
-        [KAZASU, "serve", "--card", "mynumber-card", "--slot", SLOT, "--script", script,
-         "--ready-file", ready, "--duration", "30s"],
-        stdout=subprocess.DEVNULL, stderr=open(log, "w"))
-    SERVED.append(proc)
-    deadline = time.monotonic() + 20
-    while not os.path.exists(ready):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            fail("serve never became ready: " + open(log).read())
-        time.sleep(0.02)
+    """A card on SLOT whose reader has `fault`, and a client connecting to it."""
+    card = served.Served("reader-fault-check", KAZASU, SLOT, f"faults:\n  - {fault}\n")
     rv, ctx = s.SCardEstablishContext(s.SCARD_SCOPE_USER)
-    rv, card, _ = s.SCardConnect(ctx, READER, s.SCARD_SHARE_SHARED, s.SCARD_PROTOCOL_T1)
-    return proc, ctx, card, rv
+    rv, handle, _ = s.SCardConnect(ctx, READER, s.SCARD_SHARE_SHARED, s.SCARD_PROTOCOL_T1)
+    return card, ctx, handle, rv
 
 
 def transmit(card, apdu):
@@ -63,11 +40,6 @@ def transmit(card, apdu):
 def state(ctx):
     rv, states = s.SCardGetStatusChange(ctx, 0, [(READER, s.SCARD_STATE_UNAWARE)])
     return states[0][1] if rv == s.SCARD_S_SUCCESS else 0
-
-
-def stop(proc):
-    proc.terminate()
-    proc.wait(10)
 
 
 # The reader unplugged during the second command.
@@ -87,7 +59,7 @@ while not state(ctx) & s.SCARD_STATE_EMPTY:
     if time.monotonic() > deadline:
         fail(f"the slot is not empty after the reader went: state {state(ctx):#x}")
     time.sleep(0.01)
-stop(proc)
+proc.stop()
 
 # Every frame of the second exchange lost: the reader gives up, the card stays.
 proc, ctx, card, rv = serve("{ when: { exchange: 2, probability: 1.0 }, do: frame_lost }")
@@ -103,14 +75,14 @@ if not state(ctx) & s.SCARD_STATE_PRESENT:
 rv, answer = transmit(card, SELECT)
 if (rv, answer) != (s.SCARD_S_SUCCESS, b"\x90\x00"):
     fail(f"the command after the time-out: {s.SCardGetErrorMessage(rv)} {answer.hex()}")
-stop(proc)
+proc.stop()
 # A card that never answers its activation: present, mute, and no connection to it.
 proc, ctx, card, rv = serve("{ when: { tap: 1 }, do: power_up_fails }")
 if rv != s.SCARD_W_UNPOWERED_CARD:
     fail(f"SCardConnect to a mute card: {s.SCardGetErrorMessage(rv)}, not SCARD_W_UNPOWERED_CARD")
 if not state(ctx) & s.SCARD_STATE_PRESENT or not state(ctx) & s.SCARD_STATE_MUTE:
     fail(f"a mute card's state {state(ctx):#x}, not present and mute")
-stop(proc)
+proc.stop()
 print(f"reader-fault-check: {READER}: the reader unplugged mid-command → {unplugged}, the slot "
       "empty; the card silent through the retries → Transaction failed, the card still present "
       "and the next command 90 00; a card that never answers its activation → present and mute, "
