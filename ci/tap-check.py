@@ -6,7 +6,8 @@ the card present (absent), whose medians must be at most 1 ms; then 1,000 taps b
 no wait at all, which must come out as exactly 2,000 events in pcscd's event counter (none lost,
 none merged) and an empty slot at the end; and a card whose holder is killed (SIGKILL) during a
 command: the command ends with an error within a second, the slot is empty, and pcscd still
-serves clients.
+serves clients; and an SCardControl to a card held by such a plain holder (no kazasu greeting)
+is refused at once rather than forwarded to a holder that would never answer.
 Usage: ci/tap-check.py SLOT-SOCKET READER-NAME   (pcscd with kazasu's driver; no card served there)"""
 import socket
 import statistics
@@ -19,10 +20,10 @@ import signal
 import subprocess
 import threading
 
-from smartcard.scard import (SCARD_PROTOCOL_T1, SCARD_SCOPE_USER, SCARD_SHARE_SHARED,
-                             SCARD_STATE_EMPTY, SCARD_STATE_PRESENT, SCARD_STATE_UNAWARE,
-                             SCardConnect, SCardEstablishContext, SCardGetStatusChange,
-                             SCardTransmit)
+from smartcard.scard import (SCARD_E_UNSUPPORTED_FEATURE, SCARD_PROTOCOL_T1, SCARD_SCOPE_USER,
+                             SCARD_SHARE_SHARED, SCARD_STATE_EMPTY, SCARD_STATE_PRESENT,
+                             SCARD_STATE_UNAWARE, SCardConnect, SCardControl,
+                             SCardEstablishContext, SCardGetStatusChange, SCardTransmit)
 
 path, reader = sys.argv[1], sys.argv[2]
 ATR = bytes.fromhex("3B8180018080")
@@ -115,6 +116,13 @@ wait_for(SCARD_STATE_PRESENT)
 hr, card, proto = SCardConnect(ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1)
 if hr != 0:
     fail(f"cannot connect to the held card ({hr:#x})")
+# A holder that is not kazasu (no greeting) answers no reader requests: refused at once.
+t = time.perf_counter()
+hr, _ = SCardControl(card, 0x42000D48, [])
+asked = time.perf_counter() - t
+if hr != SCARD_E_UNSUPPORTED_FEATURE or asked > 0.5:
+    fail(f"GET_FEATURE_REQUEST to a card held by a plain vpcd holder: {hr:#x} after {asked:.3f} s, "
+         "not SCARD_E_UNSUPPORTED_FEATURE at once")
 ended = {}
 def command():
     t = time.perf_counter()

@@ -103,6 +103,11 @@ fn ask_reader(
     data: &[u8],
 ) -> Result<Vec<u8>, ResponseCode> {
     let code = u32::try_from(code).map_err(|_| IFD_ERROR_NOT_SUPPORTED)?;
+    // A holder that did not greet the driver as kazasu does not answer reader requests: refuse
+    // at once rather than wait for it.
+    if !link.speaks_kazasu() {
+        return Err(IFD_ERROR_NOT_SUPPORTED);
+    }
     match link.slot.ask(
         || link.send_reader_request(kind, code, data),
         READER_ANSWER_WITHIN,

@@ -77,6 +77,8 @@ pub struct Link {
     path: PathBuf,
     writer: Mutex<Option<UnixStream>>,
     closing: AtomicBool,
+    /// The card's holder greeted the driver as kazasu: it answers reader requests.
+    kazasu: AtomicBool,
 }
 
 impl Link {
@@ -93,6 +95,7 @@ impl Link {
             path: path.to_path_buf(),
             writer: Mutex::new(None),
             closing: AtomicBool::new(false),
+            kazasu: AtomicBool::new(false),
         });
         let me = link.clone();
         let thread = std::thread::Builder::new()
@@ -130,6 +133,12 @@ impl Link {
             Some(w) => write_frame(w, payload),
             None => Err(ErrorKind::NotConnected.into()),
         }
+    }
+
+    /// Whether the card's holder is kazasu, which answers reader requests (a plain vpcd holder
+    /// would never answer them).
+    pub fn speaks_kazasu(&self) -> bool {
+        self.kazasu.load(Ordering::SeqCst)
     }
 
     /// Sends a reader request: the announcing byte ([`CONTROL`] or [`ATTRIBUTE`]) and its body,
@@ -171,6 +180,7 @@ impl Link {
             Got::Frame(atr) if !atr.is_empty() => (false, Some(atr)),
             _ => (false, None),
         };
+        self.kazasu.store(kazasu, Ordering::SeqCst);
         if let Some(atr) = atr {
             *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
             self.slot.arrive(atr);
