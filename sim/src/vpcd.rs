@@ -109,6 +109,17 @@ pub enum ReaderAnswer {
     Failed = 2,
 }
 
+impl ReaderAnswer {
+    /// An answer payload read back: its verdict and data (a byte it does not know: failed).
+    pub fn of(payload: &[u8]) -> (ReaderAnswer, &[u8]) {
+        match payload.split_first() {
+            Some((0, data)) => (ReaderAnswer::Done, data),
+            Some((1, _)) => (ReaderAnswer::Unsupported, &[]),
+            _ => (ReaderAnswer::Failed, &[]),
+        }
+    }
+}
+
 /// A request from vpcd.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {

@@ -278,6 +278,12 @@ impl PcscBackend {
         }
     }
 
+    /// The card's PC/SC connection, made if there is none.
+    fn connected(&mut self) -> Result<&pcsc::Card, LinkError> {
+        self.connect()?;
+        self.card.as_ref().ok_or(LinkError::NoCard)
+    }
+
     fn model<T>(&self, f: impl FnOnce(&mut Slot) -> T) -> T {
         f(&mut self.slot.lock().expect("slot lock"))
     }
@@ -423,20 +429,10 @@ impl Backend for PcscBackend {
         self.model(|s| crate::link::backend::describe_missed(&s.reader))
     }
     fn control(&mut self, code: u32, data: &[u8]) -> Result<Vec<u8>, ControlError> {
-        self.connect().map_err(ControlError::Link)?;
-        let card = self
-            .card
-            .as_ref()
-            .ok_or(ControlError::Link(LinkError::NoCard))?;
-        control_through(card, code, data)
+        control_through(self.connected().map_err(ControlError::Link)?, code, data)
     }
     fn attribute(&mut self, tag: u32) -> Result<Vec<u8>, ControlError> {
-        self.connect().map_err(ControlError::Link)?;
-        let card = self
-            .card
-            .as_ref()
-            .ok_or(ControlError::Link(LinkError::NoCard))?;
-        attribute_through(card, tag)
+        attribute_through(self.connected().map_err(ControlError::Link)?, tag)
     }
     fn set_operator(&mut self, operator: Operator) {
         self.model(|s| s.reader.set_operator(operator))

@@ -206,5 +206,11 @@ mod tests {
             .unmet(&basic)
             .expect("short APDUs only");
         assert!(why.contains("extended"), "{why}");
+        let pad = ReaderProfile::builtin("pinpad-424k").expect("built-in");
+        assert_eq!(needs("{ pin_pad: true }").unmet(&pad), None);
+        assert_eq!(needs("{ pin_pad: false }").unmet(&typical), None);
+        let why = needs("{ pin_pad: true }").unmet(&typical).expect("no pad");
+        assert!(why.contains("PIN pad"), "{why}");
+        assert!(needs("{ pin_pad: false }").unmet(&pad).is_some());
     }
 }

@@ -154,10 +154,12 @@ impl ServedEvent {
 
     /// A reader request of kazasu's driver and its answer frame (the answer byte, the data).
     pub fn reader_request(request: &Request, reply: &[u8]) -> Option<ServedEvent> {
-        let (answer, data) = match reply.split_first() {
-            Some((&0, data)) => ("done", data),
-            Some((&1, _)) => ("unsupported", &[][..]),
-            _ => ("failed", &[][..]),
+        use kazasu_sim::vpcd::ReaderAnswer;
+        let (verdict, data) = ReaderAnswer::of(reply);
+        let answer = match verdict {
+            ReaderAnswer::Done => "done",
+            ReaderAnswer::Unsupported => "unsupported",
+            ReaderAnswer::Failed => "failed",
         };
         Some(match request {
             Request::Control { code, data: sent } => ServedEvent::Control {

@@ -224,6 +224,8 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
         let seed = opts.seed.wrapping_add(i as u64);
         let card = spec.card(seed)?;
         let card_name = card.profile().name.clone();
+        // Whose card it is: its PINs for the pad's operator, the capture's masks, the console.
+        let who = spec.subject().map_err(CardSetupError::from)?;
         let reader = Reader::new(
             reader_profile.clone(),
             card,
@@ -235,14 +237,12 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
         );
         let mut reader = reader;
         if let Some(pad) = &opts.script.pin_pad {
-            let who = spec.subject().map_err(CardSetupError::from)?;
             reader.set_operator(pad.operator(&who)?);
         }
         let slot_no = opts.first_slot + i as u16;
         let slot = Slot::new(reader);
         let slot = Arc::new(Mutex::new(match &pcap {
             Some(file) => {
-                let who = spec.subject().map_err(CardSetupError::from)?;
                 let pins = &who.identity.pins;
                 let secrets = [
                     &pins.auth,
@@ -322,7 +322,6 @@ pub fn serve(opts: ServeOptions) -> Result<Vec<u64>, ServeError> {
                 cfg.addr.port()
             ),
         };
-        let who = spec.subject().map_err(CardSetupError::from)?;
         let pins = &who.identity.pins;
         eprintln!(
             "slot {slot_no} ({place}): {} for {}{} (auth PIN {}, sign PIN {}, card-info PIN {}; \
